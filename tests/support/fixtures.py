@@ -1,0 +1,1 @@
+"""Pytest fixtures shared by every test package."""

@@ -1,0 +1,1 @@
+"""Model backends: the ModelBackend protocol and its OpenAI, Anthropic and demo implementations."""

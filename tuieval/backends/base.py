@@ -1,0 +1,142 @@
+"""The ModelBackend protocol and the request/result/error types every backend shares.
+
+Backends never import Textual or Rich; the engine drives them and turns their
+results into stored samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, runtime_checkable
+
+#: Called with each piece of answer text as it arrives (never with reasoning text).
+DeltaCallback = Callable[[str], None]
+
+
+@dataclass
+class ChatRequest:
+    """One chat completion to perform."""
+
+    messages: list[dict[str, str]]
+    temperature: float = 0.0
+    max_tokens: int | None = None
+    seed: int | None = None
+    stream: bool = True
+    #: Only the simulated demo backend reads this (target, metadata, vars, ids):
+    #: real backends must ignore it and never send it anywhere.
+    hint: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ChatResult:
+    """What one successful request produced."""
+
+    text: str
+    reasoning: str = ""
+    finish_reason: str | None = None
+    output_tokens: int | None = None
+    input_tokens: int | None = None
+    ttft_ms: float | None = None
+    latency_ms: float = 0.0
+
+
+class BackendError(Exception):
+    """A request that failed. `reason` is short, human-readable and never holds a key.
+
+    `retryable` tells the engine whether another attempt may succeed;
+    `retry_after` (seconds) is the server's Retry-After when it sent one.
+    """
+
+    kind = "error"
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        status: int | None = None,
+        partial_text: str = "",
+        ttft_ms: float | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.status = status
+        self.partial_text = partial_text
+        self.ttft_ms = ttft_ms
+
+
+class RateLimited(BackendError):
+    """HTTP 429: back off (honouring Retry-After) and lower concurrency."""
+
+    kind = "rate_limited"
+
+    def __init__(self, reason: str = "rate limited (429)", **kw: Any) -> None:
+        kw.setdefault("retryable", True)
+        kw.setdefault("status", 429)
+        super().__init__(reason, **kw)
+
+
+class ServerError(BackendError):
+    """HTTP 5xx, or an error event inside a stream (e.g. overloaded): retry with back-off."""
+
+    kind = "server_error"
+
+    def __init__(self, reason: str, **kw: Any) -> None:
+        kw.setdefault("retryable", True)
+        super().__init__(reason, **kw)
+
+
+class TransportError(BackendError):
+    """Connection refused/reset, or a stream cut before it finished: retry with back-off."""
+
+    kind = "transport"
+
+    def __init__(self, reason: str, **kw: Any) -> None:
+        kw.setdefault("retryable", True)
+        super().__init__(reason, **kw)
+
+
+class RequestTimeout(BackendError):
+    """Connect, read or total timeout: retryable, and censored for latency statistics."""
+
+    kind = "timeout"
+
+    def __init__(self, reason: str = "timeout", **kw: Any) -> None:
+        kw.setdefault("retryable", True)
+        super().__init__(reason, **kw)
+
+
+class ClientError(BackendError):
+    """HTTP 4xx other than 429 (bad key, unknown model, bad request): not retried."""
+
+    kind = "client_error"
+
+
+@dataclass
+class Timeouts:
+    """Seconds. `total` bounds one attempt from request start to last byte."""
+
+    connect: float = 10.0
+    read: float = 60.0
+    total: float = 300.0
+
+
+@runtime_checkable
+class ModelBackend(Protocol):
+    """Something that answers chat requests. One instance serves a whole run."""
+
+    #: The model spec as the user wrote it, e.g. "openai/gpt-4o-mini".
+    spec: str
+    #: True for the built-in demo models, which are simulators and labelled so.
+    simulated: bool
+
+    async def complete(self, request: ChatRequest, on_delta: DeltaCallback | None = None) -> ChatResult:
+        """Perform one request; raise a BackendError subclass on failure."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
