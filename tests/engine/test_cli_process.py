@@ -1,0 +1,128 @@
+"""`tuieval` as a user runs it: real subprocesses, real signals, a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.support.suites import write_echo_suite
+
+TUIEVAL = [sys.executable, "-m", "tuieval"]
+
+
+def _env(**extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_", "TUIEVAL_"))}
+    env.update(extra)
+    return env
+
+
+def _stored_keys(db: Path) -> set[tuple]:
+    if not db.exists():
+        return set()
+    try:
+        with sqlite3.connect(db) as conn:
+            return set(conn.execute("SELECT case_id, template, sample_index FROM samples").fetchall())
+    except sqlite3.OperationalError:
+        return set()
+
+
+def _wait_for_samples(db: Path, n: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(_stored_keys(db)) >= n:
+            return
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else "process ended early"
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {n} samples stored in {timeout}s")
+
+
+def test_kill_9_then_resume_completes_each_sample_exactly_once(tmp_path, model_server):
+    model_server.latency_ms = 60
+    suite = write_echo_suite(tmp_path, 60, samples=2)
+    db = tmp_path / "runs.db"
+    cmd = TUIEVAL + ["run", str(suite), "--model", "openai-compatible/echo", "--base-url",
+                     model_server.openai_base_url, "--concurrency", "4", "--db", str(db)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), text=True)
+    _wait_for_samples(db, 20, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    finished_before = _stored_keys(db)
+    assert 20 <= len(finished_before) < 120
+    requests_before = dict(model_server.prompt_counts)
+
+    with sqlite3.connect(db) as conn:
+        run_id = conn.execute("SELECT id FROM runs").fetchone()[0]
+    listed = json.loads(subprocess.run(TUIEVAL + ["runs", "--json", "--db", str(db)], capture_output=True,
+                                       text=True, env=_env(), check=True).stdout)
+    assert listed[0]["status"] == "partial" and listed[0]["id"] == run_id
+
+    done = subprocess.run(TUIEVAL + ["run", str(suite), "--resume", run_id, "--db", str(db), "--base-url",
+                                     model_server.openai_base_url, "--concurrency", "4"],
+                          capture_output=True, text=True, env=_env(), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == run_id
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT case_id, template, sample_index, COUNT(*) FROM samples "
+                            "GROUP BY case_id, template, sample_index").fetchall()
+        status = conn.execute("SELECT status FROM runs").fetchone()[0]
+    assert len(rows) == 120 and all(r[3] == 1 for r in rows)
+    assert status == "complete"
+    # Finished samples were not requested again: each prompt key (tokN) is shared by the two
+    # sample indices of case N, so a key whose both samples were stored keeps its count.
+    by_case: dict[str, int] = {}
+    for case_id, _, _ in finished_before:
+        by_case[case_id] = by_case.get(case_id, 0) + 1
+    for case_id, count in by_case.items():
+        if count == 2:
+            key = "tok" + str(int(case_id[1:]))
+            assert model_server.prompt_counts[key] == requests_before[key], case_id
+
+
+def test_ctrl_c_marks_run_partial_and_exits_130(tmp_path, model_server):
+    model_server.latency_ms = 80
+    suite = write_echo_suite(tmp_path, 80)
+    db = tmp_path / "runs.db"
+    proc = subprocess.Popen(TUIEVAL + ["run", str(suite), "--model", "openai-compatible/echo", "--base-url",
+                                       model_server.openai_base_url, "--concurrency", "2", "--db", str(db)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), text=True)
+    _wait_for_samples(db, 4, proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    with sqlite3.connect(db) as conn:
+        status, run_id = conn.execute("SELECT status, id FROM runs").fetchone()
+    assert status == "partial"
+    assert out.strip().splitlines()[-1] == run_id
+
+
+def test_api_key_never_reaches_the_database(tmp_path, model_server):
+    secret = "sk-test-DO-NOT-STORE-8f3a1c9e7b"
+    suite = write_echo_suite(tmp_path, 6)
+    db = tmp_path / "runs.db"
+    result = subprocess.run(TUIEVAL + ["run", str(suite), "--model", "openai/gpt-test", "--db", str(db)],
+                            capture_output=True, text=True, timeout=60,
+                            env=_env(OPENAI_API_KEY=secret, OPENAI_BASE_URL=model_server.openai_base_url))
+    assert result.returncode == 0, result.stderr
+    assert model_server.last_headers.get("authorization") == f"Bearer {secret}"  # it was really used
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    for path in tmp_path.glob("runs.db*"):
+        assert secret.encode() not in path.read_bytes(), path
+    assert secret not in result.stderr and secret not in result.stdout
+
+
+def test_quiet_run_prints_only_the_run_id(tmp_path):
+    result = subprocess.run(TUIEVAL + ["run", "sample_suites/json_format.yaml", "--model", "demo/steady", "--limit", "4",
+                                       "--db", str(tmp_path / "q.db"), "--quiet"],
+                            capture_output=True, text=True, env=_env(TUIEVAL_DEMO_SPEED="0"), timeout=60,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].count("-") == 2

@@ -1,0 +1,543 @@
+"""A real loopback model server for tests and benchmarks (aiohttp.web, own thread and loop).
+
+It speaks OpenAI ``POST /v1/chat/completions`` and Anthropic ``POST /v1/messages``,
+streaming or not, with deterministic answers: the reply is ``"Answer: " + X`` where
+X is the text between ``<<`` and ``>>`` in the last user message (else ``"42"``),
+streamed in ~4-character deltas. X is also the request's *prompt key* for counting.
+
+Faults are set on the object (thread-safe) and apply to the following requests::
+
+    server.configure(p_429=0.1, retry_after="2", p_500=0.05, p_cut=0.05,
+                     p_malformed=0.05, latency_ms=50, tokens_per_s=200, seed=7)
+    server.fail_first(2, status=500, key="q3")   # first 2 requests for <<q3>> fail
+    server.always_fail(503)                      # every request; always_fail(None) clears
+    server.replay(path_or_bytes, split_at=[5, 17])  # serve a captured .sse body
+    server.reset()                               # faults, replay and counters back to zero
+
+A fault "status" is an HTTP status (429 carries ``Retry-After``) or one of the words
+``"cut"`` (connection dropped half-way through the body, no terminator: the client
+must see a TransportError), ``"reset"`` (connection dropped before any response
+byte: TransportError) and ``"malformed"`` (one ``data:`` line of invalid JSON
+mid-stream, or an invalid JSON body: the client must treat the stream as corrupt and
+raise a retryable ServerError).
+
+Counters: ``requests_total``, ``status_counts[status]``, ``prompt_counts[key]``,
+``fault_counts["cut"|"malformed"|...]``; ``last_headers`` (lower-cased names) and
+``last_body`` hold the most recent request. Run standalone for benchmarks:
+``python -m tests.support.model_server --port 8765 --latency-ms 50``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+SPLIT_MARKER = b"\n@@SPLIT@@\n"
+_KEY_RE = re.compile(r"<<(.*?)>>", re.S)
+_EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+FAULT_WORDS = ("cut", "malformed", "reset")
+
+_CONFIG_FIELDS = {
+    "p_429": 0.0,
+    "retry_after": "0",
+    "p_500": 0.0,
+    "p_cut": 0.0,
+    "p_malformed": 0.0,
+    "latency_ms": 0.0,
+    "tokens_per_s": None,
+    "chunk_chars": 4,
+    "require_api_key": None,
+}
+
+
+def sse_pieces(data: bytes, split_at: list[int] | None = None) -> list[bytes]:
+    """How a replayed body is cut into writes.
+
+    ``split_at`` (offsets into the wire bytes) wins; else the file's ``@@SPLIT@@``
+    markers; else one SSE event per write. Markers are never part of the wire bytes.
+    """
+    wire_pieces = data.split(SPLIT_MARKER)
+    wire = b"".join(wire_pieces)
+    if split_at:
+        cuts = sorted({c for c in split_at if 0 < c < len(wire)})
+        bounds = [0, *cuts, len(wire)]
+        return [wire[a:b] for a, b in zip(bounds, bounds[1:])]
+    if len(wire_pieces) > 1:
+        return [p for p in wire_pieces if p]
+    pieces, start = [], 0
+    for m in _EVENT_END.finditer(wire):
+        pieces.append(wire[start : m.end()])
+        start = m.end()
+    if start < len(wire):
+        pieces.append(wire[start:])
+    return pieces
+
+
+def _last_user_text(body: dict[str, Any]) -> str:
+    for msg in reversed(body.get("messages") or []):
+        if isinstance(msg, dict) and msg.get("role") == "user":
+            content = msg.get("content")
+            if isinstance(content, list):
+                return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+            return str(content or "")
+    return ""
+
+
+class ModelServer:
+    """Start with :meth:`start` (returns ``http://127.0.0.1:PORT``) or use as a context manager.
+
+    OpenAI clients use :attr:`openai_base_url` (``…/v1``); Anthropic clients use :attr:`url`.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, seed: int = 0, **config: Any) -> None:
+        self.host = host
+        self.port = port
+        self._lock = threading.Lock()
+        self._cfg: dict[str, Any] = dict(_CONFIG_FIELDS)
+        self._rng = random.Random(seed)
+        self._fail_first: dict[str | None, tuple[int, int | str]] = {}
+        self._always: int | str | None = None
+        self._replay: tuple[bytes, list[int] | None, float, int] | None = None
+        self.requests_total = 0
+        self.status_counts: Counter[int] = Counter()
+        self.prompt_counts: Counter[str] = Counter()
+        self.fault_counts: Counter[str] = Counter()
+        self.last_headers: dict[str, str] = {}
+        self.last_body: dict[str, Any] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self.configure(**config)
+
+    # -- configuration (any thread) ------------------------------------------
+
+    def configure(self, *, seed: int | None = None, **config: Any) -> None:
+        """Set fault/pacing options (see module docstring); ``seed`` reseeds the RNG."""
+        unknown = set(config) - set(_CONFIG_FIELDS)
+        if unknown:
+            raise TypeError(f"unknown ModelServer option(s): {sorted(unknown)}")
+        with self._lock:
+            self._cfg.update(config)
+            if seed is not None:
+                self._rng = random.Random(seed)
+
+    # Options read and write as attributes too (server.latency_ms = 50), always
+    # through the lock, so a test thread never races the server thread.
+    def __getattr__(self, name: str) -> Any:
+        cfg = self.__dict__.get("_cfg")
+        if cfg is not None and name in cfg:
+            with self.__dict__["_lock"]:
+                return cfg[name]
+        raise AttributeError(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _CONFIG_FIELDS:
+            self.configure(**{name: value})
+        elif name == "seed":
+            self.configure(seed=value)
+        else:
+            object.__setattr__(self, name, value)
+
+    def fail_first(self, n: int, status: int | str = 500, key: str | None = None) -> None:
+        """The first ``n`` requests of prompt ``key`` fail with ``status``.
+
+        ``key=None``: the first ``n`` requests of *every* prompt key fail (counted per key).
+        """
+        with self._lock:
+            self._fail_first[key] = (n, status)
+
+    def always_fail(self, status: int | str | None) -> None:
+        """Every request fails with ``status`` (an HTTP status, "cut" or "malformed"); None clears."""
+        with self._lock:
+            self._always = status
+
+    def replay(
+        self,
+        source: str | Path | bytes | None,
+        *,
+        split_at: list[int] | None = None,
+        delay_ms: float = 1.0,
+        status: int = 200,
+    ) -> None:
+        """Serve ``source`` (a .sse file or its bytes) byte-for-byte to every request; None stops.
+
+        Writes follow :func:`sse_pieces`, each flushed and ``delay_ms`` apart so the client
+        gets them as separate reads.
+        """
+        with self._lock:
+            if source is None:
+                self._replay = None
+                return
+            data = source if isinstance(source, bytes) else Path(source).read_bytes()
+            self._replay = (data, list(split_at) if split_at else None, delay_ms, status)
+
+    def reset(self) -> None:
+        """Clear faults, replay and counters (options such as latency stay)."""
+        with self._lock:
+            self._cfg.update(p_429=0.0, p_500=0.0, p_cut=0.0, p_malformed=0.0)
+            self._fail_first.clear()
+            self._always = None
+            self._replay = None
+            self.requests_total = 0
+            self.status_counts.clear()
+            self.prompt_counts.clear()
+            self.fault_counts.clear()
+
+    # -- lifecycle ------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def openai_base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    def start(self) -> str:
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._serve())
+            except BaseException as exc:  # surfaced to start()'s caller
+                failure.append(exc)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._runner.cleanup() if self._runner else asyncio.sleep(0))
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="model-server", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        if failure:
+            raise failure[0]
+        return self.url
+
+    async def _serve(self) -> None:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._openai)
+        app.router.add_post("/v1/messages", self._anthropic)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.1)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+        self._loop = self._thread = None
+
+    def __enter__(self) -> ModelServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- request handling (server thread) --------------------------------------
+
+    def _admit(self, request: web.Request, body: dict[str, Any]) -> tuple[dict[str, Any], str, int | str | None]:
+        """Count the request and decide its fate: (options snapshot, prompt key, fault)."""
+        text = _last_user_text(body)
+        m = _KEY_RE.search(text)
+        key = m.group(1) if m else text
+        with self._lock:
+            cfg = dict(self._cfg)
+            self.requests_total += 1
+            self.prompt_counts[key] += 1
+            self.last_headers = {k.lower(): v for k, v in request.headers.items()}
+            self.last_body = body
+            fault: int | str | None = self._always
+            nth = self.prompt_counts[key]
+            for rule_key in (key, None):
+                rule = self._fail_first.get(rule_key)
+                if fault is None and rule is not None and nth <= rule[0]:
+                    fault = rule[1]
+            if fault is None:
+                r = self._rng.random()
+                for name, outcome in (("p_429", 429), ("p_500", 500), ("p_cut", "cut"), ("p_malformed", "malformed")):
+                    if r < cfg[name]:
+                        fault = outcome
+                        break
+                    r -= cfg[name]
+            need = cfg["require_api_key"]
+            if fault is None and need is not None:
+                presented = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix(
+                    "Bearer "
+                )
+                if presented != need:
+                    fault = ("auth", presented)  # type: ignore[assignment]
+            if isinstance(fault, str):
+                self.fault_counts[fault] += 1
+        cfg["answer"] = "Answer: " + (m.group(1) if m else "42")
+        return cfg, key, fault
+
+    def _count_status(self, status: int) -> None:
+        with self._lock:
+            self.status_counts[status] += 1
+
+    async def _read(self, request: web.Request) -> dict[str, Any]:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest(text='{"error": {"message": "body is not JSON"}}') from None
+        return body if isinstance(body, dict) else {}
+
+    async def _openai(self, request: web.Request) -> web.StreamResponse:
+        return await self._handle(request, "openai")
+
+    async def _anthropic(self, request: web.Request) -> web.StreamResponse:
+        return await self._handle(request, "anthropic")
+
+    async def _handle(self, request: web.Request, proto: str) -> web.StreamResponse:
+        try:
+            return await self._respond(request, proto)
+        except ConnectionError:
+            # The client went away (its timeout fired, or it stopped reading): not a
+            # server error, and aiohttp would otherwise log a traceback for it.
+            return web.Response(status=499)
+
+    async def _respond(self, request: web.Request, proto: str) -> web.StreamResponse:
+        body = await self._read(request)
+        cfg, key, fault = self._admit(request, body)
+        if cfg["latency_ms"]:
+            await asyncio.sleep(cfg["latency_ms"] / 1000.0)
+        if fault == "reset":  # drop the connection before any response byte
+            _abort(request)
+            return web.Response(status=499)
+        if isinstance(fault, tuple):  # wrong key: echo it, as real servers sometimes do
+            return self._error(proto, 401, f"Incorrect API key provided: {fault[1]}", "authentication_error")
+        if isinstance(fault, int):
+            return self._error(proto, fault, f"injected HTTP {fault}", None, cfg["retry_after"])
+        with self._lock:
+            replay = self._replay
+        if replay is not None:
+            return await self._replay_body(request, *replay)
+        answer = cfg["answer"]
+        n = cfg["chunk_chars"]
+        pieces = [answer[i : i + n] for i in range(0, len(answer), n)]
+        finish = "stop" if proto == "openai" else "end_turn"
+        max_tokens = body.get("max_tokens")
+        if isinstance(max_tokens, int) and 0 < max_tokens < len(pieces):
+            pieces = pieces[:max_tokens]
+            finish = "length" if proto == "openai" else "max_tokens"
+        input_tokens = max(1, len(json.dumps(body.get("messages", ""))) // 4)
+        model = str(body.get("model", "test-model"))
+        if not body.get("stream"):
+            return await self._whole(request, proto, model, "".join(pieces), finish, len(pieces), input_tokens, fault)
+        if proto == "openai":
+            events = _openai_events(model, pieces, finish, input_tokens, body)
+        else:
+            events = _anthropic_events(model, pieces, finish, input_tokens)
+        return await self._stream(request, events, cfg["tokens_per_s"], fault)
+
+    def _error(
+        self, proto: str, status: int, message: str, kind: str | None, retry_after: str | None = None
+    ) -> web.Response:
+        self._count_status(status)
+        if kind is None:
+            kind = {429: "rate_limit_error", 401: "authentication_error", 529: "overloaded_error"}.get(
+                status, "api_error" if status >= 500 else "invalid_request_error"
+            )
+        if proto == "anthropic":
+            payload = {"type": "error", "error": {"type": kind, "message": message}}
+        else:
+            payload = {"error": {"message": message, "type": kind, "code": status}}
+        headers = {"Retry-After": str(retry_after)} if status == 429 and retry_after is not None else {}
+        return web.json_response(payload, status=status, headers=headers)
+
+    async def _whole(
+        self,
+        request: web.Request,
+        proto: str,
+        model: str,
+        text: str,
+        finish: str,
+        out_tokens: int,
+        in_tokens: int,
+        fault: int | str | None,
+    ) -> web.StreamResponse:
+        if proto == "openai":
+            obj: dict[str, Any] = {
+                "id": "chatcmpl-test",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
+                ],
+                "usage": {
+                    "prompt_tokens": in_tokens,
+                    "completion_tokens": out_tokens,
+                    "total_tokens": in_tokens + out_tokens,
+                },
+            }
+        else:
+            obj = {
+                "id": "msg_test",
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [{"type": "text", "text": text}],
+                "stop_reason": finish,
+                "stop_sequence": None,
+                "usage": {"input_tokens": in_tokens, "output_tokens": out_tokens},
+            }
+        raw = json.dumps(obj).encode()
+        self._count_status(200)
+        if fault == "malformed":
+            return web.Response(body=raw[: len(raw) // 2], content_type="application/json")
+        if fault == "cut":
+            # Promise the whole body, send half, drop the connection.
+            resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+            resp.content_length = len(raw)
+            await resp.prepare(request)
+            await resp.write(raw[: len(raw) // 2])
+            await asyncio.sleep(0.005)
+            _abort(request)
+            return resp
+        return web.Response(body=raw, content_type="application/json")
+
+    async def _stream(
+        self, request: web.Request, events: list[bytes], tokens_per_s: float | None, fault: int | str | None
+    ) -> web.StreamResponse:
+        self._count_status(200)
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        half = len(events) // 2
+        gap = 1.0 / tokens_per_s if tokens_per_s else 0.0
+        for i, event in enumerate(events):
+            if i == half and fault == "cut":
+                await asyncio.sleep(0.005)  # let the sent part arrive before the reset
+                _abort(request)
+                return resp
+            if i == half and fault == "malformed":
+                await resp.write(b'data: {"choices": [{"index": 0, "delta": {"content": "x"\n\n')
+            await resp.write(event)
+            if gap and i < len(events) - 1:
+                await asyncio.sleep(gap)
+        await resp.write_eof()
+        return resp
+
+    async def _replay_body(
+        self, request: web.Request, data: bytes, split_at: list[int] | None, delay_ms: float, status: int
+    ) -> web.StreamResponse:
+        self._count_status(status)
+        resp = web.StreamResponse(status=status, headers={"Content-Type": "text/event-stream"})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        pieces = sse_pieces(data, split_at)
+        for i, piece in enumerate(pieces):
+            await resp.write(piece)  # drains when the transport pushes back
+            if i < len(pieces) - 1:
+                await asyncio.sleep(delay_ms / 1000.0)
+        await resp.write_eof()
+        return resp
+
+
+def _abort(request: web.Request) -> None:
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+
+
+def _openai_events(model: str, pieces: list[str], finish: str, in_tokens: int, body: dict[str, Any]) -> list[bytes]:
+    created = int(time.time())
+
+    def chunk(choices: list[dict[str, Any]], **extra: Any) -> bytes:
+        obj = {
+            "id": "chatcmpl-test",
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": choices,
+            **extra,
+        }
+        return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+    events = [chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])]
+    events += [chunk([{"index": 0, "delta": {"content": p}, "finish_reason": None}]) for p in pieces]
+    events.append(chunk([{"index": 0, "delta": {}, "finish_reason": finish}]))
+    if (body.get("stream_options") or {}).get("include_usage"):
+        usage = {"prompt_tokens": in_tokens, "completion_tokens": len(pieces), "total_tokens": in_tokens + len(pieces)}
+        events.append(chunk([], usage=usage))
+    events.append(b"data: [DONE]\n\n")
+    return events
+
+
+def _anthropic_events(model: str, pieces: list[str], finish: str, in_tokens: int) -> list[bytes]:
+    def ev(name: str, obj: dict[str, Any]) -> bytes:
+        return f"event: {name}\ndata: {json.dumps(obj)}\n\n".encode()
+
+    message = {
+        "id": "msg_test",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": in_tokens, "output_tokens": 1},
+    }
+    events = [
+        ev("message_start", {"type": "message_start", "message": message}),
+        ev("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ev("ping", {"type": "ping"}),
+    ]
+    events += [
+        ev("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}})
+        for p in pieces
+    ]
+    events += [
+        ev("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ev(
+            "message_delta",
+            {"type": "message_delta", "delta": {"stop_reason": finish, "stop_sequence": None}, "usage": {"output_tokens": len(pieces)}},
+        ),
+        ev("message_stop", {"type": "message_stop"}),
+    ]
+    return events
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Loopback OpenAI/Anthropic test server.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--tokens-per-s", type=float, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    server = ModelServer(
+        args.host, args.port, seed=args.seed, latency_ms=args.latency_ms, tokens_per_s=args.tokens_per_s
+    )
+    url = server.start()
+    print(url, flush=True)  # the benchmark waits for this line
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

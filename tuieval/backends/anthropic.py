@@ -1,0 +1,145 @@
+"""Anthropic Messages backend (``POST {base_url}/v1/messages``).
+
+Stream events: ``message_start`` (input tokens; its provisional output count is
+ignored), ``content_block_start``/``_delta``/``_stop`` (``text_delta`` is answer,
+``thinking_delta`` is reasoning), ``message_delta`` (stop reason and the output
+token count: the last one stated wins), ``ping``, ``message_stop`` (the end).
+
+``event: error`` can arrive in the middle of an HTTP 200 stream. Overload and API
+errors are transient (ServerError, retried); a rate-limit error is RateLimited; any
+other error type means the request itself is wrong (ClientError, not retried).
+A body that ends before ``message_stop`` was cut: TransportError.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tuieval.backends.base import (
+    BackendError,
+    ChatRequest,
+    ClientError,
+    RateLimited,
+    ServerError,
+    TransportError,
+)
+from tuieval.backends.http import HTTPChatBackend, StreamAccumulator, as_int, redact
+from tuieval.backends.sse import SSEEvent
+
+__all__ = ["AnthropicBackend", "ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS"]
+
+ANTHROPIC_VERSION = "2023-06-01"
+#: The API requires max_tokens; used when the request leaves it unset.
+DEFAULT_MAX_TOKENS = 1024
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+
+_TRANSIENT = {"overloaded_error", "api_error", "timeout_error"}
+
+
+class AnthropicBackend(HTTPChatBackend):
+    """``base_url`` is the host without the version, e.g. ``https://api.anthropic.com``."""
+
+    def __init__(self, spec: str, model: str, base_url: str | None = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(spec, model, base_url or DEFAULT_BASE_URL, *args, **kwargs)
+
+    def _prepare(self, request: ChatRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
+        system = [m["content"] for m in request.messages if m.get("role") == "system"]
+        messages = [
+            {"role": m["role"], "content": m["content"]} for m in request.messages if m.get("role") != "system"
+        ]
+        body: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS,
+            "messages": messages,
+            "temperature": request.temperature,
+            "stream": request.stream,
+        }
+        if system:
+            body["system"] = "\n\n".join(system)
+        # The Messages API has no seed parameter and rejects unknown fields.
+        headers = {
+            "content-type": "application/json",
+            "accept": "text/event-stream" if request.stream else "application/json",
+            "anthropic-version": ANTHROPIC_VERSION,
+        }
+        if self._api_key:
+            headers["x-api-key"] = self._api_key
+        return f"{self.base_url}/v1/messages", headers, body
+
+    def _error(self, payload: Any, where: str) -> BackendError:
+        err = payload.get("error") if isinstance(payload, dict) else None
+        if not isinstance(err, dict):
+            err = {}
+        kind = str(err.get("type") or "error")
+        reason = redact(f"{kind} {where}: {err.get('message') or ''}".strip(), (self._api_key,))[:200]
+        if kind in _TRANSIENT:
+            return ServerError(reason)
+        if kind == "rate_limit_error":
+            return RateLimited(reason)
+        return ClientError(reason)
+
+    def _on_event(self, event: SSEEvent, acc: StreamAccumulator) -> bool:
+        try:
+            obj = json.loads(event.data)
+        except ValueError:
+            raise ServerError("malformed stream chunk (invalid JSON)") from None
+        if not isinstance(obj, dict):
+            raise ServerError("malformed stream chunk (not an object)")
+        kind = event.event if event.event != "message" else obj.get("type")
+        if kind == "content_block_delta":
+            delta = obj.get("delta") or {}
+            dtype = delta.get("type")
+            if dtype == "text_delta":
+                acc.answer(delta.get("text") or "")
+            elif dtype == "thinking_delta":
+                acc.reason(delta.get("thinking") or "")
+        elif kind == "content_block_start":
+            block = obj.get("content_block") or {}
+            if block.get("type") == "text":
+                acc.answer(block.get("text") or "")
+            elif block.get("type") == "thinking":
+                acc.reason(block.get("thinking") or "")
+        elif kind == "message_delta":
+            usage = obj.get("usage")
+            if isinstance(usage, dict):
+                out = as_int(usage.get("output_tokens"))
+                if out is not None:
+                    acc.output_tokens = out
+                inp = as_int(usage.get("input_tokens"))
+                if inp is not None:
+                    acc.input_tokens = inp
+            stop = (obj.get("delta") or {}).get("stop_reason")
+            if stop:
+                acc.finish_reason = stop
+        elif kind == "message_start":
+            usage = (obj.get("message") or {}).get("usage")
+            if isinstance(usage, dict):
+                acc.input_tokens = as_int(usage.get("input_tokens"))
+        elif kind == "message_stop":
+            return True
+        elif kind == "error":
+            raise self._error(obj, "in stream")
+        return False
+
+    def _end_of_stream(self, acc: StreamAccumulator, finished: bool) -> None:
+        if not finished:
+            raise TransportError("stream cut")
+
+    def _parse_body(self, obj: Any, acc: StreamAccumulator) -> None:
+        if not isinstance(obj, dict):
+            raise ServerError("malformed response (not an object)")
+        if obj.get("type") == "error":
+            raise self._error(obj, "in response")
+        for block in obj.get("content") or ():
+            if not isinstance(block, dict):
+                continue
+            if block.get("type") == "text":
+                acc.answer(block.get("text") or "")
+            elif block.get("type") == "thinking":
+                acc.reason(block.get("thinking") or "")
+        acc.finish_reason = obj.get("stop_reason")
+        usage = obj.get("usage")
+        if isinstance(usage, dict):
+            acc.output_tokens = as_int(usage.get("output_tokens"))
+            acc.input_tokens = as_int(usage.get("input_tokens"))

@@ -1,0 +1,168 @@
+"""Built-in simulated models (`demo/...`): no key, no network, labelled "simulated" everywhere.
+
+They exist so a newcomer sees every pane work. Each profile knows the case's target (through
+ChatRequest.hint, which only this backend reads) and decides, from a seeded hash, whether to
+answer it right:
+
+- `demo/steady`  ~90% correct, failures spread evenly over cases;
+- `demo/brittle` ~90% overall on the extraction suite, but its failures sit on long inputs and
+  non-English names: the same mean as steady with a very different tail;
+- `demo/flaky`   each case has its own difficulty; at temperature > 0 answers change between samples.
+
+Tokens stream with realistic pacing and heavy-tailed latency. TUIEVAL_DEMO_SPEED scales time
+(2 = twice as fast; 0 = no waiting at all, for tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+import os
+import re
+import time
+import unicodedata
+from typing import Any
+
+from tuieval.backends.base import ChatRequest, ChatResult, ClientError, DeltaCallback
+
+PROFILES = ("steady", "brittle", "flaky")
+LONG_INPUT_TOKENS = 160
+
+
+def _unit(*parts: Any) -> float:
+    """A deterministic number in [0, 1) from the parts (stable across processes, unlike hash())."""
+    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def _estimate_tokens(text: str) -> int:
+    return max(1, round(len(text) / 4))
+
+
+def _ascii_fold(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
+NAME = re.compile(r"\b([A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)+)")
+
+
+def _wrong_answer(target: Any, input_text: str, u: float) -> str:
+    """A plausible wrong answer of the target's kind, the way real models get things wrong."""
+    if isinstance(target, bool):
+        return json.dumps(not target)
+    if isinstance(target, (int, float)):
+        return str(target + (1 if u < 0.5 else -1) * max(1, round(abs(target) * 0.1)))
+    if isinstance(target, (dict, list)):
+        if isinstance(target, dict) and target and u < 0.6:
+            broken = dict(target)
+            key = sorted(broken)[int(u * 10) % len(broken)]
+            value = broken[key]
+            broken[key] = _ascii_fold(value) if isinstance(value, str) and _ascii_fold(value) != value else None
+            return json.dumps(broken, ensure_ascii=False)
+        return json.dumps(target, ensure_ascii=False)[:-1]  # truncated: invalid JSON
+    text = str(target)
+    folded = _ascii_fold(text)
+    if folded != text and u < 0.7:
+        return folded  # the classic failure on non-English names: accents lost
+    others = [m for m in NAME.findall(input_text) if m.strip() != text.strip()]
+    if others:
+        return others[int(u * len(others)) % len(others)]
+    if re.fullmatch(r"-?\d+(\.\d+)?", text.strip()):
+        return str(int(float(text)) + 1)
+    words = text.split()
+    return " ".join(words[:-1]) if len(words) > 1 else "I am not sure."
+
+
+class DemoBackend:
+    """A simulated model. `simulated` is True so every face labels it."""
+
+    simulated = True
+
+    def __init__(self, spec: str, profile: str, *, speed: float | None = None) -> None:
+        if profile not in PROFILES:
+            raise ClientError(f"unknown demo model {profile!r} (try {', '.join('demo/' + p for p in PROFILES)})")
+        self.spec = spec
+        self.profile = profile
+        if speed is None:
+            speed = float(os.environ.get("TUIEVAL_DEMO_SPEED", "1") or 1)
+        self.speed = speed
+
+    async def aclose(self) -> None:
+        return None
+
+    def _p_correct(self, hint: dict[str, Any]) -> float:
+        target = (hint.get("targets") or [""])[0]
+        input_tokens = _estimate_tokens(hint.get("input_text", ""))
+        if self.profile == "steady":
+            return 0.9
+        if self.profile == "brittle":
+            long_input = input_tokens >= LONG_INPUT_TOKENS
+            foreign = isinstance(target, str) and _ascii_fold(target) != target
+            if isinstance(target, dict):
+                foreign = any(isinstance(v, str) and _ascii_fold(v) != v for v in target.values())
+            return 0.70 if (long_input or foreign) else 0.995
+        # flaky: each case has its own difficulty
+        return 0.35 + 0.65 * _unit("difficulty", hint.get("case_id"))
+
+    def decide(self, request: ChatRequest) -> str:
+        """The answer text for a request (deterministic given seed, case, template, sample)."""
+        hint = request.hint
+        targets = hint.get("targets") or [""]
+        target = targets[0]
+        # At temperature 0 every sample of a case gets the same answer, as a greedy decoder would.
+        sample = hint.get("sample_index", 0) if request.temperature > 0 else 0
+        base = (self.profile, hint.get("seed"), hint.get("case_id"), hint.get("template"))
+        u = _unit(*base, sample, "correct")
+        if u < self._p_correct(hint):
+            if isinstance(target, (dict, list)):
+                return json.dumps(target, ensure_ascii=False)
+            answer = str(target)
+            if self.profile == "flaky" and _unit(*base, sample, "style") < 0.3:
+                answer = f"{answer}."  # surface variation that means the same thing
+            return answer
+        wrong_u = _unit(*base, sample, "which")
+        if self.profile == "flaky":
+            wrong_u = math.floor(wrong_u * 3) / 3  # a few distinct wrong answers, not endless noise
+        return _wrong_answer(target, hint.get("input_text", ""), wrong_u)
+
+    async def complete(self, request: ChatRequest, on_delta: DeltaCallback | None = None) -> ChatResult:
+        started = time.perf_counter()
+        text = self.decide(request)
+        hint = request.hint
+        input_tokens = _estimate_tokens(hint.get("input_text", "") or " ".join(m["content"] for m in request.messages))
+        timing_u = _unit(self.profile, hint.get("case_id"), hint.get("template"), hint.get("sample_index"), "time")
+        # Log-normal body with a Pareto-like tail: most answers are quick, a few are very slow.
+        ttft_s = 0.08 * math.exp(0.45 * _normal(timing_u)) + input_tokens * 0.0004
+        if timing_u > 0.97:
+            ttft_s *= 4 + 20 * (timing_u - 0.97) / 0.03
+        pieces = re.findall(r"\S+\s*|\s+", text) or [text]
+        per_token_s = 1 / 70
+        speed = self.speed
+        ttft_ms = None
+        if speed > 0:
+            await asyncio.sleep(ttft_s / speed)
+        for i, piece in enumerate(pieces):
+            if i and speed > 0:
+                await asyncio.sleep(per_token_s / speed)
+            if ttft_ms is None:
+                ttft_ms = (time.perf_counter() - started) * 1000.0
+            if on_delta:
+                on_delta(piece)
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        if speed == 0:
+            # No waiting, but keep the simulated timings so latency panes still show a shape.
+            ttft_ms = ttft_s * 1000.0
+            latency_ms = ttft_ms + per_token_s * 1000.0 * (len(pieces) - 1)
+        return ChatResult(
+            text=text, finish_reason="stop", output_tokens=len(pieces), input_tokens=input_tokens,
+            ttft_ms=ttft_ms, latency_ms=latency_ms,
+        )
+
+
+def _normal(u: float) -> float:
+    """Standard normal quantile of u (clamped), to shape latencies from a uniform hash."""
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(min(max(u, 1e-6), 1 - 1e-6))

@@ -1,0 +1,138 @@
+"""OpenAI Chat Completions backend, for api.openai.com and every compatible server.
+
+Ollama, vLLM, llama.cpp, SGLang, LM Studio, OpenRouter, Groq, Together, DeepSeek
+and NIM all speak this dialect with small variations, which the parser tolerates:
+
+* only choice index 0 is read (``n > 1`` interleaves choices in one stream);
+* ``delta.content`` is the answer; ``reasoning_content`` (DeepSeek, llama.cpp, vLLM)
+  or ``reasoning`` (OpenRouter, Ollama) go to ``ChatResult.reasoning``; ``refusal``
+  is neither;
+* usage may come on the finish chunk, on a trailing ``choices: []`` chunk, or twice:
+  the last stated count wins;
+* an ``error`` object inside a data chunk (OpenRouter does this with HTTP 200)
+  fails the request as a retryable ServerError;
+* a data line that is not JSON is treated the same way: the stream is corrupt, and
+  another attempt may well succeed;
+* ``[DONE]`` ends the stream. A body that ends without it is accepted only if a
+  ``finish_reason`` was seen; otherwise it was cut, which is a TransportError.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tuieval.backends.base import ChatRequest, ServerError, TransportError
+from tuieval.backends.http import HTTPChatBackend, StreamAccumulator, as_int, redact
+from tuieval.backends.sse import SSEEvent
+
+__all__ = ["OpenAIBackend"]
+
+
+def _text(value: Any) -> str:
+    """Content as a string; some servers send a list of ``{"type": "text"}`` parts."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(p.get("text", "") for p in value if isinstance(p, dict) and isinstance(p.get("text"), str))
+    return ""
+
+
+def _error_reason(err: Any, secrets: tuple[str | None, ...]) -> str:
+    if isinstance(err, dict):
+        msg = err.get("message") or err.get("type") or "error"
+        code = err.get("code")
+        text = f"{msg} (code {code})" if code is not None else str(msg)
+    else:
+        text = str(err)
+    return redact(f"error in stream: {text}", secrets)[:200]
+
+
+class OpenAIBackend(HTTPChatBackend):
+    """``POST {base_url}/chat/completions``; ``base_url`` includes the version (``…/v1``)."""
+
+    def _prepare(self, request: ChatRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": request.messages,
+            "temperature": request.temperature,
+            "stream": request.stream,
+        }
+        if request.stream:
+            body["stream_options"] = {"include_usage": True}
+        if request.max_tokens is not None:
+            body["max_tokens"] = request.max_tokens
+        if request.seed is not None:
+            body["seed"] = request.seed
+        headers = {
+            "content-type": "application/json",
+            "accept": "text/event-stream" if request.stream else "application/json",
+        }
+        if self._api_key:
+            headers["authorization"] = f"Bearer {self._api_key}"
+        return f"{self.base_url}/chat/completions", headers, body
+
+    def _on_event(self, event: SSEEvent, acc: StreamAccumulator) -> bool:
+        data = event.data
+        if data == "[DONE]" or data.strip() == "[DONE]":
+            return True
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            raise ServerError("malformed stream chunk (invalid JSON)") from None
+        if not isinstance(chunk, dict):
+            raise ServerError("malformed stream chunk (not an object)")
+        err = chunk.get("error")
+        if err or event.event == "error":
+            raise ServerError(_error_reason(err or chunk, (self._api_key,)))
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            out = as_int(usage.get("completion_tokens"))
+            if out is not None:
+                acc.output_tokens = out
+            inp = as_int(usage.get("prompt_tokens"))
+            if inp is not None:
+                acc.input_tokens = inp
+        for choice in chunk.get("choices") or ():
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta")
+            if isinstance(delta, dict):
+                content = delta.get("content")
+                if content:
+                    acc.answer(_text(content))
+                # Servers that send both fields send the same text twice: take one.
+                reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                if reasoning and isinstance(reasoning, str):
+                    acc.reason(reasoning)
+            finish = choice.get("finish_reason")
+            if finish:
+                acc.finish_reason = finish
+        return False
+
+    def _end_of_stream(self, acc: StreamAccumulator, finished: bool) -> None:
+        # Some servers close right after the finish chunk without [DONE]: the answer is whole.
+        if not finished and acc.finish_reason is None:
+            raise TransportError("stream cut")
+
+    def _parse_body(self, obj: Any, acc: StreamAccumulator) -> None:
+        if not isinstance(obj, dict):
+            raise ServerError("malformed response (not an object)")
+        if obj.get("error"):
+            raise ServerError(_error_reason(obj["error"], (self._api_key,)).replace("in stream", "in response"))
+        choice = next(
+            (c for c in obj.get("choices") or () if isinstance(c, dict) and c.get("index", 0) == 0),
+            None,
+        )
+        if choice is None:
+            raise ServerError("response has no choice 0")
+        message = choice.get("message") or {}
+        acc.answer(_text(message.get("content")))
+        reasoning = message.get("reasoning_content") or message.get("reasoning")
+        if isinstance(reasoning, str):
+            acc.reason(reasoning)
+        acc.finish_reason = choice.get("finish_reason")
+        usage = obj.get("usage")
+        if isinstance(usage, dict):
+            acc.output_tokens = as_int(usage.get("completion_tokens"))
+            acc.input_tokens = as_int(usage.get("prompt_tokens"))

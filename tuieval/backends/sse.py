@@ -1,0 +1,137 @@
+"""Incremental Server-Sent-Events decoder (WHATWG EventSource parsing rules).
+
+Model servers stream answers as SSE; this module turns the raw bytes of a
+response body, in whatever pieces the network delivers them, into events.
+
+Rules followed (https://html.spec.whatwg.org/multipage/server-sent-events.html):
+
+* the body is UTF-8; a leading BOM is dropped, invalid bytes become U+FFFD;
+* lines end with CRLF, LF or CR, and a CRLF may be split across two reads;
+* a line starting with ``:`` is a comment (keep-alive) and is ignored;
+* ``field:value`` with one leading space of the value stripped; a line with
+  no colon is a field with an empty value; unknown fields are ignored;
+* ``data`` lines accumulate, joined with ``\\n``; ``event`` sets the type;
+  ``id`` sets the last event id (which persists across events); ``retry``
+  with only ASCII digits sets :attr:`SSEDecoder.retry_ms`;
+* a blank line dispatches the event, unless no ``data`` field was seen;
+* an unterminated final event is discarded at end of stream (:meth:`flush`).
+
+This is on the hot path of every streamed token, so :meth:`feed` only looks
+at the new bytes: the unfinished last line is kept as a list of fragments
+and joined once its terminator arrives.
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+
+__all__ = ["SSEEvent", "SSEDecoder"]
+
+
+@dataclass(slots=True)
+class SSEEvent:
+    """One dispatched event. ``id`` is the last event id in force, if any."""
+
+    data: str
+    event: str = "message"
+    id: str | None = None
+
+
+class SSEDecoder:
+    """Feed it bytes as they arrive; it returns the events those bytes completed."""
+
+    def __init__(self) -> None:
+        # errors="replace": a stray invalid byte must not kill a whole answer.
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._started = False  # BOM check pending until the first character
+        self._skip_lf = False  # previous piece ended in CR: a leading LF is its pair
+        self._partial: list[str] = []  # fragments of the current unterminated line
+        self._data: list[str] = []
+        self._event = ""
+        self._last_id: str | None = None
+        #: Reconnection time the server asked for, in milliseconds (informational).
+        self.retry_ms: int | None = None
+
+    @property
+    def pending(self) -> bool:
+        """True while an event or line has started but not been terminated."""
+        return bool(self._partial or self._data or self._event)
+
+    def feed(self, data: bytes) -> list[SSEEvent]:
+        """Decode one network read; return the events it completed, in order."""
+        text = self._decoder.decode(data)
+        if not text:
+            return []
+        if not self._started:
+            self._started = True
+            if text[0] == "\ufeff":
+                text = text[1:]
+                if not text:
+                    return []
+        if self._skip_lf:
+            self._skip_lf = False
+            if text[0] == "\n":
+                text = text[1:]
+                if not text:
+                    return []
+        if "\r" in text:
+            # A CR at the very end already terminates its line; remember that a
+            # LF opening the next read belongs to it rather than being a blank line.
+            self._skip_lf = text[-1] == "\r"
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if "\n" not in text:
+            self._partial.append(text)
+            return []
+        lines = text.split("\n")
+        if self._partial:
+            self._partial.append(lines[0])
+            lines[0] = "".join(self._partial)
+            self._partial.clear()
+        last = lines.pop()
+        if last:
+            self._partial.append(last)
+        return self._process(lines)
+
+    def flush(self) -> list[SSEEvent]:
+        """End of stream: discard any unterminated event and reset. Always returns []."""
+        self._decoder.decode(b"", final=True)
+        self._decoder.reset()
+        self._partial.clear()
+        self._data.clear()
+        self._event = ""
+        self._skip_lf = False
+        self._started = False
+        return []
+
+    def _process(self, lines: list[str]) -> list[SSEEvent]:
+        events: list[SSEEvent] = []
+        data = self._data
+        for line in lines:
+            if not line:
+                if data:
+                    events.append(SSEEvent("\n".join(data), self._event or "message", self._last_id))
+                    data.clear()
+                self._event = ""
+                continue
+            # Fast path for the line that carries nearly every byte.
+            if line.startswith("data:"):
+                value = line[5:]
+                data.append(value[1:] if value[:1] == " " else value)
+                continue
+            if line[0] == ":":
+                continue
+            name, _, value = line.partition(":")
+            if value[:1] == " ":
+                value = value[1:]
+            if name == "data":  # "data" with no colon: an empty data line
+                data.append(value)
+            elif name == "event":
+                self._event = value
+            elif name == "id":
+                if "\0" not in value:
+                    self._last_id = value
+            elif name == "retry":
+                if value.isascii() and value.isdigit():
+                    self.retry_ms = int(value)
+        return events

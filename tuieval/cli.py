@@ -1,0 +1,277 @@
+"""The command line: `tuieval` (the app), run, runs, report, export, validate.
+
+Heavy modules (numpy, httpx, textual) are imported inside the commands so `tuieval --help`
+starts fast. Bad input exits 2 with one line naming the file, field or flag.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+
+EXIT_GATE_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+class BadInput(click.ClickException):
+    """One line, exit status 2."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"tuieval: {self.format_message()}", err=True)
+
+
+db_option = click.option("--db", "db_path", default=None, metavar="PATH",
+                         help="Database file (default: $TUIEVAL_DB or ./tuieval.db).")
+
+
+def _open_store(db_path: str | None, *, must_exist: bool = False):
+    from tuieval.store import Store, default_db_path
+
+    path = db_path or default_db_path()
+    if must_exist and not os.path.exists(path):
+        raise BadInput(f"--db: no database at {path} (run `tuieval run` first)")
+    try:
+        return Store(path)
+    except Exception as exc:  # sqlite3.DatabaseError and friends: not a tuieval database
+        raise BadInput(f"--db: cannot open {path}: {exc}") from None
+
+
+def _resolve(store, run_id: str) -> str:
+    from tuieval.store import RunNotFound
+
+    try:
+        return store.resolve_run_id(run_id)
+    except RunNotFound as exc:
+        raise BadInput(f"RUN_ID: {exc} in {store.path}") from None
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tuieval")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """tuieval — evaluate language models on their tails: slices, variance, p99 latency.
+
+    With no command, opens the app on the default database with ./sample_suites.
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(app_command)
+
+
+@cli.command("app")
+@click.argument("suites", nargs=-1, type=click.Path())
+@db_option
+def app_command(suites: tuple[str, ...] = (), db_path: str | None = None) -> None:
+    """Open the Textual app."""
+    try:
+        from tuieval.tui.app import run_app
+    except ImportError as exc:
+        raise BadInput(f"the app is not available in this build ({exc})") from None
+    run_app(list(suites), db_path)
+
+
+@cli.command("run")
+@click.argument("suite", type=click.Path())
+@click.option("--model", "-m", "model", default=None, help="provider/model, e.g. demo/steady, openai/gpt-4o-mini.")
+@click.option("--samples", "-n", type=click.IntRange(min=1), default=None, help="Samples per case and template.")
+@click.option("--temperature", "-t", type=click.FloatRange(0, 2), default=None)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=None)
+@click.option("--seed", type=int, default=None)
+@click.option("--concurrency", "-c", type=click.IntRange(min=1, max=1024), default=8, show_default=True)
+@click.option("--base-url", default=None, help="Server base URL (OpenAI-style includes /v1).")
+@click.option("--api-key-env", default=None, help="Environment variable holding the API key.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N cases.")
+@click.option("--slo-ms", type=click.FloatRange(min=0, min_open=True), default=None, help="Latency SLO in ms.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=120.0, show_default=True,
+              help="Total seconds one attempt may take.")
+@click.option("--max-retries", type=click.IntRange(min=0), default=6, show_default=True)
+@click.option("--no-stream", is_flag=True, help="Use non-streaming requests.")
+@db_option
+@click.option("--resume", "resume_id", default=None, metavar="RUN_ID", help="Finish an interrupted run.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output; only the run id.")
+def run_command(suite: str, model: str | None, samples, temperature, max_tokens, seed, concurrency, base_url,
+                api_key_env, limit, slo_ms, timeout, max_retries, no_stream, db_path, resume_id, quiet) -> None:
+    """Run SUITE (a suite YAML or a JSONL dataset) against a model; print the run id last."""
+    import asyncio
+
+    from tuieval.backends.base import Timeouts
+    from tuieval.backends.registry import BackendConfigError, create_backend
+    from tuieval.engine import Engine, RunOptions
+    from tuieval.progress import Progress
+    from tuieval.suite import SuiteError, load_suite
+
+    store = _open_store(db_path)
+    stored_run = None
+    if resume_id:
+        run_id = _resolve(store, resume_id)
+        stored_run = store.get_run(run_id)
+        if stored_run["status"] == "running":
+            raise BadInput(f"--resume: run {run_id} is still being written by process {stored_run['pid']}")
+        if model and model != stored_run["model"]:
+            raise BadInput(f"--model: run {run_id} used {stored_run['model']}, not {model}")
+        model = stored_run["model"]
+        if not os.path.exists(suite):
+            raise BadInput(f"{suite}: no such file")
+    else:
+        if not model:
+            raise BadInput("--model is required (e.g. --model demo/steady)")
+        try:
+            loaded = load_suite(suite)
+        except SuiteError as exc:
+            raise BadInput(exc.one_line()) from None
+
+    timeouts = Timeouts(connect=min(10.0, timeout), read=min(60.0, timeout), total=timeout)
+    try:
+        backend = create_backend(model, base_url=base_url or (stored_run or {}).get("base_url"),
+                                 api_key_env=api_key_env, timeouts=timeouts,
+                                 max_connections=max(concurrency, 10))
+    except BackendConfigError as exc:
+        raise BadInput(str(exc)) from None
+
+    options = RunOptions(model=model, samples=samples, temperature=temperature, max_tokens=max_tokens, seed=seed,
+                         concurrency=concurrency, limit=limit, slo_ms=slo_ms, base_url=base_url,
+                         stream=not no_stream, max_retries=max_retries, timeouts=timeouts)
+    progress = Progress(quiet=quiet)
+    engine = Engine(store, backend, progress)
+    if stored_run is None:
+        run_id = engine.create_run(loaded, options)
+
+    async def _go():
+        try:
+            return await engine.run(run_id, options, resumed=stored_run is not None)
+        finally:
+            await backend.aclose()
+
+    try:
+        finished = asyncio.run(_go())
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: run {run_id} is partial; finish it with "
+                   f"`tuieval run {suite} --resume {run_id}`", err=True)
+        click.echo(run_id)
+        sys.exit(EXIT_INTERRUPTED)
+
+    exit_code = 0
+    if finished.status == "failed":
+        click.echo(f"tuieval: run {run_id} failed: {engine.fatal}", err=True)
+        exit_code = EXIT_BAD_INPUT
+    else:
+        exit_code = _finish_report(store, run_id, quiet)
+    click.echo(run_id)
+    sys.exit(exit_code)
+
+
+def _finish_report(store, run_id: str, quiet: bool) -> int:
+    """Analyse the run, store its clusters, print a summary and apply the suite's gates."""
+    from tuieval.gates import evaluate_gates
+    from tuieval.reporting import build_report, summary_lines
+
+    report = build_report(store, run_id, persist_clusters=True)
+    if not quiet:
+        for line in summary_lines(report):
+            click.echo(line, err=True)
+    failures = evaluate_gates(report, store.get_run(run_id)["config"].get("gates") or [])
+    for failure in failures:
+        click.echo(f"gate failed: {failure}", err=True)
+    return EXIT_GATE_FAILED if failures else 0
+
+
+@cli.command("runs")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable list.")
+def runs_command(db_path: str | None, as_json: bool) -> None:
+    """List the runs in the database, newest first."""
+    store = _open_store(db_path)
+    runs = store.list_runs()
+    if as_json:
+        keys = ("id", "suite", "model", "simulated", "status", "n_samples", "n_expected", "n_errors",
+                "samples_per_case", "temperature", "started_at", "finished_at")
+        click.echo(json.dumps([{k: r.get(k) for k in keys} for r in runs], indent=2))
+        return
+    if not runs:
+        click.echo(f"no runs in {store.path} yet — try: tuieval run sample_suites/extraction.yaml --model demo/steady")
+        return
+    header = f"{'id':<22} {'suite':<20} {'model':<28} {'status':<9} {'samples':>9} {'acc':>6}  started"
+    click.echo(header)
+    for r in runs:
+        n = r["n_samples"] or 0
+        acc = f"{(r['n_correct'] or 0) / n:.0%}" if n else "-"
+        model = r["model"] + (" (sim)" if r["simulated"] else "")
+        click.echo(f"{r['id']:<22} {r['suite'][:20]:<20} {model[:28]:<28} {r['status']:<9} "
+                   f"{n:>4}/{r['n_expected']:<4} {acc:>6}  {r['started_at']}")
+
+
+@cli.command("report")
+@click.argument("run_id")
+@db_option
+@click.option("--format", "fmt", type=click.Choice(["json", "md", "csv", "junit"]), default="md", show_default=True)
+def report_command(run_id: str, db_path: str | None, fmt: str) -> None:
+    """Report on a run (RUN_ID or `latest`)."""
+    from tuieval import reporting
+
+    store = _open_store(db_path, must_exist=True)
+    rid = _resolve(store, run_id)
+    report = reporting.build_report(store, rid)
+    render = {"json": reporting.to_json, "md": reporting.to_markdown, "csv": reporting.to_csv,
+              "junit": reporting.to_junit}[fmt]
+    click.echo(render(report), nl=False)
+
+
+@cli.command("export")
+@click.argument("run_id")
+@db_option
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
+def export_command(run_id: str, db_path: str | None, fmt: str) -> None:
+    """Every sample of a run, one JSON object per line."""
+    from tuieval.reporting import export_rows
+
+    store = _open_store(db_path, must_exist=True)
+    rid = _resolve(store, run_id)
+    out = sys.stdout
+    for row in export_rows(store, rid):
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+@cli.command("validate")
+@click.argument("suites", nargs=-1, required=True, type=click.Path())
+def validate_command(suites: tuple[str, ...]) -> None:
+    """Check suites; list every problem with file, field and line."""
+    from tuieval.suite import load_suite, validate
+
+    bad = 0
+    for path in suites:
+        problems = validate(path)
+        if problems:
+            bad += 1
+            for p in problems:
+                click.echo(str(p), err=True)
+        else:
+            s = load_suite(path)
+            click.echo(f"{path}: ok — {s.name}: {len(s.cases)} cases, {len(s.templates)} template(s), "
+                       f"{s.sampling.samples} sample(s) each")
+    if bad:
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: click usage errors become one line and exit status 2."""
+    try:
+        cli.main(args=argv, prog_name="tuieval", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        if isinstance(exc, click.UsageError) and not isinstance(exc, BadInput):
+            click.echo(f"tuieval: {exc.format_message()}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        exc.show()
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(0)
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)

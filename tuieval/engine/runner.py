@@ -1,0 +1,294 @@
+"""The async scheduler: turns a suite and a model into stored samples.
+
+Work is dispatched in a seeded random order (so live statistics see an unbiased stream and
+a resumed run dispatches the same way), through an adaptive concurrency limit, with bounded
+retries. Each finished sample is committed before the SampleFinished event is emitted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from tuieval.backends.base import (
+    BackendError,
+    ChatRequest,
+    ClientError,
+    ModelBackend,
+    RateLimited,
+    RequestTimeout,
+    Timeouts,
+)
+from tuieval.engine.events import (
+    ConcurrencyChanged,
+    Event,
+    RunFinished,
+    RunStarted,
+    SampleFinished,
+    SampleKey,
+    SampleRetry,
+    SampleStarted,
+    TokenDelta,
+)
+from tuieval.engine.limiter import AdaptiveLimiter
+from tuieval.store import Store
+from tuieval.suite.model import Case, Suite, Template
+
+EventHandler = Callable[[Event], None]
+
+#: Client errors that will fail every request of the run the same way: stop at the first.
+FATAL_STATUSES = {401, 403, 404}
+
+
+@dataclass
+class RunOptions:
+    """How to run a suite. None means: take the suite's own setting."""
+
+    model: str
+    samples: int | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    concurrency: int = 8
+    limit: int | None = None
+    slo_ms: float | None = None
+    base_url: str | None = None
+    stream: bool = True
+    max_retries: int = 6
+    retry_base_s: float = 0.5
+    retry_cap_s: float = 30.0
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    emit_tokens: bool = False
+
+
+@dataclass
+class _Work:
+    key: SampleKey
+    case: Case
+    template: Template
+    dispatch_order: int
+
+
+class FatalRunError(Exception):
+    """Every request would fail the same way (bad key, unknown model): the run stops."""
+
+
+class Engine:
+    """Runs one suite against one backend, writing to one store."""
+
+    def __init__(self, store: Store, backend: ModelBackend, on_event: EventHandler | None = None) -> None:
+        self.store = store
+        self.backend = backend
+        self.on_event = on_event or (lambda event: None)
+        self.n_done = 0
+        self.n_errors = 0
+        self.n_retries = 0
+        self.n_total = 0
+        self.in_flight: dict[SampleKey, float] = {}
+        self.limiter: AdaptiveLimiter | None = None
+        self.fatal: str | None = None
+
+    # -- planning ------------------------------------------------------------------
+
+    def create_run(self, suite: Suite, options: RunOptions) -> str:
+        """Store the run and its cases; the returned id is what `--resume` takes."""
+        cases = suite.cases[: options.limit] if options.limit else suite.cases
+        samples = options.samples or suite.sampling.samples
+        temperature = suite.sampling.temperature if options.temperature is None else options.temperature
+        config = suite.config()
+        config["stream"] = options.stream
+        run = {
+            "suite": suite.name,
+            "suite_path": suite.path,
+            "model": options.model,
+            "simulated": int(bool(getattr(self.backend, "simulated", False))),
+            "samples_per_case": samples,
+            "temperature": temperature,
+            "max_tokens": options.max_tokens or suite.sampling.max_tokens,
+            "seed": suite.sampling.seed if options.seed is None else options.seed,
+            "concurrency": options.concurrency,
+            "slo_ms": options.slo_ms or suite.slo_ms,
+            "base_url": options.base_url,
+            "n_cases": len(cases),
+            "n_templates": len(suite.templates),
+            "n_expected": len(cases) * len(suite.templates) * samples,
+            "config": config,
+        }
+        return self.store.create_run(
+            run,
+            (
+                {"case_id": c.id, "position": i, "vars": c.vars, "targets": c.targets, "metadata": c.metadata,
+                 "input_text": c.input_text()}
+                for i, c in enumerate(cases)
+            ),
+        )
+
+    def _plan(self, run: dict[str, Any]) -> tuple[list[_Work], int]:
+        """Every (case, template, sample) of the run in dispatch order, minus those stored."""
+        templates = [Template(**t) for t in run["config"]["templates"]]
+        cases = [
+            Case(id=c["case_id"], vars=c["vars"], targets=c["targets"], metadata=c["metadata"])
+            for c in self.store.get_cases(run["id"])
+        ]
+        keys = [
+            (case, template, i)
+            for case in cases for template in templates for i in range(run["samples_per_case"])
+        ]
+        # Same seed, same order: a resumed run keeps each sample's dispatch position.
+        random.Random(f"dispatch:{run['seed']}:{run['id']}").shuffle(keys)
+        done = self.store.done_keys(run["id"])
+        work = [
+            _Work(SampleKey(case.id, template.id, i), case, template, order)
+            for order, (case, template, i) in enumerate(keys)
+            if (case.id, template.id, i) not in done
+        ]
+        return work, len(done)
+
+    # -- running -------------------------------------------------------------------
+
+    async def run(self, run_id: str, options: RunOptions, *, resumed: bool = False) -> RunFinished:
+        """Run (or finish) a stored run. Cancellation marks it partial and re-raises."""
+        from tuieval.scoring import build_scorers
+
+        run = self.store.get_run(run_id)
+        scorers = build_scorers(run["config"].get("scorers"))
+        work, already = self._plan(run)
+        self.n_total = run["n_expected"]
+        self.n_done = already
+        self.n_errors = self.store.conn.execute(
+            "SELECT COUNT(*) FROM samples WHERE run_id = ? AND error IS NOT NULL", (run_id,)
+        ).fetchone()[0]
+        if resumed:
+            self.store.mark_resumed(run_id)
+        self.limiter = AdaptiveLimiter(options.concurrency)
+        started = time.monotonic()
+        self.on_event(RunStarted(run_id, run["suite"], run["model"], run["simulated"], self.n_total, already, resumed))
+
+        queue = iter(work)
+        status = "partial"
+        try:
+            workers = [
+                asyncio.create_task(self._worker(queue, run, options, scorers))
+                for _ in range(min(options.concurrency, max(1, len(work))))
+            ]
+            try:
+                await asyncio.gather(*workers)
+            except BaseException:
+                for w in workers:
+                    w.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+                raise
+            status = "complete" if self.n_done >= self.n_total else "partial"
+        except FatalRunError:
+            status = "failed"
+        finally:
+            self.store.set_status(run_id, status)
+            finished = RunFinished(run_id, status, self.n_done, self.n_total, self.n_errors, time.monotonic() - started)
+            self.on_event(finished)
+        return finished
+
+    async def _worker(self, queue, run: dict[str, Any], options: RunOptions, scorers: list) -> None:
+        for item in queue:
+            if self.fatal:
+                return
+            await self._sample(item, run, options, scorers)
+
+    async def _sample(self, item: _Work, run: dict[str, Any], options: RunOptions, scorers: list) -> None:
+        assert self.limiter is not None
+        messages = item.template.render(item.case)
+        request = ChatRequest(
+            messages=messages,
+            temperature=run["temperature"],
+            max_tokens=run["max_tokens"],
+            seed=run["seed"],
+            stream=options.stream,
+            hint={
+                "case_id": item.case.id, "template": item.template.id, "sample_index": item.key.sample_index,
+                "targets": item.case.targets, "metadata": item.case.metadata, "seed": run["seed"],
+                "input_text": item.case.input_text(),
+            },
+        )
+        on_delta = None
+        if options.emit_tokens:
+            key = item.key
+            on_delta = lambda text: self.on_event(TokenDelta(key, text))  # noqa: E731
+        attempt = 0
+        result = None
+        error: BackendError | None = None
+        latency_ms = None
+        while True:
+            attempt += 1
+            await self.limiter.acquire()
+            self.in_flight[item.key] = time.monotonic()
+            self.on_event(SampleStarted(item.key, item.dispatch_order, messages, attempt))
+            t0 = time.perf_counter()
+            try:
+                async with asyncio.timeout(options.timeouts.total):
+                    result = await self.backend.complete(request, on_delta)
+                error = None
+            except TimeoutError:
+                error = RequestTimeout(f"total timeout after {options.timeouts.total:g}s")
+            except BackendError as exc:
+                error = exc
+            finally:
+                self.in_flight.pop(item.key, None)
+                await self.limiter.release()
+            latency_ms = (time.perf_counter() - t0) * 1000.0
+            if error is None:
+                if self.limiter.on_success():
+                    self.on_event(ConcurrencyChanged(self.limiter.limit, "recovering"))
+                break
+            if isinstance(error, RateLimited) and self.limiter.on_rate_limited(error.retry_after):
+                self.on_event(ConcurrencyChanged(self.limiter.limit, "rate limited (429)"))
+            if isinstance(error, ClientError) and error.status in FATAL_STATUSES:
+                self.fatal = error.reason
+            if not error.retryable or attempt > options.max_retries or self.fatal:
+                break
+            delay = self._backoff(attempt, error, options)
+            self.n_retries += 1
+            self.on_event(SampleRetry(item.key, attempt, error.reason, delay, isinstance(error, RateLimited)))
+            await asyncio.sleep(delay)
+
+        row: dict[str, Any] = {
+            "run_id": run["id"], "case_id": item.case.id, "template": item.template.id,
+            "sample_index": item.key.sample_index, "dispatch_order": item.dispatch_order,
+            "prompt": json.dumps(messages, ensure_ascii=False), "attempts": attempt,
+        }
+        if error is None and result is not None:
+            scores = [s.score(result.text, item.case.targets) for s in scorers]
+            primary = scores[0]
+            row.update(
+                response=result.text, reasoning=result.reasoning or None, extracted=primary.extracted,
+                correct=primary.correct, score=primary.score,
+                scores={s.name: {"extracted": sc.extracted, "correct": sc.correct, "score": sc.score}
+                        for s, sc in zip(scorers, scores)},
+                latency_ms=result.latency_ms or latency_ms, ttft_ms=result.ttft_ms,
+                output_tokens=result.output_tokens, input_tokens=result.input_tokens,
+                finish_reason=result.finish_reason,
+            )
+        else:
+            assert error is not None
+            timed_out = isinstance(error, RequestTimeout)
+            row.update(
+                response=error.partial_text or None, correct=False, score=0.0, error=error.reason,
+                error_kind=error.kind, ttft_ms=error.ttft_ms,
+                # A timeout is right-censored at the time we gave up: keep it for tail statistics.
+                latency_ms=latency_ms if timed_out else None,
+            )
+            self.n_errors += 1
+        if self.store.add_sample(row):
+            self.n_done += 1
+        self.on_event(SampleFinished(item.key, row, item.case.metadata))
+        if self.fatal:
+            raise FatalRunError(self.fatal)
+
+    @staticmethod
+    def _backoff(attempt: int, error: BackendError, options: RunOptions) -> float:
+        if error.retry_after is not None:
+            return min(float(error.retry_after), options.retry_cap_s)
+        # Full jitter (AWS architecture blog): spreads synchronized retries apart.
+        return random.uniform(0, min(options.retry_cap_s, options.retry_base_s * 2 ** (attempt - 1)))

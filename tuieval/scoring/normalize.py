@@ -1,0 +1,62 @@
+"""SQuAD-style text normalization, extended to Unicode.
+
+The steps follow the SQuAD v1.1 evaluation script (lowercase, drop punctuation, drop the
+articles a/an/the, collapse whitespace) so scores are comparable with published numbers,
+with two Unicode additions:
+
+* NFKC first, so full-width letters, ligatures ("ﬁ") and composed/decomposed accents
+  compare equal;
+* "punctuation" means every Unicode punctuation (P*) or symbol (S*) character, the
+  Unicode analogue of Python's `string.punctuation` (which also holds $, +, ^ ...).
+
+Letters are never folded further: accents are kept ("José" != "Jose") and `str.lower`
+is used rather than `casefold`, so "ß" stays "ß". Deciding that "José García" and "jose
+garcia" are different answers is deliberate: stripping accents conflates distinct words
+in many languages, and a model that drops them has not reproduced the name.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from tuieval.scoring.base import target_text
+
+# After punctuation removal; \b is Unicode-aware, so "thé" does not contain "the".
+_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
+
+
+class _StripPunctuation(dict):
+    """A `str.translate` table deleting P*/S* characters, filled lazily per code point.
+
+    Looking up `unicodedata.category` once per distinct character (then caching) keeps
+    normalization fast on long responses without precomputing all of Unicode.
+    """
+
+    def __missing__(self, codepoint: int) -> int | None:
+        keep = unicodedata.category(chr(codepoint))[0] not in "PS"
+        value = codepoint if keep else None
+        self[codepoint] = value
+        return value
+
+
+_STRIP = _StripPunctuation()
+
+
+def normalize_text(s: Any) -> str:
+    """Lowercase, strip punctuation and symbols, drop a/an/the, collapse whitespace (NFKC).
+
+    >>> normalize_text("  The  Eiffel-Tower!  ")
+    'eiffeltower'
+    >>> normalize_text("José GARCÍA.")
+    'josé garcía'
+
+    Non-strings are rendered as targets are (42 -> "42", True -> "true"); None -> "".
+    """
+    if not isinstance(s, str):
+        s = target_text(s) or ""
+    s = unicodedata.normalize("NFKC", s).lower()
+    s = s.translate(_STRIP)
+    s = _ARTICLES.sub(" ", s)
+    return " ".join(s.split())

@@ -1,0 +1,244 @@
+"""The SQLite store: one file holds every run, case and sample.
+
+WAL mode lets the app read a run while a headless `tuieval run` writes it; each finished
+sample is committed on its own before the engine reports it done, so a crash (even
+kill -9) loses at most the samples that were in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+from tuieval.store.schema import migrate
+
+DEFAULT_DB = "tuieval.db"
+
+SAMPLE_COLUMNS = (
+    "run_id", "case_id", "template", "sample_index", "dispatch_order", "prompt", "response", "reasoning",
+    "extracted", "correct", "score", "scores", "latency_ms", "ttft_ms", "output_tokens", "input_tokens",
+    "finish_reason", "error", "error_kind", "attempts", "created_at",
+)
+
+
+class RunNotFound(LookupError):
+    """No run with that id (or no runs at all, for `latest`)."""
+
+
+def default_db_path() -> str:
+    return os.environ.get("TUIEVAL_DB") or DEFAULT_DB
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def new_run_id() -> str:
+    """Sortable by time, unique without coordination: 20261128-194432-3f2a."""
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Store:
+    """A connection to one tuieval database file."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, readonly: bool = False) -> None:
+        self.path = str(path or default_db_path())
+        if not readonly:
+            parent = Path(self.path).resolve().parent
+            parent.mkdir(parents=True, exist_ok=True)
+        uri = f"file:{Path(self.path).resolve()}?mode=ro" if readonly else None
+        self.conn = sqlite3.connect(uri or self.path, uri=bool(uri), timeout=30.0, isolation_level=None,
+                                    check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA busy_timeout = 30000")
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        if not readonly:
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL mode: a committed sample survives a process crash (kill -9);
+            # only a power loss could roll back the last transactions.
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            migrate(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing -----------------------------------------------------------------
+
+    def create_run(self, run: dict[str, Any], cases: Iterable[dict[str, Any]]) -> str:
+        """Insert a run and its cases in one transaction; return the run id."""
+        run = dict(run)
+        run.setdefault("id", new_run_id())
+        run.setdefault("started_at", now_iso())
+        run.setdefault("status", "running")
+        run.setdefault("pid", os.getpid())
+        run["config"] = json.dumps(run.get("config") or {}, ensure_ascii=False)
+        cols = list(run)
+        with self._transaction():
+            self.conn.execute(
+                f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                [run[c] for c in cols],
+            )
+            self.conn.executemany(
+                "INSERT INTO cases (run_id, case_id, position, vars, targets, metadata, input_text) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (run["id"], c["case_id"], c["position"], json.dumps(c["vars"], ensure_ascii=False),
+                     json.dumps(c["targets"], ensure_ascii=False), json.dumps(c["metadata"], ensure_ascii=False),
+                     c["input_text"])
+                    for c in cases
+                ],
+            )
+        return run["id"]
+
+    def add_sample(self, sample: dict[str, Any]) -> bool:
+        """Commit one finished sample. Returns False if that (case, template, index) was already stored."""
+        row = dict(sample)
+        row.setdefault("created_at", now_iso())
+        for key in ("prompt", "scores"):
+            if not isinstance(row.get(key), (str, type(None))):
+                row[key] = json.dumps(row[key], ensure_ascii=False)
+        row["correct"] = int(bool(row.get("correct")))
+        values = [row.get(c) for c in SAMPLE_COLUMNS]
+        cur = self.conn.execute(
+            f"INSERT OR IGNORE INTO samples ({', '.join(SAMPLE_COLUMNS)}) VALUES ({', '.join('?' * len(SAMPLE_COLUMNS))})",
+            values,
+        )
+        return cur.rowcount == 1
+
+    def set_status(self, run_id: str, status: str, *, finished: bool = True) -> None:
+        self.conn.execute(
+            "UPDATE runs SET status = ?, finished_at = ?, pid = ? WHERE id = ?",
+            (status, now_iso() if finished else None, None if finished else os.getpid(), run_id),
+        )
+
+    def mark_resumed(self, run_id: str) -> None:
+        self.conn.execute("UPDATE runs SET status = 'running', finished_at = NULL, pid = ? WHERE id = ?",
+                          (os.getpid(), run_id))
+
+    def write_clusters(self, run_id: str, method: str, sample_clusters: dict[tuple, int],
+                       clusters: list[dict[str, Any]]) -> None:
+        """Persist semantic clusters so the app and reports read them without recomputing."""
+        with self._transaction():
+            self.conn.execute("DELETE FROM clusters WHERE run_id = ?", (run_id,))
+            self.conn.executemany(
+                "UPDATE samples SET cluster = ? WHERE run_id = ? AND case_id = ? AND template = ? AND sample_index = ?",
+                [(cl, run_id, k[0], k[1], k[2]) for k, cl in sample_clusters.items()],
+            )
+            self.conn.executemany(
+                "INSERT INTO clusters (run_id, case_id, template, cluster, method, size, correct, representative) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, c["case_id"], c["template"], c["cluster"], method, c["size"], int(bool(c["correct"])),
+                  c.get("representative")) for c in clusters],
+            )
+
+    def _transaction(self):
+        store = self
+
+        class _Tx:
+            def __enter__(self_inner):
+                store.conn.execute("BEGIN IMMEDIATE")
+
+            def __exit__(self_inner, exc_type, *_):
+                store.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+        return _Tx()
+
+    # -- reading -----------------------------------------------------------------
+
+    def resolve_run_id(self, run_id: str) -> str:
+        if run_id == "latest":
+            row = self.conn.execute("SELECT id FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1").fetchone()
+            if row is None:
+                raise RunNotFound("no runs in the database yet")
+            return row["id"]
+        row = self.conn.execute("SELECT id FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            # a unique prefix is enough, as with git hashes
+            rows = self.conn.execute("SELECT id FROM runs WHERE id LIKE ? LIMIT 2", (run_id + "%",)).fetchall()
+            if len(rows) == 1:
+                return rows[0]["id"]
+            raise RunNotFound(f"no run {run_id!r}")
+        return row["id"]
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        row = self.conn.execute(
+            "SELECT r.*, (SELECT COUNT(*) FROM samples s WHERE s.run_id = r.id) AS n_samples, "
+            "(SELECT COUNT(*) FROM samples s WHERE s.run_id = r.id AND s.error IS NOT NULL) AS n_errors "
+            "FROM runs r WHERE r.id = ?",
+            (self.resolve_run_id(run_id),),
+        ).fetchone()
+        return self._run_dict(row)
+
+    def list_runs(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT r.*, COUNT(s.id) AS n_samples, SUM(s.correct) AS n_correct, "
+            "SUM(s.error IS NOT NULL) AS n_errors FROM runs r LEFT JOIN samples s ON s.run_id = r.id "
+            "GROUP BY r.id ORDER BY r.started_at DESC, r.rowid DESC"
+        ).fetchall()
+        return [self._run_dict(r) for r in rows]
+
+    def _run_dict(self, row: sqlite3.Row) -> dict[str, Any]:
+        run = dict(row)
+        run["config"] = json.loads(run.get("config") or "{}")
+        run["simulated"] = bool(run.get("simulated"))
+        # A run whose writer died (crash, kill -9) is partial, not running forever.
+        if run["status"] == "running" and not _pid_alive(run.get("pid")):
+            run["status"] = "partial"
+        return run
+
+    def get_cases(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT case_id, position, vars, targets, metadata, input_text FROM cases WHERE run_id = ? ORDER BY position",
+            (run_id,),
+        ).fetchall()
+        out = []
+        for r in rows:
+            d = dict(r)
+            for key in ("vars", "targets", "metadata"):
+                d[key] = json.loads(d[key])
+            out.append(d)
+        return out
+
+    def get_samples(self, run_id: str, *, case_id: str | None = None) -> list[dict[str, Any]]:
+        query = "SELECT * FROM samples WHERE run_id = ?"
+        args: list[Any] = [run_id]
+        if case_id is not None:
+            query += " AND case_id = ?"
+            args.append(case_id)
+        rows = self.conn.execute(query + " ORDER BY case_id, template, sample_index", args).fetchall()
+        return [dict(r) for r in rows]
+
+    def done_keys(self, run_id: str) -> set[tuple[str, str, int]]:
+        rows = self.conn.execute("SELECT case_id, template, sample_index FROM samples WHERE run_id = ?", (run_id,))
+        return {(r[0], r[1], r[2]) for r in rows}
+
+    def count_samples(self, run_id: str) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM samples WHERE run_id = ?", (run_id,)).fetchone()[0]
+
+    def samples_since(self, run_id: str, after_id: int) -> list[dict[str, Any]]:
+        """Samples written after row `after_id`: how the app follows a run another process writes."""
+        rows = self.conn.execute("SELECT * FROM samples WHERE run_id = ? AND id > ? ORDER BY id", (run_id, after_id))
+        return [dict(r) for r in rows]

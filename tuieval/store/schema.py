@@ -1,0 +1,120 @@
+"""The database schema, its version, and the migrations that bring older files up to date.
+
+Plain SQL so the file opens in sqlite3, sqlite-utils and Datasette and users can query it.
+JSON columns hold JSON text (query them with SQLite's json_extract).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+SCHEMA_VERSION = 2
+
+# Each entry upgrades a database from version i to i+1. Never edit a released step:
+# append a new one, so every file created by an older tuieval still opens.
+MIGRATIONS: list[str] = [
+    # 0 -> 1: runs, cases, samples
+    """
+    CREATE TABLE IF NOT EXISTS runs (
+        id TEXT PRIMARY KEY,
+        suite TEXT NOT NULL,
+        suite_path TEXT,
+        model TEXT NOT NULL,
+        simulated INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL,              -- running | complete | partial | failed
+        samples_per_case INTEGER NOT NULL,
+        temperature REAL NOT NULL,
+        max_tokens INTEGER,
+        seed INTEGER,
+        concurrency INTEGER,
+        slo_ms REAL,
+        base_url TEXT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        n_cases INTEGER NOT NULL,
+        n_templates INTEGER NOT NULL,
+        n_expected INTEGER NOT NULL,      -- cases x templates x samples
+        pid INTEGER,                       -- writer process while running (stale-run detection)
+        config TEXT NOT NULL               -- JSON: templates, scorers, gates, variance, cluster_key
+    );
+    CREATE TABLE IF NOT EXISTS cases (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        case_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        vars TEXT NOT NULL,                -- JSON object of template variables
+        targets TEXT NOT NULL,             -- JSON list of accepted targets
+        metadata TEXT NOT NULL,            -- JSON object
+        input_text TEXT NOT NULL,
+        PRIMARY KEY (run_id, case_id)
+    );
+    CREATE TABLE IF NOT EXISTS samples (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        case_id TEXT NOT NULL,
+        template TEXT NOT NULL,
+        sample_index INTEGER NOT NULL,
+        dispatch_order INTEGER NOT NULL,
+        prompt TEXT NOT NULL,              -- JSON list of chat messages sent
+        response TEXT,
+        reasoning TEXT,
+        extracted TEXT,
+        correct INTEGER NOT NULL,          -- 0/1; an error is 0
+        score REAL NOT NULL,
+        scores TEXT,                       -- JSON: every scorer's {extracted, correct, score}
+        latency_ms REAL,
+        ttft_ms REAL,
+        output_tokens INTEGER,
+        input_tokens INTEGER,
+        finish_reason TEXT,
+        error TEXT,                        -- short reason, NULL on success
+        error_kind TEXT,                   -- rate_limited | server_error | transport | timeout | client_error
+        attempts INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        UNIQUE (run_id, case_id, template, sample_index)
+    );
+    CREATE INDEX IF NOT EXISTS samples_run ON samples(run_id, case_id);
+    """,
+    # 1 -> 2: semantic clusters, written by the analysis so readers need not recompute
+    """
+    ALTER TABLE samples ADD COLUMN cluster INTEGER;
+    CREATE TABLE IF NOT EXISTS clusters (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        case_id TEXT NOT NULL,
+        template TEXT NOT NULL,
+        cluster INTEGER NOT NULL,
+        method TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        correct INTEGER NOT NULL,
+        representative TEXT,
+        PRIMARY KEY (run_id, case_id, template, cluster)
+    );
+    CREATE VIEW IF NOT EXISTS case_scores AS
+        SELECT s.run_id, s.case_id, s.template,
+               COUNT(*) AS n_samples,
+               AVG(s.correct) AS accuracy,
+               SUM(s.error IS NOT NULL) AS n_errors,
+               c.metadata
+        FROM samples s JOIN cases c ON c.run_id = s.run_id AND c.case_id = s.case_id
+        GROUP BY s.run_id, s.case_id, s.template;
+    CREATE VIEW IF NOT EXISTS run_summary AS
+        SELECT r.id AS run_id, r.suite, r.model, r.status,
+               COUNT(s.id) AS n_samples, r.n_expected,
+               AVG(s.correct) AS accuracy,
+               AVG(s.error IS NOT NULL) AS error_rate,
+               r.started_at, r.finished_at
+        FROM runs r LEFT JOIN samples s ON s.run_id = r.id
+        GROUP BY r.id;
+    """,
+]
+assert len(MIGRATIONS) == SCHEMA_VERSION
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to SCHEMA_VERSION; return the version it had before."""
+    before = conn.execute("PRAGMA user_version").fetchone()[0]
+    if before > SCHEMA_VERSION:
+        raise RuntimeError(f"database schema version {before} is newer than this tuieval ({SCHEMA_VERSION})")
+    for version in range(before, SCHEMA_VERSION):
+        # One transaction per step: a crash mid-migration leaves the previous version intact.
+        conn.executescript("BEGIN;" + MIGRATIONS[version] + f"; PRAGMA user_version = {version + 1}; COMMIT;")
+    return before

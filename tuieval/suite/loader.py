@@ -1,0 +1,468 @@
+"""Load and validate suites: YAML suite files, and JSONL datasets used directly as a suite.
+
+Every problem is collected (not just the first) with the file, the field path and, where
+YAML or the dataset gives one, the line, so `tuieval validate` can list them all.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tuieval.suite import template as tpl
+from tuieval.suite.errors import Problem, SuiteError
+from tuieval.suite.model import Case, Gate, Sampling, Suite, Template
+
+SUITE_KEYS = {
+    "name", "description", "template", "templates", "system", "cases", "dataset", "target_field",
+    "scorer", "scorers", "sampling", "slo_ms", "gates", "variance", "cluster_key", "metadata",
+}
+CASE_RESERVED = {"id", "target", "targets", "ideal", "metadata", "vars"}
+VARIANCE_METHODS = {"canonical", "lexical", "embeddings", "entailment", "hybrid"}
+GATE_METRICS = {"accuracy", "accuracy_ci_low", "majority_accuracy", "consistency", "error_rate",
+                "accuracy_within_slo", "p50_ms", "p95_ms", "p99_ms", "semantic_entropy"}
+
+
+class _Lines:
+    """Maps YAML field paths to line numbers, from the composed node tree."""
+
+    def __init__(self, node: yaml.Node | None) -> None:
+        self.lines: dict[tuple, int] = {}
+        if node is not None:
+            self._walk(node, ())
+
+    def _walk(self, node: yaml.Node, path: tuple) -> None:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = path + (key.value,)
+                self.lines[child] = key.start_mark.line + 1
+                self._walk(value, child)
+                self.lines[child] = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self._walk(item, path + (i,))
+
+    def get(self, path: tuple) -> int | None:
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get(())
+
+
+def _field(path: tuple) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+class _Collector:
+    def __init__(self, file: str, lines: _Lines | None = None) -> None:
+        self.file = file
+        self.lines = lines or _Lines(None)
+        self.problems: list[Problem] = []
+
+    def add(self, path: tuple, message: str, line: int | None = None, file: str | None = None) -> None:
+        self.problems.append(Problem(file or self.file, _field(path), message, line or self.lines.get(path)))
+
+
+def load_suite(path: str | os.PathLike[str]) -> Suite:
+    """Load a suite file (YAML) or a JSONL dataset; raise SuiteError listing every problem."""
+    suite, problems = _load(Path(path))
+    if problems:
+        raise SuiteError(problems)
+    assert suite is not None
+    return suite
+
+
+def validate(path: str | os.PathLike[str]) -> list[Problem]:
+    """Every problem in a suite (empty when it is usable)."""
+    return _load(Path(path))[1]
+
+
+def _load(path: Path) -> tuple[Suite | None, list[Problem]]:
+    shown = str(path)
+    if not path.exists():
+        return None, [Problem(shown, "", "no such file")]
+    if path.is_dir():
+        return None, [Problem(shown, "", "is a directory, expected a suite .yaml or a .jsonl dataset")]
+    try:
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [Problem(shown, "", f"cannot read: {exc.__class__.__name__}")]
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    if path.suffix.lower() in {".jsonl", ".ndjson"}:
+        return _load_plain_jsonl(path, shown, digest)
+    return _load_yaml(path, shown, text, digest)
+
+
+def _load_plain_jsonl(path: Path, shown: str, digest: str) -> tuple[Suite | None, list[Problem]]:
+    col = _Collector(shown)
+    cases = _read_jsonl_cases(path, shown, {}, col)
+    if not cases and not col.problems:
+        col.add((), "dataset has no cases")
+    uses_messages = any(isinstance(c.vars.get("input"), list) for c in cases)
+    template = Template(id="input", prompt="{{ input }}", messages_var="input" if uses_messages else None)
+    for case in cases:
+        if "input" not in case.vars:
+            col.add(("input",), "missing field (each line needs \"input\")", case.line)
+        if not case.targets:
+            col.add(("target",), "missing field (each line needs \"target\" or \"ideal\")", case.line)
+    suite = Suite(name=path.stem, path=str(path), templates=[template], cases=cases,
+                  scorers=["normalized"], content_hash=digest)
+    return suite, col.problems
+
+
+def _load_yaml(path: Path, shown: str, text: str, digest: str) -> tuple[Suite | None, list[Problem]]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return None, [Problem(shown, "", f"invalid YAML: {problem}", mark.line + 1 if mark else None)]
+    col = _Collector(shown, _Lines(node))
+    if not isinstance(data, dict):
+        col.add((), "a suite must be a YAML mapping (name:, templates:, cases: …)")
+        return None, col.problems
+    for key in data:
+        if key not in SUITE_KEYS:
+            col.add((key,), f"unknown field (expected one of: {', '.join(sorted(SUITE_KEYS))})")
+
+    name = data.get("name", path.stem)
+    if not isinstance(name, str) or not name.strip():
+        col.add(("name",), "must be a non-empty string")
+        name = path.stem
+    description = data.get("description") or ""
+    if not isinstance(description, str):
+        col.add(("description",), "must be a string")
+        description = ""
+
+    templates = _templates(data, col)
+    cases = _cases(data, path, col)
+    sampling = _sampling(data.get("sampling"), col)
+    scorers = _scorers(data, col)
+    slo_ms = data.get("slo_ms")
+    if slo_ms is not None and (isinstance(slo_ms, bool) or not isinstance(slo_ms, (int, float)) or slo_ms <= 0):
+        col.add(("slo_ms",), "must be a positive number of milliseconds")
+        slo_ms = None
+    gates = _gates(data.get("gates"), col)
+    variance = _variance(data.get("variance"), col)
+    cluster_key = data.get("cluster_key")
+    if cluster_key is not None and not isinstance(cluster_key, str):
+        col.add(("cluster_key",), "must be the name of a metadata field")
+        cluster_key = None
+
+    # Every template variable must exist in every case: a typo would otherwise send
+    # "{{ qestion }}" to the model verbatim or fail mid-run.
+    for ti, t in enumerate(templates):
+        if t.messages_var is not None:
+            continue
+        needed = tpl.variables(t.prompt) + tpl.variables(t.system or "")
+        for case in cases:
+            missing = [v for v in needed if v not in case.vars]
+            if missing:
+                where = ("templates", ti) if isinstance(data.get("templates"), list) else ("template",)
+                col.add(where, f"unknown template variable {{{{ {missing[0]} }}}}: case {case.id!r} has "
+                        f"{', '.join(sorted(case.vars)) or 'no variables'}")
+                break
+    if cluster_key and cases and not any(cluster_key in c.metadata for c in cases):
+        col.add(("cluster_key",), f"no case has metadata field {cluster_key!r}")
+    suite = Suite(name=name, path=str(path), description=description, templates=templates, cases=cases,
+                  scorers=scorers, sampling=sampling, slo_ms=float(slo_ms) if slo_ms else None, gates=gates,
+                  variance=variance, cluster_key=cluster_key, content_hash=digest)
+    return suite, col.problems
+
+
+def _templates(data: dict, col: _Collector) -> list[Template]:
+    system = data.get("system")
+    if system is not None and not isinstance(system, str):
+        col.add(("system",), "must be a string")
+        system = None
+    if "template" in data and "templates" in data:
+        col.add(("templates",), "give either template: or templates:, not both")
+    raw = data.get("templates", data.get("template"))
+    key = "templates" if "templates" in data else "template"
+    if raw is None:
+        col.add(("templates",), "missing: a suite needs a template (e.g. template: \"Q: {{ question }}\")")
+        return []
+    items = raw if isinstance(raw, list) else [raw]
+    if not items:
+        col.add((key,), "must list at least one template")
+    out: list[Template] = []
+    for i, item in enumerate(items):
+        path = (key, i) if isinstance(raw, list) else (key,)
+        if isinstance(item, str):
+            out.append(Template(id=f"t{i}" if len(items) > 1 else "default", prompt=item, system=system))
+        elif isinstance(item, dict):
+            prompt = item.get("prompt")
+            if not isinstance(prompt, str) or not prompt.strip():
+                col.add(path + ("prompt",), "missing or not a string")
+                continue
+            tid = item.get("id", f"t{i}")
+            if not isinstance(tid, (str, int)):
+                col.add(path + ("id",), "must be a string")
+                tid = f"t{i}"
+            tsys = item.get("system", system)
+            if tsys is not None and not isinstance(tsys, str):
+                col.add(path + ("system",), "must be a string")
+                tsys = None
+            for extra in set(item) - {"id", "prompt", "system"}:
+                col.add(path + (extra,), "unknown field (expected id, prompt, system)")
+            out.append(Template(id=str(tid), prompt=prompt, system=tsys))
+        else:
+            col.add(path, "must be a string or a mapping with prompt:")
+    ids = [t.id for t in out]
+    for tid in {x for x in ids if ids.count(x) > 1}:
+        col.add((key,), f"duplicate template id {tid!r}")
+    return out
+
+
+def _case_from_mapping(item: dict, index: int, col: _Collector, path: tuple, line: int | None,
+                       file: str | None = None, fields: dict | None = None) -> Case | None:
+    fields = fields or {}
+    id_field = fields.get("id", "id")
+    target_field = fields.get("target", "target")
+    meta_fields = fields.get("metadata")
+    input_fields = fields.get("input")
+    cid = item.get(id_field, index + 1)
+    if cid is None or isinstance(cid, (dict, list)):
+        col.add(path + (id_field,), "must be a string or number", line, file)
+        cid = index + 1
+    # target: is one accepted answer (any JSON value, so a JSON scorer can compare objects);
+    # targets: and OpenAI-evals' ideal: may list several accepted answers.
+    if target_field in item:
+        targets = [] if item[target_field] is None else [item[target_field]]
+    elif "targets" in item or "ideal" in item:
+        many = item.get("targets", item.get("ideal"))
+        targets = [] if many is None else (list(many) if isinstance(many, list) else [many])
+    else:
+        targets = []
+    metadata: dict[str, Any] = {}
+    if isinstance(meta_fields, list):
+        metadata = {k: item.get(k) for k in meta_fields if k in item}
+    raw_meta = item.get("metadata")
+    if raw_meta is not None:
+        if isinstance(raw_meta, dict):
+            metadata.update(raw_meta)
+        else:
+            col.add(path + ("metadata",), "must be a mapping", line, file)
+    if isinstance(item.get("vars"), dict):
+        vars_ = dict(item["vars"])
+    else:
+        skip = {id_field, target_field, "targets", "ideal", "metadata", "vars"} | set(meta_fields or [])
+        vars_ = {k: v for k, v in item.items() if k not in skip}
+        if isinstance(input_fields, dict):
+            vars_ = {var: item.get(column) for var, column in input_fields.items()}
+    return Case(id=str(cid), vars=vars_, targets=targets, metadata=metadata, line=line)
+
+
+def _cases(data: dict, suite_path: Path, col: _Collector) -> list[Case]:
+    cases: list[Case] = []
+    raw = data.get("cases")
+    if raw is not None:
+        if not isinstance(raw, list):
+            col.add(("cases",), "must be a list of cases")
+        else:
+            for i, item in enumerate(raw):
+                if not isinstance(item, dict):
+                    col.add(("cases", i), "each case must be a mapping (id:, target:, metadata:, variables)")
+                    continue
+                case = _case_from_mapping(item, i, col, ("cases", i), col.lines.get(("cases", i)))
+                if case:
+                    cases.append(case)
+    dataset = data.get("dataset")
+    if dataset is not None:
+        cases.extend(_dataset_cases(dataset, suite_path, col))
+    if raw is None and dataset is None:
+        col.add(("cases",), "missing: give cases: inline or dataset: a JSONL/CSV file")
+    seen: dict[str, int] = {}
+    for case in cases:
+        if case.id in seen:
+            col.add(("cases",), f"duplicate case id {case.id!r}", case.line)
+        seen[case.id] = 1
+        if not case.targets:
+            col.add(("cases",), f"case {case.id!r} has no target (target:, targets: or ideal:)", case.line)
+    if (raw is not None or dataset is not None) and not cases and not col.problems:
+        col.add(("cases",), "the suite has no cases")
+    return cases
+
+
+def _dataset_cases(spec: Any, suite_path: Path, col: _Collector) -> list[Case]:
+    if isinstance(spec, str):
+        spec = {"path": spec}
+    if not isinstance(spec, dict) or not isinstance(spec.get("path"), str):
+        col.add(("dataset",), "must be a path or a mapping with path: (and optional fields:, format:)")
+        return []
+    fields = spec.get("fields") or {}
+    if not isinstance(fields, dict):
+        col.add(("dataset", "fields"), "must map id/target/metadata/input to dataset columns")
+        fields = {}
+    for key in fields:
+        if key not in {"id", "target", "metadata", "input"}:
+            col.add(("dataset", "fields", key), "unknown mapping (expected id, target, metadata, input)")
+    for extra in set(spec) - {"path", "fields", "format", "limit"}:
+        col.add(("dataset", extra), "unknown field (expected path, fields, format)")
+    dpath = (suite_path.parent / spec["path"]).resolve()
+    shown = os.path.relpath(dpath) if not Path(spec["path"]).is_absolute() else spec["path"]
+    if not dpath.exists():
+        col.add(("dataset", "path"), f"dataset file not found: {shown}")
+        return []
+    fmt = spec.get("format") or dpath.suffix.lower().lstrip(".")
+    if fmt in {"jsonl", "ndjson"}:
+        return _read_jsonl_cases(dpath, shown, fields, col)
+    if fmt == "csv":
+        return _read_csv_cases(dpath, shown, fields, col)
+    col.add(("dataset", "format"), f"unsupported dataset format {fmt!r} (jsonl or csv)")
+    return []
+
+
+def _read_jsonl_cases(path: Path, shown: str, fields: dict, col: _Collector) -> list[Case]:
+    cases = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        col.problems.append(Problem(shown, "", f"cannot read dataset: {exc.__class__.__name__}"))
+        return []
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            col.problems.append(Problem(shown, "", f"invalid JSON: {exc.msg}", lineno))
+            continue
+        if not isinstance(item, dict):
+            col.problems.append(Problem(shown, "", "each line must be a JSON object", lineno))
+            continue
+        case = _case_from_mapping(item, len(cases), col, (), lineno, shown, fields)
+        if case:
+            cases.append(case)
+    return cases
+
+
+def _read_csv_cases(path: Path, shown: str, fields: dict, col: _Collector) -> list[Case]:
+    cases = []
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            for i, row in enumerate(reader):
+                case = _case_from_mapping(dict(row), i, col, (), i + 2, shown, fields)
+                if case:
+                    cases.append(case)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        col.problems.append(Problem(shown, "", f"cannot read CSV: {exc}"))
+    return cases
+
+
+def _sampling(raw: Any, col: _Collector) -> Sampling:
+    s = Sampling()
+    if raw is None:
+        return s
+    if not isinstance(raw, dict):
+        col.add(("sampling",), "must be a mapping (samples:, temperature:, max_tokens:, seed:)")
+        return s
+    for key, value in raw.items():
+        path = ("sampling", key)
+        if key == "samples":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                col.add(path, "must be a positive integer")
+            else:
+                s.samples = value
+        elif key == "temperature":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 2:
+                col.add(path, "must be a number between 0 and 2")
+            else:
+                s.temperature = float(value)
+        elif key == "max_tokens":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                col.add(path, "must be a positive integer")
+            else:
+                s.max_tokens = value
+        elif key == "seed":
+            if isinstance(value, bool) or not isinstance(value, int):
+                col.add(path, "must be an integer")
+            else:
+                s.seed = value
+        else:
+            col.add(path, "unknown field (expected samples, temperature, max_tokens, seed)")
+    return s
+
+
+def _scorers(data: dict, col: _Collector) -> list[Any]:
+    raw = data.get("scorers", data.get("scorer", "normalized"))
+    key = "scorers" if "scorers" in data else "scorer"
+    specs = raw if isinstance(raw, list) else [raw]
+    if not specs:
+        col.add((key,), "must list at least one scorer")
+        return ["normalized"]
+    try:
+        from tuieval.scoring import validate_scorer_spec
+    except ImportError:  # scoring not importable: the run itself will say so
+        return specs
+    for i, spec in enumerate(specs):
+        path = (key, i) if isinstance(raw, list) else (key,)
+        for message in validate_scorer_spec(spec, _field(path)):
+            field, _, text = message.partition(": ")
+            col.problems.append(Problem(col.file, field if text else _field(path), text or message, col.lines.get(path)))
+    return specs
+
+
+def _gates(raw: Any, col: _Collector) -> list[Gate]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        col.add(("gates",), "must be a list of {metric:, min: or max:, slice:}")
+        return []
+    gates = []
+    for i, item in enumerate(raw):
+        path = ("gates", i)
+        if not isinstance(item, dict):
+            col.add(path, "must be a mapping with metric: and min: or max:")
+            continue
+        metric = item.get("metric")
+        if metric not in GATE_METRICS:
+            col.add(path + ("metric",), f"must be one of {', '.join(sorted(GATE_METRICS))}")
+            continue
+        bounds = {}
+        for b in ("min", "max"):
+            v = item.get(b)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                col.add(path + (b,), "must be a number")
+                v = None
+            bounds[b] = v
+        if bounds["min"] is None and bounds["max"] is None:
+            col.add(path, "needs min: or max:")
+            continue
+        sl = item.get("slice")
+        if sl is not None and (not isinstance(sl, str) or "=" not in sl):
+            col.add(path + ("slice",), "must look like key=value (e.g. lang=de)")
+            sl = None
+        for extra in set(item) - {"metric", "min", "max", "slice"}:
+            col.add(path + (extra,), "unknown field (expected metric, min, max, slice)")
+        gates.append(Gate(metric=metric, min=bounds["min"], max=bounds["max"], slice=sl))
+    return gates
+
+
+def _variance(raw: Any, col: _Collector) -> dict[str, Any]:
+    if raw is None:
+        return {"method": "canonical"}
+    if isinstance(raw, str):
+        raw = {"method": raw}
+    if not isinstance(raw, dict):
+        col.add(("variance",), "must be a mapping with method:")
+        return {"method": "canonical"}
+    method = raw.get("method", "canonical")
+    if method not in VARIANCE_METHODS:
+        col.add(("variance", "method"), f"must be one of {', '.join(sorted(VARIANCE_METHODS))}")
+        raw = {**raw, "method": "canonical"}
+    return dict(raw)

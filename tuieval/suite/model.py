@@ -1,0 +1,101 @@
+"""The in-memory shape of a suite: templates, cases, scorers, sampling, SLO and gates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tuieval.suite import template as tpl
+
+
+@dataclass
+class Template:
+    """One phrasing of the prompt. `messages_var` marks a passthrough of chat messages."""
+
+    id: str
+    prompt: str
+    system: str | None = None
+    messages_var: str | None = None
+
+    def render(self, case: "Case") -> list[dict[str, str]]:
+        """The chat messages for one case (KeyError names a missing variable)."""
+        if self.messages_var is not None:
+            value = case.vars.get(self.messages_var)
+            if isinstance(value, list):
+                return [{"role": str(m.get("role", "user")), "content": tpl._as_text(m.get("content", ""))} for m in value]
+            return [{"role": "user", "content": tpl._as_text(value)}]
+        messages = []
+        if self.system:
+            messages.append({"role": "system", "content": tpl.render(self.system, case.vars)})
+        messages.append({"role": "user", "content": tpl.render(self.prompt, case.vars)})
+        return messages
+
+
+@dataclass
+class Case:
+    """One item: its input variables, accepted targets and metadata."""
+
+    id: str
+    vars: dict[str, Any]
+    targets: list[Any]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    line: int | None = None
+
+    def input_text(self) -> str:
+        """All input text of the case, for length and script slices."""
+        parts = []
+        for value in self.vars.values():
+            if isinstance(value, list):
+                parts.extend(tpl._as_text(m.get("content", "")) if isinstance(m, dict) else tpl._as_text(m) for m in value)
+            else:
+                parts.append(tpl._as_text(value))
+        return "\n".join(parts)
+
+
+@dataclass
+class Sampling:
+    samples: int = 1
+    temperature: float = 0.0
+    max_tokens: int | None = None
+    seed: int = 0
+
+
+@dataclass
+class Gate:
+    """Fail the run (exit 1) when `metric` of the overall result or of `slice` crosses a bound."""
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    slice: str | None = None
+
+
+@dataclass
+class Suite:
+    name: str
+    path: str
+    description: str = ""
+    templates: list[Template] = field(default_factory=list)
+    cases: list[Case] = field(default_factory=list)
+    scorers: list[Any] = field(default_factory=lambda: ["normalized"])
+    sampling: Sampling = field(default_factory=Sampling)
+    slo_ms: float | None = None
+    gates: list[Gate] = field(default_factory=list)
+    variance: dict[str, Any] = field(default_factory=lambda: {"method": "canonical"})
+    cluster_key: str | None = None
+    content_hash: str = ""
+
+    def config(self) -> dict[str, Any]:
+        """What a run stores about its suite so reports never need the file again."""
+        return {
+            "description": self.description,
+            "templates": [
+                {"id": t.id, "prompt": t.prompt, "system": t.system, "messages_var": t.messages_var}
+                for t in self.templates
+            ],
+            "scorers": self.scorers,
+            "gates": [g.__dict__ for g in self.gates],
+            "variance": self.variance,
+            "cluster_key": self.cluster_key,
+            "suite_hash": self.content_hash,
+        }
