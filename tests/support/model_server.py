@@ -3,7 +3,9 @@
 It speaks OpenAI ``POST /v1/chat/completions`` and Anthropic ``POST /v1/messages``,
 streaming or not, with deterministic answers: the reply is ``"Answer: " + X`` where
 X is the text between ``<<`` and ``>>`` in the last user message (else ``"42"``),
-streamed in ~4-character deltas. X is also the request's *prompt key* for counting.
+streamed in ~4-character deltas (one output token each; ``max_tokens`` truncates and
+finishes with "length"/"max_tokens"). X is also the request's *prompt key* for counting
+(the whole last user message when it has no ``<<…>>``).
 
 Faults are set on the object (thread-safe) and apply to the following requests::
 
@@ -13,6 +15,9 @@ Faults are set on the object (thread-safe) and apply to the following requests::
     server.always_fail(503)                      # every request; always_fail(None) clears
     server.replay(path_or_bytes, split_at=[5, 17])  # serve a captured .sse body
     server.reset()                               # faults, replay and counters back to zero
+    server.require_api_key = "k"  # other keys get 401 whose message echoes the key sent
+
+Options also read and write as attributes (``server.latency_ms = 60``), through the lock.
 
 A fault "status" is an HTTP status (429 carries ``Retry-After``) or one of the words
 ``"cut"`` (connection dropped half-way through the body, no terminator: the client
@@ -22,7 +27,8 @@ mid-stream, or an invalid JSON body: the client must treat the stream as corrupt
 raise a retryable ServerError).
 
 Counters: ``requests_total``, ``status_counts[status]``, ``prompt_counts[key]``,
-``fault_counts["cut"|"malformed"|...]``; ``last_headers`` (lower-cased names) and
+``fault_counts["cut"|"malformed"|...]``, ``connections_total`` (distinct client
+connections, to check keep-alive); ``last_headers`` (lower-cased names) and
 ``last_body`` hold the most recent request. Run standalone for benchmarks:
 ``python -m tests.support.model_server --port 8765 --latency-ms 50``.
 """
@@ -112,6 +118,7 @@ class ModelServer:
         self.status_counts: Counter[int] = Counter()
         self.prompt_counts: Counter[str] = Counter()
         self.fault_counts: Counter[str] = Counter()
+        self._peers: set[tuple[str, int]] = set()
         self.last_headers: dict[str, str] = {}
         self.last_body: dict[str, Any] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -192,6 +199,13 @@ class ModelServer:
             self.status_counts.clear()
             self.prompt_counts.clear()
             self.fault_counts.clear()
+            self._peers.clear()
+
+    @property
+    def connections_total(self) -> int:
+        """Distinct client connections (peer address and port) that sent requests."""
+        with self._lock:
+            return len(self._peers)
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -262,6 +276,9 @@ class ModelServer:
         with self._lock:
             cfg = dict(self._cfg)
             self.requests_total += 1
+            peer = request.transport.get_extra_info("peername") if request.transport else None
+            if peer:
+                self._peers.add(tuple(peer[:2]))
             self.prompt_counts[key] += 1
             self.last_headers = {k.lower(): v for k, v in request.headers.items()}
             self.last_body = body

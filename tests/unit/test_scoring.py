@@ -7,6 +7,8 @@ is always the list of accepted answers the engine passes.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tuieval.scoring import (
     SCORER_TYPES,
@@ -41,6 +43,8 @@ def check(spec, response, targets, extracted, correct):
         ("Theatre", "theatre"),                      # "the" only as a whole word
         ("don't", "dont"),                           # SQuAD removes punctuation, no space
         ("$1,000", "1000"),                          # symbols count as punctuation
+        ("2.5", "2.5"),                              # decimal point kept: 2.5 is not 25
+        ("v1.2.", "v1.2"),
         ("José García", "josé garcía"),              # accents kept
         ("STRAßE", "straße"),                        # ß intact (lower, not casefold)
         ("Müller «quoted»", "müller quoted"),        # Unicode punctuation stripped
@@ -53,6 +57,14 @@ def check(spec, response, targets, extracted, correct):
 )
 def test_normalize_text(text, expected):
     assert normalize_text(text) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_normalize_text_is_idempotent(text):
+    # Normalizing twice must change nothing, or scores would depend on who normalized.
+    once = normalize_text(text)
+    assert normalize_text(once) == once
 
 
 # -- exact / normalized / any_of ----------------------------------------------------
@@ -88,6 +100,7 @@ def test_exact(response, targets, extracted, correct):
         ("José García", ["jose garcia"], "josé garcía", False),  # accents are NOT stripped
         ("Straße", ["STRASSE"], "straße", False),      # ß is not folded to ss
         ("1,000", ["1000"], "1000", True),
+        ("2.5", ["25"], "2.5", False),
         ("", ["the"], None, False),
         ("New York", ["NYC", "new york"], "new york", True),
     ],
@@ -164,6 +177,18 @@ def test_contains(spec, response, targets, extracted, correct):
 )
 def test_numeric(response, targets, extracted, correct):
     check("numeric", response, targets, extracted, correct)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(-10**15, 10**15),
+    st.sampled_from(["", "The answer is ", "x = ", "**", "Total: $"]),
+    st.sampled_from(["", ".", "**", " apples.", "\n"]),
+)
+def test_numeric_reads_thousands_separated_integers(n, before, after):
+    written = f"{n:,}"
+    response = before + (f"-${written[1:]}" if before.endswith("$") and n < 0 else written) + after
+    assert build_scorer("numeric").score(response, [n]).correct
 
 
 @pytest.mark.parametrize(
@@ -307,6 +332,10 @@ FENCED = 'Here you go:\n```json\n{"name": "Paris", "loc": {"country": "FRANCE"},
         ({"type": "json", "fields": ["name", "loc.country"]}, FENCED,
          [{"name": "paris", "loc": {"country": "France"}}], '{"loc.country":"FRANCE","name":"Paris"}', True),
         ({"type": "json", "fields": ["n"]}, FENCED, [{"n": "2"}], '{"n":2}', True),   # "2" ~ 2 normalized
+        ({"type": "json", "fields": ["n"]}, '{"n": 2.5}', [{"n": "25"}], '{"n":2.5}', False),
+        ({"type": "json", "fields": ["n"]}, '{"n": "1,000"}', [{"n": 1000.0}], '{"n":"1,000"}', True),
+        ({"type": "json", "fields": ["ok"]}, '{"ok": "True"}', [{"ok": True}], '{"ok":"True"}', True),
+        ({"type": "json", "fields": ["ok"]}, '{"ok": 1}', [{"ok": True}], '{"ok":1}', False),
         ({"type": "json", "fields": ["items.1.id"]}, '{"items": [{"id": 1}, {"id": 7}]}',
          ['{"items": [{}, {"id": 7}]}'], '{"items.1.id":7}', True),
     ],

@@ -38,14 +38,14 @@ def _text(value: Any) -> str:
     return ""
 
 
-def _error_reason(err: Any, secrets: tuple[str | None, ...]) -> str:
+def _error_reason(err: Any, secrets: tuple[str | None, ...], where: str = "in stream") -> str:
     if isinstance(err, dict):
         msg = err.get("message") or err.get("type") or "error"
         code = err.get("code")
         text = f"{msg} (code {code})" if code is not None else str(msg)
     else:
         text = str(err)
-    return redact(f"error in stream: {text}", secrets)[:200]
+    return redact(f"error {where}: {text}", secrets)[:200]
 
 
 class OpenAIBackend(HTTPChatBackend):
@@ -119,7 +119,7 @@ class OpenAIBackend(HTTPChatBackend):
         if not isinstance(obj, dict):
             raise ServerError("malformed response (not an object)")
         if obj.get("error"):
-            raise ServerError(_error_reason(obj["error"], (self._api_key,)).replace("in stream", "in response"))
+            raise ServerError(_error_reason(obj["error"], (self._api_key,), "in response"))
         choice = next(
             (c for c in obj.get("choices") or () if isinstance(c, dict) and c.get("index", 0) == 0),
             None,

@@ -11,8 +11,9 @@ Where the JSON is looked for, in order (the first that parses wins):
 Comparison is JSON-typed: 1 == 1.0, but true != 1 and "1" != 1 unless normalizing.
 Without `fields` the whole value must equal the target exactly (strings compared as
 written). With `fields` (dotted paths, list indices as numbers: "items.0.name") each
-field is compared after normalization: strings via `normalize_text`, and a string may
-match a number or bool that reads the same ("42" vs 42). The score is the fraction of
+field is compared after normalization: strings via `normalize_text`, a string that is
+just a number matches that number ("42" and "1,000" vs 42 and 1000), and a bool matches
+"true"/"false". The score is the fraction of
 fields that match, `correct` only when all do. `normalize` overrides either default.
 
 A target written as a string is parsed as JSON; if it is not valid JSON it stands for
@@ -23,10 +24,12 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 from typing import Any
 
 from tuieval.scoring.base import BaseScorer, Score, binary, canonical_json, is_number, target_text
 from tuieval.scoring.normalize import normalize_text
+from tuieval.scoring.numeric import find_numbers, target_number
 
 _FENCE = re.compile(r"```[ \t]*(?i:json5?)?[ \t]*\r?\n?(.*?)```", re.DOTALL)
 _DECODER = json.JSONDecoder(strict=False)  # strict=False: allow raw newlines in strings
@@ -100,6 +103,22 @@ def _leaf_text(value: Any) -> str:
     return normalize_text(target_text(value) if value is not None else "null")
 
 
+def _number_in_text(text: str) -> Decimal | None:
+    """The number a string spells, if it is nothing but a number ("42", "1,000", "$3.5")."""
+    found = find_numbers(text.strip())
+    return found[0][1] if len(found) == 1 and found[0][0] == text.strip() else None
+
+
+def _loose_equal(a: Any, b: Any) -> bool:
+    """Scalars of different JSON types that mean the same after normalization."""
+    if is_number(a) and isinstance(b, str) or is_number(b) and isinstance(a, str):
+        # Compared as numbers, not as text: normalized text of 2.5 must not equal "25".
+        number, text = (a, b) if is_number(a) else (b, a)
+        parsed = _number_in_text(text)
+        return parsed is not None and parsed == target_number(number)
+    return _leaf_text(a) == _leaf_text(b)
+
+
 def json_equal(a: Any, b: Any, normalize: bool = False) -> bool:
     """JSON equality: typed (true != 1), numeric (1 == 1.0), order-sensitive for lists.
 
@@ -122,7 +141,7 @@ def json_equal(a: Any, b: Any, normalize: bool = False) -> bool:
         return a == b
     if a is None and b is None:
         return True
-    return normalize and _leaf_text(a) == _leaf_text(b)
+    return normalize and _loose_equal(a, b)
 
 
 class JsonScorer(BaseScorer):

@@ -7,7 +7,10 @@ with two Unicode additions:
 * NFKC first, so full-width letters, ligatures ("ﬁ") and composed/decomposed accents
   compare equal;
 * "punctuation" means every Unicode punctuation (P*) or symbol (S*) character, the
-  Unicode analogue of Python's `string.punctuation` (which also holds $, +, ^ ...).
+  Unicode analogue of Python's `string.punctuation` (which also holds $, +, ^ ...);
+
+and one deliberate departure: a decimal point between digits is kept, because SQuAD's
+rule makes "2.5" and "25" the same answer (thousands commas are still dropped).
 
 Letters are never folded further: accents are kept ("José" != "Jose") and `str.lower`
 is used rather than `casefold`, so "ß" stays "ß". Deciding that "José García" and "jose
@@ -23,6 +26,8 @@ from typing import Any
 
 from tuieval.scoring.base import target_text
 
+# A decimal point: kept, unlike all other punctuation.
+_DECIMAL_POINT = re.compile(r"(?<=[0-9])\.(?=[0-9])")
 # After punctuation removal; \b is Unicode-aware, so "thé" does not contain "the".
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 
@@ -57,6 +62,10 @@ def normalize_text(s: Any) -> str:
     if not isinstance(s, str):
         s = target_text(s) or ""
     s = unicodedata.normalize("NFKC", s).lower()
-    s = s.translate(_STRIP)
+    # Strip punctuation around, but not inside, decimal numbers: SQuAD would make "2.5"
+    # and "25" equal. Thousands commas still go, so "1,000" == "1000".
+    s = ".".join(part.translate(_STRIP) for part in _DECIMAL_POINT.split(s))
     s = _ARTICLES.sub(" ", s)
-    return " ".join(s.split())
+    # Again: deleting a symbol between a letter and its combining accent lets them
+    # compose now, and the result must not change if normalized a second time.
+    return unicodedata.normalize("NFKC", " ".join(s.split()))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from tuieval.scoring.base import BaseScorer, ScorerSpecError, is_number
-from tuieval.scoring.choice import DEFAULT_CHOICES, ChoiceScorer
+from tuieval.scoring.choice import ChoiceScorer
 from tuieval.scoring.json_match import JsonScorer
 from tuieval.scoring.numeric import NumericScorer
 from tuieval.scoring.pattern import THEN_TYPES, RegexScorer

@@ -1,0 +1,1 @@
+"""Backend, SSE and HTTP-layer tests against the loopback model server."""

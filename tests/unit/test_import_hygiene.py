@@ -1,0 +1,41 @@
+"""The engine runs headless, and `tuieval --help` stays fast by importing heavy modules lazily."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys, json; print(json.dumps(sorted(sys.modules)))"],
+                         capture_output=True, text=True, check=True)
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_engine_store_analysis_and_backends_never_import_textual_or_rich():
+    mods = _modules_after(
+        "import tuieval.engine, tuieval.store, tuieval.suite, tuieval.scoring, tuieval.reporting, tuieval.progress\n"
+        "import tuieval.backends.registry, tuieval.backends.openai, tuieval.backends.anthropic, tuieval.backends.demo\n"
+        "import tuieval.analysis.report, tuieval.analysis.live"
+    )
+    assert not {m for m in mods if m.split(".")[0] in {"textual", "rich"}}
+
+
+def test_cli_help_imports_no_heavy_module():
+    mods = _modules_after("import sys; sys.argv=['tuieval','--help']\nfrom tuieval import cli\n"
+                          "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass")
+    heavy = {"numpy", "httpx", "textual", "aiohttp", "yaml", "sqlite3"}
+    assert not {m.split(".")[0] for m in mods} & heavy
+
+
+def test_database_opens_in_sqlite_utils(tmp_path):
+    import sqlite_utils
+
+    from tuieval.store import Store
+
+    Store(tmp_path / "x.db").close()
+    db = sqlite_utils.Database(tmp_path / "x.db")
+    assert {"runs", "cases", "samples", "clusters"} <= set(db.table_names())
+    assert {"case_scores", "run_summary"} <= set(db.view_names())
+    assert db["samples"].columns_dict["correct"] is int
