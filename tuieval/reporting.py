@@ -26,29 +26,27 @@ def load_rows(store: Store, run_id: str) -> tuple[dict[str, Any], list[dict[str,
 
 def build_report(store: Store, run_id: str, *, persist_clusters: bool = False) -> dict[str, Any]:
     """The tuieval.report/1 object for a run; optionally store its clusters for later readers."""
-    from tuieval.analysis.report import analyze_run, cluster_run
+    from tuieval.analysis.report import analyze_run
 
     run, cases, samples = load_rows(store, run_id)
-    config = run.get("config") or {}
-    method = (config.get("variance") or {}).get("method", "canonical")
     if persist_clusters:
-        clusters = cluster_run(samples, method=method)
-        assignments, rows = cluster_rows(clusters, samples)
-        store.write_clusters(run["id"], method, assignments, rows)
-    return analyze_run(run, cases, samples, method=method, cluster_key=config.get("cluster_key"))
+        assignments, rows = _clusters(run, samples)
+        store.write_clusters(run["id"], _method(run), assignments, rows)
+    return analyze_run(run, cases, samples, method=_method(run))
 
 
-def cluster_rows(clusters: dict, samples: list[dict[str, Any]]) -> tuple[dict[tuple, int], list[dict[str, Any]]]:
-    """Flatten cluster_run's result into per-sample ids and per-cluster rows for the store."""
-    assignments: dict[tuple, int] = {}
-    rows: list[dict[str, Any]] = []
-    for (case_id, template), result in clusters.items():
-        for sample_index, cluster in result.assignments.items():
-            assignments[(case_id, template, sample_index)] = cluster
-        for c in result.clusters:
-            rows.append({"case_id": case_id, "template": template, "cluster": c["cluster"], "size": c["size"],
-                         "correct": c["correct"], "representative": c.get("representative")})
-    return assignments, rows
+def _method(run: dict[str, Any]) -> str:
+    """The clustering tier to use. Tiers that need a judge model or an embeddings endpoint
+    fall back to the embedded lexical tier when the run names neither."""
+    method = ((run.get("config") or {}).get("variance") or {}).get("method", "canonical")
+    return method if method in {"canonical", "lexical"} else "lexical"
+
+
+def _clusters(run: dict[str, Any], samples: list[dict[str, Any]]) -> tuple[dict[tuple, int], list[dict[str, Any]]]:
+    """Per-sample cluster ids and per-cluster rows, as Store.write_clusters takes them."""
+    from tuieval.analysis.report import cluster_records, cluster_run
+
+    return cluster_records(samples, cluster_run(samples, method=_method(run)))
 
 
 def export_rows(store: Store, run_id: str) -> Iterator[dict[str, Any]]:
@@ -58,12 +56,9 @@ def export_rows(store: Store, run_id: str) -> Iterator[dict[str, Any]]:
     samples = store.get_samples(run["id"])
     if samples and all(s.get("cluster") is None for s in samples):
         # never analysed (e.g. an interrupted run): cluster now, without writing
-        from tuieval.analysis.report import cluster_run
-
         for s in samples:
             s["correct"] = bool(s["correct"])
-        method = ((run.get("config") or {}).get("variance") or {}).get("method", "canonical")
-        assignments, _ = cluster_rows(cluster_run(samples, method=method), samples)
+        assignments, _ = _clusters(run, samples)
         for s in samples:
             s["cluster"] = assignments.get((s["case_id"], s["template"], s["sample_index"]))
     for s in samples:

@@ -117,13 +117,17 @@ class Store:
         """Commit one finished sample. Returns False if that (case, template, index) was already stored."""
         row = dict(sample)
         row.setdefault("created_at", now_iso())
+        row.setdefault("attempts", 1)
         for key in ("prompt", "scores"):
             if not isinstance(row.get(key), (str, type(None))):
                 row[key] = json.dumps(row[key], ensure_ascii=False)
         row["correct"] = int(bool(row.get("correct")))
         values = [row.get(c) for c in SAMPLE_COLUMNS]
         cur = self.conn.execute(
-            f"INSERT OR IGNORE INTO samples ({', '.join(SAMPLE_COLUMNS)}) VALUES ({', '.join('?' * len(SAMPLE_COLUMNS))})",
+            # ON CONFLICT DO NOTHING, not OR IGNORE: only a duplicate key may be skipped; a
+            # NOT NULL violation must raise rather than lose a finished sample silently.
+            f"INSERT INTO samples ({', '.join(SAMPLE_COLUMNS)}) VALUES ({', '.join('?' * len(SAMPLE_COLUMNS))}) "
+            "ON CONFLICT (run_id, case_id, template, sample_index) DO NOTHING",
             values,
         )
         return cur.rowcount == 1

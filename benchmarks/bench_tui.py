@@ -1,0 +1,259 @@
+"""App responsiveness: event-loop lag while streams flow in, and time to a filled scoreboard.
+
+1. **Streaming lag.** The loopback test server (`python -m tests.support.model_server`, its own
+   process) streams 64 concurrent answers at 50 deltas/s each (~4 characters a delta) into the
+   app, which runs the engine in its async worker on its own event loop with the Live screen
+   showing (headless `run_test`, so the compositor renders every frame but nothing is written to
+   a terminal). A probe scheduled every 10 ms on the same loop records how late it fires; key
+   presses (cursor moves in the in-flight table, sent through the driver as a terminal would)
+   are timed from send until the table's cursor has moved.
+2. **Opening a big run.** A database holding one run of 100,000 samples (10,000 cases × 10
+   samples, realistic metadata) is opened: the time from `open_run` to a filled scoreboard
+   (report computed in a thread, table painted, latency charts drawn).
+
+    python benchmarks/bench_tui.py [--streams 64] [--rate 50] [--cases 256] [--samples 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile."""
+    s = sorted(values)
+    return s[min(len(s), max(1, math.ceil(q * len(s)))) - 1] if s else float("nan")
+
+
+# -- 1. streaming ---------------------------------------------------------------------------------
+
+def start_server(rate: float) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, "-m", "tests.support.model_server", "--port", "0",
+                             "--tokens-per-s", str(rate)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    url = proc.stdout.readline().strip()  # type: ignore[union-attr]
+    if not url.startswith("http://"):
+        proc.kill()
+        raise SystemExit(f"model server did not start ({url!r})")
+    return proc, url
+
+
+def write_stream_suite(directory: Path, n_cases: int, deltas_per_answer: int) -> Path:
+    import yaml
+
+    word = "abcd"  # the server streams ~4-character deltas: one delta per word
+    cases = [{"id": f"c{i:04d}", "token": f"t{i}" + word * (deltas_per_answer - 1),
+              "target": f"t{i}" + word * (deltas_per_answer - 1), "metadata": {"parity": ("even", "odd")[i % 2]}}
+             for i in range(n_cases)]
+    suite = {"name": "stream-bench", "template": "Repeat <<{{ token }}>>", "cases": cases,
+             "scorers": [{"type": "regex", "pattern": r"Answer: (\w+)", "then": "exact"}],
+             "sampling": {"samples": 1, "temperature": 0.0, "seed": 1}}
+    path = directory / "stream-bench.yaml"
+    path.write_text(yaml.safe_dump(suite, sort_keys=False), encoding="utf-8")
+    return path
+
+
+async def bench_streaming(streams: int, rate: float, n_cases: int, deltas: int) -> dict:
+    from textual import events
+    from textual.widgets import DataTable
+
+    from tuieval.suite import load_suite
+    from tuieval.tui.app import make_app
+    from tuieval.tui.screens.run_form import RunRequest
+
+    proc, url = start_server(rate)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-tui-"))
+    try:
+        suite_path = write_stream_suite(tmp, n_cases, deltas)
+        app = make_app([str(suite_path)], str(tmp / "stream.db"), show_welcome=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            loop = asyncio.get_running_loop()
+            run_id = app.start_run(load_suite(suite_path), RunRequest(
+                "openai-compatible/bench", concurrency=streams, base_url=url + "/v1"))
+            assert run_id, "run did not start"
+            app.watch_live(run_id)
+            live = app.live_runs[run_id]
+            lags: list[float] = []
+            keys: list[float] = []
+            in_flight: list[int] = []
+            chars_seen = 0
+            stop = asyncio.Event()
+
+            async def probe() -> None:
+                due = loop.time() + 0.010
+                while not stop.is_set():
+                    await asyncio.sleep(max(0.0, due - loop.time()))
+                    now = loop.time()
+                    lags.append((now - due) * 1000.0)
+                    due = now + 0.010
+
+            probe_task = asyncio.create_task(probe())
+            t0 = time.perf_counter()
+            steady_from = None
+            while not live.finished:
+                await asyncio.sleep(0.25)
+                in_flight.append(len(live.in_flight))
+                if steady_from is None and len(live.in_flight) >= streams * 0.9:
+                    steady_from = len(lags)
+                table = app.screen.query_one("#inflight", DataTable)
+                if table.row_count >= 3:
+                    table.focus()
+                    key = "down" if table.cursor_row == 0 else "up"
+                    before = table.cursor_row
+                    k0 = time.perf_counter()
+                    event = events.Key(key, None)
+                    event.set_sender(app)
+                    app._driver.send_message(event)  # as the terminal driver would
+                    while table.cursor_row == before and time.perf_counter() - k0 < 5:
+                        await asyncio.sleep(0.0005)
+                    keys.append((time.perf_counter() - k0) * 1000.0)
+            wall = time.perf_counter() - t0
+            stop.set()
+            await probe_task
+            chars_seen = sum(len(f.response) for f in live.recent)
+            steady = lags[steady_from or 0:]
+        return {
+            "streams": streams, "deltas_per_s_each": rate, "answers": live.n_done, "errors": live.n_errors,
+            "deltas_per_answer": deltas, "wall_s": round(wall, 2),
+            "max_in_flight": max(in_flight, default=0),
+            "delta_events_per_s": round(live.n_done * deltas / wall),
+            "lag_ms": {"n": len(steady), "p50": round(pct(steady, 0.5), 2), "p99": round(pct(steady, 0.99), 2),
+                       "max": round(max(steady, default=float("nan")), 2)},
+            "key_ms": {"n": len(keys), "p50": round(pct(keys, 0.5), 1), "p99": round(pct(keys, 0.99), 1),
+                       "max": round(max(keys, default=float("nan")), 1)},
+            "recent_chars": chars_seen,
+        }
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+# -- 2. a big database ---------------------------------------------------------------------------------
+
+def build_big_db(path: Path, n_samples: int, samples_per_case: int = 10) -> str:
+    """One complete run: n_samples / samples_per_case cases with metadata, written in one transaction."""
+    from tuieval.store import Store
+    from tuieval.store.db import SAMPLE_COLUMNS
+
+    rng = random.Random(7)
+    n_cases = n_samples // samples_per_case
+    store = Store(path)
+    first = ["Ada", "Jonas", "Ségolène", "Bartłomiej", "Mary", "Søren", "Kwame", "Li"]
+    last = ["Lovelace", "Berg", "Bézier", "Krzyżanowski", "Smith", "Østergaard", "Mensah", "Wei"]
+    cases = []
+    for i in range(n_cases):
+        name = f"{rng.choice(first)} {rng.choice(last)}"
+        length = rng.choice(["short", "medium", "long"])
+        text = ("Filler sentence about the agenda. " * {"short": 1, "medium": 6, "long": 30}[length]
+                + f"The report was written by {name}.")
+        cases.append({"case_id": f"c{i:05d}", "position": i, "vars": {"text": text}, "targets": [name],
+                      "metadata": {"length": length, "region": rng.choice(["eu", "us", "apac", "latam"]),
+                                   "source": rng.choice(["email", "minutes", "ticket"])},
+                      "input_text": text})
+    config = {"templates": [{"id": "direct", "prompt": "{{ text }}", "system": None, "messages_var": None}],
+              "scorers": ["normalized"], "gates": [], "variance": {"method": "canonical"}}
+    run_id = store.create_run({"suite": "big", "model": "demo/steady", "simulated": 1,
+                               "samples_per_case": samples_per_case, "temperature": 0.7, "slo_ms": 600.0,
+                               "n_cases": n_cases, "n_templates": 1, "n_expected": n_cases * samples_per_case,
+                               "status": "complete", "config": config}, cases)
+    rows = []
+    order = list(range(n_cases * samples_per_case))
+    rng.shuffle(order)
+    for ci, case in enumerate(cases):
+        target = case["targets"][0]
+        p = {"short": 0.95, "medium": 0.9, "long": 0.7}[case["metadata"]["length"]]
+        for s in range(samples_per_case):
+            ok = rng.random() < p
+            answer = target if ok else rng.choice([target.split()[0], "I am not sure.", f"{target}son"])
+            lat = 80 * math.exp(rng.gauss(0, 0.5)) * (20 if rng.random() < 0.01 else 1)
+            rows.append({"run_id": run_id, "case_id": case["case_id"], "template": "direct", "sample_index": s,
+                         "dispatch_order": order[ci * samples_per_case + s],
+                         "prompt": json.dumps([{"role": "user", "content": case["input_text"]}]),
+                         "response": answer, "extracted": answer.lower(), "correct": int(ok), "score": float(ok),
+                         "latency_ms": lat, "ttft_ms": lat * 0.4, "output_tokens": 4, "input_tokens": 40,
+                         "finish_reason": "stop", "attempts": 1, "created_at": "2026-01-01T00:00:00+00:00"})
+    with store._transaction():
+        store.conn.executemany(
+            f"INSERT INTO samples ({', '.join(SAMPLE_COLUMNS)}) VALUES ({', '.join('?' * len(SAMPLE_COLUMNS))})",
+            [[r.get(c) for c in SAMPLE_COLUMNS] for r in rows])
+    store.set_status(run_id, "complete")
+    store.close()
+    return run_id
+
+
+async def bench_open(n_samples: int) -> dict:
+    from textual.widgets import DataTable
+
+    from tuieval.tui import data
+    from tuieval.tui.app import make_app
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-tui-"))
+    db = tmp / "big.db"
+    t = time.perf_counter()
+    run_id = build_big_db(db, n_samples)
+    build_s = time.perf_counter() - t
+    size_mb = os.path.getsize(db) / 1e6
+
+    t = time.perf_counter()
+    data.load_run_data(str(db), run_id)
+    load_cold_s = time.perf_counter() - t
+    t = time.perf_counter()
+    data.load_run_data(str(db), run_id)
+    load_warm_s = time.perf_counter() - t
+
+    app = make_app([], str(db), show_welcome=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        t = time.perf_counter()
+        app.open_run(run_id)
+        while True:
+            await asyncio.sleep(0.005)
+            screen = app.screen
+            if getattr(screen, "mode", None) == "report" and screen.query_one("#sb-table", DataTable).row_count:
+                break
+            if time.perf_counter() - t > 60:
+                raise SystemExit("scoreboard did not fill in 60 s")
+        await pilot.pause()  # the first paint of the filled table
+        open_s = time.perf_counter() - t
+        rows = screen.query_one("#sb-table", DataTable).row_count
+    return {"samples": n_samples, "db_mb": round(size_mb, 1), "build_db_s": round(build_s, 1),
+            "load_run_data_s": {"first": round(load_cold_s, 3), "again": round(load_warm_s, 3)},
+            "open_to_filled_scoreboard_s": round(open_s, 3), "scoreboard_rows": rows}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--streams", type=int, default=64)
+    ap.add_argument("--rate", type=float, default=50.0, help="deltas per second per stream")
+    ap.add_argument("--cases", type=int, default=256, help="answers to stream (4 waves of 64)")
+    ap.add_argument("--deltas", type=int, default=150, help="deltas per answer (3 s at 50/s)")
+    ap.add_argument("--samples", type=int, default=100_000)
+    ap.add_argument("--skip-stream", action="store_true")
+    ap.add_argument("--skip-open", action="store_true")
+    args = ap.parse_args()
+    out = {}
+    if not args.skip_stream:
+        out["streaming"] = asyncio.run(bench_streaming(args.streams, args.rate, args.cases, args.deltas))
+        print(json.dumps(out["streaming"], indent=2), flush=True)
+    if not args.skip_open:
+        out["open"] = asyncio.run(bench_open(args.samples))
+        print(json.dumps(out["open"], indent=2), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""Derived slice features and automatic slice discovery (STATS §8)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tuieval.analysis.slices import (
+    column_levels,
+    derive_features,
+    detect_script,
+    discover_slices,
+    discover_slices_columns,
+    estimate_tokens,
+    has_digits,
+    has_non_ascii_name,
+    min_support,
+    token_bucket,
+)
+
+
+@pytest.mark.parametrize("text,script", [
+    ("What is the capital of France?", "latin"), ("Какая столица Франции?", "cyrillic"),
+    ("Ποια είναι η πρωτεύουσα;", "greek"), ("ما هي عاصمة فرنسا؟", "arabic"), ("מהי בירת צרפת?", "hebrew"),
+    ("फ्रांस की राजधानी क्या है?", "devanagari"), ("法国的首都是哪里？", "cjk"),
+    ("フランスの首都はどこですか？", "japanese"), ("프랑스의 수도는 어디입니까?", "korean"),
+    ("12345 ?!", "none"), ("", "none"), ("ሰላም ልዑል", "other"),
+    ("Translate: Привет, как дела у тебя сегодня?", "cyrillic"),
+])
+def test_detect_script(text, script):
+    assert detect_script(text) == script
+
+
+def test_token_estimate_and_buckets():
+    assert estimate_tokens("") == 0
+    prose = "The quick brown fox jumps over the lazy dog. " * 10  # ~100 BPE tokens
+    assert 80 <= estimate_tokens(prose) <= 125
+    assert estimate_tokens("日本語のテキスト") >= 8  # ~1 token per CJK character
+    assert token_bucket(64) == "short" and token_bucket(65) == "medium" and token_bucket(513) == "long"
+
+
+def test_digits_and_names():
+    assert has_digits("room 101") and has_digits("٣ apples") and not has_digits("no digits")
+    assert has_non_ascii_name("Ask José about it")
+    assert has_non_ascii_name("Er traf gestern Jürgen.")
+    assert not has_non_ascii_name("Ask Joe about it")
+    assert not has_non_ascii_name("Élise came home")  # sentence-initial
+    assert not has_non_ascii_name("The café was open")  # lower-case
+    assert not has_non_ascii_name("Report from the ÖBB")  # acronym
+
+
+def test_derive_features_columns():
+    f = derive_features(["Ask José 2 questions", "Привет", None])
+    assert f["script"] == ["latin", "cyrillic", "none"]
+    assert f["has_digits"] == [True, False, False]
+    assert f["non_ascii_name"] == [True, False, False]
+    assert f["input_tokens"] == ["short"] * 3
+
+
+def test_column_levels_categorical_numeric_missing_and_ids():
+    lv, why = column_levels("lang", ["en", "de", None, "en"])
+    assert why is None
+    assert [(x.value, int(x.mask.sum())) for x in lv] == [("en", 2), ("de", 1), (None, 1)]
+    vals = list(np.arange(100.0)) + [None]
+    lv, _ = column_levels("len", vals)
+    assert len(lv) == 11 and lv[-1].value is None  # ten decile bins + missing
+    assert sum(int(x.mask.sum()) for x in lv) == 101
+    assert all(x.bin is not None for x in lv[:-1])
+    lv, why = column_levels("id", [f"id{i}" for i in range(1000)])
+    assert lv == [] and "identifier" in why
+    lv, _ = column_levels("tags", [["a", "b"], ["a", "b"], ["c"]])
+    assert len(lv) == 2
+
+
+def _synthetic(n, rng, planted=None):
+    lang = rng.choice(["en", "de", "fr", "ru", "ja"], n, p=[0.4, 0.15, 0.2, 0.15, 0.1])
+    diff = rng.choice(["easy", "medium", "hard"], n, p=[0.4, 0.35, 0.25])
+    cat = rng.choice([f"c{i}" for i in range(8)], n)
+    length = rng.lognormal(4, 1, n)
+    p = np.full(n, 0.2)
+    if planted == "single":
+        p[lang == "de"] = 0.45
+    elif planted == "conjunction":
+        fr, hard = lang == "fr", diff == "hard"
+        p[fr & hard] = 0.6
+        p[fr & ~hard] = (0.2 - 0.6 * (fr & hard).sum() / fr.sum()) / (1 - (fr & hard).sum() / fr.sum())
+        p[hard & ~fr] = (0.2 - 0.6 * (fr & hard).sum() / hard.sum()) / (1 - (fr & hard).sum() / hard.sum())
+    f = (rng.random(n) < p).astype(float)
+    cols = {"lang": lang.tolist(), "difficulty": diff.tolist(), "category": cat.tolist(),
+            "length": length.tolist()}
+    return cols, f
+
+
+def test_planted_single_slice_is_flagged():
+    rng = np.random.default_rng(11)
+    cols, f = _synthetic(1000, rng, "single")
+    res = discover_slices_columns(cols, f)
+    flagged = [r for r in res["results"] if r.flagged]
+    assert res["split"] and not res["exploratory"]
+    assert flagged and (flagged[0].key, flagged[0].value) == ("lang", "de")
+    top = flagged[0]
+    assert top.estimates_from == "confirmation"
+    assert top.delta_ci[0] < top.delta < top.delta_ci[1]
+    assert top.q_value <= 0.05 and top.test == "fisher" and top.lift > 1
+    assert res["m"] >= len(res["results"]) - 0  # every test performed counts
+
+
+def test_planted_conjunction_found_through_unflagged_parents():
+    rng = np.random.default_rng(5)
+    cols, f = _synthetic(4000, rng, "conjunction")
+    res = discover_slices_columns(cols, f)
+    flagged = {(r.key, r.value) for r in res["results"] if r.flagged}
+    assert ("lang & difficulty", "fr & hard") in flagged
+    assert ("lang", "fr") not in flagged and ("difficulty", "hard") not in flagged
+
+
+def test_null_data_flags_nothing_in_at_least_19_of_20_seeds():
+    false_alarms = 0
+    for seed in range(20):
+        rng = np.random.default_rng(1000 + seed)
+        cols, f = _synthetic(600, rng, None)
+        res = discover_slices_columns(cols, f, rng_seed=seed)
+        false_alarms += any(r.flagged for r in res["results"])
+    assert false_alarms <= 1, false_alarms
+
+
+def test_small_n_is_exploratory_and_uses_all_items():
+    rng = np.random.default_rng(2)
+    cols, f = _synthetic(300, rng, "single")
+    res = discover_slices_columns(cols, f)
+    assert res["exploratory"] and not res["split"]
+    assert all(r.exploratory and r.estimates_from == "all" for r in res["results"])
+    assert res["n_min"] == min_support(300) == 20
+    assert all(r.n >= 20 for r in res["results"])
+
+
+def test_fractional_failures_use_welch():
+    rng = np.random.default_rng(3)
+    n = 500
+    lang = rng.choice(["en", "de"], n, p=[0.8, 0.2])
+    f = np.clip(rng.normal(0.2, 0.1, n) + (lang == "de") * 0.15, 0, 1)
+    res = discover_slices_columns({"lang": lang.tolist()}, f)
+    top = res["results"][0]
+    assert top.test == "welch" and (top.key, top.value) == ("lang", "de") and top.flagged
+
+
+def test_clustered_items_use_clustered_test():
+    rng = np.random.default_rng(4)
+    n = 300
+    passage = np.arange(n) // 3
+    lang = np.where(passage % 4 == 0, "de", "en")
+    f = (rng.random(n) < np.where(lang == "de", 0.5, 0.2)).astype(float)
+    res = discover_slices_columns({"lang": lang.tolist()}, f, cluster_ids=passage.tolist())
+    assert res["results"][0].test == "clustered-z"
+
+
+def test_identical_slices_are_pruned_to_one():
+    rng = np.random.default_rng(6)
+    n = 300
+    lang = rng.choice(["en", "ru"], n, p=[0.7, 0.3])
+    script = np.where(lang == "ru", "cyrillic", "latin")
+    f = (rng.random(n) < np.where(lang == "ru", 0.6, 0.2)).astype(float)
+    res = discover_slices_columns({"lang": lang.tolist(), "script": script.tolist()}, f)
+    flagged = [r for r in res["results"] if r.flagged]
+    pruned = [r for r in res["results"] if r.pruned_by]
+    assert [(r.key, r.value) for r in flagged] == [("lang", "ru")]
+    assert [(r.key, r.value, r.pruned_by) for r in pruned] == [("script", "cyrillic", "lang=ru")]
+
+
+def test_rows_interface():
+    rng = np.random.default_rng(8)
+    cols, f = _synthetic(300, rng, "single")
+    rows = [{"lang": cols["lang"][i], "difficulty": cols["difficulty"][i], "failure": f[i]} for i in range(300)]
+    results = discover_slices(rows)
+    assert {r.key for r in results} <= {"lang", "difficulty", "lang & difficulty"}
+    d = results[0].to_dict()
+    for k in ("key", "value", "n", "failure_rate", "delta", "delta_ci", "p_value", "q_value", "flagged"):
+        assert k in d
+    with pytest.raises(ValueError):
+        discover_slices([{"a": "x", "failure": 2.0}])

@@ -1,0 +1,624 @@
+"""Run analysis: the `tuieval.report/1` structure from stored rows (PRODUCT.md, STATS.md).
+
+Units and aggregation rules (every figure's unit is the case, never the sample):
+- A (case, template) pair sampled N times is one *group*: it is clustered and gets
+  consistency, semantic entropy, mode and majority correctness.
+- A case aggregates its groups (templates): accuracy = share of all its samples that
+  are correct (errors count as incorrect); consistency, semantic entropy (and its
+  normalised / Miller–Madow versions) = mean over its templates that have a valid
+  answer; majority_correct_rate = share of its templates whose modal answer is
+  correct, majority_correct = rate ≥ 0.5 (exact for one template); n_clusters and
+  `clusters` list every template's clusters (tagged with `template` when a suite has
+  several).
+- A slice's (and the run's) accuracy is the mean of its cases' accuracies, with an
+  interval from `stats.mean_ci_items` (Wilson when case scores are 0/1, CLT on case
+  means otherwise, cluster-robust when `cluster_key` names a metadata field).
+- pass@k / pass^k use each case's own n (all its samples) and c; k is reported only
+  when every case in the slice has n ≥ k.
+- error_rate is per sample (a share of requests); latency percentiles are nearest-rank
+  over every sample with a recorded latency (failed requests included: a user waited
+  for them), timeouts (error_kind "timeout") right-censored and shown as "> T".
+
+Extra fields (the contract's names are never changed):
+- METRICS: n_valid, accuracy_ci_method (wilson | clt | clustered | wilson-fallback),
+  accuracy_ci_warning / n_item_clusters (clustered), consistency_ci,
+  semantic_entropy_normalized (SE/ln N), miller_madow, n_tied_cases,
+  latency_ms.{n, n_censored, method, p99_is_max, censored, display, timeout_ms},
+  ttft_ms.n, accuracy_within_slo_ci, slo_attainment.
+- overall: n_cases_pending, n_templates, per_template, template_flip_rate,
+  deadline_curve, tpot_ms, correct_goodput_per_s (at the run's own concurrency).
+- slices: source (metadata | derived | discovered), bin, conditions, and from
+  discovery delta, delta_ci (Newcombe), lift, p_value, test, exploratory,
+  estimates_from, pruned_by.
+- cases: position, n_samples, n_valid, n_errors, is_tied, tied_clusters (indices into
+  `clusters`), semantic_entropy_normalized, miller_madow, majority_correct_rate;
+  clusters carry n_correct, sample_indices and, with several templates, template.
+- analysis: clustering method and counters, alpha, unit, percentile method,
+  discovery summary (m tests, n_min, split, skipped columns).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from tuieval.analysis.latency import LatencyIndex, deadline_curve, tpot
+from tuieval.analysis.slices import Level, _hashable, column_levels, derive_features, discover_slices_columns
+from tuieval.analysis.stats import DEFAULT_KS, mean_ci_items, per_task_pass_at_k, per_task_pass_hat_k
+from tuieval.analysis.variance import (ClusterResult, Judge, canonical_answer, cluster_groups, flip_rates,
+                                       group_stats)
+
+SCHEMA = "tuieval.report/1"
+DERIVED_KEYS = ("input_tokens", "script", "has_digits", "non_ascii_name")
+RUN_FIELDS = ("id", "suite", "model", "status", "samples_per_case", "temperature", "started_at",
+              "finished_at", "slo_ms")
+
+
+def _f(x: Any) -> float | None:
+    """JSON-safe float: NaN/inf/None → None, numpy scalars → float."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _nan_array(values: Sequence[Any]) -> np.ndarray:
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sample table: columnar, sorted by (case, template, sample_index)
+# ---------------------------------------------------------------------------------------------
+
+class _Table:
+    """Samples as numpy columns sorted into contiguous (case, template) groups."""
+
+    def __init__(self, samples: Sequence[Mapping[str, Any]], case_index: dict[Any, int]) -> None:
+        n = len(samples)
+        self.n = n
+        tmpl_names = sorted({s.get("template") for s in samples}, key=lambda t: (t is None, str(t)))
+        self.templates = tmpl_names
+        t_index = {t: i for i, t in enumerate(tmpl_names)}
+        T = max(1, len(tmpl_names))
+        ci = np.fromiter((case_index[s["case_id"]] for s in samples), dtype=np.int64, count=n)
+        ti = np.fromiter((t_index[s.get("template")] for s in samples), dtype=np.int64, count=n)
+        si = np.fromiter((int(s.get("sample_index") or 0) for s in samples), dtype=np.int64, count=n)
+        order = np.lexsort((si, ti, ci))
+        self.order = order
+        self.case = ci[order]
+        self.tmpl = ti[order]
+        self.sample_index = si[order]
+        err = np.fromiter((s.get("error") is not None for s in samples), dtype=bool, count=n)[order]
+        corr = np.fromiter((bool(s.get("correct")) for s in samples), dtype=bool, count=n)[order]
+        self.error = err
+        self.correct = corr & ~err  # a failed request never counts as correct
+        self.censored = np.fromiter((s.get("error_kind") == "timeout" for s in samples), dtype=bool,
+                                    count=n)[order]
+        self.latency = _nan_array([s.get("latency_ms") for s in samples])[order] if n else np.zeros(0)
+        self.ttft = _nan_array([s.get("ttft_ms") for s in samples])[order] if n else np.zeros(0)
+        self.out_tokens = _nan_array([s.get("output_tokens") for s in samples])[order] if n else np.zeros(0)
+        texts = []
+        for s in samples:
+            if s.get("error") is not None:
+                texts.append(None)
+            else:
+                x = s.get("extracted")
+                texts.append(x if x is not None else s.get("response"))
+        self.texts = [texts[i] for i in order.tolist()]
+        self.valid_text = np.fromiter((t is not None for t in self.texts), dtype=bool, count=n)
+        gkey = self.case * T + self.tmpl
+        ukey, self.group = np.unique(gkey, return_inverse=True)
+        self.group = self.group.reshape(-1)
+        self.n_groups = int(ukey.size)
+        self.group_case = ukey // T
+        self.group_tmpl = ukey % T
+
+
+def _cluster_table(table: _Table, method: str, *, threshold: float | None, judge: Judge | None,
+                   questions: Sequence[str] | None, **tier: Any) -> tuple[np.ndarray, dict]:
+    group_q = None
+    if questions is not None:
+        group_q = [questions[c] for c in table.group_case.tolist()]
+    return cluster_groups(table.texts, table.group, method, threshold=threshold, judge=judge, questions=group_q,
+                          **tier)
+
+
+def cluster_run(samples: Sequence[Mapping[str, Any]], method: str = "canonical", *, threshold: float | None = None,
+                judge: Judge | None = None, questions: Mapping[Any, str] | None = None,
+                ) -> dict[tuple[Any, Any], ClusterResult]:
+    """Cluster every (case_id, template) group of a run's samples.
+
+    Returns {(case_id, template): ClusterResult} where result.ids[i] is the cluster of
+    the group's i-th sample in sample_index order (result.sample_indices[i]), -1 for an
+    error; result.representatives / sizes describe the clusters.  Clustering reads
+    `extracted`, else `response`; errors are excluded.  `questions` maps case_id → the
+    case's input text (needed by the judge methods).  This is the same code path the
+    report uses, so stored assignments match the report.
+    """
+    case_ids = list(dict.fromkeys(s["case_id"] for s in samples))
+    case_index = {c: i for i, c in enumerate(case_ids)}
+    table = _Table(samples, case_index)
+    qs = [questions.get(c, "") for c in case_ids] if questions is not None else None
+    ids, stats = _cluster_table(table, method, threshold=threshold, judge=judge, questions=qs)
+    out: dict[tuple[Any, Any], ClusterResult] = {}
+    bounds = np.r_[0, np.flatnonzero(np.diff(table.group)) + 1, table.n]
+    ids_l = ids.tolist()
+    si_l = table.sample_index.tolist()
+    for g in range(table.n_groups):
+        a, b = int(bounds[g]), int(bounds[g + 1])
+        key = (case_ids[int(table.group_case[g])], table.templates[int(table.group_tmpl[g])])
+        out[key] = ClusterResult.from_ids(ids_l[a:b], method, sample_indices=si_l[a:b])
+    return out
+
+
+def cluster_records(samples: Sequence[Mapping[str, Any]], results: Mapping[tuple[Any, Any], ClusterResult],
+                    ) -> tuple[dict[tuple[Any, Any, int], int], list[dict[str, Any]]]:
+    """What `Store.write_clusters` takes: ({(case_id, template, sample_index): cluster},
+    [{case_id, template, cluster, size, correct, representative}]).
+
+    A cluster's `correct` is its representative's (first member's) correctness and
+    `representative` its answer text (extracted, else response).
+    """
+    by_key = {(s["case_id"], s.get("template"), int(s.get("sample_index") or 0)): s for s in samples}
+    sample_clusters: dict[tuple[Any, Any, int], int] = {}
+    clusters: list[dict[str, Any]] = []
+    for (cid, tmpl), res in results.items():
+        sidx = res.sample_indices or list(range(len(res.ids)))
+        for si, c in zip(sidx, res.ids):
+            if c >= 0:
+                sample_clusters[(cid, tmpl, si)] = c
+        for k, (pos, size) in enumerate(zip(res.representatives, res.sizes)):
+            if size == 0:
+                continue
+            s = by_key[(cid, tmpl, sidx[pos])]
+            text = s.get("extracted") if s.get("extracted") is not None else s.get("response")
+            clusters.append({"case_id": cid, "template": tmpl, "cluster": k, "size": size,
+                             "correct": bool(s.get("correct")) and s.get("error") is None,
+                             "representative": text})
+    return sample_clusters, clusters
+
+
+# ---------------------------------------------------------------------------------------------
+# The report
+# ---------------------------------------------------------------------------------------------
+
+def _seconds_between(a: Any, b: Any) -> float | None:
+    try:
+        ta = datetime.fromisoformat(str(a)) if not isinstance(a, (int, float)) else datetime.fromtimestamp(a)
+        tb = datetime.fromisoformat(str(b)) if not isinstance(b, (int, float)) else datetime.fromtimestamp(b)
+        return (tb - ta).total_seconds()
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _group_mean(group_case: np.ndarray, values: np.ndarray, n_cases: int) -> np.ndarray:
+    """Mean of per-group values per case, ignoring NaN groups; NaN where a case has none."""
+    ok = ~np.isnan(values)
+    num = np.bincount(group_case[ok], weights=values[ok], minlength=n_cases)
+    den = np.bincount(group_case[ok], minlength=n_cases)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.maximum(den, 1), np.nan)
+
+
+class _Analysis:
+    """Per-case arrays computed once; `metrics(mask)` evaluates METRICS for any case subset."""
+
+    def __init__(self, table: _Table, gs: dict, n_cases: int, slo_ms: float | None, alpha: float,
+                 cluster_ids: list | None) -> None:
+        self.t = table
+        self.alpha = alpha
+        self.slo = slo_ms
+        self.cluster_ids = cluster_ids
+        nc = n_cases
+        ci = table.case
+        self.n_samples = np.bincount(ci, minlength=nc)
+        self.n_correct = np.bincount(ci, weights=table.correct, minlength=nc)
+        self.n_errors = np.bincount(ci, weights=table.error, minlength=nc)
+        self.n_valid = np.bincount(ci, weights=table.valid_text, minlength=nc)
+        has = self.n_samples > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.accuracy = np.where(has, self.n_correct / np.maximum(self.n_samples, 1), np.nan)
+        gc = table.group_case
+        valid_g = gs["n_valid"] > 0
+        self.consistency = _group_mean(gc, np.where(valid_g, gs["consistency"], np.nan), nc)
+        self.se = _group_mean(gc, np.where(valid_g, gs["se"], np.nan), nc)
+        self.h_norm = _group_mean(gc, gs["h_norm"], nc)
+        self.mm = _group_mean(gc, np.where(valid_g, gs["miller_madow"], np.nan), nc)
+        # templates without a valid answer count as majority-wrong (errors are incorrect)
+        n_groups = np.bincount(gc, minlength=nc)
+        self.maj_rate = np.where(n_groups > 0, np.bincount(gc, weights=gs["majority_correct"], minlength=nc)
+                                 / np.maximum(n_groups, 1), np.nan)
+        self.n_clusters = np.bincount(gc, weights=gs["n_clusters"], minlength=nc).astype(np.int64)
+        self.is_tied = np.bincount(gc, weights=gs["is_tied"], minlength=nc) > 0
+        if slo_ms is not None:
+            with np.errstate(invalid="ignore"):
+                g = table.correct & (table.latency <= slo_ms)
+            self.slo_case = np.where(has, np.bincount(ci, weights=g, minlength=nc) / np.maximum(self.n_samples, 1),
+                                     np.nan)
+            with np.errstate(invalid="ignore"):
+                met = table.latency <= slo_ms
+            self.slo_met = met
+        # pass@k / pass^k per case for every k some case allows (NaN where n < k)
+        self.ks = sorted(set(DEFAULT_KS) | set(np.unique(self.n_samples[has]).tolist()))
+        self.pass_at: dict[int, np.ndarray] = {}
+        self.pass_hat: dict[int, np.ndarray] = {}
+        ns = self.n_samples.astype(np.int64)
+        cs = np.rint(self.n_correct).astype(np.int64)
+        for k in self.ks:
+            ok = ns >= k
+            if not ok.any():
+                continue
+            a = np.full(nc, np.nan)
+            h = np.full(nc, np.nan)
+            a[ok] = per_task_pass_at_k(ns[ok], cs[ok], k)
+            h[ok] = per_task_pass_hat_k(ns[ok], cs[ok], k)
+            self.pass_at[k], self.pass_hat[k] = a, h
+        self.lat_index = LatencyIndex(table.latency, table.censored)
+        self.ttft_index = LatencyIndex(table.ttft)
+
+    def metrics(self, mask: np.ndarray) -> dict:
+        """METRICS of tuieval.report/1 (plus extras) for the cases in `mask`."""
+        m = mask & (self.n_samples > 0)
+        n_cases = int(m.sum())
+        n_samples = int(self.n_samples[m].sum())
+        n_errors = int(self.n_errors[m].sum())
+        acc_vals = self.accuracy[m]
+        cl = None
+        if self.cluster_ids is not None:
+            idx = np.flatnonzero(m)
+            cl = [self.cluster_ids[i] for i in idx.tolist()]
+        acc = mean_ci_items(acc_vals, self.alpha, cluster_ids=cl)
+        cons_vals = self.consistency[m]
+        cons_vals = cons_vals[~np.isnan(cons_vals)]
+        cons = mean_ci_items(cons_vals, self.alpha)
+        se_vals = self.se[m]
+        se_vals = se_vals[~np.isnan(se_vals)]
+        hn = self.h_norm[m]
+        hn = hn[~np.isnan(hn)]
+        mm = self.mm[m]
+        mm = mm[~np.isnan(mm)]
+        pak, phk = {}, {}
+        n_min = int(self.n_samples[m].min()) if n_cases else 0
+        for k in self.ks:
+            if k <= n_min and k in self.pass_at:
+                pak[str(k)] = _f(self.pass_at[k][m].mean())
+                phk[str(k)] = _f(self.pass_hat[k][m].mean())
+        smask = m[self.t.case]
+        lat = self.lat_index.summary(smask)
+        ttft = self.ttft_index.summary(smask, with_max=False)
+        out: dict[str, Any] = {
+            "n_cases": n_cases, "n_samples": n_samples, "n_errors": n_errors,
+            "accuracy": _f(acc["mean"]), "accuracy_ci": [_f(x) for x in acc["ci"]] if acc["ci"] else None,
+            "majority_accuracy": _f(self.maj_rate[m].mean()) if n_cases else None,
+            "consistency": _f(cons["mean"]), "semantic_entropy": _f(se_vals.mean()) if se_vals.size else None,
+            "pass_at_k": pak, "pass_hat_k": phk,
+            "error_rate": (n_errors / n_samples) if n_samples else None,
+            "latency_ms": lat, "ttft_ms": {k: ttft[k] for k in ("p50", "p95", "p99", "n")},
+            "accuracy_within_slo": None,
+            # extras (not part of the contract's required fields)
+            "accuracy_ci_method": acc["method"], "n_valid": int(self.n_valid[m].sum()),
+            "consistency_ci": [_f(x) for x in cons["ci"]] if cons["ci"] else None,
+            "semantic_entropy_normalized": _f(hn.mean()) if hn.size else None,
+            "miller_madow": _f(mm.mean()) if mm.size else None,
+            "n_tied_cases": int(self.is_tied[m].sum()),
+        }
+        if "warning" in acc:
+            out["accuracy_ci_warning"] = acc["warning"]
+        if "n_clusters" in acc:
+            out["n_item_clusters"] = acc["n_clusters"]
+        if self.slo is not None and n_cases:
+            s = mean_ci_items(self.slo_case[m], self.alpha, cluster_ids=cl)
+            out["accuracy_within_slo"] = _f(s["mean"])
+            out["accuracy_within_slo_ci"] = [_f(x) for x in s["ci"]]
+            met = self.slo_met[smask]
+            out["slo_attainment"] = _f(met.mean()) if met.size else None
+        return out
+
+
+def _case_columns(cases: Sequence[Mapping[str, Any]]) -> tuple[dict[str, list], dict[str, str]]:
+    """Slice columns per case: metadata keys (first-seen order) then derived features."""
+    keys: dict[str, None] = {}
+    for c in cases:
+        for k in (c.get("metadata") or {}):
+            keys.setdefault(k, None)
+    cols: dict[str, list] = {k: [(c.get("metadata") or {}).get(k) for c in cases] for k in keys}
+    source = {k: "metadata" for k in keys}
+    derived = derive_features([c.get("input_text") or "" for c in cases])
+    for k in DERIVED_KEYS:
+        name = k if k not in keys else f"derived.{k}"
+        cols[name] = derived[k]
+        source[name] = "derived"
+    return cols, source
+
+
+def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samples: Sequence[Mapping[str, Any]], *,
+                method: str | None = None, cluster_key: str | None = None, rng_seed: int = 0,
+                alpha: float = 0.05, threshold: float | None = None, judge: Judge | None = None,
+                discover: bool = True, delta_min: float = 0.05) -> dict:
+    """The tuieval.report/1 dictionary (JSON-serialisable) for one run.
+
+    `method` (canonical | lexical | entailment | hybrid; the last two need `judge`,
+    a callable (question, premise, hypothesis) → raw reply), `threshold` and
+    `cluster_key` default to the run's config ("variance": {"method", "threshold",
+    "tau_low", "tau_high", "rule"}, "cluster_key"), then to canonical / the tier default
+    / none.  Extra fields beyond the contract are documented in the module docstring.
+    `rng_seed` seeds the discovery/confirmation split.  Slices: every metadata
+    key=value, the derived features, and discovered conjunctions that were flagged.
+    """
+    cfg = run.get("config") or {}
+    var_cfg = cfg.get("variance") or {}
+    method = method or var_cfg.get("method") or "canonical"
+    if threshold is None:
+        threshold = var_cfg.get("threshold")
+    cluster_key = cluster_key or cfg.get("cluster_key")
+    slo = run.get("slo_ms")
+    slo = float(slo) if slo is not None else None
+
+    # cases in position order; a sample for an unknown case gets a bare case row
+    cases = sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
+    case_ids = [c["case_id"] for c in cases]
+    case_index = {cid: i for i, cid in enumerate(case_ids)}
+    extra = [s["case_id"] for s in samples if s["case_id"] not in case_index]
+    for cid in dict.fromkeys(extra):
+        case_index[cid] = len(case_ids)
+        case_ids.append(cid)
+        cases.append({"case_id": cid, "position": None, "metadata": {}, "input_text": "", "targets": [], "vars": {}})
+    nc = len(cases)
+
+    table = _Table(samples, case_index)
+    ids, cstats = _cluster_table(table, method, threshold=threshold, judge=judge,
+                                 questions=[c.get("input_text") or "" for c in cases],
+                                 **{k: var_cfg[k] for k in ("tau_low", "tau_high", "rule") if k in var_cfg})
+    gs = group_stats(table.group, ids, table.correct, table.n_groups)
+    cluster_ids = None
+    if cluster_key:
+        cluster_ids = [_hashable((c.get("metadata") or {}).get(cluster_key)) for c in cases]
+    an = _Analysis(table, gs, nc, slo, alpha, cluster_ids)
+    has = an.n_samples > 0
+
+    overall = an.metrics(np.ones(nc, dtype=bool))
+    overall["n_cases_pending"] = int((~has).sum())
+    overall["n_templates"] = len(table.templates)
+    overall.update(_template_breakdown(table, gs, an, alpha))
+    overall["deadline_curve"] = deadline_curve(table.correct, np.where(table.censored, np.nan, table.latency),
+                                               _slo_grid(table, slo))
+    tp = tpot(table.latency, table.ttft, table.out_tokens)
+    tidx = LatencyIndex(tp)
+    ts = tidx.summary(with_max=False)
+    overall["tpot_ms"] = {k: ts[k] for k in ("p50", "p95", "p99", "n")}
+    wall = _seconds_between(run.get("started_at"), run.get("finished_at"))
+    overall["correct_goodput_per_s"] = (float(table.correct.sum()) / wall) if wall and wall > 0 else None
+
+    # -- slices ------------------------------------------------------------------------------------
+    analysed = np.flatnonzero(has)
+    cols_all, source = _case_columns(cases)
+    if cluster_key:
+        cols_all.pop(cluster_key, None)  # the clustering unit (e.g. passage) is not a slice
+    cols = {k: [v[i] for i in analysed.tolist()] for k, v in cols_all.items()}
+    levels: dict[str, list[Level]] = {}
+    skipped: dict[str, str] = {}
+    for k, vals in cols.items():
+        lv, why = column_levels(k, vals)
+        if why:
+            skipped[k] = why
+        else:
+            levels[k] = lv
+    disc_info: dict[str, Any] = {"enabled": discover}
+    found: dict[tuple, Any] = {}
+    conj: list = []
+    if discover and analysed.size:
+        f = 1.0 - an.accuracy[analysed]
+        res = discover_slices_columns(cols, f, alpha=alpha, delta_min=delta_min, rng_seed=rng_seed,
+                                      cluster_ids=[cluster_ids[i] for i in analysed.tolist()] if cluster_ids else None,
+                                      levels=levels)
+        for r in res["results"]:
+            if len(r.conditions) == 1:
+                found[(r.key, _hashable(r.value))] = r
+            elif r.flagged:
+                conj.append(r)
+        disc_info.update(m=res["m"], n=res["n"], n_min=res["n_min"], split=res["split"],
+                         exploratory=res["exploratory"], correction=res["test_family"], alpha=alpha,
+                         delta_min=delta_min, n_flagged=sum(r.flagged for r in res["results"]))
+    disc_info["skipped_columns"] = skipped
+
+    def full_mask(sub: np.ndarray) -> np.ndarray:
+        m = np.zeros(nc, dtype=bool)
+        m[analysed[sub]] = True
+        return m
+
+    slices_out: list[dict] = []
+    for k, lvls in levels.items():
+        for lv in lvls:
+            r = found.get((k, _hashable(lv.value)))
+            entry = {"key": k, "value": lv.value, "flagged": bool(r.flagged) if r else False,
+                     "q_value": _f(r.q_value) if r else None, "source": source.get(k, "metadata")}
+            entry.update(an.metrics(full_mask(lv.mask)))
+            if lv.bin is not None:
+                entry["bin"] = list(lv.bin)
+            if r is not None:
+                entry.update(_discovery_fields(r))
+            slices_out.append(entry)
+    for r in conj:
+        entry = {"key": r.key, "value": r.value, "flagged": True, "q_value": _f(r.q_value),
+                 "source": "discovered", "conditions": [list(c) for c in r.conditions]}
+        entry.update(an.metrics(full_mask(r.mask)))
+        entry.update(_discovery_fields(r))
+        slices_out.append(entry)
+
+    cases_out = _cases_output(cases, table, ids, gs, an)
+    report = {
+        "schema": SCHEMA,
+        "run": _run_block(run),
+        "overall": overall,
+        "slices": slices_out,
+        "cases": cases_out,
+        "analysis": {"clustering": {"method": method, "threshold": threshold, **_jsonable(cstats)},
+                     "alpha": alpha, "unit": "case", "cluster_key": cluster_key,
+                     "percentile_method": "nearest_rank", "semantic_entropy": "discrete",
+                     "discovery": disc_info},
+    }
+    return report
+
+
+def _jsonable(d: Mapping[str, Any]) -> dict:
+    return {k: (int(v) if isinstance(v, np.integer) else v) for k, v in d.items() if k != "method"}
+
+
+def _discovery_fields(r) -> dict:
+    return {"delta": _f(r.delta), "delta_ci": [_f(r.delta_ci[0]), _f(r.delta_ci[1])], "lift": _f(r.lift),
+            "p_value": _f(r.p_value), "test": r.test, "exploratory": r.exploratory,
+            "estimates_from": r.estimates_from, "pruned_by": r.pruned_by}
+
+
+def _run_block(run: Mapping[str, Any]) -> dict:
+    out = {k: run.get(k) for k in RUN_FIELDS}
+    status = run.get("status")
+    out["status"] = status if status in ("complete", "partial", "failed") else "partial"
+    if status not in ("complete", "partial", "failed"):
+        out["stored_status"] = status
+    out["simulated"] = bool(run.get("simulated"))
+    return out
+
+
+def _slo_grid(table: _Table, slo: float | None) -> list[float] | None:
+    ok = table.latency[table.correct & ~np.isnan(table.latency) & ~table.censored]
+    if ok.size == 0:
+        return [slo] if slo is not None else None
+    srt = np.sort(ok)
+    qs = np.arange(1, 21) / 20.0
+    grid = {float(srt[min(srt.size, max(1, math.ceil(q * srt.size - 1e-9))) - 1]) for q in qs}
+    if slo is not None:
+        grid.add(float(slo))
+    return sorted(grid)
+
+
+def _template_breakdown(table: _Table, gs: dict, an: _Analysis, alpha: float) -> dict:
+    """Per-template accuracy (case as the unit) and, with several templates, flip rates (§2)."""
+    G = table.n_groups
+    g_n = np.bincount(table.group, minlength=G)
+    g_c = np.bincount(table.group, weights=table.correct, minlength=G)
+    g_acc = g_c / np.maximum(g_n, 1)
+    per: dict[str, Any] = {}
+    for ti, name in enumerate(table.templates):
+        sel = table.group_tmpl == ti
+        ci = mean_ci_items(g_acc[sel], alpha)
+        cons = gs["consistency"][sel]
+        cons = cons[~np.isnan(cons)]
+        per[str(name)] = {"n_cases": int(sel.sum()), "n_samples": int(g_n[sel].sum()), "accuracy": _f(ci["mean"]),
+                          "accuracy_ci": [_f(x) for x in ci["ci"]] if ci["ci"] else None,
+                          "consistency": _f(cons.mean()) if cons.size else None}
+    out: dict[str, Any] = {"per_template": per}
+    if len(table.templates) < 2:
+        out["template_flip_rate"] = None
+        return out
+    # Modes are compared across templates through their representatives' canonical
+    # forms (exact for the canonical tier; an approximation for the lexical tier).
+    counts, rep = gs["counts"], gs["rep"]
+    canon_cache: dict[str, str | None] = {}
+    by_case: dict[int, list[tuple[set, set]]] = {}
+    for g in range(G):
+        if gs["n_valid"][g] == 0:
+            continue
+        top = counts[g].max()
+        tied = np.flatnonzero(counts[g] == top)
+        reps = rep[g, tied]
+        modes = set()
+        for r in reps.tolist():
+            t = table.texts[r]
+            if t not in canon_cache:
+                canon_cache[t] = canonical_answer(t)
+            modes.add(canon_cache[t])
+        corr = {bool(table.correct[r]) for r in reps.tolist()}
+        by_case.setdefault(int(table.group_case[g]), []).append((modes, corr))
+    anch, pair, canch = [], [], []
+    for lst in by_case.values():
+        if len(lst) < 2:
+            continue
+        fr = flip_rates([m for m, _ in lst])
+        cf = flip_rates([c for _, c in lst])
+        if fr["anchored"] is not None:
+            anch.append(fr["anchored"])
+            pair.append(fr["pairwise"])
+        if cf["anchored"] is not None:
+            canch.append(cf["anchored"])
+    out["template_flip_rate"] = {
+        "anchored": _f(np.mean(anch)) if anch else None, "pairwise": _f(np.mean(pair)) if pair else None,
+        "correctness_anchored": _f(np.mean(canch)) if canch else None, "n_cases": len(anch),
+        "anchored_ci": mean_ci_items(anch, alpha)["ci"] if anch else None,
+    }
+    return out
+
+
+def _cases_output(cases: Sequence[Mapping[str, Any]], table: _Table, ids: np.ndarray, gs: dict,
+                  an: _Analysis) -> list[dict]:
+    """The report's `cases` list; cluster members are listed by sample_index."""
+    G = table.n_groups
+    counts, rep = gs["counts"], gs["rep"]
+    C = counts.shape[1]
+    valid = np.flatnonzero(ids >= 0)
+    key = table.group[valid] * C + ids[valid]
+    n_corr = np.bincount(key, weights=table.correct[valid], minlength=G * C).reshape(G, C)
+    # members of each (group, cluster), in sample order: one sort, one split
+    srt = np.argsort(key, kind="stable")
+    skeys = key[srt]
+    cut = np.flatnonzero(np.diff(skeys)) + 1
+    member_lists = np.split(table.sample_index[valid][srt], cut)
+    member_keys = skeys[np.r_[0, cut]] if skeys.size else np.zeros(0, dtype=np.int64)
+    members = dict(zip(member_keys.tolist(), (m.tolist() for m in member_lists))) if skeys.size else {}
+    groups_of: dict[int, list[int]] = {}
+    for g, c in enumerate(table.group_case.tolist()):
+        groups_of.setdefault(c, []).append(g)
+    multi_t = len(table.templates) > 1
+    texts = table.texts
+    correct = table.correct
+    counts_l = counts.tolist()
+    rep_l = rep.tolist()
+    ncorr_l = n_corr.tolist()
+    gtied = gs["is_tied"].tolist()
+    acc = an.accuracy.tolist()
+    cons = an.consistency.tolist()
+    se = an.se.tolist()
+    hn = an.h_norm.tolist()
+    mm = an.mm.tolist()
+    maj = an.maj_rate.tolist()
+    ns = an.n_samples.tolist()
+    nv = an.n_valid.tolist()
+    ne = an.n_errors.tolist()
+    out = []
+    for i, c in enumerate(cases):
+        clusters = []
+        tied_all = []
+        for g in groups_of.get(i, []):
+            row = counts_l[g]
+            top = max(row)
+            tname = table.templates[int(table.group_tmpl[g])]
+            for k, size in enumerate(row):
+                if size == 0:
+                    continue
+                r = rep_l[g][k]
+                cl = {"size": size, "correct": bool(correct[r]), "representative": texts[r],
+                      "n_correct": int(ncorr_l[g][k]), "sample_indices": members.get(g * C + k, [])}
+                if multi_t:
+                    cl["template"] = tname
+                clusters.append(cl)
+                if size == top and gtied[g]:
+                    tied_all.append(len(clusters) - 1)
+        has = ns[i] > 0
+        mrate = maj[i]
+        entry = {
+            "id": c["case_id"], "metadata": c.get("metadata") or {},
+            "accuracy": _f(acc[i]), "consistency": _f(cons[i]), "n_clusters": len(clusters),
+            "semantic_entropy": _f(se[i]),
+            "majority_correct": (bool(mrate >= 0.5) if has else None),
+            "clusters": clusters,
+            # extras
+            "position": c.get("position"), "n_samples": int(ns[i]), "n_valid": int(nv[i]),
+            "n_errors": int(ne[i]), "is_tied": bool(an.is_tied[i]), "tied_clusters": tied_all,
+            "semantic_entropy_normalized": _f(hn[i]), "miller_madow": _f(mm[i]),
+            "majority_correct_rate": _f(mrate),
+        }
+        out.append(entry)
+    return out

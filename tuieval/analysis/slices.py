@@ -1,0 +1,609 @@
+"""Slices: derived features of a case's input text, and automatic slice discovery (STATS §8).
+
+Derived features need no tokenizer or language model download:
+  - `input_tokens`: estimated prompt length bucketed into short / medium / long;
+  - `script`: the dominant writing system from Unicode code-point ranges;
+  - `has_digits`: the input contains a digit;
+  - `non_ascii_name`: a capitalised word with non-ASCII letters that does not start a
+    sentence (José, Müller, Łukasz) — a heuristic, see `has_non_ascii_name`.
+
+Discovery tests every (column = value) slice with enough support, then pairwise
+conjunctions of unflagged slices, against its complement, controls the false discovery
+rate over all tests, prunes nested findings and ranks what is left.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from statistics import NormalDist
+from typing import Any, Hashable, Mapping, Sequence
+
+import numpy as np
+
+from tuieval.analysis.stats import (benjamini_hochberg, benjamini_yekutieli, clustered_se, fisher_one_sided,
+                                    newcombe_diff_ci, _welch_p)
+
+# ---------------------------------------------------------------------------------------------
+# Derived features
+# ---------------------------------------------------------------------------------------------
+
+# Token-length buckets (estimated tokens): most eval prompts are questions of a few dozen
+# tokens; past ~512 the prompt carries a passage or context and models degrade differently.
+SHORT_MAX_TOKENS = 64
+MEDIUM_MAX_TOKENS = 512
+
+# (first, last, script) code-point ranges, sorted by first code point.
+_RANGES = [
+    (0x0041, 0x005A, "latin"), (0x0061, 0x007A, "latin"), (0x00C0, 0x00D6, "latin"), (0x00D8, 0x00F6, "latin"),
+    (0x00F8, 0x024F, "latin"),
+    (0x0370, 0x03FF, "greek"), (0x0400, 0x052F, "cyrillic"), (0x0530, 0x058F, "armenian"),
+    (0x0590, 0x05FF, "hebrew"), (0x0600, 0x06FF, "arabic"), (0x0750, 0x077F, "arabic"),
+    (0x08A0, 0x08FF, "arabic"), (0x0900, 0x097F, "devanagari"), (0x0980, 0x09FF, "bengali"),
+    (0x0B80, 0x0BFF, "tamil"), (0x0E00, 0x0E7F, "thai"), (0x10A0, 0x10FF, "georgian"),
+    (0x1100, 0x11FF, "hangul"), (0x1E00, 0x1EFF, "latin"), (0x1F00, 0x1FFF, "greek"),
+    (0x2000, 0x2BFF, "symbol"), (0x3000, 0x303F, "symbol"), (0x3040, 0x30FF, "kana"),
+    (0x3130, 0x318F, "hangul"), (0x31F0, 0x31FF, "kana"), (0x3400, 0x4DBF, "han"), (0x4E00, 0x9FFF, "han"),
+    (0xAC00, 0xD7AF, "hangul"), (0xF900, 0xFAFF, "han"), (0xFB50, 0xFDFF, "arabic"),
+    (0xFE00, 0xFE6F, "symbol"), (0xFE70, 0xFEFF, "arabic"), (0xFF00, 0xFFEF, "symbol"),
+    (0x1F000, 0x1FFFF, "symbol"), (0x20000, 0x2A6DF, "han"),
+]
+_SCRIPTS = sorted({r[2] for r in _RANGES} | {"other"})
+_SCRIPT_ID = {s: i for i, s in enumerate(_SCRIPTS)}
+_STARTS = np.array([r[0] for r in _RANGES], dtype=np.int64)
+_ENDS = np.array([r[1] for r in _RANGES], dtype=np.int64)
+_LABEL = np.array([_SCRIPT_ID[r[2]] for r in _RANGES], dtype=np.int64)
+_CJK_IDS = [_SCRIPT_ID["han"], _SCRIPT_ID["kana"], _SCRIPT_ID["hangul"]]
+
+
+def _build_lut() -> np.ndarray:
+    # script id of every BMP code point (-1 = votes for nothing), so that most texts are
+    # classified by one table lookup per character instead of a range search
+    lut = np.full(0x10000, -1, dtype=np.int16)
+    lut[0x0370:] = _SCRIPT_ID["other"]
+    for lo, hi, name in _RANGES:
+        if lo < 0x10000:
+            lut[lo: min(hi, 0xFFFF) + 1] = _SCRIPT_ID[name]
+    return lut
+
+
+_LUT = _build_lut()
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+
+
+def _script_counts(texts: Sequence[str]) -> np.ndarray:
+    """(len(texts), n_scripts) counts of code points per script.
+
+    Code points outside every range but above U+036F vote "other" (an unlisted script);
+    ASCII digits, punctuation and symbol blocks vote for nothing.  Pure-ASCII texts (the
+    common case) take a shortcut: their only script is Latin (count set to 1, since
+    callers only need the dominant label and the CJK count).  The others are classified
+    in chunked numpy passes (a lookup table for the BMP, a range search above it).
+    """
+    T = len(texts)
+    S = len(_SCRIPTS)
+    out = np.zeros((T, S), dtype=np.int64)
+    latin = _SCRIPT_ID["latin"]
+    rest = []
+    for i, t in enumerate(texts):
+        if t.isascii():
+            if _ASCII_LETTER.search(t):
+                out[i, latin] = 1  # only the label and the CJK count are used downstream
+        else:
+            rest.append(i)
+    if not rest:
+        return out
+    # classify in chunks of ~256k characters so temporary arrays stay a few MB
+    start = 0
+    while start < len(rest):
+        end, size = start, 0
+        while end < len(rest) and (end == start or size + len(texts[rest[end]]) <= _CHUNK_CHARS):
+            size += len(texts[rest[end]])
+            end += 1
+        idx = rest[start:end]
+        out[np.asarray(idx)] = _count_chunk([texts[i] for i in idx])
+        start = end
+    return out
+
+
+_CHUNK_CHARS = 1 << 18
+
+
+def _count_chunk(sub: list[str]) -> np.ndarray:
+    S = len(_SCRIPTS)
+    lens = np.fromiter((len(t) for t in sub), dtype=np.int64, count=len(sub))
+    cp = np.frombuffer("".join(sub).encode("utf-32-le"), dtype=np.uint32)
+    tid = np.repeat(np.arange(len(sub), dtype=np.int32), lens)
+    lab = _LUT[np.minimum(cp, 0xFFFF)]
+    astral = np.flatnonzero(cp > 0xFFFF)
+    if astral.size:
+        c = cp[astral].astype(np.int64)
+        r = np.searchsorted(_STARTS, c, side="right") - 1
+        inside = (r >= 0) & (c <= _ENDS[np.maximum(r, 0)])
+        lab[astral] = np.where(inside, _LABEL[np.maximum(r, 0)], _SCRIPT_ID["other"])
+    keep = lab >= 0
+    flat = np.bincount(tid[keep].astype(np.int64) * S + lab[keep], minlength=len(sub) * S)
+    return flat.reshape(len(sub), S)
+
+
+def _script_label(row: np.ndarray) -> str:
+    """Dominant script of one text from its counts.
+
+    Han, kana and hangul are judged together: kana present → "japanese", more hangul
+    than han → "korean", otherwise "cjk" (Chinese).  No letters at all → "none".
+    """
+    votes = row.copy()
+    votes[_SCRIPT_ID["symbol"]] = 0
+    cjk = int(votes[_CJK_IDS].sum())
+    if votes.sum() == 0:
+        return "none"
+    best = int(votes.argmax())
+    if cjk >= votes[best]:
+        if votes[_SCRIPT_ID["kana"]] > 0:
+            return "japanese"
+        if votes[_SCRIPT_ID["hangul"]] > votes[_SCRIPT_ID["han"]]:
+            return "korean"
+        return "cjk"
+    return _SCRIPTS[best]
+
+
+def detect_script(text: str) -> str:
+    """Dominant writing system of `text`: latin, cyrillic, greek, arabic, hebrew, devanagari,
+    bengali, tamil, thai, georgian, armenian, cjk, japanese, korean, other or none."""
+    return _script_label(_script_counts([text])[0])
+
+
+def _token_estimate(n_chars: int, n_cjk: int, n_words: int) -> int:
+    # English BPE (cl100k / o200k-like) averages ~4 characters and ~0.75 words per token.
+    # Each alone misfires (code and long words break the words rule, numbers and
+    # punctuation the characters rule), so average them.  CJK characters are ~1 token each.
+    if n_chars == 0:
+        return 0
+    est = 0.5 * ((n_chars - n_cjk) / 4.0) + 0.5 * (n_words * 4.0 / 3.0) + n_cjk
+    return max(1, int(round(est)))
+
+
+def estimate_tokens(text: str) -> int:
+    """Estimated input tokens without a tokenizer (≈ ±25% of a BPE count on English prose)."""
+    counts = _script_counts([text])[0]
+    return _token_estimate(len(text), int(counts[_CJK_IDS].sum()), len(text.split()))
+
+
+def token_bucket(n_tokens: int) -> str:
+    """short (≤ 64 estimated tokens), medium (≤ 512) or long (> 512)."""
+    if n_tokens <= SHORT_MAX_TOKENS:
+        return "short"
+    if n_tokens <= MEDIUM_MAX_TOKENS:
+        return "medium"
+    return "long"
+
+
+_DIGIT = re.compile(r"\d")
+# a word (letters only) containing at least one non-ASCII letter
+_NON_ASCII_WORD = re.compile(r"[^\W\d_]*[^\W\d_\x00-\x7f][^\W\d_]*")
+_SENTENCE_END = re.compile(r"[.!?:;\n]\s*$|^\s*$")
+
+
+def has_digits(text: str) -> bool:
+    """True when the text contains any decimal digit (any script)."""
+    return _DIGIT.search(text) is not None
+
+
+def has_non_ascii_name(text: str) -> bool:
+    """Heuristic: a capitalised word with a non-ASCII letter that does not start a sentence.
+
+    Catches José, Müller, Łukasz, Владимир mid-sentence.  Skips all-caps words (acronyms)
+    and sentence-initial words (capitalised anyway).  False positives: German nouns
+    with umlauts (Größe) and sentence-internal capitalised non-ASCII common nouns.
+    Only words with a non-ASCII letter are visited (found by one regex scan).
+    """
+    if text.isascii():
+        return False
+    for m in _NON_ASCII_WORD.finditer(text):
+        w = m.group(0)
+        if not w[0].isupper() or (len(w) > 1 and w.isupper()):
+            continue
+        # the word must not open the text or a sentence: look at the few characters before it
+        before = text[max(0, m.start() - 8): m.start()]
+        if m.start() <= 8 and not text[: m.start()].strip():
+            continue
+        if _SENTENCE_END.search(before):
+            continue
+        return True
+    return False
+
+
+def derive_features(texts: Sequence[str]) -> dict[str, list]:
+    """Derived slice columns for many input texts at once.
+
+    Returns {"input_tokens": bucket, "input_tokens_estimate": int, "script": label,
+    "has_digits": bool, "non_ascii_name": bool}, one entry per text.
+    """
+    texts = [t or "" for t in texts]
+    counts = _script_counts(texts)
+    cjk = counts[:, _CJK_IDS].sum(axis=1)
+    est = [_token_estimate(len(t), int(c), len(t.split())) for t, c in zip(texts, cjk.tolist())]
+    return {
+        "input_tokens": [token_bucket(e) for e in est],
+        "input_tokens_estimate": est,
+        "script": [_script_label(row) for row in counts],
+        "has_digits": [has_digits(t) for t in texts],
+        "non_ascii_name": [has_non_ascii_name(t) for t in texts],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Slice levels (the candidates)
+# ---------------------------------------------------------------------------------------------
+
+MAX_CATEGORICAL_LEVELS = 50   # more distinct values than this and than n/10 → an ID-like column
+HARD_MAX_LEVELS = 500         # never more slices than this from one categorical column
+NUMERIC_BINS = 10             # numeric columns with more distinct values than this → deciles
+
+
+@dataclass
+class Level:
+    """One (column = value) slice: `value` is the original scalar, a "(lo, hi]" bin label or None (missing)."""
+
+    key: str
+    value: Any
+    mask: np.ndarray
+    bin: tuple[float, float] | None = None
+
+
+def _hashable(v: Any) -> Hashable:
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, sort_keys=True, ensure_ascii=False)
+    return v
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and not (isinstance(v, float) and math.isnan(v))
+
+
+def column_levels(key: str, values: Sequence[Any]) -> tuple[list[Level], str | None]:
+    """The slices of one column and, if the column was skipped, why.
+
+    Categorical values (strings, bools, small-cardinality numbers) give one slice each;
+    missing values (None) are their own level.  A numeric column with more than 10
+    distinct values is cut at its deciles into "(lo, hi]" bins (SliceFinder).  A
+    categorical column with more than 50 distinct values that also exceeds n/10 (or
+    more than 500 at all) looks like an identifier and is skipped: its slices would be
+    too small to test and would flood the report.  Lists and dicts are compared as sorted-key JSON.
+    """
+    n = len(values)
+    vals = [_hashable(v) for v in values]
+    present = [v for v in vals if v is not None]
+    distinct = set(present)
+    numeric = bool(present) and all(_is_number(v) for v in present)
+    if numeric and len(distinct) > NUMERIC_BINS:
+        arr = np.array([np.nan if v is None else float(v) for v in vals])
+        ok = ~np.isnan(arr)
+        srt = np.sort(arr[ok])
+        qs = np.arange(1, NUMERIC_BINS) / NUMERIC_BINS
+        edges = np.unique([srt[max(0, math.ceil(q * srt.size) - 1)] for q in qs])
+        bins = np.searchsorted(edges, arr, side="left")  # bin b holds (edges[b-1], edges[b]]
+        levels = []
+        bounds = np.r_[srt[0], edges, srt[-1]]
+        for b in range(edges.size + 1):
+            mask = ok & (bins == b)
+            if not mask.any():
+                continue
+            lo = float(bounds[b]) if b > 0 else float(srt[0])
+            hi = float(bounds[b + 1])
+            label = f"[{lo:g}, {hi:g}]" if b == 0 else f"({lo:g}, {hi:g}]"
+            levels.append(Level(key, label, mask, (lo, hi)))
+        if (~ok).any():
+            levels.append(Level(key, None, ~ok))
+        return levels, None
+    if (len(distinct) > MAX_CATEGORICAL_LEVELS and len(distinct) > n / 10) or len(distinct) > HARD_MAX_LEVELS:
+        return [], f"{len(distinct)} distinct values: looks like an identifier"
+    codes: dict = {}
+    code = np.fromiter((codes.setdefault(v, len(codes)) for v in vals), dtype=np.int64, count=n)
+    levels = [Level(key, v, code == c) for v, c in codes.items()]
+    # stable, readable order: by support (largest first), then by value text; missing last
+    levels.sort(key=lambda lv: (lv.value is None, -int(lv.mask.sum()), str(lv.value)))
+    return levels, None
+
+
+# ---------------------------------------------------------------------------------------------
+# Discovery
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class SliceResult:
+    """One tested slice.  failure rates, delta and its Newcombe interval describe the
+    estimation set (the confirmation half when the data were split, else all items);
+    p_value / q_value come from the discovery tests."""
+
+    key: str
+    value: Any
+    conditions: list[tuple[str, Any]]
+    n: int
+    failure_rate: float
+    rest_failure_rate: float
+    delta: float
+    delta_ci: tuple[float, float]
+    lift: float | None
+    p_value: float
+    q_value: float | None = None
+    flagged: bool = False
+    test: str = ""
+    exploratory: bool = True
+    estimates_from: str = "all"
+    discovery_delta: float | None = None
+    pruned_by: str | None = None
+    mask: np.ndarray | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "value": self.value, "conditions": [list(c) for c in self.conditions],
+                "n": self.n, "failure_rate": self.failure_rate, "rest_failure_rate": self.rest_failure_rate,
+                "delta": self.delta, "delta_ci": list(self.delta_ci), "lift": self.lift,
+                "p_value": self.p_value, "q_value": self.q_value, "flagged": self.flagged, "test": self.test,
+                "exploratory": self.exploratory, "estimates_from": self.estimates_from,
+                "discovery_delta": self.discovery_delta, "pruned_by": self.pruned_by}
+
+
+def min_support(n: int) -> int:
+    """n_min = max(20, 1% of n) (§8 step 2)."""
+    return max(20, math.ceil(0.01 * n))
+
+
+_NORMAL = NormalDist()
+
+
+class _Tester:
+    """Tests slices (boolean masks over a fixed item set) against their complement."""
+
+    def __init__(self, f: np.ndarray, cluster_codes: np.ndarray | None, alpha: float) -> None:
+        self.f = f
+        self.binary = bool(np.all((f == 0.0) | (f == 1.0)))
+        self.cl = cluster_codes
+        self.alpha = alpha
+        self.n = f.size
+        self.total = float(f.sum())
+        self.total2 = float((f * f).sum())
+
+    def stats(self, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # support, Σf and Σf² of every slice as matrix products, in row chunks so the
+        # float64 copy of a (2000 × 10⁴) mask matrix never exists at once
+        ff = np.stack([np.ones_like(self.f), self.f, self.f * self.f], axis=1)
+        out = np.empty((masks.shape[0], 3))
+        for s in range(0, masks.shape[0], 256):
+            out[s: s + 256] = masks[s: s + 256].astype(np.float64) @ ff
+        return out[:, 0], out[:, 1], out[:, 2]
+
+    def test(self, mask: np.ndarray, n_s: int, s1: float, s2: float) -> tuple[float, str]:
+        n_r = self.n - n_s
+        if n_s < 1 or n_r < 1:
+            return math.nan, "none"
+        if self.cl is not None:
+            se_s = clustered_se(self.f[mask], self.cl[mask])
+            se_r = clustered_se(self.f[~mask], self.cl[~mask])
+            if se_s is not None and se_r is not None:
+                diff = s1 / n_s - (self.total - s1) / n_r
+                se = math.hypot(se_s, se_r)
+                if se == 0:
+                    return (0.0 if diff > 0 else 1.0), "clustered-z"
+                return 1.0 - _NORMAL.cdf(diff / se), "clustered-z"
+        if self.binary:
+            return fisher_one_sided(int(round(s1)), n_s, int(round(self.total - s1)), n_r), "fisher"
+        if n_s < 2 or n_r < 2:
+            return math.nan, "welch"
+        var_s = max(0.0, (s2 - s1 * s1 / n_s) / (n_s - 1))
+        r1, r2 = self.total - s1, self.total2 - s2
+        var_r = max(0.0, (r2 - r1 * r1 / n_r) / (n_r - 1))
+        return _welch_p(s1 / n_s - r1 / n_r, var_s / n_s, var_r / n_r, n_s, n_r), "welch"
+
+    def effect(self, n_s: int, s1: float) -> tuple[float, float, float, tuple[float, float], float | None]:
+        n_r = self.n - n_s
+        p_s = s1 / n_s if n_s else math.nan
+        p_r = (self.total - s1) / n_r if n_r else math.nan
+        # clamp float noise from the matrix sums so Wilson never sees k outside [0, n]
+        k_s = min(max(s1, 0.0), n_s)
+        k_r = min(max(self.total - s1, 0.0), n_r)
+        ci = newcombe_diff_ci(k_s, n_s, k_r, n_r, self.alpha) if n_s and n_r else (math.nan, math.nan)
+        p_all = self.total / self.n if self.n else math.nan
+        lift = (p_s / p_all) if p_all > 0 else None
+        return p_s, p_r, p_s - p_r, ci, lift
+
+
+def _cond_label(conds: Sequence[tuple[str, Any]]) -> tuple[str, Any]:
+    if len(conds) == 1:
+        return conds[0][0], conds[0][1]
+    return " & ".join(c[0] for c in conds), " & ".join(json.dumps(c[1]) if not isinstance(c[1], str) else c[1]
+                                                        for c in conds)
+
+
+def discover_slices_columns(columns: Mapping[str, Sequence[Any]], failures: Sequence[float], *,
+                            alpha: float = 0.05, delta_min: float = 0.05, max_tests: int = 2000,
+                            n_min: int | None = None, cluster_ids: Sequence[Hashable] | None = None,
+                            correction: str = "bh", split_min_n: int = 400, rng_seed: int = 0,
+                            levels: Mapping[str, list[Level]] | None = None) -> dict:
+    """Slice discovery over per-item columns and failure indicators f_i ∈ [0, 1] (§8).
+
+    Steps: candidate levels per column (`column_levels`); when n ≥ `split_min_n` the items
+    are split 50/50 (seeded) into discovery and confirmation halves, otherwise all items
+    are used and findings are marked exploratory.  On the discovery items, every level
+    with support ≥ n_min (max(20, 1%)) is tested against its complement (one-sided
+    Fisher exact for binary f, Welch t for fractional f, a clustered-SE z-test when
+    `cluster_ids` are given), then pairwise conjunctions of levels from different
+    columns whose parents were not provisionally flagged (BH over the single-level tests)
+    and whose support differs from both parents'.  m = every test performed (capped at
+    `max_tests`, conjunctions with the largest support kept first); BH (or BY) q-values
+    over all m; flagged = q ≤ alpha and Δ ≥ delta_min.  Flagged slices whose items are a
+    subset of another flagged slice with an equal or larger Δ are pruned (pruned_by).
+    Effects (rates, Δ, Newcombe CI, lift) are re-estimated on the confirmation half when
+    split.  Results are ranked: flagged first by the CI's lower bound, then support.
+
+    Returns {"results": [SliceResult...], "m": tests, "n": items, "n_min", "split": bool,
+    "exploratory": bool, "skipped_columns": {key: reason}, "test_family": "bh"|"by"}.
+    """
+    f = np.asarray(failures, dtype=float)
+    n = f.size
+    if np.any((f < 0) | (f > 1)) or np.any(np.isnan(f)):
+        raise ValueError("failure indicators must be in [0, 1]")
+    skipped: dict[str, str] = {}
+    if levels is None:
+        levels = {}
+        for key, vals in columns.items():
+            if len(vals) != n:
+                raise ValueError(f"column {key!r} has {len(vals)} values for {n} items")
+            lv, why = column_levels(key, vals)
+            if why:
+                skipped[key] = why
+            else:
+                levels[key] = lv
+    split = n >= split_min_n
+    if split:
+        rng = np.random.default_rng(rng_seed)
+        disc = np.zeros(n, dtype=bool)
+        disc[rng.permutation(n)[: n // 2]] = True
+    else:
+        disc = np.ones(n, dtype=bool)
+    conf = ~disc if split else disc
+    codes = None
+    if cluster_ids is not None:
+        table: dict = {}
+        codes = np.fromiter((table.setdefault(c, len(table)) for c in cluster_ids), dtype=np.int64, count=n)
+    tester = _Tester(f[disc], None if codes is None else codes[disc], alpha)
+    estimator = _Tester(f[conf], None if codes is None else codes[conf], alpha) if split else tester
+    nd = int(disc.sum())
+    nmin = n_min if n_min is not None else min_support(nd)
+
+    # -- single levels -------------------------------------------------------------------------
+    base: list[tuple[list[tuple[str, Any]], np.ndarray]] = []
+    for key, lvls in levels.items():
+        for lv in lvls:
+            m_d = lv.mask[disc]
+            s = int(m_d.sum())
+            if s >= nmin and s < nd:
+                base.append(([(key, lv.value)], lv.mask))
+    tests: list[tuple[list[tuple[str, Any]], np.ndarray]] = base[:max_tests]
+
+    def run(batch):
+        if not batch:
+            return np.zeros(0), [], np.zeros(0), np.zeros(0), np.zeros(0)
+        masks = np.stack([m[disc] for _, m in batch])
+        ns, s1, s2 = tester.stats(masks)
+        ps, kinds = [], []
+        for i in range(len(batch)):
+            p, kind = tester.test(masks[i], int(ns[i]), float(s1[i]), float(s2[i]))
+            ps.append(p)
+            kinds.append(kind)
+        return np.asarray(ps), kinds, ns, s1, masks
+
+    p_base, kinds_base, ns_base, s1_base, masks_base = run(tests)
+    adjust = benjamini_yekutieli if correction == "by" else benjamini_hochberg
+    provisional = np.zeros(len(tests), dtype=bool)
+    if len(tests):
+        q0 = adjust(p_base)
+        d0 = s1_base / ns_base - (tester.total - s1_base) / np.maximum(nd - ns_base, 1)
+        provisional = (q0 <= alpha) & (d0 >= delta_min)
+
+    # -- pairwise conjunctions of unflagged parents (SliceFinder lattice, degree 2) ------------
+    conj: list[tuple[int, tuple[list[tuple[str, Any]], np.ndarray]]] = []
+    room = max_tests - len(tests)
+    if room > 0 and len(tests) > 1:
+        ok_idx = [i for i in range(len(tests)) if not provisional[i]]
+        if ok_idx:
+            M = masks_base[ok_idx].astype(np.float32)
+            inter = M @ M.T  # supports of all pairwise intersections in one product
+            sup = ns_base[ok_idx]
+            for a in range(len(ok_idx)):
+                ka = tests[ok_idx[a]][0][0][0]
+                for b in range(a + 1, len(ok_idx)):
+                    if tests[ok_idx[b]][0][0][0] == ka:
+                        continue  # same column: disjoint levels
+                    s = int(inter[a, b])
+                    if s < nmin or s == sup[a] or s == sup[b] or s >= nd:
+                        continue  # too small, or identical to a parent (no new test)
+                    ia, ib = ok_idx[a], ok_idx[b]
+                    conj.append((s, (tests[ia][0] + tests[ib][0], tests[ia][1] & tests[ib][1])))
+        conj.sort(key=lambda x: -x[0])  # stable: ties keep enumeration order
+        conj = conj[:room]
+    conj_tests = [c for _, c in conj]
+    p_conj, kinds_conj, ns_conj, s1_conj, _ = run(conj_tests)
+
+    all_tests = tests + conj_tests
+    p_all = np.concatenate([p_base, p_conj]) if len(all_tests) else np.zeros(0)
+    kinds = kinds_base + kinds_conj
+    q_all = adjust(p_all) if len(all_tests) else np.zeros(0)
+    ns_all = np.concatenate([ns_base, ns_conj]) if len(all_tests) else np.zeros(0)
+    s1_all = np.concatenate([s1_base, s1_conj]) if len(all_tests) else np.zeros(0)
+
+    results: list[SliceResult] = []
+    for i, (conds, mask) in enumerate(all_tests):
+        _, _, d_disc, _, _ = tester.effect(int(ns_all[i]), float(s1_all[i]))
+        flagged = bool(q_all[i] <= alpha and d_disc >= delta_min)
+        if split:
+            m_c = mask[conf]
+            n_c = int(m_c.sum())
+            s1_c = float(estimator.f[m_c].sum())
+            if n_c and n_c < estimator.n:
+                p_s, p_r, d, ci, lift = estimator.effect(n_c, s1_c)
+            else:
+                p_s = p_r = d = math.nan
+                ci, lift = (math.nan, math.nan), None
+            n_rep = n_c
+        else:
+            p_s, p_r, d, ci, lift = tester.effect(int(ns_all[i]), float(s1_all[i]))
+            n_rep = int(ns_all[i])
+        key, value = _cond_label(conds)
+        results.append(SliceResult(
+            key=key, value=value, conditions=list(conds), n=n_rep, failure_rate=p_s, rest_failure_rate=p_r,
+            delta=d, delta_ci=(float(ci[0]), float(ci[1])), lift=lift,
+            p_value=float(p_all[i]) if not math.isnan(p_all[i]) else math.nan, q_value=float(q_all[i]),
+            flagged=flagged, test=kinds[i], exploratory=not split,
+            estimates_from="confirmation" if split else "all", discovery_delta=float(d_disc), mask=mask))
+
+    # -- pruning: a flagged subset of a flagged slice with Δ at least as large adds nothing ------
+    flagged_idx = [i for i, r in enumerate(results) if r.flagged]
+    for a in flagged_idx:
+        ra = results[a]
+        ma = ra.mask[disc]
+        for b in flagged_idx:
+            rb = results[b]
+            if a == b or rb.pruned_by is not None:
+                continue
+            mb = rb.mask[disc]
+            if (ma & ~mb).any() or rb.discovery_delta < ra.discovery_delta:
+                continue
+            if not (mb & ~ma).any() and a < b:
+                continue  # identical item sets: keep the earlier (simpler) one
+            ra.flagged = False
+            ra.pruned_by = f"{rb.key}={rb.value}"
+            break
+
+    def rank(r: SliceResult):
+        lo = r.delta_ci[0] if not math.isnan(r.delta_ci[0]) else -math.inf
+        return (not r.flagged, -lo if r.flagged else (r.q_value if r.q_value is not None else 1.0), -r.n)
+
+    results.sort(key=rank)
+    return {"results": results, "m": len(all_tests), "n": n, "n_min": nmin, "split": split,
+            "exploratory": not split, "skipped_columns": skipped, "test_family": correction}
+
+
+def discover_slices(rows: Sequence[Mapping[str, Any]], failure_key: str = "failure", *,
+                    feature_keys: Sequence[str] | None = None, cluster_key: str | None = None,
+                    **kwargs) -> list[SliceResult]:
+    """Slice discovery on per-item rows: each row is a dict of features plus `failure_key` ∈ [0, 1].
+
+    Features default to every key except the failure and cluster keys; a key missing
+    from a row is a missing value.  See `discover_slices_columns` for the procedure and
+    keyword arguments; this returns its ranked list of SliceResult.
+    """
+    if feature_keys is None:
+        seen: dict[str, None] = {}
+        for r in rows:
+            for k in r:
+                if k not in (failure_key, cluster_key):
+                    seen.setdefault(k, None)
+        feature_keys = list(seen)
+    columns = {k: [r.get(k) for r in rows] for k in feature_keys}
+    f = [float(r[failure_key]) for r in rows]
+    clusters = [r.get(cluster_key) for r in rows] if cluster_key else None
+    return discover_slices_columns(columns, f, cluster_ids=clusters, **kwargs)["results"]
+
