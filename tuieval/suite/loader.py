@@ -124,8 +124,10 @@ def _load_plain_jsonl(path: Path, shown: str, digest: str) -> tuple[Suite | None
 
 def _load_yaml(path: Path, shown: str, text: str, digest: str) -> tuple[Suite | None, list[Problem]]:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        # Compose once (the node tree carries line numbers), then build Python values from it;
+        # libyaml's parser when present is ~10x faster on suites with thousands of inline cases.
+        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        data = yaml.constructor.SafeConstructor().construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
