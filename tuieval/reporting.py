@@ -13,6 +13,7 @@ from typing import Any, Iterator
 from xml.sax.saxutils import escape, quoteattr
 
 from tuieval.store import Store
+from tuieval.textsafe import sanitize
 
 
 def load_rows(store: Store, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
@@ -145,15 +146,17 @@ def to_markdown(report: dict[str, Any]) -> str:
                 "| slice | n | accuracy (95% CI) | consistency | errors | p50 / p99 ms | flagged |", "|---|---|---|---|---|---|---|"]
         for s in slices:
             flag = f"⚑ q={s['q_value']:.3g}" if s.get("flagged") else ""
-            out.append(f"| {s['key']}={s['value']} | {s['n_cases']} | {_pct(s['accuracy'])} {_ci(s.get('accuracy_ci'))} | "
+            name = sanitize(f"{s['key']}={s['value']}", single_line=True).replace("|", "\\|")
+            out.append(f"| {name} | {s['n_cases']} | {_pct(s['accuracy'])} {_ci(s.get('accuracy_ci'))} | "
                        f"{_pct(s.get('consistency'))} | {_pct(s['error_rate'])} | {_latency(s)} | {flag} |")
     worst = sorted(report.get("cases", []), key=lambda c: (c.get("accuracy") if c.get("accuracy") is not None else 2))[:10]
     if worst:
         out += ["", "## Worst cases", "", "| case | accuracy | consistency | clusters | top answer |", "|---|---|---|---|---|"]
         for c in worst:
             top = (c.get("clusters") or [{}])[0].get("representative") or ""
-            top = top.replace("|", "\\|").replace("\n", " ")[:60]
-            out.append(f"| {c['id']} | {_pct(c['accuracy'])} | {_pct(c.get('consistency'))} | {c.get('n_clusters')} | {top} |")
+            # model output: no escape sequences to the terminal, no table-breaking pipes
+            top = sanitize(top, single_line=True, limit=60).replace("|", "\\|")
+            out.append(f"| {sanitize(c['id'], single_line=True)} | {_pct(c['accuracy'])} | {_pct(c.get('consistency'))} | {c.get('n_clusters')} | {top} |")
     return "\n".join(out) + "\n"
 
 
