@@ -43,13 +43,13 @@ def _open_store(db_path: str | None, *, must_exist: bool = False):
         raise BadInput(f"--db: cannot open {path}: {exc}") from None
 
 
-def _resolve(store, run_id: str) -> str:
+def _resolve(store, run_id: str, name: str = "RUN_ID") -> str:
     from tuieval.store import RunNotFound
 
     try:
         return store.resolve_run_id(run_id)
     except RunNotFound as exc:
-        raise BadInput(f"RUN_ID: {exc} in {store.path}") from None
+        raise BadInput(f"{name}: {exc} in {store.path}") from None
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -109,7 +109,7 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
     store = _open_store(db_path)
     stored_run = None
     if resume_id:
-        run_id = _resolve(store, resume_id)
+        run_id = _resolve(store, resume_id, "--resume")
         stored_run = store.get_run(run_id)
         if stored_run["status"] == "running":
             raise BadInput(f"--resume: run {run_id} is still being written by process {stored_run['pid']}")
@@ -138,9 +138,10 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
                          concurrency=concurrency, limit=limit, slo_ms=slo_ms, base_url=base_url,
                          stream=not no_stream, max_retries=max_retries, timeouts=timeouts)
     progress = Progress(quiet=quiet)
-    engine = Engine(store, backend, progress)
+    engine = Engine(store, backend)
     if stored_run is None:
         run_id = engine.create_run(loaded, options)
+    engine.on_event = _headless_listener(store, run_id, progress)
 
     async def _go():
         try:
@@ -164,6 +165,29 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         exit_code = _finish_report(store, run_id, quiet)
     click.echo(run_id)
     sys.exit(exit_code)
+
+
+def _headless_listener(store, run_id: str, progress):
+    """Progress on stderr, plus anytime-valid early warnings when the suite has accuracy gates."""
+    from tuieval.engine.events import SampleFinished
+
+    run = store.get_run(run_id)
+    gates = run["config"].get("gates") or []
+    if not any(g.get("metric") == "accuracy" and g.get("min") for g in gates):
+        return progress
+    from tuieval.early_warning import GateWatch
+
+    watch = GateWatch(gates, store.get_cases(run_id), run["samples_per_case"] * run["n_templates"])
+    for row in sorted(store.get_samples(run_id), key=lambda r: r["dispatch_order"]):
+        watch.add(row)  # a resumed run: what is stored already counts
+
+    def listener(event) -> None:
+        progress(event)
+        if isinstance(event, SampleFinished):
+            for line in watch.add(event.row):
+                progress.note(line)
+
+    return listener
 
 
 def _finish_report(store, run_id: str, quiet: bool) -> int:
@@ -235,6 +259,30 @@ def export_command(run_id: str, db_path: str | None, fmt: str) -> None:
     out = sys.stdout
     for row in export_rows(store, rid):
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+@cli.command("compare")
+@click.argument("baseline_run")
+@click.argument("candidate_run")
+@db_option
+@click.option("--format", "fmt", type=click.Choice(["json", "md"]), default="md", show_default=True)
+def compare_command(baseline_run: str, candidate_run: str, db_path: str | None, fmt: str) -> None:
+    """Paired comparison of two runs on the same cases; exit 1 when a slice regressed."""
+    from tuieval import reporting
+
+    store = _open_store(db_path, must_exist=True)
+    baseline = _resolve(store, baseline_run, "BASELINE_RUN")
+    candidate = _resolve(store, candidate_run, "CANDIDATE_RUN")
+    try:
+        comparison = reporting.build_comparison(store, baseline, candidate)
+    except ValueError as exc:  # runs that cannot be paired (different suites, no shared cases)
+        raise BadInput(f"CANDIDATE_RUN: {exc}") from None
+    if fmt == "json":
+        click.echo(json.dumps(comparison, indent=2, ensure_ascii=False))
+    else:
+        click.echo(reporting.comparison_to_markdown(comparison), nl=False)
+    if comparison.get("regressions"):
+        sys.exit(EXIT_GATE_FAILED)
 
 
 @cli.command("validate")

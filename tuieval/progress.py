@@ -63,6 +63,12 @@ class Progress:
             self._line(f"{event.status}: {event.n_done}/{event.n_total} samples, {event.n_errors} errors, "
                        f"{self.retries} retries in {_duration(event.elapsed_s)}", force=True)
 
+    def note(self, text: str) -> None:
+        """A line of its own above the progress bar (warnings, early decisions)."""
+        self._line(text, force=True)
+        if self.tty:
+            self._draw(force=True)
+
     def status_text(self) -> str:
         elapsed = time.monotonic() - self.started
         new = self.done - self.baseline
