@@ -281,7 +281,9 @@ def compare_command(baseline_run: str, candidate_run: str, db_path: str | None, 
         click.echo(json.dumps(comparison, indent=2, ensure_ascii=False))
     else:
         click.echo(reporting.comparison_to_markdown(comparison), nl=False)
-    if comparison.get("regressions"):
+    overall = comparison.get("overall") or {}
+    overall_regressed = bool(overall.get("significant")) and (overall.get("delta") or 0) < 0
+    if comparison.get("regressions") or overall_regressed:
         sys.exit(EXIT_GATE_FAILED)
 
 
