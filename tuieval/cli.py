@@ -195,7 +195,14 @@ def _finish_report(store, run_id: str, quiet: bool) -> int:
     from tuieval.gates import evaluate_gates
     from tuieval.reporting import build_report, summary_lines
 
-    report = build_report(store, run_id, persist_clusters=True)
+    from tuieval.reporting import ClusteringBackendError
+
+    try:
+        report = build_report(store, run_id, persist_clusters=True)
+    except ClusteringBackendError as exc:
+        # the samples are stored; only the analysis needs the failing endpoint
+        click.echo(f"tuieval: run {run_id} is stored but its report failed: {exc}", err=True)
+        return EXIT_BAD_INPUT
     if not quiet:
         for line in summary_lines(report):
             click.echo(line, err=True)
@@ -240,7 +247,10 @@ def report_command(run_id: str, db_path: str | None, fmt: str) -> None:
 
     store = _open_store(db_path, must_exist=True)
     rid = _resolve(store, run_id)
-    report = reporting.build_report(store, rid)
+    try:
+        report = reporting.build_report(store, rid)
+    except reporting.ClusteringBackendError as exc:
+        raise BadInput(str(exc)) from None
     render = {"json": reporting.to_json, "md": reporting.to_markdown, "csv": reporting.to_csv,
               "junit": reporting.to_junit}[fmt]
     click.echo(render(report), nl=False)
@@ -252,13 +262,16 @@ def report_command(run_id: str, db_path: str | None, fmt: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
 def export_command(run_id: str, db_path: str | None, fmt: str) -> None:
     """Every sample of a run, one JSON object per line."""
-    from tuieval.reporting import export_rows
+    from tuieval.reporting import ClusteringBackendError, export_rows
 
     store = _open_store(db_path, must_exist=True)
     rid = _resolve(store, run_id)
     out = sys.stdout
-    for row in export_rows(store, rid):
-        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    try:
+        for row in export_rows(store, rid):
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    except ClusteringBackendError as exc:
+        raise BadInput(str(exc)) from None
 
 
 @cli.command("compare")

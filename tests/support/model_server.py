@@ -5,7 +5,29 @@ streaming or not, with deterministic answers: the reply is ``"Answer: " + X`` wh
 X is the text between ``<<`` and ``>>`` in the last user message (else ``"42"``),
 streamed in ~4-character deltas (one output token each; ``max_tokens`` truncates and
 finishes with "length"/"max_tokens"). X is also the request's *prompt key* for counting
-(the whole last user message when it has no ``<<…>>``).
+(the whole last user message when it has no ``<<…>>``).  When X holds ``|``-separated
+alternatives (``<<Paris|Lyon|paris>>``) the n-th request for that key answers the
+((n−1) mod k)-th alternative, so repeated samples of one prompt differ (the key stays
+the whole ``Paris|Lyon|paris``; a failed attempt also advances the cycle).
+
+**Embeddings** — ``POST /v1/embeddings`` (OpenAI shape: ``input`` a string or a list of
+strings; an empty or whitespace-only string is a 400, as OpenAI does) returns one
+deterministic vector per input, computed by :func:`embedding_vector`: a hashed bag of
+words (lower-cased word tokens, each adding 1 to one of ``embedding_dim`` buckets chosen
+by a BLAKE2 hash), L2-normalised.  So cos(a, b) = shared words / √(|a|·|b|) (barring
+bucket collisions): paraphrases that share words are close, "1912" and "1921" are not.
+``data`` comes back in *reverse* input order, each item with its ``index``: clients
+must sort by index.  Counters: ``embedding_requests``, ``embedding_inputs``,
+``embedding_batches`` (list of input counts); its prompt key is :data:`EMBEDDINGS_KEY`,
+so ``fail_first(n, status, key=EMBEDDINGS_KEY)`` breaks only embeddings.
+
+**Judge** — a chat request whose system or user text contains :data:`JUDGE_MARKER`
+("entailment, contradiction or neutral", from tuieval's judge prompt) is a judge call:
+the question, premise and hypothesis are read from the ``<question>``, ``<premise>`` and
+``<hypothesis>`` tags and the reply is ``server.judge_rule(premise, hypothesis)``
+(default :func:`default_judge_rule`: "entailment" when the two answers' canonical forms
+are equal, else "contradiction").  Its prompt key is :data:`JUDGE_KEY`; counters
+``judge_requests`` and ``judge_log`` (list of (question, premise, hypothesis)).
 
 Faults are set on the object (thread-safe) and apply to the following requests::
 
@@ -16,6 +38,7 @@ Faults are set on the object (thread-safe) and apply to the following requests::
     server.replay(path_or_bytes, split_at=[5, 17])  # serve a captured .sse body
     server.reset()                               # faults, replay and counters back to zero
     server.require_api_key = "k"  # other keys get 401 whose message echoes the key sent
+    server.judge_rule = lambda premise, hypothesis: "neutral"   # judge replies
 
 Options also read and write as attributes (``server.latency_ms = 60``), through the lock.
 
@@ -37,7 +60,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
+import math
 import random
 import re
 import threading
@@ -48,10 +73,42 @@ from typing import Any
 
 from aiohttp import web
 
+from tuieval.analysis.variance import canonical_answer
+from tuieval.backends.judge import JUDGE_MARKER
+
 SPLIT_MARKER = b"\n@@SPLIT@@\n"
 _KEY_RE = re.compile(r"<<(.*?)>>", re.S)
 _EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
 FAULT_WORDS = ("cut", "malformed", "reset")
+#: Prompt keys of embeddings and judge requests (for prompt_counts and fail_first).
+EMBEDDINGS_KEY = "<embeddings>"
+JUDGE_KEY = "<judge>"
+EMBEDDING_DIM = 384
+_WORD = re.compile(r"[^\W_]+")
+_TAGS = {name: re.compile(rf"<{name}>\n?(.*?)\n?</{name}>", re.S) for name in ("question", "premise", "hypothesis")}
+
+
+def embedding_vector(text: str, dim: int = EMBEDDING_DIM) -> list[float]:
+    """The test server's embedding: hashed bag of lower-cased words, L2-normalised."""
+    vec = [0.0] * dim
+    for word in _WORD.findall(text.lower()):
+        h = int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
+        vec[h % dim] += 1.0
+    norm = math.sqrt(sum(v * v for v in vec))
+    return [v / norm for v in vec] if norm else vec
+
+
+def default_judge_rule(premise: str, hypothesis: str) -> str:
+    """Equal canonical forms entail each other; anything else contradicts."""
+    return "entailment" if canonical_answer(premise) == canonical_answer(hypothesis) else "contradiction"
+
+
+def _judge_parts(text: str) -> tuple[str, str, str]:
+    parts = []
+    for name in ("question", "premise", "hypothesis"):
+        m = _TAGS[name].search(text)
+        parts.append(m.group(1) if m else "")
+    return parts[0], parts[1], parts[2]
 
 _CONFIG_FIELDS = {
     "p_429": 0.0,
@@ -63,6 +120,7 @@ _CONFIG_FIELDS = {
     "tokens_per_s": None,
     "chunk_chars": 4,
     "require_api_key": None,
+    "embedding_dim": EMBEDDING_DIM,
 }
 
 
@@ -119,6 +177,12 @@ class ModelServer:
         self.prompt_counts: Counter[str] = Counter()
         self.fault_counts: Counter[str] = Counter()
         self._peers: set[tuple[str, int]] = set()
+        self.embedding_requests = 0
+        self.embedding_inputs = 0
+        self.embedding_batches: list[int] = []
+        self.judge_requests = 0
+        self.judge_log: list[tuple[str, str, str]] = []
+        self.judge_rule = default_judge_rule
         self.last_headers: dict[str, str] = {}
         self.last_body: dict[str, Any] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -200,6 +264,9 @@ class ModelServer:
             self.prompt_counts.clear()
             self.fault_counts.clear()
             self._peers.clear()
+            self.embedding_requests = self.embedding_inputs = self.judge_requests = 0
+            self.embedding_batches.clear()
+            self.judge_log.clear()
 
     @property
     def connections_total(self) -> int:
@@ -247,6 +314,7 @@ class ModelServer:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._openai)
         app.router.add_post("/v1/messages", self._anthropic)
+        app.router.add_post("/v1/embeddings", self._embeddings)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
@@ -268,11 +336,15 @@ class ModelServer:
 
     # -- request handling (server thread) --------------------------------------
 
-    def _admit(self, request: web.Request, body: dict[str, Any]) -> tuple[dict[str, Any], str, int | str | None]:
+    def _admit(
+        self, request: web.Request, body: dict[str, Any], key: str | None = None
+    ) -> tuple[dict[str, Any], str, int | str | None]:
         """Count the request and decide its fate: (options snapshot, prompt key, fault)."""
-        text = _last_user_text(body)
-        m = _KEY_RE.search(text)
-        key = m.group(1) if m else text
+        m = None
+        if key is None:
+            text = _last_user_text(body)
+            m = _KEY_RE.search(text)
+            key = m.group(1) if m else text
         with self._lock:
             cfg = dict(self._cfg)
             self.requests_total += 1
@@ -304,7 +376,11 @@ class ModelServer:
                     fault = ("auth", presented)  # type: ignore[assignment]
             if isinstance(fault, str):
                 self.fault_counts[fault] += 1
-        cfg["answer"] = "Answer: " + (m.group(1) if m else "42")
+        x = m.group(1) if m else "42"
+        if "|" in x:
+            alternatives = x.split("|")
+            x = alternatives[(nth - 1) % len(alternatives)]
+        cfg["answer"] = "Answer: " + x
         return cfg, key, fault
 
     def _count_status(self, status: int) -> None:
@@ -332,9 +408,30 @@ class ModelServer:
             # server error, and aiohttp would otherwise log a traceback for it.
             return web.Response(status=499)
 
+    def _judge_reply(self, body: dict[str, Any]) -> str | None:
+        """The judge's reply when `body` is a judge request (see the module docstring), else None."""
+        texts = [body.get("system") if isinstance(body.get("system"), str) else ""]
+        for msg in body.get("messages") or []:
+            if isinstance(msg, dict) and msg.get("role") in ("system", "user"):
+                content = msg.get("content")
+                if isinstance(content, list):
+                    content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+                texts.append(str(content or ""))
+        if not any(JUDGE_MARKER in t for t in texts):
+            return None
+        question, premise, hypothesis = _judge_parts(_last_user_text(body))
+        with self._lock:
+            self.judge_requests += 1
+            self.judge_log.append((question, premise, hypothesis))
+            rule = self.judge_rule
+        return str(rule(premise, hypothesis))
+
     async def _respond(self, request: web.Request, proto: str) -> web.StreamResponse:
         body = await self._read(request)
-        cfg, key, fault = self._admit(request, body)
+        judge = self._judge_reply(body)
+        cfg, key, fault = self._admit(request, body, JUDGE_KEY if judge is not None else None)
+        if judge is not None:
+            cfg["answer"] = judge
         if cfg["latency_ms"]:
             await asyncio.sleep(cfg["latency_ms"] / 1000.0)
         if fault == "reset":  # drop the connection before any response byte
@@ -365,6 +462,42 @@ class ModelServer:
         else:
             events = _anthropic_events(model, pieces, finish, input_tokens)
         return await self._stream(request, events, cfg["tokens_per_s"], fault)
+
+    async def _embeddings(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._embed(request)
+        except ConnectionError:
+            return web.Response(status=499)
+
+    async def _embed(self, request: web.Request) -> web.StreamResponse:
+        body = await self._read(request)
+        cfg, _, fault = self._admit(request, body, EMBEDDINGS_KEY)
+        inputs = body.get("input")
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        with self._lock:
+            self.embedding_requests += 1
+            if isinstance(inputs, list):
+                self.embedding_inputs += len(inputs)
+                self.embedding_batches.append(len(inputs))
+        if cfg["latency_ms"]:
+            await asyncio.sleep(cfg["latency_ms"] / 1000.0)
+        if fault == "reset":
+            _abort(request)
+            return web.Response(status=499)
+        if isinstance(fault, tuple):
+            return self._error("openai", 401, f"Incorrect API key provided: {fault[1]}", "authentication_error")
+        if isinstance(fault, int):
+            return self._error("openai", fault, f"injected HTTP {fault}", None, cfg["retry_after"])
+        if not isinstance(inputs, list) or not inputs or not all(isinstance(t, str) and t.strip() for t in inputs):
+            return self._error("openai", 400, "'$.input' is invalid: non-empty strings required", None)
+        dim = int(cfg["embedding_dim"])
+        data = [{"object": "embedding", "index": i, "embedding": embedding_vector(t, dim)} for i, t in enumerate(inputs)]
+        data.reverse()  # clients must order by index
+        n_tokens = sum(len(_WORD.findall(t)) for t in inputs)
+        obj = {"object": "list", "data": data, "model": str(body.get("model", "test-embed")),
+               "usage": {"prompt_tokens": n_tokens, "total_tokens": n_tokens}}
+        return await self._send_json(request, json.dumps(obj).encode(), fault)
 
     def _error(
         self, proto: str, status: int, message: str, kind: str | None, retry_after: str | None = None
@@ -418,7 +551,9 @@ class ModelServer:
                 "stop_sequence": None,
                 "usage": {"input_tokens": in_tokens, "output_tokens": out_tokens},
             }
-        raw = json.dumps(obj).encode()
+        return await self._send_json(request, json.dumps(obj).encode(), fault)
+
+    async def _send_json(self, request: web.Request, raw: bytes, fault: int | str | None) -> web.StreamResponse:
         self._count_status(200)
         if fault == "malformed":
             return web.Response(body=raw[: len(raw) // 2], content_type="application/json")

@@ -34,7 +34,13 @@ Extra fields (the contract's names are never changed):
   `clusters`), semantic_entropy_normalized, miller_madow, majority_correct_rate;
   clusters carry n_correct, sample_indices and, with several templates, template.
 - analysis: clustering method and counters, alpha, unit, percentile method,
-  discovery summary (m tests, n_min, split, skipped columns).
+  discovery summary (m tests, n_min, split, skipped columns).  `analysis.clustering`
+  holds method, threshold and the tier's counters from `cluster_groups`: linkage,
+  embed_calls / embedded_texts (embeddings), rule, judge_calls, unparsed_replies
+  (judge replies that fell back to neutral), pair_cache_hits (judge tiers), bands
+  {exact, below_low, band, above_high} and similarity (hybrid), plus whatever the
+  caller adds through `cluster_stats` (e.g. the endpoint's request counts, or
+  source: "stored" when stored clusters were reused).
 """
 
 from __future__ import annotations
@@ -48,13 +54,15 @@ import numpy as np
 from tuieval.analysis.latency import LatencyIndex, deadline_curve, tpot
 from tuieval.analysis.slices import Level, _hashable, column_levels, derive_features, discover_slices_columns
 from tuieval.analysis.stats import DEFAULT_KS, mean_ci_items, per_task_pass_at_k, per_task_pass_hat_k
-from tuieval.analysis.variance import (ClusterResult, Judge, canonical_answer, cluster_groups, flip_rates,
-                                       group_stats)
+from tuieval.analysis.variance import (ClusterResult, Embed, Judge, _renumber, canonical_answer, cluster_groups,
+                                       flip_rates, group_stats)
 
 SCHEMA = "tuieval.report/1"
 DERIVED_KEYS = ("input_tokens", "script", "has_digits", "non_ascii_name")
 RUN_FIELDS = ("id", "suite", "model", "status", "samples_per_case", "temperature", "started_at",
               "finished_at", "slo_ms")
+#: Keys of a run's config["variance"] passed to the clustering tiers as they are.
+TIER_KEYS = ("tau_low", "tau_high", "rule", "linkage")
 
 
 def _f(x: Any) -> float | None:
@@ -118,32 +126,52 @@ class _Table:
 
 
 def _cluster_table(table: _Table, method: str, *, threshold: float | None, judge: Judge | None,
-                   questions: Sequence[str] | None, **tier: Any) -> tuple[np.ndarray, dict]:
+                   questions: Sequence[str] | None, embed: Embed | None = None, **tier: Any) -> tuple[np.ndarray, dict]:
     group_q = None
     if questions is not None:
         group_q = [questions[c] for c in table.group_case.tolist()]
     return cluster_groups(table.texts, table.group, method, threshold=threshold, judge=judge, questions=group_q,
-                          **tier)
+                          embed=embed, **tier)
+
+
+def tier_args(var_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The tier keyword arguments (rule, tau_low, tau_high, linkage) a variance config sets."""
+    return {k: var_cfg[k] for k in TIER_KEYS if var_cfg.get(k) is not None}
+
+
+class RunClusters(dict):
+    """{(case_id, template): ClusterResult} with the clustering's run-wide `stats`
+    (the counters `cluster_groups` returns: judge calls, bands, embed calls…)."""
+
+    stats: dict[str, Any]
+
+    def __init__(self, *args: Any, stats: Mapping[str, Any] | None = None, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.stats = dict(stats or {})
 
 
 def cluster_run(samples: Sequence[Mapping[str, Any]], method: str = "canonical", *, threshold: float | None = None,
                 judge: Judge | None = None, questions: Mapping[Any, str] | None = None,
-                ) -> dict[tuple[Any, Any], ClusterResult]:
+                embed: Embed | None = None, **tier: Any) -> RunClusters:
     """Cluster every (case_id, template) group of a run's samples.
 
     Returns {(case_id, template): ClusterResult} where result.ids[i] is the cluster of
     the group's i-th sample in sample_index order (result.sample_indices[i]), -1 for an
     error; result.representatives / sizes describe the clusters.  Clustering reads
     `extracted`, else `response`; errors are excluded.  `questions` maps case_id → the
-    case's input text (needed by the judge methods).  This is the same code path the
-    report uses, so stored assignments match the report.
+    case's input text (needed by the judge methods).  `embed` is the embeddings tier's
+    (and optionally hybrid's) function; `tier` takes rule, tau_low, tau_high, linkage.
+    The returned mapping's `.stats` holds the run-wide counters.  Pass the assignments
+    to `analyze_run(clusters=…, cluster_stats=result.stats)` so the report uses exactly
+    these clusters instead of clustering again.
     """
     case_ids = list(dict.fromkeys(s["case_id"] for s in samples))
     case_index = {c: i for i, c in enumerate(case_ids)}
     table = _Table(samples, case_index)
     qs = [questions.get(c, "") for c in case_ids] if questions is not None else None
-    ids, stats = _cluster_table(table, method, threshold=threshold, judge=judge, questions=qs)
-    out: dict[tuple[Any, Any], ClusterResult] = {}
+    ids, stats = _cluster_table(table, method, threshold=threshold, judge=judge, questions=qs, embed=embed,
+                                **{k: v for k, v in tier.items() if v is not None})
+    out = RunClusters(stats=stats)
     bounds = np.r_[0, np.flatnonzero(np.diff(table.group)) + 1, table.n]
     ids_l = ids.tolist()
     si_l = table.sample_index.tolist()
@@ -152,6 +180,29 @@ def cluster_run(samples: Sequence[Mapping[str, Any]], method: str = "canonical",
         key = (case_ids[int(table.group_case[g])], table.templates[int(table.group_tmpl[g])])
         out[key] = ClusterResult.from_ids(ids_l[a:b], method, sample_indices=si_l[a:b])
     return out
+
+
+def _given_clusters(table: _Table, samples: Sequence[Mapping[str, Any]],
+                    clusters: Mapping[tuple[Any, Any, int], int]) -> np.ndarray:
+    """Cluster id per table row from {(case_id, template, sample_index): cluster},
+    renumbered by first appearance inside each group; -1 for errors."""
+    order = table.order.tolist()
+    ids = np.full(table.n, -1, dtype=np.int64)
+    for row, i in enumerate(order):
+        if table.texts[row] is None:
+            continue
+        s = samples[i]
+        k = (s["case_id"], s.get("template"), int(s.get("sample_index") or 0))
+        c = clusters.get(k)
+        if c is None or c < 0:
+            raise ValueError(f"clusters: no cluster for sample {k!r}")
+        ids[row] = int(c)
+    bounds = np.r_[0, np.flatnonzero(np.diff(table.group)) + 1, table.n]
+    out = ids.tolist()
+    for g in range(table.n_groups):
+        a, b = int(bounds[g]), int(bounds[g + 1])
+        out[a:b] = _renumber(out[a:b])
+    return np.asarray(out, dtype=np.int64)
 
 
 def cluster_records(samples: Sequence[Mapping[str, Any]], results: Mapping[tuple[Any, Any], ClusterResult],
@@ -337,14 +388,23 @@ def _case_columns(cases: Sequence[Mapping[str, Any]]) -> tuple[dict[str, list], 
 def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samples: Sequence[Mapping[str, Any]], *,
                 method: str | None = None, cluster_key: str | None = None, rng_seed: int = 0,
                 alpha: float = 0.05, threshold: float | None = None, judge: Judge | None = None,
+                embed: Embed | None = None, clusters: Mapping[tuple[Any, Any, int], int] | None = None,
+                cluster_stats: Mapping[str, Any] | None = None,
                 discover: bool = True, delta_min: float = 0.05) -> dict:
     """The tuieval.report/1 dictionary (JSON-serialisable) for one run.
 
-    `method` (canonical | lexical | entailment | hybrid; the last two need `judge`,
-    a callable (question, premise, hypothesis) → raw reply), `threshold` and
-    `cluster_key` default to the run's config ("variance": {"method", "threshold",
+    `method` (canonical | lexical | embeddings | entailment | hybrid; embeddings needs
+    `embed`, a callable list of texts → matrix with one row per text; entailment and
+    hybrid need `judge`, a callable (question, premise, hypothesis) → raw reply, and
+    hybrid uses `embed` for its similarity when given), `threshold` and `cluster_key`
+    default to the run's config ("variance": {"method", "threshold", "linkage",
     "tau_low", "tau_high", "rule"}, "cluster_key"), then to canonical / the tier default
-    / none.  Extra fields beyond the contract are documented in the module docstring.
+    / none.  `clusters` ({(case_id, template, sample_index): cluster}, e.g. from
+    `cluster_records(cluster_run(...))` or the stored samples.cluster column) skips
+    clustering: every valid sample must have one; `cluster_stats` then fills
+    analysis.clustering (and is merged into it otherwise).  No model is ever called
+    from here: the callables do that.
+    Extra fields beyond the contract are documented in the module docstring.
     `rng_seed` seeds the discovery/confirmation split.  Slices: every metadata
     key=value, the derived features, and discovered conjunctions that were flagged.
     """
@@ -369,9 +429,13 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
     nc = len(cases)
 
     table = _Table(samples, case_index)
-    ids, cstats = _cluster_table(table, method, threshold=threshold, judge=judge,
-                                 questions=[c.get("input_text") or "" for c in cases],
-                                 **{k: var_cfg[k] for k in ("tau_low", "tau_high", "rule") if k in var_cfg})
+    if clusters is not None:
+        ids, cstats = _given_clusters(table, samples, clusters), {"method": method}
+    else:
+        ids, cstats = _cluster_table(table, method, threshold=threshold, judge=judge, embed=embed,
+                                     questions=[c.get("input_text") or "" for c in cases],
+                                     **tier_args(var_cfg))
+    cstats = {**cstats, **(cluster_stats or {})}
     gs = group_stats(table.group, ids, table.correct, table.n_groups)
     cluster_ids = None
     if cluster_key:
@@ -464,7 +528,16 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
 
 
 def _jsonable(d: Mapping[str, Any]) -> dict:
-    return {k: (int(v) if isinstance(v, np.integer) else v) for k, v in d.items() if k != "method"}
+    def conv(v: Any) -> Any:
+        if isinstance(v, np.integer):
+            return int(v)
+        if isinstance(v, np.floating):
+            return float(v)
+        if isinstance(v, Mapping):
+            return {k: conv(x) for k, x in v.items()}
+        return v
+
+    return {k: conv(v) for k, v in d.items() if k != "method"}
 
 
 def _discovery_fields(r) -> dict:

@@ -7,10 +7,16 @@ into clusters that "mean the same thing", in tiers of increasing cost:
                 letters, short factual answers; what self-consistency uses (§1.2).
 2. lexical    — character-3-gram + token cosine in numpy, with number and negation
                 guards, leader clustering against each cluster's first member.
-3. similarity — agglomerative clustering of any similarity matrix (embeddings),
-                complete or average linkage (single linkage chains, §1.4).
+3. embeddings — agglomerative clustering of the cosine similarity S = E·Eᵀ of
+                L2-normalised embeddings (`cluster_by_similarity`), complete or
+                average linkage (single linkage chains, §1.4).
 4. entailment — greedy bidirectional-entailment clustering with a judge (§1.1–1.2).
-   hybrid     — similarity bands: below τ_low different, the rest goes to the judge.
+   hybrid     — similarity bands (embeddings when given, else lexical): below τ_low
+                different, the rest goes to the judge.
+
+The analysis never talks to a model itself: the caller passes callables, an `Embed`
+(list of texts → float matrix, one row per text, in order) and a `Judge`
+((question, premise, hypothesis) → raw reply).
 
 Every tier first collapses canonical duplicates, keeps sample order fixed (cluster
 ids are numbered by first appearance), and excludes errors (None answers, id -1).
@@ -437,6 +443,51 @@ def cluster_by_similarity(S: np.ndarray, threshold: float, linkage: str = "compl
     return _renumber(label)
 
 
+Embed = Callable[[list[str]], np.ndarray]
+"""embed(texts) → an array of shape (len(texts), d), row i the embedding of texts[i]."""
+
+DEFAULT_EMBEDDING_THRESHOLD = 0.88
+DEFAULT_LINKAGE = "average"
+LINKAGES = ("average", "complete")
+
+
+def _embed_rows(embed: Embed, texts: list[str]) -> np.ndarray:
+    """Call `embed` and check its answer: (len(texts), d), finite; rows L2-normalised
+    (a zero row stays zero and so is similar to nothing)."""
+    E = np.asarray(embed(list(texts)), dtype=np.float32)
+    if E.ndim != 2 or E.shape[0] != len(texts):
+        raise ValueError(f"embed returned shape {E.shape} for {len(texts)} texts")
+    if not np.isfinite(E).all():
+        raise ValueError("embed returned non-finite values")
+    return _l2(E)
+
+
+def cosine_similarity_matrix(E: np.ndarray) -> np.ndarray:
+    """S = Ê·Êᵀ of the L2-normalised rows of E (§1.4), as float64 in [-1, 1]."""
+    En = _l2(np.asarray(E, dtype=np.float32))
+    return np.clip(En.astype(np.float64) @ En.T.astype(np.float64), -1.0, 1.0)
+
+
+def cluster_embeddings(answers: Sequence[str | None], embed: Embed,
+                       threshold: float = DEFAULT_EMBEDDING_THRESHOLD,
+                       linkage: str = DEFAULT_LINKAGE) -> ClusterResult:
+    """Tier 3 for one group: collapse canonical duplicates, embed each distinct answer's
+    first occurrence (original text), cluster S = E·Eᵀ agglomeratively (§1.4).
+
+    Stats: embedded_texts (strings passed to `embed`), threshold, linkage.
+    """
+    uniques, first, local = _collapse(answers)
+    stats = {"threshold": threshold, "linkage": linkage, "embedded_texts": 0}
+    if len(uniques) <= 1:
+        return ClusterResult.from_ids(local, "embeddings", stats=stats)
+    texts = [str(answers[p]) for p in first]
+    E = _embed_rows(embed, texts)
+    stats["embedded_texts"] = len(texts)
+    assign = cluster_by_similarity(E.astype(np.float64) @ E.T.astype(np.float64), threshold, linkage)
+    ids = _renumber([-1 if u < 0 else assign[u] for u in local])
+    return ClusterResult.from_ids(ids, "embeddings", stats=stats)
+
+
 # ---------------------------------------------------------------------------------------------
 # Tier 4: bidirectional entailment with a judge, and the hybrid
 # ---------------------------------------------------------------------------------------------
@@ -578,28 +629,60 @@ def cluster_hybrid(answers: Sequence[str | None], S: np.ndarray, tau_low: float,
 # Batch clustering of many groups (the report's and the store's path)
 # ---------------------------------------------------------------------------------------------
 
-METHODS = ("canonical", "lexical", "entailment", "hybrid")
+METHODS = ("canonical", "lexical", "embeddings", "entailment", "hybrid")
+DEFAULT_TAU_LOW = 0.3
+DEFAULT_TAU_HIGH = 0.9
 
 
 def cluster_groups(texts: Sequence[str | None], groups: np.ndarray, method: str = "canonical", *,
                    threshold: float | None = None, judge: Judge | None = None,
                    questions: Sequence[str] | None = None, rule: str = "strict",
-                   tau_low: float = 0.3, tau_high: float = 0.9) -> tuple[np.ndarray, dict]:
+                   tau_low: float = DEFAULT_TAU_LOW, tau_high: float = DEFAULT_TAU_HIGH,
+                   embed: Embed | None = None, linkage: str = DEFAULT_LINKAGE) -> tuple[np.ndarray, dict]:
     """Cluster many groups at once; returns (cluster id per answer, -1 for None; stats).
 
     `groups` is the group index of each answer; answers of one group must be contiguous
     and in sample order (the caller sorts).  The canonical tier is fully vectorised;
     the other tiers only visit groups with more than one canonical form, and featurise
-    their distinct forms in batches of ≤ FEATURE_CHUNK.  `questions[g]` is group g's
-    question (judge tiers); one decision cache is shared by the groups of one question.
+    (or embed) their distinct forms in batches of ≤ FEATURE_CHUNK.  `questions[g]` is
+    group g's question (judge tiers); one decision cache is shared by the groups of one
+    question.
+
+    `embeddings` needs `embed` (texts → matrix): each group's distinct answers (the
+    original text of each canonical form's first occurrence) are embedded, one `embed`
+    call per chunk of distinct strings, and clustered agglomeratively on S = E·Eᵀ with
+    `linkage` (average | complete) at `threshold` (default 0.88).  `hybrid` takes its S
+    from `embed` when given, else from the lexical tier.
+
+    Stats: method, groups_clustered; threshold/linkage (lexical, embeddings);
+    embed_calls, embedded_texts (embedding similarity); judge_calls, unparsed_replies
+    (fallbacks to neutral), pair_cache_hits (judge tiers); bands and similarity
+    ("embeddings" | "lexical") for hybrid.
     """
     if method not in METHODS:
         raise ValueError(f"unknown clustering method {method!r}; expected one of {METHODS}")
     if method in ("entailment", "hybrid") and judge is None:
         raise ValueError(f"method {method!r} needs a judge")
+    if method == "embeddings" and embed is None:
+        raise ValueError("method 'embeddings' needs an embed function")
+    if method == "embeddings" and linkage not in LINKAGES:
+        raise ValueError(f"linkage must be one of {LINKAGES} (single linkage chains answers)")
+    if method in ("entailment", "hybrid") and rule not in RULES:
+        raise ValueError(f"unknown rule {rule!r}; expected one of {RULES}")
+    use_embed = method == "embeddings" or (method == "hybrid" and embed is not None)
     groups = np.asarray(groups, dtype=np.int64)
     n = len(texts)
     stats: dict = {"method": method}
+    if method == "lexical":
+        stats.update(threshold=DEFAULT_LEXICAL_THRESHOLD if threshold is None else threshold)
+    elif method == "embeddings":
+        stats.update(threshold=DEFAULT_EMBEDDING_THRESHOLD if threshold is None else threshold, linkage=linkage)
+    elif method == "hybrid":
+        stats.update(tau_low=tau_low, tau_high=tau_high, similarity="embeddings" if use_embed else "lexical")
+    if method in ("entailment", "hybrid"):
+        stats.update(rule=rule, judge_calls=0, unparsed_replies=0, pair_cache_hits=0)
+    if use_embed:
+        stats.update(embed_calls=0, embedded_texts=0)
     # canonical forms, computed once per distinct raw string (answers repeat a lot)
     raw_cache: dict[str, str] = {}
     canon_id: dict[str, int] = {}
@@ -620,6 +703,8 @@ def cluster_groups(texts: Sequence[str | None], groups: np.ndarray, method: str 
     ids = np.full(n, -1, dtype=np.int64)
     valid = np.flatnonzero(cid >= 0)
     if valid.size == 0:
+        if method == "hybrid":
+            stats["bands"] = {"exact": 0, "below_low": 0, "band": 0, "above_high": 0}
         return ids, stats
     U = len(canon_list)
     # first appearance of each (group, canonical form): np.unique gives the first index
@@ -638,10 +723,12 @@ def cluster_groups(texts: Sequence[str | None], groups: np.ndarray, method: str 
     pair_cluster = local_rank.copy()  # canonical tier: one cluster per canonical form
     multi = np.flatnonzero(counts > 1)
     stats["groups_clustered"] = int(multi.size)
+    bands = {"below_low": 0, "band": 0, "above_high": 0}
     if method != "canonical" and multi.size:
-        thr = DEFAULT_LEXICAL_THRESHOLD if threshold is None else threshold
+        thr = threshold
+        if thr is None:
+            thr = DEFAULT_EMBEDDING_THRESHOLD if method == "embeddings" else DEFAULT_LEXICAL_THRESHOLD
         oracles: dict[str, EntailmentOracle] = {}
-        bands = {"below_low": 0, "band": 0, "above_high": 0}
         # Featurise in chunks of groups holding ≤ FEATURE_CHUNK distinct forms, so memory
         # stays bounded (a few MB) however many distinct answers the run has.
         row_of = np.full(U, -1, dtype=np.int64)
@@ -655,35 +742,56 @@ def cluster_groups(texts: Sequence[str | None], groups: np.ndarray, method: str 
             chunk = multi[pos:end]
             pos = end
             feats = None
-            if method != "entailment":
+            if method in ("lexical", "hybrid") and not use_embed:
                 need = np.unique(np.concatenate([pair_cid[starts[g]: starts[g] + counts[g]] for g in chunk]))
                 row_of[need] = np.arange(need.size)
                 feats = LexicalFeatures([canon_list[c] for c in need])
+            # the judge and the embedding model read an original answer, not the normalised form
+            chunk_texts: dict[int, list[str]] = {}
+            if method != "lexical":
+                for g in chunk:
+                    s, m = int(starts[g]), int(counts[g])
+                    chunk_texts[int(g)] = [str(texts[i]) for i in valid[first_idx[order[s: s + m]]]]
+            emb_row: dict[str, int] = {}
+            E = None
+            if use_embed:
+                for lst in chunk_texts.values():
+                    for t in lst:
+                        emb_row.setdefault(t, len(emb_row))
+                E = _embed_rows(embed, list(emb_row))
+                stats["embed_calls"] += 1
+                stats["embedded_texts"] += len(emb_row)
             for g in chunk:
                 s, m = int(starts[g]), int(counts[g])
-                rows = row_of[pair_cid[s: s + m]].tolist()
                 if method == "lexical":
-                    eq = _lexical_equivalence(feats, rows, thr, True)
+                    rows = row_of[pair_cid[s: s + m]].tolist()
+                    pair_cluster[s: s + m] = _leader(m, _lexical_equivalence(feats, rows, thr, True))
+                    continue
+                texts_u = chunk_texts[int(g)]
+                if use_embed:
+                    Eg = E[[emb_row[t] for t in texts_u]].astype(np.float64)
+                    S = np.clip(Eg @ Eg.T, -1.0, 1.0)
+                if method == "embeddings":
+                    pair_cluster[s: s + m] = cluster_by_similarity(S, thr, linkage)
+                    continue
+                q = questions[int(pair_group[s])] if questions is not None else ""
+                oracle = oracles.get(q)
+                if oracle is None:
+                    oracle = oracles[q] = EntailmentOracle(judge, q, rule)
+                if method == "entailment":
+                    eq = (lambda tu, o: (lambda r, j: o.equivalent(tu[r], tu[j])))(texts_u, oracle)
                 else:
-                    q = questions[int(pair_group[s])] if questions is not None else ""
-                    oracle = oracles.get(q)
-                    if oracle is None:
-                        oracle = oracles[q] = EntailmentOracle(judge, q, rule)
-                    # the judge reads an original answer, not the normalised form
-                    firsts = valid[first_idx[order[s: s + m]]]
-                    texts_u = [str(texts[i]) for i in firsts]
-                    if method == "entailment":
-                        eq = (lambda tu, o: (lambda r, j: o.equivalent(tu[r], tu[j])))(texts_u, oracle)
-                    else:
-                        eq = _hybrid_eq(feats.similarity(rows), texts_u, oracle, tau_low, tau_high, bands)
+                    if not use_embed:
+                        S = feats.similarity(row_of[pair_cid[s: s + m]].tolist())
+                    eq = _hybrid_eq(S, texts_u, oracle, tau_low, tau_high, bands)
                 pair_cluster[s: s + m] = _leader(m, eq)
         if method in ("entailment", "hybrid"):
             stats.update(judge_calls=sum(o.judge_calls for o in oracles.values()),
                          unparsed_replies=sum(o.unparsed for o in oracles.values()),
                          pair_cache_hits=sum(o.pair_cache_hits for o in oracles.values()))
-            if method == "hybrid":
-                # "exact": answers merged by canonical equality before any comparison
-                stats["bands"] = {"exact": int(valid.size - order.size), **bands}
+    if method == "hybrid":
+        # "exact": answers merged by canonical equality before any comparison
+        stats["bands"] = {"exact": int(valid.size - order.size), **bands}
     ids[valid] = pair_cluster[rank_of[inv]]
     return ids, stats
 

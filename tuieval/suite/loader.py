@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from tuieval.backends.registry import BackendConfigError, parse_spec
 from tuieval.suite import template as tpl
 from tuieval.suite.errors import Problem, SuiteError
 from tuieval.suite.model import Case, Gate, Sampling, Suite, Template
@@ -455,7 +456,22 @@ def _gates(raw: Any, col: _Collector) -> list[Gate]:
     return gates
 
 
+VARIANCE_KEYS = {"method", "threshold", "linkage", "model", "judge", "rule", "tau_low", "tau_high", "base_url",
+                 "model_base_url", "judge_base_url"}
+VARIANCE_LINKAGES = ("average", "complete")
+VARIANCE_RULES = ("strict", "lenient", "no-contradiction")
+
+
 def _variance(raw: Any, col: _Collector) -> dict[str, Any]:
+    """The `variance:` block: clustering tier and its settings (README "Suite format").
+
+    method: canonical | lexical | embeddings (needs model) | entailment (needs judge) |
+    hybrid (needs judge; model optional, else lexical similarity).  model/judge are
+    provider/model specs as for --model; base_url (or model_base_url / judge_base_url)
+    overrides the provider's endpoint and is required for openai-compatible.
+    threshold, tau_low, tau_high in (0, 1] with tau_low < tau_high; linkage average |
+    complete; rule strict | lenient | no-contradiction.
+    """
     if raw is None:
         return {"method": "canonical"}
     if isinstance(raw, str):
@@ -467,4 +483,66 @@ def _variance(raw: Any, col: _Collector) -> dict[str, Any]:
     if method not in VARIANCE_METHODS:
         col.add(("variance", "method"), f"must be one of {', '.join(sorted(VARIANCE_METHODS))}")
         raw = {**raw, "method": "canonical"}
+        method = None
+    for key in sorted(set(raw) - VARIANCE_KEYS, key=str):
+        col.add(("variance", key), f"unknown field (expected {', '.join(sorted(VARIANCE_KEYS))})")
+
+    urls: dict[str, str | None] = {}
+    for key in ("base_url", "model_base_url", "judge_base_url"):
+        value = raw.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+            col.add(("variance", key), "must be an http:// or https:// URL (OpenAI-style includes /v1)")
+        else:
+            urls[key] = value
+
+    specs: dict[str, tuple[str, str]] = {}
+    for key in ("model", "judge"):
+        value = raw.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            col.add(("variance", key), "must be a provider/model string (e.g. openai/gpt-4o-mini)")
+            continue
+        try:
+            provider, _ = parse_spec(value)
+        except BackendConfigError as exc:
+            col.add(("variance", key), str(exc).removeprefix("--model: "))
+            continue
+        if provider == "demo":
+            col.add(("variance", key), f"{value} is a simulated demo model and cannot "
+                    f"{'embed answers' if key == 'model' else 'judge answers'}")
+            continue
+        if key == "model" and provider == "anthropic":
+            col.add(("variance", key), "anthropic has no embeddings endpoint (use openai, ollama, vllm or "
+                    "openai-compatible)")
+            continue
+        if provider == "openai-compatible" and not (urls.get(f"{key}_base_url") or urls.get("base_url")):
+            col.add(("variance", "base_url"), f"required for variance.{key} {value} (e.g. http://localhost:8000/v1)")
+        specs[key] = (provider, value)
+
+    if method == "embeddings" and raw.get("model") is None:
+        col.add(("variance", "model"), "required for method embeddings (e.g. openai/text-embedding-3-small)")
+    if method in ("entailment", "hybrid") and raw.get("judge") is None:
+        col.add(("variance", "judge"), f"required for method {method} (e.g. openai/gpt-4o-mini)")
+
+    numbers: dict[str, float] = {}
+    for key in ("threshold", "tau_low", "tau_high"):
+        value = raw.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            col.add(("variance", key), "must be a number in (0, 1]")
+        else:
+            numbers[key] = float(value)
+    if "tau_low" in numbers and "tau_high" in numbers and not numbers["tau_low"] < numbers["tau_high"]:
+        col.add(("variance", "tau_low"), f"must be below tau_high ({numbers['tau_low']:g} ≥ {numbers['tau_high']:g})")
+    linkage = raw.get("linkage")
+    if linkage is not None and linkage not in VARIANCE_LINKAGES:
+        hint = " (single linkage chains distinct answers together)" if linkage == "single" else ""
+        col.add(("variance", "linkage"), f"must be one of {', '.join(VARIANCE_LINKAGES)}{hint}")
+    rule = raw.get("rule")
+    if rule is not None and rule not in VARIANCE_RULES:
+        col.add(("variance", "rule"), f"must be one of {', '.join(VARIANCE_RULES)}")
     return dict(raw)

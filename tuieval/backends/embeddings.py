@@ -1,0 +1,338 @@
+"""Embeddings over the OpenAI-compatible ``POST {base}/embeddings`` endpoint (synchronous).
+
+OpenAI, Ollama (``…/v1``), vLLM (``vllm serve --task embed``), llama.cpp, LM Studio,
+TEI and most gateways serve it: ``{"model": m, "input": [texts]}`` in,
+``{"data": [{"index": i, "embedding": [...]}, ...]}`` out.  The clustering analysis runs
+after a run, outside the engine's event loop, so this client is a plain
+``httpx.Client``.
+
+* Model specs are the chat specs (``openai/…``, ``ollama/…``, ``vllm/…``,
+  ``openai-compatible/…``) with the same environment keys and default base URLs as
+  :mod:`tuieval.backends.registry`; ``base_url`` overrides.  ``anthropic`` has no
+  embeddings endpoint and ``demo`` models are simulators: both are refused.
+* Inputs go in batches of ``batch_size``; rows come back in input order (the
+  response is sorted by ``index``), as a float32 matrix.
+* Vectors are cached per distinct string for the client's life (one report), so a
+  string is sent at most once.  Empty or whitespace-only strings are not sent (OpenAI
+  rejects them): they get a zero row, which is similar to nothing.  Inputs longer than
+  ``max_chars`` are cut.
+* 429, 5xx, timeouts and dropped connections are retried ``max_retries`` times with
+  exponential back-off (``backoff_base_s`` · 2^attempt, at most ``backoff_cap_s``;
+  a server's Retry-After is honoured up to ``RETRY_AFTER_CAP_S``).  Other 4xx fail at
+  once.  Failures are :class:`~tuieval.backends.base.BackendError` subclasses whose
+  reason never holds the API key.
+
+:func:`resolve_endpoint` and :class:`SyncJSONPoster` are shared with
+:mod:`tuieval.backends.judge`.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import httpx
+import numpy as np
+
+from tuieval.backends.base import BackendError, ServerError, Timeouts
+from tuieval.backends.http import USER_AGENT, error_for_status, map_exception
+from tuieval.backends.registry import BackendConfigError, parse_spec
+
+__all__ = [
+    "Endpoint",
+    "resolve_endpoint",
+    "SyncJSONPoster",
+    "EmbeddingClient",
+    "make_embedder",
+    "RETRY_AFTER_CAP_S",
+]
+
+#: Longest wait honoured from a server's Retry-After before retrying anyway.
+RETRY_AFTER_CAP_S = 30.0
+DEFAULT_BATCH_SIZE = 128
+DEFAULT_MAX_CHARS = 8000
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how to call a model: provider, model name, base URL, key (never printed)."""
+
+    spec: str
+    provider: str
+    model: str
+    base_url: str
+    api_key: str | None = None
+
+    def __repr__(self) -> str:  # the key stays out of logs and tracebacks
+        return f"Endpoint(spec={self.spec!r}, base_url={self.base_url!r})"
+
+
+def resolve_endpoint(spec: str, base_url: str | None = None, *, api_key_env: str | None = None,
+                     field: str = "--model", purpose: str = "chat") -> Endpoint:
+    """Provider, model, base URL and key for `spec`, as `registry.create_backend` finds them.
+
+    `field` names the setting in error messages (e.g. ``variance.judge``); `purpose` is
+    "chat" or "embeddings" (anthropic has no embeddings endpoint).  Raises
+    BackendConfigError with a one-line message naming `field`.
+    """
+    try:
+        provider, model = parse_spec(spec)
+    except BackendConfigError as exc:
+        raise BackendConfigError(f"{field}: {str(exc).removeprefix('--model: ')}") from None
+    if provider == "demo":
+        what = "an embeddings model" if purpose == "embeddings" else "a judge"
+        raise BackendConfigError(f"{field}: {spec} is a simulated demo model, not {what}; "
+                                 f"name a real model (e.g. "
+                                 f"{'openai/text-embedding-3-small' if purpose == 'embeddings' else 'openai/gpt-4o-mini'})")
+    if purpose == "embeddings" and provider == "anthropic":
+        raise BackendConfigError(f"{field}: anthropic has no embeddings endpoint "
+                                 "(use openai, ollama, vllm or openai-compatible)")
+    if provider == "anthropic":
+        env = api_key_env or "ANTHROPIC_API_KEY"
+        key = os.environ.get(env) or None
+        url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com"
+        if not key and "api.anthropic.com" in url:
+            raise BackendConfigError(f"{field}: {env} is not set (needed for {spec})")
+        return Endpoint(spec, provider, model, url.rstrip("/"), key)
+    env = api_key_env or "OPENAI_API_KEY"
+    key = os.environ.get(env) or None
+    if provider == "openai":
+        url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+        if not key and "api.openai.com" in url:
+            raise BackendConfigError(f"{field}: {env} is not set (needed for {spec})")
+    elif provider == "ollama":
+        url = base_url or os.environ.get("OLLAMA_BASE_URL") or "http://localhost:11434/v1"
+        key = key if api_key_env else None
+    elif provider == "vllm":
+        url = base_url or os.environ.get("VLLM_BASE_URL") or "http://localhost:8000/v1"
+        key = key if api_key_env else None
+    else:  # openai-compatible
+        url = base_url
+        if not url:
+            raise BackendConfigError(f"{field}: {spec} needs a base URL (set variance.base_url, "
+                                     "e.g. http://localhost:8000/v1)")
+    if api_key_env and not key:
+        raise BackendConfigError(f"{field}: environment variable {api_key_env} is not set")
+    return Endpoint(spec, provider, model, url.rstrip("/"), key)
+
+
+def _sleep(seconds: float) -> None:
+    """The back-off wait (module-level so tests can replace it)."""
+    time.sleep(seconds)
+
+
+def make_sync_client(timeouts: Timeouts | None = None) -> httpx.Client:
+    timeouts = timeouts or Timeouts()
+    timeout = httpx.Timeout(connect=timeouts.connect, read=timeouts.read, write=timeouts.read, pool=timeouts.read)
+    return httpx.Client(timeout=timeout, headers={"user-agent": USER_AGENT}, follow_redirects=False)
+
+
+class SyncJSONPoster:
+    """POST JSON, read JSON, retry what is transient; counts requests and retries.
+
+    `sleep` is injectable for tests.  Errors are raised outside any ``except`` block so
+    they never chain to an httpx exception (which holds the request and its headers).
+    """
+
+    def __init__(self, endpoint: Endpoint, client: httpx.Client | None = None, *, timeouts: Timeouts | None = None,
+                 max_retries: int = 4, backoff_base_s: float = 0.5, backoff_cap_s: float = 8.0,
+                 sleep: Callable[[float], None] | None = None) -> None:
+        self.endpoint = endpoint
+        self._owns_client = client is None
+        self.client = client if client is not None else make_sync_client(timeouts)
+        self.max_retries = max(0, int(max_retries))
+        self.backoff_base_s = backoff_base_s
+        self.backoff_cap_s = backoff_cap_s
+        self._sleep = sleep
+        self.requests = 0
+        self.retries = 0
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.endpoint!r})"
+
+    def delay(self, attempt: int, error: BackendError) -> float:
+        wait = min(self.backoff_cap_s, self.backoff_base_s * (2 ** attempt))
+        if error.retry_after is not None:
+            wait = min(RETRY_AFTER_CAP_S, max(wait, error.retry_after))
+        return wait
+
+    def post(self, url: str, headers: dict[str, str], body: dict[str, Any],
+             parse: Callable[[Any], Any]) -> Any:
+        """POST `body`; `parse(json)` turns the decoded body into the result or raises a
+        BackendError (a non-retryable one for a well-formed but unusable answer)."""
+        secrets = (self.endpoint.api_key,)
+        attempt = 0
+        while True:
+            error: BackendError | None = None
+            self.requests += 1
+            try:
+                response = self.client.post(url, headers=headers, json=body)
+                status = response.status_code
+                content = response.content
+            except Exception as exc:  # network failure, timeout: mapped below
+                error = map_exception(exc, secrets)
+                if error is None:
+                    raise
+            else:
+                if status >= 300:
+                    error = error_for_status(status, response.headers, content, secrets)
+                else:
+                    try:
+                        obj = response.json()
+                    except (ValueError, UnicodeDecodeError):
+                        error = ServerError("malformed JSON response", status=status)
+                    else:
+                        try:
+                            return parse(obj)
+                        except BackendError as exc:
+                            error = exc
+            if not error.retryable or attempt >= self.max_retries:
+                raise error
+            (self._sleep or _sleep)(self.delay(attempt, error))
+            attempt += 1
+            self.retries += 1
+
+    def close(self) -> None:
+        if self._owns_client:
+            self.client.close()
+
+
+def _vector(item: Any) -> list[float] | np.ndarray:
+    emb = item.get("embedding") if isinstance(item, dict) else None
+    if isinstance(emb, str):  # encoding_format=base64, should a gateway force it
+        try:
+            return np.frombuffer(base64.b64decode(emb), dtype="<f4")
+        except (ValueError, TypeError):
+            raise ServerError("malformed embeddings response (bad base64 vector)", retryable=False) from None
+    if not isinstance(emb, list) or not emb:
+        raise ServerError("malformed embeddings response (item without an embedding)", retryable=False)
+    return emb
+
+
+def parse_embeddings(obj: Any, n: int) -> np.ndarray:
+    """The (n, d) float32 matrix of an embeddings response, rows in `index` order."""
+    if not isinstance(obj, dict):
+        raise ServerError("malformed embeddings response (not an object)", retryable=False)
+    if obj.get("error"):
+        err = obj["error"]
+        msg = err.get("message") if isinstance(err, dict) else str(err)
+        raise ServerError(f"error in response: {str(msg)[:150]}")
+    data = obj.get("data")
+    if not isinstance(data, list) or len(data) != n:
+        got = len(data) if isinstance(data, list) else "no"
+        raise ServerError(f"malformed embeddings response ({got} vectors for {n} inputs)", retryable=False)
+    rows: list[Any] = [None] * n
+    for pos, item in enumerate(data):
+        idx = item.get("index", pos) if isinstance(item, dict) else pos
+        if not isinstance(idx, int) or isinstance(idx, bool) or not 0 <= idx < n or rows[idx] is not None:
+            raise ServerError("malformed embeddings response (bad or repeated index)", retryable=False)
+        rows[idx] = _vector(item)
+    try:
+        matrix = np.asarray(rows, dtype=np.float32)
+    except (ValueError, TypeError):
+        raise ServerError("malformed embeddings response (vectors differ in length)", retryable=False) from None
+    if matrix.ndim != 2 or not np.isfinite(matrix).all():
+        raise ServerError("malformed embeddings response (vectors differ in length or are not finite)",
+                          retryable=False)
+    return matrix
+
+
+class EmbeddingClient:
+    """A callable ``texts → float32 matrix`` (the analysis's `Embed`) over ``/embeddings``.
+
+    Counters: ``requests`` (HTTP requests, retries included), ``retries``,
+    ``texts_sent`` (distinct strings sent), ``cache_hits``.  Use as a context manager or
+    call :meth:`close`.
+    """
+
+    def __init__(self, spec: str, *, base_url: str | None = None, api_key_env: str | None = None,
+                 timeouts: Timeouts | None = None, batch_size: int = DEFAULT_BATCH_SIZE, max_retries: int = 4,
+                 backoff_base_s: float = 0.5, backoff_cap_s: float = 8.0, max_chars: int = DEFAULT_MAX_CHARS,
+                 client: httpx.Client | None = None, field: str = "--model",
+                 sleep: Callable[[float], None] | None = None) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be ≥ 1")
+        self.endpoint = resolve_endpoint(spec, base_url, api_key_env=api_key_env, field=field, purpose="embeddings")
+        self.spec = spec
+        self.batch_size = int(batch_size)
+        self.max_chars = int(max_chars)
+        self._poster = SyncJSONPoster(self.endpoint, client, timeouts=timeouts, max_retries=max_retries,
+                                      backoff_base_s=backoff_base_s, backoff_cap_s=backoff_cap_s, sleep=sleep)
+        self._cache: dict[str, np.ndarray] = {}
+        self._dim: int | None = None
+        self.texts_sent = 0
+        self.cache_hits = 0
+
+    def __repr__(self) -> str:
+        return f"EmbeddingClient(spec={self.spec!r}, base_url={self.endpoint.base_url!r})"
+
+    @property
+    def requests(self) -> int:
+        return self._poster.requests
+
+    @property
+    def retries(self) -> int:
+        return self._poster.retries
+
+    def counters(self) -> dict[str, int]:
+        return {"requests": self.requests, "retries": self.retries, "texts_sent": self.texts_sent,
+                "cache_hits": self.cache_hits}
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"content-type": "application/json", "accept": "application/json"}
+        if self.endpoint.api_key:
+            headers["authorization"] = f"Bearer {self.endpoint.api_key}"
+        return headers
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        """One request (with retries) for `texts`, uncached: rows in input order."""
+        body = {"model": self.endpoint.model, "input": list(texts)}
+        n = len(texts)
+        return self._poster.post(f"{self.endpoint.base_url}/embeddings", self._headers(), body,
+                                 lambda obj: parse_embeddings(obj, n))
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        texts = [str(t) for t in texts]
+        todo: list[str] = []
+        seen: set[str] = set()
+        for t in texts:
+            if t in self._cache or t in seen or not t.strip():
+                if t in self._cache:
+                    self.cache_hits += 1
+                continue
+            seen.add(t)
+            todo.append(t)
+        for i in range(0, len(todo), self.batch_size):
+            batch = todo[i: i + self.batch_size]
+            matrix = self.embed_batch([t[: self.max_chars] for t in batch])
+            if self._dim is None:
+                self._dim = int(matrix.shape[1])
+            elif matrix.shape[1] != self._dim:
+                raise ServerError(f"embedding size changed from {self._dim} to {matrix.shape[1]}", retryable=False)
+            for t, row in zip(batch, matrix):
+                self._cache[t] = row
+            self.texts_sent += len(batch)
+        dim = self._dim or 1
+        out = np.zeros((len(texts), dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            row = self._cache.get(t)
+            if row is not None:
+                out[i] = row
+        return out
+
+    def close(self) -> None:
+        self._poster.close()
+
+    def __enter__(self) -> EmbeddingClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def make_embedder(spec: str, base_url: str | None = None, **kw: Any) -> EmbeddingClient:
+    """An :class:`EmbeddingClient` for `spec` (config errors raise BackendConfigError)."""
+    return EmbeddingClient(spec, base_url=base_url, **kw)

@@ -1,0 +1,163 @@
+"""An entailment judge over a chat model, for the `entailment` and `hybrid` clustering tiers.
+
+``make_judge(spec)`` returns a callable ``judge(question, premise, hypothesis) → raw reply``
+(the analysis's `Judge`, see tuieval.analysis.variance): it asks the model whether the
+premise answer entails the hypothesis answer, given the question, and to reply with one
+word — entailment, contradiction or neutral.  The analysis reads the first 30
+characters of the reply (`parse_judge_reply`) and counts replies it cannot read.
+
+* Synchronous, non-streaming, temperature 0: OpenAI Chat Completions
+  (``POST {base}/chat/completions``) for openai / ollama / vllm / openai-compatible,
+  Anthropic Messages (``POST {base}/v1/messages``) for anthropic.  Keys and base URLs as
+  in tuieval.backends.registry; ``base_url`` overrides.  Demo models are refused.
+* Retries like tuieval.backends.embeddings (429 / 5xx / network, bounded back-off).
+* A leading ``<think>…</think>`` block (reasoning models that inline their thinking)
+  is removed from the reply; a separate reasoning field is never read.
+* Each answer is cut to ``max_chars`` characters inside the prompt.
+
+The prompt puts the question and the two answers inside ``<question>``, ``<premise>``
+and ``<hypothesis>`` tags, and both prompts contain :data:`JUDGE_MARKER` (the loopback
+test server recognises judge requests by it).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+import httpx
+
+from tuieval.backends.base import ServerError, Timeouts
+from tuieval.backends.embeddings import Endpoint, SyncJSONPoster, resolve_endpoint
+
+__all__ = ["JUDGE_MARKER", "JUDGE_SYSTEM", "judge_messages", "ChatJudge", "make_judge"]
+
+#: Present in the judge's system and user prompts.
+JUDGE_MARKER = "entailment, contradiction or neutral"
+ANTHROPIC_VERSION = "2023-06-01"
+#: Anthropic requires max_tokens; a one-word reply needs a handful.
+ANTHROPIC_MAX_TOKENS = 16
+DEFAULT_MAX_CHARS = 4000
+
+JUDGE_SYSTEM = (
+    "You compare two answers to the same question. Answer A entails answer B when, if A is true, "
+    "B must also be true. They contradict when they cannot both be true. Otherwise the relation is "
+    f"neutral. Reply with exactly one word: {JUDGE_MARKER}."
+)
+
+_THINK = re.compile(r"^\s*<think>.*?</think>\s*", re.S | re.I)
+
+
+def judge_messages(question: str, premise: str, hypothesis: str, max_chars: int = DEFAULT_MAX_CHARS) -> list[dict]:
+    """The chat messages of one judge call (system, then user)."""
+    user = (
+        f"<question>\n{question[:max_chars]}\n</question>\n\n"
+        f"Answer A:\n<premise>\n{premise[:max_chars]}\n</premise>\n\n"
+        f"Answer B:\n<hypothesis>\n{hypothesis[:max_chars]}\n</hypothesis>\n\n"
+        "As answers to this question, does answer A entail answer B? "
+        f"Reply with one word: {JUDGE_MARKER}."
+    )
+    return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(p.get("text", "") for p in value if isinstance(p, dict) and isinstance(p.get("text"), str))
+    return ""
+
+
+def _openai_reply(obj: Any) -> str:
+    if not isinstance(obj, dict):
+        raise ServerError("malformed response (not an object)", retryable=False)
+    if obj.get("error"):
+        err = obj["error"]
+        raise ServerError(f"error in response: {str(err.get('message') if isinstance(err, dict) else err)[:150]}")
+    choice = next((c for c in obj.get("choices") or () if isinstance(c, dict) and c.get("index", 0) == 0), None)
+    if choice is None:
+        raise ServerError("response has no choice 0", retryable=False)
+    return _text((choice.get("message") or {}).get("content"))
+
+
+def _anthropic_reply(obj: Any) -> str:
+    if not isinstance(obj, dict):
+        raise ServerError("malformed response (not an object)", retryable=False)
+    if obj.get("type") == "error":
+        err = obj.get("error") or {}
+        raise ServerError(f"{err.get('type', 'error')} in response: {str(err.get('message', ''))[:150]}")
+    return "".join(b.get("text", "") for b in obj.get("content") or ()
+                   if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str))
+
+
+class ChatJudge:
+    """``judge(question, premise, hypothesis) → reply``; see the module docstring.
+
+    Counters: ``calls`` (judge invocations), ``requests`` (HTTP requests, retries
+    included), ``retries``.  Use as a context manager or call :meth:`close`.
+    """
+
+    def __init__(self, spec: str, *, base_url: str | None = None, api_key_env: str | None = None,
+                 timeouts: Timeouts | None = None, max_retries: int = 4, backoff_base_s: float = 0.5,
+                 backoff_cap_s: float = 8.0, max_chars: int = DEFAULT_MAX_CHARS, client: httpx.Client | None = None,
+                 field: str = "--model", sleep: Callable[[float], None] | None = None) -> None:
+        self.endpoint: Endpoint = resolve_endpoint(spec, base_url, api_key_env=api_key_env, field=field,
+                                                   purpose="chat")
+        self.spec = spec
+        self.max_chars = int(max_chars)
+        self._poster = SyncJSONPoster(self.endpoint, client, timeouts=timeouts, max_retries=max_retries,
+                                      backoff_base_s=backoff_base_s, backoff_cap_s=backoff_cap_s, sleep=sleep)
+        self.calls = 0
+
+    def __repr__(self) -> str:
+        return f"ChatJudge(spec={self.spec!r}, base_url={self.endpoint.base_url!r})"
+
+    @property
+    def requests(self) -> int:
+        return self._poster.requests
+
+    @property
+    def retries(self) -> int:
+        return self._poster.retries
+
+    def counters(self) -> dict[str, int]:
+        return {"calls": self.calls, "requests": self.requests, "retries": self.retries}
+
+    def _request(self, messages: list[dict]) -> tuple[str, dict[str, str], dict[str, Any], Callable[[Any], str]]:
+        ep = self.endpoint
+        if ep.provider == "anthropic":
+            headers = {"content-type": "application/json", "accept": "application/json",
+                       "anthropic-version": ANTHROPIC_VERSION}
+            if ep.api_key:
+                headers["x-api-key"] = ep.api_key
+            body = {"model": ep.model, "max_tokens": ANTHROPIC_MAX_TOKENS, "temperature": 0,
+                    "system": messages[0]["content"], "messages": messages[1:], "stream": False}
+            return f"{ep.base_url}/v1/messages", headers, body, _anthropic_reply
+        headers = {"content-type": "application/json", "accept": "application/json"}
+        if ep.api_key:
+            headers["authorization"] = f"Bearer {ep.api_key}"
+        # No max_tokens: newer OpenAI models reject it, and the reply is one word anyway.
+        body = {"model": ep.model, "messages": messages, "temperature": 0, "stream": False}
+        return f"{ep.base_url}/chat/completions", headers, body, _openai_reply
+
+    def __call__(self, question: str, premise: str, hypothesis: str) -> str:
+        self.calls += 1
+        url, headers, body, parse = self._request(
+            judge_messages(str(question or ""), str(premise), str(hypothesis), self.max_chars))
+        reply = self._poster.post(url, headers, body, parse)
+        return _THINK.sub("", reply).strip()
+
+    def close(self) -> None:
+        self._poster.close()
+
+    def __enter__(self) -> ChatJudge:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def make_judge(spec: str, base_url: str | None = None, **kw: Any) -> ChatJudge:
+    """The entailment judge for chat model `spec` (config errors raise BackendConfigError;
+    a demo spec is refused with a message saying it is a simulator, not a judge)."""
+    return ChatJudge(spec, base_url=base_url, **kw)
