@@ -22,16 +22,14 @@ after a run, outside the engine's event loop, so this client is a plain
   once.  Failures are :class:`~tuieval.backends.base.BackendError` subclasses whose
   reason never holds the API key.
 
-:func:`resolve_endpoint` and :class:`SyncJSONPoster` are shared with
-:mod:`tuieval.backends.judge`.
+:class:`SyncJSONPoster` is shared with :mod:`tuieval.backends.judge`; endpoints are
+resolved by :func:`tuieval.backends.registry.resolve_endpoint`, as for chat models.
 """
 
 from __future__ import annotations
 
 import base64
-import os
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import httpx
@@ -39,7 +37,7 @@ import numpy as np
 
 from tuieval.backends.base import BackendError, ServerError, Timeouts
 from tuieval.backends.http import USER_AGENT, error_for_status, map_exception
-from tuieval.backends.registry import BackendConfigError, parse_spec
+from tuieval.backends.registry import BackendConfigError, Endpoint, parse_spec, resolve_endpoint
 
 __all__ = [
     "Endpoint",
@@ -55,68 +53,6 @@ RETRY_AFTER_CAP_S = 30.0
 DEFAULT_BATCH_SIZE = 128
 DEFAULT_MAX_CHARS = 8000
 
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where and how to call a model: provider, model name, base URL, key (never printed)."""
-
-    spec: str
-    provider: str
-    model: str
-    base_url: str
-    api_key: str | None = None
-
-    def __repr__(self) -> str:  # the key stays out of logs and tracebacks
-        return f"Endpoint(spec={self.spec!r}, base_url={self.base_url!r})"
-
-
-def resolve_endpoint(spec: str, base_url: str | None = None, *, api_key_env: str | None = None,
-                     field: str = "--model", purpose: str = "chat") -> Endpoint:
-    """Provider, model, base URL and key for `spec`, as `registry.create_backend` finds them.
-
-    `field` names the setting in error messages (e.g. ``variance.judge``); `purpose` is
-    "chat" or "embeddings" (anthropic has no embeddings endpoint).  Raises
-    BackendConfigError with a one-line message naming `field`.
-    """
-    try:
-        provider, model = parse_spec(spec)
-    except BackendConfigError as exc:
-        raise BackendConfigError(f"{field}: {str(exc).removeprefix('--model: ')}") from None
-    if provider == "demo":
-        what = "an embeddings model" if purpose == "embeddings" else "a judge"
-        raise BackendConfigError(f"{field}: {spec} is a simulated demo model, not {what}; "
-                                 f"name a real model (e.g. "
-                                 f"{'openai/text-embedding-3-small' if purpose == 'embeddings' else 'openai/gpt-4o-mini'})")
-    if purpose == "embeddings" and provider == "anthropic":
-        raise BackendConfigError(f"{field}: anthropic has no embeddings endpoint "
-                                 "(use openai, ollama, vllm or openai-compatible)")
-    if provider == "anthropic":
-        env = api_key_env or "ANTHROPIC_API_KEY"
-        key = os.environ.get(env) or None
-        url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com"
-        if not key and "api.anthropic.com" in url:
-            raise BackendConfigError(f"{field}: {env} is not set (needed for {spec})")
-        return Endpoint(spec, provider, model, url.rstrip("/"), key)
-    env = api_key_env or "OPENAI_API_KEY"
-    key = os.environ.get(env) or None
-    if provider == "openai":
-        url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
-        if not key and "api.openai.com" in url:
-            raise BackendConfigError(f"{field}: {env} is not set (needed for {spec})")
-    elif provider == "ollama":
-        url = base_url or os.environ.get("OLLAMA_BASE_URL") or "http://localhost:11434/v1"
-        key = key if api_key_env else None
-    elif provider == "vllm":
-        url = base_url or os.environ.get("VLLM_BASE_URL") or "http://localhost:8000/v1"
-        key = key if api_key_env else None
-    else:  # openai-compatible
-        url = base_url
-        if not url:
-            raise BackendConfigError(f"{field}: {spec} needs a base URL (set variance.base_url, "
-                                     "e.g. http://localhost:8000/v1)")
-    if api_key_env and not key:
-        raise BackendConfigError(f"{field}: environment variable {api_key_env} is not set")
-    return Endpoint(spec, provider, model, url.rstrip("/"), key)
 
 
 def _sleep(seconds: float) -> None:

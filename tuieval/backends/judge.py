@@ -28,7 +28,8 @@ from typing import Any, Callable
 import httpx
 
 from tuieval.backends.base import ServerError, Timeouts
-from tuieval.backends.embeddings import Endpoint, SyncJSONPoster, resolve_endpoint
+from tuieval.backends.embeddings import SyncJSONPoster
+from tuieval.backends.registry import Endpoint, resolve_endpoint
 
 __all__ = ["JUDGE_MARKER", "JUDGE_SYSTEM", "judge_messages", "ChatJudge", "make_judge"]
 
