@@ -1,0 +1,38 @@
+"""The frame every full screen shares: the nav bar on top, the footer with its bindings below."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from tuieval.tui.widgets.nav import NavBar
+
+if TYPE_CHECKING:
+    from tuieval.tui.app import TuievalApp
+
+
+class AppScreen(Screen):
+    """A full screen of the app; subclasses yield their body from `compose_body`."""
+
+    CRUMB = ""
+
+    @property
+    def tapp(self) -> "TuievalApp":
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield NavBar(self.crumb())
+        yield from self.compose_body()
+        yield Footer()
+
+    def crumb(self) -> str:
+        return self.CRUMB
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def on_screen_resume(self) -> None:
+        self.query_one(NavBar).redraw()

@@ -1,0 +1,165 @@
+"""Runs: every run in the database, refreshed every two seconds so a run written by a headless
+`tuieval run` in another terminal shows up and advances; open any run, watch it live, compare two.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from tuieval.tui import data, fmt
+from tuieval.tui.sanitize import inert, sanitize
+from tuieval.tui.screens.base import AppScreen
+from tuieval.tui.widgets.keyed_table import KeyedTable
+
+POLL_S = 2.0
+
+
+class RunsScreen(AppScreen):
+    CRUMB = "runs"
+
+    BINDINGS = [
+        Binding("l", "live", "Watch live", id="runs.live"),
+        Binding("space", "mark", "Mark", id="runs.mark"),
+        Binding("c", "compare", "Compare", id="runs.compare"),
+        Binding("e", "export", "Export", id="runs.export"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[dict[str, Any]] = []
+        self.marked: list[str] = []
+
+    def compose_body(self) -> ComposeResult:
+        yield KeyedTable(id="runs-table", zebra_stripes=True, enter_label="Open")
+        yield Static(id="runs-detail")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#runs-table", KeyedTable)
+        table.set_columns([(" ", "mark", 1), ("model", "model", 22), ("suite", "suite", 12), ("status", "status", 8),
+                           ("samples", "n", 9), ("acc", "acc", 4), ("err", "err", 4), ("run", "id", 20),
+                           ("started", "started", 19)])
+        table.fixed_columns = 2
+        table.border_title = "Runs — newest first"
+        self.tapp.run_changed.subscribe(self, lambda _run_id: self.poll())
+        self.set_interval(POLL_S, self.poll, name="runs-poll")
+        self.poll()
+        table.focus()
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        self.poll()
+
+    @work(thread=True, exclusive=True, group="runs-poll")
+    def poll(self) -> None:
+        runs = data.list_runs(self.tapp.db_path)
+        self.app.call_from_thread(self.fill, runs)
+
+    def fill(self, runs: list[dict[str, Any]]) -> None:
+        self.runs = runs
+        self.tapp.runs = runs
+        pal = fmt.Palette.of(self.app)
+        rows = []
+        status_style = {"running": pal.accent, "complete": pal.good, "partial": pal.warn, "failed": pal.bad}
+        for r in runs:
+            n = r.get("n_samples") or 0
+            live = self.tapp.live_runs.get(r["id"])
+            if live is not None and not live.finished and not live.external:
+                n = max(n, live.n_done)
+            acc = (r.get("n_correct") or 0) / n if n else None
+            err = (r.get("n_errors") or 0) / n if n else None
+            model = inert(r["model"], single_line=True, limit=22)
+            if r.get("simulated"):
+                model.append(" sim", style="dim")
+            rows.append((r["id"], [
+                Text("●" if r["id"] in self.marked else " ", style=pal.accent),
+                model,
+                inert(r["suite"], single_line=True, limit=12),
+                Text(r["status"], style=status_style.get(r["status"], "")),
+                fmt.right(f"{n}/{r.get('n_expected')}"),
+                fmt.acc_text(acc, pal),
+                fmt.right(fmt.pct(err), pal.bad if err else "dim"),
+                inert(r["id"], single_line=True),
+                inert((r.get("started_at") or "").replace("T", " ")[:19], single_line=True, style="dim"),
+            ]))
+        table = self.query_one("#runs-table", KeyedTable)
+        table.sync(rows)
+        if not runs:
+            self.query_one("#runs-detail", Static).update(Text(
+                "No runs in this database yet. Press 1 for the suites (n starts a run), or d there for the demo.",
+                style="dim"))
+        else:
+            self._detail()
+
+    def current(self) -> str | None:
+        return self.query_one("#runs-table", KeyedTable).cursor_key()
+
+    def _detail(self) -> None:
+        rid = self.current()
+        run = next((r for r in self.runs if r["id"] == rid), None)
+        if run is None:
+            return
+        t = Text(no_wrap=False)
+        t.append(sanitize(run["id"], single_line=True), style="bold")
+        t.append(f"  {run.get('samples_per_case')} samples/case at T={run.get('temperature')}"
+                 f" · concurrency {run.get('concurrency')}", style="dim")
+        if run.get("slo_ms"):
+            t.append(f" · SLO {fmt.ms(run['slo_ms'])} ms", style="dim")
+        if run.get("simulated"):
+            t.append(" · simulated model (demo/…): no network, no key", style="dim")
+        if self.marked:
+            t.append(f"\nmarked for comparison: {', '.join(self.marked)}", style="dim")
+        self.query_one("#runs-detail", Static).update(t)
+
+    @on(DataTable.RowHighlighted, "#runs-table")
+    def _highlighted(self) -> None:
+        self._detail()
+
+    @on(DataTable.RowSelected, "#runs-table")
+    def _selected(self) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        rid = self.current()
+        if rid:
+            self.tapp.open_run(rid)
+
+    def action_live(self) -> None:
+        rid = self.current()
+        if rid:
+            self.tapp.watch_live(rid)
+
+    def action_mark(self) -> None:
+        rid = self.current()
+        if not rid:
+            return
+        if rid in self.marked:
+            self.marked.remove(rid)
+        else:
+            self.marked = (self.marked + [rid])[-2:]
+        self.fill(self.runs)
+
+    def action_compare(self) -> None:
+        from tuieval.tui.screens.compare import CompareScreen
+
+        pair = list(self.marked)
+        if len(pair) < 2:
+            ids = [r["id"] for r in self.runs]
+            rid = self.current()
+            if rid is None or len(ids) < 2:
+                self.notify("mark two runs with space, then press c")
+                return
+            i = ids.index(rid)
+            other = ids[i + 1] if i + 1 < len(ids) else ids[i - 1]
+            pair = [rid, other] if not pair else [pair[0], rid if rid != pair[0] else other]
+        self.app.push_screen(CompareScreen(pair[0], pair[1]))
+
+    def action_export(self) -> None:
+        rid = self.current()
+        if rid:
+            self.tapp.export_report(rid, "json")

@@ -1,0 +1,245 @@
+"""Scoreboard: one run's slices × metrics, worst first, flagged slices marked, an overall row,
+and the latency histogram and deadline curve of the highlighted slice.
+
+A finished run shows its tuieval.report/1 figures. A run still being written (by this app or by
+a headless `tuieval run` elsewhere) shows the live per-slice figures, repainted at 4 Hz, and
+switches to the report when the run ends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Static
+
+from tuieval.tui import fmt
+from tuieval.tui.data import RunData
+from tuieval.tui.sanitize import sanitize
+from tuieval.tui.screens.base import AppScreen
+from tuieval.tui.slices import (
+    COLUMN_SORT,
+    SORT_ORDER,
+    SORTS,
+    detail_line,
+    live_columns,
+    live_row,
+    ordered,
+    report_columns,
+    report_row,
+    slice_key,
+)
+from tuieval.tui.widgets.charts import Chart, DeadlineCurve, LatencyHistogram
+from tuieval.tui.widgets.keyed_table import KeyedTable
+
+
+def run_header(run: dict[str, Any], overall: dict[str, Any] | None, palette: fmt.Palette) -> Text:
+    sim = " (simulated)" if run.get("simulated") else ""
+    t = Text(no_wrap=True, overflow="ellipsis")
+    t.append(sanitize(f"{run.get('suite')} · {run.get('model')}{sim}", single_line=True), style="bold")
+    status = run.get("status", "")
+    style = {"complete": palette.good, "partial": palette.warn, "failed": palette.bad, "running": palette.accent}
+    t.append(f"  {status}", style=f"bold {style.get(status, '')}")
+    if overall:
+        t.append(f"  acc {fmt.pct(overall.get('accuracy'), 1)} [{fmt.ci(overall.get('accuracy_ci'))}]")
+    t.append(f"  {run.get('n_cases')} cases × {run.get('samples_per_case')} at T={run.get('temperature')}", style="dim")
+    if run.get("slo_ms"):
+        t.append(f" · SLO {fmt.ms(run.get('slo_ms'))} ms", style="dim")
+    return t
+
+
+class ScoreboardScreen(AppScreen):
+    BINDINGS = [
+        Binding("o", "cycle_sort", "Sort", id="scoreboard.sort"),
+        Binding("e", "export", "Export", id="scoreboard.export"),
+        Binding("l", "live", "Live", id="scoreboard.live", show=False),
+        Binding("escape", "app.pop_screen", "Back", id="scoreboard.back"),
+    ]
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.sort = "accuracy"
+        self.data: RunData | None = None
+        self.mode = "loading"  # loading | live | report
+        self.rows_by_key: dict[str, dict[str, Any]] = {}
+
+    def crumb(self) -> str:
+        return f"run {self.run_id} › scoreboard"
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(id="sb-title")
+        yield KeyedTable(id="sb-table", enter_label="Cases")
+        yield Static(id="sb-detail")
+        with Horizontal(id="sb-charts"):
+            yield Chart(id="sb-hist")
+            yield Chart(id="sb-deadline")
+
+    def on_mount(self) -> None:
+        self.query_one("#sb-hist").border_title = "Latency"
+        self.query_one("#sb-deadline").border_title = "Deadline curve"
+        self.tapp.run_changed.subscribe(self, self._run_changed)
+        self.app.theme_changed_signal.subscribe(self, lambda _t: self.repaint(force=True))
+        self.set_interval(1 / 4, self._tick, name="scoreboard")
+        self.load()
+
+    def on_resize(self) -> None:
+        # a short terminal gives its rows to the table; the charts shrink to their minimum
+        self.set_class(self.size.height < 30, "-short")
+
+    def load(self) -> None:
+        app = self.tapp
+        cached = app.run_data(self.run_id)
+        if cached is not None:
+            self.show_report(cached)
+            return
+        live = app.live_runs.get(self.run_id)
+        if live is None:
+            # the runs list already knows the status; get_run would count a large run's samples
+            run = next((r for r in app.runs if r["id"] == self.run_id), None)
+            if run is None:
+                try:
+                    run = app.store.get_run(self.run_id)
+                except Exception as exc:
+                    self.query_one("#sb-title", Static).update(Text(f"cannot open run: {exc}", style="bold"))
+                    return
+            self.run_id = run["id"]
+            if run["status"] == "running":
+                live = app.follow_run(run["id"])
+        if live is not None and not live.finished:
+            self.mode = "live"
+            self.query_one("#sb-table", KeyedTable).set_columns(live_columns())
+            self.repaint(force=True)
+            return
+        self.mode = "loading"
+        self.query_one("#sb-title", Static).update(Text("computing the report…", style="dim"))
+        app.request_analysis(self.run_id)
+
+    def _run_changed(self, run_id: str) -> None:
+        if run_id != self.run_id:
+            return
+        cached = self.tapp.run_data(self.run_id)
+        if cached is not None and cached is not self.data:
+            self.show_report(cached)
+        elif self.mode == "live":
+            live = self.tapp.live_runs.get(self.run_id)
+            if live is not None and live.finished and cached is None:
+                self.query_one("#sb-title", Static).update(Text("run finished — computing the report…", style="dim"))
+
+    def _tick(self) -> None:
+        if self.mode == "live" and self.is_current:
+            self.repaint()
+
+    # -- painting ------------------------------------------------------------------------------------------
+
+    def show_report(self, result: RunData) -> None:
+        self.data = result
+        self.mode = "report"
+        table = self.query_one("#sb-table", KeyedTable)
+        table.set_columns(report_columns())
+        table.fixed_columns = 1
+        self.repaint(force=True)
+        table.focus()
+
+    def _slices(self) -> list[dict[str, Any]]:
+        if self.mode == "report" and self.data is not None:
+            report = self.data.report
+            return [dict(report.get("overall") or {}, key="overall", value="")] + list(report.get("slices") or [])
+        live = self.tapp.live_runs.get(self.run_id)
+        return live.slices.rows() if live is not None else []
+
+    def repaint(self, force: bool = False) -> None:
+        pal = fmt.Palette.of(self.app)
+        table = self.query_one("#sb-table", KeyedTable)
+        slices = self._slices()
+        self.rows_by_key = {slice_key(s): s for s in slices}
+        rows = ordered(slices, self.sort)
+        if self.mode == "report" and self.data is not None:
+            run = self.data.run
+            spc = run.get("samples_per_case")
+            self.query_one("#sb-title", Static).update(run_header(run, self.data.report.get("overall"), pal))
+            table.sync([(slice_key(s), report_row(s, pal, spc)) for s in rows])
+        else:
+            live = self.tapp.live_runs.get(self.run_id)
+            if live is None:
+                return
+            t = Text(no_wrap=True, overflow="ellipsis")
+            t.append(sanitize(live.label(), single_line=True), style="bold")
+            t.append(f"  live {live.n_done}/{live.n_total}", style=pal.accent)
+            t.append("  figures are provisional until the run ends", style="dim")
+            self.query_one("#sb-title", Static).update(t)
+            table.sync([(slice_key(s), live_row(s, pal)) for s in rows])
+        label, _ = SORTS.get(self.sort, ("", None))
+        table.border_title = f"Slices — sort: {self.sort} ({label}) · ⚑ flagged first"
+        self.update_detail()
+
+    def highlighted(self) -> dict[str, Any] | None:
+        key = self.query_one("#sb-table", KeyedTable).cursor_key()
+        return self.rows_by_key.get(key) if key else None
+
+    def update_detail(self) -> None:
+        pal = fmt.Palette.of(self.app)
+        sl = self.highlighted()
+        spc = self.data.run.get("samples_per_case") if self.data else None
+        self.query_one("#sb-detail", Static).update(detail_line(sl, pal, spc))
+        slo = None
+        if self.data is not None:
+            mask = self.data.sample_mask(sl)
+            lat, correct = self.data.latency[mask], self.data.correct[mask]
+            slo = self.data.run.get("slo_ms")
+            title = slice_key(sl) if sl else "overall"
+        else:
+            live = self.tapp.live_runs.get(self.run_id)
+            if live is None:
+                return
+            lat, correct = np.asarray(live.latencies, dtype=float), np.asarray(live.corrects, dtype=bool)
+            title = "overall (live)"
+        title = sanitize(title, single_line=True, limit=40)
+        hist = self.query_one("#sb-hist", Chart)
+        hist.border_title = f"Latency · {title}"
+        hist.show(LatencyHistogram(lat, slo_ms=slo, palette=pal))
+        dl = self.query_one("#sb-deadline", Chart)
+        dl.border_title = "Accuracy within deadline"
+        dl.show(DeadlineCurve(lat, correct, slo_ms=slo, palette=pal))
+
+    @on(DataTable.RowHighlighted, "#sb-table")
+    def _highlighted(self) -> None:
+        self.update_detail()
+
+    @on(DataTable.RowSelected, "#sb-table")
+    def _selected(self) -> None:
+        self.action_open_slice()
+
+    @on(DataTable.HeaderSelected, "#sb-table")
+    def _header(self, event: DataTable.HeaderSelected) -> None:
+        sort = COLUMN_SORT.get(str(event.column_key.value))
+        if sort:
+            self.sort = sort
+            self.repaint()
+
+    # -- actions ---------------------------------------------------------------------------------------------
+
+    def action_open_slice(self) -> None:
+        from tuieval.tui.screens.slice_cases import SliceCasesScreen
+
+        if self.mode != "report" or self.data is None:
+            self.notify("cases open once the run has finished and its report is computed")
+            return
+        sl = self.highlighted()
+        self.app.push_screen(SliceCasesScreen(self.data, sl))
+
+    def action_cycle_sort(self) -> None:
+        i = SORT_ORDER.index(self.sort) if self.sort in SORT_ORDER else 0
+        self.sort = SORT_ORDER[(i + 1) % len(SORT_ORDER)]
+        self.repaint()
+
+    def action_export(self) -> None:
+        self.tapp.export_report(self.run_id, "json")
+
+    def action_live(self) -> None:
+        self.tapp.watch_live(self.run_id)
