@@ -106,7 +106,18 @@ def test_exact(response, targets, extracted, correct):
     ],
 )
 def test_normalized(response, targets, extracted, correct):
-    check("normalized", response, targets, extracted, correct)
+    check_normalized("normalized", response, targets, extracted, correct)
+
+
+def check_normalized(spec, response, targets, compared, correct):
+    """`compared` is the normalized form the scorer compared; `extracted` keeps the model's own spelling."""
+    result = build_scorer(spec).score(response, targets)
+    assert result.correct == correct and result.score == (1.0 if correct else 0.0)
+    if compared is None:
+        assert result.extracted is None
+    else:
+        assert result.extracted == response.strip()
+        assert normalize_text(result.extracted) == compared
 
 
 @pytest.mark.parametrize(
@@ -118,7 +129,7 @@ def test_normalized(response, targets, extracted, correct):
     ],
 )
 def test_any_of(response, targets, extracted, correct):
-    check("any_of", response, targets, extracted, correct)
+    check_normalized("any_of", response, targets, extracted, correct)
 
 
 # -- contains -----------------------------------------------------------------------

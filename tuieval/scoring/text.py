@@ -38,7 +38,9 @@ class NormalizedScorer(BaseScorer):
         if not answer:
             return binary(None, False)
         wanted = {normalize_text(t) for t in map(target_text, targets) if t is not None}
-        return binary(answer, answer in wanted)
+        # `extracted` is the answer as the model wrote it (clusters and the app show it);
+        # only the comparison is normalized.
+        return binary(response.strip(), answer in wanted)
 
 
 class AnyOfScorer(NormalizedScorer):
