@@ -17,12 +17,9 @@ from tuieval.textsafe import sanitize
 
 
 def load_rows(store: Store, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """A run, its cases and the sample columns the analysis reads."""
     run = store.get_run(run_id)
-    cases = store.get_cases(run["id"])
-    samples = store.get_samples(run["id"])
-    for s in samples:
-        s["correct"] = bool(s["correct"])
-    return run, cases, samples
+    return run, store.get_cases(run["id"]), _analysis_samples(store, run["id"])
 
 
 #: Clustering tiers that call a model (an embeddings endpoint or a judge).
@@ -55,9 +52,25 @@ def build_report(store: Store, run_id: str, *, persist_clusters: bool = False) -
     then says ``source: "stored"``.  Raises ClusteringBackendError when the endpoint is
     needed and fails.
     """
+    run = store.get_run(run_id)
+    fingerprint = store.report_fingerprint(run)
+    if not persist_clusters:
+        cached = store.cached_report(run["id"], fingerprint)
+        if cached is not None:
+            return json.loads(cached)
+    report = _analyze(store, run, persist_clusters)
+    if run["status"] != "running":
+        # A finished run's report only changes with its samples: keep it so reopening a large
+        # run (the app, `tuieval report`) costs a read, not a re-analysis.
+        store.cache_report(run["id"], fingerprint, json.dumps(report, ensure_ascii=False))
+    return report
+
+
+def _analyze(store: Store, run: dict[str, Any], persist_clusters: bool) -> dict[str, Any]:
     from tuieval.analysis.report import analyze_run
 
-    run, cases, samples = load_rows(store, run_id)
+    cases = store.get_cases(run["id"])
+    samples = _analysis_samples(store, run["id"])
     method = _method(run)
     if not persist_clusters:
         if method not in REMOTE_METHODS:
@@ -70,6 +83,19 @@ def build_report(store: Store, run_id: str, *, persist_clusters: bool = False) -
     if persist_clusters:
         store.write_clusters(run["id"], method, assignments, rows)
     return analyze_run(run, cases, samples, method=method, clusters=assignments, cluster_stats=stats)
+
+
+#: what the analysis reads of a sample: not the prompt, reasoning or per-scorer detail,
+#: which are most of a row's bytes
+ANALYSIS_COLUMNS = ("case_id", "template", "sample_index", "dispatch_order", "response", "extracted", "correct",
+                    "score", "latency_ms", "ttft_ms", "output_tokens", "error", "error_kind", "cluster")
+
+
+def _analysis_samples(store: Store, run_id: str) -> list[dict[str, Any]]:
+    samples = store.get_samples(run_id, columns=ANALYSIS_COLUMNS)
+    for s in samples:
+        s["correct"] = bool(s["correct"])
+    return samples
 
 
 def _variance_config(run: dict[str, Any]) -> dict[str, Any]:

@@ -152,7 +152,16 @@ def test_embeddings_tier_through_the_cli(tmp_path, model_server):
     assert sorted(r["size"] for r in stored if r["case_id"] == "c0") == [1, 3]
     assert sorted(r["size"] for r in stored if r["case_id"] == "c1") == [1, 1, 2]
 
-    # `tuieval report` reuses the stored clusters: no second round of embedding requests
+    # `tuieval report` reads the report the run stored: no second round of embedding requests
+    rep = subprocess.run(TUIEVAL + ["report", run_id, "--db", str(db), "--format", "json"],
+                         capture_output=True, text=True, timeout=60, env=_env(OPENAI_API_KEY=SECRET))
+    assert rep.returncode == 0, rep.stderr
+    cached = json.loads(rep.stdout)
+    assert cached["analysis"]["clustering"]["source"] == "computed"
+    assert model_server.embedding_requests == 1
+    # without that stored report (e.g. after an upgrade) it re-analyses from the stored clusters
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM reports")
     rep = subprocess.run(TUIEVAL + ["report", run_id, "--db", str(db), "--format", "json"],
                          capture_output=True, text=True, timeout=60, env=_env(OPENAI_API_KEY=SECRET))
     assert rep.returncode == 0, rep.stderr
@@ -161,6 +170,7 @@ def test_embeddings_tier_through_the_cli(tmp_path, model_server):
     assert clustering["method"] == "embeddings" and clustering["source"] == "stored"
     assert model_server.embedding_requests == 1
     assert [c["n_clusters"] for c in report["cases"]] == [2, 3, 1]
+    assert [c["n_clusters"] for c in cached["cases"]] == [2, 3, 1]
 
     assert SECRET.encode() not in _db_bytes(tmp_path)
     assert SECRET not in run.stderr + run.stdout + rep.stderr + rep.stdout

@@ -95,3 +95,15 @@ def test_cli_report_and_export_through_a_subprocess(store):
     lines = subprocess.run([sys.executable, "-m", "tuieval", "export", store.run_id[:12], "--db", store.path],
                            capture_output=True, text=True, check=True).stdout.splitlines()
     assert len(lines) == 6 and all(json.loads(line)["run_id"] == store.run_id for line in lines)
+
+
+def test_a_finished_runs_report_is_stored_and_invalidated_by_new_samples(store):
+    first = reporting.build_report(store, store.run_id)
+    run = store.get_run(store.run_id)
+    assert store.cached_report(store.run_id, store.report_fingerprint(run)) is not None
+    assert reporting.build_report(store, store.run_id) == first
+    store.add_sample({"run_id": store.run_id, "case_id": "c2", "template": "t0", "sample_index": 2,
+                      "dispatch_order": 9, "prompt": [], "response": "yes", "extracted": "yes", "correct": True,
+                      "score": 1.0, "latency_ms": 90.0})
+    again = reporting.build_report(store, store.run_id)
+    assert again["overall"]["n_samples"] == first["overall"]["n_samples"] + 1

@@ -226,8 +226,15 @@ class Store:
             out.append(d)
         return out
 
-    def get_samples(self, run_id: str, *, case_id: str | None = None) -> list[dict[str, Any]]:
-        query = "SELECT * FROM samples WHERE run_id = ?"
+    def get_samples(self, run_id: str, *, case_id: str | None = None,
+                    columns: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+        """A run's samples (or one case's), ordered by case, template and sample index.
+
+        `columns` limits what is read: prompts are most of a row's bytes and most readers
+        never look at them.
+        """
+        cols = ", ".join(c for c in columns if c.isidentifier()) if columns else "*"
+        query = f"SELECT {cols} FROM samples WHERE run_id = ?"
         args: list[Any] = [run_id]
         if case_id is not None:
             query += " AND case_id = ?"
@@ -241,6 +248,27 @@ class Store:
 
     def count_samples(self, run_id: str) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM samples WHERE run_id = ?", (run_id,)).fetchone()[0]
+
+    def report_fingerprint(self, run: dict[str, Any]) -> str:
+        """Changes whenever the run's report could: new samples, a new status, a new tuieval."""
+        from tuieval import __version__
+
+        count, last = self.conn.execute("SELECT COUNT(*), MAX(id) FROM samples WHERE run_id = ?",
+                                        (run["id"],)).fetchone()
+        return f"{__version__}:{count}:{last}:{run['status']}:{run.get('finished_at')}"
+
+    def cached_report(self, run_id: str, fingerprint: str) -> str | None:
+        row = self.conn.execute("SELECT body FROM reports WHERE run_id = ? AND fingerprint = ?",
+                                (run_id, fingerprint)).fetchone()
+        return row[0] if row else None
+
+    def cache_report(self, run_id: str, fingerprint: str, body: str) -> None:
+        self.conn.execute(
+            "INSERT INTO reports (run_id, fingerprint, created_at, body) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (run_id) DO UPDATE SET fingerprint = excluded.fingerprint, "
+            "created_at = excluded.created_at, body = excluded.body",
+            (run_id, fingerprint, now_iso(), body),
+        )
 
     def samples_since(self, run_id: str, after_id: int) -> list[dict[str, Any]]:
         """Samples written after row `after_id`: how the app follows a run another process writes."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Each entry upgrades a database from version i to i+1. Never edit a released step:
 # append a new one, so every file created by an older tuieval still opens.
@@ -104,6 +104,15 @@ MIGRATIONS: list[str] = [
                r.started_at, r.finished_at
         FROM runs r LEFT JOIN samples s ON s.run_id = r.id
         GROUP BY r.id;
+    """,
+    # 2 -> 3: the computed report of a finished run, so reopening a large run is a read
+    """
+    CREATE TABLE IF NOT EXISTS reports (
+        run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+        fingerprint TEXT NOT NULL,         -- tuieval version, sample count, last sample id, status
+        created_at TEXT NOT NULL,
+        body TEXT NOT NULL                 -- the tuieval.report/1 JSON
+    );
     """,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION

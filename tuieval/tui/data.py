@@ -181,7 +181,9 @@ def load_run_data(db_path: str, run_id: str, *, persist_clusters: bool = False) 
         run = store.get_run(run_id)
         method = ((run.get("config") or {}).get("variance") or {}).get("method", "canonical")
         report = None
-        if persist_clusters or method not in LOCAL_METHODS:
+        # build_report reads a finished run's stored report when it has one (a large run then
+        # opens with a read); a run still being written is analysed here from lean rows.
+        if persist_clusters or method not in LOCAL_METHODS or run["status"] != "running":
             try:
                 report = build_report(store, run["id"], persist_clusters=persist_clusters)
             except Exception:
