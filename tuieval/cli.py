@@ -54,14 +54,15 @@ def _resolve(store, run_id: str, name: str = "RUN_ID") -> str:
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="tuieval")
+@click.option("--db", "db_path", default=None, metavar="PATH", help="Database for the app when no command is given.")
 @click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli(ctx: click.Context, db_path: str | None) -> None:
     """tuieval — evaluate language models on their tails: slices, variance, p99 latency.
 
     With no command, opens the app on the default database with ./sample_suites.
     """
     if ctx.invoked_subcommand is None:
-        ctx.invoke(app_command)
+        ctx.invoke(app_command, db_path=db_path)
 
 
 @cli.command("app")

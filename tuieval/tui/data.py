@@ -44,8 +44,16 @@ def load_suites(paths: list[str]) -> list[SuiteEntry]:
     return out
 
 
+#: the sample suites of the source tree tuieval runs from (an editable or source install)
+BUNDLED_SUITES = Path(__file__).resolve().parents[2] / "sample_suites"
+
+
 def default_suite_paths(cwd: str | Path = ".") -> list[str]:
-    return [str(p) for p in sorted(Path(cwd, "sample_suites").glob("*.yaml"))]
+    """./sample_suites when the current directory has one, else the bundled sample suites."""
+    here = sorted(Path(cwd, "sample_suites").glob("*.yaml"))
+    if not here and Path(cwd).resolve() != BUNDLED_SUITES.parent:
+        here = sorted(BUNDLED_SUITES.glob("*.yaml"))
+    return [str(p) for p in here]
 
 
 def find_demo_suite(entries: list[SuiteEntry]) -> str | None:
@@ -54,8 +62,7 @@ def find_demo_suite(entries: list[SuiteEntry]) -> str | None:
         if e.suite is not None and e.suite.name == "extraction":
             return e.path
     candidates = [Path("sample_suites/extraction.yaml"),
-                  Path(__file__).resolve().parents[2] / "sample_suites" / "extraction.yaml",
-                  Path(__file__).resolve().parents[1] / "demo_suites" / "extraction.yaml"]
+                  BUNDLED_SUITES / "extraction.yaml"]
     for c in candidates:
         if c.exists():
             return str(c)
