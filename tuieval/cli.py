@@ -100,6 +100,7 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
                 api_key_env, limit, slo_ms, timeout, max_retries, no_stream, db_path, resume_id, quiet) -> None:
     """Run SUITE (a suite YAML or a JSONL dataset) against a model; print the run id last."""
     import asyncio
+    import signal
 
     from tuieval.backends.base import Timeouts
     from tuieval.backends.registry import BackendConfigError, create_backend
@@ -119,6 +120,7 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         model = stored_run["model"]
         if not os.path.exists(suite):
             raise BadInput(f"{suite}: no such file")
+        _warn_if_suite_changed(suite, stored_run)
     else:
         if not model:
             raise BadInput("--model is required (e.g. --model demo/steady)")
@@ -145,6 +147,8 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
     engine.on_event = _headless_listener(store, run_id, progress)
 
     async def _go():
+        # SIGTERM (a CI job cancelled, `kill`) stops the run as cleanly as Ctrl-C does
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
         try:
             return await engine.run(run_id, options, resumed=stored_run is not None)
         finally:
@@ -152,7 +156,7 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
 
     try:
         finished = asyncio.run(_go())
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         click.echo(f"interrupted: run {run_id} is partial; finish it with "
                    f"`tuieval run {suite} --resume {run_id}`", err=True)
         click.echo(run_id)
@@ -166,6 +170,19 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         exit_code = _finish_report(store, run_id, quiet)
     click.echo(run_id)
     sys.exit(exit_code)
+
+
+def _warn_if_suite_changed(suite_path: str, run: dict) -> None:
+    """A resumed run keeps the cases and templates it started with; say so if the file moved on."""
+    from tuieval.suite import SuiteError, load_suite
+
+    try:
+        current = load_suite(suite_path).content_hash
+    except SuiteError:
+        current = None
+    if current != run["config"].get("suite_hash"):
+        click.echo(f"warning: {suite_path} differs from the suite run {run['id']} started with; "
+                   "resuming with the run's stored cases, templates and scorers", err=True)
 
 
 def _headless_listener(store, run_id: str, progress):

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support.suites import write_echo_suite
 
 TUIEVAL = [sys.executable, "-m", "tuieval"]
@@ -84,7 +86,8 @@ def test_kill_9_then_resume_completes_each_sample_exactly_once(tmp_path, model_s
             assert model_server.prompt_counts[key] == requests_before[key], case_id
 
 
-def test_ctrl_c_marks_run_partial_and_exits_130(tmp_path, model_server):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_term_marks_run_partial_and_exits_130(tmp_path, model_server, sig):
     model_server.latency_ms = 80
     suite = write_echo_suite(tmp_path, 80)
     db = tmp_path / "runs.db"
@@ -92,7 +95,7 @@ def test_ctrl_c_marks_run_partial_and_exits_130(tmp_path, model_server):
                                        model_server.openai_base_url, "--concurrency", "2", "--db", str(db)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), text=True)
     _wait_for_samples(db, 4, proc)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
@@ -126,3 +129,19 @@ def test_quiet_run_prints_only_the_run_id(tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1 and lines[0].count("-") == 2
+
+
+def test_resume_warns_when_the_suite_file_changed(tmp_path):
+    suite = tmp_path / "s.yaml"
+    suite.write_text("template: '{{ q }}'\ncases:\n  - {q: a, target: a}\n  - {q: b, target: b}\n", encoding="utf-8")
+    db = str(tmp_path / "r.db")
+    first = subprocess.run(TUIEVAL + ["run", str(suite), "--model", "demo/steady", "--db", db, "--quiet"],
+                           capture_output=True, text=True, env=_env(TUIEVAL_DEMO_SPEED="0"), timeout=60)
+    run_id = first.stdout.strip().splitlines()[-1]
+    suite.write_text(suite.read_text() + "  - {q: c, target: c}\n", encoding="utf-8")
+    again = subprocess.run(TUIEVAL + ["run", str(suite), "--resume", run_id, "--db", db, "--quiet"],
+                           capture_output=True, text=True, env=_env(TUIEVAL_DEMO_SPEED="0"), timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert "differs from the suite" in again.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0] == 2  # the run's own cases only
