@@ -11,15 +11,9 @@ import time
 from typing import TextIO
 
 from tuieval.engine.events import ConcurrencyChanged, Event, RunFinished, RunStarted, SampleFinished, SampleRetry
+from tuieval.units import format_duration as _duration
 
 
-def _duration(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    if seconds >= 60:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds}s"
 
 
 class Progress:

@@ -13,6 +13,8 @@ from typing import Any
 
 from rich.text import Text
 
+from tuieval.units import format_duration
+
 DASH = "—"
 
 
@@ -78,14 +80,7 @@ def dec(x: Any, digits: int = 2) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return DASH
-    s = int(max(0, seconds))
-    if s >= 3600:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    if s >= 60:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s}s"
+    return DASH if seconds is None else format_duration(seconds)
 
 
 def acc_style(acc: float | None, palette: Palette) -> str:
