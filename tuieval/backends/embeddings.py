@@ -42,6 +42,7 @@ from tuieval.backends.registry import BackendConfigError, Endpoint, parse_spec, 
 __all__ = [
     "Endpoint",
     "resolve_endpoint",
+    "PostingClient",
     "SyncJSONPoster",
     "EmbeddingClient",
     "make_embedder",
@@ -176,7 +177,26 @@ def parse_embeddings(obj: Any, n: int) -> np.ndarray:
     return matrix
 
 
-class EmbeddingClient:
+class PostingClient:
+    """What the embeddings client and the judge share: a SyncJSONPoster and its counters."""
+
+    spec: str
+    endpoint: Endpoint
+    _poster: SyncJSONPoster
+
+    def __repr__(self) -> str:  # the key stays out of logs and tracebacks
+        return f"{type(self).__name__}(spec={self.spec!r}, base_url={self.endpoint.base_url!r})"
+
+    @property
+    def requests(self) -> int:
+        return self._poster.requests
+
+    @property
+    def retries(self) -> int:
+        return self._poster.retries
+
+
+class EmbeddingClient(PostingClient):
     """A callable ``texts → float32 matrix`` (the analysis's `Embed`) over ``/embeddings``.
 
     Counters: ``requests`` (HTTP requests, retries included), ``retries``,
@@ -201,17 +221,6 @@ class EmbeddingClient:
         self._dim: int | None = None
         self.texts_sent = 0
         self.cache_hits = 0
-
-    def __repr__(self) -> str:
-        return f"EmbeddingClient(spec={self.spec!r}, base_url={self.endpoint.base_url!r})"
-
-    @property
-    def requests(self) -> int:
-        return self._poster.requests
-
-    @property
-    def retries(self) -> int:
-        return self._poster.retries
 
     def counters(self) -> dict[str, int]:
         return {"requests": self.requests, "retries": self.retries, "texts_sent": self.texts_sent,

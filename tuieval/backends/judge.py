@@ -28,7 +28,7 @@ from typing import Any, Callable
 import httpx
 
 from tuieval.backends.base import ServerError, Timeouts
-from tuieval.backends.embeddings import SyncJSONPoster
+from tuieval.backends.embeddings import PostingClient, SyncJSONPoster
 from tuieval.backends.registry import Endpoint, resolve_endpoint
 
 __all__ = ["JUDGE_MARKER", "JUDGE_SYSTEM", "judge_messages", "ChatJudge", "make_judge"]
@@ -91,7 +91,7 @@ def _anthropic_reply(obj: Any) -> str:
                    if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str))
 
 
-class ChatJudge:
+class ChatJudge(PostingClient):
     """``judge(question, premise, hypothesis) → reply``; see the module docstring.
 
     Counters: ``calls`` (judge invocations), ``requests`` (HTTP requests, retries
@@ -109,17 +109,6 @@ class ChatJudge:
         self._poster = SyncJSONPoster(self.endpoint, client, timeouts=timeouts, max_retries=max_retries,
                                       backoff_base_s=backoff_base_s, backoff_cap_s=backoff_cap_s, sleep=sleep)
         self.calls = 0
-
-    def __repr__(self) -> str:
-        return f"ChatJudge(spec={self.spec!r}, base_url={self.endpoint.base_url!r})"
-
-    @property
-    def requests(self) -> int:
-        return self._poster.requests
-
-    @property
-    def retries(self) -> int:
-        return self._poster.retries
 
     def counters(self) -> dict[str, int]:
         return {"calls": self.calls, "requests": self.requests, "retries": self.retries}
