@@ -107,3 +107,20 @@ def test_a_finished_runs_report_is_stored_and_invalidated_by_new_samples(store):
                       "score": 1.0, "latency_ms": 90.0})
     again = reporting.build_report(store, store.run_id)
     assert again["overall"]["n_samples"] == first["overall"]["n_samples"] + 1
+
+
+def test_pass_at_k_takes_each_template_as_its_own_task():
+    from tuieval.analysis.report import analyze_run
+
+    run = {"id": "r", "suite": "s", "model": "m", "status": "complete", "samples_per_case": 2, "temperature": 1.0,
+           "started_at": None, "finished_at": None, "slo_ms": None, "config": {}}
+    cases = [{"case_id": "c0", "position": 0, "vars": {}, "targets": ["y"], "metadata": {}, "input_text": "q"}]
+    outcomes = {("A", 0): True, ("A", 1): False, ("B", 0): True, ("B", 1): True}
+    samples = [{"case_id": "c0", "template": t, "sample_index": i, "dispatch_order": n, "response": "y" if ok else "n",
+                "extracted": None, "correct": ok, "score": float(ok), "latency_ms": 10.0, "ttft_ms": 5.0,
+                "output_tokens": 1, "error": None, "error_kind": None}
+               for n, ((t, i), ok) in enumerate(outcomes.items())]
+    o = analyze_run(run, cases, samples)["overall"]
+    # task A: n=2, c=1 -> pass@2 = 1, pass^2 = 0; task B: n=2, c=2 -> 1 and 1; the case averages its tasks
+    assert o["pass_at_k"] == {"1": 0.75, "2": 1.0}
+    assert o["pass_hat_k"] == {"1": 0.75, "2": 0.5}

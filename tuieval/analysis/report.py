@@ -292,21 +292,26 @@ class _Analysis:
             with np.errstate(invalid="ignore"):
                 met = table.latency <= slo_ms
             self.slo_met = met
-        # pass@k / pass^k per case for every k some case allows (NaN where n < k)
-        self.ks = sorted(set(DEFAULT_KS) | set(np.unique(self.n_samples[has]).tolist()))
+        # pass@k / pass^k: the task is one prompt sampled N times, a (case, template) pair, as
+        # for consistency (STATS §3 counts n and c per task); a case's value is the mean over its
+        # templates, and k is reported only when every task of the cases in view has n >= k.
+        ng = np.bincount(table.group, minlength=table.n_groups).astype(np.int64)
+        cg = np.rint(np.bincount(table.group, weights=table.correct, minlength=table.n_groups)).astype(np.int64)
+        self.min_task_n = np.full(nc, np.iinfo(np.int64).max)
+        np.minimum.at(self.min_task_n, gc, ng)
+        self.min_task_n[~has] = 0
+        self.ks = sorted(set(DEFAULT_KS) | set(np.unique(ng).tolist()))
         self.pass_at: dict[int, np.ndarray] = {}
         self.pass_hat: dict[int, np.ndarray] = {}
-        ns = self.n_samples.astype(np.int64)
-        cs = np.rint(self.n_correct).astype(np.int64)
         for k in self.ks:
-            ok = ns >= k
+            ok = ng >= k
             if not ok.any():
                 continue
-            a = np.full(nc, np.nan)
-            h = np.full(nc, np.nan)
-            a[ok] = per_task_pass_at_k(ns[ok], cs[ok], k)
-            h[ok] = per_task_pass_hat_k(ns[ok], cs[ok], k)
-            self.pass_at[k], self.pass_hat[k] = a, h
+            a = np.full(table.n_groups, np.nan)
+            h = np.full(table.n_groups, np.nan)
+            a[ok] = per_task_pass_at_k(ng[ok], cg[ok], k)
+            h[ok] = per_task_pass_hat_k(ng[ok], cg[ok], k)
+            self.pass_at[k], self.pass_hat[k] = _group_mean(gc, a, nc), _group_mean(gc, h, nc)
         self.lat_index = LatencyIndex(table.latency, table.censored)
         self.ttft_index = LatencyIndex(table.ttft)
 
@@ -332,7 +337,7 @@ class _Analysis:
         mm = self.mm[m]
         mm = mm[~np.isnan(mm)]
         pak, phk = {}, {}
-        n_min = int(self.n_samples[m].min()) if n_cases else 0
+        n_min = int(self.min_task_n[m].min()) if n_cases else 0
         for k in self.ks:
             if k <= n_min and k in self.pass_at:
                 pak[str(k)] = _f(self.pass_at[k][m].mean())
