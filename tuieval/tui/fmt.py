@@ -63,7 +63,7 @@ def ms(x: Any) -> str:
         return f"{v / 1000:.0f}s"
     if v >= 1000:
         return f"{v / 1000:.1f}s"
-    return f"{v:.0f}"
+    return f"{v:.0f}ms"  # with its unit: a column mixes "45ms" and "1.4s"
 
 
 def ms_unit(x: Any) -> str:
