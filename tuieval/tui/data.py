@@ -44,15 +44,14 @@ def load_suites(paths: list[str]) -> list[SuiteEntry]:
     return out
 
 
-#: the sample suites of the source tree tuieval runs from (an editable or source install)
-BUNDLED_SUITES = Path(__file__).resolve().parents[2] / "sample_suites"
+#: the sample suites shipped with the package (tuieval/sample_suites links to the repository's
+#: top-level sample_suites/, and wheels carry a copy)
+BUNDLED_SUITES = Path(__file__).resolve().parents[1] / "sample_suites"
 
 
 def default_suite_paths(cwd: str | Path = ".") -> list[str]:
     """./sample_suites when the current directory has one, else the bundled sample suites."""
-    here = sorted(Path(cwd, "sample_suites").glob("*.yaml"))
-    if not here and Path(cwd).resolve() != BUNDLED_SUITES.parent:
-        here = sorted(BUNDLED_SUITES.glob("*.yaml"))
+    here = sorted(Path(cwd, "sample_suites").glob("*.yaml")) or sorted(BUNDLED_SUITES.glob("*.yaml"))
     return [str(p) for p in here]
 
 
