@@ -101,14 +101,7 @@ class AnthropicBackend(HTTPChatBackend):
             elif block.get("type") == "thinking":
                 acc.reason(block.get("thinking") or "")
         elif kind == "message_delta":
-            usage = obj.get("usage")
-            if isinstance(usage, dict):
-                out = as_int(usage.get("output_tokens"))
-                if out is not None:
-                    acc.output_tokens = out
-                inp = as_int(usage.get("input_tokens"))
-                if inp is not None:
-                    acc.input_tokens = inp
+            acc.take_usage(obj.get("usage"), "output_tokens", "input_tokens")
             stop = (obj.get("delta") or {}).get("stop_reason")
             if stop:
                 acc.finish_reason = stop

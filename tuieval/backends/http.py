@@ -306,6 +306,18 @@ class StreamAccumulator:
             self.ttft_ms = (time.perf_counter() - self.start) * 1000.0
         self.reasoning_parts.append(piece)
 
+    def take_usage(self, usage: Any, output_key: str, input_key: str) -> None:
+        """Record token counts from a usage object; the last one a stream states wins, and a
+        count the object leaves out keeps its earlier value."""
+        if not isinstance(usage, dict):
+            return
+        out = as_int(usage.get(output_key))
+        if out is not None:
+            self.output_tokens = out
+        inp = as_int(usage.get(input_key))
+        if inp is not None:
+            self.input_tokens = inp
+
     @property
     def text(self) -> str:
         return "".join(self.text_parts)

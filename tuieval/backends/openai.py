@@ -85,14 +85,7 @@ class OpenAIBackend(HTTPChatBackend):
         err = chunk.get("error")
         if err or event.event == "error":
             raise ServerError(_error_reason(err or chunk, (self._api_key,)))
-        usage = chunk.get("usage")
-        if isinstance(usage, dict):
-            out = as_int(usage.get("completion_tokens"))
-            if out is not None:
-                acc.output_tokens = out
-            inp = as_int(usage.get("prompt_tokens"))
-            if inp is not None:
-                acc.input_tokens = inp
+        acc.take_usage(chunk.get("usage"), "completion_tokens", "prompt_tokens")
         for choice in chunk.get("choices") or ():
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
