@@ -56,6 +56,7 @@ from tuieval.analysis.slices import Level, _hashable, column_levels, derive_feat
 from tuieval.analysis.stats import DEFAULT_KS, mean_ci_items, per_task_pass_at_k, per_task_pass_hat_k
 from tuieval.analysis.variance import (ClusterResult, Embed, Judge, _renumber, canonical_answer, cluster_groups,
                                        flip_rates, group_stats)
+from tuieval.sample_rules import answer_text, is_correct, is_error
 
 SCHEMA = "tuieval.report/1"
 DERIVED_KEYS = ("input_tokens", "script", "has_digits", "non_ascii_name")
@@ -99,22 +100,14 @@ class _Table:
         self.case = ci[order]
         self.tmpl = ti[order]
         self.sample_index = si[order]
-        err = np.fromiter((s.get("error") is not None for s in samples), dtype=bool, count=n)[order]
-        corr = np.fromiter((bool(s.get("correct")) for s in samples), dtype=bool, count=n)[order]
-        self.error = err
-        self.correct = corr & ~err  # a failed request never counts as correct
+        self.error = np.fromiter((is_error(s) for s in samples), dtype=bool, count=n)[order]
+        self.correct = np.fromiter((is_correct(s) for s in samples), dtype=bool, count=n)[order]
         self.censored = np.fromiter((s.get("error_kind") == "timeout" for s in samples), dtype=bool,
                                     count=n)[order]
         self.latency = _nan_array([s.get("latency_ms") for s in samples])[order] if n else np.zeros(0)
         self.ttft = _nan_array([s.get("ttft_ms") for s in samples])[order] if n else np.zeros(0)
         self.out_tokens = _nan_array([s.get("output_tokens") for s in samples])[order] if n else np.zeros(0)
-        texts = []
-        for s in samples:
-            if s.get("error") is not None:
-                texts.append(None)
-            else:
-                x = s.get("extracted")
-                texts.append(x if x is not None else s.get("response"))
+        texts = [answer_text(s) for s in samples]
         self.texts = [texts[i] for i in order.tolist()]
         self.valid_text = np.fromiter((t is not None for t in self.texts), dtype=bool, count=n)
         gkey = self.case * T + self.tmpl
@@ -225,10 +218,8 @@ def cluster_records(samples: Sequence[Mapping[str, Any]], results: Mapping[tuple
             if size == 0:
                 continue
             s = by_key[(cid, tmpl, sidx[pos])]
-            text = s.get("extracted") if s.get("extracted") is not None else s.get("response")
             clusters.append({"case_id": cid, "template": tmpl, "cluster": k, "size": size,
-                             "correct": bool(s.get("correct")) and s.get("error") is None,
-                             "representative": text})
+                             "correct": is_correct(s), "representative": answer_text(s)})
     return sample_clusters, clusters
 
 
@@ -374,7 +365,7 @@ class _Analysis:
         return out
 
 
-def _case_columns(cases: Sequence[Mapping[str, Any]]) -> tuple[dict[str, list], dict[str, str]]:
+def case_slice_columns(cases: Sequence[Mapping[str, Any]]) -> tuple[dict[str, list], dict[str, str]]:
     """Slice columns per case: metadata keys (first-seen order) then derived features."""
     keys: dict[str, None] = {}
     for c in cases:
@@ -463,7 +454,7 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
 
     # -- slices ------------------------------------------------------------------------------------
     analysed = np.flatnonzero(has)
-    cols_all, source = _case_columns(cases)
+    cols_all, source = case_slice_columns(cases)
     if cluster_key:
         cols_all.pop(cluster_key, None)  # the clustering unit (e.g. passage) is not a slice
     cols = {k: [v[i] for i in analysed.tolist()] for k, v in cols_all.items()}
