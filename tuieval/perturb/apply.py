@@ -1,0 +1,155 @@
+"""Perturb a suite's cases: every case × every spec, deterministically per seed.
+
+The perturbed copy of case `c01` under `typos:0.1` is case `c01~typos:0.1`; its metadata is
+the original's plus `perturbation`, `severity` and `original_case`, so a run stores it in
+the same cases table, linked to its original, and slices still apply. A case a perturbation
+cannot apply to is listed in `skipped` with the reason, never silently dropped.
+
+Which variables are the input: by default every string variable the templates use (and the
+user messages of a chat-messages variable); `input_vars` narrows that.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from tuieval.perturb.base import Edit, Item, Skip, case_rng, target_strings
+from tuieval.perturb.registry import PerturbSpec
+from tuieval.suite import template as tpl
+from tuieval.suite.model import Case, Template
+
+ID_SEPARATOR = "~"
+LINK_KEYS = ("perturbation", "severity", "original_case")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    case_id: str
+    perturbation: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Perturbed:
+    """A perturbed case, and what the perturbation did (edits made, names swapped, option order)."""
+
+    case: Case
+    spec: PerturbSpec
+    edits: int
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PerturbationSet:
+    perturbed: list[Perturbed] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @property
+    def cases(self) -> list[Case]:
+        return [p.case for p in self.perturbed]
+
+
+def template_vars(templates: Iterable[Template]) -> list[str]:
+    """Every variable the templates read (prompt, system or chat-messages passthrough)."""
+    out: list[str] = []
+    for t in templates:
+        names = [t.messages_var] if t.messages_var else tpl.variables(t.prompt) + tpl.variables(t.system or "")
+        for name in names:
+            if name not in out:
+                out.append(name)
+    return out
+
+
+def is_perturbed(case: Case) -> bool:
+    """True for a perturbed copy (it carries the link to its original)."""
+    return case.metadata.get("original_case") is not None and ID_SEPARATOR in case.id
+
+
+def derived_id(case_id: str, spec: PerturbSpec) -> str:
+    """"c01" under typos:0.1 → "c01~typos:0.1"."""
+    return f"{case_id}{ID_SEPARATOR}{spec.label}"
+
+
+# A slot is where one input text lives in a case's vars: (var,) or (var, message index).
+Slot = tuple
+
+
+def _slots(case: Case, input_vars: Sequence[str]) -> list[Slot]:
+    out: list[Slot] = []
+    for name in input_vars:
+        value = case.vars.get(name)
+        if isinstance(value, str):
+            out.append((name,))
+        elif isinstance(value, list):
+            # chat messages: only what the user said is input; system and assistant turns are
+            # part of the setup being evaluated
+            for i, m in enumerate(value):
+                if isinstance(m, dict) and m.get("role", "user") == "user" and isinstance(m.get("content"), str):
+                    out.append((name, i))
+    return out
+
+
+def _read(case: Case, slot: Slot) -> str:
+    value = case.vars[slot[0]]
+    return value if len(slot) == 1 else value[slot[1]]["content"]
+
+
+def _write(vars_: dict[str, Any], slot: Slot, text: str) -> None:
+    if len(slot) == 1:
+        vars_[slot[0]] = text
+        return
+    messages = vars_[slot[0]]              # a copy of the list, made by perturb_case
+    messages[slot[1]] = {**messages[slot[1]], "content": text}
+
+
+def perturb_case(case: Case, spec: PerturbSpec, *, seed: int, input_vars: Sequence[str],
+                 protected: tuple[str, ...] | None = None) -> Perturbed | Skipped:
+    """One case under one spec: its perturbed copy, or why it cannot be perturbed."""
+    slots = _slots(case, input_vars)
+    if not slots:
+        return Skipped(case.id, spec.label, "no text input variable")
+    texts = tuple(_read(case, s) for s in slots)
+    used = {s[0] for s in slots}
+    # the rest of the input still counts towards its length (the distractors' length bucket)
+    rest = {k: v for k, v in case.vars.items() if k not in used}
+    other = dataclasses.replace(case, vars=rest).input_text() if rest else ""
+    item = Item(texts=texts, targets=tuple(case.targets),
+                protected=protected if protected is not None else target_strings(case.targets), other_text=other)
+    out = spec.family.apply(item, spec.severity, case_rng(seed, case.id, spec.name, spec.severity))
+    if isinstance(out, Skip):
+        return Skipped(case.id, spec.label, out.reason)
+    assert isinstance(out, Edit) and len(out.texts) == len(texts)
+    vars_ = {k: (list(v) if isinstance(v, list) else v) for k, v in case.vars.items()}
+    for slot, text in zip(slots, out.texts):
+        _write(vars_, slot, text)
+    metadata = {**case.metadata, "perturbation": spec.name, "severity": spec.severity, "original_case": case.id}
+    new = dataclasses.replace(case, id=derived_id(case.id, spec), vars=vars_,
+                              targets=list(out.targets) if out.targets is not None else list(case.targets),
+                              metadata=metadata)
+    return Perturbed(new, spec, out.edits, dict(out.detail))
+
+
+def perturb_cases(cases: Sequence[Case], specs: Sequence[PerturbSpec], *, seed: int,
+                  input_vars: Sequence[str] | None = None, templates: Iterable[Template] = ()) -> PerturbationSet:
+    """Every case under every spec, in case order then spec order.
+
+    `input_vars` defaults to the variables `templates` use. The same (cases, specs, seed)
+    always gives the same result, on any machine.
+    """
+    names = list(input_vars) if input_vars is not None else template_vars(templates)
+    result = PerturbationSet()
+    originals = [c for c in cases if not is_perturbed(c)]   # a perturbed copy is never perturbed again
+    existing = {c.id for c in originals}
+    for case in originals:
+        protected = target_strings(case.targets)
+        for spec in specs:
+            out = perturb_case(case, spec, seed=seed, input_vars=names, protected=protected)
+            if isinstance(out, Skipped):
+                result.skipped.append(out)
+                continue
+            if out.case.id in existing:
+                raise ValueError(f"perturbed case id {out.case.id!r} is already a case id in the suite")
+            result.perturbed.append(out)
+    return result

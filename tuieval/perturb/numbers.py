@@ -1,0 +1,123 @@
+"""Number formats: an integer written as digits (1000), with thousands separators (1,000) or
+in words (one thousand), changed to another of those forms.
+
+Each eligible number outside the protected spans is rewritten with probability `severity`.
+Not eligible: decimals, numbers glued to letters (CO2, 3rd), signed numbers, numbers of a
+trillion or more, and years (a four-digit number after "in", "since", "from" …, or before
+AD/BC), because "in 1,912" would change how the sentence reads, not just its format.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+from tuieval.perturb.base import Edit, Family, Item, Skip, draw_positions, edit_segments
+
+_ONES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+         "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen")
+_TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_SCALES = ((10**9, "billion"), (10**6, "million"), (10**3, "thousand"))
+MAX_WORDS = 10**12 - 1
+
+# an integer: plain digits or correctly grouped by commas; not part of a word, a decimal,
+# a signed number or a longer grouped number
+_NUMBER = re.compile(r"(?<![\w.,\-+\u2212])(\d{1,3}(?:,\d{3})+|\d+)(?![\w]|[.,]\d)")
+_YEAR_BEFORE = re.compile(r"(?:\b(?:in|since|from|until|till|by|of|circa|year|around|before|after|during)\s+)$",
+                          re.IGNORECASE)
+_YEAR_AFTER = re.compile(r"^\s*(?:AD|BC|BCE|CE|A\.D\.|B\.C\.)\b")
+STYLES = ("digits", "grouped", "words")
+
+
+def _below_thousand(n: int) -> str:
+    parts = []
+    if n >= 100:
+        parts.append(f"{_ONES[n // 100]} hundred")
+        n %= 100
+    if n >= 20:
+        parts.append(_TENS[n // 10] + (f"-{_ONES[n % 10]}" if n % 10 else ""))
+    elif n > 0 or not parts:
+        parts.append(_ONES[n])
+    return " ".join(parts)
+
+
+def number_words(n: int) -> str:
+    """English words for 0 ≤ n < 10**12, without "and" ("one thousand four hundred forty")."""
+    if not 0 <= n <= MAX_WORDS:
+        raise ValueError(f"cannot write {n} in words")
+    if n < 1000:
+        return _below_thousand(n)
+    parts = []
+    for scale, name in _SCALES:
+        if n >= scale:
+            parts.append(f"{_below_thousand(n // scale)} {name}")
+            n %= scale
+    if n:
+        parts.append(_below_thousand(n))
+    return " ".join(parts)
+
+
+def format_number(n: int, style: str) -> str:
+    """`n` written in one of STYLES: "1000", "1,000" or "one thousand"."""
+    if style == "digits":
+        return str(n)
+    if style == "grouped":
+        return f"{n:,}"
+    if style == "words":
+        return number_words(n)
+    raise ValueError(f"unknown number style {style!r}")
+
+
+def _style_of(text: str) -> str:
+    return "grouped" if "," in text else "digits"
+
+
+def _is_year(segment: str, m: re.Match) -> bool:
+    digits = m.group(0)
+    if len(digits) != 4 or "," in digits:
+        return False
+    return bool(_YEAR_BEFORE.search(segment[max(0, m.start() - 12):m.start()]) or _YEAR_AFTER.match(segment[m.end():]))
+
+
+def _alternatives(text: str) -> list[str]:
+    n = int(text.replace(",", ""))
+    if text != "0" and text.startswith("0"):
+        return []                            # "007", "0800": codes, not quantities
+    current = _style_of(text)
+    out = []
+    for style in STYLES:
+        if style == current or (style == "grouped" and n < 1000) or (style == "words" and n > MAX_WORDS):
+            continue
+        out.append(format_number(n, style))
+    return out
+
+
+def number_segment(segment: str, rate: float, rng: random.Random) -> tuple[str, int, int]:
+    found = []
+    for m in _NUMBER.finditer(segment):
+        if _is_year(segment, m):
+            continue
+        alts = _alternatives(m.group(0))
+        if alts:
+            found.append((m, alts))
+    chosen = draw_positions(rng, len(found), rate)
+    if not chosen:
+        return segment, 0, len(found)
+    pieces = []
+    pos = 0
+    for j in chosen:
+        m, alts = found[j]
+        pieces.append(segment[pos:m.start()])
+        pieces.append(alts[rng.randrange(len(alts))])
+        pos = m.end()
+    pieces.append(segment[pos:])
+    return "".join(pieces), len(chosen), len(found)
+
+
+def apply(item: Item, severity: float | None, rng: random.Random) -> Edit | Skip:
+    rate = float(severity if severity is not None else FAMILY.default_severity)
+    return edit_segments(item, lambda seg: number_segment(seg, rate, rng), "no number to reformat outside the answer")
+
+
+FAMILY = Family("numbers", "integers rewritten as 1000 / 1,000 / one thousand", apply, 1.0,
+                "the share of numbers rewritten")
