@@ -15,7 +15,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from tuieval.perturb.base import Edit, Item, Skip, case_rng, target_strings
+from tuieval.perturb.base import Edit, Item, Skip, case_rng, make_item
 from tuieval.perturb.registry import PerturbSpec
 from tuieval.suite import template as tpl
 from tuieval.suite.model import Case, Template
@@ -104,23 +104,23 @@ def _write(vars_: dict[str, Any], slot: Slot, text: str) -> None:
     messages[slot[1]] = {**messages[slot[1]], "content": text}
 
 
-def perturb_case(case: Case, spec: PerturbSpec, *, seed: int, input_vars: Sequence[str],
-                 protected: tuple[str, ...] | None = None) -> Perturbed | Skipped:
-    """One case under one spec: its perturbed copy, or why it cannot be perturbed."""
+def _view(case: Case, input_vars: Sequence[str]) -> tuple[list[Slot], Item]:
     slots = _slots(case, input_vars)
-    if not slots:
-        return Skipped(case.id, spec.label, "no text input variable")
     texts = tuple(_read(case, s) for s in slots)
     used = {s[0] for s in slots}
     # the rest of the input still counts towards its length (the distractors' length bucket)
     rest = {k: v for k, v in case.vars.items() if k not in used}
     other = dataclasses.replace(case, vars=rest).input_text() if rest else ""
-    item = Item(texts=texts, targets=tuple(case.targets),
-                protected=protected if protected is not None else target_strings(case.targets), other_text=other)
+    return slots, make_item(texts, tuple(case.targets), other_text=other)
+
+
+def _perturb(case: Case, spec: PerturbSpec, slots: list[Slot], item: Item, seed: int) -> Perturbed | Skipped:
+    if not slots:
+        return Skipped(case.id, spec.label, "no text input variable")
     out = spec.family.apply(item, spec.severity, case_rng(seed, case.id, spec.name, spec.severity))
     if isinstance(out, Skip):
         return Skipped(case.id, spec.label, out.reason)
-    assert isinstance(out, Edit) and len(out.texts) == len(texts)
+    assert isinstance(out, Edit) and len(out.texts) == len(item.texts)
     vars_ = {k: (list(v) if isinstance(v, list) else v) for k, v in case.vars.items()}
     for slot, text in zip(slots, out.texts):
         _write(vars_, slot, text)
@@ -129,6 +129,12 @@ def perturb_case(case: Case, spec: PerturbSpec, *, seed: int, input_vars: Sequen
                               targets=list(out.targets) if out.targets is not None else list(case.targets),
                               metadata=metadata)
     return Perturbed(new, spec, out.edits, dict(out.detail))
+
+
+def perturb_case(case: Case, spec: PerturbSpec, *, seed: int, input_vars: Sequence[str]) -> Perturbed | Skipped:
+    """One case under one spec: its perturbed copy, or why it cannot be perturbed."""
+    slots, item = _view(case, input_vars)
+    return _perturb(case, spec, slots, item, seed)
 
 
 def perturb_cases(cases: Sequence[Case], specs: Sequence[PerturbSpec], *, seed: int,
@@ -143,9 +149,9 @@ def perturb_cases(cases: Sequence[Case], specs: Sequence[PerturbSpec], *, seed: 
     originals = [c for c in cases if not is_perturbed(c)]   # a perturbed copy is never perturbed again
     existing = {c.id for c in originals}
     for case in originals:
-        protected = target_strings(case.targets)
+        slots, item = _view(case, names)          # once per case, shared by every spec
         for spec in specs:
-            out = perturb_case(case, spec, seed=seed, input_vars=names, protected=protected)
+            out = _perturb(case, spec, slots, item, seed)
             if isinstance(out, Skipped):
                 result.skipped.append(out)
                 continue

@@ -9,7 +9,9 @@ that rewrite them together with the input) or a `Skip` saying why it cannot appl
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import itertools
 import math
 import random
 import re
@@ -33,6 +35,20 @@ class Item:
     targets: tuple[Any, ...]
     protected: tuple[str, ...]
     other_text: str = ""
+    # protected (start, end) spans of each text, computed once per case by `make_item`
+    spans: tuple[tuple[tuple[int, int], ...], ...] = ()
+
+    def spans_of(self, i: int) -> tuple[tuple[int, int], ...]:
+        return self.spans[i] if self.spans else tuple(protected_spans(self.texts[i], self.protected))
+
+
+def make_item(texts: tuple[str, ...], targets: tuple[Any, ...], protected: tuple[str, ...] | None = None,
+              other_text: str = "") -> Item:
+    """An Item with its protected spans found (protected defaults to the target strings)."""
+    if protected is None:
+        protected = target_strings(targets)
+    spans = tuple(tuple(protected_spans(t, protected)) for t in texts)
+    return Item(texts=texts, targets=targets, protected=protected, other_text=other_text, spans=spans)
 
 
 @dataclass(frozen=True)
@@ -93,6 +109,12 @@ def case_rng(seed: int, case_id: str, name: str, severity: float | None) -> rand
     return random.Random(int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big"))
 
 
+def below(rng: random.Random, n: int) -> int:
+    """A uniform integer in [0, n): `randrange` costs several Python calls per draw, and the
+    families draw once per edit (the float's 53 bits make the bias negligible for small n)."""
+    return int(rng.random() * n)
+
+
 def draw_positions(rng: random.Random, n: int, rate: float) -> list[int]:
     """Indices in range(n), each chosen independently with probability `rate`.
 
@@ -104,12 +126,13 @@ def draw_positions(rng: random.Random, n: int, rate: float) -> list[int]:
         return []
     if rate >= 1.0:
         return list(range(n))
-    log_q = math.log1p(-rate)
+    inv_log_q = 1.0 / math.log1p(-rate)
+    rand, log = rng.random, math.log
     out: list[int] = []
     i = -1
     while True:
         # P(gap = g) = (1 - rate)^(g-1) * rate, g ≥ 1
-        i += 1 + int(math.log(1.0 - rng.random()) / log_q)
+        i += 1 + int(log(1.0 - rand()) * inv_log_q)
         if i >= n:
             return out
         out.append(i)
@@ -140,96 +163,172 @@ def target_strings(targets: Iterable[Any]) -> tuple[str, ...]:
     return tuple(sorted(out, key=len, reverse=True))
 
 
-def _pattern_part(s: str) -> str:
+def _is_word_char(ch: str) -> bool:
+    # the same test as the regex \w on str patterns: alphanumeric or underscore
+    return ch.isalnum() or ch == "_"
+
+
+def _whole_word_at(text: str, start: int, end: int, target: str) -> bool:
     # A target that starts (ends) with a word character only counts as a whole word there:
     # target "6" is the answer span in "6 sides" but not in "16", and letter target "B" is
     # the label "B)" but not the B of "Bristol".
-    body = re.escape(s)
-    if re.match(r"\w", s[0]):
-        body = r"(?<!\w)" + body
-    if re.match(r"\w", s[-1]):
-        body = body + r"(?!\w)"
-    return body
+    if _is_word_char(target[0]) and start > 0 and _is_word_char(text[start - 1]):
+        return False
+    if _is_word_char(target[-1]) and end < len(text) and _is_word_char(text[end]):
+        return False
+    return True
+
+
+def find_whole(text: str, needle: str) -> list[tuple[int, int]]:
+    """(start, end) of every occurrence of `needle` in `text` (case-sensitive, overlapping
+    allowed) that is a whole word at its word edges; plain `str.find`, no regex to compile."""
+    hits = []
+    if not needle:
+        return hits
+    i = text.find(needle)
+    while i >= 0:
+        if _whole_word_at(text, i, i + len(needle), needle):
+            hits.append((i, i + len(needle)))
+        i = text.find(needle, i + 1)
+    return hits
 
 
 def protected_spans(text: str, protected: Iterable[str]) -> list[tuple[int, int]]:
     """Sorted, merged (start, end) spans of `text` where a protected string occurs (case-
     insensitively, whole words at word edges)."""
-    parts = [p for p in protected if p]
-    if not parts or not text:
+    if not text:
         return []
-    # a cheap test first: most inputs of most cases do not contain their target at all
     low = text.lower()
-    parts = [p for p in parts if p.lower() in low]
-    if not parts:
-        return []
-    rx = re.compile("|".join(_pattern_part(p) for p in parts), re.IGNORECASE)
-    spans: list[tuple[int, int]] = []
-    pos = 0
-    # alternation is tried longest-first (target_strings sorts), and overlapping matches of
-    # different targets are found by restarting one character after each match start
-    while True:
-        m = rx.search(text, pos)
-        if m is None:
-            break
-        start, end = m.span()
-        if end == start:
-            pos = start + 1
+    found: list[tuple[int, int]] = []
+    for p in protected:
+        if not p:
             continue
-        if spans and start <= spans[-1][1]:
+        lp = p.lower()
+        if lp not in low:
+            continue                 # the common case: the input does not contain this target
+        if len(low) != len(text) or len(lp) != len(p):
+            # lower() changed a length ("İ" → "i̇"): offsets in `low` are not offsets in `text`
+            rx = re.compile(re.escape(p), re.IGNORECASE)
+            hits = [m.span() for m in rx.finditer(text)]
+        else:
+            hits = []
+            i = low.find(lp)
+            while i >= 0:
+                hits.append((i, i + len(p)))
+                i = low.find(lp, i + 1)
+        found.extend(h for h in hits if _whole_word_at(text, h[0], h[1], p))
+    if not found:
+        return []
+    found.sort()
+    spans = [found[0]]
+    for start, end in found[1:]:
+        if start <= spans[-1][1]:
             spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
         else:
             spans.append((start, end))
-        pos = start + 1
     return spans
 
 
-def split_protected(text: str, protected: Iterable[str]) -> list[tuple[str, bool]]:
-    """`text` cut into (segment, is_protected) pieces, in order; joining them gives `text`."""
-    spans = protected_spans(text, protected)
+def inside(spans: tuple[tuple[int, int], ...] | list[tuple[int, int]], start: int, end: int | None = None) -> bool:
+    """True when [start, end) (or the character at start) overlaps a protected span."""
     if not spans:
-        return [(text, False)]
-    out: list[tuple[str, bool]] = []
+        return False
+    end = start + 1 if end is None else end
+    k = bisect.bisect_right(spans, (start, math.inf)) - 1
+    if k >= 0 and spans[k][1] > start:
+        return True
+    k += 1
+    return k < len(spans) and spans[k][0] < end
+
+
+def pick_chars(rng: random.Random, text: str, spans, rate: float, eligible) -> list[int]:
+    """Indices of characters chosen independently with probability `rate` among the eligible
+    characters outside the protected spans.
+
+    Every character is drawn at `rate` and the ineligible ones are dropped (thinning): each
+    eligible character is still chosen with probability `rate`, independently, and the cost
+    is one draw per chosen character rather than a pass over the text in Python.
+    """
+    return [i for i in draw_positions(rng, len(text), rate) if text[i] in eligible and not inside(spans, i)]
+
+
+def has_free_match(rx: re.Pattern, text: str, spans) -> bool:
+    """Whether `rx` matches somewhere outside the protected spans."""
     pos = 0
-    for start, end in spans:
-        if start > pos:
-            out.append((text[pos:start], False))
-        out.append((text[start:end], True))
-        pos = end
-    if pos < len(text):
-        out.append((text[pos:], False))
-    return out
+    while True:
+        m = rx.search(text, pos)
+        if m is None:
+            return False
+        if not inside(spans, m.start(), m.end()):
+            return True
+        pos = m.start() + 1
 
 
-Segment = Callable[[str], "tuple[str, int, int]"]
+# None = every captured piece is eligible (saves a call per piece)
+Eligible = "Callable[[list[str], int], bool] | None"
+Replace = Callable[[list[str], int, random.Random], str]
 
 
-def rewrite_free(text: str, protected: Iterable[str], fn: Segment) -> tuple[str, int, int]:
-    """Apply `fn` (segment → (new segment, edits, eligible)) to the unprotected parts of `text`
-    only; returns the new text with the summed edit and eligible counts."""
-    edits = eligible = 0
-    pieces = []
-    for segment, is_protected in split_protected(text, protected):
-        if is_protected or not segment:
-            pieces.append(segment)
-            continue
-        new, n, e = fn(segment)
-        pieces.append(new)
-        edits += n
-        eligible += e
-    return "".join(pieces), edits, eligible
+def pick_pieces(rng: random.Random, parts: list[str], spans, rate: float, eligible: Eligible) -> list[int]:
+    """Indices into `parts` (from `re.split` with one capture group: the captured pieces are at
+    odd indices) chosen with probability `rate` among the eligible pieces outside the spans
+    (drawn over all pieces, then thinned, as in `pick_chars`)."""
+    chosen = [2 * j + 1 for j in draw_positions(rng, len(parts) // 2, rate)]
+    if eligible is not None:
+        chosen = [k for k in chosen if eligible(parts, k)]
+    if spans and chosen:
+        offsets = list(itertools.accumulate(map(len, parts), initial=0))
+        chosen = [k for k in chosen if not inside(spans, offsets[k], offsets[k + 1])]
+    return chosen
 
 
-def edit_segments(item: Item, fn: Segment, nothing: str) -> "Edit | Skip":
-    """Apply a segment rewrite to every input text outside the protected spans; `Skip(nothing)`
-    when no text had anything eligible (the case cannot show this perturbation)."""
-    texts = []
-    edits = eligible = 0
-    for text in item.texts:
-        new, n, e = rewrite_free(text, item.protected, fn)
-        texts.append(new)
-        edits += n
-        eligible += e
-    if eligible == 0:
+def has_free_piece(parts: list[str], spans, eligible: Eligible) -> bool:
+    """Whether some captured piece is eligible and outside the spans."""
+    if eligible is None and not spans:
+        return len(parts) > 1
+    pos = 0
+    for k, part in enumerate(parts):
+        if k % 2 == 1 and (eligible is None or eligible(parts, k)) and not inside(spans, pos, pos + len(part)):
+            return True
+        pos += len(part)
+    return False
+
+
+def edit_pieces(item: Item, rng: random.Random, rate: float, splitter: re.Pattern, eligible: Eligible,
+                replace: Replace, nothing: str) -> "Edit | Skip":
+    """The word-level families' loop: split each text by `splitter` (one capture group), change
+    about `rate` of the eligible captured pieces outside the protected spans with `replace`,
+    or `Skip(nothing)` when no text has an eligible piece."""
+    all_parts = [splitter.split(t) for t in item.texts]
+    if not any(has_free_piece(parts, item.spans_of(i), eligible) for i, parts in enumerate(all_parts)):
         return Skip(nothing)
-    return Edit(texts=tuple(texts), edits=edits, detail={"eligible": eligible})
+    texts = []
+    edits = 0
+    for i, parts in enumerate(all_parts):
+        chosen = pick_pieces(rng, parts, item.spans_of(i), rate, eligible)
+        for k in chosen:
+            parts[k] = replace(parts, k, rng)
+        edits += len(chosen)
+        texts.append("".join(parts) if chosen else item.texts[i])
+    return Edit(texts=tuple(texts), edits=edits)
+
+
+def edit_chars(item: Item, rng: random.Random, rate: float, finder: re.Pattern, eligible,
+               replace: Callable[[str, random.Random], str], nothing: str) -> "Edit | Skip":
+    """The character-level families' loop: change about `rate` of the eligible characters (those
+    in `eligible`; `finder` matches one) outside the protected spans with `replace`."""
+    if not any(has_free_match(finder, t, item.spans_of(i)) for i, t in enumerate(item.texts)):
+        return Skip(nothing)
+    texts = []
+    edits = 0
+    for i, text in enumerate(item.texts):
+        chosen = pick_chars(rng, text, item.spans_of(i), rate, eligible)
+        if not chosen:
+            texts.append(text)
+            continue
+        chars = list(text)
+        for j in chosen:
+            chars[j] = replace(chars[j], rng)
+        edits += len(chosen)
+        texts.append("".join(chars))
+    return Edit(texts=tuple(texts), edits=edits)

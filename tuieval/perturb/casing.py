@@ -9,44 +9,38 @@ from __future__ import annotations
 import random
 import re
 
-from tuieval.perturb.base import Edit, Family, Item, Skip, draw_positions, edit_segments
+from tuieval.perturb.base import Edit, Family, Item, Skip, below, edit_pieces
 
-_WORD = re.compile(r"[^\W\d_]+")
+_WORD = re.compile(r"([^\W\d_]+)")
+
+
+_FORMS: dict[str, list[str]] = {}
 
 
 def _forms(word: str) -> list[str]:
-    forms = [word.lower(), word.upper(), word[:1].upper() + word[1:].lower()]
-    out: list[str] = []
-    for f in forms:
-        if f != word and f not in out:
-            out.append(f)
-    return out
+    # words repeat a lot in prose, so the forms are computed once per distinct word
+    forms = _FORMS.get(word)
+    if forms is None:
+        lower, upper = word.lower(), word.upper()
+        title = upper[:1] + lower[1:] if len(word) > 1 else upper
+        forms = [f for f in dict.fromkeys((lower, upper, title)) if f != word]
+        if len(_FORMS) < 100_000:
+            _FORMS[word] = forms
+    return forms
 
 
-def casing_segment(segment: str, rate: float, rng: random.Random) -> tuple[str, int, int]:
-    words = [m for m in _WORD.finditer(segment) if m.group(0).lower() != m.group(0).upper()]
-    chosen = draw_positions(rng, len(words), rate)
-    if not chosen:
-        return segment, 0, len(words)
-    pieces = []
-    pos = 0
-    edits = 0
-    for j in chosen:
-        m = words[j]
-        forms = _forms(m.group(0))
-        if not forms:
-            continue
-        pieces.append(segment[pos:m.start()])
-        pieces.append(forms[rng.randrange(len(forms))])
-        pos = m.end()
-        edits += 1
-    pieces.append(segment[pos:])
-    return "".join(pieces), edits, len(words)
+def _cased(parts: list[str], k: int) -> bool:
+    return bool(_forms(parts[k]))
+
+
+def _recase(parts: list[str], k: int, rng: random.Random) -> str:
+    forms = _forms(parts[k])
+    return forms[below(rng, len(forms))] if forms else parts[k]
 
 
 def apply(item: Item, severity: float | None, rng: random.Random) -> Edit | Skip:
     rate = float(severity if severity is not None else FAMILY.default_severity)
-    return edit_segments(item, lambda seg: casing_segment(seg, rate, rng), "no cased word outside the answer")
+    return edit_pieces(item, rng, rate, _WORD, _cased, _recase, "no cased word outside the answer")
 
 
 FAMILY = Family("casing", "words re-cased (lower, UPPER, Title)", apply, 0.3, "the share of words re-cased")

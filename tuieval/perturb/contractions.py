@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import re
 
-from tuieval.perturb.base import Edit, Family, Item, Skip, draw_positions, edit_segments
+from tuieval.perturb.base import Edit, Family, Item, Skip, edit_pieces
 
 # (long form, contraction, expandable)
 _PAIRS: tuple[tuple[str, str, bool], ...] = (
@@ -33,14 +33,35 @@ _TO_SHORT = {long.lower(): short for long, short, _ in _PAIRS}
 _TO_LONG = {short.lower(): long for long, short, expandable in _PAIRS if expandable}
 
 
-def _alternation(forms) -> str:
-    out = []
-    for form in sorted(forms, key=len, reverse=True):
-        out.append(r"\s+".join(re.escape(w).replace("'", "['\u2019]") for w in form.split(" ")))
-    return "|".join(out)
+def _units(form: str) -> list[str]:
+    return [r"\s+" if ch == " " else ("['\u2019]" if ch == "'" else re.escape(ch)) for ch in form.lower()]
 
 
-_RX = re.compile(r"(?<![\w'\u2019])(?:" + _alternation(list(_TO_SHORT) + list(_TO_LONG)) + r")(?![\w'\u2019])",
+def _trie_pattern(forms) -> str:
+    """One regex for all forms, shaped as a prefix trie ("d(?:o(?:\s+not|n['’]t)|…)").
+
+    Python's engine tries the branches of a flat alternation one by one at every position;
+    sharing prefixes makes the scan about four times faster on prose. A branch that may end
+    early is optional and greedy, so the longest form wins, as in a longest-first alternation.
+    """
+    root: dict = {}
+    for form in forms:
+        node = root
+        for unit in _units(form):
+            node = node.setdefault(unit, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:
+        alts = [unit + emit(child) for unit, child in node.items() if unit != ""]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return emit(root)
+
+
+_RX = re.compile(r"((?<![\w'\u2019])" + _trie_pattern(list(_TO_SHORT) + list(_TO_LONG)) + r"(?![\w'\u2019]))",
                  re.IGNORECASE)
 
 
@@ -61,25 +82,10 @@ def _toggle(found: str) -> str:
     return _match_case(found, _TO_SHORT[key])
 
 
-def contraction_segment(segment: str, rate: float, rng: random.Random) -> tuple[str, int, int]:
-    found = list(_RX.finditer(segment))
-    chosen = draw_positions(rng, len(found), rate)
-    if not chosen:
-        return segment, 0, len(found)
-    pieces = []
-    pos = 0
-    for j in chosen:
-        m = found[j]
-        pieces.append(segment[pos:m.start()])
-        pieces.append(_toggle(m.group(0)))
-        pos = m.end()
-    pieces.append(segment[pos:])
-    return "".join(pieces), len(chosen), len(found)
-
-
 def apply(item: Item, severity: float | None, rng: random.Random) -> Edit | Skip:
     rate = float(severity if severity is not None else FAMILY.default_severity)
-    return edit_segments(item, lambda seg: contraction_segment(seg, rate, rng), "nothing to contract or expand")
+    return edit_pieces(item, rng, rate, _RX, None, lambda parts, k, _rng: _toggle(parts[k]),
+                       "nothing to contract or expand")
 
 
 FAMILY = Family("contractions", "contractions expanded or formed (don't ↔ do not)", apply, 1.0,

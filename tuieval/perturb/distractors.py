@@ -12,11 +12,12 @@ the longest bucket is skipped.
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 
 from tuieval.analysis.slices import MEDIUM_MAX_TOKENS, SHORT_MAX_TOKENS, estimate_tokens, token_bucket
-from tuieval.perturb.base import Edit, Family, Item, Skip, protected_spans
+from tuieval.perturb.base import Edit, Family, Item, Skip, below
 
 SENTENCES: tuple[str, ...] = (
     "The office kitchen was repainted a pale shade of green last spring.",
@@ -64,30 +65,27 @@ _BOUNDARY = re.compile(r"(?<=[.!?])\s+(?=\S)|\n+")
 _NEXT = {"short": "medium", "medium": "long"}
 
 
-_SENTENCE_TOKENS: dict[str, int] = {}
-
-
-def _tokens(sentence: str) -> int:
-    if sentence not in _SENTENCE_TOKENS:
-        _SENTENCE_TOKENS[sentence] = estimate_tokens(sentence)
-    return _SENTENCE_TOKENS[sentence]
-
-
-def _bucket(texts: list[str], other: str) -> str:
-    return token_bucket(estimate_tokens("\n".join([*texts, other]) if other else "\n".join(texts)))
-
-
-def _insertion_points(text: str, protected: tuple[str, ...]) -> list[int]:
+def _insertion_points(text: str, spans) -> list[int]:
     """Offsets where a sentence may go: the start, and every sentence boundary before the last
     sentence that is not inside a protected span."""
-    spans = protected_spans(text, protected)
-    points = [0]
-    for m in _BOUNDARY.finditer(text):
-        at = m.end()
-        if at >= len(text.rstrip()) or any(s < at <= e for s, e in spans):
-            continue
-        points.append(at)
+    end = len(text.rstrip())
+    points = [0] + [at for at in (m.end() for m in _BOUNDARY.finditer(text)) if at < end]
+    if spans:
+        points = [at for at in points if not any(s < at < e for s, e in spans)]
     return points
+
+
+def _added_tokens(sentence: str) -> float:
+    # What inserting "sentence " before a word adds to `estimate_tokens`: that estimate is
+    # 0.5 × non-CJK characters / 4 + 0.5 × words × 4/3 (+ CJK characters), and the sentences
+    # are ASCII, so each one adds exactly this much before rounding. Summing it avoids
+    # re-estimating the whole text after every sentence; the tests check the real bucket.
+    if sentence not in _ADDED:
+        _ADDED[sentence] = 0.5 * (len(sentence) + 1) / 4.0 + 0.5 * len(sentence.split()) * 4.0 / 3.0
+    return _ADDED[sentence]
+
+
+_ADDED: dict[str, float] = {}
 
 
 def apply(item: Item, severity: float | None, rng: random.Random) -> Edit | Skip:
@@ -95,39 +93,51 @@ def apply(item: Item, severity: float | None, rng: random.Random) -> Edit | Skip
     texts = list(item.texts)
     if not any(t.strip() for t in texts):
         return Skip("no input text to pad")
-    current = _bucket(texts, item.other_text)
+    joined = "\n".join([*texts, item.other_text]) if item.other_text else "\n".join(texts)
+    tokens = estimate_tokens(joined)
+    current = token_bucket(tokens)
     if current not in _NEXT:
         return Skip(f"already in the longest length bucket ({current})")
     goal = "long" if level > 0.5 else _NEXT[current]
-    low_targets = [p.lower() for p in item.protected]
-    pool = [s for s in SENTENCES if not any(_contains_word(s.lower(), p) for p in low_targets)]
+    pool = _pool(item.protected)
     if not pool:
         return Skip("every distractor sentence contains a target")
     which = max(range(len(texts)), key=lambda i: len(texts[i]))
     base = texts[which]
-    points = _insertion_points(base, item.protected)
-    inserted: dict[int, list[str]] = {}
-    order: list[str] = []
-    added = 0
+    points = _insertion_points(base, item.spans_of(which))
+    # the estimate is rounded, so the unrounded one may be up to 0.5 lower; one token of
+    # margin above the bucket's floor then guarantees the rounded estimate is past it
     floor = SHORT_MAX_TOKENS if goal == "medium" else MEDIUM_MAX_TOKENS
-    # Token estimates add up roughly (characters and words), so each round inserts enough
-    # sentences to cover the estimated shortfall, then measures the real bucket: a few
-    # estimates per case instead of one per inserted sentence.
-    while True:
-        texts[which] = _assemble(base, points, inserted)
-        joined = "\n".join([*texts, item.other_text]) if item.other_text else "\n".join(texts)
-        tokens = estimate_tokens(joined)
-        if token_bucket(tokens) == goal:
-            break
-        need = floor + 1 - tokens
-        while need > 0:
-            if not order:
-                order = rng.sample(pool, len(pool))
-            sentence = order.pop()
-            inserted.setdefault(points[rng.randrange(len(points))], []).append(sentence)
-            added += 1
-            need -= _tokens(sentence)
+    need = floor + 1.0 - (tokens - 0.5)
+    inserted: dict[int, list[str]] = {}
+    unused = list(pool)
+    added = 0
+    while need > 0:
+        if not unused:
+            unused = list(pool)          # more padding than there are sentences: reuse them
+        sentence = unused.pop(below(rng, len(unused)))
+        inserted.setdefault(points[below(rng, len(points))], []).append(sentence)
+        added += 1
+        need -= _added_tokens(sentence)
+    texts[which] = _assemble(base, points, inserted)
     return Edit(texts=tuple(texts), edits=added, detail={"bucket": [current, goal]})
+
+
+_ALL_LOWER = "\n".join(SENTENCES).lower()
+
+
+def _pool(protected: tuple[str, ...]) -> tuple[str, ...]:
+    """The sentences that contain no target (as a whole word, case-insensitively)."""
+    clash = tuple(p.lower() for p in protected if p.lower() in _ALL_LOWER)
+    if not clash:
+        return SENTENCES             # the common case, decided by one substring test per target
+    return _pool_without(clash)
+
+
+@functools.lru_cache(maxsize=4096)
+def _pool_without(clash: tuple[str, ...]) -> tuple[str, ...]:
+    # option letters ("a", "b") and short words clash often and repeat: cached
+    return tuple(s for s in SENTENCES if not any(_contains_word(s.lower(), p) for p in clash))
 
 
 def _contains_word(haystack: str, needle: str) -> bool:
@@ -135,13 +145,12 @@ def _contains_word(haystack: str, needle: str) -> bool:
 
 
 def _assemble(base: str, points: list[int], inserted: dict[int, list[str]]) -> str:
-    if not inserted:
-        return base
     out = []
     pos = 0
     for at in sorted(inserted):
         out.append(base[pos:at])
-        out.append(" ".join(inserted[at]) + (" " if at < len(base) and not base[at:at + 1].isspace() else ""))
+        # each sentence is followed by one space, so it adds exactly its words (see _added_tokens)
+        out.append("".join(s + " " for s in inserted[at]))
         pos = at
     out.append(base[pos:])
     return "".join(out)

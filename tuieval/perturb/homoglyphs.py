@@ -7,8 +7,9 @@ The text looks the same to a reader and is different to a tokenizer; each eligib
 from __future__ import annotations
 
 import random
+import re
 
-from tuieval.perturb.base import Edit, Family, Item, Skip, draw_positions, edit_segments
+from tuieval.perturb.base import Edit, Family, Item, Skip, below, edit_chars
 
 # Latin → visually identical (or nearly) code points; several choices where they exist.
 LOOKALIKES: dict[str, str] = {
@@ -40,23 +41,17 @@ LOOKALIKES: dict[str, str] = {
 }
 
 
-def homoglyph_segment(segment: str, rate: float, rng: random.Random) -> tuple[str, int, int]:
-    idx = [i for i, ch in enumerate(segment) if ch in LOOKALIKES]
-    chosen = draw_positions(rng, len(idx), rate)
-    if not chosen:
-        return segment, 0, len(idx)
-    chars = list(segment)
-    for j in chosen:
-        i = idx[j]
-        options = LOOKALIKES[chars[i]]
-        chars[i] = options[rng.randrange(len(options))]
-    return "".join(chars), len(chosen), len(idx)
+_FINDER = re.compile("[" + re.escape("".join(LOOKALIKES)) + "]")
+
+
+def homoglyph(ch: str, rng: random.Random) -> str:
+    options = LOOKALIKES[ch]
+    return options[below(rng, len(options))]
 
 
 def apply(item: Item, severity: float | None, rng: random.Random) -> Edit | Skip:
     rate = float(severity if severity is not None else FAMILY.default_severity)
-    return edit_segments(item, lambda seg: homoglyph_segment(seg, rate, rng),
-                         "no Latin letter with a look-alike outside the answer")
+    return edit_chars(item, rng, rate, _FINDER, LOOKALIKES, homoglyph, "no Latin letter with a look-alike outside the answer")
 
 
 FAMILY = Family("homoglyphs", "Latin letters swapped for Cyrillic/Greek look-alikes", apply, 0.1,

@@ -18,7 +18,7 @@ import random
 import re
 from typing import Any
 
-from tuieval.perturb.base import Edit, Family, Item, Skip
+from tuieval.perturb.base import Edit, Family, Item, Skip, below, find_whole
 
 # (full name, given name, family name): the given and family parts replace a lone given or
 # family name of the original; CJK names are written family-first without a space.
@@ -68,24 +68,41 @@ def looks_like_person(text: str) -> bool:
     return True
 
 
-def _word(s: str) -> str:
-    return r"(?<![\w])" + re.escape(s) + r"(?![\w])"
+def _replace_words(text: str, mapping: dict[str, str], keys: list[str]) -> tuple[str, int]:
+    """Replace whole-word occurrences of the keys (longest first wins where they overlap), in
+    one pass, so a replacement is never rewritten again."""
+    hits: list[tuple[int, int, str]] = []
+    for key in keys:
+        hits.extend((s, e, key) for s, e in find_whole(text, key))
+    if not hits:
+        return text, 0
+    hits.sort(key=lambda h: (h[0], -(h[1] - h[0])))
+    out, pos, n = [], 0, 0
+    for s, e, key in hits:
+        if s < pos:
+            continue                 # inside a longer name already replaced
+        out.append(text[pos:s])
+        out.append(mapping[key])
+        pos = e
+        n += 1
+    out.append(text[pos:])
+    return "".join(out), n
 
 
-def _rewrite(value: Any, rx: re.Pattern, mapping: dict[str, str]) -> Any:
+def _rewrite(value: Any, mapping: dict[str, str], keys: list[str]) -> Any:
     if isinstance(value, str):
-        return rx.sub(lambda m: mapping[m.group(0)], value)
+        return _replace_words(value, mapping, keys)[0]
     if isinstance(value, dict):
-        return {k: _rewrite(v, rx, mapping) for k, v in value.items()}
+        return {k: _rewrite(v, mapping, keys) for k, v in value.items()}
     if isinstance(value, list):
-        return [_rewrite(v, rx, mapping) for v in value]
+        return [_rewrite(v, mapping, keys) for v in value]
     return value
 
 
 def apply(item: Item, severity: float | None, rng: random.Random) -> Edit | Skip:
     share = float(severity if severity is not None else FAMILY.default_severity)
     joined = "\n".join(item.texts)
-    originals = [p for p in item.protected if looks_like_person(p) and re.search(_word(p), joined)]
+    originals = [p for p in item.protected if looks_like_person(p) and find_whole(joined, p)]
     if not originals:
         return Skip("no person's name that is in both the input and the target")
     everything = joined + "\n" + item.other_text + "\n" + "\n".join(item.protected)
@@ -94,20 +111,22 @@ def apply(item: Item, severity: float | None, rng: random.Random) -> Edit | Skip
     for name in originals:
         pool = OTHER_SCRIPT_NAMES if rng.random() < share else LATIN_NAMES
         choices = [n for n in pool if n[0] not in used and n[0] not in everything]
-        full, given, family = choices[rng.randrange(len(choices))]
+        full, given, family = choices[below(rng, len(choices))]
         used.add(full)
         words = name.split()
         mapping.setdefault(name, full)
         # a lone given or family name elsewhere refers to the same person
         mapping.setdefault(words[0], given)
         mapping.setdefault(words[-1], family)
-    # one pass, longest first, so "Chloe Sanders" is replaced whole before "Chloe" alone, and
-    # a replacement is never itself rewritten
-    rx = re.compile("|".join(_word(k) for k in sorted(mapping, key=len, reverse=True)))
-    texts = tuple(_rewrite(t, rx, mapping) for t in item.texts)
-    targets = tuple(_rewrite(t, rx, mapping) for t in item.targets)
-    edits = sum(len(rx.findall(t)) for t in item.texts)
-    return Edit(texts=texts, targets=targets, edits=edits,
+    # one pass, longest first, so "Chloe Sanders" is replaced whole before "Chloe" alone
+    keys = sorted(mapping, key=len, reverse=True)
+    texts, edits = [], 0
+    for t in item.texts:
+        new, n = _replace_words(t, mapping, keys)
+        texts.append(new)
+        edits += n
+    targets = tuple(_rewrite(t, mapping, keys) for t in item.targets)
+    return Edit(texts=tuple(texts), targets=targets, edits=edits,
                 detail={"names": {k: mapping[k] for k in originals}})
 
 

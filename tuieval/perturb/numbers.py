@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import re
 
-from tuieval.perturb.base import Edit, Family, Item, Skip, draw_positions, edit_segments
+from tuieval.perturb.base import Edit, Family, Item, Skip, below, edit_pieces
 
 _ONES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
          "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen")
@@ -72,14 +72,25 @@ def _style_of(text: str) -> str:
     return "grouped" if "," in text else "digits"
 
 
-def _is_year(segment: str, m: re.Match) -> bool:
-    digits = m.group(0)
+def _is_year(before: str, digits: str, after: str) -> bool:
     if len(digits) != 4 or "," in digits:
         return False
-    return bool(_YEAR_BEFORE.search(segment[max(0, m.start() - 12):m.start()]) or _YEAR_AFTER.match(segment[m.end():]))
+    return bool(_YEAR_BEFORE.search(before[-12:]) or _YEAR_AFTER.match(after))
+
+
+_ALTERNATIVES: dict[str, list[str]] = {}
 
 
 def _alternatives(text: str) -> list[str]:
+    alts = _ALTERNATIVES.get(text)
+    if alts is None:
+        alts = _compute_alternatives(text)
+        if len(_ALTERNATIVES) < 100_000:
+            _ALTERNATIVES[text] = alts
+    return alts
+
+
+def _compute_alternatives(text: str) -> list[str]:
     n = int(text.replace(",", ""))
     if text != "0" and text.startswith("0"):
         return []                            # "007", "0800": codes, not quantities
@@ -92,31 +103,18 @@ def _alternatives(text: str) -> list[str]:
     return out
 
 
-def number_segment(segment: str, rate: float, rng: random.Random) -> tuple[str, int, int]:
-    found = []
-    for m in _NUMBER.finditer(segment):
-        if _is_year(segment, m):
-            continue
-        alts = _alternatives(m.group(0))
-        if alts:
-            found.append((m, alts))
-    chosen = draw_positions(rng, len(found), rate)
-    if not chosen:
-        return segment, 0, len(found)
-    pieces = []
-    pos = 0
-    for j in chosen:
-        m, alts = found[j]
-        pieces.append(segment[pos:m.start()])
-        pieces.append(alts[rng.randrange(len(alts))])
-        pos = m.end()
-    pieces.append(segment[pos:])
-    return "".join(pieces), len(chosen), len(found)
+def _eligible(parts: list[str], k: int) -> bool:
+    return not _is_year(parts[k - 1], parts[k], parts[k + 1]) and bool(_alternatives(parts[k]))
+
+
+def _reformat(parts: list[str], k: int, rng: random.Random) -> str:
+    alts = _alternatives(parts[k])
+    return alts[below(rng, len(alts))]
 
 
 def apply(item: Item, severity: float | None, rng: random.Random) -> Edit | Skip:
     rate = float(severity if severity is not None else FAMILY.default_severity)
-    return edit_segments(item, lambda seg: number_segment(seg, rate, rng), "no number to reformat outside the answer")
+    return edit_pieces(item, rng, rate, _NUMBER, _eligible, _reformat, "no number to reformat outside the answer")
 
 
 FAMILY = Family("numbers", "integers rewritten as 1000 / 1,000 / one thousand", apply, 1.0,

@@ -9,34 +9,34 @@ from __future__ import annotations
 import random
 import re
 
-from tuieval.perturb.base import Edit, Family, Item, Skip, draw_positions, edit_segments
+from tuieval.perturb.base import Edit, Family, Item, Skip, below, edit_pieces
 
-_MARK = re.compile(r"(?<!\d)[.,;:!?]|[.,;:!?](?!\d)")
+_MARK = re.compile(r"((?<!\d)[.,;:!?]|[.,;:!?](?!\d))")
 _SWAP = {",": ";", ";": ",", ".": "!", "!": ".", "?": "?!", ":": " -"}
 
 
-def punctuation_segment(segment: str, rate: float, rng: random.Random) -> tuple[str, int, int]:
-    marks = list(_MARK.finditer(segment))
-    chosen = draw_positions(rng, len(marks), rate)
-    if not chosen:
-        return segment, 0, len(marks)
-    pieces = []
-    pos = 0
-    for j in chosen:
-        m = marks[j]
-        mark = m.group(0)
-        op = rng.randrange(3)
-        new = "" if op == 0 else (mark + mark if op == 1 else _SWAP[mark])
-        pieces.append(segment[pos:m.start()])
-        pieces.append(new)
-        pos = m.end()
-    pieces.append(segment[pos:])
-    return "".join(pieces), len(chosen), len(marks)
+def _change(parts: list[str], k: int, rng: random.Random) -> str:
+    mark = parts[k]
+    op = below(rng, 3)
+    new = "" if op == 0 else (mark + mark if op == 1 else _SWAP[mark])
+    if not new and _neighbour(parts, k, -1).strip() and _neighbour(parts, k, 1).strip():
+        new = " "                    # "Canberra,Sydney" must not become one word "CanberraSydney"
+    return new
+
+
+def _neighbour(parts: list[str], k: int, step: int) -> str:
+    """The character next to piece k (looking past empty pieces between adjacent marks)."""
+    k += step
+    while 0 <= k < len(parts):
+        if parts[k]:
+            return parts[k][-1] if step < 0 else parts[k][0]
+        k += step
+    return ""
 
 
 def apply(item: Item, severity: float | None, rng: random.Random) -> Edit | Skip:
     rate = float(severity if severity is not None else FAMILY.default_severity)
-    return edit_segments(item, lambda seg: punctuation_segment(seg, rate, rng), "no punctuation outside the answer")
+    return edit_pieces(item, rng, rate, _MARK, None, _change, "no punctuation outside the answer")
 
 
 FAMILY = Family("punctuation", "punctuation dropped, doubled or swapped", apply, 0.5, "the share of marks changed")

@@ -8,8 +8,9 @@ the eligible letters differ from the original, which the tests can count.
 from __future__ import annotations
 
 import random
+import re
 
-from tuieval.perturb.base import Edit, Family, Item, Skip, draw_positions, edit_segments
+from tuieval.perturb.base import Edit, Family, Item, Skip, below, edit_chars
 
 _ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 
@@ -35,27 +36,19 @@ def _neighbours() -> dict[str, str]:
 
 NEIGHBOURS = _neighbours()
 ELIGIBLE = frozenset(NEIGHBOURS) | frozenset(k.upper() for k in NEIGHBOURS)
+_LETTER = re.compile(r"[A-Za-z]")
 
 
-def typo_segment(segment: str, rate: float, rng: random.Random) -> tuple[str, int, int]:
-    """Substitute about `rate` of the segment's ASCII letters by an adjacent key (case kept)."""
-    idx = [i for i, ch in enumerate(segment) if ch in ELIGIBLE]
-    chosen = draw_positions(rng, len(idx), rate)
-    if not chosen:
-        return segment, 0, len(idx)
-    chars = list(segment)
-    for j in chosen:
-        i = idx[j]
-        ch = chars[i]
-        near = NEIGHBOURS[ch.lower()]
-        new = near[rng.randrange(len(near))]
-        chars[i] = new.upper() if ch.isupper() else new
-    return "".join(chars), len(chosen), len(idx)
+def typo(ch: str, rng: random.Random) -> str:
+    """A key touching `ch`, in the same case."""
+    near = NEIGHBOURS[ch.lower()]
+    new = near[below(rng, len(near))]
+    return new.upper() if ch.isupper() else new
 
 
 def apply(item: Item, severity: float | None, rng: random.Random) -> Edit | Skip:
     rate = float(severity if severity is not None else FAMILY.default_severity)
-    return edit_segments(item, lambda seg: typo_segment(seg, rate, rng), "no ASCII letter outside the answer")
+    return edit_chars(item, rng, rate, _LETTER, ELIGIBLE, typo, "no ASCII letter outside the answer")
 
 
 FAMILY = Family("typos", "keyboard-adjacent letter substitutions", apply, 0.05,
