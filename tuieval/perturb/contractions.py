@@ -38,7 +38,7 @@ def _units(form: str) -> list[str]:
 
 
 def _trie_pattern(forms) -> str:
-    """One regex for all forms, shaped as a prefix trie ("d(?:o(?:\s+not|n['’]t)|…)").
+    r"""One regex for all forms, shaped as a prefix trie ("d(?:o(?:\s+not|n['’]t)|…)").
 
     Python's engine tries the branches of a flat alternation one by one at every position;
     sharing prefixes makes the scan about four times faster on prose. A branch that may end
