@@ -317,6 +317,36 @@ def compare_command(baseline_run: str, candidate_run: str, db_path: str | None, 
         sys.exit(EXIT_GATE_FAILED)
 
 
+@cli.command("rescore")
+@click.argument("run_id")
+@db_option
+@click.option("--extractor", "extractors", multiple=True, metavar="NAME",
+              help="A built-in extractor (strict, last_number, first_number, number, choice, boxed, "
+                   "json_field:PATH); repeat or comma-separate. Default: all but json_field.")
+@click.option("--no-scorers", is_flag=True, help="Leave out the suite's own scorers' stored verdicts.")
+@click.option("--format", "fmt", type=click.Choice(["json", "md"]), default="md", show_default=True)
+def rescore_command(run_id: str, db_path: str | None, extractors: tuple[str, ...], no_scorers: bool,
+                    fmt: str) -> None:
+    """Re-read a stored run's responses with several extractors: how much of the score is extraction."""
+    from tuieval.report.formats.robustness import extraction_markdown
+    from tuieval.report.rescore import rescore
+    from tuieval.scoring.extractors import EXTRACTOR_NAMES
+
+    names = [n.strip() for item in extractors for n in item.split(",") if n.strip()]
+    if not names:
+        names = [n for n in EXTRACTOR_NAMES if not n.startswith("json_field")]
+    store = _open_store(db_path, must_exist=True)
+    rid = _resolve(store, run_id)
+    try:
+        result = rescore(store, rid, names, include_scorers=not no_scorers)
+    except ValueError as exc:
+        raise BadInput(f"--extractor: {exc}") from None
+    if fmt == "json":
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        click.echo(extraction_markdown(result), nl=False)
+
+
 @cli.command("validate")
 @click.argument("suites", nargs=-1, required=True, type=click.Path())
 def validate_command(suites: tuple[str, ...]) -> None:

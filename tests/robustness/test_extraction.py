@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from tuieval.analysis.robustness import extraction_sensitivity
+from tuieval.analysis.robustness.extraction import extraction_sensitivity
 from tuieval.scoring.extractors import EXTRACTOR_NAMES, build_extractor
 
 COT = "Let me add: 12 + 17 = 29.\nThe total is $29.00.\nAnswer: $29.00"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tuieval.analysis.distributions import chi2_sf
-from tuieval.analysis.robustness import cochran_q, template_sensitivity
+from tuieval.analysis.robustness.templates import cochran_q, template_sensitivity
 from tuieval.analysis.robustness.templates import permutation_test
 
 

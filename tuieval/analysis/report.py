@@ -45,6 +45,7 @@ Extra fields (the contract's names are never changed):
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime
 from typing import Any, Mapping, Sequence
@@ -52,6 +53,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from tuieval.analysis.latency import LatencyIndex, deadline_curve, tpot
+from tuieval.analysis.robustness.templates import template_sensitivity
 from tuieval.analysis.slices import Level, _hashable, column_levels, derive_features, discover_slices_columns
 from tuieval.analysis.stats import DEFAULT_KS, mean_ci_items, per_task_pass_at_k, per_task_pass_hat_k
 from tuieval.analysis.variance import (ClusterResult, Embed, Judge, _renumber, canonical_answer, cluster_groups,
@@ -381,6 +383,30 @@ def case_slice_columns(cases: Sequence[Mapping[str, Any]]) -> tuple[dict[str, li
     return cols, source
 
 
+def slice_value_key(v: Any) -> Any:
+    """A slice value as a dictionary key: JSON text for lists and dicts, as the report writes them."""
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, sort_keys=True, ensure_ascii=False)
+    return v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
+
+
+def slice_membership(cases: Sequence[Mapping[str, Any]],
+                     analysed: set[Any] | None = None) -> dict[tuple[str, Any], set[Any]]:
+    """(key, value) → case ids, with the slice levels the report uses (metadata values, numeric
+    bins, derived features), computed over the cases that have samples (`analysed`)."""
+    cases = sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
+    if analysed is not None:
+        cases = [c for c in cases if c["case_id"] in analysed]
+    ids = [c["case_id"] for c in cases]
+    cols, _ = case_slice_columns(cases)
+    out: dict[tuple[str, Any], set[Any]] = {}
+    for k, vals in cols.items():
+        levels, _ = column_levels(k, vals)
+        for lv in levels:
+            out[(k, slice_value_key(lv.value))] = {ids[i] for i in np.flatnonzero(lv.mask).tolist()}
+    return out
+
+
 def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samples: Sequence[Mapping[str, Any]], *,
                 method: str | None = None, cluster_key: str | None = None, rng_seed: int = 0,
                 alpha: float = 0.05, threshold: float | None = None, judge: Judge | None = None,
@@ -520,7 +546,25 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
                      "percentile_method": "nearest_rank", "semantic_entropy": "discrete",
                      "discovery": disc_info},
     }
+    templates = template_robustness(table, case_ids, alpha, rng_seed)
+    if templates is not None:
+        report["robustness"] = {"templates": templates}
     return report
+
+
+def template_robustness(table: _Table, case_ids: Sequence[Any], alpha: float, rng_seed: int) -> dict | None:
+    """`robustness.templates` (tuieval.analysis.robustness.templates) for a run with several templates."""
+    T = len(table.templates)
+    if T < 2 or table.n_groups == 0:
+        return None
+    g_n = np.bincount(table.group, minlength=table.n_groups)
+    g_acc = np.bincount(table.group, weights=table.correct, minlength=table.n_groups) / np.maximum(g_n, 1)
+    scores = np.full((len(case_ids), T), np.nan)
+    scores[table.group_case, table.group_tmpl] = g_acc
+    has = ~np.isnan(scores).all(axis=1)
+    return template_sensitivity(scores[has], [c for c, h in zip(case_ids, has.tolist()) if h],
+                                [str(t) for t in table.templates], binary=bool((g_n == 1).all()), alpha=alpha,
+                                rng_seed=rng_seed)
 
 
 def _jsonable(d: Mapping[str, Any]) -> dict:

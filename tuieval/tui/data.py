@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from tuieval.analysis.report import slice_membership, slice_value_key
 from tuieval.sample_rules import is_correct, is_error
 from tuieval.store import Store
 
@@ -76,31 +77,6 @@ def list_runs(db_path: str) -> list[dict[str, Any]]:
         return store.list_runs()
 
 
-def _h(v: Any) -> Any:
-    if isinstance(v, (dict, list)):
-        return json.dumps(v, sort_keys=True, ensure_ascii=False)
-    return v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
-
-
-def slice_membership(cases: list[dict[str, Any]], analysed: set[str] | None = None) -> dict[tuple[str, Any], set[str]]:
-    """(key, value) → case ids, with the slice levels the report uses (metadata values, numeric
-    bins, derived features), computed over the cases that have samples."""
-    from tuieval.analysis.report import case_slice_columns
-    from tuieval.analysis.slices import column_levels
-
-    cases = sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
-    if analysed is not None:
-        cases = [c for c in cases if c["case_id"] in analysed]
-    ids = [c["case_id"] for c in cases]
-    cols, _ = case_slice_columns(cases)
-    out: dict[tuple[str, Any], set[str]] = {}
-    for k, vals in cols.items():
-        levels, _ = column_levels(k, vals)
-        for lv in levels:
-            out[(k, _h(lv.value))] = {ids[i] for i in np.flatnonzero(lv.mask).tolist()}
-    return out
-
-
 @dataclass
 class RunData:
     """A finished (or partial) run's report plus per-sample arrays for the latency charts."""
@@ -126,9 +102,9 @@ class RunData:
         membership = self.ensure_membership()
         conditions = sl.get("conditions")
         if conditions:
-            sets = [membership.get((str(k), _h(v)), set()) for k, v in conditions]
+            sets = [membership.get((str(k), slice_value_key(v)), set()) for k, v in conditions]
             return set.intersection(*sets) if sets else set()
-        return set(membership.get((str(sl.get("key")), _h(sl.get("value"))), set()))
+        return set(membership.get((str(sl.get("key")), slice_value_key(sl.get("value"))), set()))
 
     def cases_of_slice(self, sl: dict[str, Any] | None) -> list[dict[str, Any]]:
         cases = self.report.get("cases") or []

@@ -2,9 +2,6 @@
 
 `templates.template_sensitivity` and `extraction.extraction_sensitivity` build the
 `robustness` section of a report (tuieval.report/1); both are pure functions of arrays.
+(Import them from their modules: `extraction` uses `analysis.compare`, which the report
+module itself is imported by.)
 """
-
-from tuieval.analysis.robustness.extraction import extraction_sensitivity
-from tuieval.analysis.robustness.templates import cochran_q, template_sensitivity
-
-__all__ = ["cochran_q", "extraction_sensitivity", "template_sensitivity"]
