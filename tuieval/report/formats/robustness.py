@@ -34,8 +34,11 @@ def extraction_markdown(section: dict[str, Any]) -> str:
            f"{len(section['extractors'])} extractors (no new requests).", "",
            "| extractor | accuracy (95% CI) | n cases | samples read |", "|---|---|---|---|"]
     for e in section["extractors"]:
-        out.append(f"| {cell(e['name'])} | {pct(e['accuracy'])} {ci(e.get('accuracy_ci'))} | {e['n_cases']} | "
-                   f"{e['n_extracted']} |")
+        if e.get("applicable", True):
+            out.append(f"| {cell(e['name'])} | {pct(e['accuracy'])} {ci(e.get('accuracy_ci'))} | {e['n_cases']} | "
+                       f"{e['n_extracted']} |")
+        else:
+            out.append(f"| {cell(e['name'])} | not applicable: read nothing from any response | {e['n_cases']} | 0 |")
     dep, dis = section.get("points_depending") or {}, section.get("disagreement_rate") or {}
     spread = dep.get("spread_points")
     out += ["", f"**{f'{spread:.1f}' if spread is not None else 'n/a'} "
@@ -58,7 +61,7 @@ def extraction_markdown(section: dict[str, Any]) -> str:
             out.append(f"| {name} | {s['n_samples']} | {pct(s['disagreement_rate'])} {ci(s.get('ci'))} |")
     listed = section.get("disagreements") or []
     if listed:
-        names = [e["name"] for e in section["extractors"]]
+        names = [e["name"] for e in section["extractors"] if e.get("applicable", True)]
         out += ["", f"## Samples where the extractors disagree ({len(listed)})", "",
                 "| case | template | sample | " + " | ".join(cell(n) for n in names) + " |",
                 "|---|---|---|" + "---|" * len(names)]
