@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from tuieval.analysis.variance.config import KEYS as VARIANCE_KEYS
+from tuieval.analysis.variance.config import LINKAGES, METHODS, RULES, URL_KEYS, VarianceConfig
 from tuieval.backends.registry import BackendConfigError, parse_spec
 from tuieval.suite import template as tpl
 from tuieval.suite.errors import Problem, SuiteError
@@ -24,8 +26,6 @@ SUITE_KEYS = {
     "name", "description", "template", "templates", "system", "cases", "dataset", "target_field",
     "scorer", "scorers", "sampling", "slo_ms", "gates", "variance", "cluster_key", "metadata",
 }
-CASE_RESERVED = {"id", "target", "targets", "ideal", "metadata", "vars"}
-VARIANCE_METHODS = {"canonical", "lexical", "embeddings", "entailment", "hybrid"}
 GATE_METRICS = {"accuracy", "accuracy_ci_low", "majority_accuracy", "consistency", "error_rate",
                 "accuracy_within_slo", "p50_ms", "p95_ms", "p99_ms", "semantic_entropy"}
 
@@ -368,37 +368,33 @@ def _read_csv_cases(path: Path, shown: str, fields: dict, col: _Collector) -> li
 
 
 def _sampling(raw: Any, col: _Collector) -> Sampling:
-    s = Sampling()
     if raw is None:
-        return s
+        return Sampling()
     if not isinstance(raw, dict):
         col.add(("sampling",), "must be a mapping (samples:, temperature:, max_tokens:, seed:)")
-        return s
+        return Sampling()
+    values: dict[str, Any] = {}
     for key, value in raw.items():
         path = ("sampling", key)
-        if key == "samples":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        number = not isinstance(value, bool) and isinstance(value, (int, float))
+        if key in ("samples", "max_tokens"):
+            if not number or not isinstance(value, int) or value < 1:
                 col.add(path, "must be a positive integer")
             else:
-                s.samples = value
+                values[key] = value
         elif key == "temperature":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 2:
+            if not number or not 0 <= value <= 2:
                 col.add(path, "must be a number between 0 and 2")
             else:
-                s.temperature = float(value)
-        elif key == "max_tokens":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                col.add(path, "must be a positive integer")
-            else:
-                s.max_tokens = value
+                values[key] = float(value)
         elif key == "seed":
-            if isinstance(value, bool) or not isinstance(value, int):
+            if not number or not isinstance(value, int):
                 col.add(path, "must be an integer")
             else:
-                s.seed = value
+                values[key] = value
         else:
             col.add(path, "unknown field (expected samples, temperature, max_tokens, seed)")
-    return s
+    return Sampling(**values)
 
 
 def _scorers(data: dict, col: _Collector) -> list[Any]:
@@ -456,13 +452,7 @@ def _gates(raw: Any, col: _Collector) -> list[Gate]:
     return gates
 
 
-VARIANCE_KEYS = {"method", "threshold", "linkage", "model", "judge", "rule", "tau_low", "tau_high", "base_url",
-                 "model_base_url", "judge_base_url"}
-VARIANCE_LINKAGES = ("average", "complete")
-VARIANCE_RULES = ("strict", "lenient", "no-contradiction")
-
-
-def _variance(raw: Any, col: _Collector) -> dict[str, Any]:
+def _variance(raw: Any, col: _Collector) -> VarianceConfig:
     """The `variance:` block: clustering tier and its settings (README "Suite format").
 
     method: canonical | lexical | embeddings (needs model) | entailment (needs judge) |
@@ -473,22 +463,22 @@ def _variance(raw: Any, col: _Collector) -> dict[str, Any]:
     complete; rule strict | lenient | no-contradiction.
     """
     if raw is None:
-        return {"method": "canonical"}
+        return VarianceConfig()
     if isinstance(raw, str):
         raw = {"method": raw}
     if not isinstance(raw, dict):
         col.add(("variance",), "must be a mapping with method:")
-        return {"method": "canonical"}
+        return VarianceConfig()
     method = raw.get("method", "canonical")
-    if method not in VARIANCE_METHODS:
-        col.add(("variance", "method"), f"must be one of {', '.join(sorted(VARIANCE_METHODS))}")
+    if method not in METHODS:
+        col.add(("variance", "method"), f"must be one of {', '.join(sorted(METHODS))}")
         raw = {**raw, "method": "canonical"}
         method = None
-    for key in sorted(set(raw) - VARIANCE_KEYS, key=str):
+    for key in sorted(set(raw) - set(VARIANCE_KEYS), key=str):
         col.add(("variance", key), f"unknown field (expected {', '.join(sorted(VARIANCE_KEYS))})")
 
     urls: dict[str, str | None] = {}
-    for key in ("base_url", "model_base_url", "judge_base_url"):
+    for key in URL_KEYS:
         value = raw.get(key)
         if value is None:
             continue
@@ -539,10 +529,10 @@ def _variance(raw: Any, col: _Collector) -> dict[str, Any]:
     if "tau_low" in numbers and "tau_high" in numbers and not numbers["tau_low"] < numbers["tau_high"]:
         col.add(("variance", "tau_low"), f"must be below tau_high ({numbers['tau_low']:g} ≥ {numbers['tau_high']:g})")
     linkage = raw.get("linkage")
-    if linkage is not None and linkage not in VARIANCE_LINKAGES:
+    if linkage is not None and linkage not in LINKAGES:
         hint = " (single linkage chains distinct answers together)" if linkage == "single" else ""
-        col.add(("variance", "linkage"), f"must be one of {', '.join(VARIANCE_LINKAGES)}{hint}")
+        col.add(("variance", "linkage"), f"must be one of {', '.join(LINKAGES)}{hint}")
     rule = raw.get("rule")
-    if rule is not None and rule not in VARIANCE_RULES:
-        col.add(("variance", "rule"), f"must be one of {', '.join(VARIANCE_RULES)}")
-    return dict(raw)
+    if rule is not None and rule not in RULES:
+        col.add(("variance", "rule"), f"must be one of {', '.join(RULES)}")
+    return VarianceConfig.from_mapping(raw)
