@@ -53,7 +53,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from tuieval.analysis.report import _case_columns
+from tuieval.analysis.report import case_columns
 from tuieval.analysis.slices import column_levels, min_support
 from tuieval.analysis.stats import benjamini_hochberg, json_float, mcnemar_exact, paired_bootstrap, sign_flip_test
 
@@ -274,7 +274,7 @@ def compare_runs(baseline: RunRows, candidate: RunRows, *, alpha: float = 0.05, 
             n_text_changed += 1
         case_rows.append({"case_id": cid, "metadata": row.get("metadata") or {},
                           "input_text": row.get("input_text") or ""})
-    cols, source = _case_columns(case_rows)
+    cols, source = case_columns(case_rows)
     nmin = int(n_min) if n_min is not None else min_support(n)
 
     tested: list[dict[str, Any]] = []

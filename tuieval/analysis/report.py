@@ -367,7 +367,7 @@ class _Analysis:
         return out
 
 
-def _case_columns(cases: Sequence[Mapping[str, Any]]) -> tuple[dict[str, list], dict[str, str]]:
+def case_columns(cases: Sequence[Mapping[str, Any]]) -> tuple[dict[str, list], dict[str, str]]:
     """Slice columns per case: metadata keys (first-seen order) then derived features."""
     keys: dict[str, None] = {}
     for c in cases:
@@ -456,7 +456,7 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
 
     # -- slices ------------------------------------------------------------------------------------
     analysed = np.flatnonzero(has)
-    cols_all, source = _case_columns(cases)
+    cols_all, source = case_columns(cases)
     if cluster_key:
         cols_all.pop(cluster_key, None)  # the clustering unit (e.g. passage) is not a slice
     cols = {k: [v[i] for i in analysed.tolist()] for k, v in cols_all.items()}

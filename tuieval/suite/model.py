@@ -29,8 +29,8 @@ class Template:
         if self.messages_var is not None:
             value = case.vars.get(self.messages_var)
             if isinstance(value, list):
-                return [{"role": str(m.get("role", "user")), "content": tpl._as_text(m.get("content", ""))} for m in value]
-            return [{"role": "user", "content": tpl._as_text(value)}]
+                return [{"role": str(m.get("role", "user")), "content": tpl.as_text(m.get("content", ""))} for m in value]
+            return [{"role": "user", "content": tpl.as_text(value)}]
         messages = []
         if self.system:
             messages.append({"role": "system", "content": tpl.render(self.system, case.vars)})
@@ -53,9 +53,9 @@ class Case:
         parts = []
         for value in self.vars.values():
             if isinstance(value, list):
-                parts.extend(tpl._as_text(m.get("content", "")) if isinstance(m, dict) else tpl._as_text(m) for m in value)
+                parts.extend(tpl.as_text(m.get("content", "")) if isinstance(m, dict) else tpl.as_text(m) for m in value)
             else:
-                parts.append(tpl._as_text(value))
+                parts.append(tpl.as_text(value))
         return "\n".join(parts)
 
 
