@@ -53,9 +53,10 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from tuieval.analysis.report import case_columns
+from tuieval.analysis.report import case_slice_columns
 from tuieval.analysis.slices import column_levels, min_support
 from tuieval.analysis.stats import benjamini_hochberg, json_float, mcnemar_exact, paired_bootstrap, sign_flip_test
+from tuieval.sample_rules import is_correct
 
 SCHEMA = "tuieval.compare/1"
 RUN_FIELDS = ("id", "suite", "model", "simulated", "samples_per_case", "status", "temperature", "started_at")
@@ -186,7 +187,7 @@ def case_scores(samples: Sequence[Mapping[str, Any]]) -> dict[Any, tuple[int, in
     ids = [s["case_id"] for s in samples]
     index: dict[Any, int] = {}
     codes = np.fromiter((index.setdefault(c, len(index)) for c in ids), dtype=np.int64, count=len(ids))
-    ok = np.fromiter((bool(s.get("correct")) and s.get("error") is None for s in samples), dtype=bool,
+    ok = np.fromiter((is_correct(s) for s in samples), dtype=bool,
                      count=len(samples))
     n = np.bincount(codes, minlength=len(index))
     k = np.bincount(codes, weights=ok, minlength=len(index))
@@ -274,7 +275,7 @@ def compare_runs(baseline: RunRows, candidate: RunRows, *, alpha: float = 0.05, 
             n_text_changed += 1
         case_rows.append({"case_id": cid, "metadata": row.get("metadata") or {},
                           "input_text": row.get("input_text") or ""})
-    cols, source = case_columns(case_rows)
+    cols, source = case_slice_columns(case_rows)
     nmin = int(n_min) if n_min is not None else min_support(n)
 
     tested: list[dict[str, Any]] = []

@@ -64,11 +64,11 @@ def check_messages(cases: Sequence[Case], var: str, report: Report) -> None:
 
 
 def slice_columns(cases: Sequence[Case], cluster_key: str | None) -> dict[str, list[Any]]:
-    """The columns a report slices on (analysis.report.case_columns: metadata keys, then
+    """The columns a report slices on (analysis.report.case_slice_columns: metadata keys, then
     the derived features); the cluster_key column is the clustering unit, not a slice."""
-    from tuieval.analysis.report import case_columns
+    from tuieval.analysis.report import case_slice_columns
 
-    cols, _ = case_columns([{"metadata": c.metadata, "input_text": c.input_text()} for c in cases])
+    cols, _ = case_slice_columns([{"metadata": c.metadata, "input_text": c.input_text()} for c in cases])
     if cluster_key:
         cols.pop(cluster_key, None)
     return cols
