@@ -110,6 +110,9 @@ class Suite:
     templates: list[Template] = field(default_factory=list)
     cases: list[Case] = field(default_factory=list)
     scorers: list[Any] = field(default_factory=lambda: ["normalized"])
+    #: built-in extractors (tuieval.scoring.extractors) that re-read every response for the
+    #: report's extraction sensitivity; they do not change the run's own score
+    extractors: tuple[str, ...] = ()
     sampling: Sampling = field(default_factory=Sampling)
     slo_ms: float | None = None
     gates: list[Gate] = field(default_factory=list)
@@ -126,6 +129,7 @@ class Suite:
                 for t in self.templates
             ],
             "scorers": self.scorers,
+            "extractors": list(self.extractors),
             "gates": [g.as_mapping() for g in self.gates],
             "variance": self.variance.as_mapping(),
             "cluster_key": self.cluster_key,
