@@ -20,7 +20,7 @@ import yaml
 from tuieval.analysis.variance.config import KEYS as VARIANCE_KEYS
 from tuieval.analysis.variance.config import LINKAGES, METHODS, RULES, URL_KEYS, VarianceConfig
 from tuieval.backends.registry import BackendConfigError, parse_spec
-from tuieval.suite import checks
+from tuieval.suite import checks, sweep
 from tuieval.suite.errors import Problem, SuiteError
 from tuieval.suite.model import Case, Gate, Sampling, Suite, Template
 
@@ -164,6 +164,13 @@ def _load_yaml(path: Path, shown: str, text: str, digest: str) -> tuple[Suite | 
 
     templates = _templates(data, col)
     cases = _cases(data, path, col)
+    raw_templates = data.get("templates")
+    if sweep.is_sweep(raw_templates):
+        _, shot_counts = sweep.sweep_templates(raw_templates, "templates", None, lambda *_: None)
+        prompt = (raw_templates.get("sweep") or {}).get("prompt")
+        first = prompt if isinstance(prompt, str) else next(iter(prompt.values()), "") if isinstance(prompt, dict) else ""
+        sweep.add_shots(cases, first if isinstance(first, str) else "", shot_counts, col.add,
+                        ("templates", "sweep", "shots"))
     sampling = _sampling(data.get("sampling"), col)
     scorers = _scorers(data, col)
     extractors = _extractors(data.get("extractors"), col)
@@ -229,6 +236,9 @@ def _templates(data: dict, col: _Collector) -> list[Template]:
     if raw is None:
         col.add(("templates",), "missing: a suite needs a template (e.g. template: \"Q: {{ question }}\")")
         return []
+    if sweep.is_sweep(raw):
+        templates, _ = sweep.sweep_templates(raw, key, system, col.add)
+        return templates
     items = raw if isinstance(raw, list) else [raw]
     if not items:
         col.add((key,), "must list at least one template")

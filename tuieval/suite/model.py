@@ -51,7 +51,9 @@ class Case:
     def input_text(self) -> str:
         """All input text of the case, for length and script slices."""
         parts = []
-        for value in self.vars.values():
+        for name, value in self.vars.items():
+            if name.startswith("_shots_"):  # few-shot examples (tuieval.suite.sweep), not this case's input
+                continue
             if isinstance(value, list):
                 parts.extend(tpl.as_text(m.get("content", "")) if isinstance(m, dict) else tpl.as_text(m) for m in value)
             else:
