@@ -1,7 +1,7 @@
 """The one way a run's report is built, for `tuieval run`/`report`, the export and the app.
 
 `build` loads the lean rows from the store (`Store.analysis_cases` / `analysis_samples`),
-chooses the clustering (`method.effective_method`; stored clusters of a remote tier are
+chooses the clustering (`VarianceConfig.effective_method`; stored clusters of a remote tier are
 reused rather than re-requested), runs the pure `tuieval.analysis.report.analyze_run`, adds
 the suite's gates (`tuieval.gates`) and caches a finished run's report in the store. The app
 asks for the rows as well (`with_rows=True`) to draw its charts from the same samples.
@@ -16,7 +16,7 @@ from typing import Any
 
 from tuieval.gates import evaluate_gates
 from tuieval.report.clustering import cluster_samples, stored_assignments
-from tuieval.report.method import REMOTE_METHODS, effective_method
+from tuieval.analysis.variance.config import VarianceConfig
 from tuieval.store import Store
 
 @dataclass
@@ -56,6 +56,9 @@ def build(store: Store, run_id: str, *, persist_clusters: bool = False, with_row
         cases, samples = store.analysis_cases(run["id"]), store.analysis_samples(run["id"])
     if report is None:
         report = _analyze(store, run, cases, samples, persist_clusters)
+        extractors = _extraction_section(store, run)
+        if extractors is not None:
+            report.setdefault("robustness", {})["extractors"] = extractors
         report["gates"] = evaluate_gates(report, (run.get("config") or {}).get("gates") or [])
         if run["status"] != "running":
             # A finished run's report only changes with its samples: keep it so reopening a large
@@ -73,9 +76,10 @@ def _analyze(store: Store, run: dict[str, Any], cases: list[dict[str, Any]], sam
              persist_clusters: bool) -> dict[str, Any]:
     from tuieval.analysis.report import analyze_run
 
-    method = effective_method(run)
+    config = VarianceConfig.from_run(run)
+    method = config.effective_method
     if not persist_clusters:
-        if method not in REMOTE_METHODS:
+        if not config.is_remote:
             return analyze_run(run, cases, samples, method=method)
         stored = stored_assignments(store, run, samples, method)
         if stored is not None:
@@ -85,6 +89,21 @@ def _analyze(store: Store, run: dict[str, Any], cases: list[dict[str, Any]], sam
     if persist_clusters:
         store.write_clusters(run["id"], method, assignments, rows)
     return analyze_run(run, cases, samples, method=method, clusters=assignments, cluster_stats=stats)
+
+
+def _extraction_section(store: Store, run: dict[str, Any]) -> dict[str, Any] | None:
+    """`robustness.extractors` when the suite scores with several scorers (or names `extractors:`):
+    their stored verdicts, plus the named built-in extractors re-reading the responses."""
+    from tuieval.report.rescore import rescore
+
+    config = run.get("config") or {}
+    extra = list(config.get("extractors") or [])
+    if len(config.get("scorers") or []) + len(extra) < 2:
+        return None
+    section = rescore(store, run["id"], extra)
+    for key in ("schema", "run", "extractors_requested"):
+        section.pop(key, None)
+    return section
 
 
 def build_comparison(store: Store, baseline_id: str, candidate_id: str, *, alpha: float = 0.05, B: int = 10_000,

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from tuieval.analysis.report import slice_membership, slice_value_key
 from tuieval.sample_rules import is_correct, is_error
 from tuieval.store import Store
 
@@ -76,31 +77,6 @@ def list_runs(db_path: str) -> list[dict[str, Any]]:
         return store.list_runs()
 
 
-def _h(v: Any) -> Any:
-    if isinstance(v, (dict, list)):
-        return json.dumps(v, sort_keys=True, ensure_ascii=False)
-    return v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
-
-
-def slice_membership(cases: list[dict[str, Any]], analysed: set[str] | None = None) -> dict[tuple[str, Any], set[str]]:
-    """(key, value) → case ids, with the slice levels the report uses (metadata values, numeric
-    bins, derived features), computed over the cases that have samples."""
-    from tuieval.analysis.report import case_slice_columns
-    from tuieval.analysis.slices import column_levels
-
-    cases = sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
-    if analysed is not None:
-        cases = [c for c in cases if c["case_id"] in analysed]
-    ids = [c["case_id"] for c in cases]
-    cols, _ = case_slice_columns(cases)
-    out: dict[tuple[str, Any], set[str]] = {}
-    for k, vals in cols.items():
-        levels, _ = column_levels(k, vals)
-        for lv in levels:
-            out[(k, _h(lv.value))] = {ids[i] for i in np.flatnonzero(lv.mask).tolist()}
-    return out
-
-
 @dataclass
 class RunData:
     """A finished (or partial) run's report plus per-sample arrays for the latency charts."""
@@ -126,9 +102,9 @@ class RunData:
         membership = self.ensure_membership()
         conditions = sl.get("conditions")
         if conditions:
-            sets = [membership.get((str(k), _h(v)), set()) for k, v in conditions]
+            sets = [membership.get((str(k), slice_value_key(v)), set()) for k, v in conditions]
             return set.intersection(*sets) if sets else set()
-        return set(membership.get((str(sl.get("key")), _h(sl.get("value"))), set()))
+        return set(membership.get((str(sl.get("key")), slice_value_key(sl.get("value"))), set()))
 
     def cases_of_slice(self, sl: dict[str, Any] | None) -> list[dict[str, Any]]:
         cases = self.report.get("cases") or []
@@ -215,9 +191,9 @@ def load_case(db_path: str, run_id: str, case_id: str) -> CaseDetail:
     """A case's samples grouped by template and semantic cluster (stored clusters when present)."""
     from tuieval.analysis.variance import consistency, semantic_entropy
 
-    from tuieval.report import ClusteringBackendError, effective_method
+    from tuieval.analysis.variance.config import LOCAL_FALLBACK, VarianceConfig
+    from tuieval.report import ClusteringBackendError
     from tuieval.report.clustering import cluster_samples
-    from tuieval.report.method import LOCAL_FALLBACK
 
     with Store(db_path) as store:
         run = store.get_run(run_id)
@@ -235,7 +211,7 @@ def load_case(db_path: str, run_id: str, case_id: str) -> CaseDetail:
     else:
         # Not analysed yet (a live or interrupted run): cluster this one case now, through the
         # report's own clustering so the groups match what the report will say.
-        method = effective_method(run)
+        method = VarianceConfig.from_run(run).effective_method
         try:
             assignments, _, _ = cluster_samples(run, samples, [case], method)
         except ClusteringBackendError as exc:
@@ -264,7 +240,7 @@ def load_case(db_path: str, run_id: str, case_id: str) -> CaseDetail:
         n = len(members)
         out_groups.append(TemplateGroup(
             template=template, n=n, n_errors=len(errors), clusters=views, errors=errors,
-            consistency=consistency(ids), entropy=ent.se, h_norm=ent.h_norm,
+            consistency=consistency(ids), entropy=ent.semantic_entropy, h_norm=ent.semantic_entropy_normalized,
             accuracy=(sum(s["correct"] for s in members) / n) if n else None,
         ))
     prompt: list[dict[str, str]] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tuieval.report.formats.cells import cell, ci, latency, ms, pct
+from tuieval.report.formats.robustness import extraction_lines, templates_markdown
 
 
 def gate_lines(report: dict[str, Any]) -> list[str]:
@@ -78,6 +79,11 @@ def to_markdown(report: dict[str, Any]) -> str:
             out.append(f"| {name} | {s['n_cases']} | {pct(s['accuracy'])} "
                        f"{ci(s.get('accuracy_ci'))} | {pct(s.get('consistency'))} | {pct(s['error_rate'])} | "
                        f"{latency(s)} | {flag} |")
+    robustness = report.get("robustness") or {}
+    out += templates_markdown(robustness.get("templates"))
+    extraction = extraction_lines(robustness.get("extractors"))
+    if extraction:
+        out += ["", "## Extraction sensitivity (the suite's scorers on the same responses)", "", *extraction]
     worst = sorted(report.get("cases", []), key=lambda c: (c.get("accuracy") if c.get("accuracy") is not None else 2))[:10]
     if worst:
         out += ["", "## Worst cases", "", "| case | accuracy | consistency | clusters | top answer |", "|---|---|---|---|---|"]
