@@ -85,3 +85,8 @@ def test_same_output_in_another_process_with_another_hash_seed():
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, check=True)
         outs.append(json.loads(done.stdout))
     assert outs[0] == outs[1] and len(outs[0]) > 24
+
+
+def test_few_shot_examples_of_a_sweep_are_not_input():
+    templates = [Template(id="plain/2shot", prompt="{{ _shots_2 }}{{ question }}")]
+    assert template_vars(templates) == ["question"]

@@ -87,6 +87,12 @@ def test_numbers_move_to_another_format(given, allowed):
     assert len(outs) == len(allowed)          # every other format is reachable
 
 
+def test_numbers_next_to_a_currency_or_percent_sign_stay_digits():
+    outs = {_apply("numbers", _item("It costs $1200, up 15% on last year."), 1.0, seed).texts[0] for seed in range(20)}
+    assert outs == {"It costs $1,200, up 15% on last year."}
+    assert isinstance(_apply("numbers", _item("Only $120 and 15%."), 1.0), Skip)
+
+
 def test_numbers_leave_years_decimals_codes_and_answers_alone():
     text = "In 1912 it sank; since 1989, 3.5 km, CO2, the 3rd try, call 007, 1000 BC, 4 legs."
     out = _apply("numbers", _item(text, ["4"]), 1.0)
@@ -232,6 +238,7 @@ def test_distractors_pad_into_a_longer_bucket_and_keep_the_question_last():
         assert out.texts[0].endswith("It took a month.")     # never after the last sentence
         assert "The expedition to the northern glacier was led by Samuel Price." in out.texts[0]
         assert not re.search(r"\d", out.texts[0])
+    assert isinstance(_apply("distractors", _item("tok3", ["tok3"]), 0.5), Skip)
     long_text = "word " * 800
     assert isinstance(_apply("distractors", _item(long_text), 0.5), Skip)
 

@@ -21,7 +21,7 @@ from tuieval.suite import load_suite
 from tuieval.suite.model import Case
 
 ROOT = Path(__file__).resolve().parents[2]
-SUITES = {name: load_suite(ROOT / "sample_suites" / f"{name}.yaml") for name in ("qa", "extraction", "json_format")}
+SUITES = {name: load_suite(ROOT / "sample_suites" / f"{name}.yaml") for name in ("qa", "extraction", "json_format", "hidden_variables")}
 REWRITES_TARGET = {"names", "options"}
 SEVERITIES = {name: (None if f.default_severity is None else [0.05, 0.3, 1.0]) for name, f in FAMILIES.items()}
 
@@ -211,7 +211,7 @@ def test_a_different_seed_changes_some_case(name):
         cases_ += suite.cases
         templates += suite.templates
     cases_ += MC_SUITE
-    runs = [perturb_cases(cases_, [spec], seed=s, input_vars=["question", "text", "sentence"]) for s in (1, 2)]
+    runs = [perturb_cases(cases_, [spec], seed=s, templates=templates) for s in (1, 2)]
     one = {p.case.id: (p.case.vars, p.case.targets) for p in runs[0].perturbed}
     two = {p.case.id: (p.case.vars, p.case.targets) for p in runs[1].perturbed}
     assert one.keys() == two.keys() and one

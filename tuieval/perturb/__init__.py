@@ -11,7 +11,7 @@ alone, or rewritten together with the target.
 
 from tuieval.perturb.apply import (
     LINK_KEYS, PerturbationSet, Perturbed, Skipped, derived_id, is_perturbed, perturb_case, perturb_cases,
-    template_vars,
+    perturbed_suite, summary, template_vars,
 )
 from tuieval.perturb.registry import (
     FAMILIES, PerturbSpec, PerturbSpecError, make_spec, parse_spec, parse_specs, specs_from_config,
@@ -19,6 +19,6 @@ from tuieval.perturb.registry import (
 
 __all__ = [
     "FAMILIES", "LINK_KEYS", "PerturbSpec", "PerturbSpecError", "PerturbationSet", "Perturbed", "Skipped",
-    "derived_id", "is_perturbed", "make_spec", "parse_spec", "parse_specs", "perturb_case", "perturb_cases", "specs_from_config",
+    "derived_id", "is_perturbed", "make_spec", "parse_spec", "parse_specs", "perturb_case", "perturb_cases", "perturbed_suite", "specs_from_config", "summary",
     "template_vars",
 ]

@@ -18,7 +18,8 @@ from typing import Any, Iterable, Sequence
 from tuieval.perturb.base import Edit, Item, Skip, case_rng, make_item
 from tuieval.perturb.registry import PerturbSpec
 from tuieval.suite import template as tpl
-from tuieval.suite.model import Case, Template
+from tuieval.suite.sweep import SHOTS_PREFIX
+from tuieval.suite.model import Case, Suite, Template
 
 ID_SEPARATOR = "~"
 LINK_KEYS = ("perturbation", "severity", "original_case")
@@ -52,12 +53,16 @@ class PerturbationSet:
 
 
 def template_vars(templates: Iterable[Template]) -> list[str]:
-    """Every variable the templates read (prompt, system or chat-messages passthrough)."""
+    """Every variable the templates read (prompt, system or chat-messages passthrough), except
+    the few-shot examples of a template sweep: those are other cases' text, not this input."""
     out: list[str] = []
     for t in templates:
-        names = [t.messages_var] if t.messages_var else tpl.variables(t.prompt) + tpl.variables(t.system or "")
+        if t.messages_var:
+            names = [t.messages_var]
+        else:
+            names = [p.split(".")[0] for p in tpl.placeholders(t.prompt) + tpl.placeholders(t.system or "")]
         for name in names:
-            if name not in out:
+            if name not in out and not name.startswith(SHOTS_PREFIX):
                 out.append(name)
     return out
 
@@ -159,3 +164,33 @@ def perturb_cases(cases: Sequence[Case], specs: Sequence[PerturbSpec], *, seed: 
                 raise ValueError(f"perturbed case id {out.case.id!r} is already a case id in the suite")
             result.perturbed.append(out)
     return result
+
+
+def perturbed_suite(suite: Suite, specs: Sequence[PerturbSpec] | None = None, *, seed: int,
+                    limit: int | None = None) -> tuple[Suite, PerturbationSet]:
+    """The suite a perturbation run sends: the first `limit` original cases (all by default),
+    then their perturbed copies, so the originals keep the positions a plain run gives them.
+
+    `specs` defaults to the suite's own `perturbations:`; the copies are drawn from the run's
+    seed, so the same run (and its resume, which reads the stored cases) sees the same inputs.
+    """
+    specs = list(suite.perturbations if specs is None else specs)
+    originals = [c for c in suite.cases if not is_perturbed(c)]
+    if limit:
+        originals = originals[:limit]
+    result = perturb_cases(originals, specs, seed=seed, templates=suite.templates)
+    return dataclasses.replace(suite, cases=originals + result.cases, perturbations=tuple(specs)), result
+
+
+def summary(result: PerturbationSet, n_originals: int) -> str:
+    """One line for the run's stderr: how many copies, and which perturbations skipped what."""
+    from collections import Counter
+
+    made = Counter(p.spec.label for p in result.perturbed)
+    skipped = Counter((s.perturbation, s.reason) for s in result.skipped)
+    line = f"perturbations: {len(result.perturbed)} perturbed copies of {n_originals} cases"
+    if made:
+        line += " (" + ", ".join(f"{label} {n}" for label, n in made.items()) + ")"
+    if skipped:
+        line += "; skipped: " + "; ".join(f"{label} {n} ({reason})" for (label, reason), n in skipped.items())
+    return line

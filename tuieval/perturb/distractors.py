@@ -104,6 +104,9 @@ def apply(item: Item, severity: float | None, rng: random.Random) -> Edit | Skip
         return Skip("every distractor sentence contains a target")
     which = max(range(len(texts)), key=lambda i: len(texts[i]))
     base = texts[which]
+    if sum(e - s for s, e in item.spans_of(which)) >= len(base.strip()):
+        # the text is the answer itself ("Repeat: {{ word }}"): padding it changes the task
+        return Skip("the input text is all answer")
     points = _insertion_points(base, item.spans_of(which))
     # the estimate is rounded, so the unrounded one may be up to 0.5 lower; one token of
     # margin above the bucket's floor then guarantees the rounded estimate is past it

@@ -2,9 +2,10 @@
 in words (one thousand), changed to another of those forms.
 
 Each eligible number outside the protected spans is rewritten with probability `severity`.
-Not eligible: decimals, numbers glued to letters (CO2, 3rd), signed numbers, numbers of a
-trillion or more, and years (a four-digit number after "in", "since", "from" …, or before
-AD/BC), because "in 1,912" would change how the sentence reads, not just its format.
+Not eligible: decimals, numbers glued to letters (CO2, 3rd), signed numbers, and years (a four-digit number after "in", "since", "from" …, or before
+AD/BC), because "in 1,912" would change how the sentence reads, not just its format. Words are
+not used from a trillion up, nor next to a currency or percent sign ("$1200" may become
+"$1,200", never "$one thousand two hundred").
 """
 
 from __future__ import annotations
@@ -103,12 +104,25 @@ def _compute_alternatives(text: str) -> list[str]:
     return out
 
 
+_SYMBOL_BEFORE = frozenset("$€£¥₹₩₽#")
+_SYMBOL_AFTER = frozenset("%‰°")
+
+
+def _choices(parts: list[str], k: int) -> list[str]:
+    alts = _alternatives(parts[k])
+    # "$120" → "$one hundred twenty" and "50%" → "fifty%" are not ways anyone writes numbers:
+    # next to a symbol, only the digit forms
+    if parts[k - 1][-1:] in _SYMBOL_BEFORE or parts[k + 1][:1] in _SYMBOL_AFTER:
+        alts = [a for a in alts if a[:1].isdigit()]
+    return alts
+
+
 def _eligible(parts: list[str], k: int) -> bool:
-    return not _is_year(parts[k - 1], parts[k], parts[k + 1]) and bool(_alternatives(parts[k]))
+    return not _is_year(parts[k - 1], parts[k], parts[k + 1]) and bool(_choices(parts, k))
 
 
 def _reformat(parts: list[str], k: int, rng: random.Random) -> str:
-    alts = _alternatives(parts[k])
+    alts = _choices(parts, k)
     return alts[below(rng, len(alts))]
 
 

@@ -25,7 +25,16 @@ FAMILIES: dict[str, Family] = {
 
 
 class PerturbSpecError(ValueError):
-    """A perturbation spec that cannot be used (unknown name, bad severity)."""
+    """A perturbation spec that cannot be used (unknown name, bad severity).
+
+    `index` is the entry of a `perturbations:` list it is about (None for the list itself or a
+    --perturb value); `reason` the message without that index, for callers that show the
+    position their own way (file, field, line)."""
+
+    def __init__(self, reason: str, index: int | None = None) -> None:
+        super().__init__(reason if index is None else f"[{index}]: {reason}")
+        self.reason = reason
+        self.index = index
 
 
 @dataclass(frozen=True)
@@ -129,5 +138,5 @@ def specs_from_config(value: Any) -> list[PerturbSpec]:
             else:
                 raise PerturbSpecError("each perturbation is NAME[:SEVERITY] or a mapping with name:")
         except PerturbSpecError as exc:
-            raise PerturbSpecError(f"[{i}]: {exc}") from None
+            raise PerturbSpecError(exc.reason, i) from None
     return _unique(out)
