@@ -266,20 +266,8 @@ def has_free_match(rx: re.Pattern, text: str, spans) -> bool:
 
 # None = every captured piece is eligible (saves a call per piece)
 Eligible = "Callable[[list[str], int], bool] | None"
-Replace = Callable[[list[str], int, random.Random], str]
-
-
-def pick_pieces(rng: random.Random, parts: list[str], spans, rate: float, eligible: Eligible) -> list[int]:
-    """Indices into `parts` (from `re.split` with one capture group: the captured pieces are at
-    odd indices) chosen with probability `rate` among the eligible pieces outside the spans
-    (drawn over all pieces, then thinned, as in `pick_chars`)."""
-    chosen = [2 * j + 1 for j in draw_positions(rng, len(parts) // 2, rate)]
-    if eligible is not None:
-        chosen = [k for k in chosen if eligible(parts, k)]
-    if spans and chosen:
-        offsets = list(itertools.accumulate(map(len, parts), initial=0))
-        chosen = [k for k in chosen if not inside(spans, offsets[k], offsets[k + 1])]
-    return chosen
+# returns the new piece, or None when the piece turns out not to be eligible
+Replace = Callable[[list[str], int, random.Random], "str | None"]
 
 
 def has_free_piece(parts: list[str], spans, eligible: Eligible) -> bool:
@@ -294,22 +282,47 @@ def has_free_piece(parts: list[str], spans, eligible: Eligible) -> bool:
     return False
 
 
+def edit_parts(rng: random.Random, parts: list[str], spans, rate: float, eligible: Eligible, replace: Replace) -> int:
+    """Change, in place, about `rate` of the eligible captured pieces of `parts` (from `re.split`
+    with one capture group: they are at odd indices) outside the spans; returns the edits.
+
+    Pieces are drawn at `rate` over all captured pieces and the ineligible ones dropped
+    (thinning, as in `pick_chars`): each eligible piece is still chosen with probability `rate`.
+    Eligibility only ever reads the pieces between captures, which no edit changes.
+    """
+    chosen = draw_positions(rng, len(parts) // 2, rate)
+    if not chosen:
+        return 0
+    offsets = list(itertools.accumulate(map(len, parts), initial=0)) if spans else None
+    edits = 0
+    for j in chosen:
+        k = 2 * j + 1
+        if eligible is not None and not eligible(parts, k):
+            continue
+        if offsets is not None and inside(spans, offsets[k], offsets[k + 1]):
+            continue
+        new = replace(parts, k, rng)
+        if new is not None:
+            parts[k] = new
+            edits += 1
+    return edits
+
+
 def edit_pieces(item: Item, rng: random.Random, rate: float, splitter: re.Pattern, eligible: Eligible,
-                replace: Replace, nothing: str) -> "Edit | Skip":
+                replace: Replace, nothing: str, check: Eligible = None) -> "Edit | Skip":
     """The word-level families' loop: split each text by `splitter` (one capture group), change
     about `rate` of the eligible captured pieces outside the protected spans with `replace`,
-    or `Skip(nothing)` when no text has an eligible piece."""
+    or `Skip(nothing)` when no text has a piece that passes `check` (default: `eligible`)."""
     all_parts = [splitter.split(t) for t in item.texts]
-    if not any(has_free_piece(parts, item.spans_of(i), eligible) for i, parts in enumerate(all_parts)):
+    check = check or eligible
+    if not any(has_free_piece(parts, item.spans_of(i), check) for i, parts in enumerate(all_parts)):
         return Skip(nothing)
     texts = []
     edits = 0
     for i, parts in enumerate(all_parts):
-        chosen = pick_pieces(rng, parts, item.spans_of(i), rate, eligible)
-        for k in chosen:
-            parts[k] = replace(parts, k, rng)
-        edits += len(chosen)
-        texts.append("".join(parts) if chosen else item.texts[i])
+        n = edit_parts(rng, parts, item.spans_of(i), rate, eligible, replace)
+        edits += n
+        texts.append("".join(parts) if n else item.texts[i])
     return Edit(texts=tuple(texts), edits=edits)
 
 

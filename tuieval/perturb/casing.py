@@ -33,14 +33,15 @@ def _cased(parts: list[str], k: int) -> bool:
     return bool(_forms(parts[k]))
 
 
-def _recase(parts: list[str], k: int, rng: random.Random) -> str:
+def _recase(parts: list[str], k: int, rng: random.Random) -> str | None:
     forms = _forms(parts[k])
-    return forms[below(rng, len(forms))] if forms else parts[k]
+    return forms[below(rng, len(forms))] if forms else None
 
 
 def apply(item: Item, severity: float | None, rng: random.Random) -> Edit | Skip:
     rate = float(severity if severity is not None else FAMILY.default_severity)
-    return edit_pieces(item, rng, rate, _WORD, _cased, _recase, "no cased word outside the answer")
+    # _recase itself says when a word has no other case (one dictionary look-up, not two)
+    return edit_pieces(item, rng, rate, _WORD, None, _recase, "no cased word outside the answer", check=_cased)
 
 
 FAMILY = Family("casing", "words re-cased (lower, UPPER, Title)", apply, 0.3, "the share of words re-cased")

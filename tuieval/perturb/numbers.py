@@ -121,14 +121,17 @@ def _eligible(parts: list[str], k: int) -> bool:
     return not _is_year(parts[k - 1], parts[k], parts[k + 1]) and bool(_choices(parts, k))
 
 
-def _reformat(parts: list[str], k: int, rng: random.Random) -> str:
+def _reformat(parts: list[str], k: int, rng: random.Random) -> str | None:
+    if _is_year(parts[k - 1], parts[k], parts[k + 1]):
+        return None
     alts = _choices(parts, k)
-    return alts[below(rng, len(alts))]
+    return alts[below(rng, len(alts))] if alts else None
 
 
 def apply(item: Item, severity: float | None, rng: random.Random) -> Edit | Skip:
     rate = float(severity if severity is not None else FAMILY.default_severity)
-    return edit_pieces(item, rng, rate, _NUMBER, _eligible, _reformat, "no number to reformat outside the answer")
+    return edit_pieces(item, rng, rate, _NUMBER, None, _reformat, "no number to reformat outside the answer",
+                       check=_eligible)
 
 
 FAMILY = Family("numbers", "integers rewritten as 1000 / 1,000 / one thousand", apply, 1.0,
