@@ -84,6 +84,11 @@ def test_run_perturb_stores_linked_copies_and_every_copy_stays_correct(tmp_path,
     report = json.loads(_run(["report", "latest", "--db", str(db), "--format", "json"]).stdout)
     keys = {s.get("key") for s in report.get("slices", [])}
     assert "perturbation" in keys and not keys & NOT_SLICES
+    section = report["robustness"]["perturbations"]
+    assert (section["n_originals"], section["n_perturbed"], section["n_unpaired"]) == (8, 64, 0)
+    overall = [r for r in section["rows"] if r["slice"] == "all"]
+    assert len(overall) == 8 and all(r["flip_rate"] == 0 and r["accuracy_perturbed"] == 1 for r in overall)
+    assert section["worst_case"]["accuracy"] == 1.0
 
 
 def test_suite_perturbations_apply_and_limit_counts_original_cases(tmp_path, model_server):
