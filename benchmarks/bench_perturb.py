@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tuieval.perturb import FAMILIES, make_spec, perturb_cases  # noqa: E402
+from tuieval.perturb.base import Edit, Family  # noqa: E402
 from tuieval.suite.model import Case  # noqa: E402
 
 
@@ -85,6 +86,14 @@ def main() -> None:
     inputs = ["question", "text", "sentence"]
     mean_chars = statistics.mean(len(c.input_text()) for c in cases)
     rows = []
+    # the fixed cost per case and spec (reading the case, protected spans, the seeded random
+    # source, the linked copy), measured with a perturbation that changes nothing
+    FAMILIES["noop"] = Family("noop", "benchmark only", lambda item, severity, rng: Edit(item.texts), 0.5)
+    seconds, out = best_cpu(lambda: perturb_cases(cases, [make_spec("noop", None)], seed=1, input_vars=inputs),
+                            args.repeat)
+    del FAMILIES["noop"]
+    rows.append({"perturbation": "(no-op: fixed cost)", "cpu_s": round(seconds, 3), "perturbed": len(out.perturbed),
+                 "skipped": len(out.skipped)})
     for name, family in FAMILIES.items():
         spec = make_spec(name, None)
         seconds, out = best_cpu(lambda: perturb_cases(cases, [spec], seed=1, input_vars=inputs), args.repeat)

@@ -16,7 +16,7 @@ import math
 import random
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from tuieval.scoring.base import target_text
 
@@ -326,22 +326,71 @@ def edit_pieces(item: Item, rng: random.Random, rate: float, splitter: re.Patter
     return Edit(texts=tuple(texts), edits=edits)
 
 
-def edit_chars(item: Item, rng: random.Random, rate: float, finder: re.Pattern, eligible,
-               replace: Callable[[str, random.Random], str], nothing: str) -> "Edit | Skip":
-    """The character-level families' loop: change about `rate` of the eligible characters (those
-    in `eligible`; `finder` matches one) outside the protected spans with `replace`."""
+def edit_chars(item: Item, rng: random.Random, rate: float, finder: re.Pattern,
+               choices: Mapping[str, Sequence[str]], nothing: str) -> "Edit | Skip":
+    """The character-level families' loop: change about `rate` of the characters that have
+    `choices` (`finder` matches one of them) outside the protected spans, each to one of its
+    choices, uniformly. A table rather than a callback: one look-up per edit."""
     if not any(has_free_match(finder, t, item.spans_of(i)) for i, t in enumerate(item.texts)):
         return Skip(nothing)
+    rand = rng.random
     texts = []
     edits = 0
     for i, text in enumerate(item.texts):
-        chosen = pick_chars(rng, text, item.spans_of(i), rate, eligible)
+        chosen = pick_chars(rng, text, item.spans_of(i), rate, choices)
         if not chosen:
             texts.append(text)
             continue
         chars = list(text)
         for j in chosen:
-            chars[j] = replace(chars[j], rng)
+            options = choices[chars[j]]
+            chars[j] = options[int(rand() * len(options))]
         edits += len(chosen)
         texts.append("".join(chars))
+    return Edit(texts=tuple(texts), edits=edits)
+
+
+class Choices(dict):
+    """A piece → its possible replacements table, filled on first use by `make(piece)` (an
+    empty tuple: the piece has none, so it is not eligible). Words repeat a lot in prose, so
+    each distinct piece is worked out once; the table stops growing at `limit` entries."""
+
+    def __init__(self, make: Callable[[str], tuple[str, ...]], limit: int = 100_000) -> None:
+        super().__init__()
+        self.make = make
+        self.limit = limit
+
+    def __missing__(self, piece: str) -> tuple[str, ...]:
+        options = self.make(piece)
+        if len(self) < self.limit:
+            self[piece] = options
+        return options
+
+
+def edit_choices(item: Item, rng: random.Random, rate: float, splitter: re.Pattern, choices: Choices,
+                 nothing: str) -> "Edit | Skip":
+    """`edit_pieces` for families whose replacement depends on the piece alone (casing,
+    whitespace): each drawn piece becomes one of `choices[piece]`, uniformly; pieces with no
+    choices are not eligible."""
+    all_parts = [splitter.split(t) for t in item.texts]
+    eligible = lambda parts, k: bool(choices[parts[k]])  # noqa: E731
+    if not any(has_free_piece(parts, item.spans_of(i), eligible) for i, parts in enumerate(all_parts)):
+        return Skip(nothing)
+    rand = rng.random
+    texts = []
+    edits = 0
+    for i, parts in enumerate(all_parts):
+        chosen = draw_positions(rng, len(parts) // 2, rate)
+        spans = item.spans_of(i)
+        offsets = list(itertools.accumulate(map(len, parts), initial=0)) if spans and chosen else None
+        n = 0
+        for j in chosen:
+            k = 2 * j + 1
+            options = choices[parts[k]]
+            if not options or (offsets is not None and inside(spans, offsets[k], offsets[k + 1])):
+                continue
+            parts[k] = options[int(rand() * len(options))]
+            n += 1
+        edits += n
+        texts.append("".join(parts) if n else item.texts[i])
     return Edit(texts=tuple(texts), edits=edits)

@@ -9,39 +9,23 @@ from __future__ import annotations
 import random
 import re
 
-from tuieval.perturb.base import Edit, Family, Item, Skip, below, edit_pieces
+from tuieval.perturb.base import Choices, Edit, Family, Item, Skip, edit_choices
 
 _WORD = re.compile(r"([^\W\d_]+)")
 
 
-_FORMS: dict[str, list[str]] = {}
+def _forms(word: str) -> tuple[str, ...]:
+    lower, upper = word.lower(), word.upper()
+    title = upper[:1] + lower[1:] if len(word) > 1 else upper
+    return tuple(f for f in dict.fromkeys((lower, upper, title)) if f != word)
 
 
-def _forms(word: str) -> list[str]:
-    # words repeat a lot in prose, so the forms are computed once per distinct word
-    forms = _FORMS.get(word)
-    if forms is None:
-        lower, upper = word.lower(), word.upper()
-        title = upper[:1] + lower[1:] if len(word) > 1 else upper
-        forms = [f for f in dict.fromkeys((lower, upper, title)) if f != word]
-        if len(_FORMS) < 100_000:
-            _FORMS[word] = forms
-    return forms
-
-
-def _cased(parts: list[str], k: int) -> bool:
-    return bool(_forms(parts[k]))
-
-
-def _recase(parts: list[str], k: int, rng: random.Random) -> str | None:
-    forms = _forms(parts[k])
-    return forms[below(rng, len(forms))] if forms else None
+FORMS = Choices(_forms)
 
 
 def apply(item: Item, severity: float | None, rng: random.Random) -> Edit | Skip:
     rate = float(severity if severity is not None else FAMILY.default_severity)
-    # _recase itself says when a word has no other case (one dictionary look-up, not two)
-    return edit_pieces(item, rng, rate, _WORD, None, _recase, "no cased word outside the answer", check=_cased)
+    return edit_choices(item, rng, rate, _WORD, FORMS, "no cased word outside the answer")
 
 
 FAMILY = Family("casing", "words re-cased (lower, UPPER, Title)", apply, 0.3, "the share of words re-cased")

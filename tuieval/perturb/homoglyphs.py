@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import re
 
-from tuieval.perturb.base import Edit, Family, Item, Skip, below, edit_chars
+from tuieval.perturb.base import Edit, Family, Item, Skip, edit_chars
 
 # Latin → visually identical (or nearly) code points; several choices where they exist.
 LOOKALIKES: dict[str, str] = {
@@ -44,14 +44,9 @@ LOOKALIKES: dict[str, str] = {
 _FINDER = re.compile("[" + re.escape("".join(LOOKALIKES)) + "]")
 
 
-def homoglyph(ch: str, rng: random.Random) -> str:
-    options = LOOKALIKES[ch]
-    return options[below(rng, len(options))]
-
-
 def apply(item: Item, severity: float | None, rng: random.Random) -> Edit | Skip:
     rate = float(severity if severity is not None else FAMILY.default_severity)
-    return edit_chars(item, rng, rate, _FINDER, LOOKALIKES, homoglyph, "no Latin letter with a look-alike outside the answer")
+    return edit_chars(item, rng, rate, _FINDER, LOOKALIKES, "no Latin letter with a look-alike outside the answer")
 
 
 FAMILY = Family("homoglyphs", "Latin letters swapped for Cyrillic/Greek look-alikes", apply, 0.1,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import re
 
-from tuieval.perturb.base import Edit, Family, Item, Skip, below, edit_chars
+from tuieval.perturb.base import Edit, Family, Item, Skip, edit_chars
 
 _ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 
@@ -35,20 +35,18 @@ def _neighbours() -> dict[str, str]:
 
 
 NEIGHBOURS = _neighbours()
-ELIGIBLE = frozenset(NEIGHBOURS) | frozenset(k.upper() for k in NEIGHBOURS)
+# letter → the keys touching it, in the letter's case
+TYPOS: dict[str, tuple[str, ...]] = {
+    **{k: tuple(v) for k, v in NEIGHBOURS.items()},
+    **{k.upper(): tuple(v.upper()) for k, v in NEIGHBOURS.items()},
+}
+ELIGIBLE = frozenset(TYPOS)
 _LETTER = re.compile(r"[A-Za-z]")
-
-
-def typo(ch: str, rng: random.Random) -> str:
-    """A key touching `ch`, in the same case."""
-    near = NEIGHBOURS[ch.lower()]
-    new = near[below(rng, len(near))]
-    return new.upper() if ch.isupper() else new
 
 
 def apply(item: Item, severity: float | None, rng: random.Random) -> Edit | Skip:
     rate = float(severity if severity is not None else FAMILY.default_severity)
-    return edit_chars(item, rng, rate, _LETTER, ELIGIBLE, typo, "no ASCII letter outside the answer")
+    return edit_chars(item, rng, rate, _LETTER, TYPOS, "no ASCII letter outside the answer")
 
 
 FAMILY = Family("typos", "keyboard-adjacent letter substitutions", apply, 0.05,
