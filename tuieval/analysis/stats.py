@@ -1,6 +1,6 @@
 """Numeric core: proportion intervals, pass@k, standard errors, resampling and tests.
 
-Everything here follows /work/shared/STATS.md (section numbers are quoted in the
+Everything here follows docs/statistics.md (section numbers are quoted in the
 docstrings).  numpy and the standard library only: normal quantiles come from
 `statistics.NormalDist`, log-gamma from `math.lgamma`, the Student-t tail from a
 continued-fraction incomplete beta written below.  Every resampling function takes
