@@ -27,14 +27,18 @@ Extra fields (the contract's names are never changed):
   ttft_ms.n, accuracy_within_slo_ci, slo_attainment.
 - overall: n_cases_pending, n_templates, per_template, template_flip_rate,
   deadline_curve, tpot_ms, correct_goodput_per_s (at the run's own concurrency).
-- slices: source (metadata | derived | discovered), bin, conditions, and from
-  discovery delta, delta_ci (Newcombe), lift, p_value, test, exploratory,
-  estimates_from, pruned_by.
+- slices: source (metadata | derived | discovered), bin, conditions, aliases (other
+  key=value names with exactly the same cases; a level holding every case is not a
+  slice), mde (the smallest increase of the failure rate over the rest's its test
+  detects with 80% power at alpha / m; None when untested or when nothing could be
+  detected), and from discovery delta, delta_ci (Newcombe), lift, p_value, test,
+  exploratory, estimates_from, pruned_by.
 - cases: position, n_samples, n_valid, n_errors, is_tied, tied_clusters (indices into
   `clusters`), semantic_entropy_normalized, miller_madow, majority_correct_rate;
   clusters carry n_correct, sample_indices and, with several templates, template.
 - analysis: clustering method and counters, alpha, unit, percentile method,
-  discovery summary (m tests, n_min, split, skipped columns).  `analysis.clustering`
+  discovery summary (m tests, n_min, split, skipped columns, power and mde_alpha: the
+  target power and per-test level of every slice's mde).  `analysis.clustering`
   holds method, threshold and the tier's counters from `cluster_groups`: linkage,
   embed_calls / embedded_texts (embeddings), rule, judge_calls, unparsed_replies
   (judge replies that fell back to neutral), pair_cache_hits (judge tiers), bands
@@ -52,7 +56,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from tuieval.analysis.latency import LatencyIndex, deadline_curve, tpot
-from tuieval.analysis.slices import Level, _hashable, column_levels, derive_features, discover_slices_columns
+from tuieval.analysis.slices import (Level, _hashable, column_levels, derive_features, discover_slices_columns,
+                                     distinct_levels)
 from tuieval.analysis.stats import DEFAULT_KS, mean_ci_items, per_task_pass_at_k, per_task_pass_hat_k
 from tuieval.analysis.variance import (ClusterResult, Embed, Judge, _renumber, canonical_answer, cluster_groups,
                                        flip_rates, group_stats)
@@ -475,6 +480,9 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
             skipped[k] = why
         else:
             levels[k] = lv
+    # a level holding every case is the overall line; levels with the same cases are one slice
+    levels, merged_away = distinct_levels(levels, int(analysed.size))
+    skipped.update(merged_away)
     disc_info: dict[str, Any] = {"enabled": discover}
     found: dict[tuple, Any] = {}
     conj: list = []
@@ -482,7 +490,7 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
         f = 1.0 - an.accuracy[analysed]
         res = discover_slices_columns(cols, f, alpha=alpha, delta_min=delta_min, rng_seed=rng_seed,
                                       cluster_ids=[cluster_ids[i] for i in analysed.tolist()] if cluster_ids else None,
-                                      levels=levels)
+                                      levels=levels, samples_per_item=float(an.n_samples[analysed].mean()))
         for r in res["results"]:
             if len(r.conditions) == 1:
                 found[(r.key, _hashable(r.value))] = r
@@ -490,7 +498,8 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
                 conj.append(r)
         disc_info.update(m=res["m"], n=res["n"], n_min=res["n_min"], split=res["split"],
                          exploratory=res["exploratory"], correction=res["test_family"], alpha=alpha,
-                         delta_min=delta_min, n_flagged=sum(r.flagged for r in res["results"]))
+                         delta_min=delta_min, n_flagged=sum(r.flagged for r in res["results"]),
+                         power=res["power"], mde_alpha=res["mde_alpha"])
     disc_info["skipped_columns"] = skipped
 
     def full_mask(sub: np.ndarray) -> np.ndarray:
@@ -503,7 +512,8 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
         for lv in lvls:
             r = found.get((k, _hashable(lv.value)))
             entry = {"key": k, "value": lv.value, "flagged": bool(r.flagged) if r else False,
-                     "q_value": _f(r.q_value) if r else None, "source": source.get(k, "metadata")}
+                     "q_value": _f(r.q_value) if r else None, "source": source.get(k, "metadata"),
+                     "aliases": list(lv.aliases), "mde": _f(r.mde) if r else None}
             entry.update(an.metrics(full_mask(lv.mask)))
             if lv.bin is not None:
                 entry["bin"] = list(lv.bin)
@@ -512,7 +522,8 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
             slices_out.append(entry)
     for r in conj:
         entry = {"key": r.key, "value": r.value, "flagged": True, "q_value": _f(r.q_value),
-                 "source": "discovered", "conditions": [list(c) for c in r.conditions]}
+                 "source": "discovered", "conditions": [list(c) for c in r.conditions], "aliases": [],
+                 "mde": _f(r.mde)}
         entry.update(an.metrics(full_mask(r.mask)))
         entry.update(_discovery_fields(r))
         slices_out.append(entry)
