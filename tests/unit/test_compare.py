@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from tuieval.analysis.compare import (SCHEMA, _rng, compare_runs, mcnemar, paired_bootstrap_ci,
                                       sign_flip_p)
 from tuieval.analysis.stats import mcnemar_exact, paired_bootstrap, sign_flip_test
-from tuieval.reporting import comparison_to_markdown
+from tuieval.report.formats import comparison_to_markdown
 
 CONTRACT_SLICE = {"key", "value", "n_cases", "baseline_accuracy", "candidate_accuracy", "delta", "delta_ci",
                   "p_value", "q_value", "significant"}
@@ -444,7 +444,8 @@ def test_markdown_marks_simulated_models_and_strips_control_characters():
     first = md.splitlines()[0]
     assert first == "# Comparison · tiny"
     overall = next(line for line in md.splitlines() if line.startswith("**Overall**"))
-    assert "200 paired cases" in overall and "p = " in overall and "CI" in overall and "Δ" in overall
+    assert "200 paired cases" in overall and "p < 0.0001" in overall and "CI" in overall and "Δ" in overall
+    assert "p = <" not in md  # the relation is part of the figure, said once
 
 
 def test_markdown_without_regressions_says_so_and_lists_untested_slices():

@@ -63,9 +63,10 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from tuieval.analysis.report import _case_columns
 from tuieval.analysis.power import POWER, paired_mde
+from tuieval.analysis.report import case_slice_columns
 from tuieval.analysis.slices import Level, column_levels, distinct_levels, frequent_levels, min_support
+from tuieval.sample_rules import is_correct
 from tuieval.analysis.stats import (_log_factorials, _logsumexp, benjamini_hochberg, mcnemar_exact,
                                     paired_bootstrap, sign_flip_test)
 
@@ -225,7 +226,7 @@ def case_scores(samples: Sequence[Mapping[str, Any]]) -> dict[Any, tuple[int, in
     ids = [s["case_id"] for s in samples]
     index: dict[Any, int] = {}
     codes = np.fromiter((index.setdefault(c, len(index)) for c in ids), dtype=np.int64, count=len(ids))
-    ok = np.fromiter((bool(s.get("correct")) and s.get("error") is None for s in samples), dtype=bool,
+    ok = np.fromiter((is_correct(s) for s in samples), dtype=bool,
                      count=len(samples))
     n = np.bincount(codes, minlength=len(index))
     k = np.bincount(codes, weights=ok, minlength=len(index))
@@ -320,7 +321,7 @@ def compare_runs(baseline: RunRows, candidate: RunRows, *, alpha: float = 0.05, 
             n_text_changed += 1
         case_rows.append({"case_id": cid, "metadata": row.get("metadata") or {},
                           "input_text": row.get("input_text") or ""})
-    cols, source = _case_columns(case_rows)
+    cols, source = case_slice_columns(case_rows)
     nmin = int(n_min) if n_min is not None else min_support(n)
 
     tested: list[dict[str, Any]] = []

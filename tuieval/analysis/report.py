@@ -49,6 +49,7 @@ Extra fields (the contract's names are never changed):
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime
 from typing import Any, Mapping, Sequence
@@ -56,11 +57,13 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from tuieval.analysis.latency import LatencyIndex, deadline_curve, tpot
+from tuieval.analysis.robustness.templates import template_sensitivity
 from tuieval.analysis.slices import (Level, _hashable, column_levels, derive_features, discover_slices_columns,
                                      distinct_levels)
 from tuieval.analysis.stats import DEFAULT_KS, mean_ci_items, per_task_pass_at_k, per_task_pass_hat_k
 from tuieval.analysis.variance import (ClusterResult, Embed, Judge, _renumber, canonical_answer, cluster_groups,
                                        flip_rates, group_stats)
+from tuieval.sample_rules import answer_text, is_correct, is_error
 
 SCHEMA = "tuieval.report/1"
 DERIVED_KEYS = ("input_tokens", "script", "has_digits", "non_ascii_name")
@@ -104,22 +107,14 @@ class _Table:
         self.case = ci[order]
         self.tmpl = ti[order]
         self.sample_index = si[order]
-        err = np.fromiter((s.get("error") is not None for s in samples), dtype=bool, count=n)[order]
-        corr = np.fromiter((bool(s.get("correct")) for s in samples), dtype=bool, count=n)[order]
-        self.error = err
-        self.correct = corr & ~err  # a failed request never counts as correct
+        self.error = np.fromiter((is_error(s) for s in samples), dtype=bool, count=n)[order]
+        self.correct = np.fromiter((is_correct(s) for s in samples), dtype=bool, count=n)[order]
         self.censored = np.fromiter((s.get("error_kind") == "timeout" for s in samples), dtype=bool,
                                     count=n)[order]
         self.latency = _nan_array([s.get("latency_ms") for s in samples])[order] if n else np.zeros(0)
         self.ttft = _nan_array([s.get("ttft_ms") for s in samples])[order] if n else np.zeros(0)
         self.out_tokens = _nan_array([s.get("output_tokens") for s in samples])[order] if n else np.zeros(0)
-        texts = []
-        for s in samples:
-            if s.get("error") is not None:
-                texts.append(None)
-            else:
-                x = s.get("extracted")
-                texts.append(x if x is not None else s.get("response"))
+        texts = [answer_text(s) for s in samples]
         self.texts = [texts[i] for i in order.tolist()]
         self.valid_text = np.fromiter((t is not None for t in self.texts), dtype=bool, count=n)
         gkey = self.case * T + self.tmpl
@@ -230,10 +225,8 @@ def cluster_records(samples: Sequence[Mapping[str, Any]], results: Mapping[tuple
             if size == 0:
                 continue
             s = by_key[(cid, tmpl, sidx[pos])]
-            text = s.get("extracted") if s.get("extracted") is not None else s.get("response")
             clusters.append({"case_id": cid, "template": tmpl, "cluster": k, "size": size,
-                             "correct": bool(s.get("correct")) and s.get("error") is None,
-                             "representative": text})
+                             "correct": is_correct(s), "representative": answer_text(s)})
     return sample_clusters, clusters
 
 
@@ -379,7 +372,7 @@ class _Analysis:
         return out
 
 
-def _case_columns(cases: Sequence[Mapping[str, Any]]) -> tuple[dict[str, list], dict[str, str]]:
+def case_slice_columns(cases: Sequence[Mapping[str, Any]]) -> tuple[dict[str, list], dict[str, str]]:
     """Slice columns per case: metadata keys (first-seen order) then derived features."""
     keys: dict[str, None] = {}
     for c in cases:
@@ -393,6 +386,30 @@ def _case_columns(cases: Sequence[Mapping[str, Any]]) -> tuple[dict[str, list], 
         cols[name] = derived[k]
         source[name] = "derived"
     return cols, source
+
+
+def slice_value_key(v: Any) -> Any:
+    """A slice value as a dictionary key: JSON text for lists and dicts, as the report writes them."""
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, sort_keys=True, ensure_ascii=False)
+    return v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
+
+
+def slice_membership(cases: Sequence[Mapping[str, Any]],
+                     analysed: set[Any] | None = None) -> dict[tuple[str, Any], set[Any]]:
+    """(key, value) → case ids, with the slice levels the report uses (metadata values, numeric
+    bins, derived features), computed over the cases that have samples (`analysed`)."""
+    cases = sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
+    if analysed is not None:
+        cases = [c for c in cases if c["case_id"] in analysed]
+    ids = [c["case_id"] for c in cases]
+    cols, _ = case_slice_columns(cases)
+    out: dict[tuple[str, Any], set[Any]] = {}
+    for k, vals in cols.items():
+        levels, _ = column_levels(k, vals)
+        for lv in levels:
+            out[(k, slice_value_key(lv.value))] = {ids[i] for i in np.flatnonzero(lv.mask).tolist()}
+    return out
 
 
 def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samples: Sequence[Mapping[str, Any]], *,
@@ -468,7 +485,7 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
 
     # -- slices ------------------------------------------------------------------------------------
     analysed = np.flatnonzero(has)
-    cols_all, source = _case_columns(cases)
+    cols_all, source = case_slice_columns(cases)
     if cluster_key:
         cols_all.pop(cluster_key, None)  # the clustering unit (e.g. passage) is not a slice
     cols = {k: [v[i] for i in analysed.tolist()] for k, v in cols_all.items()}
@@ -540,7 +557,25 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
                      "percentile_method": "nearest_rank", "semantic_entropy": "discrete",
                      "discovery": disc_info},
     }
+    templates = template_robustness(table, case_ids, alpha, rng_seed)
+    if templates is not None:
+        report["robustness"] = {"templates": templates}
     return report
+
+
+def template_robustness(table: _Table, case_ids: Sequence[Any], alpha: float, rng_seed: int) -> dict | None:
+    """`robustness.templates` (tuieval.analysis.robustness.templates) for a run with several templates."""
+    T = len(table.templates)
+    if T < 2 or table.n_groups == 0:
+        return None
+    g_n = np.bincount(table.group, minlength=table.n_groups)
+    g_acc = np.bincount(table.group, weights=table.correct, minlength=table.n_groups) / np.maximum(g_n, 1)
+    scores = np.full((len(case_ids), T), np.nan)
+    scores[table.group_case, table.group_tmpl] = g_acc
+    has = ~np.isnan(scores).all(axis=1)
+    return template_sensitivity(scores[has], [c for c, h in zip(case_ids, has.tolist()) if h],
+                                [str(t) for t in table.templates], binary=bool((g_n == 1).all()), alpha=alpha,
+                                rng_seed=rng_seed)
 
 
 def _jsonable(d: Mapping[str, Any]) -> dict:
