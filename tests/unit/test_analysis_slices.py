@@ -222,3 +222,27 @@ def test_rows_interface():
         assert k in d
     with pytest.raises(ValueError):
         discover_slices([{"a": "x", "failure": 2.0}])
+
+
+def test_report_markdown_lists_a_merged_slice_once_and_the_mde_of_unflagged_slices():
+    from tuieval.analysis.report import analyze_run
+    from tuieval.report.formats.markdown import to_markdown
+
+    n = 120
+    texts = [("Yesterday the clerk met José at the office." if i % 4 == 0 else "The clerk met Tom at the office.")
+             for i in range(n)]
+    cases = [{"case_id": f"c{i}", "position": i, "metadata": {"name_origin": "non_english" if i % 4 == 0 else "english"},
+              "input_text": texts[i], "targets": [], "vars": {}} for i in range(n)]
+    samples = [{"case_id": f"c{i}", "template": "t", "sample_index": 0, "correct": i % 10 != 0, "error": None,
+                "response": "x", "extracted": "x", "latency_ms": 100.0} for i in range(n)]
+    run = {"id": "r", "suite": "s", "model": "demo/x", "status": "complete", "samples_per_case": 1,
+           "config": {}, "started_at": "2026-01-01T00:00:00", "finished_at": "2026-01-01T00:01:00"}
+    rep = analyze_run(run, cases, samples)
+    names = [(s["key"], s["value"]) for s in rep["slices"]]
+    assert names.count(("name_origin", "non_english")) == 1 and ("non_ascii_name", True) not in names
+    md = to_markdown(rep)
+    assert md.count("non_ascii_name=True") == 1 and "name_origin=non_english (also non_ascii_name=True)" in md
+    s = {x["value"]: x for x in rep["slices"]}["non_english"]
+    assert not s["flagged"] and s["mde"] is not None
+    assert f"no (MDE {100 * s['mde']:.0f} pts)" in md
+    assert "could not have shown a smaller one" in md

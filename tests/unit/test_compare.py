@@ -454,3 +454,23 @@ def test_markdown_without_regressions_says_so_and_lists_untested_slices():
     md = comparison_to_markdown(out)
     assert "No slice regressed significantly" in md
     assert "Not tested" in md and "lang=rare (n=10" in md
+
+
+def test_markdown_names_aliases_and_says_what_each_test_could_have_seen():
+    texts = ["Who met José in the park yesterday?" if i % 4 == 0 else "Who wrote this short note?"
+             for i in range(100)]
+    meta = [{"name_origin": "non_english" if i % 4 == 0 else "english"} for i in range(100)]
+    # 3 of the 25 non-English cases flip: a real change, too small for 25 cases to show
+    cand = [0 if i in (0, 4, 8) else 1 for i in range(100)]
+    out = compare_runs(_rows("A", [1] * 100, meta, texts=texts), _rows("B", cand, meta, texts=texts), B=2000)
+    assert not out["overall"]["significant"] and not out["regressions"]
+    md = comparison_to_markdown(out)
+    assert "name_origin=non_english (also non_ascii_name=True)" in md
+    mde_slice = {s["value"]: s["mde"] for s in out["slices"]}["non_english"]
+    assert f"MDE {100 * mde_slice:.0f} pts" in md
+    assert f"smallest change this comparison detects with 80% power: {100 * out['overall']['mde']:.0f} pts" in md
+
+
+def test_markdown_when_too_few_cases_to_detect_anything():
+    md = comparison_to_markdown(compare_runs(_rows("A", [1, 1]), _rows("B", [0, 0]), B=200))
+    assert "too few cases to detect any change" in md
