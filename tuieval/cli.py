@@ -108,6 +108,14 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
     from tuieval.progress import Progress
     from tuieval.suite import SuiteError, load_suite
 
+    if not resume_id:
+        # every check of `tuieval validate` first: before a database, a run row or a request
+        if not model:
+            raise BadInput("--model is required (e.g. --model demo/steady)")
+        try:
+            loaded = load_suite(suite)
+        except SuiteError as exc:
+            raise BadInput(exc.one_line()) from None
     store = _open_store(db_path)
     stored_run = None
     if resume_id:
@@ -121,13 +129,6 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         if not os.path.exists(suite):
             raise BadInput(f"{suite}: no such file")
         _warn_if_suite_changed(suite, stored_run)
-    else:
-        if not model:
-            raise BadInput("--model is required (e.g. --model demo/steady)")
-        try:
-            loaded = load_suite(suite)
-        except SuiteError as exc:
-            raise BadInput(exc.one_line()) from None
 
     timeouts = Timeouts(connect=min(10.0, timeout), read=min(60.0, timeout), total=timeout)
     try:
@@ -351,17 +352,17 @@ def rescore_command(run_id: str, db_path: str | None, extractors: tuple[str, ...
 @click.argument("suites", nargs=-1, required=True, type=click.Path())
 def validate_command(suites: tuple[str, ...]) -> None:
     """Check suites; list every problem with file, field and line."""
-    from tuieval.suite import load_suite, validate
+    from tuieval.suite import SuiteError, load_suite
 
     bad = 0
     for path in suites:
-        problems = validate(path)
-        if problems:
+        try:
+            s = load_suite(path)
+        except SuiteError as exc:
             bad += 1
-            for p in problems:
+            for p in exc.problems:
                 click.echo(str(p), err=True)
         else:
-            s = load_suite(path)
             click.echo(f"{path}: ok — {s.name}: {len(s.cases)} cases, {len(s.templates)} template(s), "
                        f"{s.sampling.samples} sample(s) each")
     if bad:

@@ -62,3 +62,14 @@ def test_sensitivity_by_hand():
     assert listed == ["c3", "c4", "c5"]
     assert out["disagreements"][0]["extracted"] == {"A": "29", "B": None}
     assert math.isclose(out["extractors"][0]["n_extracted"], 5)
+
+
+def test_an_extractor_that_reads_nothing_does_not_apply():
+    samples = [{"case_id": f"c{i}", "template": "t", "sample_index": 0, "error": None} for i in range(3)]
+    verdicts = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 0]], dtype=bool)
+    extracted = [["7", "7", None], ["8", "8", None], ["9", "1", None]]
+    out = extraction_sensitivity(verdicts, extracted, ["A", "B", "choice"], samples, B=500)
+    assert [e["applicable"] for e in out["extractors"]] == [True, True, False]
+    assert [(p["a"], p["b"]) for p in out["pairs"]] == [("A", "B")]
+    assert out["points_depending"]["spread_points"] == pytest.approx(100 / 3)
+    assert out["disagreement_rate"]["n_disagree"] == 1

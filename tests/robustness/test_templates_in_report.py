@@ -44,3 +44,19 @@ def test_template_section_matches_the_exported_samples(tmp_path):
 
 def section_order(rows):
     return list(dict.fromkeys(r["case_id"] for r in sorted(rows, key=lambda r: r["case_id"])))
+
+
+def test_a_suite_with_two_scorers_reports_their_extraction_sensitivity(tmp_path):
+    db = str(tmp_path / "t.db")
+    _tuieval("run", str(ROOT / "sample_suites" / "extraction.yaml"), "--model", "demo/brittle", "--db", db, "--quiet",
+             "--limit", "40")
+    report = json.loads(_tuieval("report", "latest", "--db", db, "--format", "json"))
+    section = report["robustness"]["extractors"]
+    names = [e["name"] for e in section["extractors"]]
+    assert names == ["scorer:normalized", "scorer:contains"]
+    # the first scorer is the one the run is scored by: its accuracy is the report's
+    assert section["extractors"][0]["accuracy"] == pytest.approx(report["overall"]["accuracy"])
+    rows = [json.loads(line) for line in _tuieval("export", "latest", "--db", db).splitlines()]
+    assert section["n_samples"] == len(rows)
+    md = _tuieval("report", "latest", "--db", db)
+    assert "## Extraction sensitivity" in md

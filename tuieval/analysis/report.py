@@ -58,11 +58,12 @@ import numpy as np
 
 from tuieval.analysis.latency import LatencyIndex, deadline_curve, tpot
 from tuieval.analysis.robustness.templates import template_sensitivity
-from tuieval.analysis.slices import (Level, _hashable, column_levels, derive_features, discover_slices_columns,
-                                     distinct_levels)
+from tuieval.analysis.slices import (Level, column_levels, derive_features, discover_slices_columns, distinct_levels,
+                                     hashable)
 from tuieval.analysis.stats import DEFAULT_KS, mean_ci_items, per_task_pass_at_k, per_task_pass_hat_k
-from tuieval.analysis.variance import (ClusterResult, Embed, Judge, _renumber, canonical_answer, cluster_groups,
-                                       flip_rates, group_stats)
+from tuieval.analysis.stats import json_float as _f
+from tuieval.analysis.variance import (ClusterResult, Embed, Judge, canonical_answer, cluster_groups, flip_rates,
+                                       group_stats, renumber)
 from tuieval.sample_rules import answer_text, is_correct, is_error
 
 SCHEMA = "tuieval.report/1"
@@ -71,14 +72,6 @@ RUN_FIELDS = ("id", "suite", "model", "status", "samples_per_case", "temperature
               "finished_at", "slo_ms")
 #: Keys of a run's config["variance"] passed to the clustering tiers as they are.
 TIER_KEYS = ("tau_low", "tau_high", "rule", "linkage")
-
-
-def _f(x: Any) -> float | None:
-    """JSON-safe float: NaN/inf/None → None, numpy scalars → float."""
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 def _nan_array(values: Sequence[Any]) -> np.ndarray:
@@ -201,7 +194,7 @@ def _given_clusters(table: _Table, samples: Sequence[Mapping[str, Any]],
     out = ids.tolist()
     for g in range(table.n_groups):
         a, b = int(bounds[g]), int(bounds[g + 1])
-        out[a:b] = _renumber(out[a:b])
+        out[a:b] = renumber(out[a:b])
     return np.asarray(out, dtype=np.int64)
 
 
@@ -273,8 +266,8 @@ class _Analysis:
         gc = table.group_case
         valid_g = gs["n_valid"] > 0
         self.consistency = _group_mean(gc, np.where(valid_g, gs["consistency"], np.nan), nc)
-        self.se = _group_mean(gc, np.where(valid_g, gs["se"], np.nan), nc)
-        self.h_norm = _group_mean(gc, gs["h_norm"], nc)
+        self.se = _group_mean(gc, np.where(valid_g, gs["semantic_entropy"], np.nan), nc)
+        self.h_norm = _group_mean(gc, gs["semantic_entropy_normalized"], nc)
         self.mm = _group_mean(gc, np.where(valid_g, gs["miller_madow"], np.nan), nc)
         # templates without a valid answer count as majority-wrong (errors are incorrect)
         n_groups = np.bincount(gc, minlength=nc)
@@ -466,7 +459,7 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
     gs = group_stats(table.group, ids, table.correct, table.n_groups)
     cluster_ids = None
     if cluster_key:
-        cluster_ids = [_hashable((c.get("metadata") or {}).get(cluster_key)) for c in cases]
+        cluster_ids = [hashable((c.get("metadata") or {}).get(cluster_key)) for c in cases]
     an = _Analysis(table, gs, nc, slo, alpha, cluster_ids)
     has = an.n_samples > 0
 
@@ -510,7 +503,7 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
                                       levels=levels, samples_per_item=float(an.n_samples[analysed].mean()))
         for r in res["results"]:
             if len(r.conditions) == 1:
-                found[(r.key, _hashable(r.value))] = r
+                found[(r.key, hashable(r.value))] = r
             elif r.flagged:
                 conj.append(r)
         disc_info.update(m=res["m"], n=res["n"], n_min=res["n_min"], split=res["split"],
@@ -527,7 +520,7 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
     slices_out: list[dict] = []
     for k, lvls in levels.items():
         for lv in lvls:
-            r = found.get((k, _hashable(lv.value)))
+            r = found.get((k, hashable(lv.value)))
             entry = {"key": k, "value": lv.value, "flagged": bool(r.flagged) if r else False,
                      "q_value": _f(r.q_value) if r else None, "source": source.get(k, "metadata"),
                      "aliases": list(lv.aliases), "mde": _f(r.mde) if r else None}

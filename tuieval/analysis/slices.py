@@ -306,7 +306,8 @@ def distinct_levels(levels: Mapping[str, Sequence[Level]], n: int) -> tuple[dict
     return out, skipped
 
 
-def _hashable(v: Any) -> Hashable:
+def hashable(v: Any) -> Hashable:
+    """A metadata value usable as a dict key: lists and mappings as canonical JSON."""
     if isinstance(v, (dict, list)):
         return json.dumps(v, sort_keys=True, ensure_ascii=False)
     return v
@@ -327,7 +328,7 @@ def column_levels(key: str, values: Sequence[Any]) -> tuple[list[Level], str | N
     too small to test and would flood the report.  Lists and dicts are compared as sorted-key JSON.
     """
     n = len(values)
-    vals = [_hashable(v) for v in values]
+    vals = [hashable(v) for v in values]
     present = [v for v in vals if v is not None]
     distinct = set(present)
     numeric = bool(present) and all(_is_number(v) for v in present)
@@ -367,7 +368,7 @@ def frequent_levels(key: str, values: Sequence[Any], min_count: int) -> list[Lev
     For a column `column_levels` skips as identifier-like: its many small levels would
     flood a report, but a value shared by enough items is still a slice worth testing.
     """
-    vals = [_hashable(v) for v in values]
+    vals = [hashable(v) for v in values]
     codes: dict = {}
     code = np.fromiter((codes.setdefault(v, len(codes)) for v in vals), dtype=np.int64, count=len(vals))
     counts = np.bincount(code, minlength=len(codes))
@@ -564,7 +565,7 @@ def discover_slices_columns(columns: Mapping[str, Sequence[Any]], failures: Sequ
     for key, lvls in levels.items():
         for lv in lvls:
             members.add(np.packbits(lv.mask).tobytes())
-            aliases[(key, _hashable(lv.value))] = list(lv.aliases)
+            aliases[(key, hashable(lv.value))] = list(lv.aliases)
             m_d = lv.mask[disc]
             s = int(m_d.sum())
             if s >= nmin and s < nd:
@@ -664,7 +665,7 @@ def discover_slices_columns(columns: Mapping[str, Sequence[Any]], failures: Sequ
             p_value=float(p_all[i]) if not math.isnan(p_all[i]) else math.nan, q_value=float(q_all[i]),
             flagged=flagged, test=kinds[i], exploratory=not split,
             estimates_from="confirmation" if split else "all", discovery_delta=float(d_disc),
-            aliases=list(aliases.get((key, _hashable(value)), [])) if len(conds) == 1 else [],
+            aliases=list(aliases.get((key, hashable(value)), [])) if len(conds) == 1 else [],
             mde=mde, mde_alpha=mde_level, mask=mask))
 
     # -- pruning: a flagged subset of a flagged slice with Δ at least as large adds nothing ------

@@ -56,6 +56,9 @@ def build(store: Store, run_id: str, *, persist_clusters: bool = False, with_row
         cases, samples = store.analysis_cases(run["id"]), store.analysis_samples(run["id"])
     if report is None:
         report = _analyze(store, run, cases, samples, persist_clusters)
+        extractors = _extraction_section(store, run)
+        if extractors is not None:
+            report.setdefault("robustness", {})["extractors"] = extractors
         report["gates"] = evaluate_gates(report, (run.get("config") or {}).get("gates") or [])
         if run["status"] != "running":
             # A finished run's report only changes with its samples: keep it so reopening a large
@@ -85,6 +88,21 @@ def _analyze(store: Store, run: dict[str, Any], cases: list[dict[str, Any]], sam
     if persist_clusters:
         store.write_clusters(run["id"], method, assignments, rows)
     return analyze_run(run, cases, samples, method=method, clusters=assignments, cluster_stats=stats)
+
+
+def _extraction_section(store: Store, run: dict[str, Any]) -> dict[str, Any] | None:
+    """`robustness.extractors` when the suite scores with several scorers (or names `extractors:`):
+    their stored verdicts, plus the named built-in extractors re-reading the responses."""
+    from tuieval.report.rescore import rescore
+
+    config = run.get("config") or {}
+    extra = list(config.get("extractors") or [])
+    if len(config.get("scorers") or []) + len(extra) < 2:
+        return None
+    section = rescore(store, run["id"], extra)
+    for key in ("schema", "run", "extractors_requested"):
+        section.pop(key, None)
+    return section
 
 
 def build_comparison(store: Store, baseline_id: str, candidate_id: str, *, alpha: float = 0.05, B: int = 10_000,

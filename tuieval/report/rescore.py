@@ -24,14 +24,6 @@ SCHEMA = "tuieval.rescore/1"
 _COLUMNS = ("case_id", "template", "sample_index", "response", "error", "scores")
 
 
-def _stored_scorers(samples: list[dict[str, Any]]) -> list[str]:
-    names: dict[str, None] = {}
-    for s in samples:
-        for name in json.loads(s.get("scores") or "{}") or {}:
-            names.setdefault(name, None)
-    return list(names)
-
-
 def rescore(store: Store, run_id: str, extractors: Sequence[str], *, include_scorers: bool = True,
             alpha: float = 0.05) -> dict[str, Any]:
     """Re-read a stored run's responses with `extractors` (built-in names); ValueError names a bad one."""
@@ -39,24 +31,33 @@ def rescore(store: Store, run_id: str, extractors: Sequence[str], *, include_sco
     run = store.get_run(run_id)
     samples = store.get_samples(run["id"], columns=_COLUMNS)
     targets = {cid: t for cid, (t, _) in store.case_targets(run["id"]).items()}
-    scorer_names = _stored_scorers(samples) if include_scorers else []
+    stored = [json.loads(s.get("scores") or "{}") or {} for s in samples]
+    scorer_names = list(dict.fromkeys(name for sc in stored for name in sc)) if include_scorers else []
     names = [f"scorer:{n}" for n in scorer_names] + [e.name for e in built]
     if len(set(names)) != len(names):
         raise ValueError(f"an extractor is named twice: {', '.join(names)}")
-    verdicts = np.zeros((len(samples), len(names)), dtype=bool)
+    rows_ok: list[list[bool]] = []
     extracted: list[list[str | None]] = []
-    for i, s in enumerate(samples):
-        stored = json.loads(s.get("scores") or "{}") or {}
-        row: list[str | None] = []
-        for j, name in enumerate(scorer_names):
-            sc = stored.get(name) or {}
-            verdicts[i, j] = bool(sc.get("correct"))
-            row.append(sc.get("extracted"))
-        for j, extractor in enumerate(built, start=len(scorer_names)):
-            score = extractor.score(s.get("response"), targets.get(s["case_id"], []))
-            verdicts[i, j] = score.correct
-            row.append(score.extracted)
-        extracted.append(row)
+    prepared: dict[Any, list[Any]] = {}  # a case's targets, prepared once per extractor
+    for s, scores in zip(samples, stored):
+        ok: list[bool] = []
+        read: list[str | None] = []
+        for name in scorer_names:
+            sc = scores.get(name) or {}
+            ok.append(bool(sc.get("correct")))
+            read.append(sc.get("extracted"))
+        case = s["case_id"]
+        ready = prepared.get(case)
+        if ready is None:
+            ready = prepared[case] = [e.prepare(list(targets.get(case) or [])) for e in built]
+        response = s.get("response")
+        for extractor, target in zip(built, ready):
+            text, correct = extractor.judge(response, target)
+            ok.append(correct)
+            read.append(text)
+        rows_ok.append(ok)
+        extracted.append(read)
+    verdicts = np.array(rows_ok, dtype=bool).reshape(len(samples), len(names))
     cases = store.analysis_cases(run["id"])
     membership = slice_membership(cases, {s["case_id"] for s in samples})
     section = extraction_sensitivity(verdicts, extracted, names, samples, slices=membership, alpha=alpha)

@@ -37,30 +37,40 @@ _PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _BOXED = "\\boxed{"
 
 
-def _text_equal(extracted: str, targets: list) -> bool:
-    got = normalize_text(extracted)
-    return any(t is not None and got == normalize_text(target_text(t)) for t in targets)
+# -- comparisons: each prepares a case's targets once, then judges many readings against them --
+
+def _texts(targets: list) -> frozenset[str]:
+    return frozenset(normalize_text(target_text(t)) for t in targets if t is not None)
 
 
-def _value_or_text_equal(extracted: str, targets: list) -> bool:
+def _numbers(targets: list) -> frozenset[Decimal]:
+    return frozenset(v for v in map(target_number, (t for t in targets if t is not None)) if v is not None)
+
+
+def _as_written(targets: list) -> frozenset[str]:
+    return frozenset((target_text(t) or "").strip() for t in targets if t is not None)
+
+
+def _letters(targets: list) -> frozenset[str]:
+    return frozenset(str(target_text(t)).strip().upper() for t in targets if t is not None)
+
+
+def _value_or_text(targets: list) -> tuple[frozenset[Decimal], frozenset[str]]:
+    return _numbers(targets), _texts(targets)
+
+
+def _value_or_text_equal(extracted: str, prepared: tuple[frozenset[Decimal], frozenset[str]]) -> bool:
     """Numbers by value (`1,000` = `1000.0`), anything else as normalised text."""
+    numbers, texts = prepared
     found = extract_last_number(extracted)
-    if found is not None and found[0].strip() == extracted.strip():
-        value = found[1]
-        for t in targets:
-            tv = target_number(t)
-            if tv is not None and tv == value:
-                return True
-    return _text_equal(extracted, targets)
+    if found is not None and found[0].strip() == extracted.strip() and found[1] in numbers:
+        return True
+    return normalize_text(extracted) in texts
 
 
 def read_strict(response: str) -> str | None:
     found = list(_STRICT.finditer(response))
     return found[-1].group("A").strip() if found else None
-
-
-def _plain_numbers(response: str) -> list[str]:
-    return _PLAIN_NUMBER.findall(response)
 
 
 def read_boxed(response: str) -> str | None:
@@ -80,44 +90,46 @@ def read_boxed(response: str) -> str | None:
 
 
 class BuiltinExtractor(BaseScorer):
-    """One member of the family: a reader and a comparison."""
+    """One member of the family: a reader, and a comparison against targets prepared once per case.
+
+    `judge(response, prepare(targets))` is the fast path `tuieval rescore` takes over many
+    samples of one case; `score` (the Scorer protocol) does both for one response."""
 
     type = "extractor"
 
-    def __init__(self, name: str, read: Callable[[str], str | None], equal: Callable[[str, list], bool]) -> None:
+    def __init__(self, name: str, read: Callable[[str], Any], prepare: Callable[[list], Any],
+                 equal: Callable[[Any, Any], bool], shown: Callable[[Any], str] = str) -> None:
         super().__init__(name)
-        self._read, self._equal = read, equal
+        self._read, self.prepare, self._equal, self._shown = read, prepare, equal, shown
 
     def options(self) -> dict[str, Any]:
         return {}
 
+    def judge(self, response: str | None, prepared: Any) -> tuple[str | None, bool]:
+        """(what was read, as written; whether it matches the prepared targets)."""
+        if response is None:
+            return None, False
+        reading = self._read(str(response))
+        if reading is None:
+            return None, False
+        return self._shown(reading), self._equal(reading, prepared)
+
     def _score(self, response: str, targets: list) -> Score:
-        extracted = self._read(response)
-        if extracted is None:
-            return binary(None, False)
-        return binary(extracted, self._equal(extracted, targets))
+        extracted, correct = self.judge(response, self.prepare(targets))
+        return binary(extracted, correct)
 
 
-def _string_equal(extracted: str, targets: list) -> bool:
-    return any(t is not None and extracted == (target_text(t) or "").strip() for t in targets)
+def _last_plain(response: str) -> str | None:
+    found = _PLAIN_NUMBER.findall(response)
+    return found[-1] if found else None
 
 
-def _number_value(response: str) -> str | None:
-    found = extract_last_number(response)
-    return found[0] if found else None
-
-
-def _number_equal(extracted: str, targets: list) -> bool:
-    found = extract_last_number(extracted)
-    value: Decimal | None = found[1] if found else None
-    return value is not None and any(target_number(t) == value for t in targets if t is not None)
+def _first_plain(response: str) -> str | None:
+    found = _PLAIN_NUMBER.search(response)
+    return found.group(0) if found else None
 
 
 _CHOICE = ChoiceExtractor()
-
-
-def _choice_equal(extracted: str, targets: list) -> bool:
-    return any(t is not None and extracted.upper() == str(target_text(t)).strip().upper() for t in targets)
 
 
 def _json_field(path: str) -> Callable[[str], str | None]:
@@ -132,12 +144,14 @@ def _json_field(path: str) -> Callable[[str], str | None]:
 
 
 _FAMILY: dict[str, Callable[[], BuiltinExtractor]] = {
-    "strict": lambda: BuiltinExtractor("strict", read_strict, _text_equal),
-    "last_number": lambda: BuiltinExtractor("last_number", lambda r: (_plain_numbers(r) or [None])[-1], _string_equal),
-    "first_number": lambda: BuiltinExtractor("first_number", lambda r: (_plain_numbers(r) or [None])[0], _string_equal),
-    "number": lambda: BuiltinExtractor("number", _number_value, _number_equal),
-    "choice": lambda: BuiltinExtractor("choice", _CHOICE.extract, _choice_equal),
-    "boxed": lambda: BuiltinExtractor("boxed", read_boxed, _value_or_text_equal),
+    "strict": lambda: BuiltinExtractor("strict", read_strict, _texts, lambda x, t: normalize_text(x) in t),
+    "last_number": lambda: BuiltinExtractor("last_number", _last_plain, _as_written, lambda x, t: x in t),
+    "first_number": lambda: BuiltinExtractor("first_number", _first_plain, _as_written, lambda x, t: x in t),
+    # reads (as written, value) once; shows what was written, compares the value
+    "number": lambda: BuiltinExtractor("number", extract_last_number, _numbers, lambda x, t: x[1] in t,
+                                       shown=lambda x: x[0]),
+    "choice": lambda: BuiltinExtractor("choice", _CHOICE.extract, _letters, lambda x, t: x.upper() in t),
+    "boxed": lambda: BuiltinExtractor("boxed", read_boxed, _value_or_text, _value_or_text_equal),
 }
 EXTRACTOR_NAMES = (*_FAMILY, "json_field:PATH")
 
@@ -149,7 +163,7 @@ def build_extractor(name: str) -> BuiltinExtractor:
         path = name.strip()[len("json_field:"):]
         if not path:
             raise ValueError("json_field needs a field: json_field:PATH")
-        return BuiltinExtractor(f"json_field:{path}", _json_field(path), _value_or_text_equal)
+        return BuiltinExtractor(f"json_field:{path}", _json_field(path), _value_or_text, _value_or_text_equal)
     if key in _FAMILY:
         return _FAMILY[key]()
     close = difflib.get_close_matches(key, list(_FAMILY) + ["json_field"], n=1)

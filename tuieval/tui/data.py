@@ -240,7 +240,7 @@ def load_case(db_path: str, run_id: str, case_id: str) -> CaseDetail:
         n = len(members)
         out_groups.append(TemplateGroup(
             template=template, n=n, n_errors=len(errors), clusters=views, errors=errors,
-            consistency=consistency(ids), entropy=ent.se, h_norm=ent.h_norm,
+            consistency=consistency(ids), entropy=ent.semantic_entropy, h_norm=ent.semantic_entropy_normalized,
             accuracy=(sum(s["correct"] for s in members) / n) if n else None,
         ))
     prompt: list[dict[str, str]] = []

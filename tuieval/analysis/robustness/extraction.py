@@ -14,6 +14,9 @@ Error samples are wrong under every extractor and never count as a disagreement.
   (Wilson interval) and per slice; every such sample listed with what each one extracted.
 - `points_depending`: best − worst extractor accuracy, in points of the score, and the
   share of cases whose majority verdict depends on the extractor.
+- An extractor that read nothing from any response does not apply to these answers (a
+  choice-letter reader on numbers): it is listed with `applicable: false` and left out of
+  the pairs, the disagreement and the spread.
 
 See docs/statistics.md §2 (extraction).
 """
@@ -52,11 +55,23 @@ def extraction_sensitivity(verdicts: np.ndarray, extracted: Sequence[Sequence[st
     one_sample = bool(n_cases) and bool((per_case_n == 1).all())
     out: dict[str, Any] = {"n_samples": n_samples, "n_cases": n_cases, "extractors": [], "pairs": [],
                            "test": "mcnemar" if one_sample else "sign_flip"}
+    applicable = []
     for e, name in enumerate(names):
         ci = mean_ci_items(case_acc[:, e], alpha) if n_cases else {"mean": None, "ci": None}
         read = sum(1 for i in range(n_samples) if extracted[i][e] is not None and not errors[i])
+        if read:
+            applicable.append(e)
         out["extractors"].append({"name": str(name), "n_cases": n_cases, "accuracy": ci["mean"],
-                                  "accuracy_ci": list(ci["ci"]) if ci["ci"] else None, "n_extracted": read})
+                                  "accuracy_ci": list(ci["ci"]) if ci["ci"] else None, "n_extracted": read,
+                                  "applicable": bool(read)})
+    # an extractor that read nothing from any response does not apply to this answer type (a
+    # choice reader on numeric answers): listed, but left out of the pairs and the spread
+    out["n_applicable"] = len(applicable)
+    v_all = v
+    v = v[:, applicable]
+    case_acc = case_acc[:, applicable]
+    names_all, names = names, [names[e] for e in applicable]
+    n_ext = len(applicable)
     pairs = []
     for a, b in combinations(range(n_ext), 2):
         r = paired_test(case_acc[:, a], case_acc[:, b], test=out["test"], alpha=alpha, B=B, rng_seed=rng_seed,
@@ -74,12 +89,13 @@ def extraction_sensitivity(verdicts: np.ndarray, extracted: Sequence[Sequence[st
     out["disagreement_rate"] = {"value": k / n_samples if n_samples else None,
                                 "ci": list(wilson(k, n_samples, alpha)) if n_samples else None,
                                 "n_samples": n_samples, "n_disagree": k}
-    accs = [x["accuracy"] for x in out["extractors"] if x["accuracy"] is not None]
+    used = [x for x in out["extractors"] if x["applicable"] and x["accuracy"] is not None]
+    accs = [x["accuracy"] for x in used]
     majority = case_acc >= 0.5
     depends = (majority.any(axis=1) & ~majority.all(axis=1)) if n_ext >= 2 else np.zeros(n_cases, dtype=bool)
     out["points_depending"] = {"spread_points": 100.0 * (max(accs) - min(accs)) if len(accs) >= 2 else None,
-                               "best": out["extractors"][int(np.argmax(accs))]["name"] if len(accs) >= 2 else None,
-                               "worst": out["extractors"][int(np.argmin(accs))]["name"] if len(accs) >= 2 else None,
+                               "best": used[int(np.argmax(accs))]["name"] if len(accs) >= 2 else None,
+                               "worst": used[int(np.argmin(accs))]["name"] if len(accs) >= 2 else None,
                                "share_of_cases": float(depends.mean()) if n_cases else None,
                                "n_cases_depending": int(depends.sum())}
     by_slice = []
@@ -96,8 +112,8 @@ def extraction_sensitivity(verdicts: np.ndarray, extracted: Sequence[Sequence[st
     out["disagreements"] = [
         {"case_id": samples[i]["case_id"], "template": samples[i].get("template"),
          "sample_index": samples[i].get("sample_index"),
-         "extracted": {str(names[e]): extracted[i][e] for e in range(n_ext)},
-         "correct": {str(names[e]): bool(v[i, e]) for e in range(n_ext)}}
+         "extracted": {str(names_all[e]): extracted[i][e] for e in range(len(names_all))},
+         "correct": {str(names_all[e]): bool(v_all[i, e]) for e in range(len(names_all))}}
         for i in np.flatnonzero(disagree).tolist()
     ]
     return out

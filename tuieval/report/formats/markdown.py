@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tuieval.report.formats.cells import cell, ci, latency, mde_points, ms, pct, slice_name
-from tuieval.report.formats.robustness import templates_markdown
+from tuieval.report.formats.robustness import extraction_lines, templates_markdown
 
 
 def gate_lines(report: dict[str, Any]) -> list[str]:
@@ -87,7 +87,11 @@ def to_markdown(report: dict[str, Any]) -> str:
             out += ["", f"MDE: the smallest rise of a slice's failure rate over the rest's that its test detects "
                         f"with {disc.get('power', 0.8):.0%} power at the per-test level {disc['mde_alpha']:.3g} "
                         f"(α / {disc.get('m')} tests); a slice not flagged could not have shown a smaller one."]
-    out += templates_markdown((report.get("robustness") or {}).get("templates"))
+    robustness = report.get("robustness") or {}
+    out += templates_markdown(robustness.get("templates"))
+    extraction = extraction_lines(robustness.get("extractors"))
+    if extraction:
+        out += ["", "## Extraction sensitivity (the suite's scorers on the same responses)", "", *extraction]
     worst = sorted(report.get("cases", []), key=lambda c: (c.get("accuracy") if c.get("accuracy") is not None else 2))[:10]
     if worst:
         out += ["", "## Worst cases", "", "| case | accuracy | consistency | clusters | top answer |", "|---|---|---|---|---|"]

@@ -28,41 +28,58 @@ def templates_markdown(section: dict[str, Any] | None) -> list[str]:
 
 
 def extraction_markdown(section: dict[str, Any]) -> str:
+    """`tuieval rescore`'s Markdown."""
     run = section.get("run") or {}
     out = [f"# Extraction sensitivity · {cell(run.get('suite'))} · {cell(run.get('model'))}", "",
            f"Run `{cell(run.get('id'))}`: {section['n_samples']} samples over {section['n_cases']} cases, re-read by "
-           f"{len(section['extractors'])} extractors (no new requests).", "",
-           "| extractor | accuracy (95% CI) | n cases | samples read |", "|---|---|---|---|"]
+           f"{len(section['extractors'])} extractors (no new requests).", ""]
+    return "\n".join(out + extraction_lines(section, level="##")) + "\n"
+
+
+def extraction_lines(section: dict[str, Any] | None, *, level: str = "###") -> list[str]:
+    """The extractor table, the headline, the pairs, the slices and the disagreeing samples."""
+    if not section or not section.get("extractors"):
+        return []
+    out = ["| extractor | accuracy (95% CI) | n cases | samples read |", "|---|---|---|---|"]
     for e in section["extractors"]:
-        out.append(f"| {cell(e['name'])} | {pct(e['accuracy'])} {ci(e.get('accuracy_ci'))} | {e['n_cases']} | "
-                   f"{e['n_extracted']} |")
+        if e.get("applicable", True):
+            out.append(f"| {cell(e['name'])} | {pct(e['accuracy'])} {ci(e.get('accuracy_ci'))} | {e['n_cases']} | "
+                       f"{e['n_extracted']} |")
+        else:
+            out.append(f"| {cell(e['name'])} | not applicable: read nothing from any response | {e['n_cases']} | 0 |")
     dep, dis = section.get("points_depending") or {}, section.get("disagreement_rate") or {}
     spread = dep.get("spread_points")
-    out += ["", f"**{f'{spread:.1f}' if spread is not None else 'n/a'} "
-                f"points of the score depend on the extractor** ({cell(dep.get('best'))} vs {cell(dep.get('worst'))}); "
-                f"the verdict of {dep.get('n_cases_depending')} of {section['n_cases']} cases changes with it. "
+    if spread is None:
+        headline = "Fewer than two extractors apply: nothing to compare."
+    elif spread == 0 and not dep.get("n_cases_depending"):
+        headline = "**No point of the score depends on the extractor**: every applicable one agrees on every case."
+    else:
+        headline = (f"**{spread:.1f} points of the score depend on the extractor** ({cell(dep.get('best'))} vs "
+                    f"{cell(dep.get('worst'))}); the verdict of {dep.get('n_cases_depending')} of {section['n_cases']} "
+                    "cases changes with it.")
+    out += ["", f"{headline} "
                 f"Extractors disagree on {dis.get('n_disagree')} of {dis.get('n_samples')} samples "
                 f"({pct(dis.get('value'))} {ci(dis.get('ci'))})."]
     test = {"mcnemar": "exact McNemar", "sign_flip": "sign-flip permutation"}.get(section.get("test"), "paired test")
     if section.get("pairs"):
-        out += ["", f"## Pairs ({test}, BH across pairs)", "",
+        out += ["", f"{level} Pairs ({test}, BH across pairs)", "",
                 "| a | b | Δ pts b − a (95% CI) | only a right | only b right | p | q |", "|---|---|---|---|---|---|---|"]
         for p in section["pairs"]:
             out.append(f"| {cell(p['a'])} | {cell(p['b'])} | {pts(p['delta'])} {delta_ci(p.get('delta_ci'))} | "
                        f"{p['a_only']} | {p['b_only']} | {p_cell(p['p_value'])} | {p_cell(p.get('q_value'))} |")
     if section.get("by_slice"):
-        out += ["", "## Disagreement by slice (highest first)", "", "| slice | samples | disagreement (95% CI) |",
+        out += ["", f"{level} Disagreement by slice (highest first)", "", "| slice | samples | disagreement (95% CI) |",
                 "|---|---|---|"]
         for s in section["by_slice"]:
             name = cell(f"{s['key']}={s['value']}")
             out.append(f"| {name} | {s['n_samples']} | {pct(s['disagreement_rate'])} {ci(s.get('ci'))} |")
     listed = section.get("disagreements") or []
     if listed:
-        names = [e["name"] for e in section["extractors"]]
-        out += ["", f"## Samples where the extractors disagree ({len(listed)})", "",
+        names = [e["name"] for e in section["extractors"] if e.get("applicable", True)]
+        out += ["", f"{level} Samples where the extractors disagree ({len(listed)})", "",
                 "| case | template | sample | " + " | ".join(cell(n) for n in names) + " |",
                 "|---|---|---|" + "---|" * len(names)]
         for d in listed:
             cells = [f"{'✓' if d['correct'][n] else '✗'} {cell(d['extracted'][n], limit=30)}" for n in names]
             out.append(f"| {cell(d['case_id'])} | {cell(d['template'])} | {d['sample_index']} | " + " | ".join(cells) + " |")
-    return "\n".join(out) + "\n"
+    return out
