@@ -94,3 +94,16 @@ def test_a_parametrized_test_over_nothing_fails_collection(tmp_path: Path) -> No
                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert proc.returncode != 0, proc.stdout
     assert "Empty parameter set" in proc.stdout + proc.stderr
+
+
+def test_every_cited_statistics_section_exists_in_docs_statistics_md() -> None:
+    # code and README cite "STATS §x.y" / "docs/statistics.md §x.y" / "§x.y": each must be a heading
+    doc = (REPO_ROOT / "docs" / "statistics.md").read_text(encoding="utf-8")
+    headings = set(re.findall(r"^#{2,3} (\d+(?:\.\d+)?)\.? ", doc, flags=re.M))
+    cited: dict[str, str] = {}
+    for path in [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "tuieval").rglob("*.py"))]:
+        for sec in re.findall(r"§(\d+(?:\.\d+)?)", path.read_text(encoding="utf-8")):
+            cited.setdefault(sec, str(path.relative_to(REPO_ROOT)))
+    assert cited, "no citations found: the pattern is wrong"
+    missing = {sec: where for sec, where in cited.items() if sec not in headings}
+    assert missing == {}
