@@ -246,3 +246,14 @@ def test_report_markdown_lists_a_merged_slice_once_and_the_mde_of_unflagged_slic
     assert not s["flagged"] and s["mde"] is not None
     assert f"no (MDE {100 * s['mde']:.0f} pts)" in md
     assert "could not have shown a smaller one" in md
+
+
+def test_slice_membership_names_each_set_of_cases_once_as_the_report_does():
+    from tuieval.analysis.report import slice_membership
+
+    cases = [{"case_id": f"c{i}", "position": i, "metadata": {"name_origin": "non_english" if i % 4 == 0 else "english"},
+              "input_text": "Yesterday the clerk met José." if i % 4 == 0 else "The clerk met Tom."} for i in range(40)]
+    m = slice_membership(cases)
+    assert m[("name_origin", "non_english")] == {f"c{i}" for i in range(0, 40, 4)}
+    assert ("non_ascii_name", True) not in m and ("non_ascii_name", False) not in m
+    assert ("script", "latin") not in m  # every case

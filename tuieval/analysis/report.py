@@ -391,15 +391,21 @@ def slice_value_key(v: Any) -> Any:
 def slice_membership(cases: Sequence[Mapping[str, Any]],
                      analysed: set[Any] | None = None) -> dict[tuple[str, Any], set[Any]]:
     """(key, value) → case ids, with the slice levels the report uses (metadata values, numeric
-    bins, derived features), computed over the cases that have samples (`analysed`)."""
+    bins, derived features; a level holding every case dropped, levels with the same cases
+    listed once under the report's name), computed over the cases that have samples (`analysed`)."""
     cases = sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
     if analysed is not None:
         cases = [c for c in cases if c["case_id"] in analysed]
     ids = [c["case_id"] for c in cases]
     cols, _ = case_slice_columns(cases)
-    out: dict[tuple[str, Any], set[Any]] = {}
+    by_column: dict[str, list[Level]] = {}
     for k, vals in cols.items():
-        levels, _ = column_levels(k, vals)
+        levels, why = column_levels(k, vals)
+        if not why:
+            by_column[k] = levels
+    by_column, _ = distinct_levels(by_column, len(ids))
+    out: dict[tuple[str, Any], set[Any]] = {}
+    for k, levels in by_column.items():
         for lv in levels:
             out[(k, slice_value_key(lv.value))] = {ids[i] for i in np.flatnonzero(lv.mask).tolist()}
     return out
