@@ -43,3 +43,24 @@ def test_verbose_moves_with_the_extractor(tmp_path):
     pair = next(p for p in out["pairs"] if {p["a"], p["b"]} == {"strict", "number"})
     assert pair["significant"]
     assert not next(e for e in out["extractors"] if e["name"] == "choice")["applicable"]
+
+
+def test_the_suites_extractors_are_in_the_report(tmp_path):
+    db = str(tmp_path / "t.db")
+    _tuieval("run", str(SUITE), "--model", "demo/verbose", "--db", db, "--quiet")
+    report = json.loads(_tuieval("report", "latest", "--db", db, "--format", "json"))
+    section = report["robustness"]["extractors"]
+    assert [e["name"] for e in section["extractors"]] == ["scorer:numeric", "strict", "last_number", "first_number",
+                                                          "number"]
+    assert section["extractors"][0]["accuracy"] == report["overall"]["accuracy"]
+    assert "## Extraction sensitivity" in _tuieval("report", "latest", "--db", db)
+
+
+def test_an_unknown_extractor_in_a_suite_is_named_with_its_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('name: x\ntemplate: "{{ q }}"\ncases: [{q: a, target: a}]\nextractors: [numbr, strict]\n',
+                   encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "tuieval", "validate", str(bad)], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"{bad}:4: extractors[0]: unknown extractor 'numbr' (did you mean number?); "
+                                   "one of strict, last_number, first_number, number, choice, boxed, json_field:PATH")

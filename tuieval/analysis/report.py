@@ -62,6 +62,7 @@ from tuieval.analysis.slices import (Level, column_levels, derive_features, disc
                                      hashable)
 from tuieval.analysis.stats import DEFAULT_KS, mean_ci_items, per_task_pass_at_k, per_task_pass_hat_k
 from tuieval.analysis.stats import json_float as _f
+from tuieval.analysis.variance.config import VarianceConfig
 from tuieval.analysis.variance import (ClusterResult, Embed, Judge, canonical_answer, cluster_groups, flip_rates,
                                        group_stats, renumber)
 from tuieval.sample_rules import answer_text, is_correct, is_error
@@ -70,8 +71,6 @@ SCHEMA = "tuieval.report/1"
 DERIVED_KEYS = ("input_tokens", "script", "has_digits", "non_ascii_name")
 RUN_FIELDS = ("id", "suite", "model", "status", "samples_per_case", "temperature", "started_at",
               "finished_at", "slo_ms")
-#: Keys of a run's config["variance"] passed to the clustering tiers as they are.
-TIER_KEYS = ("tau_low", "tau_high", "rule", "linkage")
 
 
 def _nan_array(values: Sequence[Any]) -> np.ndarray:
@@ -125,11 +124,6 @@ def _cluster_table(table: _Table, method: str, *, threshold: float | None, judge
         group_q = [questions[c] for c in table.group_case.tolist()]
     return cluster_groups(table.texts, table.group, method, threshold=threshold, judge=judge, questions=group_q,
                           embed=embed, **tier)
-
-
-def tier_args(var_cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """The tier keyword arguments (rule, tau_low, tau_high, linkage) a variance config sets."""
-    return {k: var_cfg[k] for k in TIER_KEYS if var_cfg.get(k) is not None}
 
 
 class RunClusters(dict):
@@ -435,10 +429,10 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
     key=value, the derived features, and discovered conjunctions that were flagged.
     """
     cfg = run.get("config") or {}
-    var_cfg = cfg.get("variance") or {}
-    method = method or var_cfg.get("method") or "canonical"
+    var_cfg = VarianceConfig.from_mapping(cfg.get("variance"))
+    method = method or var_cfg.effective_method
     if threshold is None:
-        threshold = var_cfg.get("threshold")
+        threshold = var_cfg.threshold
     cluster_key = cluster_key or cfg.get("cluster_key")
     slo = run.get("slo_ms")
     slo = float(slo) if slo is not None else None
@@ -460,7 +454,7 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
     else:
         ids, cstats = _cluster_table(table, method, threshold=threshold, judge=judge, embed=embed,
                                      questions=[c.get("input_text") or "" for c in cases],
-                                     **tier_args(var_cfg))
+                                     **var_cfg.tier_args)
     cstats = {**cstats, **(cluster_stats or {})}
     gs = group_stats(table.group, ids, table.correct, table.n_groups)
     cluster_ids = None

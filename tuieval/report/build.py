@@ -1,7 +1,7 @@
 """The one way a run's report is built, for `tuieval run`/`report`, the export and the app.
 
 `build` loads the lean rows from the store (`Store.analysis_cases` / `analysis_samples`),
-chooses the clustering (`method.effective_method`; stored clusters of a remote tier are
+chooses the clustering (`VarianceConfig.effective_method`; stored clusters of a remote tier are
 reused rather than re-requested), runs the pure `tuieval.analysis.report.analyze_run`, adds
 the suite's gates (`tuieval.gates`) and caches a finished run's report in the store. The app
 asks for the rows as well (`with_rows=True`) to draw its charts from the same samples.
@@ -16,7 +16,7 @@ from typing import Any
 
 from tuieval.gates import evaluate_gates
 from tuieval.report.clustering import cluster_samples, stored_assignments
-from tuieval.report.method import REMOTE_METHODS, effective_method
+from tuieval.analysis.variance.config import VarianceConfig
 from tuieval.store import Store
 
 @dataclass
@@ -76,9 +76,10 @@ def _analyze(store: Store, run: dict[str, Any], cases: list[dict[str, Any]], sam
              persist_clusters: bool) -> dict[str, Any]:
     from tuieval.analysis.report import analyze_run
 
-    method = effective_method(run)
+    config = VarianceConfig.from_run(run)
+    method = config.effective_method
     if not persist_clusters:
-        if method not in REMOTE_METHODS:
+        if not config.is_remote:
             return analyze_run(run, cases, samples, method=method)
         stored = stored_assignments(store, run, samples, method)
         if stored is not None:

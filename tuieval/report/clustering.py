@@ -1,7 +1,7 @@
 """Clustering a run's answers for its report: computed once with the run's tier, or the stored result reused.
 
 Everything that clusters a stored run — the report, `tuieval export`, the app's inspector —
-comes through here, so they agree on the method (`method.effective_method`), on the
+comes through here, so they agree on the method (`VarianceConfig.effective_method`), on the
 endpoints it calls and on the errors it raises.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from tuieval.analysis.variance.config import REMOTE_METHODS, VarianceConfig
 from tuieval.report.endpoints import Endpoints, clustering_error
-from tuieval.report.method import REMOTE_METHODS, variance_config
 from tuieval.sample_rules import answer_text
 from tuieval.store import Store
 
@@ -24,14 +24,14 @@ def cluster_samples(run: Mapping[str, Any], samples: Sequence[Mapping[str, Any]]
 
     `cases` gives the judge each case's question (input text); without it the judge sees an
     empty question. Raises ClusteringBackendError when a remote tier's endpoint fails."""
-    from tuieval.analysis.report import cluster_records, cluster_run, tier_args
+    from tuieval.analysis.report import cluster_records, cluster_run
 
-    var = variance_config(run)
+    var = VarianceConfig.from_run(run)
     questions = {c["case_id"]: c.get("input_text") or "" for c in cases} if cases is not None else None
     with Endpoints(var, method) as ep:
         try:
-            results = cluster_run(samples, method, threshold=var.get("threshold"), judge=ep.judge, embed=ep.embed,
-                                  questions=questions, **tier_args(var))
+            results = cluster_run(samples, method, threshold=var.threshold, judge=ep.judge, embed=ep.embed,
+                                  questions=questions, **var.tier_args)
         except ValueError as exc:
             if method not in REMOTE_METHODS:
                 raise

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from tuieval.report.method import REMOTE_METHODS
+from tuieval.analysis.variance.config import VarianceConfig
 
 
 class ClusteringBackendError(Exception):
@@ -58,7 +58,7 @@ class Endpoints:
     each call maps a BackendError to ClusteringBackendError naming its field.
     """
 
-    def __init__(self, var: dict[str, Any], method: str) -> None:
+    def __init__(self, var: VarianceConfig, method: str) -> None:
         self.var, self.method = var, method
         self.embed: Callable[..., Any] | None = None
         self.judge: Callable[..., Any] | None = None
@@ -67,7 +67,7 @@ class Endpoints:
         self.field = "variance.model" if method == "embeddings" else "variance.judge"
 
     def __enter__(self) -> "Endpoints":
-        if self.method not in REMOTE_METHODS:
+        if self.method not in ("embeddings", "entailment", "hybrid"):
             return self
         from tuieval.backends.embeddings import EmbeddingClient
         from tuieval.backends.judge import ChatJudge
@@ -75,14 +75,11 @@ class Endpoints:
 
         var, method = self.var, self.method
         try:
-            if var.get("model") and method in ("embeddings", "hybrid"):
-                self._embedder = EmbeddingClient(str(var["model"]),
-                                                 base_url=var.get("model_base_url") or var.get("base_url"),
-                                                 field="variance.model")
+            if var.model and method in ("embeddings", "hybrid"):
+                self._embedder = EmbeddingClient(str(var.model), base_url=var.model_url, field="variance.model")
                 self.embed = self._guard(self._embedder, "variance.model", "embeddings")
             if method in ("entailment", "hybrid"):
-                self._judge = ChatJudge(str(var["judge"]), base_url=var.get("judge_base_url") or var.get("base_url"),
-                                        field="variance.judge")
+                self._judge = ChatJudge(str(var.judge), base_url=var.judge_url, field="variance.judge")
                 self.judge = self._guard(self._judge, "variance.judge", "judge")
         except BackendConfigError as exc:
             self.__exit__()

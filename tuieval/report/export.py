@@ -6,7 +6,7 @@ import json
 from typing import Any, Iterator
 
 from tuieval.report.clustering import cluster_samples
-from tuieval.report.method import effective_method
+from tuieval.analysis.variance.config import VarianceConfig
 from tuieval.sample_rules import is_correct
 from tuieval.store import Store
 
@@ -26,7 +26,7 @@ def export_rows(store: Store, run_id: str) -> Iterator[dict[str, Any]]:
         s["correct"] = is_correct(s)
     if samples and all(s.get("cluster") is None for s in samples):
         # never analysed (e.g. an interrupted run): cluster now, without writing
-        assignments, _, _ = cluster_samples(run, samples, cases, effective_method(run))
+        assignments, _, _ = cluster_samples(run, samples, cases, VarianceConfig.from_run(run).effective_method)
         for s in samples:
             s["cluster"] = assignments.get((s["case_id"], s["template"], s["sample_index"]))
     for s in samples:

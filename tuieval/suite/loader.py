@@ -20,13 +20,13 @@ import yaml
 from tuieval.analysis.variance.config import KEYS as VARIANCE_KEYS
 from tuieval.analysis.variance.config import LINKAGES, METHODS, RULES, URL_KEYS, VarianceConfig
 from tuieval.backends.registry import BackendConfigError, parse_spec
-from tuieval.suite import checks
+from tuieval.suite import checks, sweep
 from tuieval.suite.errors import Problem, SuiteError
 from tuieval.suite.model import Case, Gate, Sampling, Suite, Template
 
 SUITE_KEYS = {
     "name", "description", "template", "templates", "system", "cases", "dataset", "target_field",
-    "scorer", "scorers", "sampling", "slo_ms", "gates", "variance", "cluster_key", "metadata",
+    "scorer", "scorers", "extractors", "sampling", "slo_ms", "gates", "variance", "cluster_key", "metadata",
 }
 GATE_METRICS = {"accuracy", "accuracy_ci_low", "majority_accuracy", "consistency", "error_rate",
                 "accuracy_within_slo", "p50_ms", "p95_ms", "p99_ms", "semantic_entropy"}
@@ -164,8 +164,16 @@ def _load_yaml(path: Path, shown: str, text: str, digest: str) -> tuple[Suite | 
 
     templates = _templates(data, col)
     cases = _cases(data, path, col)
+    raw_templates = data.get("templates")
+    if sweep.is_sweep(raw_templates):
+        _, shot_counts = sweep.sweep_templates(raw_templates, "templates", None, lambda *_: None)
+        prompt = (raw_templates.get("sweep") or {}).get("prompt")
+        first = prompt if isinstance(prompt, str) else next(iter(prompt.values()), "") if isinstance(prompt, dict) else ""
+        sweep.add_shots(cases, first if isinstance(first, str) else "", shot_counts, col.add,
+                        ("templates", "sweep", "shots"))
     sampling = _sampling(data.get("sampling"), col)
     scorers = _scorers(data, col)
+    extractors = _extractors(data.get("extractors"), col)
     slo_ms = data.get("slo_ms")
     if slo_ms is not None and (isinstance(slo_ms, bool) or not isinstance(slo_ms, (int, float)) or slo_ms <= 0):
         col.add(("slo_ms",), "must be a positive number of milliseconds")
@@ -187,7 +195,7 @@ def _load_yaml(path: Path, shown: str, text: str, digest: str) -> tuple[Suite | 
     # A gate on a slice that does not exist fails only after the whole run: say so now.
     checks.check_gates(gates, cases, cluster_key, lambda i: ("gates", i, "slice"), col.add)
     suite = Suite(name=name, path=str(path), description=description, templates=templates, cases=cases,
-                  scorers=scorers, sampling=sampling, slo_ms=float(slo_ms) if slo_ms else None, gates=gates,
+                  scorers=scorers, extractors=extractors, sampling=sampling, slo_ms=float(slo_ms) if slo_ms else None, gates=gates,
                   variance=variance, cluster_key=cluster_key, content_hash=digest)
     return suite, col.problems
 
@@ -228,6 +236,9 @@ def _templates(data: dict, col: _Collector) -> list[Template]:
     if raw is None:
         col.add(("templates",), "missing: a suite needs a template (e.g. template: \"Q: {{ question }}\")")
         return []
+    if sweep.is_sweep(raw):
+        templates, _ = sweep.sweep_templates(raw, key, system, col.add)
+        return templates
     items = raw if isinstance(raw, list) else [raw]
     if not items:
         col.add((key,), "must list at least one template")
@@ -544,6 +555,26 @@ def _scorers(data: dict, col: _Collector) -> list[Any]:
             field, _, text = message.partition(": ")
             col.problems.append(Problem(col.file, field if text else _field(path), text or message, col.lines.get(path)))
     return specs
+
+
+def _extractors(raw: Any, col: _Collector) -> tuple[str, ...]:
+    """Built-in extractors that re-read every response beside the scorers (extraction sensitivity)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+        col.add(("extractors",), "must be a list of extractor names (e.g. [strict, number, last_number])")
+        return ()
+    from tuieval.scoring.extractors import build_extractor
+
+    names = []
+    for i, name in enumerate(raw):
+        try:
+            names.append(build_extractor(name).name)
+        except ValueError as exc:
+            col.add(("extractors", i), str(exc))
+    if len(set(names)) != len(names):
+        col.add(("extractors",), "names an extractor twice")
+    return tuple(names)
 
 
 def _gates(raw: Any, col: _Collector) -> list[Gate]:

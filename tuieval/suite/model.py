@@ -51,7 +51,9 @@ class Case:
     def input_text(self) -> str:
         """All input text of the case, for length and script slices."""
         parts = []
-        for value in self.vars.values():
+        for name, value in self.vars.items():
+            if name.startswith("_shots_"):  # few-shot examples (tuieval.suite.sweep), not this case's input
+                continue
             if isinstance(value, list):
                 parts.extend(tpl.as_text(m.get("content", "")) if isinstance(m, dict) else tpl.as_text(m) for m in value)
             else:
@@ -110,6 +112,9 @@ class Suite:
     templates: list[Template] = field(default_factory=list)
     cases: list[Case] = field(default_factory=list)
     scorers: list[Any] = field(default_factory=lambda: ["normalized"])
+    #: built-in extractors (tuieval.scoring.extractors) that re-read every response for the
+    #: report's extraction sensitivity; they do not change the run's own score
+    extractors: tuple[str, ...] = ()
     sampling: Sampling = field(default_factory=Sampling)
     slo_ms: float | None = None
     gates: list[Gate] = field(default_factory=list)
@@ -126,6 +131,7 @@ class Suite:
                 for t in self.templates
             ],
             "scorers": self.scorers,
+            "extractors": list(self.extractors),
             "gates": [g.as_mapping() for g in self.gates],
             "variance": self.variance.as_mapping(),
             "cluster_key": self.cluster_key,

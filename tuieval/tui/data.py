@@ -191,9 +191,9 @@ def load_case(db_path: str, run_id: str, case_id: str) -> CaseDetail:
     """A case's samples grouped by template and semantic cluster (stored clusters when present)."""
     from tuieval.analysis.variance import consistency, semantic_entropy
 
-    from tuieval.report import ClusteringBackendError, effective_method
+    from tuieval.analysis.variance.config import LOCAL_FALLBACK, VarianceConfig
+    from tuieval.report import ClusteringBackendError
     from tuieval.report.clustering import cluster_samples
-    from tuieval.report.method import LOCAL_FALLBACK
 
     with Store(db_path) as store:
         run = store.get_run(run_id)
@@ -211,7 +211,7 @@ def load_case(db_path: str, run_id: str, case_id: str) -> CaseDetail:
     else:
         # Not analysed yet (a live or interrupted run): cluster this one case now, through the
         # report's own clustering so the groups match what the report will say.
-        method = effective_method(run)
+        method = VarianceConfig.from_run(run).effective_method
         try:
             assignments, _, _ = cluster_samples(run, samples, [case], method)
         except ClusteringBackendError as exc:

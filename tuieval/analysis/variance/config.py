@@ -29,6 +29,8 @@ TIER_KEYS = ("tau_low", "tau_high", "rule", "linkage")
 URL_KEYS = ("base_url", "model_base_url", "judge_base_url")
 
 DEFAULT_METHOD = "canonical"
+#: the local tier used when a remote one cannot be (not configured, or its endpoint failed)
+LOCAL_FALLBACK = "lexical"
 DEFAULT_LEXICAL_THRESHOLD = 0.6
 DEFAULT_EMBEDDING_THRESHOLD = 0.88
 DEFAULT_LINKAGE = "average"
@@ -103,7 +105,7 @@ class VarianceConfig:
             return m
         if m in ("entailment", "hybrid") and self.judge:
             return m
-        return "lexical"
+        return LOCAL_FALLBACK
 
     @property
     def is_remote(self) -> bool:
