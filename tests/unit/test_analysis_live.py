@@ -1,4 +1,4 @@
-"""Live scoreboard: dispatch-order sequencing, confidence sequence, betting e-process (STATS §7)."""
+"""Live scoreboard: dispatch-order sequencing, confidence sequence, betting e-process (docs/statistics.md §7)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_batch_and_incremental_agree():
 
 
 def test_false_alarm_rate_at_the_threshold():
-    # H0 true (p = θ = 0.7): Ville bounds P(ever crossing) by α = 0.05 (STATS reports 0.030)
+    # H0 true (p = θ = 0.7): Ville bounds P(ever crossing) by α = 0.05 (docs/statistics.md §7.1 reports 0.030)
     stops = _runs(0.7, runs=400, T=500, seed=1)
     rate = float((stops < 500).mean())
     assert rate <= 0.06, rate
@@ -47,7 +47,7 @@ def test_detects_rates_well_below_threshold():
     stops = _runs(0.5, runs=100, T=400, seed=2)
     assert (stops < 400).all()
     assert np.median(stops) < 80
-    stops = _runs(0.6, runs=100, T=1000, seed=3)  # STATS: every run rejected, median stop ≈ 130
+    stops = _runs(0.6, runs=100, T=1000, seed=3)  # docs/statistics.md §7.1: every run rejected, median stop ≈ 130
     assert (stops < 1000).mean() >= 0.97 and 80 <= np.median(stops) <= 200
 
 

@@ -1,4 +1,4 @@
-"""Derived slice features and automatic slice discovery (STATS §8)."""
+"""Derived slice features and automatic slice discovery (docs/statistics.md §8)."""
 
 from __future__ import annotations
 

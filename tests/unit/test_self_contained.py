@@ -97,7 +97,7 @@ def test_a_parametrized_test_over_nothing_fails_collection(tmp_path: Path) -> No
 
 
 def test_every_cited_statistics_section_exists_in_docs_statistics_md() -> None:
-    # code and README cite "STATS §x.y" / "docs/statistics.md §x.y" / "§x.y": each must be a heading
+    # code and README cite "docs/statistics.md §x.y" / "docs/statistics.md §x.y" / "§x.y": each must be a heading
     doc = (REPO_ROOT / "docs" / "statistics.md").read_text(encoding="utf-8")
     headings = set(re.findall(r"^#{2,3} (\d+(?:\.\d+)?)\.? ", doc, flags=re.M))
     cited: dict[str, str] = {}

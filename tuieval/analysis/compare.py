@@ -1,6 +1,6 @@
 """Paired comparison of two runs on the same cases: the `tuieval.compare/1` structure.
 
-Rules (PRODUCT.md "Comparison", STATS.md §4.3, §5):
+Rules (README "compare", docs/statistics.md §4.3, §5):
 
 - **Pairing.** Cases are paired on `case_id`.  A case is paired when both runs hold at least
   one sample for it; every other case (in one run only, or without samples in one run, e.g.
@@ -23,7 +23,7 @@ Rules (PRODUCT.md "Comparison", STATS.md §4.3, §5):
   levels with the same paired cases are one slice under the first name (metadata before
   derived) with the others in `aliases` (`slices.distinct_levels`), tested once.  A slice
   is *tested* when it holds at least `n_min = max(20, ⌈1% of paired cases⌉)` paired cases
-  (`slices.min_support`, the rule of STATS §8 step 2); smaller slices are listed in
+  (`slices.min_support`, the rule of docs/statistics.md §8 step 2); smaller slices are listed in
   `untested_slices` with their descriptive accuracies, the reason and the minimum, and
   count as p = 1 in the multiple-testing family (§5.3), so
   `m = len(slices) + len(untested_slices)`.  A metadata column too varied to list
@@ -87,7 +87,7 @@ def _rng(seed: int, tag: str) -> np.random.Generator:
 
 
 def paired_bootstrap_ci(d: np.ndarray, B: int, rng: np.random.Generator, alpha: float) -> tuple[float, float]:
-    """Percentile CI of mean(d) from a paired bootstrap of cases (STATS §5.2).
+    """Percentile CI of mean(d) from a paired bootstrap of cases (docs/statistics.md §5.2).
 
     Oriented by the sign of the first non-zero d (so the result for −d is exactly the
     negated, reversed interval), then drawn from the exact resampling distribution over
@@ -120,7 +120,7 @@ def paired_bootstrap_ci(d: np.ndarray, B: int, rng: np.random.Generator, alpha: 
 
 
 def sign_flip_p(d: np.ndarray, B: int, rng: np.random.Generator) -> float:
-    """Two-sided sign-flip permutation p-value for mean(d) = 0 (STATS §5.2).
+    """Two-sided sign-flip permutation p-value for mean(d) = 0 (docs/statistics.md §5.2).
 
     p = (1 + #{|mean(s·d)| ≥ |mean(d)|}) / (B + 1).  Drawn as independent binomial sign
     counts per distinct |d| (exactly the distribution of flipping each case's sign), or by
@@ -338,7 +338,7 @@ def compare_runs(baseline: RunRows, candidate: RunRows, *, alpha: float = 0.05, 
             if lv.bin is not None:
                 entry["bin"] = list(lv.bin)
 
-    # BH over every slice test performed, untested slices as p = 1 (STATS §5.3)
+    # BH over every slice test performed, untested slices as p = 1 (docs/statistics.md §5.3)
     m = len(tested) + len(untested)
     q = benjamini_hochberg([e["p_value"] for e in tested] + [1.0] * len(untested)) if m else np.zeros(0)
     mde_alpha = alpha / max(1, m)

@@ -1,4 +1,4 @@
-"""Live scoreboard: O(1)-per-sample running counts and anytime-valid decisions (STATS §7).
+"""Live scoreboard: O(1)-per-sample running counts and anytime-valid decisions (docs/statistics.md §7).
 
 The UI feeds samples as they complete.  Two kinds of state are kept per slice:
 

@@ -1,4 +1,4 @@
-"""Run analysis: the `tuieval.report/1` structure from stored rows (PRODUCT.md, STATS.md).
+"""Run analysis: the `tuieval.report/1` structure from stored rows (README "Report schema", docs/statistics.md).
 
 Units and aggregation rules (every figure's unit is the case, never the sample):
 - A (case, template) pair sampled N times is one *group*: it is clustered and gets
@@ -278,7 +278,7 @@ class _Analysis:
                 met = table.latency <= slo_ms
             self.slo_met = met
         # pass@k / pass^k: the task is one prompt sampled N times, a (case, template) pair, as
-        # for consistency (STATS §3 counts n and c per task); a case's value is the mean over its
+        # for consistency (docs/statistics.md §3 counts n and c per task); a case's value is the mean over its
         # templates, and k is reported only when every task of the cases in view has n >= k.
         ng = np.bincount(table.group, minlength=table.n_groups).astype(np.int64)
         cg = np.rint(np.bincount(table.group, weights=table.correct, minlength=table.n_groups)).astype(np.int64)

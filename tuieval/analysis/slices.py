@@ -1,4 +1,4 @@
-"""Slices: derived features of a case's input text, and automatic slice discovery (STATS §8).
+"""Slices: derived features of a case's input text, and automatic slice discovery (docs/statistics.md §8).
 
 Derived features need no tokenizer or language model download:
   - `input_tokens`: estimated prompt length bucketed into short / medium / long;
