@@ -383,13 +383,13 @@ def slice_value_key(v: Any) -> Any:
 
 
 def slice_membership(cases: Sequence[Mapping[str, Any]],
-                     analysed: set[Any] | None = None) -> dict[tuple[str, Any], set[Any]]:
+                     analyzed: set[Any] | None = None) -> dict[tuple[str, Any], set[Any]]:
     """(key, value) → case ids, with the slice levels the report uses (metadata values, numeric
     bins, derived features; a level holding every case dropped, levels with the same cases
-    listed once under the report's name), computed over the cases that have samples (`analysed`)."""
+    listed once under the report's name), computed over the cases that have samples (`analyzed`)."""
     cases = sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
-    if analysed is not None:
-        cases = [c for c in cases if c["case_id"] in analysed]
+    if analyzed is not None:
+        cases = [c for c in cases if c["case_id"] in analyzed]
     ids = [c["case_id"] for c in cases]
     cols, _ = case_slice_columns(cases)
     by_column: dict[str, list[Level]] = {}
@@ -477,11 +477,11 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
     overall["correct_goodput_per_s"] = (float(table.correct.sum()) / wall) if wall and wall > 0 else None
 
     # -- slices ------------------------------------------------------------------------------------
-    analysed = np.flatnonzero(has)
+    analyzed = np.flatnonzero(has)
     cols_all, source = case_slice_columns(cases)
     if cluster_key:
         cols_all.pop(cluster_key, None)  # the clustering unit (e.g. passage) is not a slice
-    cols = {k: [v[i] for i in analysed.tolist()] for k, v in cols_all.items()}
+    cols = {k: [v[i] for i in analyzed.tolist()] for k, v in cols_all.items()}
     levels: dict[str, list[Level]] = {}
     skipped: dict[str, str] = {}
     for k, vals in cols.items():
@@ -491,16 +491,16 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
         else:
             levels[k] = lv
     # a level holding every case is the overall line; levels with the same cases are one slice
-    levels, merged_away = distinct_levels(levels, int(analysed.size))
+    levels, merged_away = distinct_levels(levels, int(analyzed.size))
     skipped.update(merged_away)
     disc_info: dict[str, Any] = {"enabled": discover}
     found: dict[tuple, Any] = {}
     conj: list = []
-    if discover and analysed.size:
-        f = 1.0 - an.accuracy[analysed]
+    if discover and analyzed.size:
+        f = 1.0 - an.accuracy[analyzed]
         res = discover_slices_columns(cols, f, alpha=alpha, delta_min=delta_min, rng_seed=rng_seed,
-                                      cluster_ids=[cluster_ids[i] for i in analysed.tolist()] if cluster_ids else None,
-                                      levels=levels, samples_per_item=float(an.n_samples[analysed].mean()))
+                                      cluster_ids=[cluster_ids[i] for i in analyzed.tolist()] if cluster_ids else None,
+                                      levels=levels, samples_per_item=float(an.n_samples[analyzed].mean()))
         for r in res["results"]:
             if len(r.conditions) == 1:
                 found[(r.key, hashable(r.value))] = r
@@ -514,7 +514,7 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
 
     def full_mask(sub: np.ndarray) -> np.ndarray:
         m = np.zeros(nc, dtype=bool)
-        m[analysed[sub]] = True
+        m[analyzed[sub]] = True
         return m
 
     slices_out: list[dict] = []
