@@ -1,62 +1,141 @@
-"""An adaptive concurrency limit: halves on 429, grows back by one after a run of successes.
+"""The adaptive concurrency limit: how many requests may be in flight, learned from 429s.
 
-AIMD, as TCP does: multiplicative decrease reacts fast to a server that is shedding load,
-additive increase probes back up without oscillating.
+Two kinds of server must both work, and they look different through their 429s:
+
+* a **rate-limited** server (a token bucket of R requests/s) answers 429 to whatever is
+  above R, so the *share* of 429s grows with concurrency;
+* a server with **transient** 429s (not tied to load) answers a roughly constant share,
+  whatever the concurrency.
+
+So the limit reacts to the share of 429s in a window of results, not to each 429: a window
+is ``max(window_min, limit)`` results of requests dispatched since the last change. When
+more than ``high`` (20%) of a window were 429s the limit shrinks by ``decrease`` (×0.7);
+otherwise it grows by one (additive increase, once per window — about once per round trip).
+A few transient 429s never shrink it; a saturated bucket shrinks it until the share falls
+under ``high``, which keeps offered load a little above R, so the bucket never idles.
+
+A 429's Retry-After delays only the request that got it (the engine's back-off), not the
+whole client. What does pause every dispatch is a server's own statement that the budget
+is spent: rate-limit headers (``x-ratelimit-remaining-requests: 0`` and its reset, or the
+``anthropic-ratelimit-*`` ones) hold new requests until the stated reset (at most
+``max_pause_s``) — slowing down *before* the 429s.
+
+Cancellation-safe by construction: no lock is ever held across an ``await``; a waiter is a
+plain future, and a woken waiter that is cancelled passes its turn on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
+
+from tuieval.backends.base import RateLimitInfo
+
+__all__ = ["AdaptiveLimiter"]
 
 
 class AdaptiveLimiter:
-    def __init__(self, limit: int, *, minimum: int = 1, grow_after: int | None = None) -> None:
+    def __init__(self, limit: int, *, minimum: int = 1, window_min: int = 16, high: float = 0.2,
+                 decrease: float = 0.7, max_pause_s: float = 60.0) -> None:
         self.maximum = max(1, limit)
         self.minimum = max(1, min(minimum, self.maximum))
         self.limit = self.maximum
         self.in_flight = 0
-        self._grow_after = grow_after or max(4, self.maximum)
-        self._successes = 0
-        self._paused_until = 0.0
-        self._cond = asyncio.Condition()
+        self.window_min = window_min
+        self.high = high
+        self.decrease = decrease
+        self.max_pause_s = max_pause_s
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._seq = 0  # dispatch counter: a ticket's number
+        self._window_start = 0  # results of tickets at or below this belong to an older limit
+        self._window_n = 0
+        self._window_429 = 0
+        self._paused_until = 0.0  # monotonic; set from rate-limit headers only
 
-    async def acquire(self) -> None:
-        async with self._cond:
-            while True:
-                wait = self._paused_until - time.monotonic()
-                if wait > 0:
-                    # A 429's Retry-After applies to the whole client, not only the request that got it.
-                    try:
-                        await asyncio.wait_for(self._cond.wait(), timeout=wait)
-                    except asyncio.TimeoutError:
-                        pass
-                    continue
-                if self.in_flight < self.limit:
-                    self.in_flight += 1
-                    return
-                await self._cond.wait()
+    # -- slots -------------------------------------------------------------------
 
-    async def release(self) -> None:
-        async with self._cond:
-            self.in_flight -= 1
-            self._cond.notify_all()
+    def _can_go(self) -> bool:
+        return self.in_flight < self.limit
 
-    def on_success(self) -> bool:
-        """Record a success; True when the limit grew."""
-        self._successes += 1
-        if self.limit < self.maximum and self._successes >= self._grow_after:
-            self._successes = 0
+    async def acquire(self) -> int:
+        """Wait for a slot; returns the ticket to pass to :meth:`on_result`."""
+        while True:
+            pause = self._paused_until - time.monotonic()
+            if pause > 0:
+                await asyncio.sleep(pause)
+                continue
+            if self._can_go() and not self._waiters:
+                break
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(fut)
+            try:
+                await fut
+            except asyncio.CancelledError:
+                if fut.done() and not fut.cancelled():
+                    self._wake()  # we were given a turn we will not take: pass it on
+                raise
+            finally:
+                try:
+                    self._waiters.remove(fut)
+                except ValueError:
+                    pass
+            if self._paused_until > time.monotonic() or not self._can_go():
+                continue
+            break
+        self.in_flight += 1
+        self._seq += 1
+        self._wake()  # capacity may remain for the next waiter
+        return self._seq
+
+    def release(self) -> None:
+        self.in_flight -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        free = self.limit - self.in_flight
+        for fut in list(self._waiters):
+            if free <= 0:
+                break
+            if not fut.done():
+                fut.set_result(None)
+                free -= 1
+
+    # -- feedback ----------------------------------------------------------------
+
+    def on_result(self, ticket: int, *, rate_limited: bool, info: RateLimitInfo | None = None) -> bool:
+        """Record one request's outcome; True when the limit changed."""
+        if info is not None:
+            self._apply_headers(info)
+        if ticket <= self._window_start:
+            return False  # dispatched under an older limit: says nothing about this one
+        self._window_n += 1
+        self._window_429 += bool(rate_limited)
+        if self._window_n < max(self.window_min, self.limit):
+            return False
+        share = self._window_429 / self._window_n
+        old = self.limit
+        if share > self.high:
+            self.limit = max(self.minimum, int(self.limit * self.decrease))
+        elif self.limit < self.maximum:
             self.limit += 1
-            return True
-        return False
+        self._window_start = self._seq
+        self._window_n = self._window_429 = 0
+        self._wake()
+        return self.limit != old
 
-    def on_rate_limited(self, retry_after: float | None) -> bool:
-        """Record a 429; True when the limit shrank."""
-        self._successes = 0
-        if retry_after:
-            self._paused_until = max(self._paused_until, time.monotonic() + retry_after)
-        new = max(self.minimum, self.limit // 2)
-        changed = new != self.limit
-        self.limit = new
-        return changed
+    def _apply_headers(self, info: RateLimitInfo) -> None:
+        """The server says its request or token budget is spent: hold dispatch until the reset."""
+        waits = []
+        if info.remaining_requests is not None and info.remaining_requests <= 0 and info.reset_requests_s:
+            waits.append(info.reset_requests_s)
+        if info.remaining_tokens is not None and info.remaining_tokens <= 0 and info.reset_tokens_s:
+            waits.append(info.reset_tokens_s)
+        if waits:
+            until = time.monotonic() + min(max(waits), self.max_pause_s)
+            self._paused_until = max(self._paused_until, until)
+
+    @property
+    def paused_for(self) -> float:
+        """Seconds until dispatch resumes after a rate-limit header said the budget is spent."""
+        return max(0.0, self._paused_until - time.monotonic())
