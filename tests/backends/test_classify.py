@@ -17,6 +17,9 @@ from tuieval.backends.base import BACK_OFF, FAIL, RETRY, STOP
 from tuieval.backends.classify import error_for_provider_type, error_for_status, map_exception, parse_rate_limit
 from tuieval.backends.retry import BackoffPolicy, backoff_delay
 
+#: A body the connection cut short reads the same whatever the socket said.
+CUT = "stream cut: the connection closed before the answer ended"
+
 STATUS_ROWS = [
     (400, "client_error", FAIL),
     (401, "auth", STOP),
@@ -98,13 +101,13 @@ EXC_ROWS = [
     (aiohttp.SocketTimeoutError("Timeout on reading data from socket"), True, "timeout", RETRY, False, "read timeout"),
     (httpx.ReadTimeout("t"), True, "timeout", RETRY, False, "read timeout"),
     (aiohttp.ServerDisconnectedError(), False, "disconnected", RETRY, False, "server closed the connection"),
-    (aiohttp.ServerDisconnectedError(), True, "stream_cut", RETRY, False, "stream cut: server closed the connection"),
+    (aiohttp.ServerDisconnectedError(), True, "stream_cut", RETRY, False, CUT),
     (aiohttp.http_exceptions.TransferEncodingError("Not enough data to satisfy transfer length header."), True,
-     "stream_cut", RETRY, False, "response body cut"),
+     "stream_cut", RETRY, False, CUT),
     (aiohttp.ClientPayloadError("Response payload is not completed"), True, "stream_cut", RETRY, False,
-     "response body cut"),
+     CUT),
     (httpx.RemoteProtocolError("peer closed connection without sending complete message body"), True,
-     "stream_cut", RETRY, False, "stream cut: server closed the connection"),
+     "stream_cut", RETRY, False, CUT),
     (ConnectionResetError(104, "Connection reset by peer"), False, "disconnected", RETRY, False,
      "connection lost: connection reset by peer"),
     (httpx.UnsupportedProtocol("Request URL is missing an 'http://' or 'https://' protocol."), False,

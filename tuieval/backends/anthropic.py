@@ -23,6 +23,7 @@ from typing import Any
 from tuieval.backends.base import BackendError, ChatRequest, ServerError, TransportError
 from tuieval.backends.classify import error_for_provider_type
 from tuieval.backends.http import HTTPChatBackend, StreamAccumulator, as_int
+from tuieval.backends.classify import STREAM_ENDED
 from tuieval.backends.sse import SSEEvent
 
 __all__ = ["AnthropicBackend", "ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS", "build_request", "parse_body"]
@@ -134,7 +135,7 @@ class AnthropicBackend(HTTPChatBackend):
 
     def _end_of_stream(self, acc: StreamAccumulator, finished: bool) -> None:
         if not finished:
-            raise TransportError("stream cut")
+            raise TransportError(STREAM_ENDED)
 
     def _parse_body(self, obj: Any, acc: StreamAccumulator) -> None:
         parse_body(obj, acc, (self._api_key,))

@@ -58,6 +58,8 @@ __all__ = [
     "redact",
     "short_reason",
     "MAX_REASON",
+    "STREAM_CUT",
+    "STREAM_ENDED",
 ]
 
 #: Longest reason kept from a server's error message.
@@ -295,6 +297,13 @@ def error_for_provider_type(
 # --------------------------------------------------------------------------- transport exceptions
 
 
+#: The one reason of a body the connection cut short (reset, closed, bad chunking: the same
+#: failure to a person, so one phrase; the kind is stream_cut).
+STREAM_CUT = "stream cut: the connection closed before the answer ended"
+#: The body ended cleanly, but before the stream's terminal event.
+STREAM_ENDED = "stream cut: the body ended before the answer did"
+
+
 @dataclass(frozen=True)
 class _ExcRule:
     kind: str
@@ -313,9 +322,9 @@ def _build_exception_table() -> list[tuple[type[BaseException], _ExcRule]]:
             (aiohttp.ClientConnectorDNSError, _ExcRule("connect", "cannot resolve host", unreachable=True)),
             (aiohttp.ClientConnectorError, _ExcRule("connect", "connect failed", unreachable=True)),
             # TransferEncodingError, ContentLengthError: the body stopped short of what was promised.
-            (aiohttp.ClientPayloadError, _ExcRule("stream_cut", "response body cut")),
-            (aiohttp.http_exceptions.TransferEncodingError, _ExcRule("stream_cut", "response body cut")),
-            (aiohttp.http_exceptions.ContentLengthError, _ExcRule("stream_cut", "response body cut")),
+            (aiohttp.ClientPayloadError, _ExcRule("stream_cut", STREAM_CUT)),
+            (aiohttp.http_exceptions.TransferEncodingError, _ExcRule("stream_cut", STREAM_CUT)),
+            (aiohttp.http_exceptions.ContentLengthError, _ExcRule("stream_cut", STREAM_CUT)),
             (aiohttp.http_exceptions.HttpProcessingError, _ExcRule("bad_response", "malformed HTTP response")),
             (aiohttp.ServerDisconnectedError, _ExcRule("disconnected", "server closed the connection")),
             (aiohttp.InvalidURL, _ExcRule("client_error", "bad URL", fatal=True)),
@@ -390,8 +399,8 @@ def map_exception(
     kind = rule.kind
     if responded and kind == "disconnected":
         kind = "stream_cut"
-    reason = "stream cut: " + rule.reason if kind == "stream_cut" and rule.kind != "stream_cut" else rule.reason
-    if rule.kind == "connect" or rule.reason == "connection lost":
+    reason = STREAM_CUT if kind == "stream_cut" else rule.reason
+    if rule.kind == "connect" or kind == "disconnected" and rule.reason == "connection lost":
         detail = _os_detail(chain)
         if detail and detail not in reason:
             reason = f"{reason}: {detail}"

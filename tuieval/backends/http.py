@@ -43,7 +43,7 @@ from tuieval.backends.base import (
     Timeouts,
     TransportError,
 )
-from tuieval.backends.classify import error_for_status, map_exception, parse_rate_limit
+from tuieval.backends.classify import STREAM_ENDED, error_for_status, map_exception, parse_rate_limit
 from tuieval.backends.sse import SSEDecoder, SSEEvent
 from tuieval.backends.sync_http import USER_AGENT
 
@@ -238,7 +238,7 @@ class HTTPChatBackend:
     def _end_of_stream(self, acc: StreamAccumulator, finished: bool) -> None:
         """Called when the body ends; raise if the stream was incomplete."""
         if not finished:
-            raise TransportError("stream cut")
+            raise TransportError(STREAM_ENDED)
 
     def _parse_body(self, obj: Any, acc: StreamAccumulator) -> None:
         """Fill ``acc`` from a non-streaming JSON response."""

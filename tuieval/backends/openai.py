@@ -29,6 +29,7 @@ from typing import Any
 from tuieval.backends.base import STOP, BackendError, ChatRequest, ServerError, TransportError
 from tuieval.backends.classify import classified_error, error_message, redact, status_rule
 from tuieval.backends.http import HTTPChatBackend, StreamAccumulator, as_int
+from tuieval.backends.classify import STREAM_ENDED
 from tuieval.backends.sse import SSEEvent
 
 __all__ = ["OpenAIBackend", "build_request", "parse_body", "content_text"]
@@ -155,7 +156,7 @@ class OpenAIBackend(HTTPChatBackend):
     def _end_of_stream(self, acc: StreamAccumulator, finished: bool) -> None:
         # Some servers close right after the finish chunk without [DONE]: the answer is whole.
         if not finished and acc.finish_reason is None:
-            raise TransportError("stream cut")
+            raise TransportError(STREAM_ENDED)
 
     def _parse_body(self, obj: Any, acc: StreamAccumulator) -> None:
         parse_body(obj, acc, (self._api_key,))
