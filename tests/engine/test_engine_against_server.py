@@ -146,3 +146,34 @@ def test_one_failure_one_kind_one_reason(tmp_path, model_server):
     assert {s["error_kind"] for s in samples} == {"stream_cut"}
     assert {s["error"] for s in samples} == {"stream cut: the connection closed before the answer ended"}
     assert all(s["attempts"] == 2 for s in samples)
+
+
+def test_a_server_that_goes_away_mid_run_is_retried_not_a_stop(tmp_path, model_server):
+    from tuieval.engine import SampleFinished
+
+    events = []
+
+    def on_event(event):
+        events.append(event)
+        if isinstance(event, SampleFinished) and sum(isinstance(e, SampleFinished) for e in events) == 2:
+            model_server.stop()  # from now on every connection is refused
+
+    store, run_id, finished = _run(tmp_path, model_server, n_cases=6, concurrency=1, max_retries=1,
+                                   events=_Recorder(on_event))
+    samples = sorted(store.get_samples(run_id), key=lambda s: s["dispatch_order"])
+    assert finished.status == "complete"  # the server answered before: not a setup mistake
+    assert [s["error"] is None for s in samples] == [True, True, False, False, False, False]
+    assert {s["error_kind"] for s in samples[2:]} == {"connect"}
+    assert all(s["attempts"] == 2 for s in samples[2:])
+
+
+class _Recorder(list):
+    """An events list whose append also calls a hook (the engine calls on_event = list.append)."""
+
+    def __init__(self, hook):
+        super().__init__()
+        self._hook = hook
+
+    def append(self, event):
+        super().append(event)
+        self._hook(event)
