@@ -51,8 +51,8 @@ Options also read and write as attributes (``server.latency_ms = 60``), through 
 * ``stream_reply`` — how a *streamed* request is answered: ``"json"`` a whole JSON answer
   with ``content-type: application/json`` (LiteLLM's Anthropic endpoint), ``"json_error"``
   a JSON error body with HTTP 200, ``"html"`` an HTML page with HTTP 200;
-* ``ratelimit_headers`` — send ``x-ratelimit-remaining-requests`` / ``-reset-requests``
-  (OpenAI) or ``anthropic-ratelimit-requests-remaining`` / ``-reset`` (Anthropic) on every
+* ``ratelimit_headers`` — send ``x-ratelimit-{remaining,reset,limit}-requests`` (OpenAI) or
+  ``anthropic-ratelimit-requests-{remaining,reset,limit}`` (Anthropic) on every
   answer: the bucket's state in bucket mode, else ``ratelimit_remaining`` and
   ``ratelimit_reset_s``;
 * ``fail_message`` — the error message of injected HTTP errors (default "injected HTTP N");
@@ -436,25 +436,27 @@ class ModelServer:
             return None
         return (1.0 - self._bucket_tokens) / rate
 
-    def _ratelimit_state(self, cfg: dict[str, Any]) -> tuple[int, float] | None:
-        """(remaining requests, seconds until the budget is full) for the rate-limit headers."""
+    def _ratelimit_state(self, cfg: dict[str, Any]) -> tuple[int, float, int] | None:
+        """(remaining requests, seconds until the budget is full, budget size) for the headers."""
         if not cfg["ratelimit_headers"]:
             return None
         if cfg["bucket_rate"] and self._bucket_tokens is not None:
             cap, rate = float(cfg["bucket_capacity"]), float(cfg["bucket_rate"])
-            return int(self._bucket_tokens), (cap - self._bucket_tokens) / rate
-        return int(cfg["ratelimit_remaining"]), float(cfg["ratelimit_reset_s"])
+            return int(self._bucket_tokens), (cap - self._bucket_tokens) / rate, int(cap)
+        remaining = int(cfg["ratelimit_remaining"])
+        return remaining, float(cfg["ratelimit_reset_s"]), max(remaining, 1)
 
     @staticmethod
-    def _rl_headers(proto: str, rl: tuple[int, float] | None) -> dict[str, str]:
+    def _rl_headers(proto: str, rl: tuple[int, float, int] | None) -> dict[str, str]:
         if rl is None:
             return {}
-        remaining, reset = rl
+        remaining, reset, size = rl
         if proto == "anthropic":
             when = datetime.fromtimestamp(time.time() + reset, timezone.utc).isoformat().replace("+00:00", "Z")
             return {"anthropic-ratelimit-requests-remaining": str(remaining),
-                    "anthropic-ratelimit-requests-reset": when}
-        return {"x-ratelimit-remaining-requests": str(remaining), "x-ratelimit-reset-requests": f"{reset * 1000:.0f}ms"}
+                    "anthropic-ratelimit-requests-reset": when, "anthropic-ratelimit-requests-limit": str(size)}
+        return {"x-ratelimit-remaining-requests": str(remaining), "x-ratelimit-reset-requests": f"{reset * 1000:.0f}ms",
+                "x-ratelimit-limit-requests": str(size)}
 
     def _count_status(self, status: int) -> None:
         with self._lock:
@@ -780,9 +782,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--tokens-per-s", type=float, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--p-429", type=float, default=0.0, help="share of requests answered 429")
+    parser.add_argument("--retry-after", default="0", help="Retry-After of those 429s")
+    parser.add_argument("--bucket-rate", type=float, default=None, help="token-bucket mode: requests/s")
+    parser.add_argument("--bucket-capacity", type=float, default=1.0)
+    parser.add_argument("--ratelimit-headers", action="store_true", help="send x-ratelimit-* headers")
+    parser.add_argument("--slow-close-ms", type=float, default=0.0)
     args = parser.parse_args(argv)
     server = ModelServer(
-        args.host, args.port, seed=args.seed, latency_ms=args.latency_ms, tokens_per_s=args.tokens_per_s
+        args.host, args.port, seed=args.seed, latency_ms=args.latency_ms, tokens_per_s=args.tokens_per_s,
+        p_429=args.p_429, retry_after=args.retry_after, bucket_rate=args.bucket_rate,
+        bucket_capacity=args.bucket_capacity, ratelimit_headers=args.ratelimit_headers,
+        slow_close_ms=args.slow_close_ms,
     )
     url = server.start()
     print(url, flush=True)  # the benchmark waits for this line

@@ -52,6 +52,9 @@ class RateLimitInfo:
 
     remaining_requests: int | None = None
     reset_requests_s: float | None = None
+    #: The budget's size (``x-ratelimit-limit-requests``): with it, a spent budget's next
+    #: request is due after reset / limit, not after the whole reset.
+    limit_requests: int | None = None
     remaining_tokens: int | None = None
     reset_tokens_s: float | None = None
 

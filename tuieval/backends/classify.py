@@ -265,6 +265,7 @@ def parse_rate_limit(headers: Mapping[str, str]) -> RateLimitInfo | None:
     info = RateLimitInfo(
         remaining_requests=_count(get("x-ratelimit-remaining-requests") or get("anthropic-ratelimit-requests-remaining")),
         reset_requests_s=_reset_seconds(get("x-ratelimit-reset-requests") or get("anthropic-ratelimit-requests-reset")),
+        limit_requests=_count(get("x-ratelimit-limit-requests") or get("anthropic-ratelimit-requests-limit")),
         remaining_tokens=_count(get("x-ratelimit-remaining-tokens") or get("anthropic-ratelimit-tokens-remaining")),
         reset_tokens_s=_reset_seconds(get("x-ratelimit-reset-tokens") or get("anthropic-ratelimit-tokens-reset")),
     )

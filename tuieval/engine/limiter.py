@@ -13,12 +13,16 @@ more than ``high`` (20%) of a window were 429s the limit shrinks by ``decrease``
 otherwise it grows by one (additive increase, once per window — about once per round trip).
 A few transient 429s never shrink it; a saturated bucket shrinks it until the share falls
 under ``high``, which keeps offered load a little above R, so the bucket never idles.
+While the limit is below its maximum, dispatches are also spaced ``duration / limit`` apart
+(a moving average of request durations): the same mean rate, without the bursts that a
+bucket with a small burst size would reject.
 
 A 429's Retry-After delays only the request that got it (the engine's back-off), not the
 whole client. What does pause every dispatch is a server's own statement that the budget
 is spent: rate-limit headers (``x-ratelimit-remaining-requests: 0`` and its reset, or the
-``anthropic-ratelimit-*`` ones) hold new requests until the stated reset (at most
-``max_pause_s``) — slowing down *before* the 429s.
+``anthropic-ratelimit-*`` ones) hold new requests until the next request is due (the
+reset divided by the budget's size when ``-limit-requests`` is sent, else the whole reset;
+at most ``max_pause_s``) — slowing down *before* the 429s.
 
 Cancellation-safe by construction: no lock is ever held across an ``await``; a waiter is a
 plain future, and a woken waiter that is cancelled passes its turn on.
@@ -52,6 +56,8 @@ class AdaptiveLimiter:
         self._window_n = 0
         self._window_429 = 0
         self._paused_until = 0.0  # monotonic; set from rate-limit headers only
+        self._duration: float | None = None  # moving average of a request's duration, seconds
+        self._next_at = 0.0  # monotonic: when the next paced dispatch may go
 
     # -- slots -------------------------------------------------------------------
 
@@ -67,6 +73,9 @@ class AdaptiveLimiter:
                 continue
             if self._can_go() and not self._waiters:
                 break
+            # Free slots go to those already waiting (a pause may have ended with nobody to
+            # wake them): wake them before queueing behind them.
+            self._wake()
             fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.append(fut)
             try:
@@ -85,8 +94,30 @@ class AdaptiveLimiter:
             break
         self.in_flight += 1
         self._seq += 1
+        ticket = self._seq
         self._wake()  # capacity may remain for the next waiter
-        return self._seq
+        delay = self._pace()
+        if delay > 0:
+            try:
+                await asyncio.sleep(delay)
+            except asyncio.CancelledError:
+                self.release()
+                raise
+        return ticket
+
+    def _pace(self) -> float:
+        """Seconds this dispatch waits for its turn when the limit is held down by 429s.
+
+        Requests that start together finish together (same latency), so a limit of L sends
+        bursts of L: a token bucket with a small burst rejects most of each. Spacing
+        dispatches ``duration / limit`` apart sends the same mean rate without the bursts.
+        """
+        if self.limit >= self.maximum or self._duration is None:
+            return 0.0
+        now = time.monotonic()
+        slot = max(now, self._next_at)
+        self._next_at = slot + self._duration / self.limit
+        return slot - now
 
     def release(self) -> None:
         self.in_flight -= 1
@@ -103,10 +134,13 @@ class AdaptiveLimiter:
 
     # -- feedback ----------------------------------------------------------------
 
-    def on_result(self, ticket: int, *, rate_limited: bool, info: RateLimitInfo | None = None) -> bool:
+    def on_result(self, ticket: int, *, rate_limited: bool, info: RateLimitInfo | None = None,
+                  duration_s: float | None = None) -> bool:
         """Record one request's outcome; True when the limit changed."""
         if info is not None:
             self._apply_headers(info)
+        if duration_s is not None:
+            self._duration = duration_s if self._duration is None else 0.9 * self._duration + 0.1 * duration_s
         if ticket <= self._window_start:
             return False  # dispatched under an older limit: says nothing about this one
         self._window_n += 1
@@ -128,7 +162,10 @@ class AdaptiveLimiter:
         """The server says its request or token budget is spent: hold dispatch until the reset."""
         waits = []
         if info.remaining_requests is not None and info.remaining_requests <= 0 and info.reset_requests_s:
-            waits.append(info.reset_requests_s)
+            # "reset" is the time until the whole budget is back; with its size known, the
+            # next request is due after one request's share of it.
+            share = info.reset_requests_s / info.limit_requests if info.limit_requests else info.reset_requests_s
+            waits.append(share)
         if info.remaining_tokens is not None and info.remaining_tokens <= 0 and info.reset_tokens_s:
             waits.append(info.reset_tokens_s)
         if waits:

@@ -260,7 +260,7 @@ class Engine:
                 self.limiter.release()
             latency_ms = (time.perf_counter() - t0) * 1000.0
             changed = self.limiter.on_result(
-                ticket, rate_limited=error is not None and error.action == BACK_OFF,
+                ticket, rate_limited=error is not None and error.action == BACK_OFF, duration_s=latency_ms / 1000.0,
                 info=(result.rate_limit if error is None and result is not None else getattr(error, "rate_limit", None)))
             if changed:
                 why = "rate limited (429)" if error is not None and error.action == BACK_OFF else "recovering"
