@@ -335,6 +335,13 @@ class ModelServer:
             ready.set()
             loop.run_forever()
             loop.run_until_complete(self._runner.cleanup() if self._runner else asyncio.sleep(0))
+            # Handlers still sleeping (a slow close, a stall) are cancelled, not left to be
+            # destroyed pending when the loop closes.
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.close()
 
         self._thread = threading.Thread(target=run, name="model-server", daemon=True)

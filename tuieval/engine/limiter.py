@@ -18,11 +18,11 @@ While the limit is below its maximum, dispatches are also spaced ``duration / li
 bucket with a small burst size would reject.
 
 A 429's Retry-After delays only the request that got it (the engine's back-off), not the
-whole client. What does pause every dispatch is a server's own statement that the budget
+whole client. What does slow every dispatch is a server's own statement that the budget
 is spent: rate-limit headers (``x-ratelimit-remaining-requests: 0`` and its reset, or the
-``anthropic-ratelimit-*`` ones) hold new requests until the next request is due (the
-reset divided by the budget's size when ``-limit-requests`` is sent, else the whole reset;
-at most ``max_pause_s``) — slowing down *before* the 429s.
+``anthropic-ratelimit-*`` ones) space dispatches one request's share of the reset apart
+(the reset divided by the budget's size when ``-limit-requests`` is sent, else the whole
+reset; at most ``max_pause_s``) — slowing down *before* the 429s.
 
 Cancellation-safe by construction: no lock is ever held across an ``await``; a waiter is a
 plain future, and a woken waiter that is cancelled passes its turn on.
@@ -55,7 +55,8 @@ class AdaptiveLimiter:
         self._window_start = 0  # results of tickets at or below this belong to an older limit
         self._window_n = 0
         self._window_429 = 0
-        self._paused_until = 0.0  # monotonic; set from rate-limit headers only
+        self._gap = 0.0  # spacing a spent budget in the headers asks for, seconds
+        self._gap_until = 0.0  # monotonic: until when that spacing applies
         self._duration: float | None = None  # moving average of a request's duration, seconds
         self._next_at = 0.0  # monotonic: when the next paced dispatch may go
 
@@ -67,14 +68,9 @@ class AdaptiveLimiter:
     async def acquire(self) -> int:
         """Wait for a slot; returns the ticket to pass to :meth:`on_result`."""
         while True:
-            pause = self._paused_until - time.monotonic()
-            if pause > 0:
-                await asyncio.sleep(pause)
-                continue
             if self._can_go() and not self._waiters:
                 break
-            # Free slots go to those already waiting (a pause may have ended with nobody to
-            # wake them): wake them before queueing behind them.
+            # Free slots go to those already waiting: wake them before queueing behind them.
             self._wake()
             fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.append(fut)
@@ -89,7 +85,7 @@ class AdaptiveLimiter:
                     self._waiters.remove(fut)
                 except ValueError:
                     pass
-            if self._paused_until > time.monotonic() or not self._can_go():
+            if not self._can_go():
                 continue
             break
         self.in_flight += 1
@@ -112,11 +108,16 @@ class AdaptiveLimiter:
         bursts of L: a token bucket with a small burst rejects most of each. Spacing
         dispatches ``duration / limit`` apart sends the same mean rate without the bursts.
         """
-        if self.limit >= self.maximum or self._duration is None:
-            return 0.0
         now = time.monotonic()
+        interval = 0.0
+        if self.limit < self.maximum and self._duration is not None:
+            interval = self._duration / self.limit
+        if now < self._gap_until:
+            interval = max(interval, self._gap)
+        if interval <= 0.0:
+            return 0.0
         slot = max(now, self._next_at)
-        self._next_at = slot + self._duration / self.limit
+        self._next_at = slot + interval
         return slot - now
 
     def release(self) -> None:
@@ -159,20 +160,28 @@ class AdaptiveLimiter:
         return self.limit != old
 
     def _apply_headers(self, info: RateLimitInfo) -> None:
-        """The server says its request or token budget is spent: hold dispatch until the reset."""
-        waits = []
+        """The server says its request or token budget is spent: space dispatches at its refill rate.
+
+        The headers describe the budget when the request was admitted, a round trip ago, so
+        each report only sets a floor on the spacing (and on the next dispatch), rather than
+        a pause that every later report would extend.
+        """
+        gaps = []
         if info.remaining_requests is not None and info.remaining_requests <= 0 and info.reset_requests_s:
             # "reset" is the time until the whole budget is back; with its size known, the
             # next request is due after one request's share of it.
             share = info.reset_requests_s / info.limit_requests if info.limit_requests else info.reset_requests_s
-            waits.append(share)
+            gaps.append(share)
         if info.remaining_tokens is not None and info.remaining_tokens <= 0 and info.reset_tokens_s:
-            waits.append(info.reset_tokens_s)
-        if waits:
-            until = time.monotonic() + min(max(waits), self.max_pause_s)
-            self._paused_until = max(self._paused_until, until)
+            gaps.append(info.reset_tokens_s)
+        if gaps:
+            now = time.monotonic()
+            gap = min(max(gaps), self.max_pause_s)
+            self._gap = gap
+            self._gap_until = now + max(1.0, 2 * gap)
+            self._next_at = max(self._next_at, now + gap)
 
     @property
     def paused_for(self) -> float:
-        """Seconds until dispatch resumes after a rate-limit header said the budget is spent."""
-        return max(0.0, self._paused_until - time.monotonic())
+        """Seconds until the next dispatch may go (after a header said the budget is spent)."""
+        return max(0.0, self._next_at - time.monotonic())
