@@ -18,13 +18,22 @@ Rules (PRODUCT.md "Comparison", STATS.md §4.3, §5):
   applied to both runs, `B` replicates, `[α/2, 1−α/2]` quantiles.
 - **Slices.** Every metadata `key=value` and the derived features the report uses
   (`input_tokens`, `script`, `has_digits`, `non_ascii_name`; levels from
-  `slices.column_levels`, so numeric columns are binned and identifier-like columns are
-  skipped), computed over the paired cases.  A level holding every paired case is the
-  overall line and is not repeated as a slice.  A slice is *tested* when it holds at least
-  `n_min = max(20, ⌈1% of paired cases⌉)` paired cases (`slices.min_support`, the rule of
-  STATS §8 step 2); smaller slices are listed in `untested_slices` with their descriptive
-  accuracies only, and count as p = 1 in the multiple-testing family (§5.3), so
-  `m = len(slices) + len(untested_slices)`.
+  `slices.column_levels`, so numeric columns are binned), computed over the paired cases.
+  A level holding every paired case is the overall line and is not repeated as a slice;
+  levels with the same paired cases are one slice under the first name (metadata before
+  derived) with the others in `aliases` (`slices.distinct_levels`), tested once.  A slice
+  is *tested* when it holds at least `n_min = max(20, ⌈1% of paired cases⌉)` paired cases
+  (`slices.min_support`, the rule of STATS §8 step 2); smaller slices are listed in
+  `untested_slices` with their descriptive accuracies, the reason and the minimum, and
+  count as p = 1 in the multiple-testing family (§5.3), so
+  `m = len(slices) + len(untested_slices)`.  A metadata column too varied to list
+  (identifier-like) still has its values held by at least n_min paired cases tested; its
+  smaller values are summarised in `skipped_columns`.
+- **Power.** Every tested slice and the overall line carry `mde`: the smallest difference
+  in accuracy the test would detect with 80% power (`power.paired_mde`, from the
+  observed second moment of the per-case differences), at alpha for the overall line
+  and at alpha / m for slices (BH with one real change among m tests rejects it when
+  p ≤ alpha / m); None when no difference up to 100 points could be detected.
 - **Multiplicity.** Benjamini–Hochberg q-values over the `m` slice tests (the overall line
   is a headline test outside the family).  `significant = q < alpha and the CI excludes 0`.
   `regressions`: significant slices with delta < 0, worst (most negative delta) first;
@@ -48,16 +57,16 @@ values the index-based `stats.paired_bootstrap` / `stats.sign_flip_test` are use
 from __future__ import annotations
 
 import json
-import math
 import zlib
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from tuieval.analysis.report import _case_columns
-from tuieval.analysis.slices import column_levels, min_support
-from tuieval.analysis.stats import (_log_factorials, _logsumexp, benjamini_hochberg, mcnemar_exact,
-                                    paired_bootstrap, sign_flip_test)
+from tuieval.analysis.power import POWER, paired_mde
+from tuieval.analysis.report import case_slice_columns
+from tuieval.analysis.slices import Level, column_levels, distinct_levels, frequent_levels, min_support
+from tuieval.analysis.stats import benjamini_hochberg, json_float, mcnemar_exact, paired_bootstrap, sign_flip_test
+from tuieval.sample_rules import is_correct
 
 SCHEMA = "tuieval.compare/1"
 RUN_FIELDS = ("id", "suite", "model", "simulated", "samples_per_case", "status", "temperature", "started_at")
@@ -66,14 +75,6 @@ RunRows = tuple[Mapping[str, Any], Sequence[Mapping[str, Any]], Sequence[Mapping
 
 _MAX_LEVELS = 256            # distinct difference values handled by the exact-distribution path
 _CHUNK_ELEMENTS = 1_000_000  # bound on a resampling chunk (replicates × distinct values)
-_MCNEMAR_EXACT_MAX = 1000    # discordant pairs up to which stats.mcnemar_exact's rational sum is cheap
-
-
-def _f(x: Any) -> float | None:
-    if x is None:
-        return None
-    x = float(x) + 0.0  # −0.0 + 0.0 is 0.0
-    return x if math.isfinite(x) else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -83,25 +84,6 @@ def _f(x: Any) -> float | None:
 def _rng(seed: int, tag: str) -> np.random.Generator:
     """A generator for one test: seeded by (rng_seed, CRC32 of its tag), stable across processes."""
     return np.random.default_rng([int(seed), zlib.crc32(tag.encode("utf-8"))])
-
-
-def mcnemar(b: int, c: int) -> tuple[float, float]:
-    """Exact McNemar (p_exact, p_mid) for discordant counts b, c (STATS §5.1).
-
-    Uses `stats.mcnemar_exact` (exact rational arithmetic) up to 1000 discordant pairs;
-    above that its big-integer sum gets slow (≈0.5 s at 5000), so the same binomial tail
-    is summed in log space from `stats._log_factorials` (relative error ~1e-12).
-    """
-    b, c = int(b), int(c)
-    m = b + c
-    if m <= _MCNEMAR_EXACT_MAX:
-        return mcnemar_exact(b, c)
-    lo = min(b, c)
-    lf = _log_factorials(m)
-    i = np.arange(lo + 1)
-    logpmf = lf[m] - lf[i] - lf[m - i] - m * math.log(2.0)
-    p_exact = min(1.0, 2.0 * math.exp(_logsumexp(logpmf)))
-    return p_exact, max(0.0, p_exact - math.exp(float(logpmf[-1])))
 
 
 def paired_bootstrap_ci(d: np.ndarray, B: int, rng: np.random.Generator, alpha: float) -> tuple[float, float]:
@@ -185,7 +167,7 @@ def paired_test(base: np.ndarray, cand: np.ndarray, *, test: str, alpha: float, 
     lo, hi = paired_bootstrap_ci(d, B, _rng(rng_seed, "bootstrap:" + tag), alpha)
     out["delta_ci"] = [lo, hi]
     if test == "mcnemar":
-        p, p_mid = mcnemar(out["b"], out["c"])
+        p, p_mid = mcnemar_exact(out["b"], out["c"])
         out["p_value"] = p
         out["p_mid"] = p_mid
     else:
@@ -195,11 +177,11 @@ def paired_test(base: np.ndarray, cand: np.ndarray, *, test: str, alpha: float, 
 
 def _finite(e: dict[str, Any]) -> None:
     """JSON-safe numbers in place: NaN / inf → None, −0.0 → 0.0."""
-    for k in ("baseline_accuracy", "candidate_accuracy", "delta", "p_value", "q_value", "p_mid"):
+    for k in ("baseline_accuracy", "candidate_accuracy", "delta", "p_value", "q_value", "p_mid", "mde"):
         if k in e:
-            e[k] = _f(e[k])
+            e[k] = json_float(e[k])
     if e.get("delta_ci") is not None:
-        e["delta_ci"] = [_f(x) for x in e["delta_ci"]]
+        e["delta_ci"] = [json_float(x) for x in e["delta_ci"]]
 
 
 def _excludes_zero(ci: Sequence[float]) -> bool:
@@ -215,7 +197,7 @@ def case_scores(samples: Sequence[Mapping[str, Any]]) -> dict[Any, tuple[int, in
     ids = [s["case_id"] for s in samples]
     index: dict[Any, int] = {}
     codes = np.fromiter((index.setdefault(c, len(index)) for c in ids), dtype=np.int64, count=len(ids))
-    ok = np.fromiter((bool(s.get("correct")) and s.get("error") is None for s in samples), dtype=bool,
+    ok = np.fromiter((is_correct(s) for s in samples), dtype=bool,
                      count=len(samples))
     n = np.bincount(codes, minlength=len(index))
     k = np.bincount(codes, weights=ok, minlength=len(index))
@@ -248,11 +230,14 @@ def compare_runs(baseline: RunRows, candidate: RunRows, *, alpha: float = 0.05, 
 
     top level: n_cases (paired), unpaired_cases, unpaired {only_in_baseline,
     only_in_candidate, no_samples}, test (mcnemar | sign_flip), ci_method, alpha, B,
-    rng_seed, n_min, m (BH family size), correction, improvements, untested_slices,
-    skipped_columns, warnings; overall and slices: n_cases, b, c (cases where the
+    rng_seed, n_min, m (BH family size), correction, power (0.8) and mde_alpha {overall,
+    slices} (the level each mde is computed at), improvements, untested_slices (with
+    n_min and a note saying why), skipped_columns, warnings; overall and slices: mde
+    (smallest detectable |delta|, None when nothing could be), n_cases, b, c (cases where the
     baseline / the candidate scored higher), p_mid (McNemar), significant (overall: p <
     alpha and CI excludes 0, a headline test outside the BH family), slices: source
-    (metadata | derived), bin (binned numeric columns).
+    (metadata | derived), aliases (other key=value names with the same paired cases),
+    bin (binned numeric columns).
     """
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
@@ -291,6 +276,10 @@ def compare_runs(baseline: RunRows, candidate: RunRows, *, alpha: float = 0.05, 
 
     overall = paired_test(base, cand, test=test, alpha=alpha, B=B, rng_seed=rng_seed, tag="overall")
     overall["significant"] = bool(overall["p_value"] < alpha and _excludes_zero(overall["delta_ci"]))
+    # the finest step of a per-case score (1/K): what the smallest possible change looks like
+    steps = int(max(na.max(), nb.max()))
+    d_all = np.round(cand - base, 12)
+    overall["mde"] = paired_mde(n, float(np.mean(d_all * d_all)), alpha, samples_per_case=steps)
 
     # -- slices over the paired cases ------------------------------------------------------------
     case_rows = []
@@ -303,36 +292,47 @@ def compare_runs(baseline: RunRows, candidate: RunRows, *, alpha: float = 0.05, 
             n_text_changed += 1
         case_rows.append({"case_id": cid, "metadata": row.get("metadata") or {},
                           "input_text": row.get("input_text") or ""})
-    cols, source = _case_columns(case_rows)
+    cols, source = case_slice_columns(case_rows)
     nmin = int(n_min) if n_min is not None else min_support(n)
 
     tested: list[dict[str, Any]] = []
     untested: list[dict[str, Any]] = []
     skipped_columns: dict[str, str] = {}
+    tested_masks: list[np.ndarray] = []
+    by_column: dict[str, list[Level]] = {}
     for key, vals in cols.items():
         levels, why = column_levels(key, vals)
         if why:
+            # a suite's own metadata slice is tested whenever it has enough paired cases,
+            # however many small values the column also has
+            frequent = frequent_levels(key, vals, nmin) if source.get(key) == "metadata" else []
+            if frequent:
+                by_column[key] = frequent
+                why += (f"; its {len(frequent)} value(s) held by at least n_min = {nmin} paired cases are tested, "
+                        "the smaller ones are not listed")
             skipped_columns[key] = why
             continue
-        if len(levels) == 1 and int(levels[0].mask.sum()) == n:
-            skipped_columns[key] = "one value for every paired case (the overall line)"
-            continue
+        by_column[key] = levels
+    # a level holding every paired case is the overall comparison; identical levels are one slice
+    by_column, merged_away = distinct_levels(by_column, n)
+    for key, why in merged_away.items():
+        skipped_columns.setdefault(key, why)
+    for key, levels in by_column.items():
         for lv in levels:
             mask = lv.mask
             k = int(mask.sum())
-            if k == n:
-                continue  # holds every paired case: that is the overall comparison
-            entry: dict[str, Any] = {"key": key, "value": lv.value}
+            entry: dict[str, Any] = {"key": key, "value": lv.value, "aliases": list(lv.aliases)}
             tag = "slice:" + json.dumps([key, lv.value], ensure_ascii=False, sort_keys=True, default=str)
             if k >= nmin:
                 entry.update(paired_test(base[mask], cand[mask], test=test, alpha=alpha, B=B,
                                          rng_seed=rng_seed, tag=tag))
                 tested.append(entry)
+                tested_masks.append(mask)
             else:
                 ba, ca = float(base[mask].mean()), float(cand[mask].mean())
                 entry.update(n_cases=k, baseline_accuracy=ba, candidate_accuracy=ca, delta=ca - ba,
-                             delta_ci=None, p_value=None, q_value=None, significant=False,
-                             note=f"not tested: {k} paired cases < n_min = {nmin}")
+                             delta_ci=None, p_value=None, q_value=None, significant=False, mde=None,
+                             n_min=nmin, note=f"not tested: {k} paired cases < n_min = {nmin}")
                 untested.append(entry)
             entry["source"] = source.get(key, "metadata")
             if lv.bin is not None:
@@ -341,9 +341,12 @@ def compare_runs(baseline: RunRows, candidate: RunRows, *, alpha: float = 0.05, 
     # BH over every slice test performed, untested slices as p = 1 (STATS §5.3)
     m = len(tested) + len(untested)
     q = benjamini_hochberg([e["p_value"] for e in tested] + [1.0] * len(untested)) if m else np.zeros(0)
-    for e, qv in zip(tested, q[: len(tested)].tolist()):
+    mde_alpha = alpha / max(1, m)
+    for e, qv, mask in zip(tested, q[: len(tested)].tolist(), tested_masks):
         e["q_value"] = float(qv)
         e["significant"] = bool(qv < alpha and _excludes_zero(e["delta_ci"]))
+        d = d_all[mask]
+        e["mde"] = paired_mde(int(mask.sum()), float(np.mean(d * d)), mde_alpha, samples_per_case=steps)
 
     for e in tested + untested:
         _finite(e)
@@ -396,6 +399,8 @@ def compare_runs(baseline: RunRows, candidate: RunRows, *, alpha: float = 0.05, 
         "n_min": nmin,
         "m": m,
         "correction": "bh",
+        "power": POWER,
+        "mde_alpha": {"overall": alpha, "slices": mde_alpha},
         "skipped_columns": skipped_columns,
         "warnings": warnings,
     }
