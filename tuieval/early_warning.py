@@ -9,7 +9,7 @@ made on the complete data.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from tuieval.analysis.live import LiveScoreboard
 
@@ -57,9 +57,3 @@ class GateWatch:
                             f"(running mean {mean:.1%} after {state.t} cases; anytime-valid at α={board.alpha})")
         return warnings
 
-
-def make_listener(watch: GateWatch, emit: Callable[[str], None]) -> Callable[[dict[str, Any]], None]:
-    def on_sample(row: dict[str, Any]) -> None:
-        for line in watch.add(row):
-            emit(line)
-    return on_sample
