@@ -1,7 +1,7 @@
 """What a perturbation run says: per perturbation, severity and slice, accuracy on the original
 cases vs their perturbed copies, paired.
 
-The unit is the original case (STATS §0): a perturbed copy is paired with its original through
+The unit is the original case (docs/statistics.md §0): a perturbed copy is paired with its original through
 the `original_case` link its metadata carries (tuieval.perturb), and each is scored by its mean
 correctness over all its samples (and templates). Per (perturbation at a severity, slice):
 
@@ -10,7 +10,7 @@ correctness over all its samples (and templates). Per (perturbation at a severit
 - the flip rates: original correct → perturbed wrong, and back (a case is "correct" when more
   than half its samples are; with one sample, simply its verdict);
 - the paired test: exact McNemar on the flips with one sample per case, a sign-flip test on the
-  per-case differences otherwise (STATS §5.1–5.2), and Benjamini–Hochberg q-values across the
+  per-case differences otherwise (docs/statistics.md §5.1–5.2), and Benjamini–Hochberg q-values across the
   whole perturbation × slice table (§5.3);
 
 and per original case the worst case over its perturbations (correct only if correct on the
