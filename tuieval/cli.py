@@ -157,7 +157,7 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         model = stored_run["model"]
         if not os.path.exists(suite):
             raise BadInput(f"{suite}: no such file")
-        restored = _resume_settings(stored_run, given)
+        restored = _resume_settings(stored_run, given, store.count_original_cases(run_id))
         stream = restored["stream"]
         base_url = restored["base_url"]
         connect_timeout, read_timeout, timeout = restored["timeouts"]
@@ -249,15 +249,16 @@ def _with_perturbations(loaded, perturb: tuple[str, ...], seed: int | None, limi
     return out, None
 
 
-def _resume_settings(run: dict, given: dict[str, Any]) -> dict[str, Any]:
+def _resume_settings(run: dict, given: dict[str, Any], n_original_cases: int) -> dict[str, Any]:
     """What a resumed run runs with: its own stored settings. A flag given at resume that
-    contradicts one is an error naming both values; a flag that agrees is fine."""
+    contradicts one is an error naming both values; a flag that agrees is fine. `--limit`
+    counts the suite's own cases, not the perturbed copies of them."""
     config = run["config"]
     stored_timeouts = config.get("timeouts") or {}
     stored = {
         "--samples": run["samples_per_case"], "--temperature": run["temperature"],
         "--max-tokens": run["max_tokens"], "--seed": run["seed"], "--base-url": run["base_url"],
-        "--limit": run["n_cases"],
+        "--limit": n_original_cases,
         "--connect-timeout": stored_timeouts.get("connect"), "--read-timeout": stored_timeouts.get("read"),
         "--timeout": stored_timeouts.get("total"),
         "--stream/--no-stream": "--stream" if config.get("stream", True) else "--no-stream",

@@ -305,6 +305,13 @@ class Store:
         rows = self.conn.execute("SELECT DISTINCT method FROM clusters WHERE run_id = ?", (run_id,)).fetchall()
         return [r[0] for r in rows]
 
+    def count_original_cases(self, run_id: str) -> int:
+        """The run's cases that are not perturbed copies of another (tuieval.perturb links a copy by
+        `metadata.original_case`)."""
+        return self.conn.execute(
+            "SELECT COUNT(*) FROM cases WHERE run_id = ? AND json_extract(metadata, '$.original_case') IS NULL",
+            (run_id,)).fetchone()[0]
+
     def count_errors(self, run_id: str) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM samples WHERE run_id = ? AND error IS NOT NULL",
                                  (run_id,)).fetchone()[0]
