@@ -163,6 +163,7 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
                                  max_connections=max(concurrency, 10))
     except BackendConfigError as exc:
         raise BadInput(str(exc)) from None
+    judge_backends = _judge_backends(stored_run["config"].get("scorers") if stored_run else loaded.scorers, timeouts)
 
     stream = True if stream is None else stream
     # The endpoint actually used (flag, environment or provider default) is stored, so a
@@ -172,7 +173,7 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
                          concurrency=concurrency, limit=limit, slo_ms=slo_ms, base_url=effective_url,
                          stream=stream, max_retries=max_retries, timeouts=timeouts)
     progress = Progress(quiet=quiet)
-    engine = Engine(store, backend)
+    engine = Engine(store, backend, judge_backends=judge_backends)
     if stored_run is None:
         run_id = engine.create_run(loaded, options)
     engine.on_event = _headless_listener(store, run_id, progress)
@@ -221,6 +222,18 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         exit_code = _finish_report(store, run_id, quiet)
     click.echo(run_id)
     sys.exit(exit_code)
+
+
+def _judge_backends(scorer_specs: Any, timeouts) -> dict:
+    """The judge models' backends, before any run row or request: a bad setting exits 2."""
+    from tuieval.backends.registry import BackendConfigError
+    from tuieval.engine.judging import make_judge_backends
+    from tuieval.scoring import ScorerSpecError, build_scorers
+
+    try:
+        return make_judge_backends(build_scorers(scorer_specs), timeouts)
+    except (BackendConfigError, ScorerSpecError) as exc:
+        raise BadInput(str(exc)) from None
 
 
 def _resume_settings(run: dict, given: dict[str, Any]) -> dict[str, Any]:

@@ -64,6 +64,7 @@ Options also read and write as attributes (``server.latency_ms = 60``), through 
   ``anthropic-ratelimit-requests-{remaining,reset,limit}`` (Anthropic) on every
   answer: the bucket's state in bucket mode, else ``ratelimit_remaining`` and
   ``ratelimit_reset_s``;
+* ``grade_latency_ms`` — extra latency of rubric judge requests only (a slow judge);
 * ``fail_message`` — the error message of injected HTTP errors (default "injected HTTP N");
 * ``bucket_rate`` (requests/s) + ``bucket_capacity`` — **token-bucket mode**: a request
   finding the bucket empty gets a 429 with ``Retry-After`` (whole seconds, rounded up) and
@@ -201,6 +202,7 @@ _CONFIG_FIELDS = {
     "bucket_rate": None,
     "bucket_capacity": 1.0,
     "fail_message": None,
+    "grade_latency_ms": 0.0,
 }
 
 
@@ -587,6 +589,8 @@ class ModelServer:
             cfg["answer"] = judge
         if cfg["latency_ms"]:
             await asyncio.sleep(cfg["latency_ms"] / 1000.0)
+        if key == GRADE_KEY and cfg["grade_latency_ms"]:
+            await asyncio.sleep(cfg["grade_latency_ms"] / 1000.0)
         if fault == "reset":  # drop the connection before any response byte
             _abort(request)
             return web.Response(status=499)
@@ -648,6 +652,8 @@ class ModelServer:
                 self.embedding_batches.append(len(inputs))
         if cfg["latency_ms"]:
             await asyncio.sleep(cfg["latency_ms"] / 1000.0)
+        if key == GRADE_KEY and cfg["grade_latency_ms"]:
+            await asyncio.sleep(cfg["grade_latency_ms"] / 1000.0)
         if fault == "reset":
             _abort(request)
             return web.Response(status=499)

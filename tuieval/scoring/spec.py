@@ -257,6 +257,9 @@ def _judge_models(opts: Mapping, path: str, problems: _Problems) -> list[str]:
         except BackendConfigError as exc:
             problems.add(where, str(exc).removeprefix("--model: "))
             continue
+        if provider == "openai-compatible" and "base_url" not in opts:
+            problems.add(_at(path, "base_url"), f"required for {spec.strip()} (e.g. http://localhost:8000/v1)")
+            continue
         if provider == "demo" and model != "judge":
             problems.add(where, f"{spec} is a simulated answerer, not a judge (the simulated judge is demo/judge)")
             continue
