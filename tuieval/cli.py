@@ -163,7 +163,8 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
                                  max_connections=max(concurrency, 10))
     except BackendConfigError as exc:
         raise BadInput(str(exc)) from None
-    judge_backends = _judge_backends(stored_run["config"].get("scorers") if stored_run else loaded.scorers, timeouts)
+    judge_backends = _judge_backends(stored_run["config"].get("scorers") if stored_run
+                                     else loaded.config()["scorers"], timeouts)
 
     stream = True if stream is None else stream
     # The endpoint actually used (flag, environment or provider default) is stored, so a

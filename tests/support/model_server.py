@@ -652,8 +652,6 @@ class ModelServer:
                 self.embedding_batches.append(len(inputs))
         if cfg["latency_ms"]:
             await asyncio.sleep(cfg["latency_ms"] / 1000.0)
-        if key == GRADE_KEY and cfg["grade_latency_ms"]:
-            await asyncio.sleep(cfg["grade_latency_ms"] / 1000.0)
         if fault == "reset":
             _abort(request)
             return web.Response(status=499)
