@@ -213,3 +213,20 @@ def test_a_judge_that_keeps_failing_is_stored_as_an_error_and_never_correct(tmp_
     assert len(judged) == 4 and all(j["error"] and not j["parsed"] and j["attempts"] == 2 for j in judged)
     assert section["requests"]["n_errors"] == 4
     assert not any(s["correct"] for s in store.get_samples(run_id))
+
+
+def test_a_rate_limited_judge_lowers_the_runs_shared_concurrency(tmp_path, model_server):
+    from tuieval.engine import ConcurrencyChanged
+
+    model_server.configure(retry_after="0")
+    model_server.fail_first(6, status=429, key=GRADE_KEY)
+    model_server.grade_rule = lambda p: "GRADE: PASS"
+    events = []
+    store, run_id, finished, section = _run(tmp_path, model_server, {"model": "openai-compatible/judge"},
+                                            n_cases=12, events=events, concurrency=8)
+    assert model_server.status_counts[429] == 6
+    lowered = [e for e in events if isinstance(e, ConcurrencyChanged) and "429" in e.reason]
+    assert lowered and min(e.limit for e in lowered) < 8
+    judged = store.get_judgements(run_id)
+    assert len(judged) == 12 and all(j["parsed"] for j in judged)
+    assert sum(j["attempts"] - 1 for j in judged) == 6

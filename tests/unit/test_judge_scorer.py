@@ -89,3 +89,18 @@ def test_verdict_is_a_strict_majority_and_unparsed_votes_count_against():
     assert not sample_verdict(s, _rows("PASS", None, "FAIL"))["correct"]
     v = sample_verdict(s, _rows(None, None, None))
     assert not v["correct"] and v["n_unparsed"] == 3 and v["score"] == 0.0
+
+
+def test_progress_counts_judge_requests_apart_from_samples():
+    import io
+
+    from tuieval.engine.events import JudgeFinished, RunFinished, RunStarted, SampleKey
+    from tuieval.progress import Progress
+
+    out = io.StringIO()
+    p = Progress(out)
+    p(RunStarted("r1", "s", "m", False, 2, 0, False, n_judge_total=6, n_judge_done=1))
+    for done in (2, 3):
+        p(JudgeFinished(SampleKey("c", "t", 0), {}, done, 6))
+    p(RunFinished("r1", "partial", 2, 2, 0, 1.0))
+    assert "2/2 samples, 3/6 judged" in out.getvalue()

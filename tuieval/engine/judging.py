@@ -51,15 +51,17 @@ def backend_key(scorer: JudgeScorer, spec: str) -> tuple[str, str | None, str | 
     return (spec, scorer.base_url, scorer.api_key_env)
 
 
-def make_judge_backends(scorers: Sequence[Any], timeouts: Timeouts | None = None) -> dict[tuple, ModelBackend]:
-    """One backend per judge model of the run (BackendConfigError names the setting to fix)."""
+def make_judge_backends(scorers: Sequence[Any], timeouts: Timeouts | None = None,
+                        have: Mapping[tuple, ModelBackend] | None = None) -> dict[tuple, ModelBackend]:
+    """One backend per judge model of the run not already in `have` (BackendConfigError names
+    the setting to fix)."""
     from tuieval.backends.registry import BackendConfigError, create_backend
 
     out: dict[tuple, ModelBackend] = {}
     for scorer in judge_scorers(scorers):
         for spec in scorer.models:
             key = backend_key(scorer, spec)
-            if key in out:
+            if key in out or (have is not None and key in have):
                 continue
             try:
                 out[key] = create_backend(spec, base_url=scorer.base_url, api_key_env=scorer.api_key_env,

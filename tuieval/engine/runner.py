@@ -237,8 +237,7 @@ class Engine:
         per_sample = judging.units_per_sample(scorers)
         if not per_sample:
             return []
-        for key, backend in judging.make_judge_backends(scorers, options.timeouts).items():
-            self.judge_backends.setdefault(key, backend)
+        self.judge_backends.update(judging.make_judge_backends(scorers, options.timeouts, self.judge_backends))
         cases = {w.case.id: w.case for w in work}
         cases.update({c["case_id"]: Case(id=c["case_id"], vars=c["vars"], targets=c["targets"],
                                          metadata=c["metadata"]) for c in self.store.get_cases(run["id"])})
