@@ -302,6 +302,8 @@ def _headless_listener(store, run_id: str, progress):
     gates = run["config"].get("gates") or []
     if not any(g.get("metric") == "accuracy" and g.get("min") for g in gates):
         return progress
+    if ((run["config"].get("scorers") or [{}])[0] or {}).get("type") == "judge":
+        return progress  # a sample's verdict arrives after SampleFinished: no early warnings from it
     from tuieval.early_warning import GateWatch
 
     watch = GateWatch(gates, store.get_cases(run_id), run["samples_per_case"] * run["n_templates"])

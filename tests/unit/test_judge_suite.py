@@ -66,3 +66,18 @@ def test_demo_judge_run_offline_reports_the_judge_section(tmp_path):
     md = subprocess.run([sys.executable, "-m", "tuieval", "report", "latest", "--db", str(db)],
                         capture_output=True, text=True, env=env, timeout=120, check=True).stdout
     assert "## Judge `judge`" in md and "Cohen's κ" in md
+
+
+def test_no_early_warning_from_samples_still_waiting_for_their_judge(tmp_path):
+    # 40 cases all answered right (demo/steady at ~90%) and passed by demo/judge: an early warning
+    # read from the not-yet-judged rows (correct = 0 until judged) would call the gate failing.
+    cases = "\n".join(f"  - {{id: q{i}, country: C{i}, target: X{i}}}" for i in range(40))
+    path = tmp_path / "g.yaml"
+    path.write_text(SUITE.split("cases:")[0] + "cases:\n" + cases + "\nscorers:\n  - {type: judge, model: demo/judge}\n"
+                    "gates:\n  - {metric: accuracy, min: 0.5}\n")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_"))},
+           "TUIEVAL_DEMO_SPEED": "0"}
+    run = subprocess.run([sys.executable, "-m", "tuieval", "run", str(path), "--model", "demo/steady", "--db",
+                          str(tmp_path / "t.db")], capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "early warning" not in run.stderr
