@@ -59,6 +59,9 @@ def build(store: Store, run_id: str, *, persist_clusters: bool = False, with_row
         extractors = _extraction_section(store, run)
         if extractors is not None:
             report.setdefault("robustness", {})["extractors"] = extractors
+        perturbations = _perturbation_section(cases, samples)
+        if perturbations is not None:
+            report.setdefault("robustness", {})["perturbations"] = perturbations
         judge = _judge_section(store, run, samples)
         if judge is not None:
             report["judge"] = judge
@@ -104,6 +107,13 @@ def _judge_section(store: Store, run: dict[str, Any], samples: list[dict[str, An
     if not any(s.type == "judge" for s in scorers):
         return None
     return judge_section(scorers, samples, store.get_judgements(run["id"]), config.get("human_labels"))
+
+
+def _perturbation_section(cases: list[dict[str, Any]], samples: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """`robustness.perturbations` when the run holds perturbed copies of its cases (tuieval.perturb)."""
+    from tuieval.analysis.perturbations import perturbation_analysis
+
+    return perturbation_analysis(cases, samples)
 
 
 def _extraction_section(store: Store, run: dict[str, Any]) -> dict[str, Any] | None:
