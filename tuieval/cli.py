@@ -169,6 +169,8 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
                                  max_connections=max(concurrency, 10))
     except BackendConfigError as exc:
         raise BadInput(str(exc)) from None
+    judge_backends = _judge_backends(stored_run["config"].get("scorers") if stored_run
+                                     else loaded.config()["scorers"], timeouts)
 
     stream = True if stream is None else stream
     # The endpoint actually used (flag, environment or provider default) is stored, so a
@@ -178,7 +180,7 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
                          concurrency=concurrency, limit=limit, slo_ms=slo_ms, base_url=effective_url,
                          stream=stream, max_retries=max_retries, timeouts=timeouts)
     progress = Progress(quiet=quiet)
-    engine = Engine(store, backend)
+    engine = Engine(store, backend, judge_backends=judge_backends)
     if stored_run is None:
         run_id = engine.create_run(loaded, options)
     engine.on_event = _headless_listener(store, run_id, progress)
@@ -227,6 +229,18 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         exit_code = _finish_report(store, run_id, quiet)
     click.echo(run_id)
     sys.exit(exit_code)
+
+
+def _judge_backends(scorer_specs: Any, timeouts) -> dict:
+    """The judge models' backends, before any run row or request: a bad setting exits 2."""
+    from tuieval.backends.registry import BackendConfigError
+    from tuieval.engine.judging import make_judge_backends
+    from tuieval.scoring import ScorerSpecError, build_scorers
+
+    try:
+        return make_judge_backends(build_scorers(scorer_specs), timeouts)
+    except (BackendConfigError, ScorerSpecError) as exc:
+        raise BadInput(str(exc)) from None
 
 
 def _with_perturbations(loaded, perturb: tuple[str, ...], seed: int | None, limit: int | None, quiet: bool):
@@ -315,6 +329,8 @@ def _headless_listener(store, run_id: str, progress):
     gates = run["config"].get("gates") or []
     if not any(g.get("metric") == "accuracy" and g.get("min") for g in gates):
         return progress
+    if ((run["config"].get("scorers") or [{}])[0] or {}).get("type") == "judge":
+        return progress  # a sample's verdict arrives after SampleFinished: no early warnings from it
     from tuieval.early_warning import GateWatch
 
     watch = GateWatch(gates, store.get_cases(run_id), run["samples_per_case"] * run["n_templates"])
