@@ -369,6 +369,47 @@ def validate_command(suites: tuple[str, ...]) -> None:
         sys.exit(EXIT_BAD_INPUT)
 
 
+@cli.command("import")
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(["promptfoo", "inspect", "openai-evals", "lm-eval", "hf"]))
+@click.argument("file", type=click.Path())
+@click.option("--scorer", default="normalized", show_default=True,
+              help="inspect, hf: the scorer when the file does not say (exact, normalized, contains, numeric, …).")
+@click.option("--eval", "eval_name", default=None, help="openai-evals: which eval of the registry file.")
+@click.option("--input", "input_field", default=None, metavar="COLUMN", help="hf: the prompt column.")
+@click.option("--target", "target_field", default=None, metavar="COLUMN", help="hf: the answer column.")
+@click.option("--id", "id_field", default=None, metavar="COLUMN", help="hf: the id column.")
+@click.option("--metadata", "metadata_fields", multiple=True, metavar="COLUMN",
+              help="hf: a column that becomes metadata (slices); repeat or comma-separate.")
+def import_command(fmt: str, file: str, scorer: str, eval_name, input_field, target_field, id_field,
+                   metadata_fields: tuple[str, ...]) -> None:
+    """Write a tuieval suite (stdout) from another tool's FILE; what could not be carried over goes to stderr."""
+    from tuieval.importers import FORMATS, ImportFailed, to_yaml
+    from tuieval.scoring import validate_scorer_spec
+
+    problems = validate_scorer_spec(scorer, "--scorer")
+    if problems:
+        raise BadInput(problems[0])
+    kwargs: dict[str, Any] = {}
+    if fmt in ("inspect", "hf"):
+        kwargs["scorer"] = scorer
+    if fmt == "openai-evals":
+        kwargs["eval_name"] = eval_name
+    if fmt == "hf":
+        kwargs.update(input_field=input_field, target_field=target_field, id_field=id_field,
+                      metadata_fields=tuple(m.strip() for item in metadata_fields for m in item.split(",") if m.strip()))
+    try:
+        imported = FORMATS[fmt](file, **kwargs)
+    except ImportFailed as exc:
+        raise BadInput(str(exc)) from None
+    click.echo(to_yaml(imported), nl=False)
+    for spec in imported.models:
+        click.echo(f"model: --model {spec}", err=True)
+    for note in imported.notes:
+        click.echo(f"note: {note}", err=True)
+    n = len(imported.suite.get("cases") or [])
+    click.echo(f"imported {n} case(s) from {file}; {len(imported.notes)} note(s)", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: click usage errors become one line and exit status 2."""
     try:
