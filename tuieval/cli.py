@@ -258,7 +258,8 @@ def runs_command(db_path: str | None, as_json: bool) -> None:
 @cli.command("report")
 @click.argument("run_id")
 @db_option
-@click.option("--format", "fmt", type=click.Choice(["json", "md", "csv", "junit"]), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["json", "md", "csv", "junit", "html"]), default="md",
+              show_default=True)
 def report_command(run_id: str, db_path: str | None, fmt: str) -> None:
     """Report on a run (RUN_ID or `latest`)."""
     from tuieval.report import ClusteringBackendError, build_report
@@ -266,11 +267,26 @@ def report_command(run_id: str, db_path: str | None, fmt: str) -> None:
 
     store = _open_store(db_path, must_exist=True)
     rid = _resolve(store, run_id)
+    if fmt == "html":
+        return _html_report(store, rid)
     try:
         report = build_report(store, rid)
     except ClusteringBackendError as exc:
         raise BadInput(str(exc)) from None
     click.echo(RENDERERS[fmt](report), nl=False)
+
+
+def _html_report(store, run_id: str) -> None:
+    """`report --format html`: one self-contained page (the report plus the latency rows it draws)."""
+    from tuieval.report import ClusteringBackendError
+    from tuieval.report.formats.html import report_to_html
+    from tuieval.report.page import run_page
+
+    try:
+        page = run_page(store, run_id)
+    except ClusteringBackendError as exc:
+        raise BadInput(str(exc)) from None
+    click.echo(report_to_html(page), nl=False)
 
 
 @cli.command("export")
@@ -295,7 +311,7 @@ def export_command(run_id: str, db_path: str | None, fmt: str) -> None:
 @click.argument("baseline_run")
 @click.argument("candidate_run")
 @db_option
-@click.option("--format", "fmt", type=click.Choice(["json", "md"]), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["json", "md", "html"]), default="md", show_default=True)
 def compare_command(baseline_run: str, candidate_run: str, db_path: str | None, fmt: str) -> None:
     """Paired comparison of two runs on the same cases; exit 1 when a slice regressed."""
     from tuieval.report import build_comparison
@@ -310,6 +326,10 @@ def compare_command(baseline_run: str, candidate_run: str, db_path: str | None, 
         raise BadInput(f"CANDIDATE_RUN: {exc}") from None
     if fmt == "json":
         click.echo(json.dumps(comparison, indent=2, ensure_ascii=False))
+    elif fmt == "html":
+        from tuieval.report.formats.html import comparison_to_html
+
+        click.echo(comparison_to_html(comparison), nl=False)
     else:
         click.echo(comparison_to_markdown(comparison), nl=False)
     overall = comparison.get("overall") or {}
