@@ -430,6 +430,67 @@ def import_command(fmt: str, file: str, scorer: str, eval_name, input_field, tar
     click.echo(f"imported {n} case(s) from {file}; {len(imported.notes)} note(s)", err=True)
 
 
+@cli.command("search")
+@click.argument("query")
+@click.option("--run", "run_id", default=None, metavar="RUN_ID", help="Only this run (an id, a prefix or `latest`).")
+@click.option("--model", default=None, help="Only runs of this model spec (e.g. openai/gpt-4o-mini).")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--fts", "raw", is_flag=True, help="QUERY is FTS5 syntax (AND, OR, NOT, prefix*, NEAR) instead of a phrase.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable matches.")
+@db_option
+def search_command(query: str, run_id: str | None, model: str | None, limit: int, raw: bool, as_json: bool,
+                   db_path: str | None) -> None:
+    """Full-text search of every stored prompt and response, newest first, with a highlighted snippet."""
+    import sqlite3
+
+    from tuieval.textsafe import sanitize
+
+    store = _open_store(db_path, must_exist=True)
+    rid = _resolve(store, run_id, "--run") if run_id else None
+    if model is not None and not store.has_model(model):
+        raise BadInput(f"--model: no run of {model} in {store.path}")
+    if not query.strip():
+        raise BadInput("QUERY: empty")
+    # by default the words are one phrase ("I cannot"), as a person typing them means
+    match = query if raw else '"' + query.replace('"', '""') + '"'
+    if store.ensure_search_index():
+        click.echo(f"indexed the samples stored before search existed in {store.path}", err=True)
+    start, end = "\ue000", "\ue001"  # private-use marks: survive sanitising, never in model text we show
+    try:
+        rows = store.search_samples(match, run_id=rid, model=model, limit=limit, mark=(start, end))
+    except sqlite3.OperationalError as exc:
+        raise BadInput(f"QUERY: {exc}" + ("" if raw else " (quote-free words are searched as one phrase)")) from None
+    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    on, off = ("\x1b[1;7m", "\x1b[0m") if color else ("«", "»")
+
+    def shown(text: str, a: str, b: str) -> str:
+        # the snippet is model text: made inert first, then the marks become the highlight
+        body = sanitize(text, single_line=True)
+        if a == "«":  # plain-text marks: the text's own guillemets must not read as highlights
+            body = body.replace("«", "‹").replace("»", "›")
+        return body.replace(start, a).replace(end, b)
+
+    def verdict(r: dict) -> str:
+        return "error" if r["error"] is not None else ("correct" if r["correct"] else "wrong")
+
+    if as_json:
+        out = [{"run_id": r["run_id"], "model": r["model"], "case_id": r["case_id"], "template": r["template"],
+                "sample_index": r["sample_index"], "verdict": verdict(r), "snippet": shown(r["snippet"] or "", "«", "»")}
+               for r in rows]
+        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        scope = f" in run {rid}" if rid else (f" for model {model}" if model else "")
+        click.echo(f"no sample matches {query!r}{scope}", err=True)
+        return
+    for r in rows:
+        click.echo(f"{r['run_id']}  {sanitize(r['model'], single_line=True)}  {sanitize(r['case_id'], single_line=True)}"
+                   f"  {sanitize(r['template'], single_line=True)}#{r['sample_index']}  {verdict(r):<7}  "
+                   f"{shown(r['snippet'] or '', on, off)}")
+    if len(rows) == limit:
+        click.echo(f"first {limit} matches, newest first (--limit for more)", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: click usage errors become one line and exit status 2."""
     try:
