@@ -491,6 +491,19 @@ def search_command(query: str, run_id: str | None, model: str | None, limit: int
         click.echo(f"first {limit} matches, newest first (--limit for more)", err=True)
 
 
+@cli.command("datasette-metadata")
+@db_option
+def datasette_metadata_command(db_path: str | None) -> None:
+    """Datasette metadata.json for the database: table and column descriptions, canned queries."""
+    from pathlib import Path
+
+    from tuieval.store import default_db_path
+    from tuieval.store.datasette import datasette_metadata
+
+    # Datasette names a database after its file's stem
+    click.echo(json.dumps(datasette_metadata(Path(db_path or default_db_path()).stem), indent=2, ensure_ascii=False))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: click usage errors become one line and exit status 2."""
     try:
