@@ -78,6 +78,9 @@ def as_target_list(targets: Any) -> list:
 
 def is_number(value: Any) -> bool:
     """True for real numbers but not bools (YAML `yes` is a bool, not the number 1)."""
+    kind = type(value)
+    if kind is int or kind is float:  # the common case, without the ABC check's cost
+        return True
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
@@ -103,6 +106,26 @@ def target_text(target: Any) -> str | None:
 def canonical_json(value: Any) -> str:
     """One stable text form of a JSON value (sorted keys, no spaces, UTF-8 kept)."""
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+@dataclass(frozen=True)
+class ScorerSpec:
+    """A suite's scorer as a typed value: its type, its (unique) name and its options.
+
+    The loader validates a suite's `scorers:` once and keeps these; a run stores
+    `as_mapping()`, from which `build_scorer` rebuilds the same scorer.
+    """
+
+    type: str
+    name: str
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, scorer: "BaseScorer") -> "ScorerSpec":
+        return cls(scorer.type, scorer.name, tuple(scorer.options().items()))
+
+    def as_mapping(self) -> dict[str, Any]:
+        return {"type": self.type, "name": self.name, **dict(self.options)}
 
 
 class BaseScorer:
