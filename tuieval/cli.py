@@ -112,12 +112,15 @@ def app_command(suites: tuple[str, ...] = (), db_path: str | None = None) -> Non
 @click.option("--stream/--no-stream", "stream", default=None,
               help="Streaming requests (the default) or whole answers.")
 @db_option
+@click.option("--perturb", "perturb", multiple=True, metavar="NAME[:SEVERITY],...",
+              help="Also run perturbed copies of the cases (typos:0.1,names,options …); replaces the suite's "
+                   "perturbations:.")
 @click.option("--resume", "resume_id", default=None, metavar="RUN_ID",
               help="Finish an interrupted run, with the settings it started with.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output; only the run id.")
 def run_command(suite: str, model: str | None, samples, temperature, max_tokens, seed, concurrency, base_url,
-                api_key_env, limit, slo_ms, timeout, connect_timeout, read_timeout, max_retries, stream, db_path,
-                resume_id, quiet) -> None:
+                api_key_env, limit, slo_ms, timeout, connect_timeout, read_timeout, max_retries, stream, perturb,
+                db_path, resume_id, quiet) -> None:
     """Run SUITE (a suite YAML or a JSONL dataset) against a model; print the run id last."""
     import asyncio
 
@@ -135,6 +138,9 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
             loaded = load_suite(suite)
         except SuiteError as exc:
             raise BadInput(exc.one_line()) from None
+        loaded, limit = _with_perturbations(loaded, perturb, seed, limit, quiet)
+    elif perturb:
+        raise BadInput("--perturb: a resumed run keeps the cases it started with")
     store = _open_store(db_path)
     stored_run = None
     given = {"--samples": samples, "--temperature": temperature, "--max-tokens": max_tokens, "--seed": seed,
@@ -151,7 +157,7 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         model = stored_run["model"]
         if not os.path.exists(suite):
             raise BadInput(f"{suite}: no such file")
-        restored = _resume_settings(stored_run, given)
+        restored = _resume_settings(stored_run, given, store.count_original_cases(run_id))
         stream = restored["stream"]
         base_url = restored["base_url"]
         connect_timeout, read_timeout, timeout = restored["timeouts"]
@@ -163,6 +169,8 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
                                  max_connections=max(concurrency, 10))
     except BackendConfigError as exc:
         raise BadInput(str(exc)) from None
+    judge_backends = _judge_backends(stored_run["config"].get("scorers") if stored_run
+                                     else loaded.config()["scorers"], timeouts)
 
     stream = True if stream is None else stream
     # The endpoint actually used (flag, environment or provider default) is stored, so a
@@ -172,7 +180,7 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
                          concurrency=concurrency, limit=limit, slo_ms=slo_ms, base_url=effective_url,
                          stream=stream, max_retries=max_retries, timeouts=timeouts)
     progress = Progress(quiet=quiet)
-    engine = Engine(store, backend)
+    engine = Engine(store, backend, judge_backends=judge_backends)
     if stored_run is None:
         run_id = engine.create_run(loaded, options)
     engine.on_event = _headless_listener(store, run_id, progress)
@@ -223,15 +231,48 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
     sys.exit(exit_code)
 
 
-def _resume_settings(run: dict, given: dict[str, Any]) -> dict[str, Any]:
+def _judge_backends(scorer_specs: Any, timeouts) -> dict:
+    """The judge models' backends, before any run row or request: a bad setting exits 2."""
+    from tuieval.backends.registry import BackendConfigError
+    from tuieval.engine.judging import make_judge_backends
+    from tuieval.scoring import ScorerSpecError, build_scorers
+
+    try:
+        return make_judge_backends(build_scorers(scorer_specs), timeouts)
+    except (BackendConfigError, ScorerSpecError) as exc:
+        raise BadInput(str(exc)) from None
+
+
+def _with_perturbations(loaded, perturb: tuple[str, ...], seed: int | None, limit: int | None, quiet: bool):
+    """The suite with its perturbed copies (from --perturb, else the suite's perturbations:), and
+    the --limit still to apply (None once applied here, to the originals only)."""
+    from tuieval.perturb import PerturbSpecError, parse_specs, perturbed_suite, summary
+
+    specs = None
+    if perturb:
+        try:
+            specs = parse_specs(",".join(perturb))
+        except PerturbSpecError as exc:
+            raise BadInput(f"--perturb: {exc}") from None
+    if not (specs or loaded.perturbations):
+        return loaded, limit
+    run_seed = loaded.sampling.seed if seed is None else seed
+    out, result = perturbed_suite(loaded, specs, seed=run_seed, limit=limit)
+    if not quiet:
+        click.echo(summary(result, len(out.cases) - len(result.perturbed)), err=True)
+    return out, None
+
+
+def _resume_settings(run: dict, given: dict[str, Any], n_original_cases: int) -> dict[str, Any]:
     """What a resumed run runs with: its own stored settings. A flag given at resume that
-    contradicts one is an error naming both values; a flag that agrees is fine."""
+    contradicts one is an error naming both values; a flag that agrees is fine. `--limit`
+    counts the suite's own cases, not the perturbed copies of them."""
     config = run["config"]
     stored_timeouts = config.get("timeouts") or {}
     stored = {
         "--samples": run["samples_per_case"], "--temperature": run["temperature"],
         "--max-tokens": run["max_tokens"], "--seed": run["seed"], "--base-url": run["base_url"],
-        "--limit": run["n_cases"],
+        "--limit": n_original_cases,
         "--connect-timeout": stored_timeouts.get("connect"), "--read-timeout": stored_timeouts.get("read"),
         "--timeout": stored_timeouts.get("total"),
         "--stream/--no-stream": "--stream" if config.get("stream", True) else "--no-stream",
@@ -288,6 +329,8 @@ def _headless_listener(store, run_id: str, progress):
     gates = run["config"].get("gates") or []
     if not any(g.get("metric") == "accuracy" and g.get("min") for g in gates):
         return progress
+    if ((run["config"].get("scorers") or [{}])[0] or {}).get("type") == "judge":
+        return progress  # a sample's verdict arrives after SampleFinished: no early warnings from it
     from tuieval.early_warning import GateWatch
 
     watch = GateWatch(gates, store.get_cases(run_id), run["samples_per_case"] * run["n_templates"])

@@ -50,8 +50,20 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "representative": "one answer standing for the cluster",
     }),
     "reports": ("The computed report of each finished run (so reopening it is a read).", {
-        "run_id": "the run", "fingerprint": "tuieval version, sample count, last sample id, status",
+        "run_id": "the run", "fingerprint": "tuieval version, sample count, last sample id, status, judgement count",
         "created_at": "ISO time computed", "body": "the tuieval.report/1 JSON",
+    }),
+    "judgements": ("One row per judge request of a judge scorer, linked to the sample it judged.", {
+        "id": "row id", "run_id": "the run", "case_id": "the case judged", "template": "its template",
+        "sample_index": "its sample number", "scorer": "the judge scorer's name", "judge": "judge model spec",
+        "judge_sample": "0..N-1: the judge's N samples of one response",
+        "orientation": "pairwise: ab (answer first) or ba; else empty", "prompt": "JSON messages sent to the judge",
+        "reply": "the judge's raw reply", "reasoning": "the reply without its grade line",
+        "grade": "the grade as parsed (null when unparsed)", "score": "the grade's score in [0, 1]",
+        "parsed": "0 when the reply had no readable grade (never correct)", "problem": "why it could not be read",
+        "latency_ms": "judge request latency in ms", "input_tokens": "prompt tokens", "output_tokens": "reply tokens",
+        "attempts": "requests made (retries + 1)", "error": "why the request failed, else null",
+        "error_kind": "rate_limited | server_error | transport | timeout | client_error", "created_at": "ISO time stored",
     }),
     "search_index": ("Whether samples_fts holds every stored sample.", {
         "id": "always 1", "built": "1 once rows stored before the index existed were indexed",

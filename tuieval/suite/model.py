@@ -9,11 +9,14 @@ Scorers are `ScorerSpec`s (tuieval.scoring.base): tuieval.scoring owns their val
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuieval.analysis.variance.config import VarianceConfig
 from tuieval.scoring.base import ScorerSpec
 from tuieval.suite import template as tpl
+
+if TYPE_CHECKING:  # tuieval.perturb builds on this module; the type is only named here
+    from tuieval.perturb.registry import PerturbSpec
 
 
 @dataclass
@@ -48,6 +51,8 @@ class Case:
     targets: list[Any]
     metadata: dict[str, Any] = field(default_factory=dict)
     line: int | None = None
+    #: a person's verdict on the case's answer (tuieval.suite.labels), to measure a judge against
+    human_label: Any = None
 
     def input_text(self) -> str:
         """All input text of the case, for length and script slices."""
@@ -116,12 +121,16 @@ class Suite:
     #: built-in extractors (tuieval.scoring.extractors) that re-read every response for the
     #: report's extraction sensitivity; they do not change the run's own score
     extractors: tuple[str, ...] = ()
+    #: seeded input perturbations (tuieval.perturb) run beside the original cases
+    perturbations: tuple["PerturbSpec", ...] = ()
     sampling: Sampling = field(default_factory=Sampling)
     slo_ms: float | None = None
     gates: list[Gate] = field(default_factory=list)
     variance: VarianceConfig = field(default_factory=VarianceConfig)
     cluster_key: str | None = None
     content_hash: str = ""
+    #: case id → human verdict (tuieval.suite.labels)
+    human_labels: dict[str, bool] = field(default_factory=dict)
 
     def config(self) -> dict[str, Any]:
         """What a run stores about its suite so reports never need the file again."""
@@ -133,8 +142,10 @@ class Suite:
             ],
             "scorers": [s.as_mapping() for s in self.scorers],
             "extractors": list(self.extractors),
+            "perturbations": [p.label for p in self.perturbations],
             "gates": [g.as_mapping() for g in self.gates],
             "variance": self.variance.as_mapping(),
             "cluster_key": self.cluster_key,
             "suite_hash": self.content_hash,
+            **({"human_labels": dict(self.human_labels)} if self.human_labels else {}),
         }
