@@ -40,7 +40,7 @@ def test_includes_fuzzy_and_model_graded_classes(cli, tmp_path):
     code, out, err = cli("import", "openai-evals", EVALS / "arith.yaml", "--eval", "arith-graded")
     assert code == 2 and out == ""
     assert "evals.elsuite.modelgraded.classify:ModelBasedClassify has no tuieval scorer" in err
-    assert "judge scorer" in err and len(err.strip().splitlines()) == 1
+    assert "model-graded" in err and len(err.strip().splitlines()) == 1
 
     code, _, err = cli("import", "openai-evals", EVALS / "arith.yaml", "--eval", "arith-typo")
     assert code == 2 and "--eval arith-typo: no such eval" in err

@@ -31,7 +31,7 @@ def test_prompts_tests_and_assertions_become_templates_cases_and_a_scorer(cli, t
     assert [by_id[k]["vars"]["question"] for k in ("sums-1", "sums-2")] == ["What is 2 + 2?", "What is 3 + 1?"]
 
     text = "\n".join(notes)
-    assert "test tone only left out: llm-rubric (model-graded: needs the judge scorer" in text
+    assert "test tone only left out: llm-rubric (a rubric of its own" in text
     assert "test a pattern left out" in text and "regex" in text
     assert "test exact answer left out" in text and "equals yes (the suite's rule is icontains)" in text
     assert "defaultTest assertion(s) not carried over: javascript" in text
@@ -120,3 +120,28 @@ def test_a_config_with_nothing_tuieval_can_score_exits_2_with_one_line(cli, tmp_
     assert len(err.strip().splitlines()) == 1 and str(path) in err and "no test could be carried over" in err
     code, _, err = cli("import", "promptfoo", tmp_path / "missing.yaml")
     assert code == 2 and "no such file" in err and "Traceback" not in err
+
+
+def test_one_rubric_for_every_test_becomes_a_judge_scorer(cli, tmp_path):
+    path = _config(tmp_path, """\
+        prompts: ["{{q}}"]
+        providers: [openai:gpt-4o-mini]
+        defaultTest:
+          options:
+            provider: anthropic:messages:claude-3-5-haiku-20241022
+          assert:
+            - type: llm-rubric
+              value: The answer is polite and names a city.
+        tests:
+          - vars: {q: Capital of France?}
+            assert: [{type: icontains, value: paris}]
+          - vars: {q: Capital of Peru?}
+            assert: [{type: icontains, value: lima}]
+        """)
+    _, suite, notes = cli.imported(tmp_path, "promptfoo", path)
+    assert suite["scorers"] == ["contains", {"type": "judge", "name": "llm-rubric",
+                                             "model": "anthropic/claude-3-5-haiku-20241022",
+                                             "mode": "reference_free",
+                                             "criteria": "The answer is polite and names a city."}]
+    assert not any("not carried over" in n for n in notes)
+    assert any(n.startswith("llm-rubric graded by tuieval's judge scorer") for n in notes)

@@ -45,8 +45,8 @@ def suite_from_inspect(path: str | Path, *, scorer: str = "normalized") -> Impor
         target = rec.get("target")
         targets = [t for t in (target if isinstance(target, list) else [target]) if t not in (None, "")]
         if not targets:
-            imported.note(f"sample {one_line(cid, 40)} left out: no target (a model-graded sample needs a judge "
-                          "scorer, which tuieval does not have yet)")
+            imported.note(f"sample {one_line(cid, 40)} left out: no target (tuieval cases need one, even for a "
+                          "judge scorer)")
             continue
         metadata = rec.get("metadata") if isinstance(rec.get("metadata"), dict) else {}
         if rec.get("metadata") not in (None, "") and not isinstance(rec.get("metadata"), dict):

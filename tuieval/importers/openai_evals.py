@@ -13,8 +13,8 @@ chat messages) and `ideal` (one accepted answer or a list). The basic classes be
   the completion containing the ideal; an ideal containing a shorter completion does not count;
 - `JsonMatch`: `json` (the completion's JSON equals an ideal's).
 
-Model-graded classes need a judge scorer, which tuieval does not have yet: they are refused with a
-message naming them. A `samples.jsonl` given directly is scored as `Match`.
+Model-graded classes (a modelgraded_spec's prompt and choice scores) are refused with a message
+naming them: a judge scorer for them is written by hand. A `samples.jsonl` given directly is scored as `Match`.
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ def suite_from_openai_evals(path: str | Path, *, eval_name: str | None = None) -
         samples_path = resolve(path.parent, str(args["samples_jsonl"]), path.parent.parent / "data", Path.cwd())
     short = class_name.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
     if short not in CLASSES:
-        hint = (" (a model-graded eval needs a judge scorer, which tuieval does not have yet)"
+        hint = (" (a model-graded eval: its modelgraded_spec prompt and choice scores are not carried over; "
+                "write a judge scorer by hand)"
                 if "modelgraded" in class_name or "ModelBased" in class_name else "")
         raise ImportFailed(f"{path}: {name}.class {class_name} has no tuieval scorer{hint}; "
                            f"supported: {', '.join(CLASSES)}")

@@ -9,8 +9,10 @@
   object), `contains` / `contains-any` → `contains` (case-sensitive), `icontains` / `icontains-any`
   → `contains`, `starts-with` → `contains` (case-sensitive; tuieval has no prefix scorer). A suite
   has one scoring rule, so a test asserting another kind, a second assertion, `regex`, `is-json`,
-  `contains-json`, `javascript`, `python`, model-graded ones (`llm-rubric` needs the judge scorer,
-  which tuieval does not have yet) and the rest are left out, each with a note naming it.
+  `contains-json`, `javascript`, `python`, model-graded ones and the rest are left out, each with
+  a note naming it. One `llm-rubric` shared by every test (a `defaultTest` rubric) becomes a judge
+  scorer beside the first (reference-free, the rubric as its criteria, judged by
+  `defaultTest.options.provider` or else the first provider); a rubric of a test's own is left out.
 - `providers` become `--model` specs (openai, anthropic, ollama; openai with `apiBaseUrl` as
   openai-compatible) listed in the notes, since a suite does not name its model.
 """
@@ -66,7 +68,7 @@ def suite_from_promptfoo(path: str | Path) -> Imported:
     if not isinstance(default, dict):
         raise ImportFailed(f"{path}: defaultTest must be a mapping (vars:, assert:)")
     tests = _tests(config.get("tests"), base, path)
-    cases, kind, scorer = _cases(tests, default, base, imported)
+    cases, kind, scorer, rubric = _cases(tests, default, base, imported)
     if not cases:
         raise ImportFailed(f"{path}: no test could be carried over ({len(imported.notes)} notes; "
                            "tuieval needs tests with an equals/contains/icontains/starts-with assertion)")
@@ -77,6 +79,9 @@ def suite_from_promptfoo(path: str | Path) -> Imported:
             f" {config['description']}" if isinstance(config.get("description"), str) else ""),
         "templates": templates, "cases": cases, "scorers": [scorer],
     }
+    judge = judge_scorer(rubric, default, imported.models, imported) if rubric is not None else None
+    if judge is not None:
+        suite["scorers"].append(judge)
     repeat = (config.get("evaluateOptions") or {}).get("repeat")
     if isinstance(repeat, int) and repeat > 1:
         suite["sampling"] = {"samples": repeat}
@@ -287,11 +292,15 @@ def _cases(tests: list[dict[str, Any]], default: dict[str, Any], base: Path, imp
     labels = unique_ids((t.get("description") for t in tests), "test")
     default_asserts = default.get("assert") or []
     # a defaultTest assertion applies to every test: a kind that cannot be checked is said once
-    default_left = [a for a in default_asserts if not (isinstance(a, dict) and a.get("type") in ASSERTIONS)]
+    # one llm-rubric for every test (promptfoo's usual defaultTest rubric) has a tuieval form: the
+    # judge scorer, recorded beside the deterministic one; per-test rubrics have none
+    rubric = _shared_rubric(tests, default_asserts)
+    default_left = [a for a in default_asserts if not (isinstance(a, dict) and a.get("type") in ASSERTIONS)
+                    and not (rubric is not None and _is_rubric(a))]
     if default_left:
         imported.note("defaultTest assertion(s) not carried over: "
                       + ", ".join(_describe(a) if isinstance(a, dict) else one_line(a, 30) for a in default_left))
-    default_asserts = [a for a in default_asserts if a not in default_left]
+    default_asserts = [a for a in default_asserts if a not in default_left and not _is_rubric(a)]
     for label, test in zip(labels, tests):
         for key in ("options", "threshold", "provider", "providers", "transform"):
             if test.get(key) is not None:
@@ -316,7 +325,7 @@ def _cases(tests: list[dict[str, Any]], default: dict[str, Any], base: Path, imp
     if not counts:
         for label, _, asserts, _ in expanded:
             _note_unmapped(label, asserts, imported)
-        return [], "", None
+        return [], "", None, None
     kind = counts.most_common(1)[0][0]
     object_equals = kind == "exact" and all(
         isinstance(a.get("value"), (dict, list)) for _, _, asserts, _ in expanded for a in asserts
@@ -334,7 +343,8 @@ def _cases(tests: list[dict[str, Any]], default: dict[str, Any], base: Path, imp
             elif chosen is None and a.get("type") in ASSERTIONS and KIND[a["type"]] == kind:
                 chosen = a
             else:
-                left.append(_describe(a))
+                if not (rubric is not None and _is_rubric(a)):
+                    left.append(_describe(a))
         if chosen is None:
             _note_unmapped(label, asserts, imported, kind)
             continue
@@ -349,13 +359,52 @@ def _cases(tests: list[dict[str, Any]], default: dict[str, Any], base: Path, imp
         if not object_equals:
             targets = [t if isinstance(t, str) else json.dumps(t) for t in targets]
         cases.append(suite_case(label, vars_, targets, metadata))
-    return cases, kind, scorer
+    return cases, kind, scorer, rubric
+
+
+def _is_rubric(a: Any) -> bool:
+    return isinstance(a, dict) and a.get("type") == "llm-rubric" and isinstance(a.get("value"), str)
+
+
+def _shared_rubric(tests: list[dict[str, Any]], default_asserts: list) -> str | None:
+    """The rubric when every test is graded by the same one llm-rubric (its own or defaultTest's)."""
+    values = set()
+    for test in tests:
+        found = [a["value"] for a in [*default_asserts, *(test.get("assert") or [])] if _is_rubric(a)]
+        if len(found) != 1:
+            return None
+        values.add(found[0])
+    return values.pop() if len(values) == 1 else None
+
+
+def judge_scorer(rubric: str, default: dict[str, Any], models: list[str], imported: Imported) -> dict[str, Any] | None:
+    """promptfoo's llm-rubric as tuieval's judge scorer (reference-free, the rubric as criteria)."""
+    provider = (default.get("options") or {}).get("provider")
+    if isinstance(provider, dict):
+        provider = provider.get("id")
+    spec = model_spec(provider, {}) if isinstance(provider, str) else None
+    source = "defaultTest.options.provider"
+    if spec is None:
+        spec, source = (models[0] if models else None), "the first provider (promptfoo grades with its own default)"
+    if spec is None:
+        imported.note("llm-rubric not carried over: no provider to judge with (give defaultTest.options.provider)")
+        return None
+    model, _, base_url = spec.partition(" --base-url ")
+    judge: dict[str, Any] = {"type": "judge", "name": "llm-rubric", "model": model, "mode": "reference_free",
+                             "criteria": rubric}
+    if base_url:
+        judge["base_url"] = base_url
+    imported.note(f"llm-rubric graded by tuieval's judge scorer (reference_free, the rubric as its criteria, "
+                  f"tuieval's judge prompt), recorded beside the first scorer; judge model {model} from {source}")
+    return judge
 
 
 def _describe(a: dict[str, Any]) -> str:
     kind = str(a.get("type"))
+    if kind == "llm-rubric":
+        return "llm-rubric (a rubric of its own: tuieval's judge scorer grades a whole suite by one rubric)"
     if kind in MODEL_GRADED:
-        return f"{kind} (model-graded: needs the judge scorer, not in tuieval yet)"
+        return f"{kind} (model-graded: no tuieval scorer grades this way)"
     if kind in ("javascript", "python"):
         return f"{kind} (code, which tuieval does not run)"
     if kind in ASSERTIONS:
