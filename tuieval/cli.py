@@ -395,7 +395,8 @@ def runs_command(db_path: str | None, as_json: bool) -> None:
 @cli.command("report")
 @click.argument("run_id")
 @db_option
-@click.option("--format", "fmt", type=click.Choice(["json", "md", "csv", "junit"]), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["json", "md", "csv", "junit", "html"]), default="md",
+              show_default=True)
 def report_command(run_id: str, db_path: str | None, fmt: str) -> None:
     """Report on a run (RUN_ID or `latest`)."""
     from tuieval.report import ClusteringBackendError, build_report
@@ -403,11 +404,26 @@ def report_command(run_id: str, db_path: str | None, fmt: str) -> None:
 
     store = _open_store(db_path, must_exist=True)
     rid = _resolve(store, run_id)
+    if fmt == "html":
+        return _html_report(store, rid)
     try:
         report = build_report(store, rid)
     except ClusteringBackendError as exc:
         raise BadInput(str(exc)) from None
     click.echo(RENDERERS[fmt](report), nl=False)
+
+
+def _html_report(store, run_id: str) -> None:
+    """`report --format html`: one self-contained page (the report plus the latency rows it draws)."""
+    from tuieval.report import ClusteringBackendError
+    from tuieval.report.formats.html import report_to_html
+    from tuieval.report.page import run_page
+
+    try:
+        page = run_page(store, run_id)
+    except ClusteringBackendError as exc:
+        raise BadInput(str(exc)) from None
+    click.echo(report_to_html(page), nl=False)
 
 
 @cli.command("export")
@@ -432,7 +448,7 @@ def export_command(run_id: str, db_path: str | None, fmt: str) -> None:
 @click.argument("baseline_run")
 @click.argument("candidate_run")
 @db_option
-@click.option("--format", "fmt", type=click.Choice(["json", "md"]), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["json", "md", "html"]), default="md", show_default=True)
 def compare_command(baseline_run: str, candidate_run: str, db_path: str | None, fmt: str) -> None:
     """Paired comparison of two runs on the same cases; exit 1 when a slice regressed."""
     from tuieval.report import build_comparison
@@ -447,6 +463,10 @@ def compare_command(baseline_run: str, candidate_run: str, db_path: str | None, 
         raise BadInput(f"CANDIDATE_RUN: {exc}") from None
     if fmt == "json":
         click.echo(json.dumps(comparison, indent=2, ensure_ascii=False))
+    elif fmt == "html":
+        from tuieval.report.formats.html import comparison_to_html
+
+        click.echo(comparison_to_html(comparison), nl=False)
     else:
         click.echo(comparison_to_markdown(comparison), nl=False)
     overall = comparison.get("overall") or {}
@@ -504,6 +524,121 @@ def validate_command(suites: tuple[str, ...]) -> None:
                        f"{s.sampling.samples} sample(s) each")
     if bad:
         sys.exit(EXIT_BAD_INPUT)
+
+
+@cli.command("import")
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(["promptfoo", "inspect", "openai-evals", "lm-eval", "hf"]))
+@click.argument("file", type=click.Path())
+@click.option("--scorer", default="normalized", show_default=True,
+              help="inspect, hf: the scorer when the file does not say (exact, normalized, contains, numeric, …).")
+@click.option("--eval", "eval_name", default=None, help="openai-evals: which eval of the registry file.")
+@click.option("--input", "input_field", default=None, metavar="COLUMN", help="hf: the prompt column.")
+@click.option("--target", "target_field", default=None, metavar="COLUMN", help="hf: the answer column.")
+@click.option("--id", "id_field", default=None, metavar="COLUMN", help="hf: the id column.")
+@click.option("--metadata", "metadata_fields", multiple=True, metavar="COLUMN",
+              help="hf: a column that becomes metadata (slices); repeat or comma-separate.")
+def import_command(fmt: str, file: str, scorer: str, eval_name, input_field, target_field, id_field,
+                   metadata_fields: tuple[str, ...]) -> None:
+    """Write a tuieval suite (stdout) from another tool's FILE; what could not be carried over goes to stderr."""
+    from tuieval.importers import FORMATS, ImportFailed, to_yaml
+    from tuieval.scoring import validate_scorer_spec
+
+    problems = validate_scorer_spec(scorer, "--scorer")
+    if problems:
+        raise BadInput(problems[0])
+    kwargs: dict[str, Any] = {}
+    if fmt in ("inspect", "hf"):
+        kwargs["scorer"] = scorer
+    if fmt == "openai-evals":
+        kwargs["eval_name"] = eval_name
+    if fmt == "hf":
+        kwargs.update(input_field=input_field, target_field=target_field, id_field=id_field,
+                      metadata_fields=tuple(m.strip() for item in metadata_fields for m in item.split(",") if m.strip()))
+    try:
+        imported = FORMATS[fmt](file, **kwargs)
+    except ImportFailed as exc:
+        raise BadInput(str(exc)) from None
+    click.echo(to_yaml(imported), nl=False)
+    for spec in imported.models:
+        click.echo(f"model: --model {spec}", err=True)
+    for note in imported.notes:
+        click.echo(f"note: {note}", err=True)
+    n = len(imported.suite.get("cases") or [])
+    click.echo(f"imported {n} case(s) from {file}; {len(imported.notes)} note(s)", err=True)
+
+
+@cli.command("search")
+@click.argument("query")
+@click.option("--run", "run_id", default=None, metavar="RUN_ID", help="Only this run (an id, a prefix or `latest`).")
+@click.option("--model", default=None, help="Only runs of this model spec (e.g. openai/gpt-4o-mini).")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--fts", "raw", is_flag=True, help="QUERY is FTS5 syntax (AND, OR, NOT, prefix*, NEAR) instead of a phrase.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable matches.")
+@db_option
+def search_command(query: str, run_id: str | None, model: str | None, limit: int, raw: bool, as_json: bool,
+                   db_path: str | None) -> None:
+    """Full-text search of every stored prompt and response, newest first, with a highlighted snippet."""
+    import sqlite3
+
+    from tuieval.textsafe import sanitize
+
+    store = _open_store(db_path, must_exist=True)
+    rid = _resolve(store, run_id, "--run") if run_id else None
+    if model is not None and not store.has_model(model):
+        raise BadInput(f"--model: no run of {model} in {store.path}")
+    if not query.strip():
+        raise BadInput("QUERY: empty")
+    # by default the words are one phrase ("I cannot"), as a person typing them means
+    match = query if raw else '"' + query.replace('"', '""') + '"'
+    if store.ensure_search_index():
+        click.echo(f"indexed the samples stored before search existed in {store.path}", err=True)
+    start, end = "\ue000", "\ue001"  # private-use marks: survive sanitising, never in model text we show
+    try:
+        rows = store.search_samples(match, run_id=rid, model=model, limit=limit, mark=(start, end))
+    except sqlite3.OperationalError as exc:
+        raise BadInput(f"QUERY: {exc}" + ("" if raw else " (quote-free words are searched as one phrase)")) from None
+    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    on, off = ("\x1b[1;7m", "\x1b[0m") if color else ("«", "»")
+
+    def shown(text: str, a: str, b: str) -> str:
+        # the snippet is model text: made inert first, then the marks become the highlight
+        body = sanitize(text, single_line=True)
+        if a == "«":  # plain-text marks: the text's own guillemets must not read as highlights
+            body = body.replace("«", "‹").replace("»", "›")
+        return body.replace(start, a).replace(end, b)
+
+    def verdict(r: dict) -> str:
+        return "error" if r["error"] is not None else ("correct" if r["correct"] else "wrong")
+
+    if as_json:
+        out = [{"run_id": r["run_id"], "model": r["model"], "case_id": r["case_id"], "template": r["template"],
+                "sample_index": r["sample_index"], "verdict": verdict(r), "snippet": shown(r["snippet"] or "", "«", "»")}
+               for r in rows]
+        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        scope = f" in run {rid}" if rid else (f" for model {model}" if model else "")
+        click.echo(f"no sample matches {query!r}{scope}", err=True)
+        return
+    for r in rows:
+        click.echo(f"{r['run_id']}  {sanitize(r['model'], single_line=True)}  {sanitize(r['case_id'], single_line=True)}"
+                   f"  {sanitize(r['template'], single_line=True)}#{r['sample_index']}  {verdict(r):<7}  "
+                   f"{shown(r['snippet'] or '', on, off)}")
+    if len(rows) == limit:
+        click.echo(f"first {limit} matches, newest first (--limit for more)", err=True)
+
+
+@cli.command("datasette-metadata")
+@db_option
+def datasette_metadata_command(db_path: str | None) -> None:
+    """Datasette metadata.json for the database: table and column descriptions, canned queries."""
+    from pathlib import Path
+
+    from tuieval.store import default_db_path
+    from tuieval.store.datasette import datasette_metadata
+
+    # Datasette names a database after its file's stem
+    click.echo(json.dumps(datasette_metadata(Path(db_path or default_db_path()).stem), indent=2, ensure_ascii=False))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -418,3 +418,45 @@ class Store:
         """Samples written after row `after_id`: how the app follows a run another process writes."""
         rows = self.conn.execute("SELECT * FROM samples WHERE run_id = ? AND id > ? ORDER BY id", (run_id, after_id))
         return [dict(r) for r in rows]
+
+    # -- search ------------------------------------------------------------------
+
+    def ensure_search_index(self) -> bool:
+        """Index the samples stored before full-text search existed (once); True when it built now."""
+        row = self.conn.execute("SELECT built FROM search_index WHERE id = 1").fetchone()
+        if row is not None and row[0]:
+            return False
+        with self._transaction():
+            self.conn.execute("INSERT INTO samples_fts (samples_fts) VALUES ('rebuild')")
+            self.conn.execute("INSERT INTO search_index (id, built) VALUES (1, 1) "
+                              "ON CONFLICT (id) DO UPDATE SET built = 1")
+        return True
+
+    def search_samples(self, match: str, *, run_id: str | None = None, model: str | None = None,
+                       limit: int = 20, mark: tuple[str, str] = ("\ue000", "\ue001"),
+                       ) -> list[dict[str, Any]]:
+        """Samples whose prompt or response match an FTS5 query, newest first, with a snippet of the
+        matching text between `mark`s. sqlite3.OperationalError on a malformed query.
+
+        Newest first rather than by rank: FTS5 walks its index in rowid order and stops at `limit`,
+        where ranking would score every match (a common word matches most of a million samples).
+        A run's samples lie in one id range, which FTS5 also narrows to before joining."""
+        where, args = ["samples_fts MATCH ?"], [match]
+        if run_id is not None:
+            where += ["samples_fts.rowid BETWEEN (SELECT MIN(id) FROM samples WHERE run_id = ?) "
+                      "AND (SELECT MAX(id) FROM samples WHERE run_id = ?)", "s.run_id = ?"]
+            args += [run_id, run_id, run_id]
+        if model is not None:
+            where.append("r.model = ?")
+            args.append(model)
+        rows = self.conn.execute(
+            "SELECT s.id, s.run_id, r.model, s.case_id, s.template, s.sample_index, s.correct, s.error, "
+            "snippet(samples_fts, -1, ?, ?, '…', 16) AS snippet "
+            "FROM samples_fts JOIN samples s ON s.id = samples_fts.rowid JOIN runs r ON r.id = s.run_id "
+            f"WHERE {' AND '.join(where)} ORDER BY samples_fts.rowid DESC LIMIT ?",
+            [mark[0], mark[1], *args, limit]).fetchall()
+        return [dict(r) for r in rows]
+
+    def has_model(self, model: str) -> bool:
+        """Whether any run used this model spec."""
+        return self.conn.execute("SELECT 1 FROM runs WHERE model = ? LIMIT 1", (model,)).fetchone() is not None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Each entry upgrades a database from version i to i+1. Never edit a released step:
 # append a new one, so every file created by an older tuieval still opens.
@@ -143,6 +143,32 @@ MIGRATIONS: list[str] = [
         UNIQUE (run_id, case_id, template, sample_index, scorer, judge, judge_sample, orientation)
     );
     CREATE INDEX IF NOT EXISTS judgements_sample ON judgements(run_id, case_id, template, sample_index);
+    """,
+    # 4 -> 5: full-text search over prompts and responses (FTS5, the table sqlite-utils'
+    # enable_fts makes: samples_fts with content=[samples] keyed by rowid, which is samples.id, so
+    # sqlite-utils' detect_fts/search and Datasette's search box find it).
+    # Triggers keep it in step as samples are written; the update trigger fires only when the
+    # indexed text changes (write_clusters updates every sample's cluster). Rows stored before
+    # this step are indexed on demand, by the first search (search_index.built says whether).
+    """
+    CREATE VIRTUAL TABLE IF NOT EXISTS samples_fts USING FTS5 ([prompt], [response], content=[samples]);
+    CREATE TRIGGER IF NOT EXISTS samples_ai AFTER INSERT ON samples BEGIN
+        INSERT INTO samples_fts (rowid, prompt, response) VALUES (new.id, new.prompt, new.response);
+    END;
+    CREATE TRIGGER IF NOT EXISTS samples_ad AFTER DELETE ON samples BEGIN
+        INSERT INTO samples_fts (samples_fts, rowid, prompt, response)
+        VALUES ('delete', old.id, old.prompt, old.response);
+    END;
+    CREATE TRIGGER IF NOT EXISTS samples_au AFTER UPDATE OF prompt, response ON samples BEGIN
+        INSERT INTO samples_fts (samples_fts, rowid, prompt, response)
+        VALUES ('delete', old.id, old.prompt, old.response);
+        INSERT INTO samples_fts (rowid, prompt, response) VALUES (new.id, new.prompt, new.response);
+    END;
+    CREATE TABLE IF NOT EXISTS search_index (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        built INTEGER NOT NULL             -- 1 once every stored sample is in samples_fts
+    );
+    INSERT OR IGNORE INTO search_index (id, built) VALUES (1, (SELECT COUNT(*) = 0 FROM samples));
     """,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -1,0 +1,143 @@
+"""Datasette metadata for a tuieval database: what each table and column holds, and canned queries.
+
+`tuieval datasette-metadata > metadata.json` then `datasette tuieval.db -m metadata.json` gives a
+team a ready viewer: described tables, the samples' full-text search box (samples_fts), and
+queries for the worst slices, the flaky cases and the slowest samples of a run (the latest when
+the run_id field is left empty). The format is Datasette's metadata.json (0.6x).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TABLES: dict[str, tuple[str, dict[str, str]]] = {
+    "runs": ("One row per run of a suite against a model.", {
+        "id": "run id, sortable by time (20261128-194432-3f2a)",
+        "suite": "suite name", "suite_path": "suite file the run was started from",
+        "model": "model spec (provider/model)", "simulated": "1 for the demo/ simulators",
+        "status": "running | complete | partial | failed",
+        "samples_per_case": "samples per case and template", "temperature": "sampling temperature",
+        "max_tokens": "output token cap (null: the provider's default)", "seed": "base seed of the run",
+        "concurrency": "requests in flight at most", "slo_ms": "latency SLO in ms, if any",
+        "base_url": "endpoint the run used (no key)", "started_at": "ISO time the run started",
+        "finished_at": "ISO time it finished (null while running)", "n_cases": "cases in the run",
+        "n_templates": "prompt templates", "n_expected": "samples expected: cases × templates × samples",
+        "pid": "writer process while running", "config": "JSON: templates, scorers, gates, variance, cluster_key, suite hash",
+    }),
+    "cases": ("The cases of each run, as the run saw them.", {
+        "run_id": "the run", "case_id": "case id from the suite", "position": "order in the suite",
+        "vars": "JSON: template variables", "targets": "JSON list of accepted answers",
+        "metadata": "JSON: slice fields (query with json_extract(metadata, '$.lang'))",
+        "input_text": "all input text of the case (for length and script slices)",
+    }),
+    "samples": ("Every request's outcome: one row per (run, case, template, sample).", {
+        "id": "row id (rowid of samples_fts)", "run_id": "the run", "case_id": "the case", "template": "template id",
+        "sample_index": "0-based sample number", "dispatch_order": "order the request was sent in",
+        "prompt": "JSON list of chat messages sent", "response": "the model's text (inert data)",
+        "reasoning": "reasoning text, when the provider returns it", "extracted": "what the primary scorer compared",
+        "correct": "1 when correct; an error is 0", "score": "primary score in [0, 1]",
+        "scores": "JSON: every scorer's {extracted, correct, score}", "latency_ms": "end-to-end latency in ms",
+        "ttft_ms": "time to first token in ms", "output_tokens": "tokens generated", "input_tokens": "prompt tokens",
+        "finish_reason": "why generation stopped", "error": "short reason when the request failed, else null",
+        "error_kind": "rate_limited | server_error | transport | timeout | client_error",
+        "attempts": "requests made for this sample (retries + 1)", "created_at": "ISO time stored",
+        "cluster": "semantic cluster of the answer within its case and template",
+    }),
+    "clusters": ("Semantic clusters of each case's answers, as the analysis stored them.", {
+        "run_id": "the run", "case_id": "the case", "template": "template id", "cluster": "cluster number",
+        "method": "clustering method (canonical, lexical, embeddings, entailment, hybrid)",
+        "size": "samples in the cluster", "correct": "1 when the cluster's answer is correct",
+        "representative": "one answer standing for the cluster",
+    }),
+    "reports": ("The computed report of each finished run (so reopening it is a read).", {
+        "run_id": "the run", "fingerprint": "tuieval version, sample count, last sample id, status, judgement count",
+        "created_at": "ISO time computed", "body": "the tuieval.report/1 JSON",
+    }),
+    "judgements": ("One row per judge request of a judge scorer, linked to the sample it judged.", {
+        "id": "row id", "run_id": "the run", "case_id": "the case judged", "template": "its template",
+        "sample_index": "its sample number", "scorer": "the judge scorer's name", "judge": "judge model spec",
+        "judge_sample": "0..N-1: the judge's N samples of one response",
+        "orientation": "pairwise: ab (answer first) or ba; else empty", "prompt": "JSON messages sent to the judge",
+        "reply": "the judge's raw reply", "reasoning": "the reply without its grade line",
+        "grade": "the grade as parsed (null when unparsed)", "score": "the grade's score in [0, 1]",
+        "parsed": "0 when the reply had no readable grade (never correct)", "problem": "why it could not be read",
+        "latency_ms": "judge request latency in ms", "input_tokens": "prompt tokens", "output_tokens": "reply tokens",
+        "attempts": "requests made (retries + 1)", "error": "why the request failed, else null",
+        "error_kind": "rate_limited | server_error | transport | timeout | client_error", "created_at": "ISO time stored",
+    }),
+    "search_index": ("Whether samples_fts holds every stored sample.", {
+        "id": "always 1", "built": "1 once rows stored before the index existed were indexed",
+    }),
+    "case_scores": ("View: accuracy per run, case and template.", {
+        "run_id": "the run", "case_id": "the case", "template": "template id", "n_samples": "samples",
+        "accuracy": "mean correct", "n_errors": "failed requests", "metadata": "JSON: the case's slice fields",
+    }),
+    "run_summary": ("View: one line per run.", {
+        "run_id": "the run", "suite": "suite name", "model": "model spec", "status": "run status",
+        "n_samples": "samples stored", "n_expected": "samples expected", "accuracy": "mean correct",
+        "error_rate": "share of failed requests", "started_at": "ISO start", "finished_at": "ISO end",
+    }),
+}
+
+# A run id field left empty means the latest run.
+_RUN = "COALESCE(NULLIF(:run_id, ''), (SELECT id FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1))"
+
+QUERIES: dict[str, dict[str, str]] = {
+    "worst_slices": {
+        "title": "Worst slices of a run",
+        "description": "Accuracy per metadata field and value (cases with at least 5 of them), worst first. "
+                       "Leave run_id empty for the latest run. The report's slices add intervals and tests.",
+        "sql": f"""SELECT c.run_id, j.key AS slice_key, j.value AS slice_value,
+       COUNT(DISTINCT s.case_id) AS n_cases, COUNT(*) AS n_samples,
+       ROUND(AVG(s.correct), 4) AS accuracy, ROUND(AVG(s.error IS NOT NULL), 4) AS error_rate
+FROM samples s
+JOIN cases c ON c.run_id = s.run_id AND c.case_id = s.case_id, json_each(c.metadata) j
+WHERE s.run_id = {_RUN}
+GROUP BY c.run_id, j.key, j.value
+HAVING COUNT(DISTINCT s.case_id) >= 5
+ORDER BY accuracy ASC, n_cases DESC
+LIMIT 100""",
+    },
+    "flaky_cases": {
+        "title": "Flaky cases of a run",
+        "description": "Cases whose repeated samples disagree (right on some, wrong on others), the most "
+                       "evenly split first, with how many distinct answers they gave.",
+        "sql": f"""SELECT s.run_id, s.case_id, s.template, COUNT(*) AS n_samples, SUM(s.correct) AS n_correct,
+       ROUND(AVG(s.correct), 4) AS accuracy,
+       COUNT(DISTINCT COALESCE(s.extracted, s.response)) AS n_distinct_answers
+FROM samples s
+WHERE s.run_id = {_RUN}
+GROUP BY s.run_id, s.case_id, s.template
+HAVING COUNT(*) >= 2 AND SUM(s.correct) > 0 AND SUM(s.correct) < COUNT(*)
+ORDER BY ROUND(ABS(AVG(s.correct) - 0.5), 6) ASC, n_distinct_answers DESC, s.case_id
+LIMIT 200""",
+    },
+    "slowest_samples": {
+        "title": "Slowest samples of a run",
+        "description": "The 100 slowest requests, with time to first token, tokens and errors.",
+        "sql": f"""SELECT s.id, s.run_id, s.case_id, s.template, s.sample_index, s.latency_ms, s.ttft_ms,
+       s.output_tokens, s.attempts, s.error_kind, s.correct
+FROM samples s
+WHERE s.run_id = {_RUN} AND s.latency_ms IS NOT NULL
+ORDER BY s.latency_ms DESC
+LIMIT 100""",
+    },
+}
+
+
+def datasette_metadata(database: str = "tuieval") -> dict[str, Any]:
+    """Datasette's metadata.json for a tuieval database whose file stem is `database`."""
+    tables: dict[str, Any] = {}
+    for name, (description, columns) in TABLES.items():
+        tables[name] = {"description": description, "columns": dict(columns)}
+    # the search box on /samples uses the FTS5 index; raw mode accepts FTS5 syntax (AND, OR, "phrases")
+    tables["samples"].update({"fts_table": "samples_fts", "fts_pk": "id", "searchmode": "raw",
+                              "sort_desc": "id"})
+    for name in ("samples_fts", "samples_fts_config", "samples_fts_data", "samples_fts_docsize", "samples_fts_idx"):
+        tables[name] = {"hidden": True}
+    return {
+        "title": "tuieval runs",
+        "description": "Evaluation runs written by tuieval: runs, cases, samples, clusters. JSON columns hold "
+                       "JSON text (query them with json_extract).",
+        "databases": {database: {"tables": tables, "queries": dict(QUERIES)}},
+    }
