@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from tests.tui.conftest import BRITTLE, STEADY, settle
+from tests.tui.conftest import BRITTLE, STEADY, settle, wait_until
 from textual.widgets import DataTable, Input, Tree
 
 SIZE = (100, 32)
@@ -242,7 +242,13 @@ async def test_help_palette_and_theme(make, demo_db):
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"Open run: run-a-st")
-        await pilot.pause(0.3)
+        from textual.command import CommandList
+
+        def first_hit() -> str:
+            hits = app.screen.query_one(CommandList)
+            return str(hits.get_option_at_index(0).prompt) if hits.option_count else ""
+
+        await wait_until(pilot, lambda: first_hit().startswith("Open run: run-a-steady"), "the palette's hit")
         await pilot.press("enter")
         await settle(app, pilot)
         assert type(app.screen).__name__ == "ScoreboardScreen" and app.screen.run_id == STEADY
