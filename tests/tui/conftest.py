@@ -115,15 +115,15 @@ async def settle(app, pilot, rounds: int = 50) -> None:
     raise NotSettled(f"the app did not settle in {rounds} rounds; still running: {running}")
 
 
-async def wait_until(pilot, condition, what: str, rounds: int = 200) -> None:
+async def wait_until(pilot, condition, what: str, rounds: int = 5000) -> None:
     """Process messages until `condition()` holds; NotSettled (naming `what`) if it never does.
 
-    Waits on the app's own progress (one message-queue round each), never on wall-clock time.
+    Waits on the app's own progress (one round of its message queue at a time, workers left
+    running), never on wall-clock time.
     """
     for _ in range(rounds):
         if condition():
             return
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
     if not condition():
         raise NotSettled(f"gave up waiting for {what} after {rounds} rounds")

@@ -65,7 +65,8 @@ async def test_form_rejects_bad_input(make):
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert type(app.screen).__name__ == "RunFormScreen"
-        assert "provider/model" in str(app.screen.query_one("#run-form-error").render())
+        assert "provider/model" in str(app.screen.query_one("#error-model").render())
+        assert app.focused is app.screen.query_one("#model", Input)
         await pilot.press("escape")
         await pilot.pause()
         assert not app.live_runs
@@ -175,6 +176,9 @@ async def test_cancel_marks_the_run_partial(make, tmp_path, monkeypatch):
         await pilot.pause()
         assert not app.live_runs[run_id].finished
         await pilot.press("c")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ConfirmScreen"
+        await pilot.press("y")
         await settle(app, pilot)
         assert app.live_runs[run_id].status == "partial"
         assert app.store.get_run(run_id)["status"] == "partial"

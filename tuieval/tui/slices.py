@@ -120,7 +120,10 @@ def detail_line(sl: dict[str, Any] | None, palette: fmt.Palette, samples_per_cas
         t.append(f"  {FLAG} flagged: fails significantly more than the rest" + (f" (q={q:.2g})" if q is not None else ""),
                  style=palette.bad)
     n_cases, n_samples, n_err = sl.get("n_cases"), sl.get("n_samples"), sl.get("n_errors")
-    t.append(f"\n{n_cases} cases, {n_samples} samples, {n_err or 0} errors", style="dim")
+    if "n_sequenced" in sl:  # a live row: samples so far, from the cases that have any answer yet
+        t.append(f"\n{n_samples} samples so far from {n_cases} cases, {n_err or 0} errors", style="dim")
+    else:
+        t.append(f"\n{n_cases} cases, {n_samples} samples, {n_err or 0} errors", style="dim")
     ci = sl.get("accuracy_ci") or sl.get("ci")
     t.append(f" · accuracy {fmt.pct(sl.get('accuracy'), 1)} [{fmt.ci(ci)}]", style="dim")
     if sl.get("majority_accuracy") is not None:

@@ -60,7 +60,7 @@ class CompareScreen(AppScreen):
         self.repaint()
         table.focus()
 
-    def _set_layout(self, paired: bool) -> None:
+    def _set_layout(self, paired: bool, why: str = "descriptive until both finish") -> None:
         self._paired = paired
         table = self.query_one("#cmp-table", KeyedTable)
         if paired:
@@ -72,7 +72,13 @@ class CompareScreen(AppScreen):
             table.set_columns([("slice", "slice", 24), ("n", "n", 4), ("A acc", "a", 5), ("A CI", "aci", 7),
                                ("B acc", "b", 5), ("B CI", "bci", 7), ("B−A", "d", 5), ("A p99", "ap99", 6),
                                ("B p99", "bp99", 6)])
-            table.border_title = "Slices — worst first (by the lower of the two) · descriptive until both finish"
+            table.border_title = f"Slices — worst first (by the lower of the two) · {why}"
+
+    def _set_layout_title(self, why: str) -> None:
+        table = self.query_one("#cmp-table", KeyedTable)
+        title = f"Slices — worst first (by the lower of the two) · {why}"
+        if table.border_title != title:
+            table.border_title = title
 
     def _comparison(self) -> dict[str, Any] | None:
         app = self.tapp
@@ -109,18 +115,21 @@ class CompareScreen(AppScreen):
             report = data.report
             slices = {slice_key(s): s for s in report.get("slices") or []}
             slices["overall"] = dict(report.get("overall") or {}, key="overall", value="")
-            return {"run": data.run, "slices": slices, "latency": data.latency, "live": False}
+            return {"run": data.run, "slices": slices, "latency": data.latency, "live": False, "finished": True}
         live = app.live_runs.get(run_id)
         if live is not None:
             slices = {slice_key(s): s for s in live.slices.rows()}
             run = {"id": run_id, "suite": live.suite, "model": live.model, "simulated": live.simulated,
                    "status": live.status if live.finished else f"live {live.n_done}/{live.n_total}"}
-            return {"run": run, "slices": slices, "latency": np.asarray(live.latencies, dtype=float), "live": True}
+            return {"run": run, "slices": slices, "latency": np.asarray(live.latencies, dtype=float), "live": True,
+                    "finished": live.finished}
         try:
             run = app.store.get_run(run_id)
         except Exception:
             run = {"id": run_id, "suite": "?", "model": "?", "status": "missing"}
-        return {"run": run, "slices": {}, "latency": np.zeros(0), "live": True}
+        # not loaded yet: the stored status says whether the run is over
+        return {"run": run, "slices": {}, "latency": np.zeros(0), "live": True,
+                "finished": run.get("status") not in ("running", "missing")}
 
     def repaint(self) -> None:
         pal = fmt.Palette.of(self.app)
@@ -153,8 +162,17 @@ class CompareScreen(AppScreen):
                          f"{comparison.get('test')} test, BH q over {comparison.get('m')} slices", style="dim")
         else:
             title.append("Same mean, different tails? Compare the overall row with the slices below.", style="dim")
+        finished = all(side["finished"] for side in sides)
+        if comparison is not None and comparison.get("error"):
+            why = "descriptive: these runs cannot be paired"
+        elif finished:
+            why = "descriptive while the paired comparison is computed"
+        else:
+            why = "descriptive until both finish"
         if paired != self._paired:
-            self._set_layout(paired)
+            self._set_layout(paired, why)
+        elif not paired:
+            self._set_layout_title(why)
         self.query_one("#cmp-title", Static).update(title)
         if paired:
             rows = self._paired_rows(sides, comparison, pal)

@@ -149,14 +149,11 @@ class RunsScreen(AppScreen):
 
         pair = list(self.marked)
         if len(pair) < 2:
-            ids = [r["id"] for r in self.runs]
-            rid = self.current()
-            if rid is None or len(ids) < 2:
-                self.notify("mark two runs with space, then press c")
-                return
-            i = ids.index(rid)
-            other = ids[i + 1] if i + 1 < len(ids) else ids[i - 1]
-            pair = [rid, other] if not pair else [pair[0], rid if rid != pair[0] else other]
+            # never guess the second run: two neighbouring rows are usually unrelated runs
+            have = f" ({pair[0]} is marked)" if pair else ""
+            self.notify(f"mark two runs to compare: space on the baseline, then space on the candidate, "
+                        f"then c{have}", title="compare")
+            return
         self.app.push_screen(CompareScreen(pair[0], pair[1]))
 
     def action_export(self) -> None:

@@ -185,7 +185,11 @@ class ScoreboardScreen(AppScreen):
     def update_detail(self) -> None:
         pal = fmt.Palette.of(self.app)
         sl = self.highlighted()
-        spc = self.data.run.get("samples_per_case") if self.data else None
+        if self.data is not None:
+            spc = self.data.run.get("samples_per_case")
+        else:
+            live = self.tapp.live_runs.get(self.run_id)
+            spc = live.samples if live is not None else None
         self.query_one("#sb-detail", Static).update(detail_line(sl, pal, spc))
         slo = None
         if self.data is not None:
