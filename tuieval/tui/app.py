@@ -20,13 +20,14 @@ from rich.text import Text
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.filter import DimFilter
 from textual.message import Message
 from textual.screen import Screen
 from textual.signal import Signal
 
 from tuieval.engine.events import RunFinished, RunStarted
 from tuieval.store import Store, default_db_path
-from tuieval.tui import data
+from tuieval.tui import data, themes
 from tuieval.tui.commands import TuievalCommands
 from tuieval.tui.live_state import LiveRun, for_run
 from tuieval.tui.sanitize import sanitize
@@ -87,7 +88,16 @@ class TuievalApp(App):
         #: published with a run id whenever a run starts, finishes or its report is ready
         self.run_changed: Signal[str] = Signal(self, "run-changed")
         self.suites_changed: Signal[None] = Signal(self, "suites-changed")
+        themes.install(self)
+        # Dim text as a known blend towards its background rather than each terminal's faint
+        # rendering (often half the contrast): the readable themes are checked with it.
+        # Textual has no public hook for a line filter; _filters is where TEXTUAL_FILTERS=dim goes.
+        self._filters.append(DimFilter(themes.DIM_FACTOR))
         self.theme = "textual-dark"
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        # the app's own variables for a theme that is not one of the readable ones (tuieval.tui.themes)
+        return {**super().get_theme_variable_defaults(), **themes.VARIABLE_DEFAULTS}
 
     # -- start-up ----------------------------------------------------------------------------
 

@@ -36,3 +36,10 @@ class AppScreen(Screen):
 
     def on_screen_resume(self) -> None:
         self.query_one(NavBar).redraw()
+
+    def on_mount(self) -> None:
+        # Textual calls this as well as a subclass's own on_mount
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.on_theme_change())
+
+    def on_theme_change(self) -> None:
+        """Repaint what was drawn in the previous theme's colours (Rich styles are baked in)."""

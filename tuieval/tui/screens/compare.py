@@ -22,7 +22,7 @@ from textual.widgets import Static
 from tuieval.tui import fmt
 from tuieval.tui.sanitize import sanitize
 from tuieval.tui.screens.base import AppScreen
-from tuieval.tui.slices import FLAG, slice_key
+from tuieval.tui.slices import FLAG, NAME_LIMIT, slice_key
 from tuieval.tui.widgets.charts import Chart, LatencyHistogram
 from tuieval.tui.widgets.keyed_table import KeyedTable
 
@@ -52,7 +52,6 @@ class CompareScreen(AppScreen):
     def on_mount(self) -> None:
         table = self.query_one("#cmp-table", KeyedTable)
         self._set_layout(paired=False)
-        table.fixed_columns = 1
         self.tapp.run_changed.subscribe(self, lambda rid: self.repaint() if rid in self.ids else None)
         self.set_interval(1 / 4, self._tick, name="compare")
         for rid in self.ids:
@@ -60,18 +59,21 @@ class CompareScreen(AppScreen):
         self.repaint()
         table.focus()
 
+    def on_theme_change(self) -> None:
+        self.repaint()
+
     def _set_layout(self, paired: bool, why: str = "descriptive until both finish") -> None:
         self._paired = paired
         table = self.query_one("#cmp-table", KeyedTable)
         if paired:
-            table.set_columns([("slice", "slice", 24), ("n", "n", 4), ("A acc", "a", 5), ("B acc", "b", 5),
-                               ("B−A", "d", 6), ("Δ 95% CI", "dci", 9), ("q", "q", 6), ("A p99", "ap99", 6),
-                               ("B p99", "bp99", 6)])
+            table.set_columns([("slice", "slice", 20), ("n", "n", 4), ("A acc", "a", 5), ("B acc", "b", 5),
+                               ("B−A", "d", 6), ("Δ 95% CI", "dci", 9), ("q", "q", 7), ("A p99", "ap99", 6),
+                               ("B p99", "bp99", 6)], flex="slice", drop=("dci", "ap99", "bp99", "n"))
             table.border_title = "Paired comparison — significant regressions first (B = candidate)"
         else:
-            table.set_columns([("slice", "slice", 24), ("n", "n", 4), ("A acc", "a", 5), ("A CI", "aci", 7),
+            table.set_columns([("slice", "slice", 20), ("n", "n", 4), ("A acc", "a", 5), ("A CI", "aci", 7),
                                ("B acc", "b", 5), ("B CI", "bci", 7), ("B−A", "d", 5), ("A p99", "ap99", 6),
-                               ("B p99", "bp99", 6)])
+                               ("B p99", "bp99", 6)], flex="slice", drop=("aci", "bci", "ap99", "bp99", "n"))
             table.border_title = f"Slices — worst first (by the lower of the two) · {why}"
 
     def _set_layout_title(self, why: str) -> None:
@@ -158,7 +160,13 @@ class CompareScreen(AppScreen):
             n_reg = len(comparison.get("regressions") or [])
             title.append(f"{n_reg} significant regression{'s' if n_reg != 1 else ''}",
                          style=f"bold {pal.bad}" if n_reg else pal.good)
-            title.append(f" of B against A · paired on {comparison.get('n_cases')} cases, "
+            title.append(" of B against A", style="dim")
+            overall = comparison.get("overall") or {}
+            delta = fmt.num(overall.get("delta"))
+            if delta is not None:
+                title.append(f" · overall {delta * 100:+.1f} pts ({fmt.p_clause('p', overall.get('p_value'))})",
+                             style=(pal.bad if delta < 0 else pal.good) if overall.get("significant") else "dim")
+            title.append(f" · paired on {comparison.get('n_cases')} cases, "
                          f"{comparison.get('test')} test, BH q over {comparison.get('m')} slices", style="dim")
         else:
             title.append("Same mean, different tails? Compare the overall row with the slices below.", style="dim")
@@ -191,7 +199,7 @@ class CompareScreen(AppScreen):
             label.append("overall", style="bold")
         else:
             label.append(f"{FLAG} " if flagged else "  ", style=pal.bad)
-            label.append(sanitize(k, single_line=True, limit=22))
+            label.append(sanitize(k, single_line=True, limit=NAME_LIMIT))
         return label
 
     def _descriptive_rows(self, sides: list[dict[str, Any]], pal: fmt.Palette) -> list[tuple[str, list[Any]]]:
@@ -258,7 +266,7 @@ class CompareScreen(AppScreen):
                 fmt.acc_text(e.get("candidate_accuracy", b.get("accuracy")), pal),
                 fmt.right(fmt.DASH if delta is None else f"{mark}{delta * 100:+.0f}", dstyle),
                 fmt.right(fmt.DASH if lo is None or hi is None else f"{lo * 100:+.0f}…{hi * 100:+.0f}", "dim"),
-                fmt.right("n<min" if e.get("untested") else ("" if k == "overall" else fmt.dec(q, 3)), "dim"),
+                fmt.right("n<min" if e.get("untested") else ("" if k == "overall" else fmt.p_cell(q)), "dim"),
                 fmt.right(fmt.ms((a.get("latency_ms") or {}).get("p99")), "dim"),
                 fmt.right(fmt.ms((b.get("latency_ms") or {}).get("p99")), "dim"),
             ]))

@@ -19,7 +19,7 @@ from tuieval.tui import fmt
 from tuieval.tui.live_state import LiveRun
 from tuieval.tui.sanitize import sanitize
 from tuieval.tui.screens.base import AppScreen
-from tuieval.tui.slices import live_columns, live_row, ordered, slice_key
+from tuieval.tui.slices import LIVE_DROP, live_columns, live_row, ordered, slice_key
 from tuieval.tui.widgets.keyed_table import KeyedTable
 from tuieval.tui.widgets.stream_view import StreamView
 
@@ -71,12 +71,16 @@ class LiveScreen(AppScreen):
                               ("chars", "chars", 5)])
         inflight.border_title = "In flight"
         slices = self.query_one("#live-slices", KeyedTable)
-        slices.set_columns(live_columns())
+        slices.set_columns(live_columns(), flex="slice", drop=LIVE_DROP)
         slices.border_title = "Live slices — worst first"
         self.query_one("#stream").border_title = "Focused sample"
         self.tapp.run_changed.subscribe(self, self._run_changed)
         self.set_interval(1 / TABLE_HZ, self.refresh_tables, name="live-tables")
         self.set_interval(1 / STREAM_HZ, self.refresh_stream, name="live-stream")
+        self.refresh_tables()
+        self.refresh_stream()
+
+    def on_theme_change(self) -> None:
         self.refresh_tables()
         self.refresh_stream()
 
