@@ -1,3 +1,3 @@
 """tuieval: evaluate language models on their tails — slices, variance and p99 latency."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

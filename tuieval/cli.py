@@ -112,6 +112,14 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
     from tuieval.progress import Progress
     from tuieval.suite import SuiteError, load_suite
 
+    if not resume_id:
+        # every check of `tuieval validate` first: before a database, a run row or a request
+        if not model:
+            raise BadInput("--model is required (e.g. --model demo/steady)")
+        try:
+            loaded = load_suite(suite)
+        except SuiteError as exc:
+            raise BadInput(exc.one_line()) from None
     store = _open_store(db_path)
     stored_run = None
     if resume_id:
@@ -125,13 +133,6 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         if not os.path.exists(suite):
             raise BadInput(f"{suite}: no such file")
         _warn_if_suite_changed(suite, stored_run)
-    else:
-        if not model:
-            raise BadInput("--model is required (e.g. --model demo/steady)")
-        try:
-            loaded = load_suite(suite)
-        except SuiteError as exc:
-            raise BadInput(exc.one_line()) from None
 
     timeouts = Timeouts(connect=min(10.0, timeout), read=min(60.0, timeout), total=timeout)
     try:
@@ -214,10 +215,9 @@ def _headless_listener(store, run_id: str, progress):
 
 def _finish_report(store, run_id: str, quiet: bool) -> int:
     """Analyse the run, store its clusters, print a summary and apply the suite's gates."""
-    from tuieval.gates import evaluate_gates
-    from tuieval.reporting import build_report, summary_lines
-
-    from tuieval.reporting import ClusteringBackendError
+    from tuieval.gates import failed_gates
+    from tuieval.report import ClusteringBackendError, build_report
+    from tuieval.report.formats import summary_lines
 
     try:
         report = build_report(store, run_id, persist_clusters=True)
@@ -228,7 +228,7 @@ def _finish_report(store, run_id: str, quiet: bool) -> int:
     if not quiet:
         for line in summary_lines(report):
             click.echo(line, err=True)
-    failures = evaluate_gates(report, store.get_run(run_id)["config"].get("gates") or [])
+    failures = failed_gates(report.get("gates") or [])
     for failure in failures:
         click.echo(f"gate failed: {failure}", err=True)
     return EXIT_GATE_FAILED if failures else 0
@@ -265,17 +265,16 @@ def runs_command(db_path: str | None, as_json: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["json", "md", "csv", "junit"]), default="md", show_default=True)
 def report_command(run_id: str, db_path: str | None, fmt: str) -> None:
     """Report on a run (RUN_ID or `latest`)."""
-    from tuieval import reporting
+    from tuieval.report import ClusteringBackendError, build_report
+    from tuieval.report.formats import RENDERERS
 
     store = _open_store(db_path, must_exist=True)
     rid = _resolve(store, run_id)
     try:
-        report = reporting.build_report(store, rid)
-    except reporting.ClusteringBackendError as exc:
+        report = build_report(store, rid)
+    except ClusteringBackendError as exc:
         raise BadInput(str(exc)) from None
-    render = {"json": reporting.to_json, "md": reporting.to_markdown, "csv": reporting.to_csv,
-              "junit": reporting.to_junit}[fmt]
-    click.echo(render(report), nl=False)
+    click.echo(RENDERERS[fmt](report), nl=False)
 
 
 @cli.command("export")
@@ -284,7 +283,7 @@ def report_command(run_id: str, db_path: str | None, fmt: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
 def export_command(run_id: str, db_path: str | None, fmt: str) -> None:
     """Every sample of a run, one JSON object per line."""
-    from tuieval.reporting import ClusteringBackendError, export_rows
+    from tuieval.report import ClusteringBackendError, export_rows
 
     store = _open_store(db_path, must_exist=True)
     rid = _resolve(store, run_id)
@@ -303,40 +302,71 @@ def export_command(run_id: str, db_path: str | None, fmt: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["json", "md"]), default="md", show_default=True)
 def compare_command(baseline_run: str, candidate_run: str, db_path: str | None, fmt: str) -> None:
     """Paired comparison of two runs on the same cases; exit 1 when a slice regressed."""
-    from tuieval import reporting
+    from tuieval.report import build_comparison
+    from tuieval.report.formats import comparison_to_markdown
 
     store = _open_store(db_path, must_exist=True)
     baseline = _resolve(store, baseline_run, "BASELINE_RUN")
     candidate = _resolve(store, candidate_run, "CANDIDATE_RUN")
     try:
-        comparison = reporting.build_comparison(store, baseline, candidate)
+        comparison = build_comparison(store, baseline, candidate)
     except ValueError as exc:  # runs that cannot be paired (different suites, no shared cases)
         raise BadInput(f"CANDIDATE_RUN: {exc}") from None
     if fmt == "json":
         click.echo(json.dumps(comparison, indent=2, ensure_ascii=False))
     else:
-        click.echo(reporting.comparison_to_markdown(comparison), nl=False)
+        click.echo(comparison_to_markdown(comparison), nl=False)
     overall = comparison.get("overall") or {}
     overall_regressed = bool(overall.get("significant")) and (overall.get("delta") or 0) < 0
     if comparison.get("regressions") or overall_regressed:
         sys.exit(EXIT_GATE_FAILED)
 
 
+@cli.command("rescore")
+@click.argument("run_id")
+@db_option
+@click.option("--extractor", "extractors", multiple=True, metavar="NAME",
+              help="A built-in extractor (strict, last_number, first_number, number, choice, boxed, "
+                   "json_field:PATH); repeat or comma-separate. Default: all but json_field.")
+@click.option("--no-scorers", is_flag=True, help="Leave out the suite's own scorers' stored verdicts.")
+@click.option("--format", "fmt", type=click.Choice(["json", "md"]), default="md", show_default=True)
+def rescore_command(run_id: str, db_path: str | None, extractors: tuple[str, ...], no_scorers: bool,
+                    fmt: str) -> None:
+    """Re-read a stored run's responses with several extractors: how much of the score is extraction."""
+    from tuieval.report.formats.robustness import extraction_markdown
+    from tuieval.report.rescore import rescore
+    from tuieval.scoring.extractors import EXTRACTOR_NAMES
+
+    names = [n.strip() for item in extractors for n in item.split(",") if n.strip()]
+    if not names:
+        names = [n for n in EXTRACTOR_NAMES if not n.startswith("json_field")]
+    store = _open_store(db_path, must_exist=True)
+    rid = _resolve(store, run_id)
+    try:
+        result = rescore(store, rid, names, include_scorers=not no_scorers)
+    except ValueError as exc:
+        raise BadInput(f"--extractor: {exc}") from None
+    if fmt == "json":
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        click.echo(extraction_markdown(result), nl=False)
+
+
 @cli.command("validate")
 @click.argument("suites", nargs=-1, required=True, type=click.Path())
 def validate_command(suites: tuple[str, ...]) -> None:
     """Check suites; list every problem with file, field and line."""
-    from tuieval.suite import load_suite, validate
+    from tuieval.suite import SuiteError, load_suite
 
     bad = 0
     for path in suites:
-        problems = validate(path)
-        if problems:
+        try:
+            s = load_suite(path)
+        except SuiteError as exc:
             bad += 1
-            for p in problems:
+            for p in exc.problems:
                 click.echo(str(p), err=True)
         else:
-            s = load_suite(path)
             click.echo(f"{path}: ok — {s.name}: {len(s.cases)} cases, {len(s.templates)} template(s), "
                        f"{s.sampling.samples} sample(s) each")
     if bad:

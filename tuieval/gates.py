@@ -1,8 +1,17 @@
-"""Release gates: bounds on report metrics, overall or per slice, that fail a run (exit 1)."""
+"""Release gates: bounds on report metrics, overall or per slice, that fail a run (exit 1).
+
+`evaluate_gates` turns a suite's `gates:` into the report's `gates` list, one entry per bound
+(a gate with both `min` and `max` is two entries): what was checked, the value and n it was
+checked on, and whether it held. The CLI's `gate failed:` lines, the JUnit testcases, the
+Markdown header and the app's scoreboard all read that list.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+#: gate bound → (op in the report, how a failure reads)
+_BOUNDS = (("min", ">=", "<"), ("max", "<=", ">"))
 
 
 def metric_value(metrics: dict[str, Any], metric: str) -> float | None:
@@ -17,31 +26,47 @@ def metric_value(metrics: dict[str, Any], metric: str) -> float | None:
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def evaluate_gates(report: dict[str, Any], gates: list[dict[str, Any]]) -> list[str]:
-    """Human-readable failures, empty when every gate holds.
+def _find_slice(report: dict[str, Any], name: str) -> dict[str, Any] | None:
+    key, _, value = name.partition("=")
+    for s in report.get("slices", []):
+        if s["key"] == key and str(s["value"]) == value:
+            return s
+        if name in (s.get("aliases") or []):
+            return s
+    return None
+
+
+def evaluate_gates(report: dict[str, Any], gates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One result per gate bound: {gate, slice, metric, op, threshold, value, n, passed, message}.
 
     A gate on a slice that does not exist, or a metric with no value (e.g. no samples), fails:
-    a gate that silently passes on missing data would let a regression through.
+    a gate that silently passes on missing data would let a regression through. `message`
+    is the one line the CLI prints after `gate failed:` (and JUnit shows).
     """
-    failures = []
+    results = []
     for gate in gates:
         metric = gate["metric"]
-        where = "overall"
-        metrics: dict[str, Any] | None = report.get("overall")
-        if gate.get("slice"):
-            key, _, value = gate["slice"].partition("=")
-            where = gate["slice"]
-            metrics = next((s for s in report.get("slices", []) if s["key"] == key and str(s["value"]) == value), None)
-            if metrics is None:
-                failures.append(f"{metric} on {where}: no such slice in this run")
-                continue
-        value = metric_value(metrics or {}, metric)
-        if value is None:
-            failures.append(f"{metric} on {where}: no value")
-            continue
+        where = gate.get("slice") or "overall"
+        metrics = _find_slice(report, where) if gate.get("slice") else report.get("overall")
+        value = metric_value(metrics or {}, metric) if metrics is not None else None
         n = (metrics or {}).get("n_cases")
-        if gate.get("min") is not None and value < gate["min"]:
-            failures.append(f"{metric} on {where} = {value:.3f} < min {gate['min']} (n={n})")
-        if gate.get("max") is not None and value > gate["max"]:
-            failures.append(f"{metric} on {where} = {value:.3f} > max {gate['max']} (n={n})")
-    return failures
+        for bound, op, broken in _BOUNDS:
+            threshold = gate.get(bound)
+            if threshold is None:
+                continue
+            if metrics is None:
+                passed, message = False, f"{metric} on {where}: no such slice in this run"
+            elif value is None:
+                passed, message = False, f"{metric} on {where}: no value"
+            else:
+                passed = value >= threshold if op == ">=" else value <= threshold
+                message = f"{metric} on {where} = {value:.3f} {op if passed else broken} {bound} {threshold} (n={n})"
+            results.append({"gate": f"{metric} {op} {threshold:g} on {where}", "slice": gate.get("slice"),
+                            "metric": metric, "op": op, "threshold": threshold, "value": value, "n": n,
+                            "passed": passed, "message": message})
+    return results
+
+
+def failed_gates(results: list[dict[str, Any]]) -> list[str]:
+    """The messages of the gates that failed, in the suite's order."""
+    return [r["message"] for r in results if not r["passed"]]

@@ -14,7 +14,8 @@ import pytest
 
 from tuieval.backends.demo import DemoBackend
 from tuieval.engine import Engine, RunOptions
-from tuieval.reporting import build_comparison, comparison_to_markdown
+from tuieval.report import build_comparison
+from tuieval.report.formats import comparison_to_markdown
 from tuieval.store import Store
 from tuieval.suite import load_suite
 

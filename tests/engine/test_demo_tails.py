@@ -10,7 +10,7 @@ import pytest
 
 from tuieval.backends.demo import DemoBackend
 from tuieval.engine import Engine, RunOptions
-from tuieval.reporting import build_report
+from tuieval.report import build_report
 from tuieval.store import Store
 from tuieval.suite import load_suite
 

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from tests.support.model_server import JUDGE_KEY
-from tuieval import reporting
+from tuieval import report as reporting
 from tuieval.analysis.variance import cluster_groups
 from tuieval.backends.base import Timeouts
 from tuieval.backends.registry import create_backend

@@ -35,7 +35,7 @@ def pin_clock(mp: pytest.MonkeyPatch, prefix: str = "run") -> None:
 def build_demo_db(path: Path, *, limit: int | None = None) -> None:
     from tuieval.backends.demo import DemoBackend
     from tuieval.engine import Engine, RunOptions
-    from tuieval.reporting import build_report
+    from tuieval.report import build_report
     from tuieval.store import Store
     from tuieval.suite import load_suite
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tuieval.analysis.report import analyze_run, cluster_records, cluster_run
-from tuieval.analysis.variance import (DEFAULT_EMBEDDING_THRESHOLD, cluster_by_similarity, cluster_embeddings,
-                                       cluster_groups, cosine_similarity_matrix)
+from tests.support.reference_clustering import cluster_embeddings, cosine_similarity_matrix
+from tuieval.analysis.variance import DEFAULT_EMBEDDING_THRESHOLD, cluster_by_similarity, cluster_groups
 
 VOCAB: dict[str, int] = {}
 

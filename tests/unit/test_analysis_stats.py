@@ -21,6 +21,7 @@ from tuieval.analysis.stats import (
     fisher_one_sided,
     holm,
     jeffreys,
+    json_float,
     mcnemar_exact,
     mean_ci_items,
     mean_pass_at_k,
@@ -238,6 +239,26 @@ def test_mcnemar_large_m_log_path():
     p, mid = mcnemar_exact(b, c)
     assert p == pytest.approx(float(exact), rel=1e-9)
     assert mid == pytest.approx(float(exact - Fraction(math.comb(m, c), 2 ** m)), rel=1e-9)
+
+
+@pytest.mark.parametrize("b, c", [(700, 800), (1200, 1350), (600, 601), (500, 500), (501, 500), (3, 4000)])
+def test_mcnemar_matches_the_binomial_tail_on_both_sides_of_the_exact_limit(b, c):
+    # m = 1000 takes the rational sum, m > 1000 the log-space sum: both must give the
+    # exact two-sided binomial tail, computed here with integers
+    m, lo = b + c, min(b, c)
+    tail = Fraction(sum(math.comb(m, i) for i in range(lo + 1)), 2 ** m)
+    exact = min(Fraction(1), 2 * tail)
+    p, mid = mcnemar_exact(b, c)
+    assert p == pytest.approx(float(exact), rel=1e-9)
+    assert mid == pytest.approx(float(exact - Fraction(math.comb(m, lo), 2 ** m)), rel=1e-9, abs=1e-300)
+    assert 0.0 <= mid <= p <= 1.0
+
+
+def test_json_float():
+    assert json_float(None) is None and json_float(float("nan")) is None and json_float(np.inf) is None
+    assert json_float(np.float32(0.5)) == 0.5 and type(json_float(np.int64(3))) is float
+    z = json_float(-0.0)
+    assert z == 0.0 and math.copysign(1.0, z) == 1.0  # no "-0.0" in a report
 
 
 def test_bh_check_values():

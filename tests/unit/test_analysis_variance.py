@@ -9,28 +9,36 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tuieval.analysis.variance import (
-    ClusterResult,
-    EntailmentOracle,
+from tests.support.reference_clustering import (
     adjusted_rand_index,
-    canonical_answer,
-    cluster_by_similarity,
     cluster_canonical,
     cluster_entailment,
-    cluster_groups,
     cluster_hybrid,
     cluster_lexical,
+    lexical_similarity,
+    majority_correct,
+    modal_cluster,
+)
+from tuieval.analysis.variance import (
+    ClusterResult,
+    canonical_answer,
+    cluster_by_similarity,
+    cluster_groups,
     consistency,
     flip,
     flip_rates,
     group_stats,
-    lexical_similarity,
-    likelihood_semantic_entropy,
-    majority_correct,
-    modal_cluster,
     parse_judge_reply,
     semantic_entropy,
 )
+
+
+def _cluster(method: str, answers, question: str = "", **kw) -> tuple[list[int], dict]:
+    """The product's clustering (cluster_groups) of one group of answers."""
+    ids, stats = cluster_groups(list(answers), np.zeros(len(answers), dtype=np.int64), method,
+                                questions=[question], **kw)
+    return ids.tolist(), stats
+
 
 # ---------------------------------------------------------------------------------------------
 # A labelled set of answer groups: (question, [(answer, true cluster label), ...]).
@@ -91,20 +99,12 @@ def _tier_ari(tier: str) -> tuple[float, list[float], dict]:
     for q, group in LABELLED:
         answers = [a for a, _ in group]
         truth = [lab for _, lab in group]
-        if tier == "canonical":
-            pred = cluster_canonical(answers)
-        elif tier == "lexical":
-            pred = cluster_lexical(answers)
-        elif tier == "entailment":
-            res = cluster_entailment(q, answers, fake_judge)
-            pred = res.ids
-            for k in counters:
-                counters[k] += res.stats[k]
-        else:
-            res = cluster_hybrid(answers, lexical_similarity(answers), 0.2, 0.9, fake_judge, question=q)
-            pred = res.ids
-            for k in counters:
-                counters[k] += res.stats[k]
+        kw = {"judge": fake_judge} if tier in ("entailment", "hybrid") else {}
+        if tier == "hybrid":
+            kw.update(tau_low=0.2, tau_high=0.9)
+        pred, stats = _cluster(tier, answers, q, **kw)
+        for k in counters:
+            counters[k] += stats.get(k, 0)
         scores.append(adjusted_rand_index(truth, pred))
     return float(np.mean(scores)), scores, counters
 
@@ -171,17 +171,17 @@ answer_text = st.text(alphabet=st.characters(codec="utf-8", categories=("L", "N"
 def test_identical_answers_form_one_cluster(text, n, rnd):
     answers = [text] * n
     rnd.shuffle(answers)
-    assert cluster_canonical(answers) == [0] * n
-    assert cluster_lexical(answers) == [0] * n
+    assert _cluster("canonical", answers)[0] == [0] * n
+    assert _cluster("lexical", answers)[0] == [0] * n
     assert cluster_by_similarity(np.ones((n, n)), 0.9) == [0] * n
 
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.one_of(answer_text, st.none()), max_size=10))
 def test_clustering_is_deterministic_and_first_appearance_numbered(answers):
-    a = cluster_lexical(answers)
-    assert a == cluster_lexical(list(answers))
-    assert a == cluster_lexical(answers)
+    a = _cluster("lexical", answers)[0]
+    assert a == _cluster("lexical", list(answers))[0]
+    assert a == cluster_lexical(answers)  # the per-group reference agrees
     seen = []
     for x, c in zip(answers, a):
         assert (x is None) == (c == -1)
@@ -189,7 +189,8 @@ def test_clustering_is_deterministic_and_first_appearance_numbered(answers):
             assert c == len(seen)  # clusters are numbered in order of first appearance
             seen.append(c)
     # the lexical tier only merges further: never splits canonical duplicates
-    canon = cluster_canonical(answers)
+    canon = _cluster("canonical", answers)[0]
+    assert canon == cluster_canonical(answers)
     for i in range(len(answers)):
         for j in range(len(answers)):
             if canon[i] >= 0 and canon[i] == canon[j]:
@@ -197,16 +198,16 @@ def test_clustering_is_deterministic_and_first_appearance_numbered(answers):
 
 
 def test_errors_are_excluded():
-    ids = cluster_canonical(["x", None, "x", "y"])
+    ids = _cluster("canonical", ["x", None, "x", "y"])[0]
     assert ids == [0, -1, 0, 1]
     se = semantic_entropy(ids)
     assert se.n_valid == 3 and se.n_clusters == 2
 
 
 def test_lexical_guards_numbers_and_negation():
-    assert cluster_lexical(["The Titanic sank in 1912", "The Titanic sank in 1921"]) == [0, 1]
-    assert cluster_lexical(["The door is open", "The door is not open"]) == [0, 1]
-    assert cluster_lexical(["The door is open", "the door is open."]) == [0, 0]
+    assert _cluster("lexical", ["The Titanic sank in 1912", "The Titanic sank in 1921"])[0] == [0, 1]
+    assert _cluster("lexical", ["The door is open", "The door is not open"])[0] == [0, 1]
+    assert _cluster("lexical", ["The door is open", "the door is open."])[0] == [0, 0]
 
 
 def test_agglomerative_never_chains():
@@ -251,24 +252,25 @@ def test_entailment_rules_and_cache():
         table = {("x", "y"): "entailment", ("y", "x"): "neutral", ("x", "z"): "neutral", ("z", "x"): "neutral"}
         return table.get((a, b), "contradiction")
 
-    assert cluster_entailment("q", ["x", "y"], judge, rule="strict").ids == [0, 1]
-    assert cluster_entailment("q", ["x", "y"], judge, rule="lenient").ids == [0, 0]
-    assert cluster_entailment("q", ["x", "z"], judge, rule="lenient").ids == [0, 1]
-    assert cluster_entailment("q", ["x", "z"], judge, rule="no-contradiction").ids == [0, 0]
-    oracle = EntailmentOracle(judge, "q")
+    assert _cluster("entailment", ["x", "y"], "q", judge=judge, rule="strict")[0] == [0, 1]
+    assert _cluster("entailment", ["x", "y"], "q", judge=judge, rule="lenient")[0] == [0, 0]
+    assert _cluster("entailment", ["x", "z"], "q", judge=judge, rule="lenient")[0] == [0, 1]
+    assert _cluster("entailment", ["x", "z"], "q", judge=judge, rule="no-contradiction")[0] == [0, 0]
     calls.clear()
-    cluster_entailment("q", ["x", "y", "x", "y", "y"], judge, oracle=oracle)
-    assert len(calls) == 2  # duplicates collapsed: one pair, two directions
-    cluster_entailment("q", ["y", "x"], judge, oracle=oracle)
-    assert len(calls) == 2 and oracle.pair_cache_hits == 1
+    # two groups of the same question share one decision cache
+    ids, stats = cluster_groups(["x", "y", "x", "y", "y", "y", "x"], np.array([0, 0, 0, 0, 0, 1, 1]), "entailment",
+                                judge=judge, questions=["q", "q"])
+    assert ids.tolist() == [0, 1, 0, 1, 1, 0, 1]
+    assert len(calls) == 2  # duplicates collapsed: one pair, two directions, asked once
+    assert stats["judge_calls"] == 2 and stats["pair_cache_hits"] == 1
 
 
 def test_all_identical_answers_never_call_the_judge():
     def judge(*_):
         raise AssertionError("judge called")
 
-    res = cluster_entailment("q", ["Paris", "paris", "Paris."], judge)
-    assert res.ids == [0, 0, 0] and res.stats["judge_calls"] == 0
+    ids, stats = _cluster("entailment", ["Paris", "paris", "Paris."], "q", judge=judge)
+    assert ids == [0, 0, 0] and stats["judge_calls"] == 0
 
 
 def test_greedy_first_member_wins():
@@ -278,19 +280,20 @@ def test_greedy_first_member_wins():
     def judge(q, p, h):
         return "entailment" if frozenset(p + h) in eq else "neutral"
 
-    assert cluster_entailment("q", ["a", "b", "c"], judge).ids == [0, 0, 1]
+    assert _cluster("entailment", ["a", "b", "c"], "q", judge=judge)[0] == [0, 0, 1]
 
 
 def test_hybrid_bands_are_counted():
     answers = ["1912", "1921", "It sank in 1912", "banana"]
-    S = lexical_similarity(answers)
-    res = cluster_hybrid(answers, S, 0.2, 0.9, lambda q, a, b: "neutral")
-    b = res.stats["bands"]
+    _, stats = _cluster("hybrid", answers, judge=lambda q, a, b: "neutral", tau_low=0.2, tau_high=0.9)
+    b = stats["bands"]
     assert b["below_low"] + b["band"] + b["above_high"] > 0
-    assert res.stats["judge_calls"] == 2 * (b["band"] + b["above_high"])
+    assert stats["judge_calls"] == 2 * (b["band"] + b["above_high"])
+    ref = cluster_hybrid(answers, lexical_similarity(answers), 0.2, 0.9, lambda q, a, b: "neutral")
+    assert ref.stats["bands"] == b
 
 
-def test_cluster_groups_matches_single_group_functions():
+def test_cluster_groups_matches_the_per_group_reference():
     groups_answers = [[a for a, _ in g] for _, g in LABELLED]
     texts = [a for g in groups_answers for a in g] + [None, "solo"]
     groups = np.concatenate([np.full(len(g), i) for i, g in enumerate(groups_answers)] + [np.full(2, len(groups_answers))])
@@ -309,6 +312,16 @@ def test_cluster_groups_matches_single_group_functions():
         assert ids[pos: pos + len(g)].tolist() == cluster_entailment(q, answers, fake_judge).ids
         pos += len(g)
     assert stats["unparsed_replies"] >= 1
+    ids, stats = cluster_groups(texts[:-2], groups[:-2], "hybrid", judge=fake_judge, tau_low=0.2, tau_high=0.9,
+                                questions=[q for q, _ in LABELLED])
+    pos, bands = 0, {"exact": 0, "below_low": 0, "band": 0, "above_high": 0}
+    for q, g in LABELLED:
+        answers = [a for a, _ in g]
+        ref = cluster_hybrid(answers, lexical_similarity(answers), 0.2, 0.9, fake_judge, question=q)
+        assert ids[pos: pos + len(g)].tolist() == ref.ids
+        bands = {k: bands[k] + ref.stats["bands"][k] for k in bands}
+        pos += len(g)
+    assert stats["bands"] == bands
 
 
 def test_cluster_result_from_ids():
@@ -323,22 +336,22 @@ def test_cluster_result_from_ids():
 
 def test_semantic_entropy_golden():
     se = semantic_entropy([0, 0, 1, 0, 2])
-    assert se.se == pytest.approx(0.950271, abs=1e-6)
-    assert se.h_norm == pytest.approx(0.590436, abs=1e-6)
+    assert se.semantic_entropy == pytest.approx(0.950271, abs=1e-6)
+    assert se.semantic_entropy_normalized == pytest.approx(0.590436, abs=1e-6)
     assert se.miller_madow == pytest.approx(0.950271 + 2 / 10, abs=1e-6)
     assert consistency([0, 0, 1, 0, 2]) == pytest.approx(0.6)
 
 
 def test_entropy_edge_cases():
     one = semantic_entropy([0])
-    assert one.se == 0.0 and one.h_norm is None
+    assert one.semantic_entropy == 0.0 and one.semantic_entropy_normalized is None
     none = semantic_entropy([-1, -1])
-    assert none.se is None and none.n_valid == 0
+    assert none.semantic_entropy is None and none.n_valid == 0
     assert consistency([]) is None
     same = semantic_entropy([0, 0, 0])
-    assert same.se == 0.0 and same.h_norm == 0.0
+    assert same.semantic_entropy == 0.0 and same.semantic_entropy_normalized == 0.0
     spread = semantic_entropy([0, 1, 2, 3])
-    assert spread.h_norm == pytest.approx(1.0)
+    assert spread.semantic_entropy_normalized == pytest.approx(1.0)
 
 
 def test_mode_ties_first_appearing_wins():
@@ -349,14 +362,6 @@ def test_mode_ties_first_appearing_wins():
     assert majority_correct([0, 1, 1], [True, False, True]) is False  # mode 1's first member is wrong
     assert majority_correct([0, 1, 0], [True, False, False]) is True
     assert majority_correct([-1, -1], [False, False]) is False
-
-
-def test_likelihood_semantic_entropy():
-    # equal likelihoods reduce to the discrete estimator
-    ids = [0, 0, 1, 0, 2]
-    assert likelihood_semantic_entropy(ids, [-1.0] * 5) == pytest.approx(semantic_entropy(ids).se)
-    # nearly all mass on cluster 0 → entropy near 0
-    assert likelihood_semantic_entropy([0, 1], [0.0, -50.0]) < 1e-10
 
 
 def test_flip_rates():
@@ -387,9 +392,11 @@ def test_group_stats_matches_scalar_functions():
         se = semantic_entropy(gi)
         assert gs["n_valid"][g] == se.n_valid
         if se.n_valid == 0:
-            assert math.isnan(gs["se"][g]) and not gs["majority_correct"][g]
+            assert math.isnan(gs["semantic_entropy"][g]) and not gs["majority_correct"][g]
             continue
-        assert gs["se"][g] == pytest.approx(se.se)
+        valid = [x for x in gi if x >= 0]
+        p = np.array([valid.count(c) for c in set(valid)]) / len(valid)
+        assert gs["semantic_entropy"][g] == pytest.approx(float(-(p * np.log(p)).sum()))
         assert gs["consistency"][g] == pytest.approx(consistency(gi))
         m = modal_cluster(gi)
         assert gs["mode"][g] == m.mode and gs["is_tied"][g] == m.is_tied
@@ -420,7 +427,7 @@ def test_canonical_is_idempotent(text):
 @given(st.text(alphabet=st.sampled_from(list("abcXYZ _-.,;:!?'`\t\n()\"")), max_size=30))
 def test_ascii_fast_path_matches_regex_tokenisation(text):
     # the ASCII shortcut (translate + split) must tokenise exactly like the general pattern
-    from tuieval.analysis.variance import ARTICLES, _APOSTROPHES, _WORDS
+    from tuieval.analysis.variance.canonical import _APOSTROPHES, _WORDS, ARTICLES
 
     s = _APOSTROPHES.sub("", text.strip().lower())
     assert canonical_answer(text) == " ".join(t for t in _WORDS.findall(s) if t not in ARTICLES)

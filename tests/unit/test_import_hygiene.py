@@ -17,7 +17,7 @@ def _modules_after(code: str) -> set[str]:
 
 def test_engine_store_analysis_and_backends_never_import_textual_or_rich():
     mods = _modules_after(
-        "import tuieval.engine, tuieval.store, tuieval.suite, tuieval.scoring, tuieval.reporting, tuieval.progress\n"
+        "import tuieval.engine, tuieval.store, tuieval.suite, tuieval.scoring, tuieval.report, tuieval.progress\n"
         "import tuieval.backends.registry, tuieval.backends.openai, tuieval.backends.anthropic, tuieval.backends.demo\n"
         "import tuieval.analysis.report, tuieval.analysis.live"
     )

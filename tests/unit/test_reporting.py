@@ -11,7 +11,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tuieval import reporting
+from tuieval import report as reporting
+from tuieval.gates import evaluate_gates
+from tuieval.report import formats
 from tuieval.store import Store
 
 NASTY = "[bold red]x[/] \x1b]52;c;aGVsbG8=\x07 \x1b[2J done"
@@ -78,13 +80,14 @@ def test_export_rows_carry_clusters_and_errors(store):
 
 def test_markdown_csv_and_junit_are_well_formed_and_inert(store):
     report = reporting.build_report(store, store.run_id)
-    md = reporting.to_markdown(report)
+    md = formats.to_markdown(report)
     assert "\x1b" not in md and "\x07" not in md
     assert "[bold red]x[/]" in md  # shown literally
-    table = list(csv.reader(io.StringIO(reporting.to_csv(report))))
+    table = list(csv.reader(io.StringIO(formats.to_csv(report))))
     assert table[0][:3] == ["key", "value", "n_cases"] and table[1][0] == "overall"
     assert len(table) == 1 + 1 + len(report["slices"])
-    root = ET.fromstring(reporting.to_junit(report, ["accuracy on overall = 0.5 < min 0.8"]))
+    report["gates"] = evaluate_gates(report, [{"metric": "accuracy", "min": 0.8}])
+    root = ET.fromstring(formats.to_junit(report))
     assert root.get("failures") == "1"
 
 

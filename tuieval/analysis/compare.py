@@ -48,16 +48,15 @@ values the index-based `stats.paired_bootstrap` / `stats.sign_flip_test` are use
 from __future__ import annotations
 
 import json
-import math
 import zlib
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from tuieval.analysis.report import _case_columns
+from tuieval.analysis.report import case_slice_columns
 from tuieval.analysis.slices import column_levels, min_support
-from tuieval.analysis.stats import (_log_factorials, _logsumexp, benjamini_hochberg, mcnemar_exact,
-                                    paired_bootstrap, sign_flip_test)
+from tuieval.analysis.stats import benjamini_hochberg, json_float, mcnemar_exact, paired_bootstrap, sign_flip_test
+from tuieval.sample_rules import is_correct
 
 SCHEMA = "tuieval.compare/1"
 RUN_FIELDS = ("id", "suite", "model", "simulated", "samples_per_case", "status", "temperature", "started_at")
@@ -66,14 +65,6 @@ RunRows = tuple[Mapping[str, Any], Sequence[Mapping[str, Any]], Sequence[Mapping
 
 _MAX_LEVELS = 256            # distinct difference values handled by the exact-distribution path
 _CHUNK_ELEMENTS = 1_000_000  # bound on a resampling chunk (replicates × distinct values)
-_MCNEMAR_EXACT_MAX = 1000    # discordant pairs up to which stats.mcnemar_exact's rational sum is cheap
-
-
-def _f(x: Any) -> float | None:
-    if x is None:
-        return None
-    x = float(x) + 0.0  # −0.0 + 0.0 is 0.0
-    return x if math.isfinite(x) else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -83,25 +74,6 @@ def _f(x: Any) -> float | None:
 def _rng(seed: int, tag: str) -> np.random.Generator:
     """A generator for one test: seeded by (rng_seed, CRC32 of its tag), stable across processes."""
     return np.random.default_rng([int(seed), zlib.crc32(tag.encode("utf-8"))])
-
-
-def mcnemar(b: int, c: int) -> tuple[float, float]:
-    """Exact McNemar (p_exact, p_mid) for discordant counts b, c (STATS §5.1).
-
-    Uses `stats.mcnemar_exact` (exact rational arithmetic) up to 1000 discordant pairs;
-    above that its big-integer sum gets slow (≈0.5 s at 5000), so the same binomial tail
-    is summed in log space from `stats._log_factorials` (relative error ~1e-12).
-    """
-    b, c = int(b), int(c)
-    m = b + c
-    if m <= _MCNEMAR_EXACT_MAX:
-        return mcnemar_exact(b, c)
-    lo = min(b, c)
-    lf = _log_factorials(m)
-    i = np.arange(lo + 1)
-    logpmf = lf[m] - lf[i] - lf[m - i] - m * math.log(2.0)
-    p_exact = min(1.0, 2.0 * math.exp(_logsumexp(logpmf)))
-    return p_exact, max(0.0, p_exact - math.exp(float(logpmf[-1])))
 
 
 def paired_bootstrap_ci(d: np.ndarray, B: int, rng: np.random.Generator, alpha: float) -> tuple[float, float]:
@@ -185,7 +157,7 @@ def paired_test(base: np.ndarray, cand: np.ndarray, *, test: str, alpha: float, 
     lo, hi = paired_bootstrap_ci(d, B, _rng(rng_seed, "bootstrap:" + tag), alpha)
     out["delta_ci"] = [lo, hi]
     if test == "mcnemar":
-        p, p_mid = mcnemar(out["b"], out["c"])
+        p, p_mid = mcnemar_exact(out["b"], out["c"])
         out["p_value"] = p
         out["p_mid"] = p_mid
     else:
@@ -197,9 +169,9 @@ def _finite(e: dict[str, Any]) -> None:
     """JSON-safe numbers in place: NaN / inf → None, −0.0 → 0.0."""
     for k in ("baseline_accuracy", "candidate_accuracy", "delta", "p_value", "q_value", "p_mid"):
         if k in e:
-            e[k] = _f(e[k])
+            e[k] = json_float(e[k])
     if e.get("delta_ci") is not None:
-        e["delta_ci"] = [_f(x) for x in e["delta_ci"]]
+        e["delta_ci"] = [json_float(x) for x in e["delta_ci"]]
 
 
 def _excludes_zero(ci: Sequence[float]) -> bool:
@@ -215,7 +187,7 @@ def case_scores(samples: Sequence[Mapping[str, Any]]) -> dict[Any, tuple[int, in
     ids = [s["case_id"] for s in samples]
     index: dict[Any, int] = {}
     codes = np.fromiter((index.setdefault(c, len(index)) for c in ids), dtype=np.int64, count=len(ids))
-    ok = np.fromiter((bool(s.get("correct")) and s.get("error") is None for s in samples), dtype=bool,
+    ok = np.fromiter((is_correct(s) for s in samples), dtype=bool,
                      count=len(samples))
     n = np.bincount(codes, minlength=len(index))
     k = np.bincount(codes, weights=ok, minlength=len(index))
@@ -303,7 +275,7 @@ def compare_runs(baseline: RunRows, candidate: RunRows, *, alpha: float = 0.05, 
             n_text_changed += 1
         case_rows.append({"case_id": cid, "metadata": row.get("metadata") or {},
                           "input_text": row.get("input_text") or ""})
-    cols, source = _case_columns(case_rows)
+    cols, source = case_slice_columns(case_rows)
     nmin = int(n_min) if n_min is not None else min_support(n)
 
     tested: list[dict[str, Any]] = []

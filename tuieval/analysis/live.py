@@ -24,6 +24,7 @@ import numpy as np
 from tuieval.analysis.latency import latency_summary
 from tuieval.analysis.slices import column_levels, derive_features
 from tuieval.analysis.stats import normal_mixture_halfwidth, wilson
+from tuieval.sample_rules import is_correct, is_error
 
 OVERALL = ("overall", None)
 
@@ -193,8 +194,8 @@ class LiveScoreboard:
             self.duplicates += 1
             return
         cid = sample["case_id"]
-        err = sample.get("error") is not None
-        ok = bool(sample.get("correct")) and not err  # errors count as incorrect
+        err = is_error(sample)
+        ok = is_correct(sample)
         lat = sample.get("latency_ms")
         ttft = sample.get("ttft_ms")
         for key in self._keys(cid):

@@ -45,6 +45,7 @@ Extra fields (the contract's names are never changed):
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime
 from typing import Any, Mapping, Sequence
@@ -52,25 +53,19 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from tuieval.analysis.latency import LatencyIndex, deadline_curve, tpot
-from tuieval.analysis.slices import Level, _hashable, column_levels, derive_features, discover_slices_columns
+from tuieval.analysis.robustness.templates import template_sensitivity
+from tuieval.analysis.slices import Level, column_levels, derive_features, discover_slices_columns, hashable
 from tuieval.analysis.stats import DEFAULT_KS, mean_ci_items, per_task_pass_at_k, per_task_pass_hat_k
-from tuieval.analysis.variance import (ClusterResult, Embed, Judge, _renumber, canonical_answer, cluster_groups,
-                                       flip_rates, group_stats)
+from tuieval.analysis.stats import json_float as _f
+from tuieval.analysis.variance.config import VarianceConfig
+from tuieval.analysis.variance import (ClusterResult, Embed, Judge, canonical_answer, cluster_groups, flip_rates,
+                                       group_stats, renumber)
+from tuieval.sample_rules import answer_text, is_correct, is_error
 
 SCHEMA = "tuieval.report/1"
 DERIVED_KEYS = ("input_tokens", "script", "has_digits", "non_ascii_name")
 RUN_FIELDS = ("id", "suite", "model", "status", "samples_per_case", "temperature", "started_at",
               "finished_at", "slo_ms")
-#: Keys of a run's config["variance"] passed to the clustering tiers as they are.
-TIER_KEYS = ("tau_low", "tau_high", "rule", "linkage")
-
-
-def _f(x: Any) -> float | None:
-    """JSON-safe float: NaN/inf/None → None, numpy scalars → float."""
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 def _nan_array(values: Sequence[Any]) -> np.ndarray:
@@ -99,22 +94,14 @@ class _Table:
         self.case = ci[order]
         self.tmpl = ti[order]
         self.sample_index = si[order]
-        err = np.fromiter((s.get("error") is not None for s in samples), dtype=bool, count=n)[order]
-        corr = np.fromiter((bool(s.get("correct")) for s in samples), dtype=bool, count=n)[order]
-        self.error = err
-        self.correct = corr & ~err  # a failed request never counts as correct
+        self.error = np.fromiter((is_error(s) for s in samples), dtype=bool, count=n)[order]
+        self.correct = np.fromiter((is_correct(s) for s in samples), dtype=bool, count=n)[order]
         self.censored = np.fromiter((s.get("error_kind") == "timeout" for s in samples), dtype=bool,
                                     count=n)[order]
         self.latency = _nan_array([s.get("latency_ms") for s in samples])[order] if n else np.zeros(0)
         self.ttft = _nan_array([s.get("ttft_ms") for s in samples])[order] if n else np.zeros(0)
         self.out_tokens = _nan_array([s.get("output_tokens") for s in samples])[order] if n else np.zeros(0)
-        texts = []
-        for s in samples:
-            if s.get("error") is not None:
-                texts.append(None)
-            else:
-                x = s.get("extracted")
-                texts.append(x if x is not None else s.get("response"))
+        texts = [answer_text(s) for s in samples]
         self.texts = [texts[i] for i in order.tolist()]
         self.valid_text = np.fromiter((t is not None for t in self.texts), dtype=bool, count=n)
         gkey = self.case * T + self.tmpl
@@ -132,11 +119,6 @@ def _cluster_table(table: _Table, method: str, *, threshold: float | None, judge
         group_q = [questions[c] for c in table.group_case.tolist()]
     return cluster_groups(table.texts, table.group, method, threshold=threshold, judge=judge, questions=group_q,
                           embed=embed, **tier)
-
-
-def tier_args(var_cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """The tier keyword arguments (rule, tau_low, tau_high, linkage) a variance config sets."""
-    return {k: var_cfg[k] for k in TIER_KEYS if var_cfg.get(k) is not None}
 
 
 class RunClusters(dict):
@@ -201,7 +183,7 @@ def _given_clusters(table: _Table, samples: Sequence[Mapping[str, Any]],
     out = ids.tolist()
     for g in range(table.n_groups):
         a, b = int(bounds[g]), int(bounds[g + 1])
-        out[a:b] = _renumber(out[a:b])
+        out[a:b] = renumber(out[a:b])
     return np.asarray(out, dtype=np.int64)
 
 
@@ -225,10 +207,8 @@ def cluster_records(samples: Sequence[Mapping[str, Any]], results: Mapping[tuple
             if size == 0:
                 continue
             s = by_key[(cid, tmpl, sidx[pos])]
-            text = s.get("extracted") if s.get("extracted") is not None else s.get("response")
             clusters.append({"case_id": cid, "template": tmpl, "cluster": k, "size": size,
-                             "correct": bool(s.get("correct")) and s.get("error") is None,
-                             "representative": text})
+                             "correct": is_correct(s), "representative": answer_text(s)})
     return sample_clusters, clusters
 
 
@@ -275,8 +255,8 @@ class _Analysis:
         gc = table.group_case
         valid_g = gs["n_valid"] > 0
         self.consistency = _group_mean(gc, np.where(valid_g, gs["consistency"], np.nan), nc)
-        self.se = _group_mean(gc, np.where(valid_g, gs["se"], np.nan), nc)
-        self.h_norm = _group_mean(gc, gs["h_norm"], nc)
+        self.se = _group_mean(gc, np.where(valid_g, gs["semantic_entropy"], np.nan), nc)
+        self.h_norm = _group_mean(gc, gs["semantic_entropy_normalized"], nc)
         self.mm = _group_mean(gc, np.where(valid_g, gs["miller_madow"], np.nan), nc)
         # templates without a valid answer count as majority-wrong (errors are incorrect)
         n_groups = np.bincount(gc, minlength=nc)
@@ -374,7 +354,7 @@ class _Analysis:
         return out
 
 
-def _case_columns(cases: Sequence[Mapping[str, Any]]) -> tuple[dict[str, list], dict[str, str]]:
+def case_slice_columns(cases: Sequence[Mapping[str, Any]]) -> tuple[dict[str, list], dict[str, str]]:
     """Slice columns per case: metadata keys (first-seen order) then derived features."""
     keys: dict[str, None] = {}
     for c in cases:
@@ -388,6 +368,30 @@ def _case_columns(cases: Sequence[Mapping[str, Any]]) -> tuple[dict[str, list], 
         cols[name] = derived[k]
         source[name] = "derived"
     return cols, source
+
+
+def slice_value_key(v: Any) -> Any:
+    """A slice value as a dictionary key: JSON text for lists and dicts, as the report writes them."""
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, sort_keys=True, ensure_ascii=False)
+    return v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
+
+
+def slice_membership(cases: Sequence[Mapping[str, Any]],
+                     analysed: set[Any] | None = None) -> dict[tuple[str, Any], set[Any]]:
+    """(key, value) → case ids, with the slice levels the report uses (metadata values, numeric
+    bins, derived features), computed over the cases that have samples (`analysed`)."""
+    cases = sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
+    if analysed is not None:
+        cases = [c for c in cases if c["case_id"] in analysed]
+    ids = [c["case_id"] for c in cases]
+    cols, _ = case_slice_columns(cases)
+    out: dict[tuple[str, Any], set[Any]] = {}
+    for k, vals in cols.items():
+        levels, _ = column_levels(k, vals)
+        for lv in levels:
+            out[(k, slice_value_key(lv.value))] = {ids[i] for i in np.flatnonzero(lv.mask).tolist()}
+    return out
 
 
 def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samples: Sequence[Mapping[str, Any]], *,
@@ -414,10 +418,10 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
     key=value, the derived features, and discovered conjunctions that were flagged.
     """
     cfg = run.get("config") or {}
-    var_cfg = cfg.get("variance") or {}
-    method = method or var_cfg.get("method") or "canonical"
+    var_cfg = VarianceConfig.from_mapping(cfg.get("variance"))
+    method = method or var_cfg.effective_method
     if threshold is None:
-        threshold = var_cfg.get("threshold")
+        threshold = var_cfg.threshold
     cluster_key = cluster_key or cfg.get("cluster_key")
     slo = run.get("slo_ms")
     slo = float(slo) if slo is not None else None
@@ -439,12 +443,12 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
     else:
         ids, cstats = _cluster_table(table, method, threshold=threshold, judge=judge, embed=embed,
                                      questions=[c.get("input_text") or "" for c in cases],
-                                     **tier_args(var_cfg))
+                                     **var_cfg.tier_args)
     cstats = {**cstats, **(cluster_stats or {})}
     gs = group_stats(table.group, ids, table.correct, table.n_groups)
     cluster_ids = None
     if cluster_key:
-        cluster_ids = [_hashable((c.get("metadata") or {}).get(cluster_key)) for c in cases]
+        cluster_ids = [hashable((c.get("metadata") or {}).get(cluster_key)) for c in cases]
     an = _Analysis(table, gs, nc, slo, alpha, cluster_ids)
     has = an.n_samples > 0
 
@@ -463,7 +467,7 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
 
     # -- slices ------------------------------------------------------------------------------------
     analysed = np.flatnonzero(has)
-    cols_all, source = _case_columns(cases)
+    cols_all, source = case_slice_columns(cases)
     if cluster_key:
         cols_all.pop(cluster_key, None)  # the clustering unit (e.g. passage) is not a slice
     cols = {k: [v[i] for i in analysed.tolist()] for k, v in cols_all.items()}
@@ -485,7 +489,7 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
                                       levels=levels)
         for r in res["results"]:
             if len(r.conditions) == 1:
-                found[(r.key, _hashable(r.value))] = r
+                found[(r.key, hashable(r.value))] = r
             elif r.flagged:
                 conj.append(r)
         disc_info.update(m=res["m"], n=res["n"], n_min=res["n_min"], split=res["split"],
@@ -501,7 +505,7 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
     slices_out: list[dict] = []
     for k, lvls in levels.items():
         for lv in lvls:
-            r = found.get((k, _hashable(lv.value)))
+            r = found.get((k, hashable(lv.value)))
             entry = {"key": k, "value": lv.value, "flagged": bool(r.flagged) if r else False,
                      "q_value": _f(r.q_value) if r else None, "source": source.get(k, "metadata")}
             entry.update(an.metrics(full_mask(lv.mask)))
@@ -529,7 +533,25 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
                      "percentile_method": "nearest_rank", "semantic_entropy": "discrete",
                      "discovery": disc_info},
     }
+    templates = template_robustness(table, case_ids, alpha, rng_seed)
+    if templates is not None:
+        report["robustness"] = {"templates": templates}
     return report
+
+
+def template_robustness(table: _Table, case_ids: Sequence[Any], alpha: float, rng_seed: int) -> dict | None:
+    """`robustness.templates` (tuieval.analysis.robustness.templates) for a run with several templates."""
+    T = len(table.templates)
+    if T < 2 or table.n_groups == 0:
+        return None
+    g_n = np.bincount(table.group, minlength=table.n_groups)
+    g_acc = np.bincount(table.group, weights=table.correct, minlength=table.n_groups) / np.maximum(g_n, 1)
+    scores = np.full((len(case_ids), T), np.nan)
+    scores[table.group_case, table.group_tmpl] = g_acc
+    has = ~np.isnan(scores).all(axis=1)
+    return template_sensitivity(scores[has], [c for c, h in zip(case_ids, has.tolist()) if h],
+                                [str(t) for t in table.templates], binary=bool((g_n == 1).all()), alpha=alpha,
+                                rng_seed=rng_seed)
 
 
 def _jsonable(d: Mapping[str, Any]) -> dict:

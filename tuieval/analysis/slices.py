@@ -253,7 +253,8 @@ class Level:
     bin: tuple[float, float] | None = None
 
 
-def _hashable(v: Any) -> Hashable:
+def hashable(v: Any) -> Hashable:
+    """A metadata value usable as a dict key: lists and mappings as canonical JSON."""
     if isinstance(v, (dict, list)):
         return json.dumps(v, sort_keys=True, ensure_ascii=False)
     return v
@@ -274,7 +275,7 @@ def column_levels(key: str, values: Sequence[Any]) -> tuple[list[Level], str | N
     too small to test and would flood the report.  Lists and dicts are compared as sorted-key JSON.
     """
     n = len(values)
-    vals = [_hashable(v) for v in values]
+    vals = [hashable(v) for v in values]
     present = [v for v in vals if v is not None]
     distinct = set(present)
     numeric = bool(present) and all(_is_number(v) for v in present)

@@ -7,7 +7,12 @@ answer it right:
 - `demo/steady`  ~90% correct, failures spread evenly over cases;
 - `demo/brittle` ~90% overall on the extraction suite, but its failures sit on long inputs and
   non-English names: the same mean as steady with a very different tail;
-- `demo/flaky`   each case has its own difficulty; at temperature > 0 answers change between samples.
+- `demo/flaky`   each case has its own difficulty; at temperature > 0 answers change between samples;
+- `demo/sensitive` as able as steady, but its accuracy depends on the prompt template: about 95%
+  under a template whose id contains "terse" or "strict", 80% under "plain", 60% otherwise;
+- `demo/verbose` ~90% correct, but it writes numbers the way chatty models do ("The total comes
+  to $1,234.00." after working through other figures), which a strict "Answer:" extractor or a
+  naive last/first-number reader miss while a number-aware one does not.
 
 Tokens stream with realistic pacing and heavy-tailed latency. TUIEVAL_DEMO_SPEED scales time
 (2 = twice as fast; 0 = no waiting at all, for tests).
@@ -27,7 +32,7 @@ from typing import Any
 
 from tuieval.backends.base import ChatRequest, ChatResult, ClientError, DeltaCallback
 
-PROFILES = ("steady", "brittle", "flaky")
+PROFILES = ("steady", "brittle", "flaky", "sensitive", "verbose")
 LONG_INPUT_TOKENS = 160
 
 
@@ -75,6 +80,19 @@ def _wrong_answer(target: Any, input_text: str, u: float) -> str:
     return " ".join(words[:-1]) if len(words) > 1 else "I am not sure."
 
 
+def _chatty(target: Any, input_text: str, u: float) -> str:
+    """A right answer written as a chatty model writes it: the figures of the working first, then
+    the number with a currency sign, thousands separators or trailing zeros, rarely "Answer: X"."""
+    if isinstance(target, bool) or not isinstance(target, (int, float)):
+        return f"The answer is {target}."
+    working = " × ".join(re.findall(r"\d+(?:\.\d+)?", input_text)[:2]) or "the figures"
+    styles = (f"Working it through: {working}. The total comes to ${target:,.2f}.",
+              f"{working} gives {target:,} in total.",
+              f"So the result is {target:,.2f}.",
+              f"Let me compute {working}.\nAnswer: {target}")
+    return styles[min(int(u * len(styles)), len(styles) - 1)]
+
+
 class DemoBackend:
     """A simulated model. `simulated` is True so every face labels it."""
 
@@ -95,8 +113,13 @@ class DemoBackend:
     def _p_correct(self, hint: dict[str, Any]) -> float:
         target = (hint.get("targets") or [""])[0]
         input_tokens = _estimate_tokens(hint.get("input_text", ""))
-        if self.profile == "steady":
+        if self.profile in ("steady", "verbose"):
             return 0.9
+        if self.profile == "sensitive":
+            template = str(hint.get("template") or "")
+            if "terse" in template or "strict" in template:
+                return 0.95
+            return 0.80 if "plain" in template else 0.60
         if self.profile == "brittle":
             long_input = input_tokens >= LONG_INPUT_TOKENS
             foreign = isinstance(target, str) and _ascii_fold(target) != target
@@ -121,6 +144,8 @@ class DemoBackend:
             answer = str(target)
             if self.profile == "flaky" and _unit(*base, sample, "style") < 0.3:
                 answer = f"{answer}."  # surface variation that means the same thing
+            if self.profile == "verbose":
+                return _chatty(target, hint.get("input_text", ""), _unit(*base, sample, "style"))
             return answer
         wrong_u = _unit(*base, sample, "which")
         if self.profile == "flaky":

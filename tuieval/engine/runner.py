@@ -159,9 +159,7 @@ class Engine:
         work, already = self._plan(run)
         self.n_total = run["n_expected"]
         self.n_done = already
-        self.n_errors = self.store.conn.execute(
-            "SELECT COUNT(*) FROM samples WHERE run_id = ? AND error IS NOT NULL", (run_id,)
-        ).fetchone()[0]
+        self.n_errors = self.store.count_errors(run_id)
         if resumed:
             self.store.mark_resumed(run_id)
         self.limiter = AdaptiveLimiter(options.concurrency)

@@ -78,6 +78,9 @@ def as_target_list(targets: Any) -> list:
 
 def is_number(value: Any) -> bool:
     """True for real numbers but not bools (YAML `yes` is a bool, not the number 1)."""
+    kind = type(value)
+    if kind is int or kind is float:  # the common case, without the ABC check's cost
+        return True
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 

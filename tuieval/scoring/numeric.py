@@ -63,8 +63,13 @@ def find_numbers(text: str) -> list[tuple[str, Decimal]]:
 
 def extract_last_number(text: str) -> tuple[str, Decimal] | None:
     """The last number in `text` as (text as written, value), or None if there is none."""
-    numbers = find_numbers(text)
-    return numbers[-1] if numbers else None
+    # Convert from the end: only the last number that parses is wanted (`find_numbers` skips
+    # the ones whose exponent is too large even for Decimal, so this may look further back).
+    for match in reversed(list(_NUMBER.finditer(text))):
+        value = _to_decimal(match)
+        if value is not None:
+            return match.group(0), value
+    return None
 
 
 def target_number(target: Any) -> Decimal | None:

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
+from tuieval.sample_rules import ANSWER_SQL, is_correct
 from tuieval.store.schema import migrate
 
 DEFAULT_DB = "tuieval.db"
@@ -26,6 +27,12 @@ SAMPLE_COLUMNS = (
     "extracted", "correct", "score", "scores", "latency_ms", "ttft_ms", "output_tokens", "input_tokens",
     "finish_reason", "error", "error_kind", "attempts", "created_at",
 )
+
+
+#: the sample columns `analysis_samples` returns; `answer` is tuieval.sample_rules.answer_text
+ANALYSIS_COLUMNS = ("case_id", "template", "sample_index", "dispatch_order", "answer", "correct", "error",
+                    "error_kind", "latency_ms", "ttft_ms", "output_tokens", "cluster")
+_LEAN_SELECT = tuple(ANSWER_SQL if c == "answer" else c for c in ANALYSIS_COLUMNS)
 
 
 class RunNotFound(LookupError):
@@ -326,6 +333,66 @@ class Store:
             args.append(case_id)
         rows = self.conn.execute(query + " ORDER BY case_id, template, sample_index", args).fetchall()
         return [dict(r) for r in rows]
+
+    # -- what the analysis, the report and the app read ------------------------------
+
+    def has_runs(self) -> bool:
+        return self.conn.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is not None
+
+    def analysis_cases(self, run_id: str) -> list[dict[str, Any]]:
+        """What the analysis reads of each case, in suite order: no vars or targets to decode."""
+        rows = self.conn.execute("SELECT case_id, position, metadata, input_text FROM cases WHERE run_id = ? "
+                                 "ORDER BY position", (run_id,)).fetchall()
+        return [{"case_id": r[0], "position": r[1], "metadata": json.loads(r[2]), "input_text": r[3]} for r in rows]
+
+    def analysis_samples(self, run_id: str) -> list[dict[str, Any]]:
+        """The sample columns the analysis reads, with the sample rules applied once
+        (tuieval.sample_rules): `correct` is False for an error sample, and `answer` is the
+        text compared and clustered. Not the prompt, reasoning or per-scorer detail, which
+        are most of a row's bytes."""
+        rows = self.conn.execute(
+            f"SELECT {', '.join(_LEAN_SELECT)} FROM samples WHERE run_id = ? ORDER BY case_id, template, sample_index",
+            (run_id,)).fetchall()
+        out = [dict(zip(ANALYSIS_COLUMNS, r)) for r in rows]
+        for s in out:
+            s["correct"] = is_correct(s)
+        return out
+
+    def get_case(self, run_id: str, case_id: str) -> dict[str, Any] | None:
+        """One case, its vars, targets and metadata decoded; None when the run has no such case."""
+        row = self.conn.execute(
+            "SELECT case_id, position, vars, targets, metadata, input_text FROM cases WHERE run_id = ? AND case_id = ?",
+            (run_id, case_id)).fetchone()
+        if row is None:
+            return None
+        case = dict(row)
+        for key in ("vars", "targets", "metadata"):
+            case[key] = json.loads(case[key])
+        return case
+
+    def case_targets(self, run_id: str) -> dict[str, tuple[Any, str]]:
+        """case_id → (targets, input text), for listing a slice's cases."""
+        rows = self.conn.execute("SELECT case_id, targets, input_text FROM cases WHERE run_id = ?", (run_id,))
+        return {r[0]: (json.loads(r[1]), r[2]) for r in rows}
+
+    def get_clusters(self, run_id: str, case_id: str | None = None) -> list[dict[str, Any]]:
+        """The stored clusters of a run (or of one case)."""
+        query = ("SELECT case_id, template, cluster, method, size, correct, representative FROM clusters "
+                 "WHERE run_id = ?")
+        args: list[Any] = [run_id]
+        if case_id is not None:
+            query += " AND case_id = ?"
+            args.append(case_id)
+        return [dict(r) for r in self.conn.execute(query, args).fetchall()]
+
+    def cluster_methods(self, run_id: str) -> list[str]:
+        """The clustering methods the run's stored clusters were made with (one, when stored at all)."""
+        rows = self.conn.execute("SELECT DISTINCT method FROM clusters WHERE run_id = ?", (run_id,)).fetchall()
+        return [r[0] for r in rows]
+
+    def count_errors(self, run_id: str) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM samples WHERE run_id = ? AND error IS NOT NULL",
+                                 (run_id,)).fetchone()[0]
 
     def done_keys(self, run_id: str) -> set[tuple[str, str, int]]:
         rows = self.conn.execute("SELECT case_id, template, sample_index FROM samples WHERE run_id = ?", (run_id,))

@@ -7,7 +7,9 @@ YAML or the dataset gives one, the line, so `tuieval validate` can list them all
 from __future__ import annotations
 
 import csv
+import datetime
 import hashlib
+import io
 import json
 import os
 from pathlib import Path
@@ -15,17 +17,17 @@ from typing import Any
 
 import yaml
 
+from tuieval.analysis.variance.config import KEYS as VARIANCE_KEYS
+from tuieval.analysis.variance.config import LINKAGES, METHODS, RULES, URL_KEYS, VarianceConfig
 from tuieval.backends.registry import BackendConfigError, parse_spec
-from tuieval.suite import template as tpl
+from tuieval.suite import checks, sweep
 from tuieval.suite.errors import Problem, SuiteError
 from tuieval.suite.model import Case, Gate, Sampling, Suite, Template
 
 SUITE_KEYS = {
     "name", "description", "template", "templates", "system", "cases", "dataset", "target_field",
-    "scorer", "scorers", "sampling", "slo_ms", "gates", "variance", "cluster_key", "metadata",
+    "scorer", "scorers", "extractors", "sampling", "slo_ms", "gates", "variance", "cluster_key", "metadata",
 }
-CASE_RESERVED = {"id", "target", "targets", "ideal", "metadata", "vars"}
-VARIANCE_METHODS = {"canonical", "lexical", "embeddings", "entailment", "hybrid"}
 GATE_METRICS = {"accuracy", "accuracy_ci_low", "majority_accuracy", "consistency", "error_rate",
                 "accuracy_within_slo", "p50_ms", "p95_ms", "p99_ms", "semantic_entropy"}
 
@@ -70,6 +72,10 @@ class _Collector:
         self.file = file
         self.lines = lines or _Lines(None)
         self.problems: list[Problem] = []
+        # template variables / targets whose dataset column is missing: reported once, with
+        # the dataset file, instead of again for every case
+        self.unmapped_vars: set[str] = set()
+        self.target_unmapped = False
 
     def add(self, path: tuple, message: str, line: int | None = None, file: str | None = None) -> None:
         self.problems.append(Problem(file or self.file, _field(path), message, line or self.lines.get(path)))
@@ -97,9 +103,12 @@ def _load(path: Path) -> tuple[Suite | None, list[Problem]]:
         return None, [Problem(shown, "", "is a directory, expected a suite .yaml or a .jsonl dataset")]
     try:
         raw = path.read_bytes()
-        text = raw.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [Problem(shown, "", f"cannot read: {exc.__class__.__name__}")]
+    except OSError as exc:
+        return None, [Problem(shown, "", f"cannot read: {exc.strerror or exc.__class__.__name__}")]
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return None, [_decode_error(shown, raw, exc, "the file")]
     digest = hashlib.sha256(raw).hexdigest()[:16]
     if path.suffix.lower() in {".jsonl", ".ndjson"}:
         return _load_plain_jsonl(path, shown, digest)
@@ -108,11 +117,13 @@ def _load(path: Path) -> tuple[Suite | None, list[Problem]]:
 
 def _load_plain_jsonl(path: Path, shown: str, digest: str) -> tuple[Suite | None, list[Problem]]:
     col = _Collector(shown)
-    cases = _read_jsonl_cases(path, shown, {}, col)
+    cases, _ = _read_jsonl_cases(path, shown, {}, col)
     if not cases and not col.problems:
         col.add((), "dataset has no cases")
     uses_messages = any(isinstance(c.vars.get("input"), list) for c in cases)
     template = Template(id="input", prompt="{{ input }}", messages_var="input" if uses_messages else None)
+    if uses_messages:
+        checks.check_messages(cases, "input", lambda p, m, line=None: col.add(p, m, line, file=shown))
     for case in cases:
         if "input" not in case.vars:
             col.add(("input",), "missing field (each line needs \"input\")", case.line)
@@ -134,6 +145,7 @@ def _load_yaml(path: Path, shown: str, text: str, digest: str) -> tuple[Suite | 
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         return None, [Problem(shown, "", f"invalid YAML: {problem}", mark.line + 1 if mark else None)]
     col = _Collector(shown, _Lines(node))
+    data = _plain(data, (), col)
     if not isinstance(data, dict):
         col.add((), "a suite must be a YAML mapping (name:, templates:, cases: …)")
         return None, col.problems
@@ -152,8 +164,16 @@ def _load_yaml(path: Path, shown: str, text: str, digest: str) -> tuple[Suite | 
 
     templates = _templates(data, col)
     cases = _cases(data, path, col)
+    raw_templates = data.get("templates")
+    if sweep.is_sweep(raw_templates):
+        _, shot_counts = sweep.sweep_templates(raw_templates, "templates", None, lambda *_: None)
+        prompt = (raw_templates.get("sweep") or {}).get("prompt")
+        first = prompt if isinstance(prompt, str) else next(iter(prompt.values()), "") if isinstance(prompt, dict) else ""
+        sweep.add_shots(cases, first if isinstance(first, str) else "", shot_counts, col.add,
+                        ("templates", "sweep", "shots"))
     sampling = _sampling(data.get("sampling"), col)
     scorers = _scorers(data, col)
+    extractors = _extractors(data.get("extractors"), col)
     slo_ms = data.get("slo_ms")
     if slo_ms is not None and (isinstance(slo_ms, bool) or not isinstance(slo_ms, (int, float)) or slo_ms <= 0):
         col.add(("slo_ms",), "must be a positive number of milliseconds")
@@ -165,25 +185,43 @@ def _load_yaml(path: Path, shown: str, text: str, digest: str) -> tuple[Suite | 
         col.add(("cluster_key",), "must be the name of a metadata field")
         cluster_key = None
 
-    # Every template variable must exist in every case: a typo would otherwise send
-    # "{{ qestion }}" to the model verbatim or fail mid-run.
-    for ti, t in enumerate(templates):
-        if t.messages_var is not None:
-            continue
-        needed = tpl.variables(t.prompt) + tpl.variables(t.system or "")
-        for case in cases:
-            missing = [v for v in needed if v not in case.vars]
-            if missing:
-                where = ("templates", ti) if isinstance(data.get("templates"), list) else ("template",)
-                col.add(where, f"unknown template variable {{{{ {missing[0]} }}}}: case {case.id!r} has "
-                        f"{', '.join(sorted(case.vars)) or 'no variables'}")
-                break
+    # Every placeholder must resolve for every case: a typo or a dotted path into a plain
+    # string would otherwise send "{{ qestion }}" or "None" to the model, or fail mid-run.
+    tkey = "templates" if isinstance(data.get("templates"), list) else "template"
+    checks.check_templates(templates, cases, lambda ti: (tkey, ti) if tkey == "templates" else (tkey,),
+                           col.add, skip=col.unmapped_vars)
     if cluster_key and cases and not any(cluster_key in c.metadata for c in cases):
         col.add(("cluster_key",), f"no case has metadata field {cluster_key!r}")
+    # A gate on a slice that does not exist fails only after the whole run: say so now.
+    checks.check_gates(gates, cases, cluster_key, lambda i: ("gates", i, "slice"), col.add)
     suite = Suite(name=name, path=str(path), description=description, templates=templates, cases=cases,
-                  scorers=scorers, sampling=sampling, slo_ms=float(slo_ms) if slo_ms else None, gates=gates,
+                  scorers=scorers, extractors=extractors, sampling=sampling, slo_ms=float(slo_ms) if slo_ms else None, gates=gates,
                   variance=variance, cluster_key=cluster_key, content_hash=digest)
     return suite, col.problems
+
+
+def _plain(value: Any, path: tuple, col: _Collector) -> Any:
+    """YAML values as JSON can store them (a run keeps its cases as JSON): timestamps
+    become their ISO text (`date: 2024-01-01` means the text), and what JSON cannot
+    hold (!!binary, !!set, …) is a problem at its field instead of a crash mid-run."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_plain(v, path + (i,), col) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if isinstance(k, (datetime.date, datetime.datetime)):
+                k = k.isoformat()
+            elif k is not None and not isinstance(k, (str, bool, int, float)):
+                col.add(path, f"a key must be text or a number, not {type(k).__name__}")
+                continue
+            out[k] = _plain(v, path + (k,), col)
+        return out
+    col.add(path, f"must be text, a number, a list or a mapping, not {type(value).__name__}")
+    return None
 
 
 def _templates(data: dict, col: _Collector) -> list[Template]:
@@ -198,6 +236,9 @@ def _templates(data: dict, col: _Collector) -> list[Template]:
     if raw is None:
         col.add(("templates",), "missing: a suite needs a template (e.g. template: \"Q: {{ question }}\")")
         return []
+    if sweep.is_sweep(raw):
+        templates, _ = sweep.sweep_templates(raw, key, system, col.add)
+        return templates
     items = raw if isinstance(raw, list) else [raw]
     if not items:
         col.add((key,), "must list at least one template")
@@ -265,7 +306,7 @@ def _case_from_mapping(item: dict, index: int, col: _Collector, path: tuple, lin
         skip = {id_field, target_field, "targets", "ideal", "metadata", "vars"} | set(meta_fields or [])
         vars_ = {k: v for k, v in item.items() if k not in skip}
         if isinstance(input_fields, dict):
-            vars_ = {var: item.get(column) for var, column in input_fields.items()}
+            vars_ = {var: item[column] for var, column in input_fields.items() if column in item}
     return Case(id=str(cid), vars=vars_, targets=targets, metadata=metadata, line=line)
 
 
@@ -293,7 +334,7 @@ def _cases(data: dict, suite_path: Path, col: _Collector) -> list[Case]:
         if case.id in seen:
             col.add(("cases",), f"duplicate case id {case.id!r}", case.line)
         seen[case.id] = 1
-        if not case.targets:
+        if not case.targets and not col.target_unmapped:
             col.add(("cases",), f"case {case.id!r} has no target (target:, targets: or ideal:)", case.line)
     if (raw is not None or dataset is not None) and not cases and not col.problems:
         col.add(("cases",), "the suite has no cases")
@@ -306,13 +347,7 @@ def _dataset_cases(spec: Any, suite_path: Path, col: _Collector) -> list[Case]:
     if not isinstance(spec, dict) or not isinstance(spec.get("path"), str):
         col.add(("dataset",), "must be a path or a mapping with path: (and optional fields:, format:)")
         return []
-    fields = spec.get("fields") or {}
-    if not isinstance(fields, dict):
-        col.add(("dataset", "fields"), "must map id/target/metadata/input to dataset columns")
-        fields = {}
-    for key in fields:
-        if key not in {"id", "target", "metadata", "input"}:
-            col.add(("dataset", "fields", key), "unknown mapping (expected id, target, metadata, input)")
+    fields = _fields(spec.get("fields"), col)
     for extra in set(spec) - {"path", "fields", "format", "limit"}:
         col.add(("dataset", extra), "unknown field (expected path, fields, format)")
     dpath = (suite_path.parent / spec["path"]).resolve()
@@ -320,85 +355,187 @@ def _dataset_cases(spec: Any, suite_path: Path, col: _Collector) -> list[Case]:
     if not dpath.exists():
         col.add(("dataset", "path"), f"dataset file not found: {shown}")
         return []
+    if dpath.is_dir():
+        col.add(("dataset", "path"), f"{shown} is a directory, expected a .jsonl or .csv file")
+        return []
     fmt = spec.get("format") or dpath.suffix.lower().lstrip(".")
     if fmt in {"jsonl", "ndjson"}:
-        return _read_jsonl_cases(dpath, shown, fields, col)
-    if fmt == "csv":
-        return _read_csv_cases(dpath, shown, fields, col)
-    col.add(("dataset", "format"), f"unsupported dataset format {fmt!r} (jsonl or csv)")
-    return []
-
-
-def _read_jsonl_cases(path: Path, shown: str, fields: dict, col: _Collector) -> list[Case]:
-    cases = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        col.problems.append(Problem(shown, "", f"cannot read dataset: {exc.__class__.__name__}"))
+        cases, columns = _read_jsonl_cases(dpath, shown, fields, col)
+    elif fmt == "csv":
+        cases, columns = _read_csv_cases(dpath, shown, fields, col)
+    else:
+        col.add(("dataset", "format"), f"unsupported dataset format {fmt!r} (jsonl or csv)")
         return []
-    for lineno, line in enumerate(lines, start=1):
+    if cases:
+        _check_columns(fields, columns, len(cases), shown, col)
+    elif columns is not None and not any(p.file == shown for p in col.problems):
+        col.add(("dataset", "path"), f"{shown} has no rows")
+    return cases
+
+
+FIELD_ROLES = ("id", "target", "metadata", "input")
+
+
+def _fields(raw: Any, col: _Collector) -> dict[str, Any]:
+    """`dataset.fields`: id/target name one column, metadata lists columns, input maps
+    template variables to columns."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        col.add(("dataset", "fields"), "must map id/target/metadata/input to dataset columns")
+        return {}
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        path = ("dataset", "fields", key)
+        if key not in FIELD_ROLES:
+            col.add(path, "unknown mapping (expected id, target, metadata, input)")
+        elif key in ("id", "target") and not isinstance(value, str):
+            col.add(path, "must be the name of a column")
+        elif key == "metadata" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            col.add(path, "must list column names (e.g. [lang, source])")
+        elif key == "input" and not (isinstance(value, dict) and all(isinstance(v, str) for v in value.values())):
+            col.add(path, "must map template variables to column names (e.g. {question: text})")
+        else:
+            out[key] = value
+    return out
+
+
+def _check_columns(fields: dict[str, Any], columns: dict[str, int] | None, n_rows: int, shown: str,
+                   col: _Collector) -> None:
+    """Every column `fields` names must be in the dataset: once per mapping, naming the
+    dataset file (a CSV's header; for JSONL, the rows that lack it)."""
+    if columns is None:
+        return
+    wanted: list[tuple[tuple, str, str | None]] = []  # (field path, column, template variable)
+    for role in ("id", "target"):
+        if role in fields:
+            wanted.append((("dataset", "fields", role), fields[role], None))
+    for name in fields.get("metadata", []):
+        wanted.append((("dataset", "fields", "metadata"), name, None))
+    for var, name in fields.get("input", {}).items():
+        wanted.append((("dataset", "fields", "input", var), name, var))
+    if "target" not in fields and not any(columns.get(c) for c in ("target", "targets", "ideal")):
+        col.add(("dataset", "fields", "target"), f"{shown} has no target, targets or ideal column; name the "
+                f"column holding the accepted answer with fields: {{target: COLUMN}}")
+        col.target_unmapped = True
+    for path, name, var in wanted:
+        have = columns.get(name, 0)
+        if have == n_rows:
+            continue
+        if have == 0:
+            known = ", ".join(columns) or "none"
+            col.add(path, f"no column {name!r} in {shown}{checks.did_you_mean(name, columns)} (columns: {known})")
+        else:
+            col.add(path, f"column {name!r} is missing on {n_rows - have} of {n_rows} rows of {shown}")
+        if var is not None:
+            col.unmapped_vars.add(var)
+        if path[-1] == "target":
+            col.target_unmapped = True
+
+
+def _decode_error(shown: str, raw: bytes, exc: UnicodeDecodeError, what: str) -> Problem:
+    line = raw[: exc.start].count(b"\n") + 1
+    return Problem(shown, "", f"{what} is not UTF-8 text (byte 0x{raw[exc.start]:02x})", line)
+
+
+def _read_text(path: Path, shown: str, col: _Collector) -> str | None:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        col.problems.append(Problem(shown, "", f"cannot read dataset: {exc.strerror or exc.__class__.__name__}"))
+        return None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        col.problems.append(_decode_error(shown, raw, exc, "the dataset"))
+        return None
+
+
+def _read_jsonl_cases(path: Path, shown: str, fields: dict, col: _Collector,
+                      ) -> tuple[list[Case], dict[str, int] | None]:
+    """Cases of a JSONL file and, per key, how many rows hold it."""
+    cases: list[Case] = []
+    text = _read_text(path, shown, col)
+    if text is None:
+        return [], None
+    columns: dict[str, int] = {}
+    for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             item = json.loads(line)
         except json.JSONDecodeError as exc:
-            col.problems.append(Problem(shown, "", f"invalid JSON: {exc.msg}", lineno))
+            col.problems.append(Problem(shown, "", f"invalid JSON: {exc.msg} (column {exc.colno})", lineno))
             continue
         if not isinstance(item, dict):
             col.problems.append(Problem(shown, "", "each line must be a JSON object", lineno))
             continue
+        for k in item:
+            columns[k] = columns.get(k, 0) + 1
         case = _case_from_mapping(item, len(cases), col, (), lineno, shown, fields)
         if case:
             cases.append(case)
-    return cases
+    return cases, columns
 
 
-def _read_csv_cases(path: Path, shown: str, fields: dict, col: _Collector) -> list[Case]:
-    cases = []
+def _read_csv_cases(path: Path, shown: str, fields: dict, col: _Collector,
+                    ) -> tuple[list[Case], dict[str, int] | None]:
+    """Cases of a CSV file with a header row; a row of another width is a problem (its
+    cells would shift into the wrong columns or read as missing)."""
+    text = _read_text(path, shown, col)
+    if text is None:
+        return [], None
+    cases: list[Case] = []
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            for i, row in enumerate(reader):
-                case = _case_from_mapping(dict(row), i, col, (), i + 2, shown, fields)
-                if case:
-                    cases.append(case)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        col.problems.append(Problem(shown, "", f"cannot read CSV: {exc}"))
-    return cases
+        header = next(reader, None)
+        if header is None:
+            return [], {}
+        for name in {h for h in header if header.count(h) > 1}:
+            col.problems.append(Problem(shown, "", f"column {name!r} appears twice in the header", 1))
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue  # a blank line
+            if len(row) != len(header):
+                col.problems.append(Problem(shown, "", f"row has {len(row)} field{'s' if len(row) != 1 else ''}, "
+                                            f"the header has {len(header)}", reader.line_num))
+                continue
+            case = _case_from_mapping(dict(zip(header, row)), len(cases), col, (), reader.line_num, shown, fields)
+            if case:
+                cases.append(case)
+    except csv.Error as exc:
+        col.problems.append(Problem(shown, "", f"cannot read CSV: {exc}", reader.line_num))
+    return cases, {h: len(cases) for h in header}
 
 
 def _sampling(raw: Any, col: _Collector) -> Sampling:
-    s = Sampling()
     if raw is None:
-        return s
+        return Sampling()
     if not isinstance(raw, dict):
         col.add(("sampling",), "must be a mapping (samples:, temperature:, max_tokens:, seed:)")
-        return s
+        return Sampling()
+    values: dict[str, Any] = {}
     for key, value in raw.items():
         path = ("sampling", key)
-        if key == "samples":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        number = not isinstance(value, bool) and isinstance(value, (int, float))
+        if key in ("samples", "max_tokens"):
+            if not number or not isinstance(value, int) or value < 1:
                 col.add(path, "must be a positive integer")
             else:
-                s.samples = value
+                values[key] = value
         elif key == "temperature":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 2:
+            if not number or not 0 <= value <= 2:
                 col.add(path, "must be a number between 0 and 2")
             else:
-                s.temperature = float(value)
-        elif key == "max_tokens":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                col.add(path, "must be a positive integer")
-            else:
-                s.max_tokens = value
+                values[key] = float(value)
         elif key == "seed":
-            if isinstance(value, bool) or not isinstance(value, int):
+            if not number or not isinstance(value, int):
                 col.add(path, "must be an integer")
             else:
-                s.seed = value
+                values[key] = value
         else:
             col.add(path, "unknown field (expected samples, temperature, max_tokens, seed)")
-    return s
+    return Sampling(**values)
 
 
 def _scorers(data: dict, col: _Collector) -> list[Any]:
@@ -418,6 +555,26 @@ def _scorers(data: dict, col: _Collector) -> list[Any]:
             field, _, text = message.partition(": ")
             col.problems.append(Problem(col.file, field if text else _field(path), text or message, col.lines.get(path)))
     return specs
+
+
+def _extractors(raw: Any, col: _Collector) -> tuple[str, ...]:
+    """Built-in extractors that re-read every response beside the scorers (extraction sensitivity)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+        col.add(("extractors",), "must be a list of extractor names (e.g. [strict, number, last_number])")
+        return ()
+    from tuieval.scoring.extractors import build_extractor
+
+    names = []
+    for i, name in enumerate(raw):
+        try:
+            names.append(build_extractor(name).name)
+        except ValueError as exc:
+            col.add(("extractors", i), str(exc))
+    if len(set(names)) != len(names):
+        col.add(("extractors",), "names an extractor twice")
+    return tuple(names)
 
 
 def _gates(raw: Any, col: _Collector) -> list[Gate]:
@@ -456,13 +613,7 @@ def _gates(raw: Any, col: _Collector) -> list[Gate]:
     return gates
 
 
-VARIANCE_KEYS = {"method", "threshold", "linkage", "model", "judge", "rule", "tau_low", "tau_high", "base_url",
-                 "model_base_url", "judge_base_url"}
-VARIANCE_LINKAGES = ("average", "complete")
-VARIANCE_RULES = ("strict", "lenient", "no-contradiction")
-
-
-def _variance(raw: Any, col: _Collector) -> dict[str, Any]:
+def _variance(raw: Any, col: _Collector) -> VarianceConfig:
     """The `variance:` block: clustering tier and its settings (README "Suite format").
 
     method: canonical | lexical | embeddings (needs model) | entailment (needs judge) |
@@ -473,22 +624,22 @@ def _variance(raw: Any, col: _Collector) -> dict[str, Any]:
     complete; rule strict | lenient | no-contradiction.
     """
     if raw is None:
-        return {"method": "canonical"}
+        return VarianceConfig()
     if isinstance(raw, str):
         raw = {"method": raw}
     if not isinstance(raw, dict):
         col.add(("variance",), "must be a mapping with method:")
-        return {"method": "canonical"}
+        return VarianceConfig()
     method = raw.get("method", "canonical")
-    if method not in VARIANCE_METHODS:
-        col.add(("variance", "method"), f"must be one of {', '.join(sorted(VARIANCE_METHODS))}")
+    if method not in METHODS:
+        col.add(("variance", "method"), f"must be one of {', '.join(sorted(METHODS))}")
         raw = {**raw, "method": "canonical"}
         method = None
-    for key in sorted(set(raw) - VARIANCE_KEYS, key=str):
+    for key in sorted(set(raw) - set(VARIANCE_KEYS), key=str):
         col.add(("variance", key), f"unknown field (expected {', '.join(sorted(VARIANCE_KEYS))})")
 
     urls: dict[str, str | None] = {}
-    for key in ("base_url", "model_base_url", "judge_base_url"):
+    for key in URL_KEYS:
         value = raw.get(key)
         if value is None:
             continue
@@ -539,10 +690,10 @@ def _variance(raw: Any, col: _Collector) -> dict[str, Any]:
     if "tau_low" in numbers and "tau_high" in numbers and not numbers["tau_low"] < numbers["tau_high"]:
         col.add(("variance", "tau_low"), f"must be below tau_high ({numbers['tau_low']:g} ≥ {numbers['tau_high']:g})")
     linkage = raw.get("linkage")
-    if linkage is not None and linkage not in VARIANCE_LINKAGES:
+    if linkage is not None and linkage not in LINKAGES:
         hint = " (single linkage chains distinct answers together)" if linkage == "single" else ""
-        col.add(("variance", "linkage"), f"must be one of {', '.join(VARIANCE_LINKAGES)}{hint}")
+        col.add(("variance", "linkage"), f"must be one of {', '.join(LINKAGES)}{hint}")
     rule = raw.get("rule")
-    if rule is not None and rule not in VARIANCE_RULES:
-        col.add(("variance", "rule"), f"must be one of {', '.join(VARIANCE_RULES)}")
-    return dict(raw)
+    if rule is not None and rule not in RULES:
+        col.add(("variance", "rule"), f"must be one of {', '.join(RULES)}")
+    return VarianceConfig.from_mapping(raw)

@@ -1,10 +1,17 @@
-"""The in-memory shape of a suite: templates, cases, scorers, sampling, SLO and gates."""
+"""The in-memory shape of a suite: templates, cases, scorers, sampling, SLO and gates.
+
+The config blocks are frozen values, validated once by the loader: `Sampling`, `Gate`
+here, `VarianceConfig` beside the clustering code (tuieval.analysis.variance.config).
+Scorer specs stay the raw specs the suite wrote: tuieval.scoring owns their validation
+(`validate_scorer_spec`) and building (`build_scorers`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from tuieval.analysis.variance.config import VarianceConfig
 from tuieval.suite import template as tpl
 
 
@@ -22,8 +29,8 @@ class Template:
         if self.messages_var is not None:
             value = case.vars.get(self.messages_var)
             if isinstance(value, list):
-                return [{"role": str(m.get("role", "user")), "content": tpl._as_text(m.get("content", ""))} for m in value]
-            return [{"role": "user", "content": tpl._as_text(value)}]
+                return [{"role": str(m.get("role", "user")), "content": tpl.as_text(m.get("content", ""))} for m in value]
+            return [{"role": "user", "content": tpl.as_text(value)}]
         messages = []
         if self.system:
             messages.append({"role": "system", "content": tpl.render(self.system, case.vars)})
@@ -44,30 +51,57 @@ class Case:
     def input_text(self) -> str:
         """All input text of the case, for length and script slices."""
         parts = []
-        for value in self.vars.values():
+        for name, value in self.vars.items():
+            if name.startswith("_shots_"):  # few-shot examples (tuieval.suite.sweep), not this case's input
+                continue
             if isinstance(value, list):
-                parts.extend(tpl._as_text(m.get("content", "")) if isinstance(m, dict) else tpl._as_text(m) for m in value)
+                parts.extend(tpl.as_text(m.get("content", "")) if isinstance(m, dict) else tpl.as_text(m) for m in value)
             else:
-                parts.append(tpl._as_text(value))
+                parts.append(tpl.as_text(value))
         return "\n".join(parts)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Sampling:
+    """The suite's `sampling:` block; `tuieval run` flags override each field.
+
+    samples      requests per case and template (≥ 1).
+    temperature  0–2.
+    max_tokens   output cap per request; None = the provider's default.
+    seed         base seed of the run (each sample derives its own).
+    """
+
     samples: int = 1
     temperature: float = 0.0
     max_tokens: int | None = None
     seed: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class Gate:
-    """Fail the run (exit 1) when `metric` of the overall result or of `slice` crosses a bound."""
+    """Fail the run (exit 1) when `metric` of the overall result or of `slice` crosses a bound.
+
+    metric    a report metric (loader.GATE_METRICS).
+    min, max  bounds; at least one is set.
+    slice     "key=value" naming a slice of the report, or None for the overall line.
+    """
 
     metric: str
     min: float | None = None
     max: float | None = None
     slice: str | None = None
+
+    @property
+    def slice_key(self) -> str | None:
+        return self.slice.partition("=")[0] if self.slice else None
+
+    @property
+    def slice_value(self) -> str | None:
+        return self.slice.partition("=")[2] if self.slice else None
+
+    def as_mapping(self) -> dict[str, Any]:
+        """The stored shape (run config "gates"): metric, min, max, slice."""
+        return asdict(self)
 
 
 @dataclass
@@ -78,10 +112,13 @@ class Suite:
     templates: list[Template] = field(default_factory=list)
     cases: list[Case] = field(default_factory=list)
     scorers: list[Any] = field(default_factory=lambda: ["normalized"])
+    #: built-in extractors (tuieval.scoring.extractors) that re-read every response for the
+    #: report's extraction sensitivity; they do not change the run's own score
+    extractors: tuple[str, ...] = ()
     sampling: Sampling = field(default_factory=Sampling)
     slo_ms: float | None = None
     gates: list[Gate] = field(default_factory=list)
-    variance: dict[str, Any] = field(default_factory=lambda: {"method": "canonical"})
+    variance: VarianceConfig = field(default_factory=VarianceConfig)
     cluster_key: str | None = None
     content_hash: str = ""
 
@@ -94,8 +131,9 @@ class Suite:
                 for t in self.templates
             ],
             "scorers": self.scorers,
-            "gates": [g.__dict__ for g in self.gates],
-            "variance": self.variance,
+            "extractors": list(self.extractors),
+            "gates": [g.as_mapping() for g in self.gates],
+            "variance": self.variance.as_mapping(),
             "cluster_key": self.cluster_key,
             "suite_hash": self.content_hash,
         }

@@ -9,14 +9,45 @@ from typing import Any
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\s*\}\}")
 
 
-def variables(text: str) -> list[str]:
-    """Top-level variable names used by a template, in order of first use."""
-    seen: list[str] = []
-    for match in PLACEHOLDER.finditer(text or ""):
-        name = match.group(1).split(".")[0]
-        if name not in seen:
-            seen.append(name)
-    return seen
+def placeholders(text: str) -> list[str]:
+    """Every placeholder of a template as written (dotted paths kept), in order of first use."""
+    return list(dict.fromkeys(m.group(1) for m in PLACEHOLDER.finditer(text or "")))
+
+
+def unresolved(dotted: str, values: dict[str, Any]) -> str | None:
+    """Why `{{ dotted }}` cannot be rendered from `values` (None when it can): the variable
+    is missing, a step of the path is missing or not a mapping/list, or the value is null
+    (which would reach the model as the text "None")."""
+    value: Any = values
+    parts = dotted.split(".")
+    for i, part in enumerate(parts):
+        where = ".".join(parts[:i])
+        if isinstance(value, dict):
+            if part not in value:
+                return f"no variable {part!r}" if i == 0 else f"{where} has no key {part!r}"
+            value = value[part]
+        elif isinstance(value, list):
+            if not (part.isdigit() and int(part) < len(value)):
+                return f"{where} is a list of {len(value)}, {part!r} is not an index into it"
+            value = value[int(part)]
+        else:
+            return f"{where} is {describe(value)}, not a mapping with {part!r}"
+    if value is None:
+        return f"{dotted} is null"
+    return None
+
+
+def describe(value: Any) -> str:
+    """What kind of value this is, for messages: "a string", "a number", "null"…"""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return {"list": "a list", "dict": "a mapping"}.get(type(value).__name__, f"a {type(value).__name__}")
 
 
 def _lookup(values: dict[str, Any], dotted: str) -> Any:
@@ -31,7 +62,8 @@ def _lookup(values: dict[str, Any], dotted: str) -> Any:
     return value
 
 
-def _as_text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A variable's value as prompt text: strings as they are, lists and mappings as JSON."""
     if isinstance(value, str):
         return value
     if isinstance(value, (dict, list)):
@@ -45,4 +77,4 @@ def render(text: str, values: dict[str, Any]) -> str:
     Substitution is a single pass, so a value containing `{{ x }}` is not expanded again
     (case text is data, not template).
     """
-    return PLACEHOLDER.sub(lambda m: _as_text(_lookup(values, m.group(1))), text)
+    return PLACEHOLDER.sub(lambda m: as_text(_lookup(values, m.group(1))), text)

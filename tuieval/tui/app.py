@@ -104,7 +104,7 @@ class TuievalApp(App):
     def on_mount(self) -> None:
         self.load_suites()
         self.switch_mode("suites")
-        empty = self.store.conn.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is None
+        empty = not self.store.has_runs()
         self.refresh_runs()
         if empty and self.show_welcome:
             from tuieval.tui.screens.welcome import WelcomeScreen
@@ -355,7 +355,7 @@ class TuievalApp(App):
 
     @work(thread=True, group="analysis")
     def _compare(self, baseline: str, candidate: str) -> None:
-        from tuieval.reporting import build_comparison
+        from tuieval.report import build_comparison
 
         try:
             with Store(self.db_path) as store:

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from tuieval.analysis.report import slice_membership, slice_value_key
+from tuieval.sample_rules import is_correct, is_error
 from tuieval.store import Store
 
 
@@ -75,38 +77,6 @@ def list_runs(db_path: str) -> list[dict[str, Any]]:
         return store.list_runs()
 
 
-def _h(v: Any) -> Any:
-    if isinstance(v, (dict, list)):
-        return json.dumps(v, sort_keys=True, ensure_ascii=False)
-    return v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
-
-
-def slice_membership(cases: list[dict[str, Any]], analysed: set[str] | None = None) -> dict[tuple[str, Any], set[str]]:
-    """(key, value) → case ids, with the slice levels the report uses (metadata values, numeric
-    bins, derived features), computed over the cases that have samples."""
-    from tuieval.analysis.report import DERIVED_KEYS
-    from tuieval.analysis.slices import column_levels, derive_features
-
-    cases = sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
-    if analysed is not None:
-        cases = [c for c in cases if c["case_id"] in analysed]
-    ids = [c["case_id"] for c in cases]
-    keys: dict[str, None] = {}
-    for c in cases:
-        for k in (c.get("metadata") or {}):
-            keys.setdefault(k, None)
-    cols: dict[str, list] = {k: [(c.get("metadata") or {}).get(k) for c in cases] for k in keys}
-    derived = derive_features([c.get("input_text") or "" for c in cases])
-    for k in DERIVED_KEYS:
-        cols[k if k not in keys else f"derived.{k}"] = derived[k]
-    out: dict[tuple[str, Any], set[str]] = {}
-    for k, vals in cols.items():
-        levels, _ = column_levels(k, vals)
-        for lv in levels:
-            out[(k, _h(lv.value))] = {ids[i] for i in np.flatnonzero(lv.mask).tolist()}
-    return out
-
-
 @dataclass
 class RunData:
     """A finished (or partial) run's report plus per-sample arrays for the latency charts."""
@@ -132,9 +102,9 @@ class RunData:
         membership = self.ensure_membership()
         conditions = sl.get("conditions")
         if conditions:
-            sets = [membership.get((str(k), _h(v)), set()) for k, v in conditions]
+            sets = [membership.get((str(k), slice_value_key(v)), set()) for k, v in conditions]
             return set.intersection(*sets) if sets else set()
-        return set(membership.get((str(sl.get("key")), _h(sl.get("value"))), set()))
+        return set(membership.get((str(sl.get("key")), slice_value_key(sl.get("value"))), set()))
 
     def cases_of_slice(self, sl: dict[str, Any] | None) -> list[dict[str, Any]]:
         cases = self.report.get("cases") or []
@@ -153,70 +123,34 @@ class RunData:
         return in_slice[self.sample_case]
 
 
-#: the sample columns the analysis reads, not the prompt (most of a row's bytes); the answer text
-#: it clusters is `extracted`, else `response`, so only that one is fetched
-ANALYSIS_COLUMNS = ("case_id", "template", "sample_index", "extracted", "correct", "error", "error_kind",
-                    "latency_ms", "ttft_ms", "output_tokens")
-_SELECT = ("SELECT case_id, template, sample_index, COALESCE(extracted, response), correct, error, error_kind, "
-           "latency_ms, ttft_ms, output_tokens FROM samples WHERE run_id = ? ORDER BY id")
-
-
-def _lean_cases(store: Store, run_id: str) -> list[dict[str, Any]]:
-    """What the analysis reads of each case (no vars or targets to decode)."""
-    rows = store.conn.execute("SELECT case_id, position, metadata, input_text FROM cases WHERE run_id = ? "
-                              "ORDER BY position", (run_id,)).fetchall()
-    return [{"case_id": r[0], "position": r[1], "metadata": json.loads(r[2]), "input_text": r[3]} for r in rows]
-
-
-#: clustering tiers computed locally; the others call a model and go through `build_report`
-LOCAL_METHODS = ("canonical", "lexical")
-
-
 def load_run_data(db_path: str, run_id: str, *, persist_clusters: bool = False) -> RunData:
-    """The report of a run and the arrays behind its charts.
+    """The report of a run and the arrays behind its charts, from the one report pipeline
+    (`tuieval.report.build`) and the same lean rows it analyses.
 
-    With `persist_clusters` (a run this app just finished) this is `build_report`, which also
-    stores the clusters as `tuieval run` does; so is a run clustered by a model (embeddings,
-    judge), whose stored clusters `build_report` reuses. A locally clustered run is fed to the
-    same `analyze_run` that `build_report` calls, with only the columns it reads: that
-    halves the time to open a large run.
+    With `persist_clusters` (a run this app just finished) the clusters are stored as
+    `tuieval run` does; when the clustering endpoint fails then, the report still opens from
+    what is stored, and the error is raised only if that fails too.
     """
-    from tuieval.reporting import build_report
+    from tuieval.report import ClusteringBackendError, build
 
     with Store(db_path) as store:
-        run = store.get_run(run_id)
-        method = ((run.get("config") or {}).get("variance") or {}).get("method", "canonical")
-        report = None
-        # build_report reads a finished run's stored report when it has one (a large run then
-        # opens with a read); a run still being written is analysed here from lean rows.
-        if persist_clusters or method not in LOCAL_METHODS or run["status"] != "running":
-            try:
-                report = build_report(store, run["id"], persist_clusters=persist_clusters)
-            except Exception:
-                if not persist_clusters:
-                    raise
-                # storing clusters is a convenience for later readers; the report must still open
-                report = build_report(store, run["id"])
-        store.conn.row_factory = None
-        cases = _lean_cases(store, run["id"])
-        rows = store.conn.execute(_SELECT, (run["id"],)).fetchall()
-    samples = [dict(zip(ANALYSIS_COLUMNS, r)) for r in rows]
-    for smp in samples:
-        smp["correct"] = bool(smp["correct"])
-    if report is None:
-        from tuieval.analysis.report import analyze_run
-
-        report = analyze_run(run, cases, samples, method=method)
+        try:
+            built = build(store, run_id, persist_clusters=persist_clusters, with_rows=True)
+        except ClusteringBackendError:
+            if not persist_clusters:
+                raise
+            built = build(store, run_id, with_rows=True)
+    samples = built.samples or []
     case_ids = sorted({smp["case_id"] for smp in samples})
     index = {c: i for i, c in enumerate(case_ids)}
     n = len(samples)
     return RunData(
-        run=run, report=report, case_ids=case_ids, cases=cases,
+        run=built.run, report=built.report, case_ids=case_ids, cases=built.cases or [],
         sample_case=np.fromiter((index[smp["case_id"]] for smp in samples), dtype=np.int64, count=n),
         latency=np.fromiter((np.nan if smp["latency_ms"] is None else smp["latency_ms"] for smp in samples),
                             dtype=float, count=n),
-        correct=np.fromiter((smp["correct"] and smp["error"] is None for smp in samples), dtype=bool, count=n),
-        error=np.fromiter((smp["error"] is not None for smp in samples), dtype=bool, count=n),
+        correct=np.fromiter((smp["correct"] for smp in samples), dtype=bool, count=n),
+        error=np.fromiter((is_error(smp) for smp in samples), dtype=bool, count=n),
     )
 
 
@@ -253,54 +187,43 @@ class CaseDetail:
     prompt: list[dict[str, str]] = field(default_factory=list)
 
 
-def _answer(sample: dict[str, Any]) -> str | None:
-    if sample.get("error"):
-        return None
-    return sample.get("response")
-
-
 def load_case(db_path: str, run_id: str, case_id: str) -> CaseDetail:
     """A case's samples grouped by template and semantic cluster (stored clusters when present)."""
     from tuieval.analysis.variance import consistency, semantic_entropy
 
+    from tuieval.analysis.variance.config import LOCAL_FALLBACK, VarianceConfig
+    from tuieval.report import ClusteringBackendError
+    from tuieval.report.clustering import cluster_samples
+
     with Store(db_path) as store:
         run = store.get_run(run_id)
-        row = store.conn.execute(
-            "SELECT case_id, position, vars, targets, metadata, input_text FROM cases WHERE run_id = ? AND case_id = ?",
-            (run["id"], case_id)).fetchone()
-        case = dict(row) if row else {"case_id": case_id, "vars": "{}", "targets": "[]", "metadata": "{}", "input_text": ""}
-        for k in ("vars", "targets", "metadata"):
-            if isinstance(case.get(k), str):
-                case[k] = json.loads(case[k])
+        case = store.get_case(run["id"], case_id) or {"case_id": case_id, "vars": {}, "targets": [], "metadata": {},
+                                                      "input_text": ""}
         samples = store.get_samples(run["id"], case_id=case_id)
-        stored = store.conn.execute(
-            "SELECT template, cluster, method, size, correct, representative FROM clusters WHERE run_id = ? AND case_id = ?",
-            (run["id"], case_id)).fetchall()
-    method = ((run.get("config") or {}).get("variance") or {}).get("method", "canonical")
+        stored = store.get_clusters(run["id"], case_id)
     by_template: dict[str, list[dict[str, Any]]] = {}
     for s in samples:
+        s["correct"] = is_correct(s)
         by_template.setdefault(s["template"], []).append(s)
-    have_stored = bool(stored) and all(s.get("cluster") is not None or s.get("error") for s in samples)
+    have_stored = bool(stored) and all(s.get("cluster") is not None or is_error(s) for s in samples)
     if have_stored:
         method = stored[0]["method"]
     else:
-        # Not analysed yet (a live or interrupted run): cluster this one case now, with the
-        # report's own code path so the groups match what the report will say.
-        from tuieval.analysis.report import cluster_run
-
+        # Not analysed yet (a live or interrupted run): cluster this one case now, through the
+        # report's own clustering so the groups match what the report will say.
+        method = VarianceConfig.from_run(run).effective_method
         try:
-            results = cluster_run(samples, method=method)
-        except ValueError:  # judge-based methods need a judge model: fall back to canonical
-            method = "canonical"
-            results = cluster_run(samples, method=method)
+            assignments, _, _ = cluster_samples(run, samples, [case], method)
+        except ClusteringBackendError as exc:
+            method = f"{LOCAL_FALLBACK} ({exc.field} unavailable)"
+            assignments, _, _ = cluster_samples(run, samples, [case], LOCAL_FALLBACK)
         for s in samples:
-            res = results.get((s["case_id"], s["template"]))
-            s["cluster"] = res.assignment().get(int(s["sample_index"])) if res is not None else None
+            s["cluster"] = assignments.get((s["case_id"], s["template"], int(s["sample_index"])))
     stored_by = {(r["template"], r["cluster"]): r for r in stored} if have_stored else {}
     out_groups = []
     for template, members in by_template.items():
         members.sort(key=lambda s: s["sample_index"])
-        errors = [s for s in members if s.get("error") or s.get("cluster") is None]
+        errors = [s for s in members if is_error(s) or s.get("cluster") is None]
         valid = [s for s in members if s not in errors]
         clusters: dict[int, list[dict[str, Any]]] = {}
         for s in valid:
@@ -317,8 +240,8 @@ def load_case(db_path: str, run_id: str, case_id: str) -> CaseDetail:
         n = len(members)
         out_groups.append(TemplateGroup(
             template=template, n=n, n_errors=len(errors), clusters=views, errors=errors,
-            consistency=consistency(ids), entropy=ent.se, h_norm=ent.h_norm,
-            accuracy=(sum(bool(s.get("correct")) for s in members) / n) if n else None,
+            consistency=consistency(ids), entropy=ent.semantic_entropy, h_norm=ent.semantic_entropy_normalized,
+            accuracy=(sum(s["correct"] for s in members) / n) if n else None,
         ))
     prompt: list[dict[str, str]] = []
     if samples:
@@ -331,12 +254,13 @@ def load_case(db_path: str, run_id: str, case_id: str) -> CaseDetail:
 
 def export_report(db_path: str, run_id: str, fmt: str = "json") -> str:
     """Write a run's report beside the database and return the path."""
-    from tuieval import reporting
+    from tuieval.report import build_report
+    from tuieval.report.formats import RENDERERS
 
     with Store(db_path) as store:
         rid = store.resolve_run_id(run_id)
-        report = reporting.build_report(store, rid)
-    text = reporting.to_json(report) if fmt == "json" else reporting.to_markdown(report)
-    path = Path(db_path).resolve().parent / f"{rid}.report.{'json' if fmt == 'json' else 'md'}"
-    path.write_text(text, encoding="utf-8")
+        report = build_report(store, rid)
+    ext = "json" if fmt == "json" else "md"
+    path = Path(db_path).resolve().parent / f"{rid}.report.{ext}"
+    path.write_text(RENDERERS[ext](report), encoding="utf-8")
     return str(path)

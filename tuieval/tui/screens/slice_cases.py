@@ -101,10 +101,9 @@ class SliceCasesScreen(AppScreen):
         table.sync(rows)
 
     def _load_targets(self) -> dict[str, Any]:
-        rows = self.tapp.store.conn.execute("SELECT case_id, targets, input_text FROM cases WHERE run_id = ?",
-                                            (self.data.run["id"],)).fetchall()
-        self.inputs = {r[0]: r[2] for r in rows}
-        return {r[0]: json.loads(r[1]) for r in rows}
+        rows = self.tapp.store.case_targets(self.data.run["id"])
+        self.inputs = {case_id: text for case_id, (_, text) in rows.items()}
+        return {case_id: targets for case_id, (targets, _) in rows.items()}
 
     def _preview(self) -> None:
         key = self.query_one("#cases-table", KeyedTable).cursor_key()

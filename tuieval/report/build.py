@@ -1,0 +1,119 @@
+"""The one way a run's report is built, for `tuieval run`/`report`, the export and the app.
+
+`build` loads the lean rows from the store (`Store.analysis_cases` / `analysis_samples`),
+chooses the clustering (`VarianceConfig.effective_method`; stored clusters of a remote tier are
+reused rather than re-requested), runs the pure `tuieval.analysis.report.analyze_run`, adds
+the suite's gates (`tuieval.gates`) and caches a finished run's report in the store. The app
+asks for the rows as well (`with_rows=True`) to draw its charts from the same samples.
+Formatting lives apart, in `tuieval.report.formats`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from tuieval.gates import evaluate_gates
+from tuieval.report.clustering import cluster_samples, stored_assignments
+from tuieval.analysis.variance.config import VarianceConfig
+from tuieval.store import Store
+
+@dataclass
+class BuiltReport:
+    """A run's tuieval.report/1 object and, when asked for, the lean rows behind it."""
+
+    run: dict[str, Any]
+    report: dict[str, Any]
+    cases: list[dict[str, Any]] | None = None
+    samples: list[dict[str, Any]] | None = None
+
+
+def load_rows(store: Store, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """A run, its cases and the sample columns the analysis reads (the sample rules applied)."""
+    run = store.get_run(run_id)
+    return run, store.analysis_cases(run["id"]), store.analysis_samples(run["id"])
+
+
+def build(store: Store, run_id: str, *, persist_clusters: bool = False, with_rows: bool = False) -> BuiltReport:
+    """The report of a run (an id, a unique prefix or `latest`).
+
+    With `persist_clusters` the clusters are computed and stored for later readers (the
+    clustering runs once: the stored clusters and the report come from the same result).
+    Without it, a finished run's cached report is returned when its samples have not changed,
+    and a remote tier's stored clusters are reused (`analysis.clustering.source: "stored"`).
+    Raises ClusteringBackendError when a remote endpoint is needed and fails.
+    """
+    run = store.get_run(run_id)
+    fingerprint = store.report_fingerprint(run)
+    cases = samples = None
+    report = None
+    if not persist_clusters:
+        cached = store.cached_report(run["id"], fingerprint)
+        if cached is not None:
+            report = json.loads(cached)
+    if report is None or with_rows:
+        cases, samples = store.analysis_cases(run["id"]), store.analysis_samples(run["id"])
+    if report is None:
+        report = _analyze(store, run, cases, samples, persist_clusters)
+        extractors = _extraction_section(store, run)
+        if extractors is not None:
+            report.setdefault("robustness", {})["extractors"] = extractors
+        report["gates"] = evaluate_gates(report, (run.get("config") or {}).get("gates") or [])
+        if run["status"] != "running":
+            # A finished run's report only changes with its samples: keep it so reopening a large
+            # run (the app, `tuieval report`) costs a read, not a re-analysis.
+            store.cache_report(run["id"], fingerprint, json.dumps(report, ensure_ascii=False))
+    return BuiltReport(run=run, report=report, cases=cases, samples=samples)
+
+
+def build_report(store: Store, run_id: str, *, persist_clusters: bool = False) -> dict[str, Any]:
+    """The tuieval.report/1 object of a run (see `build`)."""
+    return build(store, run_id, persist_clusters=persist_clusters).report
+
+
+def _analyze(store: Store, run: dict[str, Any], cases: list[dict[str, Any]], samples: list[dict[str, Any]],
+             persist_clusters: bool) -> dict[str, Any]:
+    from tuieval.analysis.report import analyze_run
+
+    config = VarianceConfig.from_run(run)
+    method = config.effective_method
+    if not persist_clusters:
+        if not config.is_remote:
+            return analyze_run(run, cases, samples, method=method)
+        stored = stored_assignments(store, run, samples, method)
+        if stored is not None:
+            return analyze_run(run, cases, samples, method=method, clusters=stored,
+                               cluster_stats={"source": "stored"})
+    assignments, rows, stats = cluster_samples(run, samples, cases, method)
+    if persist_clusters:
+        store.write_clusters(run["id"], method, assignments, rows)
+    return analyze_run(run, cases, samples, method=method, clusters=assignments, cluster_stats=stats)
+
+
+def _extraction_section(store: Store, run: dict[str, Any]) -> dict[str, Any] | None:
+    """`robustness.extractors` when the suite scores with several scorers (or names `extractors:`):
+    their stored verdicts, plus the named built-in extractors re-reading the responses."""
+    from tuieval.report.rescore import rescore
+
+    config = run.get("config") or {}
+    extra = list(config.get("extractors") or [])
+    if len(config.get("scorers") or []) + len(extra) < 2:
+        return None
+    section = rescore(store, run["id"], extra)
+    for key in ("schema", "run", "extractors_requested"):
+        section.pop(key, None)
+    return section
+
+
+def build_comparison(store: Store, baseline_id: str, candidate_id: str, *, alpha: float = 0.05, B: int = 10_000,
+                     rng_seed: int = 0) -> dict[str, Any]:
+    """The tuieval.compare/1 object for two stored runs (ids, unique prefixes or `latest`).
+
+    Raises ValueError when the runs cannot be paired (different suites, no shared case);
+    tuieval.store.RunNotFound when an id is unknown.
+    """
+    from tuieval.analysis.compare import compare_runs
+
+    return compare_runs(load_rows(store, baseline_id), load_rows(store, candidate_id), alpha=alpha, B=B,
+                        rng_seed=rng_seed)

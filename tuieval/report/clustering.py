@@ -1,0 +1,57 @@
+"""Clustering a run's answers for its report: computed once with the run's tier, or the stored result reused.
+
+Everything that clusters a stored run — the report, `tuieval export`, the app's inspector —
+comes through here, so they agree on the method (`VarianceConfig.effective_method`), on the
+endpoints it calls and on the errors it raises.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from tuieval.analysis.variance.config import REMOTE_METHODS, VarianceConfig
+from tuieval.report.endpoints import Endpoints, clustering_error
+from tuieval.sample_rules import answer_text
+from tuieval.store import Store
+
+Assignments = dict[tuple[Any, Any, int], int]
+
+
+def cluster_samples(run: Mapping[str, Any], samples: Sequence[Mapping[str, Any]],
+                    cases: Sequence[Mapping[str, Any]] | None, method: str,
+                    ) -> tuple[Assignments, list[dict[str, Any]], dict[str, Any]]:
+    """Cluster samples with the run's tier: (assignments, cluster rows for the store, stats).
+
+    `cases` gives the judge each case's question (input text); without it the judge sees an
+    empty question. Raises ClusteringBackendError when a remote tier's endpoint fails."""
+    from tuieval.analysis.report import cluster_records, cluster_run
+
+    var = VarianceConfig.from_run(run)
+    questions = {c["case_id"]: c.get("input_text") or "" for c in cases} if cases is not None else None
+    with Endpoints(var, method) as ep:
+        try:
+            results = cluster_run(samples, method, threshold=var.threshold, judge=ep.judge, embed=ep.embed,
+                                  questions=questions, **var.tier_args)
+        except ValueError as exc:
+            if method not in REMOTE_METHODS:
+                raise
+            error = clustering_error(method, exc, ep.field)
+        else:
+            error = None
+        if error is not None:
+            raise error
+        stats = {**results.stats, "source": "computed", **ep.counters()}
+    assignments, rows = cluster_records(samples, results)
+    return assignments, rows, stats
+
+
+def stored_assignments(store: Store, run: Mapping[str, Any], samples: Sequence[Mapping[str, Any]],
+                       method: str) -> Assignments | None:
+    """The stored samples.cluster column, when `method` wrote it for every answered sample; else None."""
+    for s in samples:
+        if answer_text(s) is not None and s.get("cluster") is None:
+            return None
+    if store.cluster_methods(run["id"]) != [method]:
+        return None
+    return {(s["case_id"], s["template"], int(s["sample_index"])): int(s["cluster"])
+            for s in samples if s.get("cluster") is not None}

@@ -1,0 +1,85 @@
+"""The robustness sections as Markdown: template sensitivity and extraction sensitivity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tuieval.report.formats.cells import cell, ci, delta_ci, p_cell, p_value, pct, pts
+
+
+def templates_markdown(section: dict[str, Any] | None) -> list[str]:
+    if not section or not section.get("templates"):
+        return []
+    out = ["", f"## Template sensitivity ({section['n_templates']} templates, {section['n_cases']} paired cases)", "",
+           "| template | n | accuracy (95% CI) |", "|---|---|---|"]
+    for t in section["templates"]:
+        out.append(f"| {cell(t['template'])} | {t['n_cases']} | {pct(t['accuracy'])} {ci(t.get('accuracy_ci'))} |")
+    sp, test, flip = section.get("spread") or {}, section.get("test") or {}, section.get("flip_rate") or {}
+    name = {"cochran_q": "Cochran's Q", "permutation": "within-case permutation test"}.get(test.get("name"), "test")
+    out += ["",
+            f"Spread best − worst: {pts(sp.get('value'), False)} pts ({cell(sp.get('best'))} vs {cell(sp.get('worst'))}), "
+            f"95% CI {delta_ci(sp.get('ci'))}; templates differ: {p_value(test.get('p_value'))} ({name}).",
+            f"Verdict depends on the template for {flip.get('n_flipped')} of {flip.get('n_cases')} cases "
+            f"({pct(flip.get('value'))} {ci(flip.get('ci'))})."]
+    listed = section.get("dependent_cases") or []
+    if listed:
+        out.append("Cases: " + ", ".join(cell(c["id"]) for c in listed[:20]) + (" …" if len(listed) > 20 else ""))
+    return out
+
+
+def extraction_markdown(section: dict[str, Any]) -> str:
+    """`tuieval rescore`'s Markdown."""
+    run = section.get("run") or {}
+    out = [f"# Extraction sensitivity · {cell(run.get('suite'))} · {cell(run.get('model'))}", "",
+           f"Run `{cell(run.get('id'))}`: {section['n_samples']} samples over {section['n_cases']} cases, re-read by "
+           f"{len(section['extractors'])} extractors (no new requests).", ""]
+    return "\n".join(out + extraction_lines(section, level="##")) + "\n"
+
+
+def extraction_lines(section: dict[str, Any] | None, *, level: str = "###") -> list[str]:
+    """The extractor table, the headline, the pairs, the slices and the disagreeing samples."""
+    if not section or not section.get("extractors"):
+        return []
+    out = ["| extractor | accuracy (95% CI) | n cases | samples read |", "|---|---|---|---|"]
+    for e in section["extractors"]:
+        if e.get("applicable", True):
+            out.append(f"| {cell(e['name'])} | {pct(e['accuracy'])} {ci(e.get('accuracy_ci'))} | {e['n_cases']} | "
+                       f"{e['n_extracted']} |")
+        else:
+            out.append(f"| {cell(e['name'])} | not applicable: read nothing from any response | {e['n_cases']} | 0 |")
+    dep, dis = section.get("points_depending") or {}, section.get("disagreement_rate") or {}
+    spread = dep.get("spread_points")
+    if spread is None:
+        headline = "Fewer than two extractors apply: nothing to compare."
+    elif spread == 0 and not dep.get("n_cases_depending"):
+        headline = "**No point of the score depends on the extractor**: every applicable one agrees on every case."
+    else:
+        headline = (f"**{spread:.1f} points of the score depend on the extractor** ({cell(dep.get('best'))} vs "
+                    f"{cell(dep.get('worst'))}); the verdict of {dep.get('n_cases_depending')} of {section['n_cases']} "
+                    "cases changes with it.")
+    out += ["", f"{headline} "
+                f"Extractors disagree on {dis.get('n_disagree')} of {dis.get('n_samples')} samples "
+                f"({pct(dis.get('value'))} {ci(dis.get('ci'))})."]
+    test = {"mcnemar": "exact McNemar", "sign_flip": "sign-flip permutation"}.get(section.get("test"), "paired test")
+    if section.get("pairs"):
+        out += ["", f"{level} Pairs ({test}, BH across pairs)", "",
+                "| a | b | Δ pts b − a (95% CI) | only a right | only b right | p | q |", "|---|---|---|---|---|---|---|"]
+        for p in section["pairs"]:
+            out.append(f"| {cell(p['a'])} | {cell(p['b'])} | {pts(p['delta'])} {delta_ci(p.get('delta_ci'))} | "
+                       f"{p['a_only']} | {p['b_only']} | {p_cell(p['p_value'])} | {p_cell(p.get('q_value'))} |")
+    if section.get("by_slice"):
+        out += ["", f"{level} Disagreement by slice (highest first)", "", "| slice | samples | disagreement (95% CI) |",
+                "|---|---|---|"]
+        for s in section["by_slice"]:
+            name = cell(f"{s['key']}={s['value']}")
+            out.append(f"| {name} | {s['n_samples']} | {pct(s['disagreement_rate'])} {ci(s.get('ci'))} |")
+    listed = section.get("disagreements") or []
+    if listed:
+        names = [e["name"] for e in section["extractors"] if e.get("applicable", True)]
+        out += ["", f"{level} Samples where the extractors disagree ({len(listed)})", "",
+                "| case | template | sample | " + " | ".join(cell(n) for n in names) + " |",
+                "|---|---|---|" + "---|" * len(names)]
+        for d in listed:
+            cells = [f"{'✓' if d['correct'][n] else '✗'} {cell(d['extracted'][n], limit=30)}" for n in names]
+            out.append(f"| {cell(d['case_id'])} | {cell(d['template'])} | {d['sample_index']} | " + " | ".join(cells) + " |")
+    return out

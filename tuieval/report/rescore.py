@@ -1,0 +1,65 @@
+"""`tuieval rescore`: extraction sensitivity of a stored run, with no new requests.
+
+Every stored response is read again by each named extractor (tuieval.scoring.extractors)
+and compared with its case's targets; the suite's own scorers take part with the verdicts
+stored when the run was scored (`scorer:NAME`). The result is the
+`robustness.extractors` section (tuieval.analysis.robustness.extraction) wrapped with the
+run it came from (schema `tuieval.rescore/1`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+import numpy as np
+
+from tuieval.analysis.report import slice_membership
+from tuieval.analysis.robustness.extraction import extraction_sensitivity
+from tuieval.scoring.extractors import build_extractor
+from tuieval.store import Store
+
+SCHEMA = "tuieval.rescore/1"
+#: what a rescore reads of a sample
+_COLUMNS = ("case_id", "template", "sample_index", "response", "error", "scores")
+
+
+def rescore(store: Store, run_id: str, extractors: Sequence[str], *, include_scorers: bool = True,
+            alpha: float = 0.05) -> dict[str, Any]:
+    """Re-read a stored run's responses with `extractors` (built-in names); ValueError names a bad one."""
+    built = [build_extractor(name) for name in extractors]
+    run = store.get_run(run_id)
+    samples = store.get_samples(run["id"], columns=_COLUMNS)
+    targets = {cid: t for cid, (t, _) in store.case_targets(run["id"]).items()}
+    stored = [json.loads(s.get("scores") or "{}") or {} for s in samples]
+    scorer_names = list(dict.fromkeys(name for sc in stored for name in sc)) if include_scorers else []
+    names = [f"scorer:{n}" for n in scorer_names] + [e.name for e in built]
+    if len(set(names)) != len(names):
+        raise ValueError(f"an extractor is named twice: {', '.join(names)}")
+    rows_ok: list[list[bool]] = []
+    extracted: list[list[str | None]] = []
+    prepared: dict[Any, list[Any]] = {}  # a case's targets, prepared once per extractor
+    for s, scores in zip(samples, stored):
+        ok: list[bool] = []
+        read: list[str | None] = []
+        for name in scorer_names:
+            sc = scores.get(name) or {}
+            ok.append(bool(sc.get("correct")))
+            read.append(sc.get("extracted"))
+        case = s["case_id"]
+        ready = prepared.get(case)
+        if ready is None:
+            ready = prepared[case] = [e.prepare(list(targets.get(case) or [])) for e in built]
+        response = s.get("response")
+        for extractor, target in zip(built, ready):
+            text, correct = extractor.judge(response, target)
+            ok.append(correct)
+            read.append(text)
+        rows_ok.append(ok)
+        extracted.append(read)
+    verdicts = np.array(rows_ok, dtype=bool).reshape(len(samples), len(names))
+    cases = store.analysis_cases(run["id"])
+    membership = slice_membership(cases, {s["case_id"] for s in samples})
+    section = extraction_sensitivity(verdicts, extracted, names, samples, slices=membership, alpha=alpha)
+    return {"schema": SCHEMA, "run": {k: run.get(k) for k in ("id", "suite", "model", "status", "samples_per_case")},
+            "extractors_requested": list(extractors), **section}

@@ -1,0 +1,39 @@
+"""The rules about a stored sample row, stated once for every layer.
+
+- An error sample (a request that still failed after its retries) is never correct,
+  whatever its `correct` column says: a user would have seen it fail.
+- The answer that is compared and clustered is the extracted text when a scorer
+  extracted one, else the raw response; an error sample has no answer.
+
+The store, the analysis, the report and the app all read samples through these
+functions (and the store's SQL through `ANSWER_SQL`), so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+#: the same rule as `answer_text`, for the store's lean queries
+ANSWER_SQL = "CASE WHEN error IS NOT NULL THEN NULL ELSE COALESCE(extracted, response) END"
+
+
+def is_error(sample: Mapping[str, Any]) -> bool:
+    """The request failed after its retries (an error sample)."""
+    return sample.get("error") is not None
+
+
+def is_correct(sample: Mapping[str, Any]) -> bool:
+    """Scored correct and not an error sample."""
+    return bool(sample.get("correct")) and not is_error(sample)
+
+
+def answer_text(sample: Mapping[str, Any]) -> str | None:
+    """The text compared and clustered: extracted, else response; None for an error sample.
+
+    A lean row from `Store.analysis_samples` carries it precomputed as `answer`."""
+    if is_error(sample):
+        return None
+    if "answer" in sample:
+        return sample["answer"]
+    extracted = sample.get("extracted")
+    return extracted if extracted is not None else sample.get("response")
