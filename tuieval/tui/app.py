@@ -111,8 +111,30 @@ class TuievalApp(App):
 
             self.push_screen(WelcomeScreen())
         self.set_interval(1.0, self._poll_followers, name="follow")
+        self.call_after_refresh(self._prepare_modes)
+        self._preload_screens()
         if self.freeze_startup_heap:
             self.call_after_refresh(self._freeze_heap)
+
+    def _prepare_modes(self) -> None:
+        """Compose the Live and Runs screens behind the first one, so a first `2` or `3` is a switch.
+
+        Within one batch nothing is painted: the user sees the Suites screen throughout.
+        """
+        if self.current_mode != "suites":
+            return
+        with self.batch_update():
+            for mode in ("live", "runs"):
+                self.switch_mode(mode)
+            self.switch_mode("suites")
+
+    @work(thread=True, group="preload")
+    def _preload_screens(self) -> None:
+        """Import the screens opened later (and what they import) while the first one is read."""
+        import importlib
+
+        for name in ("scoreboard", "slice_cases", "inspector", "compare", "run_form", "help", "confirm"):
+            importlib.import_module(f"tuieval.tui.screens.{name}")
 
     def _freeze_heap(self) -> None:
         """Exempt everything alive after start-up (modules, widgets) from garbage collection.

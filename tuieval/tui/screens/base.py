@@ -1,4 +1,4 @@
-"""The frame every full screen shares: the nav bar on top, the footer with its bindings below."""
+"""The frame every full screen shares: the nav bar on top, the footer with its keys below."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer
 
+from tuieval.tui.widgets.key_footer import KeyFooter
 from tuieval.tui.widgets.nav import NavBar
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ class AppScreen(Screen):
     def compose(self) -> ComposeResult:
         yield NavBar(self.crumb())
         yield from self.compose_body()
-        yield Footer()
+        yield KeyFooter()
 
     def crumb(self) -> str:
         return self.CRUMB

@@ -45,7 +45,7 @@ class RunsScreen(AppScreen):
         self._set_columns(table, 9)
         table.border_title = "Runs — newest first"
         self.tapp.run_changed.subscribe(self, lambda _run_id: self.poll())
-        self.set_interval(POLL_S, self.poll, name="runs-poll")
+        self.set_interval(POLL_S, lambda: self.poll() if self.is_current else None, name="runs-poll")
         self.poll()
         table.focus()
 
