@@ -25,7 +25,7 @@ sample to the next, and what p99 latency does to correctness.
 | key | screen | what it shows |
 |---|---|---|
 | `1` | **Suites** | suites → templates and cases; `/` filters (words, or `key=value` on metadata); `n` starts a run; `d` runs the demo |
-| `2` | **Live** | the run in progress: progress, throughput, ETA, errors, retries, samples in flight, the focused sample streaming, live slices. `c` cancels (the run is kept as *partial*), `f` follows the newest sample, Enter on an in-flight row pins it, `[` `]` switch runs, `b` opens the scoreboard |
+| `2` | **Live** | the run in progress: progress, throughput, ETA, errors, retries, samples in flight, the focused sample streaming, live slices. `c` cancels (asks first; the run is kept as *partial*), `f` follows the newest sample, Enter on an in-flight row pins it, `[` `]` switch runs, `b` opens the scoreboard |
 | `3` | **Runs** | every run in the database, also those written by `tuieval run` in another terminal (refreshed every 2 s). Enter opens, `l` watches live, space marks two runs and `c` compares them, `e` exports the report |
 
 From a run: **Scoreboard** (slices × metrics, worst first; `o` changes the sort, a click on a
@@ -34,7 +34,8 @@ inspector** (the case's answers in clusters; Enter expands a cluster, `x` pins o
 compare). `Esc` goes back.
 
 `Ctrl+P` opens the command palette (run a suite, open a run, export a report, theme),
-`F2` switches dark/light, `?` shows this help, `q` quits.
+`F2` switches dark/light, `?` shows this help, `q` quits (asking first while a run is going).
+`1` `2` `3` always go to the screen itself, whatever was opened on top of it.
 
 ## The numbers
 
