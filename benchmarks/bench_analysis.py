@@ -1,6 +1,6 @@
 """Benchmark: full analysis of a synthetic 10,000-case × 10-sample run.
 
-    /work/venv/bin/python benchmarks/bench_analysis.py [--cases 10000] [--samples 10]
+    .venv/bin/python benchmarks/bench_analysis.py [--cases 10000] [--samples 10]
         [--method lexical] [--repeat 3] [--no-sqlite] [--free-text] [--json]
 
 Builds the run in memory (deterministic, seeded), times `analyze_run` (best of

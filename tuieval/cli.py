@@ -16,6 +16,19 @@ import click
 EXIT_GATE_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+#: Default connect and total seconds of one attempt; the read timeout (the longest silent
+#: gap between bytes) defaults to the total, so no flag silently caps another.
+DEFAULT_CONNECT_S = 10.0
+DEFAULT_TOTAL_S = 120.0
+
+
+def timeouts_from_flags(connect: float | None, read: float | None, total: float | None):
+    """The Timeouts of `run`'s --connect-timeout, --read-timeout and --timeout, each as given."""
+    from tuieval.backends.base import Timeouts
+
+    total = total if total is not None else DEFAULT_TOTAL_S
+    return Timeouts(connect=connect if connect is not None else min(DEFAULT_CONNECT_S, total),
+                    read=read if read is not None else total, total=total)
 
 
 class BadInput(click.ClickException):
@@ -93,22 +106,28 @@ def app_command(suites: tuple[str, ...] = (), db_path: str | None = None) -> Non
 @click.option("--api-key-env", default=None, help="Environment variable holding the API key.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N cases.")
 @click.option("--slo-ms", type=click.FloatRange(min=0, min_open=True), default=None, help="Latency SLO in ms.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=120.0, show_default=True,
-              help="Total seconds one attempt may take.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help=f"Total seconds one attempt may take, to the answer's last byte [default: {DEFAULT_TOTAL_S:g}].")
+@click.option("--connect-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help=f"Seconds to open a connection [default: {DEFAULT_CONNECT_S:g}].")
+@click.option("--read-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Longest silent gap between received bytes, in seconds [default: the --timeout].")
 @click.option("--max-retries", type=click.IntRange(min=0), default=6, show_default=True)
-@click.option("--no-stream", is_flag=True, help="Use non-streaming requests.")
+@click.option("--stream/--no-stream", "stream", default=None,
+              help="Streaming requests (the default) or whole answers.")
 @db_option
-@click.option("--resume", "resume_id", default=None, metavar="RUN_ID", help="Finish an interrupted run.")
+@click.option("--resume", "resume_id", default=None, metavar="RUN_ID",
+              help="Finish an interrupted run, with the settings it started with.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output; only the run id.")
 def run_command(suite: str, model: str | None, samples, temperature, max_tokens, seed, concurrency, base_url,
-                api_key_env, limit, slo_ms, timeout, max_retries, no_stream, db_path, resume_id, quiet) -> None:
+                api_key_env, limit, slo_ms, timeout, connect_timeout, read_timeout, max_retries, stream, db_path,
+                resume_id, quiet) -> None:
     """Run SUITE (a suite YAML or a JSONL dataset) against a model; print the run id last."""
     import asyncio
-    import signal
 
-    from tuieval.backends.base import Timeouts
     from tuieval.backends.registry import BackendConfigError, create_backend
     from tuieval.engine import Engine, RunOptions
+    from tuieval.engine.shutdown import ShutdownDeadline
     from tuieval.progress import Progress
     from tuieval.suite import SuiteError, load_suite
 
@@ -122,6 +141,10 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
             raise BadInput(exc.one_line()) from None
     store = _open_store(db_path)
     stored_run = None
+    given = {"--samples": samples, "--temperature": temperature, "--max-tokens": max_tokens, "--seed": seed,
+             "--base-url": base_url, "--limit": limit, "--connect-timeout": connect_timeout,
+             "--read-timeout": read_timeout, "--timeout": timeout,
+             "--stream/--no-stream": None if stream is None else ("--stream" if stream else "--no-stream")}
     if resume_id:
         run_id = _resolve(store, resume_id, "--resume")
         stored_run = store.get_run(run_id)
@@ -132,49 +155,120 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         model = stored_run["model"]
         if not os.path.exists(suite):
             raise BadInput(f"{suite}: no such file")
+        restored = _resume_settings(stored_run, given)
+        stream = restored["stream"]
+        base_url = restored["base_url"]
+        connect_timeout, read_timeout, timeout = restored["timeouts"]
         _warn_if_suite_changed(suite, stored_run)
 
-    timeouts = Timeouts(connect=min(10.0, timeout), read=min(60.0, timeout), total=timeout)
+    timeouts = timeouts_from_flags(connect_timeout, read_timeout, timeout)
     try:
-        backend = create_backend(model, base_url=base_url or (stored_run or {}).get("base_url"),
-                                 api_key_env=api_key_env, timeouts=timeouts,
+        backend = create_backend(model, base_url=base_url, api_key_env=api_key_env, timeouts=timeouts,
                                  max_connections=max(concurrency, 10))
     except BackendConfigError as exc:
         raise BadInput(str(exc)) from None
 
+    stream = True if stream is None else stream
+    # The endpoint actually used (flag, environment or provider default) is stored, so a
+    # resumed run talks to the same server.
+    effective_url = getattr(backend, "base_url", None) or base_url
     options = RunOptions(model=model, samples=samples, temperature=temperature, max_tokens=max_tokens, seed=seed,
-                         concurrency=concurrency, limit=limit, slo_ms=slo_ms, base_url=base_url,
-                         stream=not no_stream, max_retries=max_retries, timeouts=timeouts)
+                         concurrency=concurrency, limit=limit, slo_ms=slo_ms, base_url=effective_url,
+                         stream=stream, max_retries=max_retries, timeouts=timeouts)
     progress = Progress(quiet=quiet)
     engine = Engine(store, backend)
     if stored_run is None:
         run_id = engine.create_run(loaded, options)
     engine.on_event = _headless_listener(store, run_id, progress)
 
+    def interrupted_lines() -> None:
+        click.echo(f"interrupted: run {run_id} is partial; finish it with "
+                   f"`tuieval run {suite} --resume {run_id}`", err=True)
+        click.echo(run_id)
+
+    def on_deadline() -> None:
+        # Cleanup overran the deadline: the run is marked from a connection of our own.
+        from tuieval.store import Store
+
+        late = Store(store.path)
+        try:
+            if late.get_run(run_id)["status"] in ("running", "partial"):
+                late.set_status(run_id, "partial")
+        finally:
+            late.close()
+        interrupted_lines()
+
+    guard = ShutdownDeadline(on_deadline)
+
     async def _go():
-        # SIGTERM (a CI job cancelled, `kill`) stops the run as cleanly as Ctrl-C does
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
+        guard.install(asyncio.current_task())
         try:
             return await engine.run(run_id, options, resumed=stored_run is not None)
         finally:
-            await backend.aclose()
+            try:
+                await asyncio.wait_for(backend.aclose(), timeout=1.0)
+            except (Exception, asyncio.CancelledError):
+                pass  # closing sockets is best effort once the samples are stored
 
     try:
         finished = asyncio.run(_go())
     except (KeyboardInterrupt, asyncio.CancelledError):
-        click.echo(f"interrupted: run {run_id} is partial; finish it with "
-                   f"`tuieval run {suite} --resume {run_id}`", err=True)
-        click.echo(run_id)
+        guard.report_once(interrupted_lines)
         sys.exit(EXIT_INTERRUPTED)
 
     exit_code = 0
     if finished.status == "failed":
-        click.echo(f"tuieval: run {run_id} failed: {engine.fatal}", err=True)
+        click.echo(f"tuieval: run {run_id} failed: {engine.fatal}; once fixed, finish it with "
+                   f"`tuieval run {suite} --resume {run_id}`", err=True)
         exit_code = EXIT_BAD_INPUT
     else:
         exit_code = _finish_report(store, run_id, quiet)
     click.echo(run_id)
     sys.exit(exit_code)
+
+
+def _resume_settings(run: dict, given: dict[str, Any]) -> dict[str, Any]:
+    """What a resumed run runs with: its own stored settings. A flag given at resume that
+    contradicts one is an error naming both values; a flag that agrees is fine."""
+    config = run["config"]
+    stored_timeouts = config.get("timeouts") or {}
+    stored = {
+        "--samples": run["samples_per_case"], "--temperature": run["temperature"],
+        "--max-tokens": run["max_tokens"], "--seed": run["seed"], "--base-url": run["base_url"],
+        "--limit": run["n_cases"],
+        "--connect-timeout": stored_timeouts.get("connect"), "--read-timeout": stored_timeouts.get("read"),
+        "--timeout": stored_timeouts.get("total"),
+        "--stream/--no-stream": "--stream" if config.get("stream", True) else "--no-stream",
+    }
+    for flag, value in given.items():
+        have = stored[flag]
+        if value is None:
+            continue
+        if have is None:
+            if flag == "--max-tokens":  # the run had no limit: a limit now would change its answers
+                raise BadInput(f"{flag}: run {run['id']} was started without {flag}; resuming it with "
+                               f"{_show(flag, value)} would mix two settings in one run (start a new run instead)")
+            continue  # a run stored before this setting was kept: take the flag
+        same = (str(value).rstrip("/") == str(have).rstrip("/") if flag == "--base-url"
+                else float(value) == float(have) if isinstance(value, (int, float)) else value == have)
+        if not same:
+            raise BadInput(f"{flag}: run {run['id']} was started with {_show(flag, have)}; "
+                           f"resuming it with {_show(flag, value)} would mix two settings in one run "
+                           "(start a new run instead)")
+
+    def pick(flag: str) -> Any:
+        return given[flag] if given[flag] is not None else stored[flag]
+
+    return {
+        "stream": stored["--stream/--no-stream"] == "--stream",
+        "base_url": pick("--base-url"),
+        "timeouts": (pick("--connect-timeout"), pick("--read-timeout"), pick("--timeout")),
+    }
+
+
+def _show(flag: str, value: Any) -> str:
+    return str(value) if flag == "--stream/--no-stream" else f"{flag} {value:g}" if isinstance(value, float) \
+        else f"{flag} {value}"
 
 
 def _warn_if_suite_changed(suite_path: str, run: dict) -> None:

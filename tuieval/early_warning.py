@@ -1,7 +1,7 @@
 """Anytime-valid early warnings for accuracy gates while a run is still going.
 
 For each `accuracy` gate with a `min`, a LiveScoreboard (tuieval.analysis.live) runs the
-betting e-process of STATS §7.1 on the gate's slice, fed in dispatch order. When the slice is
+betting e-process of docs/statistics.md §7.1 on the gate's slice, fed in dispatch order. When the slice is
 *decisively* below the gate's threshold — a decision that stays valid however often we look —
 the headless face prints one warning. It never stops the run: the final gate decision is
 made on the complete data.
@@ -9,7 +9,7 @@ made on the complete data.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from tuieval.analysis.live import LiveScoreboard
 
@@ -57,9 +57,3 @@ class GateWatch:
                             f"(running mean {mean:.1%} after {state.t} cases; anytime-valid at α={board.alpha})")
         return warnings
 
-
-def make_listener(watch: GateWatch, emit: Callable[[str], None]) -> Callable[[dict[str, Any]], None]:
-    def on_sample(row: dict[str, Any]) -> None:
-        for line in watch.add(row):
-            emit(line)
-    return on_sample

@@ -8,7 +8,6 @@ different exceptions for the same failure.
 from __future__ import annotations
 
 import socket
-import time
 
 import pytest
 
@@ -249,7 +248,8 @@ async def test_body_without_terminator_is_stream_cut(protocol, model_server: Mod
         body = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hel"}}\n\n'
     model_server.replay(body)
     exc = await _fails(_make(protocol, model_server.url), _req())
-    assert type(exc) is TransportError and exc.reason == "stream cut"
+    assert type(exc) is TransportError and exc.kind == "stream_cut"
+    assert exc.reason == "stream cut: the body ended before the answer did"
     assert exc.partial_text == "Hel"
 
 
@@ -283,12 +283,10 @@ async def test_anthropic_invalid_request_error_event_is_client_error(model_serve
 async def test_read_timeout_fires_when_first_byte_is_late(protocol, stream, transport, model_server) -> None:
     model_server.configure(latency_ms=1500)
     timeouts = Timeouts(connect=1.0, read=0.2, total=10.0)
-    started = time.perf_counter()
+    # Had the read timeout not fired, the answer would have come after 1.5 s, within the total.
     exc = await _fails(_make(protocol, model_server.url, transport, timeouts), _req(stream=stream))
-    elapsed = time.perf_counter() - started
-    assert type(exc) is RequestTimeout and exc.retryable
-    assert "read" in exc.reason
-    assert elapsed < 1.2  # it fired, rather than waiting for the server
+    assert type(exc) is RequestTimeout and exc.retryable and exc.kind == "timeout"
+    assert exc.reason == "read timeout (no byte for 0.2s)"
 
 
 @TRANSPORTS

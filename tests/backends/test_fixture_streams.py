@@ -1,4 +1,4 @@
-"""Every captured transcript in shared/fixtures/streams, served byte-for-byte over HTTP.
+"""Every captured transcript in tests/fixtures/streams, served byte-for-byte over HTTP.
 
 Expected values come from each transcript's .json sidecar. Each file is served as
 recorded (its @@SPLIT@@ writes, else one event per write), then again with the
@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fixtures import STREAMS_DIR
+from tests.support.fixtures import STREAMS_DIR, stream_files
 from tests.support.model_server import SPLIT_MARKER, ModelServer
 from tuieval.backends.anthropic import AnthropicBackend
 from tuieval.backends.base import BackendError, ChatRequest, ChatResult, Timeouts
 from tuieval.backends.http import make_client
 from tuieval.backends.openai import OpenAIBackend
 
-TRANSCRIPTS = sorted(STREAMS_DIR.glob("*.json"))
+TRANSCRIPTS = stream_files("*.json")
 TIMEOUTS = Timeouts(connect=2, read=5, total=20)
 
 

@@ -11,7 +11,7 @@ import pytest
 from httpx_aiohttp.transport import map_aiohttp_exceptions
 
 from tuieval.backends.base import ClientError, RateLimited, RequestTimeout, ServerError, TransportError
-from tuieval.backends.http import error_for_status, map_exception, parse_retry_after, redact
+from tuieval.backends.classify import error_for_status, map_exception, parse_retry_after, redact
 
 
 @pytest.mark.parametrize(
@@ -81,11 +81,12 @@ def _connector_error() -> aiohttp.ClientConnectorError:
 @pytest.mark.parametrize(
     ("aiohttp_exc", "expected", "reason_part"),
     [
-        (aiohttp.ServerDisconnectedError(), TransportError, "disconnected"),
+        (aiohttp.ServerDisconnectedError(), TransportError, "closed the connection"),
         (aiohttp.ClientPayloadError("Response payload is not completed"), TransportError, "cut"),
         (aiohttp.ClientOSError(104, "Connection reset by peer"), TransportError, "connection"),
         (aiohttp.SocketTimeoutError("Timeout on reading data from socket"), RequestTimeout, "read"),
-        (aiohttp.ConnectionTimeoutError("Connection timeout to host"), RequestTimeout, "connect"),
+        # Not a model latency (nothing reached the model): a connect failure, not a censored timeout.
+        (aiohttp.ConnectionTimeoutError("Connection timeout to host"), TransportError, "connect timeout"),
         (_connector_error(), TransportError, "connect failed"),
     ],
     ids=lambda v: type(v).__name__ if isinstance(v, Exception) else None,
@@ -103,7 +104,7 @@ def test_aiohttp_exceptions_through_the_transport(aiohttp_exc, expected, reason_
 @pytest.mark.parametrize(
     ("exc", "expected"),
     [
-        (httpx.ConnectTimeout("t"), RequestTimeout),
+        (httpx.ConnectTimeout("t"), TransportError),
         (httpx.ReadTimeout("t"), RequestTimeout),
         (httpx.PoolTimeout("t"), RequestTimeout),
         (httpx.ConnectError("refused"), TransportError),

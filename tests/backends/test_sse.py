@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.support.fixtures import STREAMS_DIR
+from tests.support.fixtures import stream_files
 from tests.support.model_server import SPLIT_MARKER
 from tuieval.backends.sse import SSEDecoder, SSEEvent
 
@@ -166,7 +166,7 @@ def test_any_split_yields_the_same_events(events, eol, comments, cuts) -> None:
     assert pairs(decode(*pieces)) == expected
 
 
-FIXTURES = sorted(STREAMS_DIR.glob("*.sse"))
+FIXTURES = stream_files("*.sse")
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)

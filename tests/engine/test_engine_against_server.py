@@ -72,7 +72,8 @@ def test_client_error_stops_the_run_without_retrying(tmp_path, model_server):
     store, run_id, finished = _run(tmp_path, model_server, n_cases=10, concurrency=1)
     assert finished.status == "failed"
     assert model_server.requests_total == 1
-    assert store.get_samples(run_id)[0]["error_kind"] == "client_error"
+    # nothing was learned about the model: no sample is stored, so --resume asks again
+    assert store.get_samples(run_id) == []
 
 
 def test_total_timeout_fires_and_is_censored(tmp_path, model_server):
@@ -93,3 +94,86 @@ def test_rate_limit_lowers_concurrency(tmp_path, model_server):
 
     limits = [e.limit for e in events if isinstance(e, ConcurrencyChanged)]
     assert limits and min(limits) < 8
+
+
+def test_a_slow_close_is_stored_as_the_answer_it_was(tmp_path, model_server):
+    # The server holds each body open 1.5 s after the terminal event; the total timeout is 0.5 s.
+    model_server.configure(slow_close_ms=1500)
+    store, run_id, finished = _run(tmp_path, model_server, n_cases=3, max_retries=0,
+                                   timeouts=Timeouts(connect=1, read=5, total=0.5))
+    samples = store.get_samples(run_id)
+    assert [s["error"] for s in samples] == [None, None, None]
+    assert all(s["correct"] for s in samples)
+    assert all(s["latency_ms"] < 1500 for s in samples)
+
+
+@pytest.mark.parametrize("provider", ["openai-compatible", "anthropic"])
+def test_a_total_timeout_mid_stream_stores_what_arrived(tmp_path, model_server, provider):
+    model_server.configure(tokens_per_s=10)  # one delta every 100 ms
+    store, run_id, finished = _run(tmp_path, model_server, provider=provider, n_cases=2, max_retries=0,
+                                   timeouts=Timeouts(connect=1, read=5, total=0.35))
+    for s in store.get_samples(run_id):
+        assert s["error_kind"] == "timeout" and s["error"] == "total timeout (0.35s)"
+        assert s["response"] and s["response"].startswith("Answ")
+        assert s["ttft_ms"] is not None
+        assert s["latency_ms"] == 350.0  # right-censored at the timeout
+        assert s["attempts"] == 1
+
+
+@pytest.mark.parametrize("status", [408, 409, 425, 500, 502, 503, 504, 529])
+def test_what_the_official_sdks_retry_is_retried(tmp_path, model_server, status):
+    model_server.fail_first(2, status)
+    store, run_id, finished = _run(tmp_path, model_server, n_cases=3)
+    samples = store.get_samples(run_id)
+    assert [s["error"] for s in samples] == [None] * 3
+    assert [s["attempts"] for s in samples] == [3, 3, 3]
+
+
+@pytest.mark.parametrize("message", ["litellm.BadRequestError: Invalid model name passed in model=nope",
+                                     "Authentication Error, Invalid proxy server token passed"])
+def test_a_400_that_says_bad_model_or_key_stops_the_run(tmp_path, model_server, message):
+    model_server.configure(fail_message=message)
+    model_server.always_fail(400)
+    store, run_id, finished = _run(tmp_path, model_server, n_cases=10, concurrency=1)
+    assert finished.status == "failed"
+    assert model_server.requests_total == 1
+
+
+def test_one_failure_one_kind_one_reason(tmp_path, model_server):
+    model_server.always_fail("cut")
+    store, run_id, finished = _run(tmp_path, model_server, n_cases=10, max_retries=1)
+    samples = store.get_samples(run_id)
+    assert {s["error_kind"] for s in samples} == {"stream_cut"}
+    assert {s["error"] for s in samples} == {"stream cut: the connection closed before the answer ended"}
+    assert all(s["attempts"] == 2 for s in samples)
+
+
+def test_a_server_that_goes_away_mid_run_is_retried_not_a_stop(tmp_path, model_server):
+    from tuieval.engine import SampleFinished
+
+    events = []
+
+    def on_event(event):
+        events.append(event)
+        if isinstance(event, SampleFinished) and sum(isinstance(e, SampleFinished) for e in events) == 2:
+            model_server.stop()  # from now on every connection is refused
+
+    store, run_id, finished = _run(tmp_path, model_server, n_cases=6, concurrency=1, max_retries=1,
+                                   events=_Recorder(on_event))
+    samples = sorted(store.get_samples(run_id), key=lambda s: s["dispatch_order"])
+    assert finished.status == "complete"  # the server answered before: not a setup mistake
+    assert [s["error"] is None for s in samples] == [True, True, False, False, False, False]
+    assert {s["error_kind"] for s in samples[2:]} == {"connect"}
+    assert all(s["attempts"] == 2 for s in samples[2:])
+
+
+class _Recorder(list):
+    """An events list whose append also calls a hook (the engine calls on_event = list.append)."""
+
+    def __init__(self, hook):
+        super().__init__()
+        self._hook = hook
+
+    def append(self, event):
+        super().append(event)
+        self._hook(event)

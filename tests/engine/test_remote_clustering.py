@@ -290,7 +290,7 @@ def test_misconfigured_endpoint_names_the_field(tmp_path, model_server, monkeypa
     # an embeddings endpoint failing after retries is a one-line error too (connection refused)
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
-    monkeypatch.setattr("tuieval.backends.embeddings._sleep", lambda s: None)
+    monkeypatch.setattr("tuieval.backends.sync_http.sleep", lambda s: None)
     with pytest.raises(reporting.ClusteringBackendError) as info:
         reporting.build_report(store, run_id)
     msg = str(info.value)

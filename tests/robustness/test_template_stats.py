@@ -82,3 +82,10 @@ def test_section_lists_flips_and_spread():
 
 def test_one_template_has_no_section():
     assert template_sensitivity(np.ones((3, 1)), ["a", "b", "c"], ["only"], binary=True) is None
+
+
+def test_cochran_q_golden_vector():
+    # docs/statistics.md §10 check values (statsmodels.stats.contingency_tables.cochrans_q)
+    x = np.array([[1, 1, 0], [1, 0, 0], [1, 1, 1], [0, 0, 0], [1, 1, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]])
+    q, p = cochran_q(x)
+    assert q == pytest.approx(7.0) and p == pytest.approx(0.0301974, abs=1e-7)

@@ -9,8 +9,28 @@ import pytest
 
 from tests.support.model_server import ModelServer
 
-#: The captured SSE transcripts shared by the team (../shared/fixtures/streams from the repo root).
-STREAMS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "streams"
+#: The repository root: nothing a test reads lies above it.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+#: The captured SSE transcripts, kept in the repository (see its README.md).
+STREAMS_DIR = REPO_ROOT / "tests" / "fixtures" / "streams"
+
+
+def nonempty_glob(directory: Path, pattern: str) -> list[Path]:
+    """The sorted files in `directory` matching `pattern`; raises when there are none.
+
+    Parametrizing a test over an empty list collects nothing and passes silently (a
+    moved folder would hide every test it feeds), so a pattern that matches no file is
+    an error at collection time, naming the folder and the pattern.
+    """
+    found = sorted(directory.glob(pattern))
+    if not found:
+        raise FileNotFoundError(f"no file matches {pattern!r} in {directory}: the fixtures are missing")
+    return found
+
+
+def stream_files(pattern: str) -> list[Path]:
+    """The captured transcripts matching `pattern` (e.g. "*.sse"), never an empty list."""
+    return nonempty_glob(STREAMS_DIR, pattern)
 
 
 @pytest.fixture
@@ -26,5 +46,5 @@ def model_server() -> Iterator[ModelServer]:
 
 @pytest.fixture(scope="session")
 def fixture_streams_dir() -> Path:
-    """The captured SSE transcripts shared by the team (../shared/fixtures/streams)."""
+    """The captured SSE transcripts (tests/fixtures/streams)."""
     return STREAMS_DIR

@@ -42,6 +42,24 @@ Faults are set on the object (thread-safe) and apply to the following requests::
 
 Options also read and write as attributes (``server.latency_ms = 60``), through the lock.
 
+**Wire behaviours** (options, for what real servers and proxies do):
+
+* ``slow_close_ms`` — after the terminal event (``[DONE]``, ``message_stop``) wait this long
+  before ending the chunked body, as a slow proxy does;
+* ``stall_after_bytes`` + ``stall_ms`` — go silent for ``stall_ms`` once that many body
+  bytes of a stream were written (a read-timeout probe);
+* ``stream_reply`` — how a *streamed* request is answered: ``"json"`` a whole JSON answer
+  with ``content-type: application/json`` (LiteLLM's Anthropic endpoint), ``"json_error"``
+  a JSON error body with HTTP 200, ``"html"`` an HTML page with HTTP 200;
+* ``ratelimit_headers`` — send ``x-ratelimit-{remaining,reset,limit}-requests`` (OpenAI) or
+  ``anthropic-ratelimit-requests-{remaining,reset,limit}`` (Anthropic) on every
+  answer: the bucket's state in bucket mode, else ``ratelimit_remaining`` and
+  ``ratelimit_reset_s``;
+* ``fail_message`` — the error message of injected HTTP errors (default "injected HTTP N");
+* ``bucket_rate`` (requests/s) + ``bucket_capacity`` — **token-bucket mode**: a request
+  finding the bucket empty gets a 429 with ``Retry-After`` (whole seconds, rounded up) and
+  ``retry-after-ms`` (exact); counter ``bucket_rejected``.
+
 A fault "status" is an HTTP status (429 carries ``Retry-After``) or one of the words
 ``"cut"`` (connection dropped half-way through the body, no terminator: the client
 must see a TransportError), ``"reset"`` (connection dropped before any response
@@ -68,6 +86,7 @@ import re
 import threading
 import time
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +140,16 @@ _CONFIG_FIELDS = {
     "chunk_chars": 4,
     "require_api_key": None,
     "embedding_dim": EMBEDDING_DIM,
+    "slow_close_ms": 0.0,
+    "stall_after_bytes": None,
+    "stall_ms": 0.0,
+    "stream_reply": None,
+    "ratelimit_headers": False,
+    "ratelimit_remaining": 100,
+    "ratelimit_reset_s": 1.0,
+    "bucket_rate": None,
+    "bucket_capacity": 1.0,
+    "fail_message": None,
 }
 
 
@@ -185,6 +214,9 @@ class ModelServer:
         self.judge_rule = default_judge_rule
         self.last_headers: dict[str, str] = {}
         self.last_body: dict[str, Any] = {}
+        self._bucket_tokens: float | None = None
+        self._bucket_at = 0.0
+        self.bucket_rejected = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -267,6 +299,8 @@ class ModelServer:
             self.embedding_requests = self.embedding_inputs = self.judge_requests = 0
             self.embedding_batches.clear()
             self.judge_log.clear()
+            self._bucket_tokens = None
+            self.bucket_rejected = 0
 
     @property
     def connections_total(self) -> int:
@@ -301,6 +335,13 @@ class ModelServer:
             ready.set()
             loop.run_forever()
             loop.run_until_complete(self._runner.cleanup() if self._runner else asyncio.sleep(0))
+            # Handlers still sleeping (a slow close, a stall) are cancelled, not left to be
+            # destroyed pending when the loop closes.
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.close()
 
         self._thread = threading.Thread(target=run, name="model-server", daemon=True)
@@ -374,6 +415,12 @@ class ModelServer:
                 )
                 if presented != need:
                     fault = ("auth", presented)  # type: ignore[assignment]
+            if cfg["bucket_rate"]:
+                wait = self._take_token(cfg)
+                if fault is None and wait is not None:
+                    fault = ("bucket", wait)  # type: ignore[assignment]
+                    self.bucket_rejected += 1
+            cfg["rl"] = self._ratelimit_state(cfg)
             if isinstance(fault, str):
                 self.fault_counts[fault] += 1
         x = m.group(1) if m else "42"
@@ -382,6 +429,41 @@ class ModelServer:
             x = alternatives[(nth - 1) % len(alternatives)]
         cfg["answer"] = "Answer: " + x
         return cfg, key, fault
+
+    def _take_token(self, cfg: dict[str, Any]) -> float | None:
+        """Token bucket (under the lock): None when a token was taken, else seconds until one."""
+        rate, cap = float(cfg["bucket_rate"]), float(cfg["bucket_capacity"])
+        now = time.monotonic()
+        if self._bucket_tokens is None:
+            self._bucket_tokens, self._bucket_at = cap, now
+        self._bucket_tokens = min(cap, self._bucket_tokens + (now - self._bucket_at) * rate)
+        self._bucket_at = now
+        if self._bucket_tokens >= 1.0:
+            self._bucket_tokens -= 1.0
+            return None
+        return (1.0 - self._bucket_tokens) / rate
+
+    def _ratelimit_state(self, cfg: dict[str, Any]) -> tuple[int, float, int] | None:
+        """(remaining requests, seconds until the budget is full, budget size) for the headers."""
+        if not cfg["ratelimit_headers"]:
+            return None
+        if cfg["bucket_rate"] and self._bucket_tokens is not None:
+            cap, rate = float(cfg["bucket_capacity"]), float(cfg["bucket_rate"])
+            return int(self._bucket_tokens), (cap - self._bucket_tokens) / rate, int(cap)
+        remaining = int(cfg["ratelimit_remaining"])
+        return remaining, float(cfg["ratelimit_reset_s"]), max(remaining, 1)
+
+    @staticmethod
+    def _rl_headers(proto: str, rl: tuple[int, float, int] | None) -> dict[str, str]:
+        if rl is None:
+            return {}
+        remaining, reset, size = rl
+        if proto == "anthropic":
+            when = datetime.fromtimestamp(time.time() + reset, timezone.utc).isoformat().replace("+00:00", "Z")
+            return {"anthropic-ratelimit-requests-remaining": str(remaining),
+                    "anthropic-ratelimit-requests-reset": when, "anthropic-ratelimit-requests-limit": str(size)}
+        return {"x-ratelimit-remaining-requests": str(remaining), "x-ratelimit-reset-requests": f"{reset * 1000:.0f}ms",
+                "x-ratelimit-limit-requests": str(size)}
 
     def _count_status(self, status: int) -> None:
         with self._lock:
@@ -437,10 +519,15 @@ class ModelServer:
         if fault == "reset":  # drop the connection before any response byte
             _abort(request)
             return web.Response(status=499)
-        if isinstance(fault, tuple):  # wrong key: echo it, as real servers sometimes do
+        if isinstance(fault, tuple) and fault[0] == "auth":  # wrong key: echo it, as real servers sometimes do
             return self._error(proto, 401, f"Incorrect API key provided: {fault[1]}", "authentication_error")
+        if isinstance(fault, tuple) and fault[0] == "bucket":
+            wait = fault[1]
+            return self._error(proto, 429, "rate limit exceeded (token bucket)", None, str(math.ceil(wait)),
+                               {"retry-after-ms": f"{wait * 1000:.0f}", **self._rl_headers(proto, cfg["rl"])})
         if isinstance(fault, int):
-            return self._error(proto, fault, f"injected HTTP {fault}", None, cfg["retry_after"])
+            return self._error(proto, fault, cfg["fail_message"] or f"injected HTTP {fault}", None,
+                               cfg["retry_after"], self._rl_headers(proto, cfg["rl"]))
         with self._lock:
             replay = self._replay
         if replay is not None:
@@ -455,13 +542,21 @@ class ModelServer:
             finish = "length" if proto == "openai" else "max_tokens"
         input_tokens = max(1, len(json.dumps(body.get("messages", ""))) // 4)
         model = str(body.get("model", "test-model"))
-        if not body.get("stream"):
-            return await self._whole(request, proto, model, "".join(pieces), finish, len(pieces), input_tokens, fault)
+        headers = self._rl_headers(proto, cfg["rl"])
+        reply = cfg["stream_reply"] if body.get("stream") else None
+        if reply == "json_error":
+            return self._error(proto, 200, "the upstream model failed", "api_error")
+        if reply == "html":
+            self._count_status(200)
+            return web.Response(text="<html><body>Welcome to nginx!</body></html>", content_type="text/html")
+        if not body.get("stream") or reply == "json":
+            return await self._whole(request, proto, model, "".join(pieces), finish, len(pieces), input_tokens, fault,
+                                     headers)
         if proto == "openai":
             events = _openai_events(model, pieces, finish, input_tokens, body)
         else:
             events = _anthropic_events(model, pieces, finish, input_tokens)
-        return await self._stream(request, events, cfg["tokens_per_s"], fault)
+        return await self._stream(request, events, cfg, fault, headers)
 
     async def _embeddings(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -485,10 +580,13 @@ class ModelServer:
         if fault == "reset":
             _abort(request)
             return web.Response(status=499)
-        if isinstance(fault, tuple):
+        if isinstance(fault, tuple) and fault[0] == "auth":
             return self._error("openai", 401, f"Incorrect API key provided: {fault[1]}", "authentication_error")
+        if isinstance(fault, tuple) and fault[0] == "bucket":
+            return self._error("openai", 429, "rate limit exceeded (token bucket)", None, str(math.ceil(fault[1])))
         if isinstance(fault, int):
-            return self._error("openai", fault, f"injected HTTP {fault}", None, cfg["retry_after"])
+            return self._error("openai", fault, cfg["fail_message"] or f"injected HTTP {fault}", None,
+                               cfg["retry_after"])
         if not isinstance(inputs, list) or not inputs or not all(isinstance(t, str) and t.strip() for t in inputs):
             return self._error("openai", 400, "'$.input' is invalid: non-empty strings required", None)
         dim = int(cfg["embedding_dim"])
@@ -500,7 +598,8 @@ class ModelServer:
         return await self._send_json(request, json.dumps(obj).encode(), fault)
 
     def _error(
-        self, proto: str, status: int, message: str, kind: str | None, retry_after: str | None = None
+        self, proto: str, status: int, message: str, kind: str | None, retry_after: str | None = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> web.Response:
         self._count_status(status)
         if kind is None:
@@ -512,6 +611,7 @@ class ModelServer:
         else:
             payload = {"error": {"message": message, "type": kind, "code": status}}
         headers = {"Retry-After": str(retry_after)} if status == 429 and retry_after is not None else {}
+        headers.update(extra_headers or {})
         return web.json_response(payload, status=status, headers=headers)
 
     async def _whole(
@@ -524,6 +624,7 @@ class ModelServer:
         out_tokens: int,
         in_tokens: int,
         fault: int | str | None,
+        headers: dict[str, str] | None = None,
     ) -> web.StreamResponse:
         if proto == "openai":
             obj: dict[str, Any] = {
@@ -551,9 +652,10 @@ class ModelServer:
                 "stop_sequence": None,
                 "usage": {"input_tokens": in_tokens, "output_tokens": out_tokens},
             }
-        return await self._send_json(request, json.dumps(obj).encode(), fault)
+        return await self._send_json(request, json.dumps(obj).encode(), fault, headers)
 
-    async def _send_json(self, request: web.Request, raw: bytes, fault: int | str | None) -> web.StreamResponse:
+    async def _send_json(self, request: web.Request, raw: bytes, fault: int | str | None,
+                         headers: dict[str, str] | None = None) -> web.StreamResponse:
         self._count_status(200)
         if fault == "malformed":
             return web.Response(body=raw[: len(raw) // 2], content_type="application/json")
@@ -566,17 +668,21 @@ class ModelServer:
             await asyncio.sleep(0.005)
             _abort(request)
             return resp
-        return web.Response(body=raw, content_type="application/json")
+        return web.Response(body=raw, content_type="application/json", headers=headers)
 
     async def _stream(
-        self, request: web.Request, events: list[bytes], tokens_per_s: float | None, fault: int | str | None
+        self, request: web.Request, events: list[bytes], cfg: dict[str, Any], fault: int | str | None,
+        headers: dict[str, str] | None = None,
     ) -> web.StreamResponse:
         self._count_status(200)
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                                           **(headers or {})})
         resp.enable_chunked_encoding()
         await resp.prepare(request)
         half = len(events) // 2
+        tokens_per_s = cfg["tokens_per_s"]
         gap = 1.0 / tokens_per_s if tokens_per_s else 0.0
+        stall_at, stalled, sent = cfg["stall_after_bytes"], False, 0
         for i, event in enumerate(events):
             if i == half and fault == "cut":
                 await asyncio.sleep(0.005)  # let the sent part arrive before the reset
@@ -584,9 +690,15 @@ class ModelServer:
                 return resp
             if i == half and fault == "malformed":
                 await resp.write(b'data: {"choices": [{"index": 0, "delta": {"content": "x"\n\n')
+            if stall_at is not None and not stalled and sent >= stall_at:
+                stalled = True
+                await asyncio.sleep(cfg["stall_ms"] / 1000.0)
             await resp.write(event)
+            sent += len(event)
             if gap and i < len(events) - 1:
                 await asyncio.sleep(gap)
+        if cfg["slow_close_ms"]:
+            await asyncio.sleep(cfg["slow_close_ms"] / 1000.0)  # the answer is complete; the body is not
         await resp.write_eof()
         return resp
 
@@ -677,9 +789,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--tokens-per-s", type=float, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--p-429", type=float, default=0.0, help="share of requests answered 429")
+    parser.add_argument("--retry-after", default="0", help="Retry-After of those 429s")
+    parser.add_argument("--bucket-rate", type=float, default=None, help="token-bucket mode: requests/s")
+    parser.add_argument("--bucket-capacity", type=float, default=1.0)
+    parser.add_argument("--ratelimit-headers", action="store_true", help="send x-ratelimit-* headers")
+    parser.add_argument("--slow-close-ms", type=float, default=0.0)
     args = parser.parse_args(argv)
     server = ModelServer(
-        args.host, args.port, seed=args.seed, latency_ms=args.latency_ms, tokens_per_s=args.tokens_per_s
+        args.host, args.port, seed=args.seed, latency_ms=args.latency_ms, tokens_per_s=args.tokens_per_s,
+        p_429=args.p_429, retry_after=args.retry_after, bucket_rate=args.bucket_rate,
+        bucket_capacity=args.bucket_capacity, ratelimit_headers=args.ratelimit_headers,
+        slow_close_ms=args.slow_close_ms,
     )
     url = server.start()
     print(url, flush=True)  # the benchmark waits for this line

@@ -1,6 +1,6 @@
 """Reference implementations that check the real clustering (`cluster_groups`, `group_stats`).
 
-Each clusters ONE group the direct way — collapse canonical duplicates, then the STATS
+Each clusters ONE group the direct way — collapse canonical duplicates, then the docs/statistics.md
 §1.2 leader loop or agglomerative clustering over the distinct forms — with none of the
 batch path's vectorised bookkeeping (chunks, form ranks, shared caches across groups).
 Tests assert that the batch path gives exactly these partitions; the scalar mode and

@@ -1,4 +1,4 @@
-"""Nearest-rank percentiles, censoring, acc@SLO and TPOT (STATS §6)."""
+"""Nearest-rank percentiles, censoring, acc@SLO and TPOT (docs/statistics.md §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Live scoreboard: dispatch-order sequencing, confidence sequence, betting e-process (STATS §7)."""
+"""Live scoreboard: dispatch-order sequencing, confidence sequence, betting e-process (docs/statistics.md §7)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_batch_and_incremental_agree():
 
 
 def test_false_alarm_rate_at_the_threshold():
-    # H0 true (p = θ = 0.7): Ville bounds P(ever crossing) by α = 0.05 (STATS reports 0.030)
+    # H0 true (p = θ = 0.7): Ville bounds P(ever crossing) by α = 0.05 (docs/statistics.md §7.1 reports 0.030)
     stops = _runs(0.7, runs=400, T=500, seed=1)
     rate = float((stops < 500).mean())
     assert rate <= 0.06, rate
@@ -47,7 +47,7 @@ def test_detects_rates_well_below_threshold():
     stops = _runs(0.5, runs=100, T=400, seed=2)
     assert (stops < 400).all()
     assert np.median(stops) < 80
-    stops = _runs(0.6, runs=100, T=1000, seed=3)  # STATS: every run rejected, median stop ≈ 130
+    stops = _runs(0.6, runs=100, T=1000, seed=3)  # docs/statistics.md §7.1: every run rejected, median stop ≈ 130
     assert (stops < 1000).mean() >= 0.97 and 80 <= np.median(stops) <= 200
 
 
@@ -142,10 +142,14 @@ def test_duplicates_gaps_and_flush():
 
 def test_slice_keys_for_cases_match_report_naming():
     cases = [{"case_id": "x", "metadata": {"lang": "de"}, "input_text": "Wie heißt Jürgen?"},
-             {"case_id": "y", "metadata": {"lang": "en"}, "input_text": "What is 2+2?"}]
+             {"case_id": "y", "metadata": {"lang": "en"}, "input_text": "What is 2+2?"},
+             {"case_id": "z", "metadata": {"lang": "en"}, "input_text": "Who met José today?"}]
     keys = slice_keys_for_cases(cases)
-    assert ("lang", "de") in keys["x"] and ("script", "latin") in keys["x"]
-    assert ("has_digits", True) in keys["y"] and ("input_tokens", "short") in keys["y"]
+    assert ("lang", "de") in keys["x"] and ("has_digits", True) in keys["y"]
+    # every case is short Latin text: those levels are the overall line, not slices
+    assert not any(k in ("script", "input_tokens") for ks in keys.values() for k, _ in ks)
+    # non_ascii_name=True holds x and z, exactly has_digits=False: one slice, the first name
+    assert ("has_digits", False) in keys["z"] and ("non_ascii_name", True) not in keys["z"]
     sb = LiveScoreboard.from_cases(cases, theta=0.5)
     sb.add(_sample("x", 0, True))
     assert sb.snapshot()["slices"]["lang=de"]["n_samples"] == 1

@@ -141,8 +141,12 @@ def test_slices_metadata_and_derived():
     by = {(s["key"], s["value"]): s for s in rep["slices"]}
     de = by[("lang", "de")]
     assert de["n_cases"] == 2 and de["accuracy"] == pytest.approx((1 / 3 + 1) / 2) and de["source"] == "metadata"
-    for key in ("input_tokens", "script", "has_digits", "non_ascii_name"):
+    for key in ("has_digits", "non_ascii_name"):
         assert any(k == key for k, _ in by), key
+    # every case is short and Latin: those levels are the overall line, not slices
+    skipped = rep["analysis"]["discovery"]["skipped_columns"]
+    for key in ("input_tokens", "script"):
+        assert not any(k == key for k, _ in by) and "every case" in skipped[key], key
     assert by[("has_digits", True)]["n_cases"] == 2
     assert by[("non_ascii_name", True)]["n_cases"] == 1  # "Jürgen" mid-sentence
     assert all(s["q_value"] is None and not s["flagged"] for s in rep["slices"])  # n = 4 < n_min

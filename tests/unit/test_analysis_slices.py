@@ -1,4 +1,4 @@
-"""Derived slice features and automatic slice discovery (STATS §8)."""
+"""Derived slice features and automatic slice discovery (docs/statistics.md §8)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from tuieval.analysis.slices import (
+    Level,
     column_levels,
+    distinct_levels,
     derive_features,
     detect_script,
     discover_slices,
@@ -154,17 +156,59 @@ def test_clustered_items_use_clustered_test():
     assert res["results"][0].test == "clustered-z"
 
 
-def test_identical_slices_are_pruned_to_one():
+def test_identical_slices_are_one_slice_with_aliases_and_one_test():
     rng = np.random.default_rng(6)
     n = 300
     lang = rng.choice(["en", "ru"], n, p=[0.7, 0.3])
     script = np.where(lang == "ru", "cyrillic", "latin")
     f = (rng.random(n) < np.where(lang == "ru", 0.6, 0.2)).astype(float)
     res = discover_slices_columns({"lang": lang.tolist(), "script": script.tolist()}, f)
-    flagged = [r for r in res["results"] if r.flagged]
-    pruned = [r for r in res["results"] if r.pruned_by]
-    assert [(r.key, r.value) for r in flagged] == [("lang", "ru")]
-    assert [(r.key, r.value, r.pruned_by) for r in pruned] == [("script", "cyrillic", "lang=ru")]
+    rows = {(r.key, r.value): r for r in res["results"]}
+    # two distinct item sets (ru, en): two tests, each listed once under the first column's name
+    assert set(rows) == {("lang", "ru"), ("lang", "en")}
+    assert res["m"] == 2
+    assert rows[("lang", "ru")].aliases == ["script=cyrillic"]
+    assert rows[("lang", "en")].aliases == ["script=latin"]
+    assert rows[("lang", "ru")].flagged and not rows[("lang", "en")].flagged
+    assert "script" in res["skipped_columns"]
+
+
+def test_a_level_holding_every_item_is_not_a_slice():
+    rng = np.random.default_rng(3)
+    n = 200
+    lang = rng.choice(["en", "de"], n, p=[0.8, 0.2])
+    f = (rng.random(n) < 0.2).astype(float)
+    res = discover_slices_columns({"lang": lang.tolist(), "script": ["latin"] * n}, f)
+    assert all(r.key != "script" for r in res["results"])
+    assert "every case" in res["skipped_columns"]["script"]
+    assert res["m"] == 2
+
+
+def test_distinct_levels_merges_in_column_order_and_keeps_the_input():
+    a = np.array([1, 1, 0, 0, 0], dtype=bool)
+    levels = {"name_origin": [Level("name_origin", "non_english", a), Level("name_origin", "english", ~a)],
+              "non_ascii_name": [Level("non_ascii_name", True, a.copy()), Level("non_ascii_name", False, ~a)],
+              "script": [Level("script", "latin", np.ones(5, dtype=bool))]}
+    out, skipped = distinct_levels(levels, 5)
+    assert list(out) == ["name_origin"]
+    assert [(lv.value, lv.aliases) for lv in out["name_origin"]] == [
+        ("non_english", ["non_ascii_name=True"]), ("english", ["non_ascii_name=False"])]
+    assert set(skipped) == {"non_ascii_name", "script"}
+    assert levels["name_origin"][0].aliases == []  # the caller's levels are not modified
+
+
+def test_a_conjunction_equal_to_a_listed_slice_is_not_tested_again():
+    # region=north & tier=gold holds exactly the cases of segment=x: the same slice
+    n = 240
+    region = ["north" if i < 120 else "south" for i in range(n)]
+    tier = ["gold" if (i % 120) < 40 else "basic" for i in range(n)]
+    segment = ["x" if (r == "north" and t == "gold") else ("y" if i % 2 else "z")
+               for i, (r, t) in enumerate(zip(region, tier))]
+    f = np.zeros(n)
+    res = discover_slices_columns({"region": region, "tier": tier, "segment": segment}, f)
+    names = [tuple(map(tuple, r.conditions)) for r in res["results"]]
+    assert (("region", "north"), ("tier", "gold")) not in names
+    assert (("segment", "x"),) in names
 
 
 def test_rows_interface():
@@ -178,3 +222,38 @@ def test_rows_interface():
         assert k in d
     with pytest.raises(ValueError):
         discover_slices([{"a": "x", "failure": 2.0}])
+
+
+def test_report_markdown_lists_a_merged_slice_once_and_the_mde_of_unflagged_slices():
+    from tuieval.analysis.report import analyze_run
+    from tuieval.report.formats.markdown import to_markdown
+
+    n = 120
+    texts = [("Yesterday the clerk met José at the office." if i % 4 == 0 else "The clerk met Tom at the office.")
+             for i in range(n)]
+    cases = [{"case_id": f"c{i}", "position": i, "metadata": {"name_origin": "non_english" if i % 4 == 0 else "english"},
+              "input_text": texts[i], "targets": [], "vars": {}} for i in range(n)]
+    samples = [{"case_id": f"c{i}", "template": "t", "sample_index": 0, "correct": i % 10 != 0, "error": None,
+                "response": "x", "extracted": "x", "latency_ms": 100.0} for i in range(n)]
+    run = {"id": "r", "suite": "s", "model": "demo/x", "status": "complete", "samples_per_case": 1,
+           "config": {}, "started_at": "2026-01-01T00:00:00", "finished_at": "2026-01-01T00:01:00"}
+    rep = analyze_run(run, cases, samples)
+    names = [(s["key"], s["value"]) for s in rep["slices"]]
+    assert names.count(("name_origin", "non_english")) == 1 and ("non_ascii_name", True) not in names
+    md = to_markdown(rep)
+    assert md.count("non_ascii_name=True") == 1 and "name_origin=non_english (also non_ascii_name=True)" in md
+    s = {x["value"]: x for x in rep["slices"]}["non_english"]
+    assert not s["flagged"] and s["mde"] is not None
+    assert f"no (MDE {100 * s['mde']:.0f} pts)" in md
+    assert "could not have shown a smaller one" in md
+
+
+def test_slice_membership_names_each_set_of_cases_once_as_the_report_does():
+    from tuieval.analysis.report import slice_membership
+
+    cases = [{"case_id": f"c{i}", "position": i, "metadata": {"name_origin": "non_english" if i % 4 == 0 else "english"},
+              "input_text": "Yesterday the clerk met José." if i % 4 == 0 else "The clerk met Tom."} for i in range(40)]
+    m = slice_membership(cases)
+    assert m[("name_origin", "non_english")] == {f"c{i}" for i in range(0, 40, 4)}
+    assert ("non_ascii_name", True) not in m and ("non_ascii_name", False) not in m
+    assert ("script", "latin") not in m  # every case

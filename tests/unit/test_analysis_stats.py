@@ -1,4 +1,4 @@
-"""Numeric core against the STATS.md check values, brute force and simulation."""
+"""Numeric core against the docs/statistics.md check values, brute force and simulation."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Clustering tiers, semantic entropy and per-group statistics (STATS §1–§2)."""
+"""Clustering tiers, semantic entropy and per-group statistics (docs/statistics.md §1–§2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Anytime-valid early warnings for accuracy gates (STATS §7.1), fed in dispatch order."""
+"""Anytime-valid early warnings for accuracy gates (docs/statistics.md §7.1), fed in dispatch order."""
 
 from __future__ import annotations
 

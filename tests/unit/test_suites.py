@@ -66,7 +66,7 @@ def test_plain_jsonl_shapes_are_suites(tmp_path):
     ]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     suite = load_suite(path)
-    assert suite.scorers == ["normalized"]
+    assert [s.as_mapping() for s in suite.scorers] == [{"type": "normalized", "name": "normalized"}]
     first, second = suite.cases
     assert first.metadata == {"kind": "math"} and first.targets == ["4"]
     assert second.targets == ["Lima", "lima"]

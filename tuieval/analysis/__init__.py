@@ -1,4 +1,4 @@
-"""Statistics for tuieval runs: numpy and the standard library only (see STATS.md).
+"""Statistics for tuieval runs: numpy and the standard library only (see docs/statistics.md).
 
 stats     proportions, pass@k, standard errors, resampling, multiple testing, exact tests
 latency   nearest-rank percentiles with censored timeouts, accuracy within an SLO

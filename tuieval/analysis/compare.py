@@ -1,6 +1,6 @@
 """Paired comparison of two runs on the same cases: the `tuieval.compare/1` structure.
 
-Rules (PRODUCT.md "Comparison", STATS.md §4.3, §5):
+Rules (README "compare", docs/statistics.md §4.3, §5):
 
 - **Pairing.** Cases are paired on `case_id`.  A case is paired when both runs hold at least
   one sample for it; every other case (in one run only, or without samples in one run, e.g.
@@ -18,13 +18,22 @@ Rules (PRODUCT.md "Comparison", STATS.md §4.3, §5):
   applied to both runs, `B` replicates, `[α/2, 1−α/2]` quantiles.
 - **Slices.** Every metadata `key=value` and the derived features the report uses
   (`input_tokens`, `script`, `has_digits`, `non_ascii_name`; levels from
-  `slices.column_levels`, so numeric columns are binned and identifier-like columns are
-  skipped), computed over the paired cases.  A level holding every paired case is the
-  overall line and is not repeated as a slice.  A slice is *tested* when it holds at least
-  `n_min = max(20, ⌈1% of paired cases⌉)` paired cases (`slices.min_support`, the rule of
-  STATS §8 step 2); smaller slices are listed in `untested_slices` with their descriptive
-  accuracies only, and count as p = 1 in the multiple-testing family (§5.3), so
-  `m = len(slices) + len(untested_slices)`.
+  `slices.column_levels`, so numeric columns are binned), computed over the paired cases.
+  A level holding every paired case is the overall line and is not repeated as a slice;
+  levels with the same paired cases are one slice under the first name (metadata before
+  derived) with the others in `aliases` (`slices.distinct_levels`), tested once.  A slice
+  is *tested* when it holds at least `n_min = max(20, ⌈1% of paired cases⌉)` paired cases
+  (`slices.min_support`, the rule of docs/statistics.md §8 step 2); smaller slices are listed in
+  `untested_slices` with their descriptive accuracies, the reason and the minimum, and
+  count as p = 1 in the multiple-testing family (§5.3), so
+  `m = len(slices) + len(untested_slices)`.  A metadata column too varied to list
+  (identifier-like) still has its values held by at least n_min paired cases tested; its
+  smaller values are summarised in `skipped_columns`.
+- **Power.** Every tested slice and the overall line carry `mde`: the smallest difference
+  in accuracy the test would detect with 80% power (`power.paired_mde`, from the
+  observed second moment of the per-case differences), at alpha for the overall line
+  and at alpha / m for slices (BH with one real change among m tests rejects it when
+  p ≤ alpha / m); None when no difference up to 100 points could be detected.
 - **Multiplicity.** Benjamini–Hochberg q-values over the `m` slice tests (the overall line
   is a headline test outside the family).  `significant = q < alpha and the CI excludes 0`.
   `regressions`: significant slices with delta < 0, worst (most negative delta) first;
@@ -53,8 +62,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from tuieval.analysis.power import POWER, paired_mde
 from tuieval.analysis.report import case_slice_columns
-from tuieval.analysis.slices import column_levels, min_support
+from tuieval.analysis.slices import Level, column_levels, distinct_levels, frequent_levels, min_support
 from tuieval.analysis.stats import benjamini_hochberg, json_float, mcnemar_exact, paired_bootstrap, sign_flip_test
 from tuieval.sample_rules import is_correct
 
@@ -77,7 +87,7 @@ def _rng(seed: int, tag: str) -> np.random.Generator:
 
 
 def paired_bootstrap_ci(d: np.ndarray, B: int, rng: np.random.Generator, alpha: float) -> tuple[float, float]:
-    """Percentile CI of mean(d) from a paired bootstrap of cases (STATS §5.2).
+    """Percentile CI of mean(d) from a paired bootstrap of cases (docs/statistics.md §5.2).
 
     Oriented by the sign of the first non-zero d (so the result for −d is exactly the
     negated, reversed interval), then drawn from the exact resampling distribution over
@@ -110,7 +120,7 @@ def paired_bootstrap_ci(d: np.ndarray, B: int, rng: np.random.Generator, alpha: 
 
 
 def sign_flip_p(d: np.ndarray, B: int, rng: np.random.Generator) -> float:
-    """Two-sided sign-flip permutation p-value for mean(d) = 0 (STATS §5.2).
+    """Two-sided sign-flip permutation p-value for mean(d) = 0 (docs/statistics.md §5.2).
 
     p = (1 + #{|mean(s·d)| ≥ |mean(d)|}) / (B + 1).  Drawn as independent binomial sign
     counts per distinct |d| (exactly the distribution of flipping each case's sign), or by
@@ -167,7 +177,7 @@ def paired_test(base: np.ndarray, cand: np.ndarray, *, test: str, alpha: float, 
 
 def _finite(e: dict[str, Any]) -> None:
     """JSON-safe numbers in place: NaN / inf → None, −0.0 → 0.0."""
-    for k in ("baseline_accuracy", "candidate_accuracy", "delta", "p_value", "q_value", "p_mid"):
+    for k in ("baseline_accuracy", "candidate_accuracy", "delta", "p_value", "q_value", "p_mid", "mde"):
         if k in e:
             e[k] = json_float(e[k])
     if e.get("delta_ci") is not None:
@@ -220,11 +230,14 @@ def compare_runs(baseline: RunRows, candidate: RunRows, *, alpha: float = 0.05, 
 
     top level: n_cases (paired), unpaired_cases, unpaired {only_in_baseline,
     only_in_candidate, no_samples}, test (mcnemar | sign_flip), ci_method, alpha, B,
-    rng_seed, n_min, m (BH family size), correction, improvements, untested_slices,
-    skipped_columns, warnings; overall and slices: n_cases, b, c (cases where the
+    rng_seed, n_min, m (BH family size), correction, power (0.8) and mde_alpha {overall,
+    slices} (the level each mde is computed at), improvements, untested_slices (with
+    n_min and a note saying why), skipped_columns, warnings; overall and slices: mde
+    (smallest detectable |delta|, None when nothing could be), n_cases, b, c (cases where the
     baseline / the candidate scored higher), p_mid (McNemar), significant (overall: p <
     alpha and CI excludes 0, a headline test outside the BH family), slices: source
-    (metadata | derived), bin (binned numeric columns).
+    (metadata | derived), aliases (other key=value names with the same paired cases),
+    bin (binned numeric columns).
     """
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
@@ -263,6 +276,10 @@ def compare_runs(baseline: RunRows, candidate: RunRows, *, alpha: float = 0.05, 
 
     overall = paired_test(base, cand, test=test, alpha=alpha, B=B, rng_seed=rng_seed, tag="overall")
     overall["significant"] = bool(overall["p_value"] < alpha and _excludes_zero(overall["delta_ci"]))
+    # the finest step of a per-case score (1/K): what the smallest possible change looks like
+    steps = int(max(na.max(), nb.max()))
+    d_all = np.round(cand - base, 12)
+    overall["mde"] = paired_mde(n, float(np.mean(d_all * d_all)), alpha, samples_per_case=steps)
 
     # -- slices over the paired cases ------------------------------------------------------------
     case_rows = []
@@ -281,41 +298,55 @@ def compare_runs(baseline: RunRows, candidate: RunRows, *, alpha: float = 0.05, 
     tested: list[dict[str, Any]] = []
     untested: list[dict[str, Any]] = []
     skipped_columns: dict[str, str] = {}
+    tested_masks: list[np.ndarray] = []
+    by_column: dict[str, list[Level]] = {}
     for key, vals in cols.items():
         levels, why = column_levels(key, vals)
         if why:
+            # a suite's own metadata slice is tested whenever it has enough paired cases,
+            # however many small values the column also has
+            frequent = frequent_levels(key, vals, nmin) if source.get(key) == "metadata" else []
+            if frequent:
+                by_column[key] = frequent
+                why += (f"; its {len(frequent)} value(s) held by at least n_min = {nmin} paired cases are tested, "
+                        "the smaller ones are not listed")
             skipped_columns[key] = why
             continue
-        if len(levels) == 1 and int(levels[0].mask.sum()) == n:
-            skipped_columns[key] = "one value for every paired case (the overall line)"
-            continue
+        by_column[key] = levels
+    # a level holding every paired case is the overall comparison; identical levels are one slice
+    by_column, merged_away = distinct_levels(by_column, n)
+    for key, why in merged_away.items():
+        skipped_columns.setdefault(key, why)
+    for key, levels in by_column.items():
         for lv in levels:
             mask = lv.mask
             k = int(mask.sum())
-            if k == n:
-                continue  # holds every paired case: that is the overall comparison
-            entry: dict[str, Any] = {"key": key, "value": lv.value}
+            entry: dict[str, Any] = {"key": key, "value": lv.value, "aliases": list(lv.aliases)}
             tag = "slice:" + json.dumps([key, lv.value], ensure_ascii=False, sort_keys=True, default=str)
             if k >= nmin:
                 entry.update(paired_test(base[mask], cand[mask], test=test, alpha=alpha, B=B,
                                          rng_seed=rng_seed, tag=tag))
                 tested.append(entry)
+                tested_masks.append(mask)
             else:
                 ba, ca = float(base[mask].mean()), float(cand[mask].mean())
                 entry.update(n_cases=k, baseline_accuracy=ba, candidate_accuracy=ca, delta=ca - ba,
-                             delta_ci=None, p_value=None, q_value=None, significant=False,
-                             note=f"not tested: {k} paired cases < n_min = {nmin}")
+                             delta_ci=None, p_value=None, q_value=None, significant=False, mde=None,
+                             n_min=nmin, note=f"not tested: {k} paired cases < n_min = {nmin}")
                 untested.append(entry)
             entry["source"] = source.get(key, "metadata")
             if lv.bin is not None:
                 entry["bin"] = list(lv.bin)
 
-    # BH over every slice test performed, untested slices as p = 1 (STATS §5.3)
+    # BH over every slice test performed, untested slices as p = 1 (docs/statistics.md §5.3)
     m = len(tested) + len(untested)
     q = benjamini_hochberg([e["p_value"] for e in tested] + [1.0] * len(untested)) if m else np.zeros(0)
-    for e, qv in zip(tested, q[: len(tested)].tolist()):
+    mde_alpha = alpha / max(1, m)
+    for e, qv, mask in zip(tested, q[: len(tested)].tolist(), tested_masks):
         e["q_value"] = float(qv)
         e["significant"] = bool(qv < alpha and _excludes_zero(e["delta_ci"]))
+        d = d_all[mask]
+        e["mde"] = paired_mde(int(mask.sum()), float(np.mean(d * d)), mde_alpha, samples_per_case=steps)
 
     for e in tested + untested:
         _finite(e)
@@ -368,6 +399,8 @@ def compare_runs(baseline: RunRows, candidate: RunRows, *, alpha: float = 0.05, 
         "n_min": nmin,
         "m": m,
         "correction": "bh",
+        "power": POWER,
+        "mde_alpha": {"overall": alpha, "slices": mde_alpha},
         "skipped_columns": skipped_columns,
         "warnings": warnings,
     }

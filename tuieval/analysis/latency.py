@@ -1,4 +1,4 @@
-"""Tail latency: nearest-rank percentiles, censored timeouts, accuracy within an SLO (STATS §6).
+"""Tail latency: nearest-rank percentiles, censored timeouts, accuracy within an SLO (docs/statistics.md §6).
 
 Percentiles are nearest-rank (Hyndman & Fan type 1, numpy's `inverted_cdf`): the value
 at 1-indexed rank ⌈pN⌉, which is always a latency that was actually observed.  SLO

@@ -1,4 +1,4 @@
-"""Live scoreboard: O(1)-per-sample running counts and anytime-valid decisions (STATS §7).
+"""Live scoreboard: O(1)-per-sample running counts and anytime-valid decisions (docs/statistics.md §7).
 
 The UI feeds samples as they complete.  Two kinds of state are kept per slice:
 
@@ -22,7 +22,7 @@ from typing import Any, Hashable, Iterable, Mapping, Sequence
 import numpy as np
 
 from tuieval.analysis.latency import latency_summary
-from tuieval.analysis.slices import column_levels, derive_features
+from tuieval.analysis.slices import column_levels, derive_features, distinct_levels
 from tuieval.analysis.stats import normal_mixture_halfwidth, wilson
 from tuieval.sample_rules import is_correct, is_error
 
@@ -119,9 +119,15 @@ def slice_keys_for_cases(cases: Sequence[Mapping[str, Any]]) -> dict[Any, list[t
     derived = derive_features([c.get("input_text") or "" for c in cases])
     for k in ("input_tokens", "script", "has_digits", "non_ascii_name"):
         columns[k if k not in keys else f"derived.{k}"] = derived[k]
-    out: dict[Any, list[tuple[str, Any]]] = {cid: [] for cid in ids}
+    by_column = {}
     for k, vals in columns.items():
-        levels, _ = column_levels(k, vals)
+        levels, why = column_levels(k, vals)
+        if not why:
+            by_column[k] = levels
+    # as in the report: no slice that holds every case, one slice per set of cases
+    by_column, _ = distinct_levels(by_column, len(ids))
+    out: dict[Any, list[tuple[str, Any]]] = {cid: [] for cid in ids}
+    for k, levels in by_column.items():
         for lv in levels:
             for i in np.flatnonzero(lv.mask):
                 out[ids[i]].append((k, lv.value))

@@ -1,4 +1,4 @@
-"""Run analysis: the `tuieval.report/1` structure from stored rows (PRODUCT.md, STATS.md).
+"""Run analysis: the `tuieval.report/1` structure from stored rows (README "Report schema", docs/statistics.md).
 
 Units and aggregation rules (every figure's unit is the case, never the sample):
 - A (case, template) pair sampled N times is one *group*: it is clustered and gets
@@ -27,14 +27,18 @@ Extra fields (the contract's names are never changed):
   ttft_ms.n, accuracy_within_slo_ci, slo_attainment.
 - overall: n_cases_pending, n_templates, per_template, template_flip_rate,
   deadline_curve, tpot_ms, correct_goodput_per_s (at the run's own concurrency).
-- slices: source (metadata | derived | discovered), bin, conditions, and from
-  discovery delta, delta_ci (Newcombe), lift, p_value, test, exploratory,
-  estimates_from, pruned_by.
+- slices: source (metadata | derived | discovered), bin, conditions, aliases (other
+  key=value names with exactly the same cases; a level holding every case is not a
+  slice), mde (the smallest increase of the failure rate over the rest's its test
+  detects with 80% power at alpha / m; None when untested or when nothing could be
+  detected), and from discovery delta, delta_ci (Newcombe), lift, p_value, test,
+  exploratory, estimates_from, pruned_by.
 - cases: position, n_samples, n_valid, n_errors, is_tied, tied_clusters (indices into
   `clusters`), semantic_entropy_normalized, miller_madow, majority_correct_rate;
   clusters carry n_correct, sample_indices and, with several templates, template.
 - analysis: clustering method and counters, alpha, unit, percentile method,
-  discovery summary (m tests, n_min, split, skipped columns).  `analysis.clustering`
+  discovery summary (m tests, n_min, split, skipped columns, power and mde_alpha: the
+  target power and per-test level of every slice's mde).  `analysis.clustering`
   holds method, threshold and the tier's counters from `cluster_groups`: linkage,
   embed_calls / embedded_texts (embeddings), rule, judge_calls, unparsed_replies
   (judge replies that fell back to neutral), pair_cache_hits (judge tiers), bands
@@ -54,7 +58,8 @@ import numpy as np
 
 from tuieval.analysis.latency import LatencyIndex, deadline_curve, tpot
 from tuieval.analysis.robustness.templates import template_sensitivity
-from tuieval.analysis.slices import Level, column_levels, derive_features, discover_slices_columns, hashable
+from tuieval.analysis.slices import (Level, column_levels, derive_features, discover_slices_columns, distinct_levels,
+                                     hashable)
 from tuieval.analysis.stats import DEFAULT_KS, mean_ci_items, per_task_pass_at_k, per_task_pass_hat_k
 from tuieval.analysis.stats import json_float as _f
 from tuieval.analysis.variance.config import VarianceConfig
@@ -273,7 +278,7 @@ class _Analysis:
                 met = table.latency <= slo_ms
             self.slo_met = met
         # pass@k / pass^k: the task is one prompt sampled N times, a (case, template) pair, as
-        # for consistency (STATS §3 counts n and c per task); a case's value is the mean over its
+        # for consistency (docs/statistics.md §3 counts n and c per task); a case's value is the mean over its
         # templates, and k is reported only when every task of the cases in view has n >= k.
         ng = np.bincount(table.group, minlength=table.n_groups).astype(np.int64)
         cg = np.rint(np.bincount(table.group, weights=table.correct, minlength=table.n_groups)).astype(np.int64)
@@ -378,17 +383,23 @@ def slice_value_key(v: Any) -> Any:
 
 
 def slice_membership(cases: Sequence[Mapping[str, Any]],
-                     analysed: set[Any] | None = None) -> dict[tuple[str, Any], set[Any]]:
+                     analyzed: set[Any] | None = None) -> dict[tuple[str, Any], set[Any]]:
     """(key, value) → case ids, with the slice levels the report uses (metadata values, numeric
-    bins, derived features), computed over the cases that have samples (`analysed`)."""
+    bins, derived features; a level holding every case dropped, levels with the same cases
+    listed once under the report's name), computed over the cases that have samples (`analyzed`)."""
     cases = sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
-    if analysed is not None:
-        cases = [c for c in cases if c["case_id"] in analysed]
+    if analyzed is not None:
+        cases = [c for c in cases if c["case_id"] in analyzed]
     ids = [c["case_id"] for c in cases]
     cols, _ = case_slice_columns(cases)
-    out: dict[tuple[str, Any], set[Any]] = {}
+    by_column: dict[str, list[Level]] = {}
     for k, vals in cols.items():
-        levels, _ = column_levels(k, vals)
+        levels, why = column_levels(k, vals)
+        if not why:
+            by_column[k] = levels
+    by_column, _ = distinct_levels(by_column, len(ids))
+    out: dict[tuple[str, Any], set[Any]] = {}
+    for k, levels in by_column.items():
         for lv in levels:
             out[(k, slice_value_key(lv.value))] = {ids[i] for i in np.flatnonzero(lv.mask).tolist()}
     return out
@@ -466,11 +477,11 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
     overall["correct_goodput_per_s"] = (float(table.correct.sum()) / wall) if wall and wall > 0 else None
 
     # -- slices ------------------------------------------------------------------------------------
-    analysed = np.flatnonzero(has)
+    analyzed = np.flatnonzero(has)
     cols_all, source = case_slice_columns(cases)
     if cluster_key:
         cols_all.pop(cluster_key, None)  # the clustering unit (e.g. passage) is not a slice
-    cols = {k: [v[i] for i in analysed.tolist()] for k, v in cols_all.items()}
+    cols = {k: [v[i] for i in analyzed.tolist()] for k, v in cols_all.items()}
     levels: dict[str, list[Level]] = {}
     skipped: dict[str, str] = {}
     for k, vals in cols.items():
@@ -479,14 +490,17 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
             skipped[k] = why
         else:
             levels[k] = lv
+    # a level holding every case is the overall line; levels with the same cases are one slice
+    levels, merged_away = distinct_levels(levels, int(analyzed.size))
+    skipped.update(merged_away)
     disc_info: dict[str, Any] = {"enabled": discover}
     found: dict[tuple, Any] = {}
     conj: list = []
-    if discover and analysed.size:
-        f = 1.0 - an.accuracy[analysed]
+    if discover and analyzed.size:
+        f = 1.0 - an.accuracy[analyzed]
         res = discover_slices_columns(cols, f, alpha=alpha, delta_min=delta_min, rng_seed=rng_seed,
-                                      cluster_ids=[cluster_ids[i] for i in analysed.tolist()] if cluster_ids else None,
-                                      levels=levels)
+                                      cluster_ids=[cluster_ids[i] for i in analyzed.tolist()] if cluster_ids else None,
+                                      levels=levels, samples_per_item=float(an.n_samples[analyzed].mean()))
         for r in res["results"]:
             if len(r.conditions) == 1:
                 found[(r.key, hashable(r.value))] = r
@@ -494,12 +508,13 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
                 conj.append(r)
         disc_info.update(m=res["m"], n=res["n"], n_min=res["n_min"], split=res["split"],
                          exploratory=res["exploratory"], correction=res["test_family"], alpha=alpha,
-                         delta_min=delta_min, n_flagged=sum(r.flagged for r in res["results"]))
+                         delta_min=delta_min, n_flagged=sum(r.flagged for r in res["results"]),
+                         power=res["power"], mde_alpha=res["mde_alpha"])
     disc_info["skipped_columns"] = skipped
 
     def full_mask(sub: np.ndarray) -> np.ndarray:
         m = np.zeros(nc, dtype=bool)
-        m[analysed[sub]] = True
+        m[analyzed[sub]] = True
         return m
 
     slices_out: list[dict] = []
@@ -507,7 +522,8 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
         for lv in lvls:
             r = found.get((k, hashable(lv.value)))
             entry = {"key": k, "value": lv.value, "flagged": bool(r.flagged) if r else False,
-                     "q_value": _f(r.q_value) if r else None, "source": source.get(k, "metadata")}
+                     "q_value": _f(r.q_value) if r else None, "source": source.get(k, "metadata"),
+                     "aliases": list(lv.aliases), "mde": _f(r.mde) if r else None}
             entry.update(an.metrics(full_mask(lv.mask)))
             if lv.bin is not None:
                 entry["bin"] = list(lv.bin)
@@ -516,7 +532,8 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
             slices_out.append(entry)
     for r in conj:
         entry = {"key": r.key, "value": r.value, "flagged": True, "q_value": _f(r.q_value),
-                 "source": "discovered", "conditions": [list(c) for c in r.conditions]}
+                 "source": "discovered", "conditions": [list(c) for c in r.conditions], "aliases": [],
+                 "mde": _f(r.mde)}
         entry.update(an.metrics(full_mask(r.mask)))
         entry.update(_discovery_fields(r))
         slices_out.append(entry)

@@ -1,4 +1,4 @@
-"""Slices: derived features of a case's input text, and automatic slice discovery (STATS §8).
+"""Slices: derived features of a case's input text, and automatic slice discovery (docs/statistics.md §8).
 
 Derived features need no tokenizer or language model download:
   - `input_tokens`: estimated prompt length bucketed into short / medium / long;
@@ -7,9 +7,16 @@ Derived features need no tokenizer or language model download:
   - `non_ascii_name`: a capitalised word with non-ASCII letters that does not start a
     sentence (José, Müller, Łukasz) — a heuristic, see `has_non_ascii_name`.
 
+Slices that say something: a level holding every item is not a slice (it is the overall
+line), and levels with the same members are one slice listed once, under the first
+name in column order (metadata before derived features), with the others as
+`aliases` (`distinct_levels`).
+
 Discovery tests every (column = value) slice with enough support, then pairwise
 conjunctions of unflagged slices, against its complement, controls the false discovery
-rate over all tests, prunes nested findings and ranks what is left.
+rate over all tests, prunes nested findings and ranks what is left.  Each tested slice
+also carries the minimum detectable effect of its test (`tuieval.analysis.power`), so a
+slice that was not flagged can say whether the run could have seen a difference.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from typing import Any, Hashable, Mapping, Sequence
 
 import numpy as np
 
+from tuieval.analysis.power import POWER, design_effect, slice_mde
 from tuieval.analysis.stats import (benjamini_hochberg, benjamini_yekutieli, clustered_se, fisher_one_sided,
                                     newcombe_diff_ci, _welch_p)
 
@@ -251,6 +259,51 @@ class Level:
     value: Any
     mask: np.ndarray
     bin: tuple[float, float] | None = None
+    #: other (column = value) names with exactly the same members, as "key=value"
+    aliases: list[str] = field(default_factory=list)
+
+
+def level_name(key: str, value: Any) -> str:
+    """How a slice is named in reports and aliases: "key=value"."""
+    return f"{key}={value}"
+
+
+def distinct_levels(levels: Mapping[str, Sequence[Level]], n: int) -> tuple[dict[str, list[Level]], dict[str, str]]:
+    """The levels that say something, each once.
+
+    A level holding all `n` items is dropped: it is the overall line, not a slice (a
+    column left with no level is reported as skipped, with its one value).  Levels with
+    identical members are merged into the first one met in column order — callers list
+    metadata columns before derived ones, so `name_origin=non_english` keeps its name
+    and carries `aliases=["non_ascii_name=True"]` — so the merged slice is one row and
+    one test in the multiple-testing family.  Returns ({key: [Level, ...]} without empty
+    columns, {key: reason} for the columns that lost every level).  The input levels are
+    not modified.
+    """
+    out: dict[str, list[Level]] = {}
+    skipped: dict[str, str] = {}
+    seen: dict[bytes, Level] = {}
+    for key, lvls in levels.items():
+        kept: list[Level] = []
+        for lv in lvls:
+            k = int(lv.mask.sum())
+            if k == n:
+                skipped[key] = f"one value ({lv.value}) for every case: that is the overall line"
+                continue
+            sig = np.packbits(lv.mask).tobytes()
+            first = seen.get(sig)
+            if first is not None:
+                first.aliases.append(level_name(key, lv.value))
+                first.aliases.extend(lv.aliases)
+                continue
+            copy = Level(lv.key, lv.value, lv.mask, lv.bin, list(lv.aliases))
+            seen[sig] = copy
+            kept.append(copy)
+        if kept:
+            out[key] = kept
+        elif key not in skipped:
+            skipped[key] = "every level is another slice under another name"
+    return out, skipped
 
 
 def hashable(v: Any) -> Hashable:
@@ -309,6 +362,21 @@ def column_levels(key: str, values: Sequence[Any]) -> tuple[list[Level], str | N
     return levels, None
 
 
+def frequent_levels(key: str, values: Sequence[Any], min_count: int) -> list[Level]:
+    """The categorical levels of a column holding at least `min_count` items each.
+
+    For a column `column_levels` skips as identifier-like: its many small levels would
+    flood a report, but a value shared by enough items is still a slice worth testing.
+    """
+    vals = [hashable(v) for v in values]
+    codes: dict = {}
+    code = np.fromiter((codes.setdefault(v, len(codes)) for v in vals), dtype=np.int64, count=len(vals))
+    counts = np.bincount(code, minlength=len(codes))
+    levels = [Level(key, v, code == c) for v, c in codes.items() if counts[c] >= min_count]
+    levels.sort(key=lambda lv: (lv.value is None, -int(lv.mask.sum()), str(lv.value)))
+    return levels
+
+
 # ---------------------------------------------------------------------------------------------
 # Discovery
 # ---------------------------------------------------------------------------------------------
@@ -336,6 +404,9 @@ class SliceResult:
     estimates_from: str = "all"
     discovery_delta: float | None = None
     pruned_by: str | None = None
+    aliases: list[str] = field(default_factory=list)
+    mde: float | None = None
+    mde_alpha: float | None = None
     mask: np.ndarray | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
@@ -344,7 +415,8 @@ class SliceResult:
                 "delta": self.delta, "delta_ci": list(self.delta_ci), "lift": self.lift,
                 "p_value": self.p_value, "q_value": self.q_value, "flagged": self.flagged, "test": self.test,
                 "exploratory": self.exploratory, "estimates_from": self.estimates_from,
-                "discovery_delta": self.discovery_delta, "pruned_by": self.pruned_by}
+                "discovery_delta": self.discovery_delta, "pruned_by": self.pruned_by, "aliases": list(self.aliases),
+                "mde": self.mde, "mde_alpha": self.mde_alpha}
 
 
 def min_support(n: int) -> int:
@@ -422,7 +494,8 @@ def discover_slices_columns(columns: Mapping[str, Sequence[Any]], failures: Sequ
                             alpha: float = 0.05, delta_min: float = 0.05, max_tests: int = 2000,
                             n_min: int | None = None, cluster_ids: Sequence[Hashable] | None = None,
                             correction: str = "bh", split_min_n: int = 400, rng_seed: int = 0,
-                            levels: Mapping[str, list[Level]] | None = None) -> dict:
+                            levels: Mapping[str, list[Level]] | None = None,
+                            samples_per_item: float | None = None) -> dict:
     """Slice discovery over per-item columns and failure indicators f_i ∈ [0, 1] (§8).
 
     Steps: candidate levels per column (`column_levels`); when n ≥ `split_min_n` the items
@@ -439,8 +512,17 @@ def discover_slices_columns(columns: Mapping[str, Sequence[Any]], failures: Sequ
     Effects (rates, Δ, Newcombe CI, lift) are re-estimated on the confirmation half when
     split.  Results are ranked: flagged first by the CI's lower bound, then support.
 
+    Before testing, levels holding every item are dropped and levels with identical
+    members merged (`distinct_levels`: one test, the other names in `aliases`); a
+    conjunction with the same members as a level or an earlier conjunction is not tested
+    again.  Every tested slice carries `mde`: the smallest increase of its failure rate
+    over the rest's that its test would detect with 80% power at the level `alpha / m`
+    (`power.slice_mde`, on the discovery items; `samples_per_item` is the mean number of
+    samples behind a fractional f_i, used to floor its design effect).
+
     Returns {"results": [SliceResult...], "m": tests, "n": items, "n_min", "split": bool,
-    "exploratory": bool, "skipped_columns": {key: reason}, "test_family": "bh"|"by"}.
+    "exploratory": bool, "skipped_columns": {key: reason}, "test_family": "bh"|"by",
+    "mde_alpha": alpha / m, "power": 0.8}.
     """
     f = np.asarray(failures, dtype=float)
     n = f.size
@@ -457,6 +539,8 @@ def discover_slices_columns(columns: Mapping[str, Sequence[Any]], failures: Sequ
                 skipped[key] = why
             else:
                 levels[key] = lv
+    levels, merged_away = distinct_levels(levels, n)
+    skipped.update(merged_away)
     split = n >= split_min_n
     if split:
         rng = np.random.default_rng(rng_seed)
@@ -476,8 +560,12 @@ def discover_slices_columns(columns: Mapping[str, Sequence[Any]], failures: Sequ
 
     # -- single levels -------------------------------------------------------------------------
     base: list[tuple[list[tuple[str, Any]], np.ndarray]] = []
+    aliases: dict[tuple[str, Hashable], list[str]] = {}
+    members = set()  # packed masks of every listed level: a conjunction equal to one is no new slice
     for key, lvls in levels.items():
         for lv in lvls:
+            members.add(np.packbits(lv.mask).tobytes())
+            aliases[(key, hashable(lv.value))] = list(lv.aliases)
             m_d = lv.mask[disc]
             s = int(m_d.sum())
             if s >= nmin and s < nd:
@@ -522,7 +610,12 @@ def discover_slices_columns(columns: Mapping[str, Sequence[Any]], failures: Sequ
                     if s < nmin or s == sup[a] or s == sup[b] or s >= nd:
                         continue  # too small, or identical to a parent (no new test)
                     ia, ib = ok_idx[a], ok_idx[b]
-                    conj.append((s, (tests[ia][0] + tests[ib][0], tests[ia][1] & tests[ib][1])))
+                    both = tests[ia][1] & tests[ib][1]
+                    sig = np.packbits(both).tobytes()
+                    if sig in members:
+                        continue  # the same cases as a slice already listed
+                    members.add(sig)
+                    conj.append((s, (tests[ia][0] + tests[ib][0], both)))
         conj.sort(key=lambda x: -x[0])  # stable: ties keep enumeration order
         conj = conj[:room]
     conj_tests = [c for _, c in conj]
@@ -535,9 +628,22 @@ def discover_slices_columns(columns: Mapping[str, Sequence[Any]], failures: Sequ
     ns_all = np.concatenate([ns_base, ns_conj]) if len(all_tests) else np.zeros(0)
     s1_all = np.concatenate([s1_base, s1_conj]) if len(all_tests) else np.zeros(0)
 
+    # power of each test at the level the flagging rule applies when one slice stands out:
+    # BH with one true effect among m rejects it when p ≤ alpha / m
+    m_tests = len(all_tests)
+    mde_level = alpha / max(1, m_tests)
+    f_disc = tester.f
+    p_bar = float(f_disc.mean()) if f_disc.size else 0.0
+    deff = design_effect(p_bar, float(f_disc.var()) if f_disc.size else 0.0, samples_per_item)
+
     results: list[SliceResult] = []
     for i, (conds, mask) in enumerate(all_tests):
         _, _, d_disc, _, _ = tester.effect(int(ns_all[i]), float(s1_all[i]))
+        n_s_d = int(ns_all[i])
+        n_r_d = nd - n_s_d
+        rest_rate = (tester.total - float(s1_all[i])) / n_r_d if n_r_d else math.nan
+        mde = (slice_mde(n_s_d, n_r_d, min(1.0, max(0.0, rest_rate)), mde_level, deff=deff,
+                         test="fisher" if tester.binary else "welch") if n_r_d else None)
         flagged = bool(q_all[i] <= alpha and d_disc >= delta_min)
         if split:
             m_c = mask[conf]
@@ -558,7 +664,9 @@ def discover_slices_columns(columns: Mapping[str, Sequence[Any]], failures: Sequ
             delta=d, delta_ci=(float(ci[0]), float(ci[1])), lift=lift,
             p_value=float(p_all[i]) if not math.isnan(p_all[i]) else math.nan, q_value=float(q_all[i]),
             flagged=flagged, test=kinds[i], exploratory=not split,
-            estimates_from="confirmation" if split else "all", discovery_delta=float(d_disc), mask=mask))
+            estimates_from="confirmation" if split else "all", discovery_delta=float(d_disc),
+            aliases=list(aliases.get((key, hashable(value)), [])) if len(conds) == 1 else [],
+            mde=mde, mde_alpha=mde_level, mask=mask))
 
     # -- pruning: a flagged subset of a flagged slice with Δ at least as large adds nothing ------
     flagged_idx = [i for i, r in enumerate(results) if r.flagged]
@@ -584,7 +692,8 @@ def discover_slices_columns(columns: Mapping[str, Sequence[Any]], failures: Sequ
 
     results.sort(key=rank)
     return {"results": results, "m": len(all_tests), "n": n, "n_min": nmin, "split": split,
-            "exploratory": not split, "skipped_columns": skipped, "test_family": correction}
+            "exploratory": not split, "skipped_columns": skipped, "test_family": correction,
+            "mde_alpha": mde_level, "power": POWER}
 
 
 def discover_slices(rows: Sequence[Mapping[str, Any]], failure_key: str = "failure", *,

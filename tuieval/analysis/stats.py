@@ -1,6 +1,6 @@
 """Numeric core: proportion intervals, pass@k, standard errors, resampling and tests.
 
-Everything here follows /work/shared/STATS.md (section numbers are quoted in the
+Everything here follows docs/statistics.md (section numbers are quoted in the
 docstrings).  numpy and the standard library only: normal quantiles come from
 `statistics.NormalDist`, log-gamma from `math.lgamma`, the Student-t tail from a
 continued-fraction incomplete beta written below.  Every resampling function takes
@@ -40,7 +40,7 @@ def z_value(alpha: float = 0.05) -> float:
 # ---------------------------------------------------------------------------------------------
 
 def wilson(k: float, n: float, alpha: float = 0.05) -> tuple[float, float]:
-    """Wilson score interval for k successes out of n (STATS §4.1).
+    """Wilson score interval for k successes out of n (docs/statistics.md §4.1).
 
     `k` may be fractional (a sum of per-item scores in [0, 1]); the formula is the same.
     n = 0 carries no information, so the vacuous interval (0.0, 1.0) is returned rather
@@ -81,7 +81,7 @@ def wilson_array(k: np.ndarray, n: np.ndarray, alpha: float = 0.05) -> tuple[np.
 
 def jeffreys(k: float, n: float, alpha: float = 0.05, rng: np.random.Generator | None = None,
              draws: int = 200_000) -> tuple[float, float]:
-    """Equal-tailed Jeffreys interval from Beta(k+1/2, n-k+1/2) draws (STATS §4.1, optional).
+    """Equal-tailed Jeffreys interval from Beta(k+1/2, n-k+1/2) draws (docs/statistics.md §4.1, optional).
 
     Monte-Carlo because numpy has no beta quantile; with 200k draws the bounds are
     stable to about 3 decimals.  Like statsmodels, the bound is 0 (1) when k = 0 (k = n).

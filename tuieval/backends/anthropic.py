@@ -5,10 +5,14 @@ ignored), ``content_block_start``/``_delta``/``_stop`` (``text_delta`` is answer
 ``thinking_delta`` is reasoning), ``message_delta`` (stop reason and the output
 token count: the last one stated wins), ``ping``, ``message_stop`` (the end).
 
-``event: error`` can arrive in the middle of an HTTP 200 stream. Overload and API
-errors are transient (ServerError, retried); a rate-limit error is RateLimited; any
-other error type means the request itself is wrong (ClientError, not retried).
+``event: error`` can arrive in the middle of an HTTP 200 stream. Its type is read as
+the status it stands for, through the failure table of tuieval.backends.classify:
+overload and API errors are retried, a rate-limit error backs off, an authentication or
+not-found error stops the run, any other means the request itself is wrong (not retried).
 A body that ends before ``message_stop`` was cut: TransportError.
+
+:func:`build_request` and :func:`parse_body` are the wire format; the synchronous judge
+(tuieval.backends.judge) uses them too.
 """
 
 from __future__ import annotations
@@ -16,25 +20,72 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tuieval.backends.base import (
-    BackendError,
-    ChatRequest,
-    ClientError,
-    RateLimited,
-    ServerError,
-    TransportError,
-)
-from tuieval.backends.http import HTTPChatBackend, StreamAccumulator, as_int, redact
+from tuieval.backends.base import BackendError, ChatRequest, ServerError, TransportError
+from tuieval.backends.classify import error_for_provider_type
+from tuieval.backends.http import HTTPChatBackend, StreamAccumulator, as_int
+from tuieval.backends.classify import STREAM_ENDED
 from tuieval.backends.sse import SSEEvent
 
-__all__ = ["AnthropicBackend", "ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS"]
+__all__ = ["AnthropicBackend", "ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS", "build_request", "parse_body"]
 
 ANTHROPIC_VERSION = "2023-06-01"
 #: The API requires max_tokens; used when the request leaves it unset.
 DEFAULT_MAX_TOKENS = 1024
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 
-_TRANSIENT = {"overloaded_error", "api_error", "timeout_error"}
+
+
+def build_request(model: str, base_url: str, api_key: str | None,
+                  request: ChatRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """URL, headers and JSON body of one Messages request (system messages go to ``system``)."""
+    system = [m["content"] for m in request.messages if m.get("role") == "system"]
+    messages = [{"role": m["role"], "content": m["content"]} for m in request.messages if m.get("role") != "system"]
+    body: dict[str, Any] = {
+        "model": model,
+        "max_tokens": request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS,
+        "messages": messages,
+        "temperature": request.temperature,
+        "stream": request.stream,
+    }
+    if system:
+        body["system"] = "\n\n".join(system)
+    # The Messages API has no seed parameter and rejects unknown fields.
+    headers = {
+        "content-type": "application/json",
+        "accept": "text/event-stream" if request.stream else "application/json",
+        "anthropic-version": ANTHROPIC_VERSION,
+    }
+    if api_key:
+        headers["x-api-key"] = api_key
+    return f"{base_url}/v1/messages", headers, body
+
+
+def error_from_payload(payload: Any, where: str, secrets: tuple[str | None, ...] = ()) -> BackendError:
+    """The BackendError an Anthropic ``{"type": "error", "error": {...}}`` object states."""
+    err = payload.get("error") if isinstance(payload, dict) else None
+    if not isinstance(err, dict):
+        err = {}
+    return error_for_provider_type(str(err.get("type") or "error"), str(err.get("message") or ""), where, secrets)
+
+
+def parse_body(obj: Any, acc: StreamAccumulator, secrets: tuple[str | None, ...] = ()) -> None:
+    """Fill ``acc`` from a whole (non-streamed) Messages response, or raise its error."""
+    if not isinstance(obj, dict):
+        raise ServerError("malformed response (not an object)", kind="bad_response")
+    if obj.get("type") == "error":
+        raise error_from_payload(obj, "in response", secrets)
+    for block in obj.get("content") or ():
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "text":
+            acc.answer(block.get("text") or "")
+        elif block.get("type") == "thinking":
+            acc.reason(block.get("thinking") or "")
+    acc.finish_reason = obj.get("stop_reason")
+    usage = obj.get("usage")
+    if isinstance(usage, dict):
+        acc.output_tokens = as_int(usage.get("output_tokens"))
+        acc.input_tokens = as_int(usage.get("input_tokens"))
 
 
 class AnthropicBackend(HTTPChatBackend):
@@ -44,48 +95,15 @@ class AnthropicBackend(HTTPChatBackend):
         super().__init__(spec, model, base_url or DEFAULT_BASE_URL, *args, **kwargs)
 
     def _prepare(self, request: ChatRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
-        system = [m["content"] for m in request.messages if m.get("role") == "system"]
-        messages = [
-            {"role": m["role"], "content": m["content"]} for m in request.messages if m.get("role") != "system"
-        ]
-        body: dict[str, Any] = {
-            "model": self.model,
-            "max_tokens": request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS,
-            "messages": messages,
-            "temperature": request.temperature,
-            "stream": request.stream,
-        }
-        if system:
-            body["system"] = "\n\n".join(system)
-        # The Messages API has no seed parameter and rejects unknown fields.
-        headers = {
-            "content-type": "application/json",
-            "accept": "text/event-stream" if request.stream else "application/json",
-            "anthropic-version": ANTHROPIC_VERSION,
-        }
-        if self._api_key:
-            headers["x-api-key"] = self._api_key
-        return f"{self.base_url}/v1/messages", headers, body
-
-    def _error(self, payload: Any, where: str) -> BackendError:
-        err = payload.get("error") if isinstance(payload, dict) else None
-        if not isinstance(err, dict):
-            err = {}
-        kind = str(err.get("type") or "error")
-        reason = redact(f"{kind} {where}: {err.get('message') or ''}".strip(), (self._api_key,))[:200]
-        if kind in _TRANSIENT:
-            return ServerError(reason)
-        if kind == "rate_limit_error":
-            return RateLimited(reason)
-        return ClientError(reason)
+        return build_request(self.model, self.base_url, self._api_key, request)
 
     def _on_event(self, event: SSEEvent, acc: StreamAccumulator) -> bool:
         try:
             obj = json.loads(event.data)
         except ValueError:
-            raise ServerError("malformed stream chunk (invalid JSON)") from None
+            raise ServerError("malformed stream chunk (invalid JSON)", kind="bad_response") from None
         if not isinstance(obj, dict):
-            raise ServerError("malformed stream chunk (not an object)")
+            raise ServerError("malformed stream chunk (not an object)", kind="bad_response")
         kind = event.event if event.event != "message" else obj.get("type")
         if kind == "content_block_delta":
             delta = obj.get("delta") or {}
@@ -112,27 +130,12 @@ class AnthropicBackend(HTTPChatBackend):
         elif kind == "message_stop":
             return True
         elif kind == "error":
-            raise self._error(obj, "in stream")
+            raise error_from_payload(obj, "in stream", (self._api_key,))
         return False
 
     def _end_of_stream(self, acc: StreamAccumulator, finished: bool) -> None:
         if not finished:
-            raise TransportError("stream cut")
+            raise TransportError(STREAM_ENDED)
 
     def _parse_body(self, obj: Any, acc: StreamAccumulator) -> None:
-        if not isinstance(obj, dict):
-            raise ServerError("malformed response (not an object)")
-        if obj.get("type") == "error":
-            raise self._error(obj, "in response")
-        for block in obj.get("content") or ():
-            if not isinstance(block, dict):
-                continue
-            if block.get("type") == "text":
-                acc.answer(block.get("text") or "")
-            elif block.get("type") == "thinking":
-                acc.reason(block.get("thinking") or "")
-        acc.finish_reason = obj.get("stop_reason")
-        usage = obj.get("usage")
-        if isinstance(usage, dict):
-            acc.output_tokens = as_int(usage.get("output_tokens"))
-            acc.input_tokens = as_int(usage.get("input_tokens"))
+        parse_body(obj, acc, (self._api_key,))

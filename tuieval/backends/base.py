@@ -38,13 +38,40 @@ class ChatResult:
     input_tokens: int | None = None
     ttft_ms: float | None = None
     latency_ms: float = 0.0
+    #: What the server's rate-limit headers said on this response, if it sent any.
+    rate_limit: RateLimitInfo | None = None
+
+
+@dataclass(frozen=True)
+class RateLimitInfo:
+    """A provider's rate-limit headers (``x-ratelimit-*``, ``anthropic-ratelimit-*``), parsed.
+
+    ``None`` means the header was absent. Reset values are seconds from when the response
+    arrived until that budget is full again.
+    """
+
+    remaining_requests: int | None = None
+    reset_requests_s: float | None = None
+    #: The budget's size (``x-ratelimit-limit-requests``): with it, a spent budget's next
+    #: request is due after reset / limit, not after the whole reset.
+    limit_requests: int | None = None
+    remaining_tokens: int | None = None
+    reset_tokens_s: float | None = None
+
+
+#: What the engine does about a failure (see tuieval.backends.classify for the table).
+RETRY, BACK_OFF, FAIL, STOP = "retry", "back_off", "fail", "stop"
 
 
 class BackendError(Exception):
     """A request that failed. `reason` is short, human-readable and never holds a key.
 
-    `retryable` tells the engine whether another attempt may succeed;
-    `retry_after` (seconds) is the server's Retry-After when it sent one.
+    `kind` is a stable word a query can group by (rate_limited, server_error, timeout,
+    stream_cut, connect, ...); `retryable` tells the engine whether another attempt may
+    succeed; `fatal` that every request of the run would fail the same way (stop the run);
+    `unreachable` that nothing answered at all (connection refused, host unknown);
+    `retry_after` (seconds) is the server's Retry-After when it sent one. What arrived
+    before the failure (text, TTFT, token counts) is kept on the error.
     """
 
     kind = "error"
@@ -58,6 +85,9 @@ class BackendError(Exception):
         status: int | None = None,
         partial_text: str = "",
         ttft_ms: float | None = None,
+        kind: str | None = None,
+        fatal: bool = False,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -66,6 +96,24 @@ class BackendError(Exception):
         self.status = status
         self.partial_text = partial_text
         self.ttft_ms = ttft_ms
+        if kind is not None:
+            self.kind = kind
+        self.fatal = fatal
+        self.unreachable = unreachable
+        self.output_tokens: int | None = None
+        self.input_tokens: int | None = None
+        #: Set on timeouts: when the attempt was given up (a right-censored latency).
+        self.latency_ms: float | None = None
+        self.rate_limit: RateLimitInfo | None = None
+
+    @property
+    def action(self) -> str:
+        """stop (the run), back_off (retry after a wait, lower concurrency), retry, or fail."""
+        if self.fatal:
+            return STOP
+        if not self.retryable:
+            return FAIL
+        return BACK_OFF if self.kind == "rate_limited" else RETRY
 
 
 class RateLimited(BackendError):
@@ -90,9 +138,10 @@ class ServerError(BackendError):
 
 
 class TransportError(BackendError):
-    """Connection refused/reset, or a stream cut before it finished: retry with back-off."""
+    """Connection refused/reset (kind connect/disconnected), or a stream cut before it
+    finished (stream_cut): retry with back-off."""
 
-    kind = "transport"
+    kind = "stream_cut"
 
     def __init__(self, reason: str, **kw: Any) -> None:
         kw.setdefault("retryable", True)
@@ -110,14 +159,16 @@ class RequestTimeout(BackendError):
 
 
 class ClientError(BackendError):
-    """HTTP 4xx other than 429 (bad key, unknown model, bad request): not retried."""
+    """HTTP 4xx that another attempt will not fix (bad key, unknown model, bad request): not retried."""
 
     kind = "client_error"
 
 
 @dataclass
 class Timeouts:
-    """Seconds. `total` bounds one attempt from request start to last byte."""
+    """Seconds, each honoured exactly: ``connect`` the TCP/TLS connect, ``read`` the longest
+    silent gap between received bytes, ``total`` one attempt from request start to the
+    answer's last byte (``--connect-timeout``, ``--read-timeout``, ``--timeout``)."""
 
     connect: float = 10.0
     read: float = 60.0

@@ -16,125 +16,31 @@ after a run, outside the engine's event loop, so this client is a plain
   string is sent at most once.  Empty or whitespace-only strings are not sent (OpenAI
   rejects them): they get a zero row, which is similar to nothing.  Inputs longer than
   ``max_chars`` are cut.
-* 429, 5xx, timeouts and dropped connections are retried ``max_retries`` times with
-  exponential back-off (``backoff_base_s`` · 2^attempt, at most ``backoff_cap_s``;
-  a server's Retry-After is honoured up to ``RETRY_AFTER_CAP_S``).  Other 4xx fail at
-  once.  Failures are :class:`~tuieval.backends.base.BackendError` subclasses whose
-  reason never holds the API key.
+* What is retried (429, 408, 5xx, timeouts, dropped connections) and how long to wait
+  follow the one failure table and back-off policy (tuieval.backends.classify,
+  tuieval.backends.retry), through :class:`tuieval.backends.sync_http.SyncJSONPoster`,
+  up to ``max_retries`` times.  Failures are :class:`~tuieval.backends.base.BackendError`
+  subclasses whose reason never holds the API key.
 
-:class:`SyncJSONPoster` is shared with :mod:`tuieval.backends.judge`; endpoints are
-resolved by :func:`tuieval.backends.registry.resolve_endpoint`, as for chat models.
+Endpoints are resolved by :func:`tuieval.backends.registry.resolve_endpoint`, as for chat models.
 """
 
 from __future__ import annotations
 
 import base64
-import time
 from typing import Any, Callable, Sequence
 
 import httpx
 import numpy as np
 
-from tuieval.backends.base import BackendError, ServerError, Timeouts
-from tuieval.backends.http import USER_AGENT, error_for_status, map_exception
-from tuieval.backends.registry import BackendConfigError, Endpoint, parse_spec, resolve_endpoint
+from tuieval.backends.base import ServerError, Timeouts
+from tuieval.backends.registry import Endpoint, resolve_endpoint
+from tuieval.backends.sync_http import PostingClient, SyncJSONPoster
 
-__all__ = [
-    "Endpoint",
-    "resolve_endpoint",
-    "PostingClient",
-    "SyncJSONPoster",
-    "EmbeddingClient",
-    "make_embedder",
-    "RETRY_AFTER_CAP_S",
-]
+__all__ = ["Endpoint", "resolve_endpoint", "EmbeddingClient", "make_embedder", "parse_embeddings"]
 
-#: Longest wait honoured from a server's Retry-After before retrying anyway.
-RETRY_AFTER_CAP_S = 30.0
 DEFAULT_BATCH_SIZE = 128
 DEFAULT_MAX_CHARS = 8000
-
-
-
-def _sleep(seconds: float) -> None:
-    """The back-off wait (module-level so tests can replace it)."""
-    time.sleep(seconds)
-
-
-def make_sync_client(timeouts: Timeouts | None = None) -> httpx.Client:
-    timeouts = timeouts or Timeouts()
-    timeout = httpx.Timeout(connect=timeouts.connect, read=timeouts.read, write=timeouts.read, pool=timeouts.read)
-    return httpx.Client(timeout=timeout, headers={"user-agent": USER_AGENT}, follow_redirects=False)
-
-
-class SyncJSONPoster:
-    """POST JSON, read JSON, retry what is transient; counts requests and retries.
-
-    `sleep` is injectable for tests.  Errors are raised outside any ``except`` block so
-    they never chain to an httpx exception (which holds the request and its headers).
-    """
-
-    def __init__(self, endpoint: Endpoint, client: httpx.Client | None = None, *, timeouts: Timeouts | None = None,
-                 max_retries: int = 4, backoff_base_s: float = 0.5, backoff_cap_s: float = 8.0,
-                 sleep: Callable[[float], None] | None = None) -> None:
-        self.endpoint = endpoint
-        self._owns_client = client is None
-        self.client = client if client is not None else make_sync_client(timeouts)
-        self.max_retries = max(0, int(max_retries))
-        self.backoff_base_s = backoff_base_s
-        self.backoff_cap_s = backoff_cap_s
-        self._sleep = sleep
-        self.requests = 0
-        self.retries = 0
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.endpoint!r})"
-
-    def delay(self, attempt: int, error: BackendError) -> float:
-        wait = min(self.backoff_cap_s, self.backoff_base_s * (2 ** attempt))
-        if error.retry_after is not None:
-            wait = min(RETRY_AFTER_CAP_S, max(wait, error.retry_after))
-        return wait
-
-    def post(self, url: str, headers: dict[str, str], body: dict[str, Any],
-             parse: Callable[[Any], Any]) -> Any:
-        """POST `body`; `parse(json)` turns the decoded body into the result or raises a
-        BackendError (a non-retryable one for a well-formed but unusable answer)."""
-        secrets = (self.endpoint.api_key,)
-        attempt = 0
-        while True:
-            error: BackendError | None = None
-            self.requests += 1
-            try:
-                response = self.client.post(url, headers=headers, json=body)
-                status = response.status_code
-                content = response.content
-            except Exception as exc:  # network failure, timeout: mapped below
-                error = map_exception(exc, secrets)
-                if error is None:
-                    raise
-            else:
-                if status >= 300:
-                    error = error_for_status(status, response.headers, content, secrets)
-                else:
-                    try:
-                        obj = response.json()
-                    except (ValueError, UnicodeDecodeError):
-                        error = ServerError("malformed JSON response", status=status)
-                    else:
-                        try:
-                            return parse(obj)
-                        except BackendError as exc:
-                            error = exc
-            if not error.retryable or attempt >= self.max_retries:
-                raise error
-            (self._sleep or _sleep)(self.delay(attempt, error))
-            attempt += 1
-            self.retries += 1
-
-    def close(self) -> None:
-        if self._owns_client:
-            self.client.close()
 
 
 def _vector(item: Any) -> list[float] | np.ndarray:
@@ -175,25 +81,6 @@ def parse_embeddings(obj: Any, n: int) -> np.ndarray:
         raise ServerError("malformed embeddings response (vectors differ in length or are not finite)",
                           retryable=False)
     return matrix
-
-
-class PostingClient:
-    """What the embeddings client and the judge share: a SyncJSONPoster and its counters."""
-
-    spec: str
-    endpoint: Endpoint
-    _poster: SyncJSONPoster
-
-    def __repr__(self) -> str:  # the key stays out of logs and tracebacks
-        return f"{type(self).__name__}(spec={self.spec!r}, base_url={self.endpoint.base_url!r})"
-
-    @property
-    def requests(self) -> int:
-        return self._poster.requests
-
-    @property
-    def retries(self) -> int:
-        return self._poster.retries
 
 
 class EmbeddingClient(PostingClient):

@@ -4,25 +4,30 @@
   aiohttp's connection pool through ``httpx_aiohttp.AiohttpTransport``: httpx's own
   pool costs several times aiohttp's CPU per request at high concurrency
   (encode/httpx#3215). If that package is missing, httpx's default transport is used.
-* :func:`error_for_status` and :func:`map_exception` turn HTTP statuses and
-  httpx/aiohttp exceptions into the :class:`~tuieval.backends.base.BackendError`
-  family the engine understands (what to retry, how long to wait).
 * :class:`HTTPChatBackend` is the request/stream/timeout skeleton that
-  ``openai.py`` and ``anthropic.py`` fill in with their wire formats.
+  ``openai.py`` and ``anthropic.py`` fill in with their wire formats. What a status or an
+  exception means comes from the one table in :mod:`tuieval.backends.classify`.
 
-No function here ever puts a request header (and so an API key) into a reason.
+Timing: a sample's latency ends at the answer's last byte — the terminal event
+(``[DONE]``, ``message_stop``) or the end of the body. What follows (the chunked body's
+end, a server or proxy that closes slowly) is read by a background task so the connection
+can go back to the pool; it is neither timed nor able to fail the sample.
+
+A streamed request may be answered by a whole JSON body (LiteLLM's Anthropic endpoint does):
+the body is read by its content type — a JSON answer is an answer (no TTFT), a JSON error
+is that error, anything that is neither an event stream nor JSON is one clear error.
+
+When the total timeout fires, what arrived (text, TTFT, token counts) is kept on the
+RequestTimeout, as for a read timeout. No function here ever puts a request header (and
+so an API key) into a reason.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
-import math
-import re
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
-from datetime import datetime, timezone
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -31,37 +36,26 @@ from tuieval.backends.base import (
     BackendError,
     ChatRequest,
     ChatResult,
-    ClientError,
     DeltaCallback,
-    RateLimited,
+    RateLimitInfo,
     RequestTimeout,
     ServerError,
     Timeouts,
     TransportError,
 )
+from tuieval.backends.classify import STREAM_ENDED, error_for_status, map_exception, parse_rate_limit
 from tuieval.backends.sse import SSEDecoder, SSEEvent
+from tuieval.backends.sync_http import USER_AGENT
 
-try:  # aiohttp comes with httpx-aiohttp; without it only httpx exceptions can occur
-    import aiohttp
-except ImportError:  # pragma: no cover - exercised only without the dependency
-    aiohttp = None  # type: ignore[assignment]
+__all__ = ["make_client", "StreamAccumulator", "HTTPChatBackend", "as_int", "DRAIN_SECONDS"]
 
-__all__ = [
-    "make_client",
-    "parse_retry_after",
-    "error_for_status",
-    "map_exception",
-    "redact",
-    "StreamAccumulator",
-    "HTTPChatBackend",
-]
-
-USER_AGENT = "tuieval/0.1"
-#: Longest reason kept from a server's error message.
-MAX_REASON = 200
-#: After a stream's terminator, how long to keep reading so the connection can go back
-#: to the pool (the chunked-body end usually follows within microseconds).
+#: After a stream's terminator, how long a background task keeps reading so the connection
+#: can go back to the pool (the chunked-body end usually follows within microseconds).
+#: Off the sample's clock: nothing here is timed.
 DRAIN_SECONDS = 1.0
+#: How long a finished request waits for its drain before leaving it to the background
+#: (the chunked-body end usually follows within microseconds). Not timed, cannot fail.
+DRAIN_GRACE_S = 0.1
 
 
 def make_client(timeouts: Timeouts, max_connections: int = 100, *, use_aiohttp: bool = True) -> httpx.AsyncClient:
@@ -93,176 +87,6 @@ def make_client(timeouts: Timeouts, max_connections: int = 100, *, use_aiohttp: 
     )
 
 
-# --------------------------------------------------------------------------- errors
-
-# Provider keys look like sk-..., sk-ant-..., sk-or-v1-..., gsk_...; some servers echo a
-# masked key ("sk-proj-****abcd") in 401 messages. Long opaque tokens go too.
-_KEYLIKE = re.compile(r"\b(?:sk|gsk|pk|rk|xai)[-_][A-Za-z0-9_\-*.]{4,}|[A-Za-z0-9_\-]{32,}")
-
-
-def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """Remove given secrets and anything key-shaped from a human-readable reason."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return _KEYLIKE.sub("***", text)
-
-
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from ``Retry-After`` (delta-seconds or HTTP-date) or ``retry-after-ms``."""
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            value = float(ms) / 1000.0
-        except ValueError:
-            value = math.nan
-        if math.isfinite(value):
-            return max(0.0, value)
-    raw = headers.get("retry-after")
-    if not raw:
-        return None
-    raw = raw.strip()
-    try:
-        seconds = float(raw)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-
-
-def _error_message(body: bytes) -> str:
-    """The human part of an error body: OpenAI/Anthropic ``{"error": {"message": ...}}``."""
-    try:
-        obj = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        text = body[:MAX_REASON].decode("utf-8", "replace").strip()
-        # An HTML error page says nothing useful in one line.
-        return "" if text.startswith("<") else " ".join(text.split())
-    if not isinstance(obj, dict):
-        return ""
-    err = obj.get("error", obj)
-    if isinstance(err, str):
-        return err
-    if isinstance(err, dict):
-        msg = err.get("message") or err.get("type") or err.get("code") or ""
-        return str(msg)
-    return ""
-
-
-def _short(reason: str, secrets: Iterable[str | None]) -> str:
-    reason = " ".join(redact(reason, secrets).split())
-    return reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 1] + "…"
-
-
-def error_for_status(
-    status: int, headers: Mapping[str, str], body: bytes = b"", secrets: Iterable[str | None] = ()
-) -> BackendError:
-    """The BackendError for a non-2xx response (429 → RateLimited, 5xx → ServerError, …)."""
-    message = _error_message(body)
-    reason = _short(f"HTTP {status}: {message}" if message else f"HTTP {status}", secrets)
-    retry_after = parse_retry_after(headers)
-    if status == 429:
-        return RateLimited(reason, retry_after=retry_after)
-    if status >= 500:
-        return ServerError(reason, status=status, retry_after=retry_after)
-    return ClientError(reason, status=status)
-
-
-def _walk(exc: BaseException) -> Iterable[BaseException]:
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        yield cur
-        cur = cur.__cause__ or cur.__context__
-
-
-def _from_aiohttp(exc: BaseException) -> BackendError | None:
-    # httpx_aiohttp re-raises aiohttp errors as httpx ones, but coarsely (a server
-    # disconnect becomes httpx.ConnectTimeout), so the original is judged first.
-    if aiohttp is None or not isinstance(exc, aiohttp.ClientError):
-        return None
-    detail = str(exc) or type(exc).__name__
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return RequestTimeout("connect timeout")
-    if isinstance(exc, aiohttp.SocketTimeoutError):
-        return RequestTimeout("read timeout")
-    if isinstance(exc, aiohttp.ServerTimeoutError):
-        return RequestTimeout("timeout")
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return TransportError(f"connect failed: {detail}")
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return TransportError(f"response body cut: {detail}")
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return TransportError("server disconnected")
-    if isinstance(exc, aiohttp.ClientConnectionError):
-        return TransportError(f"connection error: {detail}")
-    if isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)):
-        return ClientError(f"bad URL: {detail}")
-    # e.g. ClientResponseError raised by aiohttp's parser on a malformed HTTP response.
-    return TransportError(f"protocol error: {detail}")
-
-
-def _from_httpx(exc: BaseException) -> BackendError | None:
-    detail = str(exc) or type(exc).__name__
-    if isinstance(exc, httpx.ConnectTimeout):
-        return RequestTimeout("connect timeout")
-    if isinstance(exc, httpx.ReadTimeout):
-        return RequestTimeout("read timeout")
-    if isinstance(exc, httpx.WriteTimeout):
-        return RequestTimeout("write timeout")
-    if isinstance(exc, httpx.PoolTimeout):
-        return RequestTimeout("pool timeout")
-    if isinstance(exc, httpx.TimeoutException):
-        return RequestTimeout("timeout")
-    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL)):
-        return ClientError(f"bad request setup: {detail}")
-    if isinstance(exc, httpx.ConnectError):
-        return TransportError(f"connect failed: {detail}")
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return TransportError(f"protocol error: {detail}")
-    if isinstance(exc, (httpx.TransportError, httpx.DecodingError)):
-        return TransportError(f"{type(exc).__name__}: {detail}")
-    return None
-
-
-def map_exception(exc: BaseException, secrets: Iterable[str | None] = ()) -> BackendError | None:
-    """Translate an httpx/aiohttp/OS exception to a BackendError; None if it is not one.
-
-    ``None`` means "not a network failure" (a bug, a cancellation): let it propagate.
-    """
-    if isinstance(exc, BackendError):
-        return exc
-    chain = list(_walk(exc))
-    mapped = None
-    for link in chain:
-        mapped = _from_aiohttp(link)
-        if mapped is not None:
-            break
-    if mapped is None:
-        for link in chain:
-            mapped = _from_httpx(link)
-            if mapped is not None:
-                break
-    if mapped is None:
-        if isinstance(exc, TimeoutError):
-            mapped = RequestTimeout("timeout")
-        elif isinstance(exc, OSError):
-            mapped = TransportError(f"connection error: {exc.strerror or type(exc).__name__}")
-        else:
-            return None
-    mapped.reason = _short(mapped.reason, secrets)
-    mapped.args = (mapped.reason,)
-    return mapped
-
-
 # --------------------------------------------------------------------------- backends
 
 
@@ -278,10 +102,21 @@ class StreamAccumulator:
         "output_tokens",
         "input_tokens",
         "ttft_ms",
+        "end",
+        "responded",
+        "rate_limit",
+        "drain",
     )
 
     def __init__(self, on_delta: DeltaCallback | None = None) -> None:
         self.start = time.perf_counter()
+        #: When the answer's last byte arrived (set by :meth:`mark_end`).
+        self.end: float | None = None
+        #: The response had begun (a status line arrived): a lost connection now cuts the body.
+        self.responded = False
+        self.rate_limit: RateLimitInfo | None = None
+        #: The background task reading what follows the terminal event, if any.
+        self.drain: asyncio.Task[None] | None = None
         self.on_delta = on_delta
         self.text_parts: list[str] = []
         self.reasoning_parts: list[str] = []
@@ -322,6 +157,14 @@ class StreamAccumulator:
     def text(self) -> str:
         return "".join(self.text_parts)
 
+    def mark_end(self) -> None:
+        """The answer is complete: its latency ends now, whatever the connection does next."""
+        if self.end is None:
+            self.end = time.perf_counter()
+
+    def elapsed_ms(self) -> float:
+        return ((self.end if self.end is not None else time.perf_counter()) - self.start) * 1000.0
+
     def result(self) -> ChatResult:
         return ChatResult(
             text=self.text,
@@ -330,7 +173,8 @@ class StreamAccumulator:
             output_tokens=self.output_tokens,
             input_tokens=self.input_tokens,
             ttft_ms=self.ttft_ms,
-            latency_ms=(time.perf_counter() - self.start) * 1000.0,
+            latency_ms=self.elapsed_ms(),
+            rate_limit=self.rate_limit,
         )
 
 
@@ -375,6 +219,8 @@ class HTTPChatBackend:
         self.timeouts = timeouts or Timeouts()
         self._owns_client = client is None or close_client
         self.client = client if client is not None else make_client(self.timeouts)
+        # Background readers of what follows a finished stream (see the module docstring).
+        self._drains: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(spec={self.spec!r}, base_url={self.base_url!r})"
@@ -392,7 +238,7 @@ class HTTPChatBackend:
     def _end_of_stream(self, acc: StreamAccumulator, finished: bool) -> None:
         """Called when the body ends; raise if the stream was incomplete."""
         if not finished:
-            raise TransportError("stream cut")
+            raise TransportError(STREAM_ENDED)
 
     def _parse_body(self, obj: Any, acc: StreamAccumulator) -> None:
         """Fill ``acc`` from a non-streaming JSON response."""
@@ -400,11 +246,15 @@ class HTTPChatBackend:
 
     # -- driver --------------------------------------------------------------
 
+    #: This backend enforces Timeouts.total itself (the engine adds no clock of its own).
+    enforces_total_timeout = True
+
     async def complete(self, request: ChatRequest, on_delta: DeltaCallback | None = None) -> ChatResult:
         url, headers, body = self._prepare(request)
         acc = StreamAccumulator(on_delta)
-        deadline = asyncio.timeout(self.timeouts.total)
+        secrets = (self._api_key,)
         error: BackendError | None = None
+        deadline = asyncio.timeout(self.timeouts.total)
         try:
             async with deadline:
                 if request.stream:
@@ -416,70 +266,141 @@ class HTTPChatBackend:
         except Exception as exc:
             if isinstance(exc, TimeoutError) and deadline.expired():
                 error = RequestTimeout(f"total timeout ({self.timeouts.total:g}s)")
+                error.latency_ms = self.timeouts.total * 1000.0
             else:
-                error = map_exception(exc, (self._api_key,))
+                error = map_exception(exc, secrets, responded=acc.responded)
                 if error is None:
                     raise
+                if error.kind == "timeout" and error.reason == "read timeout":
+                    error.reason = f"read timeout (no byte for {self.timeouts.read:g}s)"
+                    error.args = (error.reason,)
+                elif error.reason.startswith("connect timeout"):
+                    error.reason = f"connect timeout ({self.timeouts.connect:g}s)"
+                    error.args = (error.reason,)
         if error is not None:
             # Raised outside the except block so the new error does not chain to the
             # httpx exception, which holds the request with its headers (and the key).
             raise self._annotate(error, acc)
-        return acc.result()
+        result = acc.result()  # timed: the latency ended at the answer's last byte
+        drain = acc.drain
+        if drain is not None and not drain.done():
+            # Give the body's end a moment to arrive so the next request reuses this
+            # connection; a server that closes slowly is left to the background task.
+            await asyncio.wait({drain}, timeout=DRAIN_GRACE_S)
+        return result
 
     async def aclose(self) -> None:
+        drains, self._drains = list(self._drains), set()
+        for task in drains:
+            task.cancel()
+        if drains:
+            await asyncio.gather(*drains, return_exceptions=True)
         if self._owns_client:
             await self.client.aclose()
 
     @staticmethod
     def _annotate(exc: BackendError, acc: StreamAccumulator) -> BackendError:
+        """Keep on the error what arrived before it: text, TTFT, token counts, rate limits."""
         if not exc.partial_text:
             exc.partial_text = acc.text
         if exc.ttft_ms is None:
             exc.ttft_ms = acc.ttft_ms
+        if exc.output_tokens is None:
+            exc.output_tokens = acc.output_tokens
+        if exc.input_tokens is None:
+            exc.input_tokens = acc.input_tokens
+        if exc.kind == "timeout" and exc.latency_ms is None:
+            exc.latency_ms = acc.elapsed_ms()
+        if exc.rate_limit is None:
+            exc.rate_limit = acc.rate_limit
         return exc
 
-    async def _check_status(self, response: httpx.Response) -> None:
+    async def _check_status(self, response: httpx.Response, acc: StreamAccumulator) -> None:
+        acc.responded = True
+        acc.rate_limit = parse_rate_limit(response.headers)
         if response.status_code >= 300:
             body = await response.aread()
             raise error_for_status(response.status_code, response.headers, body, (self._api_key,))
 
+    def _json_answer(self, raw: bytes, acc: StreamAccumulator, status: int) -> None:
+        """A whole JSON body: an answer, or the error it states."""
+        try:
+            obj = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise ServerError("malformed JSON response", status=status, kind="bad_response") from None
+        self._parse_body(obj, acc)
+        # The whole answer arrived at once: there is no first token to time.
+        acc.ttft_ms = None
+
     async def _stream(
         self, url: str, headers: dict[str, str], body: dict[str, Any], acc: StreamAccumulator
     ) -> None:
-        async with self.client.stream("POST", url, headers=headers, json=body) as response:
-            await self._check_status(response)
+        response = await self.client.send(self.client.build_request("POST", url, headers=headers, json=body),
+                                          stream=True)
+        handed_off = False
+        try:
+            await self._check_status(response, acc)
+            ctype = _content_type(response)
+            if ctype.endswith("json"):
+                raw = await response.aread()
+                acc.mark_end()
+                self._json_answer(raw, acc, response.status_code)
+                return
             decoder = SSEDecoder()
             finished = False
+            seen_event = False
             chunks = response.aiter_bytes()
             async for chunk in chunks:
                 for event in decoder.feed(chunk):
+                    seen_event = True
                     if self._on_event(event, acc):
                         finished = True
                         break
                 if finished:
                     break
+            acc.mark_end()
             decoder.flush()
+            if not finished and not seen_event and ctype != "text/event-stream":
+                # Neither an event stream nor JSON: say what it was, not "stream cut".
+                shown = ctype or "no content-type"
+                raise ServerError(f"expected an event stream, got {shown} (HTTP {response.status_code})",
+                                  status=response.status_code, kind="bad_response")
             self._end_of_stream(acc, finished)
             if finished:
-                await _drain(chunks)
+                acc.drain = self._spawn_drain(response, chunks)
+                handed_off = True
+        finally:
+            if not handed_off:
+                await response.aclose()
+
+    def _spawn_drain(self, response: httpx.Response, chunks: AsyncIterator[bytes]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(_drain(response, chunks))
+        self._drains.add(task)
+        task.add_done_callback(self._drains.discard)
+        return task
 
     async def _once(self, url: str, headers: dict[str, str], body: dict[str, Any], acc: StreamAccumulator) -> None:
         response = await self.client.post(url, headers=headers, json=body)
-        await self._check_status(response)
-        try:
-            obj = json.loads(response.content)
-        except (ValueError, UnicodeDecodeError):
-            raise ServerError("malformed JSON response", status=response.status_code) from None
-        self._parse_body(obj, acc)
-        # The whole answer arrived at once: there is no first token to time.
-        acc.ttft_ms = None
+        acc.mark_end()
+        await self._check_status(response, acc)
+        ctype = _content_type(response)
+        if ctype and not ctype.endswith("json"):
+            raise ServerError(f"expected JSON, got {ctype} (HTTP {response.status_code})",
+                              status=response.status_code, kind="bad_response")
+        self._json_answer(response.content, acc, response.status_code)
 
 
-async def _drain(chunks: AsyncIterator[bytes]) -> None:
+def _content_type(response: httpx.Response) -> str:
+    """``application/json``, ``text/event-stream``, ... (lower case, no parameters)."""
+    return response.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def _drain(response: httpx.Response, chunks: AsyncIterator[bytes]) -> None:
     """Read what follows a stream's terminator so the connection stays reusable.
 
-    Bounded and silent: the answer is already complete, so a server that keeps the
-    body open or drops the connection here must not turn it into a failure.
+    Bounded and silent: the answer is already complete and stored, so a server that keeps
+    the body open or drops the connection here changes nothing but whether the connection
+    is reused.
     """
     try:
         async with asyncio.timeout(DRAIN_SECONDS):
@@ -487,3 +408,8 @@ async def _drain(chunks: AsyncIterator[bytes]) -> None:
                 pass
     except Exception:
         pass
+    finally:
+        try:
+            await response.aclose()
+        except Exception:
+            pass

@@ -10,7 +10,9 @@ characters of the reply (`parse_judge_reply`) and counts replies it cannot read.
   (``POST {base}/chat/completions``) for openai / ollama / vllm / openai-compatible,
   Anthropic Messages (``POST {base}/v1/messages``) for anthropic.  Keys and base URLs as
   in tuieval.backends.registry; ``base_url`` overrides.  Demo models are refused.
-* Retries like tuieval.backends.embeddings (429 / 5xx / network, bounded back-off).
+* Requests are built and answers parsed by the chat backends' own wire functions
+  (tuieval.backends.openai / .anthropic ``build_request`` and ``parse_body``), and retried
+  like every synchronous call (tuieval.backends.sync_http: the one failure table and back-off).
 * A leading ``<think>…</think>`` block (reasoning models that inline their thinking)
   is removed from the reply; a separate reasoning field is never read.
 * Each answer is cut to ``max_chars`` characters inside the prompt.
@@ -27,15 +29,16 @@ from typing import Any, Callable
 
 import httpx
 
-from tuieval.backends.base import ServerError, Timeouts
-from tuieval.backends.embeddings import PostingClient, SyncJSONPoster
+from tuieval.backends import anthropic, openai
+from tuieval.backends.base import ChatRequest, Timeouts
+from tuieval.backends.http import StreamAccumulator
 from tuieval.backends.registry import Endpoint, resolve_endpoint
+from tuieval.backends.sync_http import PostingClient, SyncJSONPoster
 
 __all__ = ["JUDGE_MARKER", "JUDGE_SYSTEM", "judge_messages", "ChatJudge", "make_judge"]
 
 #: Present in the judge's system and user prompts.
 JUDGE_MARKER = "entailment, contradiction or neutral"
-ANTHROPIC_VERSION = "2023-06-01"
 #: Anthropic requires max_tokens; a one-word reply needs a handful.
 ANTHROPIC_MAX_TOKENS = 16
 DEFAULT_MAX_CHARS = 4000
@@ -59,36 +62,6 @@ def judge_messages(question: str, premise: str, hypothesis: str, max_chars: int 
         f"Reply with one word: {JUDGE_MARKER}."
     )
     return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return "".join(p.get("text", "") for p in value if isinstance(p, dict) and isinstance(p.get("text"), str))
-    return ""
-
-
-def _openai_reply(obj: Any) -> str:
-    if not isinstance(obj, dict):
-        raise ServerError("malformed response (not an object)", retryable=False)
-    if obj.get("error"):
-        err = obj["error"]
-        raise ServerError(f"error in response: {str(err.get('message') if isinstance(err, dict) else err)[:150]}")
-    choice = next((c for c in obj.get("choices") or () if isinstance(c, dict) and c.get("index", 0) == 0), None)
-    if choice is None:
-        raise ServerError("response has no choice 0", retryable=False)
-    return _text((choice.get("message") or {}).get("content"))
-
-
-def _anthropic_reply(obj: Any) -> str:
-    if not isinstance(obj, dict):
-        raise ServerError("malformed response (not an object)", retryable=False)
-    if obj.get("type") == "error":
-        err = obj.get("error") or {}
-        raise ServerError(f"{err.get('type', 'error')} in response: {str(err.get('message', ''))[:150]}")
-    return "".join(b.get("text", "") for b in obj.get("content") or ()
-                   if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str))
 
 
 class ChatJudge(PostingClient):
@@ -115,20 +88,21 @@ class ChatJudge(PostingClient):
 
     def _request(self, messages: list[dict]) -> tuple[str, dict[str, str], dict[str, Any], Callable[[Any], str]]:
         ep = self.endpoint
+        secrets = (ep.api_key,)
         if ep.provider == "anthropic":
-            headers = {"content-type": "application/json", "accept": "application/json",
-                       "anthropic-version": ANTHROPIC_VERSION}
-            if ep.api_key:
-                headers["x-api-key"] = ep.api_key
-            body = {"model": ep.model, "max_tokens": ANTHROPIC_MAX_TOKENS, "temperature": 0,
-                    "system": messages[0]["content"], "messages": messages[1:], "stream": False}
-            return f"{ep.base_url}/v1/messages", headers, body, _anthropic_reply
-        headers = {"content-type": "application/json", "accept": "application/json"}
-        if ep.api_key:
-            headers["authorization"] = f"Bearer {ep.api_key}"
-        # No max_tokens: newer OpenAI models reject it, and the reply is one word anyway.
-        body = {"model": ep.model, "messages": messages, "temperature": 0, "stream": False}
-        return f"{ep.base_url}/chat/completions", headers, body, _openai_reply
+            wire, request = anthropic, ChatRequest(messages, temperature=0, max_tokens=ANTHROPIC_MAX_TOKENS,
+                                                   stream=False)
+        else:
+            # No max_tokens: newer OpenAI models reject it, and the reply is one word anyway.
+            wire, request = openai, ChatRequest(messages, temperature=0, stream=False)
+        url, headers, body = wire.build_request(ep.model, ep.base_url, ep.api_key, request)
+
+        def parse(obj: Any) -> str:
+            acc = StreamAccumulator()
+            wire.parse_body(obj, acc, secrets)
+            return acc.text
+
+        return url, headers, body, parse
 
     def __call__(self, question: str, premise: str, hypothesis: str) -> str:
         self.calls += 1

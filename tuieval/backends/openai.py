@@ -9,12 +9,16 @@ and NIM all speak this dialect with small variations, which the parser tolerates
   is neither;
 * usage may come on the finish chunk, on a trailing ``choices: []`` chunk, or twice:
   the last stated count wins;
-* an ``error`` object inside a data chunk (OpenRouter does this with HTTP 200)
-  fails the request as a retryable ServerError;
+* an ``error`` object inside a data chunk or a 2xx body (OpenRouter does this with HTTP
+  200) fails the request as its ``code`` says when that is an HTTP status (the failure
+  table of tuieval.backends.classify), else as a retryable ServerError;
 * a data line that is not JSON is treated the same way: the stream is corrupt, and
   another attempt may well succeed;
 * ``[DONE]`` ends the stream. A body that ends without it is accepted only if a
   ``finish_reason`` was seen; otherwise it was cut, which is a TransportError.
+
+:func:`build_request` and :func:`parse_body` are the wire format; the synchronous judge
+(tuieval.backends.judge) uses them too.
 """
 
 from __future__ import annotations
@@ -22,14 +26,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tuieval.backends.base import ChatRequest, ServerError, TransportError
-from tuieval.backends.http import HTTPChatBackend, StreamAccumulator, as_int, redact
+from tuieval.backends.base import STOP, BackendError, ChatRequest, ServerError, TransportError
+from tuieval.backends.classify import classified_error, error_message, redact, status_rule
+from tuieval.backends.http import HTTPChatBackend, StreamAccumulator, as_int
+from tuieval.backends.classify import STREAM_ENDED
 from tuieval.backends.sse import SSEEvent
 
-__all__ = ["OpenAIBackend"]
+__all__ = ["OpenAIBackend", "build_request", "parse_body", "content_text"]
 
 
-def _text(value: Any) -> str:
+def content_text(value: Any) -> str:
     """Content as a string; some servers send a list of ``{"type": "text"}`` parts."""
     if isinstance(value, str):
         return value
@@ -48,29 +54,73 @@ def _error_reason(err: Any, secrets: tuple[str | None, ...], where: str = "in st
     return redact(f"error {where}: {text}", secrets)[:200]
 
 
+def _body_error(err: Any, secrets: tuple[str | None, ...], where: str) -> BackendError:
+    """An error object in a 2xx body or chunk: a retryable server error, unless its ``code``
+    or message says the key or the model is wrong (then the run stops, as for 401/404)."""
+    code = err.get("code") if isinstance(err, dict) else None
+    status = code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code < 600 else 500
+    message = error_message({"error": err})
+    reason = _error_reason(err, secrets, where)
+    if status_rule(status, message).action == STOP:
+        return classified_error(status, message, reason)
+    # Upstream failures relayed inside a 200 (OpenRouter: "Token limit reached", code 400)
+    # are transient as often as not: another attempt may well succeed.
+    return ServerError(reason)
+
+
+def build_request(model: str, base_url: str, api_key: str | None,
+                  request: ChatRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """URL, headers and JSON body of one Chat Completions request."""
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": request.messages,
+        "temperature": request.temperature,
+        "stream": request.stream,
+    }
+    if request.stream:
+        body["stream_options"] = {"include_usage": True}
+    if request.max_tokens is not None:
+        body["max_tokens"] = request.max_tokens
+    if request.seed is not None:
+        body["seed"] = request.seed
+    headers = {
+        "content-type": "application/json",
+        "accept": "text/event-stream" if request.stream else "application/json",
+    }
+    if api_key:
+        headers["authorization"] = f"Bearer {api_key}"
+    return f"{base_url}/chat/completions", headers, body
+
+
+def parse_body(obj: Any, acc: StreamAccumulator, secrets: tuple[str | None, ...] = ()) -> None:
+    """Fill ``acc`` from a whole (non-streamed) Chat Completions response, or raise its error."""
+    if not isinstance(obj, dict):
+        raise ServerError("malformed response (not an object)", kind="bad_response")
+    if obj.get("error"):
+        raise _body_error(obj["error"], secrets, "in response")
+    choice = next(
+        (c for c in obj.get("choices") or () if isinstance(c, dict) and c.get("index", 0) == 0),
+        None,
+    )
+    if choice is None:
+        raise ServerError("response has no choice 0", kind="bad_response")
+    message = choice.get("message") or {}
+    acc.answer(content_text(message.get("content")))
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    if isinstance(reasoning, str):
+        acc.reason(reasoning)
+    acc.finish_reason = choice.get("finish_reason")
+    usage = obj.get("usage")
+    if isinstance(usage, dict):
+        acc.output_tokens = as_int(usage.get("completion_tokens"))
+        acc.input_tokens = as_int(usage.get("prompt_tokens"))
+
+
 class OpenAIBackend(HTTPChatBackend):
     """``POST {base_url}/chat/completions``; ``base_url`` includes the version (``…/v1``)."""
 
     def _prepare(self, request: ChatRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": request.messages,
-            "temperature": request.temperature,
-            "stream": request.stream,
-        }
-        if request.stream:
-            body["stream_options"] = {"include_usage": True}
-        if request.max_tokens is not None:
-            body["max_tokens"] = request.max_tokens
-        if request.seed is not None:
-            body["seed"] = request.seed
-        headers = {
-            "content-type": "application/json",
-            "accept": "text/event-stream" if request.stream else "application/json",
-        }
-        if self._api_key:
-            headers["authorization"] = f"Bearer {self._api_key}"
-        return f"{self.base_url}/chat/completions", headers, body
+        return build_request(self.model, self.base_url, self._api_key, request)
 
     def _on_event(self, event: SSEEvent, acc: StreamAccumulator) -> bool:
         data = event.data
@@ -79,12 +129,12 @@ class OpenAIBackend(HTTPChatBackend):
         try:
             chunk = json.loads(data)
         except ValueError:
-            raise ServerError("malformed stream chunk (invalid JSON)") from None
+            raise ServerError("malformed stream chunk (invalid JSON)", kind="bad_response") from None
         if not isinstance(chunk, dict):
-            raise ServerError("malformed stream chunk (not an object)")
+            raise ServerError("malformed stream chunk (not an object)", kind="bad_response")
         err = chunk.get("error")
         if err or event.event == "error":
-            raise ServerError(_error_reason(err or chunk, (self._api_key,)))
+            raise _body_error(err or chunk, (self._api_key,), "in stream")
         acc.take_usage(chunk.get("usage"), "completion_tokens", "prompt_tokens")
         for choice in chunk.get("choices") or ():
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
@@ -93,7 +143,7 @@ class OpenAIBackend(HTTPChatBackend):
             if isinstance(delta, dict):
                 content = delta.get("content")
                 if content:
-                    acc.answer(_text(content))
+                    acc.answer(content_text(content))
                 # Servers that send both fields send the same text twice: take one.
                 reasoning = delta.get("reasoning_content") or delta.get("reasoning")
                 if reasoning and isinstance(reasoning, str):
@@ -106,26 +156,7 @@ class OpenAIBackend(HTTPChatBackend):
     def _end_of_stream(self, acc: StreamAccumulator, finished: bool) -> None:
         # Some servers close right after the finish chunk without [DONE]: the answer is whole.
         if not finished and acc.finish_reason is None:
-            raise TransportError("stream cut")
+            raise TransportError(STREAM_ENDED)
 
     def _parse_body(self, obj: Any, acc: StreamAccumulator) -> None:
-        if not isinstance(obj, dict):
-            raise ServerError("malformed response (not an object)")
-        if obj.get("error"):
-            raise ServerError(_error_reason(obj["error"], (self._api_key,), "in response"))
-        choice = next(
-            (c for c in obj.get("choices") or () if isinstance(c, dict) and c.get("index", 0) == 0),
-            None,
-        )
-        if choice is None:
-            raise ServerError("response has no choice 0")
-        message = choice.get("message") or {}
-        acc.answer(_text(message.get("content")))
-        reasoning = message.get("reasoning_content") or message.get("reasoning")
-        if isinstance(reasoning, str):
-            acc.reason(reasoning)
-        acc.finish_reason = choice.get("finish_reason")
-        usage = obj.get("usage")
-        if isinstance(usage, dict):
-            acc.output_tokens = as_int(usage.get("completion_tokens"))
-            acc.input_tokens = as_int(usage.get("prompt_tokens"))
+        parse_body(obj, acc, (self._api_key,))

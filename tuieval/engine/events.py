@@ -16,9 +16,6 @@ class SampleKey:
     template: str
     sample_index: int
 
-    def as_tuple(self) -> tuple[str, str, int]:
-        return (self.case_id, self.template, self.sample_index)
-
 
 @dataclass
 class RunStarted:

@@ -1,8 +1,19 @@
 """The async scheduler: turns a suite and a model into stored samples.
 
 Work is dispatched in a seeded random order (so live statistics see an unbiased stream and
-a resumed run dispatches the same way), through an adaptive concurrency limit, with bounded
-retries. Each finished sample is committed before the SampleFinished event is emitted.
+a resumed run dispatches the same way), through an adaptive concurrency limit
+(tuieval.engine.limiter), with bounded retries: what to retry is the failure table's
+``action`` (tuieval.backends.classify), how long to wait the one back-off policy
+(tuieval.backends.retry). Each finished sample is committed before the SampleFinished event
+is emitted, with its ``error_kind`` and ``attempts``.
+
+The run stops early (status failed) when every request would fail the same way: a bad key
+or model (``action == "stop"``), or — before any request of this process has succeeded —
+a server that is not there (connection refused, host unknown). The request that found it is
+not stored, so ``--resume`` asks it again once the setting is fixed.
+
+Settings that shape a sample (stream, temperature, max tokens, seed, samples, templates)
+are read from the stored run, never from the options, so a resumed run is the same run.
 """
 
 from __future__ import annotations
@@ -14,15 +25,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from tuieval.backends.base import (
-    BackendError,
-    ChatRequest,
-    ClientError,
-    ModelBackend,
-    RateLimited,
-    RequestTimeout,
-    Timeouts,
-)
+from tuieval.backends.base import BACK_OFF, STOP, BackendError, ChatRequest, ModelBackend, RequestTimeout, Timeouts
+from tuieval.backends.retry import BackoffPolicy, backoff_delay
 from tuieval.engine.events import (
     ConcurrencyChanged,
     Event,
@@ -40,8 +44,12 @@ from tuieval.suite.model import Case, Suite, Template
 
 EventHandler = Callable[[Event], None]
 
-#: Client errors that will fail every request of the run the same way: stop at the first.
-FATAL_STATUSES = {401, 403, 404}
+#: After a cancellation, how long the engine waits for its workers to unwind before it
+#: marks the run partial and returns anyway (a stuck socket must not hold the exit).
+CANCEL_GRACE_S = 1.0
+#: Workers per concurrency slot: a sample waiting out its back-off holds a worker but no
+#: slot, so spare workers keep the slots busy meanwhile.
+WORKERS_PER_SLOT = 2
 
 
 @dataclass
@@ -91,6 +99,8 @@ class Engine:
         self.in_flight: dict[SampleKey, float] = {}
         self.limiter: AdaptiveLimiter | None = None
         self.fatal: str | None = None
+        #: Requests that succeeded in this process (a server that answered once is there).
+        self.n_succeeded = 0
 
     # -- planning ------------------------------------------------------------------
 
@@ -101,6 +111,8 @@ class Engine:
         temperature = suite.sampling.temperature if options.temperature is None else options.temperature
         config = suite.config()
         config["stream"] = options.stream
+        t = options.timeouts
+        config["timeouts"] = {"connect": t.connect, "read": t.read, "total": t.total}
         run = {
             "suite": suite.name,
             "suite_path": suite.path,
@@ -171,14 +183,15 @@ class Engine:
         try:
             workers = [
                 asyncio.create_task(self._worker(queue, run, options, scorers))
-                for _ in range(min(options.concurrency, max(1, len(work))))
+                for _ in range(min(options.concurrency * WORKERS_PER_SLOT, max(1, len(work))))
             ]
             try:
                 await asyncio.gather(*workers)
             except BaseException:
                 for w in workers:
                     w.cancel()
-                await asyncio.gather(*workers, return_exceptions=True)
+                # Bounded: a task that ignores its cancellation must not keep the run open.
+                await asyncio.wait(workers, timeout=CANCEL_GRACE_S)
                 raise
             status = "complete" if self.n_done >= self.n_total else "partial"
         except FatalRunError:
@@ -203,7 +216,7 @@ class Engine:
             temperature=run["temperature"],
             max_tokens=run["max_tokens"],
             seed=run["seed"],
-            stream=options.stream,
+            stream=bool(run["config"].get("stream", options.stream)),
             hint={
                 "case_id": item.case.id, "template": item.template.id, "sample_index": item.key.sample_index,
                 "targets": item.case.targets, "metadata": item.case.metadata, "seed": run["seed"],
@@ -214,41 +227,58 @@ class Engine:
         if options.emit_tokens:
             key = item.key
             on_delta = lambda text: self.on_event(TokenDelta(key, text))  # noqa: E731
+        policy = BackoffPolicy(base_s=options.retry_base_s, cap_s=options.retry_cap_s,
+                               retry_after_cap_s=options.retry_cap_s)
+        # A backend that enforces its total timeout keeps what arrived when it fires; only
+        # one without (the simulators) gets the engine's clock.
+        guard = None if getattr(self.backend, "enforces_total_timeout", False) else options.timeouts.total
         attempt = 0
         result = None
         error: BackendError | None = None
         latency_ms = None
         while True:
             attempt += 1
-            await self.limiter.acquire()
+            ticket = await self.limiter.acquire()
+            if self.fatal:  # another sample found that every request fails: send no more
+                self.limiter.release()
+                return
             self.in_flight[item.key] = time.monotonic()
             self.on_event(SampleStarted(item.key, item.dispatch_order, messages, attempt))
             t0 = time.perf_counter()
             try:
-                async with asyncio.timeout(options.timeouts.total):
+                async with asyncio.timeout(guard):
                     result = await self.backend.complete(request, on_delta)
                 error = None
             except TimeoutError:
-                error = RequestTimeout(f"total timeout after {options.timeouts.total:g}s")
+                error = RequestTimeout(f"total timeout ({options.timeouts.total:g}s)")
             except BackendError as exc:
                 error = exc
             finally:
                 self.in_flight.pop(item.key, None)
-                await self.limiter.release()
+                self.limiter.release()
             latency_ms = (time.perf_counter() - t0) * 1000.0
+            changed = self.limiter.on_result(
+                ticket, rate_limited=error is not None and error.action == BACK_OFF, duration_s=latency_ms / 1000.0,
+                info=(result.rate_limit if error is None and result is not None else getattr(error, "rate_limit", None)))
+            if changed:
+                why = "rate limited (429)" if error is not None and error.action == BACK_OFF else "recovering"
+                self.on_event(ConcurrencyChanged(self.limiter.limit, why))
             if error is None:
-                if self.limiter.on_success():
-                    self.on_event(ConcurrencyChanged(self.limiter.limit, "recovering"))
+                self.n_succeeded += 1
                 break
-            if isinstance(error, RateLimited) and self.limiter.on_rate_limited(error.retry_after):
-                self.on_event(ConcurrencyChanged(self.limiter.limit, "rate limited (429)"))
-            if isinstance(error, ClientError) and error.status in FATAL_STATUSES:
+            if error.action == STOP:
                 self.fatal = error.reason
-            if not error.retryable or attempt > options.max_retries or self.fatal:
+            elif error.unreachable and self.n_succeeded == 0:
+                where = getattr(self.backend, "base_url", None)
+                self.fatal = f"cannot reach {where}: {error.reason}" if where else error.reason
+            if self.fatal:
+                # Nothing was learned about the model: store nothing, so --resume asks again.
+                raise FatalRunError(self.fatal)
+            if not error.retryable or attempt > options.max_retries:
                 break
-            delay = self._backoff(attempt, error, options)
+            delay = backoff_delay(attempt, error.retry_after, policy)
             self.n_retries += 1
-            self.on_event(SampleRetry(item.key, attempt, error.reason, delay, isinstance(error, RateLimited)))
+            self.on_event(SampleRetry(item.key, attempt, error.reason, delay, error.action == BACK_OFF))
             await asyncio.sleep(delay)
 
         row: dict[str, Any] = {
@@ -270,23 +300,15 @@ class Engine:
             )
         else:
             assert error is not None
-            timed_out = isinstance(error, RequestTimeout)
+            timed_out = error.kind == "timeout"
             row.update(
                 response=error.partial_text or None, correct=False, score=0.0, error=error.reason,
                 error_kind=error.kind, ttft_ms=error.ttft_ms,
+                output_tokens=error.output_tokens, input_tokens=error.input_tokens,
                 # A timeout is right-censored at the time we gave up: keep it for tail statistics.
-                latency_ms=latency_ms if timed_out else None,
+                latency_ms=(error.latency_ms or latency_ms) if timed_out else None,
             )
             self.n_errors += 1
         if self.store.add_sample(row):
             self.n_done += 1
         self.on_event(SampleFinished(item.key, row, item.case.metadata))
-        if self.fatal:
-            raise FatalRunError(self.fatal)
-
-    @staticmethod
-    def _backoff(attempt: int, error: BackendError, options: RunOptions) -> float:
-        if error.retry_after is not None:
-            return min(float(error.retry_after), options.retry_cap_s)
-        # Full jitter (AWS architecture blog): spreads synchronized retries apart.
-        return random.uniform(0, min(options.retry_cap_s, options.retry_base_s * 2 ** (attempt - 1)))

@@ -39,6 +39,7 @@ def rescore(store: Store, run_id: str, extractors: Sequence[str], *, include_sco
     rows_ok: list[list[bool]] = []
     extracted: list[list[str | None]] = []
     prepared: dict[Any, list[Any]] = {}  # a case's targets, prepared once per extractor
+    judged: dict[tuple[Any, Any], tuple[list[bool], list[str | None]]] = {}  # repeated answers read once
     for s, scores in zip(samples, stored):
         ok: list[bool] = []
         read: list[str | None] = []
@@ -46,15 +47,16 @@ def rescore(store: Store, run_id: str, extractors: Sequence[str], *, include_sco
             sc = scores.get(name) or {}
             ok.append(bool(sc.get("correct")))
             read.append(sc.get("extracted"))
-        case = s["case_id"]
-        ready = prepared.get(case)
-        if ready is None:
-            ready = prepared[case] = [e.prepare(list(targets.get(case) or [])) for e in built]
-        response = s.get("response")
-        for extractor, target in zip(built, ready):
-            text, correct = extractor.judge(response, target)
-            ok.append(correct)
-            read.append(text)
+        case, response = s["case_id"], s.get("response")
+        hit = judged.get((case, response))
+        if hit is None:
+            ready = prepared.get(case)
+            if ready is None:
+                ready = prepared[case] = [e.prepare(list(targets.get(case) or [])) for e in built]
+            pairs = [extractor.judge(response, target) for extractor, target in zip(built, ready)]
+            hit = judged[(case, response)] = ([c for _, c in pairs], [t for t, _ in pairs])
+        ok.extend(hit[0])
+        read.extend(hit[1])
         rows_ok.append(ok)
         extracted.append(read)
     verdicts = np.array(rows_ok, dtype=bool).reshape(len(samples), len(names))

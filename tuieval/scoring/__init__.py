@@ -25,7 +25,7 @@ Every scorer accepts a list of targets and is correct if any matches. Modules:
 `spec` (validation and construction), `sensitivity` (extractor disagreement).
 """
 
-from tuieval.scoring.base import Score, Scorer, ScorerSpecError
+from tuieval.scoring.base import Score, Scorer, ScorerSpec, ScorerSpecError
 from tuieval.scoring.normalize import normalize_text
 from tuieval.scoring.sensitivity import disagreeing_samples, extraction_disagreement, extraction_failures
 from tuieval.scoring.spec import (
@@ -40,6 +40,7 @@ __all__ = [
     "SCORER_TYPES",
     "Score",
     "Scorer",
+    "ScorerSpec",
     "ScorerSpecError",
     "build_scorer",
     "build_scorers",

@@ -108,6 +108,26 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+@dataclass(frozen=True)
+class ScorerSpec:
+    """A suite's scorer as a typed value: its type, its (unique) name and its options.
+
+    The loader validates a suite's `scorers:` once and keeps these; a run stores
+    `as_mapping()`, from which `build_scorer` rebuilds the same scorer.
+    """
+
+    type: str
+    name: str
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, scorer: "BaseScorer") -> "ScorerSpec":
+        return cls(scorer.type, scorer.name, tuple(scorer.options().items()))
+
+    def as_mapping(self) -> dict[str, Any]:
+        return {"type": self.type, "name": self.name, **dict(self.options)}
+
+
 class BaseScorer:
     """Shared plumbing: the name, the spec it was built from, and the null-response case."""
 

@@ -21,6 +21,7 @@ from tuieval.analysis.variance.config import KEYS as VARIANCE_KEYS
 from tuieval.analysis.variance.config import LINKAGES, METHODS, RULES, URL_KEYS, VarianceConfig
 from tuieval.backends.registry import BackendConfigError, parse_spec
 from tuieval.suite import checks, sweep
+from tuieval.scoring.base import ScorerSpec
 from tuieval.suite.errors import Problem, SuiteError
 from tuieval.suite.model import Case, Gate, Sampling, Suite, Template
 
@@ -130,7 +131,7 @@ def _load_plain_jsonl(path: Path, shown: str, digest: str) -> tuple[Suite | None
         if not case.targets:
             col.add(("target",), "missing field (each line needs \"target\" or \"ideal\")", case.line)
     suite = Suite(name=path.stem, path=str(path), templates=[template], cases=cases,
-                  scorers=["normalized"], content_hash=digest)
+                  scorers=[ScorerSpec("normalized", "normalized")], content_hash=digest)
     return suite, col.problems
 
 
@@ -538,23 +539,26 @@ def _sampling(raw: Any, col: _Collector) -> Sampling:
     return Sampling(**values)
 
 
-def _scorers(data: dict, col: _Collector) -> list[Any]:
+def _scorers(data: dict, col: _Collector) -> list[ScorerSpec]:
+    """The suite's scorers, validated once (tuieval.scoring owns the rules) and kept as typed specs."""
+    from tuieval.scoring import build_scorers, validate_scorer_spec
+
     raw = data.get("scorers", data.get("scorer", "normalized"))
     key = "scorers" if "scorers" in data else "scorer"
     specs = raw if isinstance(raw, list) else [raw]
     if not specs:
         col.add((key,), "must list at least one scorer")
-        return ["normalized"]
-    try:
-        from tuieval.scoring import validate_scorer_spec
-    except ImportError:  # scoring not importable: the run itself will say so
-        return specs
+        return [ScorerSpec("normalized", "normalized")]
+    bad = False
     for i, spec in enumerate(specs):
         path = (key, i) if isinstance(raw, list) else (key,)
         for message in validate_scorer_spec(spec, _field(path)):
+            bad = True
             field, _, text = message.partition(": ")
             col.problems.append(Problem(col.file, field if text else _field(path), text or message, col.lines.get(path)))
-    return specs
+    if bad:
+        return [ScorerSpec("normalized", "normalized")]
+    return [ScorerSpec.of(s) for s in build_scorers(specs)]
 
 
 def _extractors(raw: Any, col: _Collector) -> tuple[str, ...]:

@@ -2,8 +2,8 @@
 
 The config blocks are frozen values, validated once by the loader: `Sampling`, `Gate`
 here, `VarianceConfig` beside the clustering code (tuieval.analysis.variance.config).
-Scorer specs stay the raw specs the suite wrote: tuieval.scoring owns their validation
-(`validate_scorer_spec`) and building (`build_scorers`).
+Scorers are `ScorerSpec`s (tuieval.scoring.base): tuieval.scoring owns their validation
+(`validate_scorer_spec`) and building (`build_scorers`), the loader keeps the typed result.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tuieval.analysis.variance.config import VarianceConfig
+from tuieval.scoring.base import ScorerSpec
 from tuieval.suite import template as tpl
 
 
@@ -111,7 +112,7 @@ class Suite:
     description: str = ""
     templates: list[Template] = field(default_factory=list)
     cases: list[Case] = field(default_factory=list)
-    scorers: list[Any] = field(default_factory=lambda: ["normalized"])
+    scorers: list[ScorerSpec] = field(default_factory=lambda: [ScorerSpec("normalized", "normalized")])
     #: built-in extractors (tuieval.scoring.extractors) that re-read every response for the
     #: report's extraction sensitivity; they do not change the run's own score
     extractors: tuple[str, ...] = ()
@@ -130,7 +131,7 @@ class Suite:
                 {"id": t.id, "prompt": t.prompt, "system": t.system, "messages_var": t.messages_var}
                 for t in self.templates
             ],
-            "scorers": self.scorers,
+            "scorers": [s.as_mapping() for s in self.scorers],
             "extractors": list(self.extractors),
             "gates": [g.as_mapping() for g in self.gates],
             "variance": self.variance.as_mapping(),

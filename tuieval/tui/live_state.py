@@ -105,9 +105,9 @@ def make_slice_aggregator(cases: list[dict[str, Any]] | None = None, *, samples_
 class LiveAdapter:
     """LiveScoreboard rows as the screens want them, cached until the next sample arrives.
 
-    The displayed interval is the confidence sequence (STATS §7.2), which stays valid however
+    The displayed interval is the confidence sequence (docs/statistics.md §7.2), which stays valid however
     often it is looked at; it covers the `n_sequenced` cases whose samples have all arrived in
-    dispatch order (STATS §7 ordering caveat), so it can lag `n_cases` (cases with any answer).
+    dispatch order (docs/statistics.md §7 ordering caveat), so it can lag `n_cases` (cases with any answer).
     Before a slice's first case is sequenced the interval falls back to Wilson.
     """
 

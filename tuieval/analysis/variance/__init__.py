@@ -1,4 +1,4 @@
-"""Answer variance: canonical forms, semantic clustering tiers and per-group statistics (STATS §1–§2).
+"""Answer variance: canonical forms, semantic clustering tiers and per-group statistics (docs/statistics.md §1–§2).
 
 The unit is one group of N samples (one case × one template).  Answers are grouped
 into clusters that "mean the same thing", in tiers of increasing cost, one module each:

@@ -1,4 +1,4 @@
-"""Tier 3, embeddings: agglomerative clustering of a cosine-similarity matrix (STATS §1.4).
+"""Tier 3, embeddings: agglomerative clustering of a cosine-similarity matrix (docs/statistics.md §1.4).
 
 The caller's `Embed` callable turns texts into vectors; `embed_rows` checks and normalises
 its answer, `cluster_by_similarity` clusters S = Ê·Êᵀ with complete or average linkage.

@@ -1,4 +1,4 @@
-"""Canonical answers: the normalised form under which two answers count as the same (STATS §1.2).
+"""Canonical answers: the normalised form under which two answers count as the same (docs/statistics.md §1.2).
 
 Tier 1 of the clustering is "equal canonical forms share a cluster"; every other tier
 first collapses canonical duplicates, so this is also what every tier builds on.

@@ -1,4 +1,4 @@
-"""Tier 4, bidirectional entailment with a judge, and the hybrid's similarity bands (STATS §1.1–1.4).
+"""Tier 4, bidirectional entailment with a judge, and the hybrid's similarity bands (docs/statistics.md §1.1–1.4).
 
 The judge is the caller's `Judge` callable; `EntailmentOracle` asks it both directions,
 caches the answers and applies the rule; `hybrid_equivalence` lets similarity decide the

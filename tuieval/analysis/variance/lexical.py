@@ -1,5 +1,5 @@
 """Tier 2, lexical similarity: hashed character-3-gram and token cosine in numpy, with number,
-negation and JSON guards and a containment rule (STATS §1.4).
+negation and JSON guards and a containment rule (docs/statistics.md §1.4).
 
 Features are built for canonical forms (`canonical.canonical_answer`), many at once.
 """

@@ -1,5 +1,5 @@
 """Partitions of one group's answers: the cluster-result shape, first-appearance numbering and
-the greedy leader loop the lexical and judge tiers share (STATS §1.2)."""
+the greedy leader loop the lexical and judge tiers share (docs/statistics.md §1.2)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def renumber(ids: Sequence[int]) -> list[int]:
 
 
 def leader_clusters(n: int, equivalent: Callable[[int, int], bool]) -> list[int]:
-    """STATS §1.2 greedy loop: each item joins the first cluster (in creation order) whose
+    """docs/statistics.md §1.2 greedy loop: each item joins the first cluster (in creation order) whose
     FIRST member it is equivalent to, else founds a new cluster."""
     reps: list[int] = []
     assign = [0] * n

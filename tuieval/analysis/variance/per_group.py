@@ -1,5 +1,5 @@
 """Per-group statistics of a clustering: semantic entropy, consistency, mode and majority
-correctness (vectorised over many groups), and template flip rates (STATS §1.3, §2)."""
+correctness (vectorised over many groups), and template flip rates (docs/statistics.md §1.3, §2)."""
 
 from __future__ import annotations
 

@@ -72,3 +72,15 @@ def p_cell(p: Any) -> str:
     if not isinstance(p, (int, float)):
         return "n/a"
     return "< 0.0001" if p < 1e-4 else f"{p:.4g}"
+
+
+def slice_name(s: dict[str, Any]) -> str:
+    """`key=value` of a slice, with the other names of the same cases: `a=x (also b=True)`."""
+    name = cell(f"{s['key']}={s['value']}")
+    aliases = s.get("aliases") or []
+    return name + (f" (also {', '.join(cell(a) for a in aliases)})" if aliases else "")
+
+
+def mde_points(mde: Any) -> str:
+    """A minimum detectable effect in points, or why there is none."""
+    return f"{100.0 * mde:.0f} pts" if isinstance(mde, (int, float)) else "none detectable"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tuieval.report.formats.cells import cell, delta_ci, p_cell, p_value, pts
+from tuieval.report.formats.cells import cell, delta_ci, mde_points, p_cell, p_value, pts, slice_name
 
 
 def comparison_to_markdown(cmp: dict[str, Any]) -> str:
@@ -44,12 +44,17 @@ def comparison_to_markdown(cmp: dict[str, Any]) -> str:
     if o.get("significant"):
         line += (" — **significant " + ("regression" if o["delta"] < 0 else "improvement")
                  + f"** (p < {alpha:g}, CI excludes 0)")
+    elif "mde" in o:
+        # not significant: "no change" and "could not have seen one" are different answers
+        line += (f" — not significant; smallest change this comparison detects with 80% power: "
+                 f"{mde_points(o.get('mde'))}" if o.get("mde") is not None
+                 else " — not significant, and too few cases to detect any change")
     out += [line, ""]
 
     header = ["| slice | n | baseline | candidate | Δ pts (" + conf + " CI) | p | q |", "|---|---|---|---|---|---|---|"]
 
     def row(s: dict[str, Any], mark: str | None = None) -> str:
-        cells = (f"| {cell(s['key'])}={cell(s['value'])} | {s['n_cases']} | "
+        cells = (f"| {slice_name(s)} | {s['n_cases']} | "
                  f"{pts(s['baseline_accuracy'], False)}% | {pts(s['candidate_accuracy'], False)}% | "
                  f"{pts(s['delta'])} {delta_ci(s.get('delta_ci'))} | {p_cell(s.get('p_value'))} | "
                  f"{p_cell(s.get('q_value'))} |")
@@ -74,11 +79,18 @@ def comparison_to_markdown(cmp: dict[str, Any]) -> str:
             mark = ""
             if s.get("significant"):
                 mark = "▼ regression" if s["delta"] < 0 else "▲ improvement"
+            elif "mde" in s:
+                mark = f"MDE {mde_points(s.get('mde'))}"
             out.append(row(s, mark))
+        if any("mde" in s for s in slices):
+            lvl = (cmp.get("mde_alpha") or {}).get("slices")
+            out += ["", "MDE: the smallest change in a slice's accuracy its paired test detects with 80% power"
+                    + (f" at the per-slice level {lvl:.3g} (α / {m})" if isinstance(lvl, (int, float)) else "")
+                    + "; a slice not marked could not have shown a smaller one."]
     untested = cmp.get("untested_slices") or []
     if untested:
         out += ["", f"Not tested (fewer than {cmp.get('n_min')} paired cases; p = 1 in the BH family): "
-                + ", ".join(f"{cell(s['key'])}={cell(s['value'])} (n={s['n_cases']}, "
+                + ", ".join(f"{slice_name(s)} (n={s['n_cases']}, "
                             f"Δ {pts(s['delta'])} pts)" for s in untested)]
     warnings = cmp.get("warnings") or []
     if warnings:

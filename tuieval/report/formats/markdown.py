@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tuieval.report.formats.cells import cell, ci, latency, ms, pct
+from tuieval.report.formats.cells import cell, ci, latency, mde_points, ms, pct, slice_name
 from tuieval.report.formats.robustness import extraction_lines, templates_markdown
 
 
@@ -75,10 +75,18 @@ def to_markdown(report: dict[str, Any]) -> str:
                 "| slice | n | accuracy (95% CI) | consistency | errors | p50 / p99 ms | flagged |", "|---|---|---|---|---|---|---|"]
         for s in slices:
             flag = f"⚑ q={s['q_value']:.3g}" if s.get("flagged") else ""
-            name = cell(f"{s['key']}={s['value']}")
+            if not s.get("flagged") and s.get("q_value") is not None:
+                # tested, not flagged: say how large a difference the test could have seen
+                flag = f"no (MDE {mde_points(s.get('mde'))})"
+            name = slice_name(s)
             out.append(f"| {name} | {s['n_cases']} | {pct(s['accuracy'])} "
                        f"{ci(s.get('accuracy_ci'))} | {pct(s.get('consistency'))} | {pct(s['error_rate'])} | "
                        f"{latency(s)} | {flag} |")
+        disc = (report.get("analysis") or {}).get("discovery") or {}
+        if disc.get("mde_alpha") is not None:
+            out += ["", f"MDE: the smallest rise of a slice's failure rate over the rest's that its test detects "
+                        f"with {disc.get('power', 0.8):.0%} power at the per-test level {disc['mde_alpha']:.3g} "
+                        f"(α / {disc.get('m')} tests); a slice not flagged could not have shown a smaller one."]
     robustness = report.get("robustness") or {}
     out += templates_markdown(robustness.get("templates"))
     extraction = extraction_lines(robustness.get("extractors"))

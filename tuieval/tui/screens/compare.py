@@ -67,8 +67,9 @@ class CompareScreen(AppScreen):
         table = self.query_one("#cmp-table", KeyedTable)
         if paired:
             table.set_columns([("slice", "slice", 20), ("n", "n", 4), ("A acc", "a", 5), ("B acc", "b", 5),
-                               ("B−A", "d", 6), ("Δ 95% CI", "dci", 9), ("q", "q", 7), ("A p99", "ap99", 6),
-                               ("B p99", "bp99", 6)], flex="slice", drop=("dci", "ap99", "bp99", "n"))
+                               ("B−A", "d", 6), ("Δ 95% CI", "dci", 9), ("q", "q", 7), ("MDE", "mde", 4),
+                               ("A p99", "ap99", 6), ("B p99", "bp99", 6)], flex="slice",
+                              drop=("dci", "ap99", "bp99", "mde", "n"))
             table.border_title = "Paired comparison — significant regressions first (B = candidate)"
         else:
             table.set_columns([("slice", "slice", 20), ("n", "n", 4), ("A acc", "a", 5), ("A CI", "aci", 7),
@@ -259,6 +260,11 @@ class CompareScreen(AppScreen):
             ci = e.get("delta_ci") or [None, None]
             lo, hi = fmt.num(ci[0]), fmt.num(ci[1])
             q = fmt.num(e.get("q_value"))
+            # not significant: the smallest change this test could have seen (80% power), so
+            # "no regression" and "could not have seen one" read differently
+            mde = fmt.num(e.get("mde"))
+            mde_cell = ("" if sig or e.get("untested") else
+                        (f"±{mde * 100:.0f}" if mde is not None else "none"))
             rows.append((k, [
                 self._label(k, sig and (delta or 0) < 0, pal),
                 fmt.right(str(e.get("n_cases", fmt.DASH))),
@@ -267,6 +273,7 @@ class CompareScreen(AppScreen):
                 fmt.right(fmt.DASH if delta is None else f"{mark}{delta * 100:+.0f}", dstyle),
                 fmt.right(fmt.DASH if lo is None or hi is None else f"{lo * 100:+.0f}…{hi * 100:+.0f}", "dim"),
                 fmt.right("n<min" if e.get("untested") else ("" if k == "overall" else fmt.p_cell(q)), "dim"),
+                fmt.right(mde_cell, "dim"),
                 fmt.right(fmt.ms((a.get("latency_ms") or {}).get("p99")), "dim"),
                 fmt.right(fmt.ms((b.get("latency_ms") or {}).get("p99")), "dim"),
             ]))

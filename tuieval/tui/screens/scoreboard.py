@@ -56,6 +56,25 @@ def run_header(run: dict[str, Any], overall: dict[str, Any] | None, palette: fmt
     return t
 
 
+def _with_power(detail: Text, sl: dict[str, Any] | None) -> Text:
+    """The detail line with, on its first line, the slice's other names and, when it was
+    tested and not flagged, the smallest rise in failures its test could have seen."""
+    if not sl or sl.get("key") == "overall":
+        return detail
+    extra = ""
+    if sl.get("aliases"):
+        extra += "  = " + ", ".join(sanitize(a, single_line=True, limit=40) for a in sl["aliases"])
+    if not sl.get("flagged") and sl.get("q_value") is not None:
+        mde = fmt.num(sl.get("mde"))
+        extra += (f"  not flagged; could see a rise of ≥ {mde * 100:.0f} pts (80% power)" if mde is not None
+                  else "  not flagged; too few cases to see any difference")
+    if not extra:
+        return detail
+    lines = detail.split("\n", allow_blank=True)
+    lines[0].append(extra, style="dim")
+    return Text("\n").join(lines)
+
+
 class ScoreboardScreen(AppScreen):
     BINDINGS = [
         Binding("o", "cycle_sort", "Sort", id="scoreboard.sort"),
@@ -202,7 +221,7 @@ class ScoreboardScreen(AppScreen):
         else:
             live = self.tapp.live_runs.get(self.run_id)
             spc = live.samples if live is not None else None
-        self.query_one("#sb-detail", Static).update(detail_line(sl, pal, spc))
+        self.query_one("#sb-detail", Static).update(_with_power(detail_line(sl, pal, spc), sl))
         slo = None
         if self.data is not None:
             mask = self.data.sample_mask(sl)

@@ -3,7 +3,7 @@
 Both are column charts built from eighth blocks (▁▂▃▄▅▆▇█) so they render in any terminal
 and any theme. The histogram's x axis is logarithmic (latency is heavy-tailed: a linear
 axis squeezes the body into one column); the deadline curve plots accuracy within an SLO
-against the SLO (STATS §6.3), so the question "what does a 500 ms deadline cost?" is read
+against the SLO (docs/statistics.md §6.3), so the question "what does a 500 ms deadline cost?" is read
 off the chart.
 """
 
