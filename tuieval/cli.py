@@ -116,12 +116,15 @@ def app_command(suites: tuple[str, ...] = (), db_path: str | None = None) -> Non
 @click.option("--stream/--no-stream", "stream", default=None,
               help="Streaming requests (the default) or whole answers.")
 @db_option
+@click.option("--perturb", "perturb", multiple=True, metavar="NAME[:SEVERITY],...",
+              help="Also run perturbed copies of the cases (typos:0.1,names,options …); replaces the suite's "
+                   "perturbations:.")
 @click.option("--resume", "resume_id", default=None, metavar="RUN_ID",
               help="Finish an interrupted run, with the settings it started with.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output; only the run id.")
 def run_command(suite: str, model: str | None, samples, temperature, max_tokens, seed, concurrency, base_url,
-                api_key_env, limit, slo_ms, timeout, connect_timeout, read_timeout, max_retries, stream, db_path,
-                resume_id, quiet) -> None:
+                api_key_env, limit, slo_ms, timeout, connect_timeout, read_timeout, max_retries, stream, perturb,
+                db_path, resume_id, quiet) -> None:
     """Run SUITE (a suite YAML or a JSONL dataset) against a model; print the run id last."""
     import asyncio
 
@@ -139,6 +142,9 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
             loaded = load_suite(suite)
         except SuiteError as exc:
             raise BadInput(exc.one_line()) from None
+        loaded, limit = _with_perturbations(loaded, perturb, seed, limit, quiet)
+    elif perturb:
+        raise BadInput("--perturb: a resumed run keeps the cases it started with")
     store = _open_store(db_path)
     stored_run = None
     given = {"--samples": samples, "--temperature": temperature, "--max-tokens": max_tokens, "--seed": seed,
@@ -225,6 +231,26 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         exit_code = _finish_report(store, run_id, quiet)
     click.echo(run_id)
     sys.exit(exit_code)
+
+
+def _with_perturbations(loaded, perturb: tuple[str, ...], seed: int | None, limit: int | None, quiet: bool):
+    """The suite with its perturbed copies (from --perturb, else the suite's perturbations:), and
+    the --limit still to apply (None once applied here, to the originals only)."""
+    from tuieval.perturb import PerturbSpecError, parse_specs, perturbed_suite, summary
+
+    specs = None
+    if perturb:
+        try:
+            specs = parse_specs(",".join(perturb))
+        except PerturbSpecError as exc:
+            raise BadInput(f"--perturb: {exc}") from None
+    if not (specs or loaded.perturbations):
+        return loaded, limit
+    run_seed = loaded.sampling.seed if seed is None else seed
+    out, result = perturbed_suite(loaded, specs, seed=run_seed, limit=limit)
+    if not quiet:
+        click.echo(summary(result, len(out.cases) - len(result.perturbed)), err=True)
+    return out, None
 
 
 def _resume_settings(run: dict, given: dict[str, Any]) -> dict[str, Any]:

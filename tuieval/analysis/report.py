@@ -359,12 +359,18 @@ class _Analysis:
         return out
 
 
+# Metadata that links a perturbed copy to its original case (tuieval.perturb): an identifier,
+# one slice per original case, never a slice worth a row of the scoreboard.
+NOT_SLICES = frozenset({"original_case"})
+
+
 def case_slice_columns(cases: Sequence[Mapping[str, Any]]) -> tuple[dict[str, list], dict[str, str]]:
     """Slice columns per case: metadata keys (first-seen order) then derived features."""
     keys: dict[str, None] = {}
     for c in cases:
         for k in (c.get("metadata") or {}):
-            keys.setdefault(k, None)
+            if k not in NOT_SLICES:
+                keys.setdefault(k, None)
     cols: dict[str, list] = {k: [(c.get("metadata") or {}).get(k) for c in cases] for k in keys}
     source = {k: "metadata" for k in keys}
     derived = derive_features([c.get("input_text") or "" for c in cases])

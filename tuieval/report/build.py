@@ -59,6 +59,9 @@ def build(store: Store, run_id: str, *, persist_clusters: bool = False, with_row
         extractors = _extraction_section(store, run)
         if extractors is not None:
             report.setdefault("robustness", {})["extractors"] = extractors
+        perturbations = _perturbation_section(cases, samples)
+        if perturbations is not None:
+            report.setdefault("robustness", {})["perturbations"] = perturbations
         report["gates"] = evaluate_gates(report, (run.get("config") or {}).get("gates") or [])
         if run["status"] != "running":
             # A finished run's report only changes with its samples: keep it so reopening a large
@@ -89,6 +92,13 @@ def _analyze(store: Store, run: dict[str, Any], cases: list[dict[str, Any]], sam
     if persist_clusters:
         store.write_clusters(run["id"], method, assignments, rows)
     return analyze_run(run, cases, samples, method=method, clusters=assignments, cluster_stats=stats)
+
+
+def _perturbation_section(cases: list[dict[str, Any]], samples: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """`robustness.perturbations` when the run holds perturbed copies of its cases (tuieval.perturb)."""
+    from tuieval.analysis.perturbations import perturbation_analysis
+
+    return perturbation_analysis(cases, samples)
 
 
 def _extraction_section(store: Store, run: dict[str, Any]) -> dict[str, Any] | None:

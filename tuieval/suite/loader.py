@@ -27,7 +27,7 @@ from tuieval.suite.model import Case, Gate, Sampling, Suite, Template
 
 SUITE_KEYS = {
     "name", "description", "template", "templates", "system", "cases", "dataset", "target_field",
-    "scorer", "scorers", "extractors", "sampling", "slo_ms", "gates", "variance", "cluster_key", "metadata",
+    "scorer", "scorers", "extractors", "perturbations", "sampling", "slo_ms", "gates", "variance", "cluster_key", "metadata",
 }
 GATE_METRICS = {"accuracy", "accuracy_ci_low", "majority_accuracy", "consistency", "error_rate",
                 "accuracy_within_slo", "p50_ms", "p95_ms", "p99_ms", "semantic_entropy"}
@@ -175,6 +175,7 @@ def _load_yaml(path: Path, shown: str, text: str, digest: str) -> tuple[Suite | 
     sampling = _sampling(data.get("sampling"), col)
     scorers = _scorers(data, col)
     extractors = _extractors(data.get("extractors"), col)
+    perturbations = _perturbations(data.get("perturbations"), col)
     slo_ms = data.get("slo_ms")
     if slo_ms is not None and (isinstance(slo_ms, bool) or not isinstance(slo_ms, (int, float)) or slo_ms <= 0):
         col.add(("slo_ms",), "must be a positive number of milliseconds")
@@ -196,7 +197,7 @@ def _load_yaml(path: Path, shown: str, text: str, digest: str) -> tuple[Suite | 
     # A gate on a slice that does not exist fails only after the whole run: say so now.
     checks.check_gates(gates, cases, cluster_key, lambda i: ("gates", i, "slice"), col.add)
     suite = Suite(name=name, path=str(path), description=description, templates=templates, cases=cases,
-                  scorers=scorers, extractors=extractors, sampling=sampling, slo_ms=float(slo_ms) if slo_ms else None, gates=gates,
+                  scorers=scorers, extractors=extractors, perturbations=perturbations, sampling=sampling, slo_ms=float(slo_ms) if slo_ms else None, gates=gates,
                   variance=variance, cluster_key=cluster_key, content_hash=digest)
     return suite, col.problems
 
@@ -579,6 +580,21 @@ def _extractors(raw: Any, col: _Collector) -> tuple[str, ...]:
     if len(set(names)) != len(names):
         col.add(("extractors",), "names an extractor twice")
     return tuple(names)
+
+
+def _perturbations(raw: Any, col: _Collector) -> tuple:
+    """`perturbations:` — "NAME[:SEVERITY]" entries or mappings, parsed by tuieval.perturb."""
+    if raw is None:
+        return ()
+    # imported here: tuieval.perturb builds on the suite model
+    from tuieval.perturb.registry import PerturbSpecError, specs_from_config
+
+    try:
+        return tuple(specs_from_config(raw))
+    except PerturbSpecError as exc:
+        path = ("perturbations",) if exc.index is None else ("perturbations", exc.index)
+        col.add(path, exc.reason)
+        return ()
 
 
 def _gates(raw: Any, col: _Collector) -> list[Gate]:

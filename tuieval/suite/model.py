@@ -9,11 +9,14 @@ Scorers are `ScorerSpec`s (tuieval.scoring.base): tuieval.scoring owns their val
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuieval.analysis.variance.config import VarianceConfig
 from tuieval.scoring.base import ScorerSpec
 from tuieval.suite import template as tpl
+
+if TYPE_CHECKING:  # tuieval.perturb builds on this module; the type is only named here
+    from tuieval.perturb.registry import PerturbSpec
 
 
 @dataclass
@@ -116,6 +119,8 @@ class Suite:
     #: built-in extractors (tuieval.scoring.extractors) that re-read every response for the
     #: report's extraction sensitivity; they do not change the run's own score
     extractors: tuple[str, ...] = ()
+    #: seeded input perturbations (tuieval.perturb) run beside the original cases
+    perturbations: tuple["PerturbSpec", ...] = ()
     sampling: Sampling = field(default_factory=Sampling)
     slo_ms: float | None = None
     gates: list[Gate] = field(default_factory=list)
@@ -133,6 +138,7 @@ class Suite:
             ],
             "scorers": [s.as_mapping() for s in self.scorers],
             "extractors": list(self.extractors),
+            "perturbations": [p.label for p in self.perturbations],
             "gates": [g.as_mapping() for g in self.gates],
             "variance": self.variance.as_mapping(),
             "cluster_key": self.cluster_key,

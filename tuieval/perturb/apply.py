@@ -1,0 +1,196 @@
+"""Perturb a suite's cases: every case × every spec, deterministically per seed.
+
+The perturbed copy of case `c01` under `typos:0.1` is case `c01~typos:0.1`; its metadata is
+the original's plus `perturbation`, `severity` and `original_case`, so a run stores it in
+the same cases table, linked to its original, and slices still apply. A case a perturbation
+cannot apply to is listed in `skipped` with the reason, never silently dropped.
+
+Which variables are the input: by default every string variable the templates use (and the
+user messages of a chat-messages variable); `input_vars` narrows that.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from tuieval.perturb.base import Edit, Item, Skip, case_rng, make_item
+from tuieval.perturb.registry import PerturbSpec
+from tuieval.suite import template as tpl
+from tuieval.suite.sweep import SHOTS_PREFIX
+from tuieval.suite.model import Case, Suite, Template
+
+ID_SEPARATOR = "~"
+LINK_KEYS = ("perturbation", "severity", "original_case")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    case_id: str
+    perturbation: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Perturbed:
+    """A perturbed case, and what the perturbation did (edits made, names swapped, option order)."""
+
+    case: Case
+    spec: PerturbSpec
+    edits: int
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PerturbationSet:
+    perturbed: list[Perturbed] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @property
+    def cases(self) -> list[Case]:
+        return [p.case for p in self.perturbed]
+
+
+def template_vars(templates: Iterable[Template]) -> list[str]:
+    """Every variable the templates read (prompt, system or chat-messages passthrough), except
+    the few-shot examples of a template sweep: those are other cases' text, not this input."""
+    out: list[str] = []
+    for t in templates:
+        if t.messages_var:
+            names = [t.messages_var]
+        else:
+            names = [p.split(".")[0] for p in tpl.placeholders(t.prompt) + tpl.placeholders(t.system or "")]
+        for name in names:
+            if name not in out and not name.startswith(SHOTS_PREFIX):
+                out.append(name)
+    return out
+
+
+def is_perturbed(case: Case) -> bool:
+    """True for a perturbed copy (it carries the link to its original)."""
+    return case.metadata.get("original_case") is not None and ID_SEPARATOR in case.id
+
+
+def derived_id(case_id: str, spec: PerturbSpec) -> str:
+    """"c01" under typos:0.1 → "c01~typos:0.1"."""
+    return f"{case_id}{ID_SEPARATOR}{spec.label}"
+
+
+# A slot is where one input text lives in a case's vars: (var,) or (var, message index).
+Slot = tuple
+
+
+def _slots(case: Case, input_vars: Sequence[str]) -> list[Slot]:
+    out: list[Slot] = []
+    for name in input_vars:
+        value = case.vars.get(name)
+        if isinstance(value, str):
+            out.append((name,))
+        elif isinstance(value, list):
+            # chat messages: only what the user said is input; system and assistant turns are
+            # part of the setup being evaluated
+            for i, m in enumerate(value):
+                if isinstance(m, dict) and m.get("role", "user") == "user" and isinstance(m.get("content"), str):
+                    out.append((name, i))
+    return out
+
+
+def _read(case: Case, slot: Slot) -> str:
+    value = case.vars[slot[0]]
+    return value if len(slot) == 1 else value[slot[1]]["content"]
+
+
+def _write(vars_: dict[str, Any], slot: Slot, text: str) -> None:
+    if len(slot) == 1:
+        vars_[slot[0]] = text
+        return
+    messages = vars_[slot[0]]              # a copy of the list, made by perturb_case
+    messages[slot[1]] = {**messages[slot[1]], "content": text}
+
+
+def _view(case: Case, input_vars: Sequence[str]) -> tuple[list[Slot], Item]:
+    slots = _slots(case, input_vars)
+    texts = tuple(_read(case, s) for s in slots)
+    used = {s[0] for s in slots}
+    # the rest of the input still counts towards its length (the distractors' length bucket)
+    rest = {k: v for k, v in case.vars.items() if k not in used}
+    other = dataclasses.replace(case, vars=rest).input_text() if rest else ""
+    return slots, make_item(texts, tuple(case.targets), other_text=other)
+
+
+def _perturb(case: Case, spec: PerturbSpec, slots: list[Slot], item: Item, seed: int) -> Perturbed | Skipped:
+    if not slots:
+        return Skipped(case.id, spec.label, "no text input variable")
+    out = spec.family.apply(item, spec.severity, case_rng(seed, case.id, spec.name, spec.severity))
+    if isinstance(out, Skip):
+        return Skipped(case.id, spec.label, out.reason)
+    assert isinstance(out, Edit) and len(out.texts) == len(item.texts)
+    vars_ = {k: (list(v) if isinstance(v, list) else v) for k, v in case.vars.items()}
+    for slot, text in zip(slots, out.texts):
+        _write(vars_, slot, text)
+    metadata = {**case.metadata, "perturbation": spec.name, "severity": spec.severity, "original_case": case.id}
+    new = dataclasses.replace(case, id=derived_id(case.id, spec), vars=vars_,
+                              targets=list(out.targets) if out.targets is not None else list(case.targets),
+                              metadata=metadata)
+    return Perturbed(new, spec, out.edits, dict(out.detail))
+
+
+def perturb_case(case: Case, spec: PerturbSpec, *, seed: int, input_vars: Sequence[str]) -> Perturbed | Skipped:
+    """One case under one spec: its perturbed copy, or why it cannot be perturbed."""
+    slots, item = _view(case, input_vars)
+    return _perturb(case, spec, slots, item, seed)
+
+
+def perturb_cases(cases: Sequence[Case], specs: Sequence[PerturbSpec], *, seed: int,
+                  input_vars: Sequence[str] | None = None, templates: Iterable[Template] = ()) -> PerturbationSet:
+    """Every case under every spec, in case order then spec order.
+
+    `input_vars` defaults to the variables `templates` use. The same (cases, specs, seed)
+    always gives the same result, on any machine.
+    """
+    names = list(input_vars) if input_vars is not None else template_vars(templates)
+    result = PerturbationSet()
+    originals = [c for c in cases if not is_perturbed(c)]   # a perturbed copy is never perturbed again
+    existing = {c.id for c in originals}
+    for case in originals:
+        slots, item = _view(case, names)          # once per case, shared by every spec
+        for spec in specs:
+            out = _perturb(case, spec, slots, item, seed)
+            if isinstance(out, Skipped):
+                result.skipped.append(out)
+                continue
+            if out.case.id in existing:
+                raise ValueError(f"perturbed case id {out.case.id!r} is already a case id in the suite")
+            result.perturbed.append(out)
+    return result
+
+
+def perturbed_suite(suite: Suite, specs: Sequence[PerturbSpec] | None = None, *, seed: int,
+                    limit: int | None = None) -> tuple[Suite, PerturbationSet]:
+    """The suite a perturbation run sends: the first `limit` original cases (all by default),
+    then their perturbed copies, so the originals keep the positions a plain run gives them.
+
+    `specs` defaults to the suite's own `perturbations:`; the copies are drawn from the run's
+    seed, so the same run (and its resume, which reads the stored cases) sees the same inputs.
+    """
+    specs = list(suite.perturbations if specs is None else specs)
+    originals = [c for c in suite.cases if not is_perturbed(c)]
+    if limit:
+        originals = originals[:limit]
+    result = perturb_cases(originals, specs, seed=seed, templates=suite.templates)
+    return dataclasses.replace(suite, cases=originals + result.cases, perturbations=tuple(specs)), result
+
+
+def summary(result: PerturbationSet, n_originals: int) -> str:
+    """One line for the run's stderr: how many copies, and which perturbations skipped what."""
+    from collections import Counter
+
+    made = Counter(p.spec.label for p in result.perturbed)
+    skipped = Counter((s.perturbation, s.reason) for s in result.skipped)
+    line = f"perturbations: {len(result.perturbed)} perturbed copies of {n_originals} cases"
+    if made:
+        line += " (" + ", ".join(f"{label} {n}" for label, n in made.items()) + ")"
+    if skipped:
+        line += "; skipped: " + "; ".join(f"{label} {n} ({reason})" for (label, reason), n in skipped.items())
+    return line

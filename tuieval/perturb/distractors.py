@@ -1,0 +1,163 @@
+"""Distractors: irrelevant sentences inserted into the input until it reaches a longer
+length bucket (short → medium → long, as the scoreboard's input_tokens slice counts them).
+
+The sentences name no person, place, number or date, and one that contains a target is never
+used, so they cannot supply or contradict an answer. They go between the sentences of the
+longest input text (the passage, or the question when there is nothing else), never after its
+last sentence, so a question at the end stays at the end, and never inside a protected span.
+
+`severity` ≤ 0.5 pads into the next bucket; above 0.5 into the longest one. A case already in
+the longest bucket is skipped.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import re
+
+from tuieval.analysis.slices import MEDIUM_MAX_TOKENS, SHORT_MAX_TOKENS, estimate_tokens, token_bucket
+from tuieval.perturb.base import Edit, Family, Item, Skip, below
+
+SENTENCES: tuple[str, ...] = (
+    "The office kitchen was repainted a pale shade of green last spring.",
+    "Several people prefer to take the stairs rather than wait for the lift.",
+    "A small plant on the windowsill needs water every few days.",
+    "The printer on the second corridor jams whenever the paper is damp.",
+    "Most of the chairs in the meeting room were replaced after complaints about comfort.",
+    "It rained for most of the afternoon, and the car park flooded slightly.",
+    "Someone left an umbrella by the entrance, and nobody has claimed it yet.",
+    "The coffee machine makes a loud noise before it starts pouring.",
+    "A new recycling bin was placed next to the vending machine.",
+    "The cleaning staff usually arrive early in the evening.",
+    "There was a long discussion about which biscuits to order for the break room.",
+    "The corridor lights switch off automatically when nobody walks past.",
+    "A notice on the board reminds everyone to close the windows before leaving.",
+    "The heating is turned up in winter, though some rooms stay cold.",
+    "Many visitors comment on the large painting of a lighthouse in the lobby.",
+    "The lift was out of service for a short while and then worked again.",
+    "A delivery of paper towels arrived a little later than expected.",
+    "Some colleagues bring their lunch from home, while others eat out.",
+    "The garden behind the building has a bench that gets the morning sun.",
+    "The blinds in the west-facing rooms are usually kept half closed.",
+    "A fire drill is held from time to time, and everyone gathers outside.",
+    "The reception desk keeps a bowl of mints for anyone who passes by.",
+    "Parking near the entrance is often difficult in the mornings.",
+    "The noticeboard is cluttered with old posters that nobody removes.",
+    "A few people complained that the music in the waiting area was too loud.",
+    "The windows were cleaned on a sunny day, which made a noticeable difference.",
+    "Someone suggested moving the water cooler closer to the desks.",
+    "The carpet in the hallway shows wear where most people walk.",
+    "An old filing cabinet still stands in the corner, mostly empty.",
+    "The wall clock in the kitchen runs a little fast.",
+    "A spare set of keys is kept in a drawer at reception.",
+    "The bicycle rack outside is full on days with good weather.",
+    "The staff newsletter mostly covers birthdays and small announcements.",
+    "There is a debate about whether the plants in the lobby are real.",
+    "A stack of unused folders sits on a shelf near the photocopier.",
+    "The door to the courtyard sticks a little in humid weather.",
+    "People tend to gather near the window when the weather changes.",
+    "The break room fridge is cleared out at the end of each week.",
+    "A faint smell of fresh paint lingered in the stairwell for a while.",
+    "Nobody remembers who chose the colour of the curtains.",
+)
+_BOUNDARY = re.compile(r"(?<=[.!?])\s+(?=\S)|\n+")
+_NEXT = {"short": "medium", "medium": "long"}
+
+
+def _insertion_points(text: str, spans) -> list[int]:
+    """Offsets where a sentence may go: the start, and every sentence boundary before the last
+    sentence that is not inside a protected span."""
+    end = len(text.rstrip())
+    points = [0] + [at for at in (m.end() for m in _BOUNDARY.finditer(text)) if at < end]
+    if spans:
+        points = [at for at in points if not any(s < at < e for s, e in spans)]
+    return points
+
+
+def _added_tokens(sentence: str) -> float:
+    # What inserting "sentence " before a word adds to `estimate_tokens`: that estimate is
+    # 0.5 × non-CJK characters / 4 + 0.5 × words × 4/3 (+ CJK characters), and the sentences
+    # are ASCII, so each one adds exactly this much before rounding. Summing it avoids
+    # re-estimating the whole text after every sentence; the tests check the real bucket.
+    if sentence not in _ADDED:
+        _ADDED[sentence] = 0.5 * (len(sentence) + 1) / 4.0 + 0.5 * len(sentence.split()) * 4.0 / 3.0
+    return _ADDED[sentence]
+
+
+_ADDED: dict[str, float] = {}
+
+
+def apply(item: Item, severity: float | None, rng: random.Random) -> Edit | Skip:
+    level = float(severity if severity is not None else FAMILY.default_severity)
+    texts = list(item.texts)
+    if not any(t.strip() for t in texts):
+        return Skip("no input text to pad")
+    joined = "\n".join([*texts, item.other_text]) if item.other_text else "\n".join(texts)
+    tokens = estimate_tokens(joined)
+    current = token_bucket(tokens)
+    if current not in _NEXT:
+        return Skip(f"already in the longest length bucket ({current})")
+    goal = "long" if level > 0.5 else _NEXT[current]
+    pool = _pool(item.protected)
+    if not pool:
+        return Skip("every distractor sentence contains a target")
+    which = max(range(len(texts)), key=lambda i: len(texts[i]))
+    base = texts[which]
+    if sum(e - s for s, e in item.spans_of(which)) >= len(base.strip()):
+        # the text is the answer itself ("Repeat: {{ word }}"): padding it changes the task
+        return Skip("the input text is all answer")
+    points = _insertion_points(base, item.spans_of(which))
+    # the estimate is rounded, so the unrounded one may be up to 0.5 lower; one token of
+    # margin above the bucket's floor then guarantees the rounded estimate is past it
+    floor = SHORT_MAX_TOKENS if goal == "medium" else MEDIUM_MAX_TOKENS
+    need = floor + 1.0 - (tokens - 0.5)
+    inserted: dict[int, list[str]] = {}
+    unused = list(pool)
+    added = 0
+    while need > 0:
+        if not unused:
+            unused = list(pool)          # more padding than there are sentences: reuse them
+        sentence = unused.pop(below(rng, len(unused)))
+        inserted.setdefault(points[below(rng, len(points))], []).append(sentence)
+        added += 1
+        need -= _added_tokens(sentence)
+    texts[which] = _assemble(base, points, inserted)
+    return Edit(texts=tuple(texts), edits=added, detail={"bucket": [current, goal]})
+
+
+_ALL_LOWER = "\n".join(SENTENCES).lower()
+
+
+def _pool(protected: tuple[str, ...]) -> tuple[str, ...]:
+    """The sentences that contain no target (as a whole word, case-insensitively)."""
+    clash = tuple(p.lower() for p in protected if p.lower() in _ALL_LOWER)
+    if not clash:
+        return SENTENCES             # the common case, decided by one substring test per target
+    return _pool_without(clash)
+
+
+@functools.lru_cache(maxsize=4096)
+def _pool_without(clash: tuple[str, ...]) -> tuple[str, ...]:
+    # option letters ("a", "b") and short words clash often and repeat: cached
+    return tuple(s for s in SENTENCES if not any(_contains_word(s.lower(), p) for p in clash))
+
+
+def _contains_word(haystack: str, needle: str) -> bool:
+    return re.search(r"(?<!\w)" + re.escape(needle) + r"(?!\w)", haystack) is not None
+
+
+def _assemble(base: str, points: list[int], inserted: dict[int, list[str]]) -> str:
+    out = []
+    pos = 0
+    for at in sorted(inserted):
+        out.append(base[pos:at])
+        # each sentence is followed by one space, so it adds exactly its words (see _added_tokens)
+        out.append("".join(s + " " for s in inserted[at]))
+        pos = at
+    out.append(base[pos:])
+    return "".join(out)
+
+
+FAMILY = Family("distractors", "irrelevant sentences padding the input into a longer length bucket", apply, 0.5,
+                "≤ 0.5 the next length bucket, above it the longest")
