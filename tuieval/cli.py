@@ -161,7 +161,7 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         model = stored_run["model"]
         if not os.path.exists(suite):
             raise BadInput(f"{suite}: no such file")
-        restored = _resume_settings(stored_run, given)
+        restored = _resume_settings(stored_run, given, store.count_original_cases(run_id))
         stream = restored["stream"]
         base_url = restored["base_url"]
         connect_timeout, read_timeout, timeout = restored["timeouts"]
@@ -173,6 +173,8 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
                                  max_connections=max(concurrency, 10))
     except BackendConfigError as exc:
         raise BadInput(str(exc)) from None
+    judge_backends = _judge_backends(stored_run["config"].get("scorers") if stored_run
+                                     else loaded.config()["scorers"], timeouts)
 
     stream = True if stream is None else stream
     # The endpoint actually used (flag, environment or provider default) is stored, so a
@@ -182,7 +184,7 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
                          concurrency=concurrency, limit=limit, slo_ms=slo_ms, base_url=effective_url,
                          stream=stream, max_retries=max_retries, timeouts=timeouts)
     progress = Progress(quiet=quiet)
-    engine = Engine(store, backend)
+    engine = Engine(store, backend, judge_backends=judge_backends)
     if stored_run is None:
         run_id = engine.create_run(loaded, options)
     engine.on_event = _headless_listener(store, run_id, progress)
@@ -233,6 +235,18 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
     sys.exit(exit_code)
 
 
+def _judge_backends(scorer_specs: Any, timeouts) -> dict:
+    """The judge models' backends, before any run row or request: a bad setting exits 2."""
+    from tuieval.backends.registry import BackendConfigError
+    from tuieval.engine.judging import make_judge_backends
+    from tuieval.scoring import ScorerSpecError, build_scorers
+
+    try:
+        return make_judge_backends(build_scorers(scorer_specs), timeouts)
+    except (BackendConfigError, ScorerSpecError) as exc:
+        raise BadInput(str(exc)) from None
+
+
 def _with_perturbations(loaded, perturb: tuple[str, ...], seed: int | None, limit: int | None, quiet: bool):
     """The suite with its perturbed copies (from --perturb, else the suite's perturbations:), and
     the --limit still to apply (None once applied here, to the originals only)."""
@@ -253,15 +267,16 @@ def _with_perturbations(loaded, perturb: tuple[str, ...], seed: int | None, limi
     return out, None
 
 
-def _resume_settings(run: dict, given: dict[str, Any]) -> dict[str, Any]:
+def _resume_settings(run: dict, given: dict[str, Any], n_original_cases: int) -> dict[str, Any]:
     """What a resumed run runs with: its own stored settings. A flag given at resume that
-    contradicts one is an error naming both values; a flag that agrees is fine."""
+    contradicts one is an error naming both values; a flag that agrees is fine. `--limit`
+    counts the suite's own cases, not the perturbed copies of them."""
     config = run["config"]
     stored_timeouts = config.get("timeouts") or {}
     stored = {
         "--samples": run["samples_per_case"], "--temperature": run["temperature"],
         "--max-tokens": run["max_tokens"], "--seed": run["seed"], "--base-url": run["base_url"],
-        "--limit": run["n_cases"],
+        "--limit": n_original_cases,
         "--connect-timeout": stored_timeouts.get("connect"), "--read-timeout": stored_timeouts.get("read"),
         "--timeout": stored_timeouts.get("total"),
         "--stream/--no-stream": "--stream" if config.get("stream", True) else "--no-stream",
@@ -318,6 +333,8 @@ def _headless_listener(store, run_id: str, progress):
     gates = run["config"].get("gates") or []
     if not any(g.get("metric") == "accuracy" and g.get("min") for g in gates):
         return progress
+    if ((run["config"].get("scorers") or [{}])[0] or {}).get("type") == "judge":
+        return progress  # a sample's verdict arrives after SampleFinished: no early warnings from it
     from tuieval.early_warning import GateWatch
 
     watch = GateWatch(gates, store.get_cases(run_id), run["samples_per_case"] * run["n_templates"])

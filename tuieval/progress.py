@@ -10,7 +10,8 @@ import sys
 import time
 from typing import TextIO
 
-from tuieval.engine.events import ConcurrencyChanged, Event, RunFinished, RunStarted, SampleFinished, SampleRetry
+from tuieval.engine.events import (ConcurrencyChanged, Event, JudgeFinished, RunFinished, RunStarted, SampleFinished,
+                                   SampleRetry)
 from tuieval.units import format_duration as _duration
 
 
@@ -27,6 +28,9 @@ class Progress:
         self.baseline = 0
         self.errors = 0
         self.retries = 0
+        #: judge requests (counted apart from the samples they judge)
+        self.judged = 0
+        self.judge_total = 0
         self.started = time.monotonic()
         self.last_draw = 0.0
         self.label = ""
@@ -34,6 +38,7 @@ class Progress:
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunStarted):
             self.total, self.done, self.baseline = event.n_total, event.n_already_done, event.n_already_done
+            self.judged, self.judge_total = event.n_judge_done, event.n_judge_total
             self.started = time.monotonic()
             sim = " (simulated)" if event.simulated else ""
             verb = "resuming" if event.resumed else "running"
@@ -45,6 +50,9 @@ class Progress:
             if event.row.get("error"):
                 self.errors += 1
             self._draw()
+        elif isinstance(event, JudgeFinished):
+            self.judged, self.judge_total = event.n_judge_done, event.n_judge_total
+            self._draw()
         elif isinstance(event, SampleRetry):
             self.retries += 1
         elif isinstance(event, ConcurrencyChanged) and not self.tty:
@@ -54,7 +62,8 @@ class Progress:
             self._draw(force=True)
             if self.tty and not self.quiet:
                 self.stream.write("\n")
-            self._line(f"{event.status}: {event.n_done}/{event.n_total} samples, {event.n_errors} errors, "
+            judged = f", {self.judged}/{self.judge_total} judged" if self.judge_total else ""
+            self._line(f"{event.status}: {event.n_done}/{event.n_total} samples{judged}, {event.n_errors} errors, "
                        f"{self.retries} retries in {_duration(event.elapsed_s)}", force=True)
 
     def note(self, text: str) -> None:
@@ -73,7 +82,8 @@ class Progress:
         width = 24
         bar = "#" * int(frac * width) + "." * (width - int(frac * width))
         return (f"[{bar}] {self.done}/{self.total} {frac:4.0%}  {rate:.1f}/s  ETA {eta}  "
-                f"errors {self.errors}  retries {self.retries}")
+                f"errors {self.errors}  retries {self.retries}"
+                + (f"  judged {self.judged}/{self.judge_total}" if self.judge_total else ""))
 
     def _draw(self, force: bool = False) -> None:
         now = time.monotonic()

@@ -145,3 +145,59 @@ def test_resume_warns_when_the_suite_file_changed(tmp_path):
     assert "differs from the suite" in again.stderr
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0] == 2  # the run's own cases only
+
+
+def _stored_judgements(db: Path) -> set[tuple]:
+    try:
+        with sqlite3.connect(db) as conn:
+            return set(conn.execute("SELECT case_id, judge_sample FROM judgements").fetchall())
+    except sqlite3.OperationalError:
+        return set()
+
+
+def test_kill_9_while_judging_then_resume_never_asks_a_finished_judgement_again(tmp_path, model_server):
+    model_server.grade_latency_ms = 150  # a slow judge: answered samples wait for their judgements
+    model_server.grade_rule = lambda parts: "GRADE: PASS"
+    judge = {"type": "judge", "model": "openai-compatible/judge", "base_url": model_server.openai_base_url,
+             "samples": 2, "temperature": 1}
+    suite = write_echo_suite(tmp_path, 30, extra={"scorers": [judge]})
+    db = tmp_path / "runs.db"
+    cmd = TUIEVAL + ["run", str(suite), "--model", "openai-compatible/echo", "--base-url",
+                     model_server.openai_base_url, "--concurrency", "2", "--db", str(db)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), text=True)
+    deadline = time.monotonic() + 30
+    while len(_stored_judgements(db)) < 12:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else "process ended early"
+        assert time.monotonic() < deadline, "no judgements stored in 30s"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    judged_before = _stored_judgements(db)
+    answered_before = {k[0] for k in _stored_keys(db)}
+    assert 12 <= len(judged_before) < 60
+    # killed mid-judging: some answered samples still owed judgements
+    assert len(answered_before) * 2 > len(judged_before)
+
+    with sqlite3.connect(db) as conn:
+        run_id = conn.execute("SELECT id FROM runs").fetchone()[0]
+    done = subprocess.run(TUIEVAL + ["run", str(suite), "--resume", run_id, "--db", str(db), "--base-url",
+                                     model_server.openai_base_url, "--concurrency", "2"],
+                          capture_output=True, text=True, env=_env(), timeout=120)
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT case_id, judge_sample, COUNT(*) FROM judgements GROUP BY 1, 2").fetchall()
+        status = conn.execute("SELECT status FROM runs").fetchone()[0]
+        verdicts = conn.execute("SELECT correct, scores FROM samples").fetchall()
+    assert len(rows) == 60 and all(r[2] == 1 for r in rows)
+    assert status == "complete"
+    # every sample's verdict was written (none left pending), and all 30 pass
+    assert len(verdicts) == 30 and all(c == 1 and '"pending"' not in s for c, s in verdicts)
+    # The server saw each finished judgement's request exactly once, across both processes:
+    # a request is named by the answer judged (tokN) and its seed (judge sample k → 1009 + k).
+    asked: dict[tuple, int] = {}
+    for parts in model_server.grade_log:
+        key = ("c%03d" % int(parts["answer"].split("tok")[1]), int(parts["seed"]) - 1009)
+        asked[key] = asked.get(key, 0) + 1
+    for key in judged_before:
+        assert asked[key] == 1, key
+    assert set(asked) == {k[:2] for k in rows}

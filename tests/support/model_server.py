@@ -29,6 +29,15 @@ the question, premise and hypothesis are read from the ``<question>``, ``<premis
 are equal, else "contradiction").  Its prompt key is :data:`JUDGE_KEY`; counters
 ``judge_requests`` and ``judge_log`` (list of (question, premise, hypothesis)).
 
+**Rubric judge** — a chat request whose system text contains :data:`RUBRIC_MARKER`
+(tuieval's `judge` scorer prompt) is a grading call: the tags ``<question>``, ``<answer>``,
+``<reference>``, ``<answer_a>``, ``<answer_b>``, ``<criteria>`` and ``<grades>`` are read into
+a dict, with ``model``, ``seed`` and ``temperature`` from the body, and the reply is
+``server.grade_rule(parts)`` (default :func:`default_grade_rule`: for graded modes the best
+grade when the reference's canonical form occurs in the answer's, else the worst; in
+pairwise mode always ``A`` — the first answer, the purest position bias).  Its prompt key
+is :data:`GRADE_KEY`; counters ``grade_requests`` and ``grade_log`` (the parts dicts).
+
 Faults are set on the object (thread-safe) and apply to the following requests::
 
     server.configure(p_429=0.1, retry_after="2", p_500=0.05, p_cut=0.05,
@@ -55,6 +64,7 @@ Options also read and write as attributes (``server.latency_ms = 60``), through 
   ``anthropic-ratelimit-requests-{remaining,reset,limit}`` (Anthropic) on every
   answer: the bucket's state in bucket mode, else ``ratelimit_remaining`` and
   ``ratelimit_reset_s``;
+* ``grade_latency_ms`` — extra latency of rubric judge requests only (a slow judge);
 * ``fail_message`` — the error message of injected HTTP errors (default "injected HTTP N");
 * ``bucket_rate`` (requests/s) + ``bucket_capacity`` — **token-bucket mode**: a request
   finding the bucket empty gets a 429 with ``Retry-After`` (whole seconds, rounded up) and
@@ -94,6 +104,7 @@ from aiohttp import web
 
 from tuieval.analysis.variance import canonical_answer
 from tuieval.backends.judge import JUDGE_MARKER
+from tuieval.scoring.judge import RUBRIC_MARKER
 
 SPLIT_MARKER = b"\n@@SPLIT@@\n"
 _KEY_RE = re.compile(r"<<(.*?)>>", re.S)
@@ -102,6 +113,9 @@ FAULT_WORDS = ("cut", "malformed", "reset")
 #: Prompt keys of embeddings and judge requests (for prompt_counts and fail_first).
 EMBEDDINGS_KEY = "<embeddings>"
 JUDGE_KEY = "<judge>"
+GRADE_KEY = "<grade>"
+_RUBRIC_TAGS = {name: re.compile(rf"<{name}>\n?(.*?)\n?</{name}>", re.S)
+                for name in ("question", "answer", "reference", "answer_a", "answer_b", "criteria", "grades")}
 EMBEDDING_DIM = 384
 _WORD = re.compile(r"[^\W_]+")
 _TAGS = {name: re.compile(rf"<{name}>\n?(.*?)\n?</{name}>", re.S) for name in ("question", "premise", "hypothesis")}
@@ -120,6 +134,44 @@ def embedding_vector(text: str, dim: int = EMBEDDING_DIM) -> list[float]:
 def default_judge_rule(premise: str, hypothesis: str) -> str:
     """Equal canonical forms entail each other; anything else contradicts."""
     return "entailment" if canonical_answer(premise) == canonical_answer(hypothesis) else "contradiction"
+
+
+def grade_scale(grades: str) -> tuple[str, str]:
+    """(best, worst) grade of a rubric prompt's ``<grades>`` text: "PASS=1, FAIL=0" or "1..10"."""
+    if ".." in grades:
+        lo, hi = grades.split("..")
+        return hi.strip(), lo.strip()
+    scored = []
+    for item in grades.split(","):
+        name, _, score = item.strip().partition("=")
+        scored.append((float(score) if score else 0.0, name.strip()))
+    scored.sort()
+    return scored[-1][1], scored[0][1]
+
+
+def default_grade_rule(parts: dict[str, Any]) -> str:
+    """See the module docstring: the reference inside the answer passes; pairwise says A."""
+    if parts.get("answer_a") is not None:
+        return "Answer A is better.\nGRADE: A"
+    best, worst = grade_scale(parts.get("grades") or "PASS=1, FAIL=0")
+    ok = canonical_answer(parts.get("reference") or "") in canonical_answer(parts.get("answer") or "")
+    return f"The answer {'matches' if ok else 'does not match'} the reference.\nGRADE: {best if ok else worst}"
+
+
+def rubric_parts(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The parts of a rubric judge request (None when `body` is not one)."""
+    texts = [body.get("system") if isinstance(body.get("system"), str) else ""]
+    texts += [str(m.get("content") or "") for m in body.get("messages") or []
+              if isinstance(m, dict) and m.get("role") == "system"]
+    if not any(RUBRIC_MARKER in t for t in texts):
+        return None
+    text = _last_user_text(body)
+    parts: dict[str, Any] = {}
+    for name, rx in _RUBRIC_TAGS.items():
+        m = rx.search(text)
+        parts[name] = m.group(1) if m else None
+    parts.update(model=body.get("model"), seed=body.get("seed"), temperature=body.get("temperature"))
+    return parts
 
 
 def _judge_parts(text: str) -> tuple[str, str, str]:
@@ -150,6 +202,7 @@ _CONFIG_FIELDS = {
     "bucket_rate": None,
     "bucket_capacity": 1.0,
     "fail_message": None,
+    "grade_latency_ms": 0.0,
 }
 
 
@@ -212,6 +265,9 @@ class ModelServer:
         self.judge_requests = 0
         self.judge_log: list[tuple[str, str, str]] = []
         self.judge_rule = default_judge_rule
+        self.grade_requests = 0
+        self.grade_log: list[dict[str, Any]] = []
+        self.grade_rule = default_grade_rule
         self.last_headers: dict[str, str] = {}
         self.last_body: dict[str, Any] = {}
         self._bucket_tokens: float | None = None
@@ -299,6 +355,9 @@ class ModelServer:
             self.embedding_requests = self.embedding_inputs = self.judge_requests = 0
             self.embedding_batches.clear()
             self.judge_log.clear()
+            self.grade_requests = 0
+            self.grade_log.clear()
+            self.grade_rule = default_grade_rule
             self._bucket_tokens = None
             self.bucket_rejected = 0
 
@@ -508,14 +567,30 @@ class ModelServer:
             rule = self.judge_rule
         return str(rule(premise, hypothesis))
 
+    def _grade_reply(self, body: dict[str, Any]) -> str | None:
+        parts = rubric_parts(body)
+        if parts is None:
+            return None
+        with self._lock:
+            self.grade_requests += 1
+            self.grade_log.append(parts)
+            rule = self.grade_rule
+        return str(rule(parts))
+
     async def _respond(self, request: web.Request, proto: str) -> web.StreamResponse:
         body = await self._read(request)
-        judge = self._judge_reply(body)
-        cfg, key, fault = self._admit(request, body, JUDGE_KEY if judge is not None else None)
+        judge = self._grade_reply(body)
+        key = GRADE_KEY if judge is not None else None
+        if judge is None:
+            judge = self._judge_reply(body)
+            key = JUDGE_KEY if judge is not None else None
+        cfg, key, fault = self._admit(request, body, key)
         if judge is not None:
             cfg["answer"] = judge
         if cfg["latency_ms"]:
             await asyncio.sleep(cfg["latency_ms"] / 1000.0)
+        if key == GRADE_KEY and cfg["grade_latency_ms"]:
+            await asyncio.sleep(cfg["grade_latency_ms"] / 1000.0)
         if fault == "reset":  # drop the connection before any response byte
             _abort(request)
             return web.Response(status=499)

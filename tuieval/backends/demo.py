@@ -12,7 +12,11 @@ answer it right:
   under a template whose id contains "terse" or "strict", 80% under "plain", 60% otherwise;
 - `demo/verbose` ~90% correct, but it writes numbers the way chatty models do ("The total comes
   to $1,234.00." after working through other figures), which a strict "Answer:" extractor or a
-  naive last/first-number reader miss while a number-aware one does not.
+  naive last/first-number reader miss while a number-aware one does not;
+- `demo/judge` a simulated grader for the `judge` scorer: it passes an answer when the case's
+  target, normalised, occurs in the normalised answer (pairwise: the answer holding the target
+  wins, a tie when both or neither do), and gives the best or the worst grade accordingly. At
+  judge temperature > 0 about one vote in ten is flipped (seeded), so judge noise shows.
 
 Tokens stream with realistic pacing and heavy-tailed latency. TUIEVAL_DEMO_SPEED scales time
 (2 = twice as fast; 0 = no waiting at all, for tests).
@@ -32,7 +36,9 @@ from typing import Any
 
 from tuieval.backends.base import ChatRequest, ChatResult, ClientError, DeltaCallback
 
-PROFILES = ("steady", "brittle", "flaky", "sensitive", "verbose")
+PROFILES = ("steady", "brittle", "flaky", "sensitive", "verbose", "judge")
+#: share of demo/judge votes flipped at temperature > 0
+JUDGE_NOISE = 0.1
 LONG_INPUT_TOKENS = 160
 
 
@@ -129,8 +135,36 @@ class DemoBackend:
         # flaky: each case has its own difficulty
         return 0.35 + 0.65 * _unit("difficulty", hint.get("case_id"))
 
+    def _judge(self, request: ChatRequest) -> str:
+        """demo/judge's reply (see the module docstring); the engine puts what it needs in the hint."""
+        from tuieval.scoring.base import target_text
+        from tuieval.scoring.normalize import normalize_text
+
+        job = request.hint.get("judge")
+        if not isinstance(job, dict):
+            return "demo/judge grades answers for the judge scorer; it does not answer questions."
+        targets = [normalize_text(t) for t in (target_text(x) for x in job.get("targets") or []) if t]
+
+        def holds(text: str) -> bool:
+            have = normalize_text(str(text or ""))
+            return any(t and t in have for t in targets)
+
+        grades = job.get("grades") or ["PASS", "FAIL"]
+        flip = request.temperature > 0 and _unit("judge", job.get("key"), request.seed) < JUDGE_NOISE
+        if job.get("mode") == "pairwise":
+            a, b = holds(job.get("answer_a")), holds(job.get("answer_b"))
+            grade = "TIE" if a == b else ("A" if a else "B")
+            if flip:
+                grade = {"A": "B", "B": "A", "TIE": "A"}[grade]
+            return f"Answer {'A' if a else 'B'} {'holds' if a or b else 'lacks'} the expected answer.\nGRADE: {grade}"
+        ok = holds(job.get("answer")) != flip
+        why = "The answer agrees with the reference." if ok else "The answer does not give the reference answer."
+        return f"{why}\nGRADE: {grades[0] if ok else grades[-1]}"
+
     def decide(self, request: ChatRequest) -> str:
         """The answer text for a request (deterministic given seed, case, template, sample)."""
+        if self.profile == "judge":
+            return self._judge(request)
         hint = request.hint
         targets = hint.get("targets") or [""]
         target = targets[0]

@@ -26,6 +26,9 @@ class RunStarted:
     n_total: int
     n_already_done: int
     resumed: bool = False
+    #: judge requests the run needs (0 without a judge scorer) and those already stored
+    n_judge_total: int = 0
+    n_judge_done: int = 0
 
 
 @dataclass
@@ -61,6 +64,16 @@ class SampleFinished:
 
 
 @dataclass
+class JudgeFinished:
+    """One judge request finished and was stored (`row` is the judgement; counts so far)."""
+
+    key: SampleKey
+    row: dict[str, Any]
+    n_judge_done: int
+    n_judge_total: int
+
+
+@dataclass
 class ConcurrencyChanged:
     limit: int
     reason: str
@@ -76,4 +89,5 @@ class RunFinished:
     elapsed_s: float
 
 
-Event = RunStarted | SampleStarted | TokenDelta | SampleRetry | SampleFinished | ConcurrencyChanged | RunFinished
+Event = (RunStarted | SampleStarted | TokenDelta | SampleRetry | SampleFinished | JudgeFinished | ConcurrencyChanged
+         | RunFinished)

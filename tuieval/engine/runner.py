@@ -14,6 +14,10 @@ not stored, so ``--resume`` asks it again once the setting is fixed.
 
 Settings that shape a sample (stream, temperature, max tokens, seed, samples, templates)
 are read from the stored run, never from the options, so a resumed run is the same run.
+
+A `judge` scorer's requests go through the same limiter, retries and failure table, after
+the sample they judge is stored (tuieval.engine.judging); a resumed run first finishes the
+judging its stored samples still owe.
 """
 
 from __future__ import annotations
@@ -27,9 +31,11 @@ from typing import Any, Callable
 
 from tuieval.backends.base import BACK_OFF, STOP, BackendError, ChatRequest, ModelBackend, RequestTimeout, Timeouts
 from tuieval.backends.retry import BackoffPolicy, backoff_delay
+from tuieval.engine import judging
 from tuieval.engine.events import (
     ConcurrencyChanged,
     Event,
+    JudgeFinished,
     RunFinished,
     RunStarted,
     SampleFinished,
@@ -81,6 +87,18 @@ class _Work:
     dispatch_order: int
 
 
+@dataclass
+class _Outcome:
+    result: Any
+    error: BackendError | None
+    attempts: int
+    latency_ms: float
+
+
+class _Abandoned(Exception):
+    """The run is stopping (another request found a fatal failure): this request is not sent."""
+
+
 class FatalRunError(Exception):
     """Every request would fail the same way (bad key, unknown model): the run stops."""
 
@@ -88,9 +106,15 @@ class FatalRunError(Exception):
 class Engine:
     """Runs one suite against one backend, writing to one store."""
 
-    def __init__(self, store: Store, backend: ModelBackend, on_event: EventHandler | None = None) -> None:
+    def __init__(self, store: Store, backend: ModelBackend, on_event: EventHandler | None = None, *,
+                 judge_backends: dict[tuple, ModelBackend] | None = None) -> None:
         self.store = store
         self.backend = backend
+        #: (judge spec, base URL, key variable) → backend (tuieval.engine.judging.make_judge_backends);
+        #: the engine closes them when the run ends
+        self.judge_backends: dict[tuple, ModelBackend] = dict(judge_backends or {})
+        self.n_judge_done = 0
+        self.n_judge_total = 0
         self.on_event = on_event or (lambda event: None)
         self.n_done = 0
         self.n_errors = 0
@@ -101,6 +125,7 @@ class Engine:
         self.fatal: str | None = None
         #: Requests that succeeded in this process (a server that answered once is there).
         self.n_succeeded = 0
+        self._succeeded: set[int] = set()  # id() of the backends that answered at least once
 
     # -- planning ------------------------------------------------------------------
 
@@ -172,13 +197,15 @@ class Engine:
         self.n_total = run["n_expected"]
         self.n_done = already
         self.n_errors = self.store.count_errors(run_id)
+        jobs = self._plan_judging(run, scorers, work, options)
         if resumed:
             self.store.mark_resumed(run_id)
         self.limiter = AdaptiveLimiter(options.concurrency)
         started = time.monotonic()
-        self.on_event(RunStarted(run_id, run["suite"], run["model"], run["simulated"], self.n_total, already, resumed))
+        self.on_event(RunStarted(run_id, run["suite"], run["model"], run["simulated"], self.n_total, already, resumed,
+                                 self.n_judge_total, self.n_judge_done))
 
-        queue = iter(work)
+        queue = iter([*jobs, *work])  # judging owed by stored samples first
         status = "partial"
         try:
             workers = [
@@ -193,20 +220,137 @@ class Engine:
                 # Bounded: a task that ignores its cancellation must not keep the run open.
                 await asyncio.wait(workers, timeout=CANCEL_GRACE_S)
                 raise
-            status = "complete" if self.n_done >= self.n_total else "partial"
+            judged = self.n_judge_done >= self.n_judge_total
+            status = "complete" if self.n_done >= self.n_total and judged else "partial"
         except FatalRunError:
             status = "failed"
         finally:
+            await self._close_judges()
             self.store.set_status(run_id, status)
             finished = RunFinished(run_id, status, self.n_done, self.n_total, self.n_errors, time.monotonic() - started)
             self.on_event(finished)
         return finished
 
+    def _plan_judging(self, run: dict[str, Any], scorers: list, work: list[_Work],
+                      options: RunOptions) -> list[judging.JudgeJob]:
+        """Judge backends, the judging stored samples still owe, and the judge request counts."""
+        per_sample = judging.units_per_sample(scorers)
+        if not per_sample:
+            return []
+        self.judge_backends.update(judging.make_judge_backends(scorers, options.timeouts, self.judge_backends))
+        cases = {w.case.id: w.case for w in work}
+        cases.update({c["case_id"]: Case(id=c["case_id"], vars=c["vars"], targets=c["targets"],
+                                         metadata=c["metadata"]) for c in self.store.get_cases(run["id"])})
+        jobs = judging.pending_judging(self.store, run, scorers, cases)
+        self.n_judge_done = self.store.count_judgements(run["id"])
+        self.n_judge_total = self.n_judge_done + sum(len(j.units) for j in jobs) + len(work) * per_sample
+        return jobs
+
+    async def _close_judges(self) -> None:
+        for backend in self.judge_backends.values():
+            try:
+                await asyncio.wait_for(backend.aclose(), timeout=1.0)
+            except (Exception, asyncio.CancelledError):
+                pass  # best effort: the judgements are stored
+        self.judge_backends.clear()
+
     async def _worker(self, queue, run: dict[str, Any], options: RunOptions, scorers: list) -> None:
         for item in queue:
             if self.fatal:
                 return
-            await self._sample(item, run, options, scorers)
+            if isinstance(item, judging.JudgeJob):
+                await self._judge(item, run, options, scorers)
+            else:
+                await self._sample(item, run, options, scorers)
+
+    async def _judge(self, job: judging.JudgeJob, run: dict[str, Any], options: RunOptions, scorers: list) -> None:
+        """Every judgement `job` still owes, concurrently (each through the limiter), then the verdict."""
+        by_name = {s.name: s for s in judging.judge_scorers(scorers)}
+        try:
+            async with asyncio.TaskGroup() as group:
+                for unit in job.units:
+                    group.create_task(self._judge_one(job, by_name[unit[0]], unit, run, options))
+        except BaseExceptionGroup as eg:
+            fatal = [e for e in eg.exceptions if isinstance(e, FatalRunError)]
+            raise (fatal[0] if fatal else eg.exceptions[0]) from None
+        judging.write_verdict(self.store, run["id"], job.key, scorers, job.scores)
+
+    async def _judge_one(self, job: judging.JudgeJob, scorer, unit: judging.Unit, run: dict[str, Any],
+                         options: RunOptions) -> None:
+        backend = self.judge_backends[judging.backend_key(scorer, unit[1])]
+        request = judging.judge_request(scorer, job, unit[1], unit[2], unit[3], run["seed"])
+        try:
+            out = await self._call(backend, request, options)
+        except _Abandoned:
+            return
+        row = judging.judgement_row(run["id"], scorer, job, unit, request, out.result, out.error, out.attempts,
+                                    out.latency_ms)
+        if self.store.add_judgement(row):
+            self.n_judge_done += 1
+        self.on_event(JudgeFinished(job.key, row, self.n_judge_done, self.n_judge_total))
+
+    async def _call(self, backend: ModelBackend, request: ChatRequest, options: RunOptions, on_delta=None,
+                    on_attempt: Callable[[int], None] | None = None,
+                    on_retry: Callable[[int, BackendError, float], None] | None = None) -> _Outcome:
+        """One request with the engine's rules: the limiter, the failure table's action, the back-off.
+
+        Raises FatalRunError when every request would fail the same way (nothing is stored)."""
+        assert self.limiter is not None
+        policy = BackoffPolicy(base_s=options.retry_base_s, cap_s=options.retry_cap_s,
+                               retry_after_cap_s=options.retry_cap_s)
+        # A backend that enforces its total timeout keeps what arrived when it fires; only
+        # one without (the simulators) gets the engine's clock.
+        guard = None if getattr(backend, "enforces_total_timeout", False) else options.timeouts.total
+        attempt = 0
+        result = None
+        error: BackendError | None = None
+        latency_ms = 0.0
+        while True:
+            attempt += 1
+            ticket = await self.limiter.acquire()
+            if self.fatal:  # another request found that every request fails: send no more
+                self.limiter.release()
+                raise _Abandoned()
+            if on_attempt is not None:
+                on_attempt(attempt)
+            t0 = time.perf_counter()
+            try:
+                async with asyncio.timeout(guard):
+                    result = await backend.complete(request, on_delta)
+                error = None
+            except TimeoutError:
+                error = RequestTimeout(f"total timeout ({options.timeouts.total:g}s)")
+            except BackendError as exc:
+                error = exc
+            finally:
+                self.limiter.release()
+            latency_ms = (time.perf_counter() - t0) * 1000.0
+            changed = self.limiter.on_result(
+                ticket, rate_limited=error is not None and error.action == BACK_OFF, duration_s=latency_ms / 1000.0,
+                info=(result.rate_limit if error is None and result is not None else getattr(error, "rate_limit", None)))
+            if changed:
+                why = "rate limited (429)" if error is not None and error.action == BACK_OFF else "recovering"
+                self.on_event(ConcurrencyChanged(self.limiter.limit, why))
+            if error is None:
+                self.n_succeeded += 1
+                self._succeeded.add(id(backend))
+                break
+            if error.action == STOP:
+                self.fatal = error.reason
+            elif error.unreachable and id(backend) not in self._succeeded:
+                where = getattr(backend, "base_url", None)
+                self.fatal = f"cannot reach {where}: {error.reason}" if where else error.reason
+            if self.fatal:
+                # Nothing was learned about the model: store nothing, so --resume asks again.
+                raise FatalRunError(self.fatal)
+            if not error.retryable or attempt > options.max_retries:
+                break
+            delay = backoff_delay(attempt, error.retry_after, policy)
+            self.n_retries += 1
+            if on_retry is not None:
+                on_retry(attempt, error, delay)
+            await asyncio.sleep(delay)
+        return _Outcome(result, error, attempt, latency_ms)
 
     async def _sample(self, item: _Work, run: dict[str, Any], options: RunOptions, scorers: list) -> None:
         assert self.limiter is not None
@@ -227,59 +371,22 @@ class Engine:
         if options.emit_tokens:
             key = item.key
             on_delta = lambda text: self.on_event(TokenDelta(key, text))  # noqa: E731
-        policy = BackoffPolicy(base_s=options.retry_base_s, cap_s=options.retry_cap_s,
-                               retry_after_cap_s=options.retry_cap_s)
-        # A backend that enforces its total timeout keeps what arrived when it fires; only
-        # one without (the simulators) gets the engine's clock.
-        guard = None if getattr(self.backend, "enforces_total_timeout", False) else options.timeouts.total
-        attempt = 0
-        result = None
-        error: BackendError | None = None
-        latency_ms = None
-        while True:
-            attempt += 1
-            ticket = await self.limiter.acquire()
-            if self.fatal:  # another sample found that every request fails: send no more
-                self.limiter.release()
-                return
+
+        def on_attempt(attempt: int) -> None:
             self.in_flight[item.key] = time.monotonic()
             self.on_event(SampleStarted(item.key, item.dispatch_order, messages, attempt))
-            t0 = time.perf_counter()
-            try:
-                async with asyncio.timeout(guard):
-                    result = await self.backend.complete(request, on_delta)
-                error = None
-            except TimeoutError:
-                error = RequestTimeout(f"total timeout ({options.timeouts.total:g}s)")
-            except BackendError as exc:
-                error = exc
-            finally:
-                self.in_flight.pop(item.key, None)
-                self.limiter.release()
-            latency_ms = (time.perf_counter() - t0) * 1000.0
-            changed = self.limiter.on_result(
-                ticket, rate_limited=error is not None and error.action == BACK_OFF, duration_s=latency_ms / 1000.0,
-                info=(result.rate_limit if error is None and result is not None else getattr(error, "rate_limit", None)))
-            if changed:
-                why = "rate limited (429)" if error is not None and error.action == BACK_OFF else "recovering"
-                self.on_event(ConcurrencyChanged(self.limiter.limit, why))
-            if error is None:
-                self.n_succeeded += 1
-                break
-            if error.action == STOP:
-                self.fatal = error.reason
-            elif error.unreachable and self.n_succeeded == 0:
-                where = getattr(self.backend, "base_url", None)
-                self.fatal = f"cannot reach {where}: {error.reason}" if where else error.reason
-            if self.fatal:
-                # Nothing was learned about the model: store nothing, so --resume asks again.
-                raise FatalRunError(self.fatal)
-            if not error.retryable or attempt > options.max_retries:
-                break
-            delay = backoff_delay(attempt, error.retry_after, policy)
-            self.n_retries += 1
+
+        def on_retry(attempt: int, error: BackendError, delay: float) -> None:
+            self.in_flight.pop(item.key, None)
             self.on_event(SampleRetry(item.key, attempt, error.reason, delay, error.action == BACK_OFF))
-            await asyncio.sleep(delay)
+
+        try:
+            out = await self._call(self.backend, request, options, on_delta, on_attempt, on_retry)
+        except _Abandoned:
+            return
+        finally:
+            self.in_flight.pop(item.key, None)
+        result, error, attempt, latency_ms = out.result, out.error, out.attempts, out.latency_ms
 
         row: dict[str, Any] = {
             "run_id": run["id"], "case_id": item.case.id, "template": item.template.id,
@@ -289,11 +396,13 @@ class Engine:
         if error is None and result is not None:
             scores = [s.score(result.text, item.case.targets) for s in scorers]
             primary = scores[0]
+            by_scorer = {s.name: {"extracted": sc.extracted, "correct": sc.correct, "score": sc.score}
+                         for s, sc in zip(scorers, scores)}
+            for s in judging.judge_scorers(scorers):
+                by_scorer[s.name]["pending"] = True  # not correct until its judgements are in
             row.update(
                 response=result.text, reasoning=result.reasoning or None, extracted=primary.extracted,
-                correct=primary.correct, score=primary.score,
-                scores={s.name: {"extracted": sc.extracted, "correct": sc.correct, "score": sc.score}
-                        for s, sc in zip(scorers, scores)},
+                correct=primary.correct, score=primary.score, scores=by_scorer,
                 latency_ms=result.latency_ms or latency_ms, ttft_ms=result.ttft_ms,
                 output_tokens=result.output_tokens, input_tokens=result.input_tokens,
                 finish_reason=result.finish_reason,
@@ -309,6 +418,14 @@ class Engine:
                 latency_ms=(error.latency_ms or latency_ms) if timed_out else None,
             )
             self.n_errors += 1
-        if self.store.add_sample(row):
+        stored = self.store.add_sample(row)
+        if stored:
             self.n_done += 1
         self.on_event(SampleFinished(item.key, row, item.case.metadata))
+        units = judging.all_units(scorers)
+        if units and stored:
+            if error is None:
+                await self._judge(judging.JudgeJob(item.key, item.case, judging.question_of(messages), result.text,
+                                                   row["scores"], units), run, options, scorers)
+            else:
+                self.n_judge_total -= len(units)  # a failed request has no answer to judge

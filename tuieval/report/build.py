@@ -62,6 +62,9 @@ def build(store: Store, run_id: str, *, persist_clusters: bool = False, with_row
         perturbations = _perturbation_section(cases, samples)
         if perturbations is not None:
             report.setdefault("robustness", {})["perturbations"] = perturbations
+        judge = _judge_section(store, run, samples)
+        if judge is not None:
+            report["judge"] = judge
         report["gates"] = evaluate_gates(report, (run.get("config") or {}).get("gates") or [])
         if run["status"] != "running":
             # A finished run's report only changes with its samples: keep it so reopening a large
@@ -92,6 +95,18 @@ def _analyze(store: Store, run: dict[str, Any], cases: list[dict[str, Any]], sam
     if persist_clusters:
         store.write_clusters(run["id"], method, assignments, rows)
     return analyze_run(run, cases, samples, method=method, clusters=assignments, cluster_stats=stats)
+
+
+def _judge_section(store: Store, run: dict[str, Any], samples: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """`judge`: the reliability of the run's judge scorers (tuieval.analysis.judge), None without one."""
+    from tuieval.analysis.judge import judge_section
+    from tuieval.scoring import build_scorers
+
+    config = run.get("config") or {}
+    scorers = build_scorers(config.get("scorers"))
+    if not any(s.type == "judge" for s in scorers):
+        return None
+    return judge_section(scorers, samples, store.get_judgements(run["id"]), config.get("human_labels"))
 
 
 def _perturbation_section(cases: list[dict[str, Any]], samples: list[dict[str, Any]]) -> dict[str, Any] | None:

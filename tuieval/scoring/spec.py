@@ -19,6 +19,7 @@ from tuieval.scoring.base import BaseScorer, ScorerSpecError, is_number
 from tuieval.scoring.choice import ChoiceScorer
 from tuieval.scoring.json_match import JsonScorer
 from tuieval.scoring.numeric import NumericScorer
+from tuieval.scoring.judge import JudgeScorer
 from tuieval.scoring.pattern import THEN_TYPES, RegexScorer
 from tuieval.scoring.text import AnyOfScorer, ContainsScorer, ExactScorer, NormalizedScorer
 
@@ -32,6 +33,8 @@ OPTIONS: dict[str, tuple[str, ...]] = {
     "contains": ("case_sensitive",),
     "json": ("fields", "normalize"),
     "regex": ("pattern", "group", "then", "match", "ignore_case", "tolerance", "relative"),
+    "judge": ("model", "models", "mode", "criteria", "choices", "range", "pass", "samples", "temperature",
+              "max_tokens", "base_url", "api_key_env", "grade_pattern", "against"),
 }
 SCORER_TYPES = tuple(OPTIONS)
 DEFAULT_SCORER = "normalized"
@@ -230,6 +233,143 @@ def _no_options(opts: Mapping, path: str, problems: _Problems) -> dict[str, Any]
     return {}
 
 
+def _judge_models(opts: Mapping, path: str, problems: _Problems) -> list[str]:
+    from tuieval.backends.registry import BackendConfigError, parse_spec
+
+    if ("model" in opts) == ("models" in opts):
+        problems.add(_at(path, "model"), "a judge scorer needs model: (one judge) or models: (a panel), not both"
+                     if "model" in opts else "required: the judge model spec (e.g. demo/judge, openai/gpt-4o-mini)")
+        return []
+    key = "model" if "model" in opts else "models"
+    raw = opts[key]
+    specs = [raw] if key == "model" else raw
+    if not isinstance(specs, list) or not specs:
+        problems.add(_at(path, key), f"must be a list of model specs, got {_describe(raw)}")
+        return []
+    out: list[str] = []
+    for i, spec in enumerate(specs):
+        where = _at(path, key) if key == "model" else f"{_at(path, key)}[{i}]"
+        if not isinstance(spec, str):
+            problems.add(where, f"must be a model spec like openai/gpt-4o-mini, got {_describe(spec)}")
+            continue
+        try:
+            provider, model = parse_spec(spec.strip())
+        except BackendConfigError as exc:
+            problems.add(where, str(exc).removeprefix("--model: "))
+            continue
+        if provider == "openai-compatible" and "base_url" not in opts:
+            problems.add(_at(path, "base_url"), f"required for {spec.strip()} (e.g. http://localhost:8000/v1)")
+            continue
+        if provider == "demo" and model != "judge":
+            problems.add(where, f"{spec} is a simulated answerer, not a judge (the simulated judge is demo/judge)")
+            continue
+        if spec.strip() in out:
+            problems.add(where, f"lists {spec.strip()} twice (a panel names each judge once)")
+            continue
+        out.append(spec.strip())
+    return out
+
+
+def _positive_int(opts: Mapping, key: str, path: str, problems: _Problems) -> int | None:
+    if key not in opts:
+        return None
+    value = opts[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        problems.add(_at(path, key), f"must be a whole number of at least 1, got {_describe(value)}")
+        return None
+    return value
+
+
+def _judge_options(opts: Mapping, path: str, problems: _Problems) -> dict[str, Any]:
+    from tuieval.scoring.judge import MODES
+
+    kwargs: dict[str, Any] = {"models": _judge_models(opts, path, problems)}
+    mode = opts.get("mode", "reference")
+    if not isinstance(mode, str) or mode.strip().lower().replace("-", "_") not in MODES:
+        hint = _suggest(mode, MODES) if isinstance(mode, str) else ""
+        problems.add(_at(path, "mode"), f"must be one of {', '.join(MODES)}, got {_describe(mode)}{hint}")
+        mode = "reference"
+    mode = mode.strip().lower().replace("-", "_")
+    kwargs["mode"] = mode
+    for key in ("criteria", "base_url", "api_key_env", "against"):
+        if key in opts:
+            value = opts[key]
+            if not isinstance(value, str) or not value.strip():
+                problems.add(_at(path, key), f"must be a non-empty string, got {_describe(value)}")
+            else:
+                kwargs[key] = value.strip()
+    if mode == "reference_free" and "criteria" not in opts:
+        problems.add(_at(path, "criteria"), "required in reference_free mode: what the judge grades against")
+    if "against" in opts and mode != "pairwise":
+        problems.add(_at(path, "against"), f"only applies in pairwise mode (mode is {mode})")
+    if "choices" in opts and "range" in opts:
+        problems.add(_at(path, "range"), "give choices: or range:, not both")
+    elif mode == "pairwise" and ("choices" in opts or "range" in opts):
+        key = "choices" if "choices" in opts else "range"
+        problems.add(_at(path, key), "pairwise mode grades A, B or TIE; it takes no choices or range")
+    elif "choices" in opts:
+        raw = opts["choices"]
+        where = _at(path, "choices")
+        if not isinstance(raw, Mapping) or len(raw) < 2:
+            problems.add(where, f"must map at least two choice strings to scores in [0, 1], e.g. {{A: 1, B: 0}}; "
+                                f"got {_describe(raw)}")
+        else:
+            choices: dict[str, float] = {}
+            for name, score in raw.items():
+                label = str(name).strip()
+                if not re.fullmatch(r"[^\s*]+", label):
+                    problems.add(f"{where}.{name}", "a choice string must be one word (no spaces)")
+                elif not is_number(score) or not 0 <= float(score) <= 1:
+                    problems.add(f"{where}.{name}", f"must be a score in [0, 1], got {_describe(score)}")
+                elif label.upper() in {c.upper() for c in choices}:
+                    problems.add(f"{where}.{name}", "is listed twice (choices are read case-insensitively)")
+                else:
+                    choices[label] = float(score)
+            kwargs["choices"] = choices
+    elif "range" in opts:
+        raw = opts["range"]
+        if (not isinstance(raw, list) or len(raw) != 2 or any(isinstance(v, bool) or not isinstance(v, int) for v in raw)
+                or raw[0] >= raw[1]):
+            problems.add(_at(path, "range"), f"must be two whole numbers [low, high] with low < high, got {_describe(raw)}")
+        else:
+            kwargs["range"] = list(raw)
+    if "pass" in opts:
+        value = opts["pass"]
+        if not is_number(value) or not 0 <= float(value) <= 1:
+            problems.add(_at(path, "pass"), f"must be a score in [0, 1] (a grade scoring at least this is correct), "
+                                            f"got {_describe(value)}")
+        else:
+            kwargs["pass_score"] = float(value)
+    samples = _positive_int(opts, "samples", path, problems)
+    if samples is not None:
+        kwargs["samples"] = samples
+    max_tokens = _positive_int(opts, "max_tokens", path, problems)
+    if max_tokens is not None:
+        kwargs["max_tokens"] = max_tokens
+    if "temperature" in opts:
+        value = opts["temperature"]
+        if not is_number(value) or not 0 <= float(value) <= 2:
+            problems.add(_at(path, "temperature"), f"must be a number in 0..2, got {_describe(value)}")
+        else:
+            kwargs["temperature"] = float(value)
+    if "grade_pattern" in opts:
+        raw = opts["grade_pattern"]
+        where = _at(path, "grade_pattern")
+        if not isinstance(raw, str) or not raw:
+            problems.add(where, f"must be a regular expression, got {_describe(raw)}")
+        else:
+            try:
+                compiled = re.compile(raw)
+            except re.error as exc:
+                problems.add(where, f"is not a valid regular expression: {exc}")
+            else:
+                if compiled.groups != 1:
+                    problems.add(where, f"must have exactly one group (the grade), has {compiled.groups}")
+                else:
+                    kwargs["grade_pattern"] = raw
+    return kwargs
+
+
 _OPTION_PARSERS: dict[str, Callable[[Mapping, str, _Problems], dict[str, Any]]] = {
     "exact": _no_options,
     "normalized": _no_options,
@@ -239,6 +379,7 @@ _OPTION_PARSERS: dict[str, Callable[[Mapping, str, _Problems], dict[str, Any]]] 
     "contains": _contains_options,
     "json": _json_options,
     "regex": _regex_options,
+    "judge": _judge_options,
 }
 
 _CLASSES: dict[str, type[BaseScorer]] = {
@@ -250,6 +391,7 @@ _CLASSES: dict[str, type[BaseScorer]] = {
     "contains": ContainsScorer,
     "json": JsonScorer,
     "regex": RegexScorer,
+    "judge": JudgeScorer,
 }
 
 

@@ -29,6 +29,12 @@ SAMPLE_COLUMNS = (
 )
 
 
+JUDGEMENT_COLUMNS = (
+    "run_id", "case_id", "template", "sample_index", "scorer", "judge", "judge_sample", "orientation", "prompt",
+    "reply", "reasoning", "grade", "score", "parsed", "problem", "latency_ms", "input_tokens", "output_tokens",
+    "attempts", "error", "error_kind", "created_at",
+)
+
 #: the sample columns `analysis_samples` returns; `answer` is tuieval.sample_rules.answer_text
 ANALYSIS_COLUMNS = ("case_id", "template", "sample_index", "dispatch_order", "answer", "correct", "error",
                     "error_kind", "latency_ms", "ttft_ms", "output_tokens", "cluster")
@@ -218,6 +224,37 @@ class Store:
         )
         return cur.rowcount == 1
 
+    def add_judgement(self, judgement: dict[str, Any]) -> bool:
+        """Commit one judge request's outcome. False if that judgement was already stored."""
+        row = dict(judgement)
+        row.setdefault("created_at", now_iso())
+        row.setdefault("attempts", 1)
+        row.setdefault("orientation", "")
+        if not isinstance(row.get("prompt"), str):
+            row["prompt"] = json.dumps(row.get("prompt"), ensure_ascii=False)
+        row["parsed"] = int(bool(row.get("parsed")))
+        values = [row.get(c) for c in JUDGEMENT_COLUMNS]
+        cur = self.conn.execute(
+            f"INSERT INTO judgements ({', '.join(JUDGEMENT_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(JUDGEMENT_COLUMNS))}) "
+            "ON CONFLICT (run_id, case_id, template, sample_index, scorer, judge, judge_sample, orientation) DO NOTHING",
+            values,
+        )
+        return cur.rowcount == 1
+
+    def set_sample_verdict(self, run_id: str, key: tuple[str, str, int], scores: dict[str, Any],
+                           primary: dict[str, Any] | None) -> None:
+        """Write a judged sample's per-scorer verdicts, and its own when the judge is the primary scorer.
+
+        An error sample keeps correct = 0 (tuieval.sample_rules)."""
+        args: list[Any] = [json.dumps(scores, ensure_ascii=False)]
+        sql = "UPDATE samples SET scores = ?"
+        if primary is not None:
+            sql += ", correct = ? , score = ?"
+            args += [int(bool(primary["correct"])), float(primary["score"])]
+        self.conn.execute(sql + " WHERE run_id = ? AND case_id = ? AND template = ? AND sample_index = ? "
+                                "AND error IS NULL", args + [run_id, *key])
+
     def set_status(self, run_id: str, status: str, *, finished: bool = True) -> None:
         self.conn.execute(
             "UPDATE runs SET status = ?, finished_at = ?, pid = ? WHERE id = ?",
@@ -390,6 +427,13 @@ class Store:
         rows = self.conn.execute("SELECT DISTINCT method FROM clusters WHERE run_id = ?", (run_id,)).fetchall()
         return [r[0] for r in rows]
 
+    def count_original_cases(self, run_id: str) -> int:
+        """The run's cases that are not perturbed copies of another (tuieval.perturb links a copy by
+        `metadata.original_case`)."""
+        return self.conn.execute(
+            "SELECT COUNT(*) FROM cases WHERE run_id = ? AND json_extract(metadata, '$.original_case') IS NULL",
+            (run_id,)).fetchone()[0]
+
     def count_errors(self, run_id: str) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM samples WHERE run_id = ? AND error IS NOT NULL",
                                  (run_id,)).fetchone()[0]
@@ -397,6 +441,35 @@ class Store:
     def done_keys(self, run_id: str) -> set[tuple[str, str, int]]:
         rows = self.conn.execute("SELECT case_id, template, sample_index FROM samples WHERE run_id = ?", (run_id,))
         return {(r[0], r[1], r[2]) for r in rows}
+
+    def judgement_keys(self, run_id: str) -> set[tuple[str, str, int, str, str, int, str]]:
+        """(case, template, sample index, scorer, judge, judge sample, orientation) of every stored judgement."""
+        rows = self.conn.execute("SELECT case_id, template, sample_index, scorer, judge, judge_sample, orientation "
+                                 "FROM judgements WHERE run_id = ?", (run_id,))
+        return {tuple(r) for r in rows}  # type: ignore[misc]
+
+    def get_judgements(self, run_id: str, *, case_id: str | None = None, sample: tuple[str, str, int] | None = None,
+                       with_prompt: bool = False) -> list[dict[str, Any]]:
+        """A run's judgements (or one case's, or one sample's), in sample then judge order.
+
+        Prompts are left out unless asked for: they are most of a row's bytes."""
+        cols = [c for c in JUDGEMENT_COLUMNS if with_prompt or c != "prompt"]
+        query = f"SELECT {', '.join(cols)} FROM judgements WHERE run_id = ?"
+        args: list[Any] = [run_id]
+        if sample is not None:
+            query += " AND case_id = ? AND template = ? AND sample_index = ?"
+            args += list(sample)
+        elif case_id is not None:
+            query += " AND case_id = ?"
+            args.append(case_id)
+        query += " ORDER BY case_id, template, sample_index, scorer, judge, judge_sample, orientation"
+        out = [dict(r) for r in self.conn.execute(query, args).fetchall()]
+        for j in out:
+            j["parsed"] = bool(j["parsed"])
+        return out
+
+    def count_judgements(self, run_id: str) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM judgements WHERE run_id = ?", (run_id,)).fetchone()[0]
 
     def count_samples(self, run_id: str) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM samples WHERE run_id = ?", (run_id,)).fetchone()[0]
@@ -407,7 +480,11 @@ class Store:
 
         count, last = self.conn.execute("SELECT COUNT(*), MAX(id) FROM samples WHERE run_id = ?",
                                         (run["id"],)).fetchone()
-        return f"{__version__}:{count}:{last}:{run['status']}:{run.get('finished_at')}"
+        judged, last_judged = self.conn.execute("SELECT COUNT(*), MAX(id) FROM judgements WHERE run_id = ?",
+                                                (run["id"],)).fetchone()
+        # judgements change verdicts without adding samples
+        judge_part = f":j{judged}:{last_judged}" if judged else ""
+        return f"{__version__}:{count}:{last}:{run['status']}:{run.get('finished_at')}{judge_part}"
 
     def cached_report(self, run_id: str, fingerprint: str) -> str | None:
         row = self.conn.execute("SELECT body FROM reports WHERE run_id = ? AND fingerprint = ?",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Each entry upgrades a database from version i to i+1. Never edit a released step:
 # append a new one, so every file created by an older tuieval still opens.
@@ -113,6 +113,36 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL,
         body TEXT NOT NULL                 -- the tuieval.report/1 JSON
     );
+    """,
+    # 3 -> 4: judge scorer verdicts, one row per judge request, linked to the sample judged
+    """
+    CREATE TABLE IF NOT EXISTS judgements (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        case_id TEXT NOT NULL,             -- with template and sample_index: the sample judged
+        template TEXT NOT NULL,
+        sample_index INTEGER NOT NULL,
+        scorer TEXT NOT NULL,              -- the judge scorer's name
+        judge TEXT NOT NULL,               -- the judge model spec
+        judge_sample INTEGER NOT NULL,     -- 0..N-1: the judge's N samples of one response
+        orientation TEXT NOT NULL DEFAULT '',  -- pairwise: ab (answer first) | ba; else empty
+        prompt TEXT NOT NULL,              -- JSON list of chat messages sent to the judge
+        reply TEXT,                        -- the judge's raw reply
+        reasoning TEXT,                    -- the reply without its grade line
+        grade TEXT,                        -- the grade as parsed; NULL when unparsed
+        score REAL,                        -- the grade's score in [0, 1]
+        parsed INTEGER NOT NULL,           -- 0: the reply had no readable grade (never correct)
+        problem TEXT,                      -- why the reply could not be read
+        latency_ms REAL,
+        input_tokens INTEGER,
+        output_tokens INTEGER,
+        attempts INTEGER NOT NULL DEFAULT 1,
+        error TEXT,                        -- the request failed after its retries
+        error_kind TEXT,
+        created_at TEXT NOT NULL,
+        UNIQUE (run_id, case_id, template, sample_index, scorer, judge, judge_sample, orientation)
+    );
+    CREATE INDEX IF NOT EXISTS judgements_sample ON judgements(run_id, case_id, template, sample_index);
     """,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION

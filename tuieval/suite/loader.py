@@ -20,7 +20,7 @@ import yaml
 from tuieval.analysis.variance.config import KEYS as VARIANCE_KEYS
 from tuieval.analysis.variance.config import LINKAGES, METHODS, RULES, URL_KEYS, VarianceConfig
 from tuieval.backends.registry import BackendConfigError, parse_spec
-from tuieval.suite import checks, sweep
+from tuieval.suite import checks, labels, sweep
 from tuieval.scoring.base import ScorerSpec
 from tuieval.suite.errors import Problem, SuiteError
 from tuieval.suite.model import Case, Gate, Sampling, Suite, Template
@@ -28,6 +28,7 @@ from tuieval.suite.model import Case, Gate, Sampling, Suite, Template
 SUITE_KEYS = {
     "name", "description", "template", "templates", "system", "cases", "dataset", "target_field",
     "scorer", "scorers", "extractors", "perturbations", "sampling", "slo_ms", "gates", "variance", "cluster_key", "metadata",
+    "human_labels",
 }
 GATE_METRICS = {"accuracy", "accuracy_ci_low", "majority_accuracy", "consistency", "error_rate",
                 "accuracy_within_slo", "p50_ms", "p95_ms", "p99_ms", "semantic_entropy"}
@@ -196,9 +197,10 @@ def _load_yaml(path: Path, shown: str, text: str, digest: str) -> tuple[Suite | 
         col.add(("cluster_key",), f"no case has metadata field {cluster_key!r}")
     # A gate on a slice that does not exist fails only after the whole run: say so now.
     checks.check_gates(gates, cases, cluster_key, lambda i: ("gates", i, "slice"), col.add)
+    human_labels = labels.collect(cases, data.get("human_labels"), path, col.add)
     suite = Suite(name=name, path=str(path), description=description, templates=templates, cases=cases,
                   scorers=scorers, extractors=extractors, perturbations=perturbations, sampling=sampling, slo_ms=float(slo_ms) if slo_ms else None, gates=gates,
-                  variance=variance, cluster_key=cluster_key, content_hash=digest)
+                  variance=variance, cluster_key=cluster_key, content_hash=digest, human_labels=human_labels)
     return suite, col.problems
 
 
@@ -305,11 +307,12 @@ def _case_from_mapping(item: dict, index: int, col: _Collector, path: tuple, lin
     if isinstance(item.get("vars"), dict):
         vars_ = dict(item["vars"])
     else:
-        skip = {id_field, target_field, "targets", "ideal", "metadata", "vars"} | set(meta_fields or [])
+        skip = {id_field, target_field, "targets", "ideal", "metadata", "vars", "human_label"} | set(meta_fields or [])
         vars_ = {k: v for k, v in item.items() if k not in skip}
         if isinstance(input_fields, dict):
             vars_ = {var: item[column] for var, column in input_fields.items() if column in item}
-    return Case(id=str(cid), vars=vars_, targets=targets, metadata=metadata, line=line)
+    return Case(id=str(cid), vars=vars_, targets=targets, metadata=metadata, line=line,
+                human_label=item.get("human_label"))
 
 
 def _cases(data: dict, suite_path: Path, col: _Collector) -> list[Case]:

@@ -51,6 +51,8 @@ class Case:
     targets: list[Any]
     metadata: dict[str, Any] = field(default_factory=dict)
     line: int | None = None
+    #: a person's verdict on the case's answer (tuieval.suite.labels), to measure a judge against
+    human_label: Any = None
 
     def input_text(self) -> str:
         """All input text of the case, for length and script slices."""
@@ -127,6 +129,8 @@ class Suite:
     variance: VarianceConfig = field(default_factory=VarianceConfig)
     cluster_key: str | None = None
     content_hash: str = ""
+    #: case id → human verdict (tuieval.suite.labels)
+    human_labels: dict[str, bool] = field(default_factory=dict)
 
     def config(self) -> dict[str, Any]:
         """What a run stores about its suite so reports never need the file again."""
@@ -143,4 +147,5 @@ class Suite:
             "variance": self.variance.as_mapping(),
             "cluster_key": self.cluster_key,
             "suite_hash": self.content_hash,
+            **({"human_labels": dict(self.human_labels)} if self.human_labels else {}),
         }
