@@ -26,6 +26,30 @@ def metric_value(metrics: dict[str, Any], metric: str) -> float | None:
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+#: gate metrics read from the perturbation section (robustness.perturbations), not from METRICS
+PERTURBATION_METRICS = ("flip_rate", "worst_case_accuracy")
+
+
+def _perturbation_value(report: dict[str, Any], metric: str, where: str) -> tuple[bool, float | None, int | None]:
+    """(found, value, n) of a perturbation gate: the worst flip rate (correct → wrong) over the
+    run's perturbations on `where` (a slice, or all cases), or the worst-case accuracy over
+    every perturbation of a case (overall only)."""
+    section = (report.get("robustness") or {}).get("perturbations")
+    if not section:
+        return False, None, None
+    if metric == "worst_case_accuracy":
+        if where != "overall":
+            return False, None, None
+        worst = section.get("worst_case") or {}
+        return True, worst.get("accuracy"), worst.get("n_cases")
+    name = "all" if where == "overall" else where
+    rows = [r for r in section.get("rows") or [] if r.get("slice") == name and r.get("flip_rate") is not None]
+    if not rows:
+        return False, None, None
+    worst = max(rows, key=lambda r: r["flip_rate"])
+    return True, worst["flip_rate"], worst.get("n_pairs")
+
+
 def _find_slice(report: dict[str, Any], name: str) -> dict[str, Any] | None:
     key, _, value = name.partition("=")
     for s in report.get("slices", []):
@@ -47,14 +71,20 @@ def evaluate_gates(report: dict[str, Any], gates: list[dict[str, Any]]) -> list[
     for gate in gates:
         metric = gate["metric"]
         where = gate.get("slice") or "overall"
-        metrics = _find_slice(report, where) if gate.get("slice") else report.get("overall")
-        value = metric_value(metrics or {}, metric) if metrics is not None else None
-        n = (metrics or {}).get("n_cases")
+        if metric in PERTURBATION_METRICS:
+            found, value, n = _perturbation_value(report, metric, where)
+            metrics = {} if found else None
+        else:
+            metrics = _find_slice(report, where) if gate.get("slice") else report.get("overall")
+            value = metric_value(metrics or {}, metric) if metrics is not None else None
+            n = (metrics or {}).get("n_cases")
         for bound, op, broken in _BOUNDS:
             threshold = gate.get(bound)
             if threshold is None:
                 continue
-            if metrics is None:
+            if metrics is None and metric in PERTURBATION_METRICS:
+                passed, message = False, f"{metric} on {where}: this run has no perturbation figure there"
+            elif metrics is None:
                 passed, message = False, f"{metric} on {where}: no such slice in this run"
             elif value is None:
                 passed, message = False, f"{metric} on {where}: no value"

@@ -64,3 +64,17 @@ def test_an_unknown_extractor_in_a_suite_is_named_with_its_line(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip() == (f"{bad}:4: extractors[0]: unknown extractor 'numbr' (did you mean number?); "
                                    "one of strict, last_number, first_number, number, choice, boxed, json_field:PATH")
+
+
+def test_fragile_shows_all_three_hidden_variables_in_one_run(tmp_path):
+    db = str(tmp_path / "t.db")
+    _tuieval("run", str(SUITE), "--model", "demo/fragile", "--db", db, "--quiet")
+    robustness = json.loads(_tuieval("report", "latest", "--db", db, "--format", "json"))["robustness"]
+    templates, perturbations, extractors = (robustness["templates"], robustness["perturbations"],
+                                            robustness["extractors"])
+    assert templates["n_cases"] == 60  # the originals: perturbed copies are the perturbation section's
+    assert templates["test"]["p_value"] < 0.05 and templates["spread"]["ci"][0] > 0
+    padded = next(r for r in perturbations["rows"] if r["label"] == "distractors:1" and r["slice"] == "all")
+    assert padded["significant"] and padded["delta"] < -0.1
+    pair = next(p for p in extractors["pairs"] if {p["a"], p["b"]} == {"strict", "number"})
+    assert pair["significant"]

@@ -556,13 +556,16 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
                      "percentile_method": "nearest_rank", "semantic_entropy": "discrete",
                      "discovery": disc_info},
     }
-    templates = template_robustness(table, case_ids, alpha, rng_seed)
+    # perturbed copies (tuieval.perturb) are the perturbation section's; templates compare originals
+    copies = {c["case_id"] for c in cases if "original_case" in (c.get("metadata") or {})}
+    templates = template_robustness(table, case_ids, alpha, rng_seed, exclude=copies)
     if templates is not None:
         report["robustness"] = {"templates": templates}
     return report
 
 
-def template_robustness(table: _Table, case_ids: Sequence[Any], alpha: float, rng_seed: int) -> dict | None:
+def template_robustness(table: _Table, case_ids: Sequence[Any], alpha: float, rng_seed: int,
+                        exclude: set[Any] = frozenset()) -> dict | None:
     """`robustness.templates` (tuieval.analysis.robustness.templates) for a run with several templates."""
     T = len(table.templates)
     if T < 2 or table.n_groups == 0:
@@ -571,7 +574,7 @@ def template_robustness(table: _Table, case_ids: Sequence[Any], alpha: float, rn
     g_acc = np.bincount(table.group, weights=table.correct, minlength=table.n_groups) / np.maximum(g_n, 1)
     scores = np.full((len(case_ids), T), np.nan)
     scores[table.group_case, table.group_tmpl] = g_acc
-    has = ~np.isnan(scores).all(axis=1)
+    has = ~np.isnan(scores).all(axis=1) & np.array([c not in exclude for c in case_ids], dtype=bool)
     return template_sensitivity(scores[has], [c for c, h in zip(case_ids, has.tolist()) if h],
                                 [str(t) for t in table.templates], binary=bool((g_n == 1).all()), alpha=alpha,
                                 rng_seed=rng_seed)

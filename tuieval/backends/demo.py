@@ -13,6 +13,9 @@ answer it right:
 - `demo/verbose` ~90% correct, but it writes numbers the way chatty models do ("The total comes
   to $1,234.00." after working through other figures), which a strict "Answer:" extractor or a
   naive last/first-number reader miss while a number-aware one does not;
+- `demo/fragile` all three hidden variables at once: as template-sensitive as `sensitive`,
+  chatty about numbers as `verbose` under templates that are not terse, and as weak on long
+  (for instance distractor-padded) inputs as `brittle`;
 - `demo/judge` a simulated grader for the `judge` scorer: it passes an answer when the case's
   target, normalised, occurs in the normalised answer (pairwise: the answer holding the target
   wins, a tie when both or neither do), and gives the best or the worst grade accordingly. At
@@ -36,7 +39,7 @@ from typing import Any
 
 from tuieval.backends.base import ChatRequest, ChatResult, ClientError, DeltaCallback
 
-PROFILES = ("steady", "brittle", "flaky", "sensitive", "verbose", "judge")
+PROFILES = ("steady", "brittle", "flaky", "sensitive", "verbose", "fragile", "judge")
 #: share of demo/judge votes flipped at temperature > 0
 JUDGE_NOISE = 0.1
 LONG_INPUT_TOKENS = 160
@@ -121,11 +124,15 @@ class DemoBackend:
         input_tokens = _estimate_tokens(hint.get("input_text", ""))
         if self.profile in ("steady", "verbose"):
             return 0.9
-        if self.profile == "sensitive":
+        if self.profile in ("sensitive", "fragile"):
             template = str(hint.get("template") or "")
             if "terse" in template or "strict" in template:
-                return 0.95
-            return 0.80 if "plain" in template else 0.60
+                p = 0.95
+            else:
+                p = 0.80 if "plain" in template else 0.60
+            if self.profile == "fragile" and input_tokens >= LONG_INPUT_TOKENS:
+                p *= 0.6
+            return p
         if self.profile == "brittle":
             long_input = input_tokens >= LONG_INPUT_TOKENS
             foreign = isinstance(target, str) and _ascii_fold(target) != target
@@ -178,7 +185,8 @@ class DemoBackend:
             answer = str(target)
             if self.profile == "flaky" and _unit(*base, sample, "style") < 0.3:
                 answer = f"{answer}."  # surface variation that means the same thing
-            if self.profile == "verbose":
+            chatty = self.profile == "verbose" or (self.profile == "fragile" and "terse" not in str(hint.get("template")))
+            if chatty:
                 return _chatty(target, hint.get("input_text", ""), _unit(*base, sample, "style"))
             return answer
         wrong_u = _unit(*base, sample, "which")

@@ -31,7 +31,7 @@ SUITE_KEYS = {
     "human_labels",
 }
 GATE_METRICS = {"accuracy", "accuracy_ci_low", "majority_accuracy", "consistency", "error_rate",
-                "accuracy_within_slo", "p50_ms", "p95_ms", "p99_ms", "semantic_entropy"}
+                "accuracy_within_slo", "p50_ms", "p95_ms", "p99_ms", "semantic_entropy", "flip_rate", "worst_case_accuracy"}
 
 
 class _Lines:

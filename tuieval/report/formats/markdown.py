@@ -6,7 +6,7 @@ from typing import Any
 
 from tuieval.report.formats.cells import cell, ci, latency, mde_points, ms, pct, slice_name
 from tuieval.report.formats.judge import judge_markdown
-from tuieval.report.formats.robustness import extraction_lines, templates_markdown
+from tuieval.report.formats.robustness import extraction_lines, perturbations_markdown, templates_markdown
 
 
 def gate_lines(report: dict[str, Any]) -> list[str]:
@@ -90,6 +90,7 @@ def to_markdown(report: dict[str, Any]) -> str:
                         f"(α / {disc.get('m')} tests); a slice not flagged could not have shown a smaller one."]
     robustness = report.get("robustness") or {}
     out += templates_markdown(robustness.get("templates"))
+    out += perturbations_markdown(robustness.get("perturbations"))
     extraction = extraction_lines(robustness.get("extractors"))
     if extraction:
         out += ["", "## Extraction sensitivity (the suite's scorers on the same responses)", "", *extraction]

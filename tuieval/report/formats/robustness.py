@@ -83,3 +83,35 @@ def extraction_lines(section: dict[str, Any] | None, *, level: str = "###") -> l
             cells = [f"{'✓' if d['correct'][n] else '✗'} {cell(d['extracted'][n], limit=30)}" for n in names]
             out.append(f"| {cell(d['case_id'])} | {cell(d['template'])} | {d['sample_index']} | " + " | ".join(cells) + " |")
     return out
+
+
+def perturbations_markdown(section: dict[str, Any] | None) -> list[str]:
+    """Per perturbation on all cases, the worst case, and the slices whose drop is significant."""
+    if not section or not section.get("rows"):
+        return []
+    method = section.get("method") or {}
+    out = ["", f"## Perturbations ({section['n_perturbed']} perturbed copies of {section['n_originals']} cases, "
+               f"{cell(method.get('test'))}, BH across the table)", "",
+           "| perturbation | pairs | original | perturbed | Δ pts (95% CI) | correct → wrong (95% CI) | p | q |",
+           "|---|---|---|---|---|---|---|---|"]
+
+    def row(r: dict[str, Any], name: str) -> str:
+        mark = " ▼" if r.get("significant") and (r.get("delta") or 0) < 0 else ""
+        return (f"| {name} | {r['n_pairs']} | {pct(r['accuracy_original'])} | {pct(r['accuracy_perturbed'])} | "
+                f"{pts(r['delta'])} {delta_ci(r.get('delta_ci'))}{mark} | {pct(r.get('flip_rate'))} "
+                f"{ci(r.get('flip_rate_ci'))} | {p_cell(r.get('p_value'))} | {p_cell(r.get('q_value'))} |")
+
+    for r in section["rows"]:
+        if r.get("slice") == "all":
+            out.append(row(r, cell(r["label"])))
+    worst = section.get("worst_case") or {}
+    if worst.get("accuracy") is not None:
+        out += ["", f"Worst case over every perturbation of a case: {pct(worst['accuracy'])} "
+                    f"{ci(worst.get('accuracy_ci'))} of {worst.get('n_cases')} cases."]
+    flagged = [r for r in section["rows"] if r.get("slice") != "all" and r.get("significant")]
+    if flagged:
+        out += ["", "Slices whose accuracy moved significantly:", "",
+                "| perturbation · slice | pairs | original | perturbed | Δ pts (95% CI) | correct → wrong (95% CI) | p | q |",
+                "|---|---|---|---|---|---|---|---|"]
+        out += [row(r, cell(f"{r['label']} · {r['slice']}")) for r in flagged]
+    return out
