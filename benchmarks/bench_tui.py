@@ -10,8 +10,13 @@
 2. **Opening a big run.** A database holding one run of 100,000 samples (10,000 cases × 10
    samples, realistic metadata) is opened: the time from `open_run` to a filled scoreboard
    (report computed in a thread, table painted, latency charts drawn).
+3. **First visits.** In a fresh process on the two-run demo database (demo/steady and
+   demo/brittle on the extraction suite, reports stored), each screen is visited once, as a
+   user's first hour would: the time from the key press (sent through the driver) until the
+   screen is current, its content filled and the frame after it painted.
 
     python benchmarks/bench_tui.py [--streams 64] [--rate 50] [--cases 256] [--samples 100000]
+    python benchmarks/bench_tui.py --first-visit-only [--repeat 5]
 """
 
 from __future__ import annotations
@@ -256,6 +261,95 @@ async def bench_open(n_samples: int) -> dict:
             "open_to_filled_scoreboard_s": round(open_s, 3), "scoreboard_rows": rows}
 
 
+# -- 3. first visits ---------------------------------------------------------------------------------
+
+def build_demo_db(path: Path) -> list[str]:
+    """The two demo runs, as `tuieval run … --model demo/…` writes them, with their reports stored."""
+    env = dict(os.environ, TUIEVAL_DEMO_SPEED="0")
+    ids = []
+    for model in ("demo/steady", "demo/brittle"):
+        out = subprocess.run([sys.executable, "-m", "tuieval", "run", str(ROOT / "sample_suites" / "extraction.yaml"),
+                              "--model", model, "--db", str(path), "-q"], capture_output=True, text=True, env=env,
+                             cwd=ROOT)
+        ids.append(out.stdout.strip().splitlines()[-1])
+    return ids
+
+
+async def bench_first_visit(db: Path, ids: list[str]) -> dict:
+    from textual import events
+
+    from tuieval.tui.app import make_app
+
+    app = make_app([str(ROOT / "sample_suites" / "extraction.yaml"), str(ROOT / "sample_suites" / "qa.yaml")],
+                   str(db), show_welcome=False)
+    timings: dict[str, float | None] = {}
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+        async def visit(name: str, keys: list[str], ready) -> None:
+            t = time.perf_counter()
+            for key in keys:
+                event = events.Key(key, None)
+                event.set_sender(app)
+                app._driver.send_message(event)  # as the terminal driver would
+            while not ready():
+                if time.perf_counter() - t > 10:  # never got there (e.g. a key that did nothing)
+                    timings[name] = None
+                    return
+                await asyncio.sleep(0.002)
+            await pilot.pause()  # the frame with the content
+            timings[name] = round((time.perf_counter() - t) * 1000, 1)
+
+        def screen_is(name: str):
+            return lambda: type(app.screen).__name__ == name and app.screen.is_mounted
+
+        def table_filled(name: str, table: str):
+            def ready() -> bool:
+                if not screen_is(name)():
+                    return False
+                found = app.screen.query(table)
+                return bool(found) and found.first().row_count > 0
+            return ready
+
+        await visit("live (2)", ["2"], screen_is("LiveScreen"))
+        await visit("runs (3)", ["3"], table_filled("RunsScreen", "#runs-table"))
+        await visit("scoreboard (enter)", ["enter"], lambda: table_filled("ScoreboardScreen", "#sb-table")()
+                    and getattr(app.screen, "mode", "") == "report")
+        await visit("slice cases (enter)", ["down", "enter"], table_filled("SliceCasesScreen", "#cases-table"))
+        await visit("inspector (enter)", ["enter"], lambda: screen_is("InspectorScreen")()
+                    and getattr(app.screen, "detail", None) is not None)
+        await visit("suites (1)", ["1"], table_filled("SuitesScreen", "#case-table"))
+        await visit("run form (n)", ["n"], screen_is("RunFormScreen"))
+        await visit("back (escape)", ["escape"], screen_is("SuitesScreen"))
+        await visit("help (?)", ["question_mark"], screen_is("HelpScreen"))
+        await visit("close help (escape)", ["escape"], screen_is("SuitesScreen"))
+        await visit("runs again (3)", ["3"], screen_is("RunsScreen"))
+        await visit("mark, compare (space down space c)", ["space", "down", "space", "c"],
+                    lambda: table_filled("CompareScreen", "#cmp-table")())
+    return timings
+
+
+def first_visits(repeat: int) -> dict:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-tui-"))
+    db = tmp / "demo.db"
+    ids = build_demo_db(db)
+    runs = []
+    for _ in range(repeat):
+        # a fresh process each time: a first visit includes the imports and CSS it triggers
+        out = subprocess.run([sys.executable, __file__, "--first-visit-child", str(db), *ids],
+                             capture_output=True, text=True, cwd=ROOT)
+        if out.returncode != 0:
+            raise SystemExit(out.stderr[-2000:])
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    out = {}
+    for k in runs[0]:
+        got = sorted(r[k] for r in runs if r.get(k) is not None)
+        out[k] = ({"median_ms": got[len(got) // 2], "max_ms": got[-1]} if len(got) == len(runs)
+                  else {"median_ms": None, "note": f"not reached in {len(runs) - len(got)} of {len(runs)} runs"})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--streams", type=int, default=64)
@@ -265,7 +359,17 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=100_000)
     ap.add_argument("--skip-stream", action="store_true")
     ap.add_argument("--skip-open", action="store_true")
+    ap.add_argument("--first-visit-only", action="store_true")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--first-visit-child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.first_visit_child:
+        db, *ids = args.first_visit_child
+        print(json.dumps(asyncio.run(bench_first_visit(Path(db), ids))))
+        return
+    if args.first_visit_only:
+        print(json.dumps(first_visits(args.repeat), indent=2), flush=True)
+        return
     out = {}
     if not args.skip_stream:
         out["streaming"] = asyncio.run(bench_streaming(args.streams, args.rate, args.cases, args.deltas))
@@ -273,6 +377,8 @@ def main() -> None:
     if not args.skip_open:
         out["open"] = asyncio.run(bench_open(args.samples))
         print(json.dumps(out["open"], indent=2), flush=True)
+    out["first_visit"] = first_visits(args.repeat)
+    print(json.dumps(out["first_visit"], indent=2), flush=True)
 
 
 if __name__ == "__main__":

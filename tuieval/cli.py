@@ -45,13 +45,15 @@ db_option = click.option("--db", "db_path", default=None, metavar="PATH",
 
 
 def _open_store(db_path: str | None, *, must_exist: bool = False):
-    from tuieval.store import Store, default_db_path
+    from tuieval.store import Store, StoreError, default_db_path
 
     path = db_path or default_db_path()
     if must_exist and not os.path.exists(path):
         raise BadInput(f"--db: no database at {path} (run `tuieval run` first)")
     try:
         return Store(path)
+    except StoreError as exc:  # names the path and what is wrong with it
+        raise BadInput(f"--db: {exc}") from None
     except Exception as exc:  # sqlite3.DatabaseError and friends: not a tuieval database
         raise BadInput(f"--db: cannot open {path}: {exc}") from None
 
@@ -87,6 +89,8 @@ def app_command(suites: tuple[str, ...] = (), db_path: str | None = None) -> Non
         from tuieval.tui.app import run_app
     except ImportError as exc:
         raise BadInput(f"the app is not available in this build ({exc})") from None
+    # the same checks as every other command, before the app takes the screen
+    _open_store(db_path).close()
     run_app(list(suites), db_path)
 
 

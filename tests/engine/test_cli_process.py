@@ -148,6 +148,8 @@ def test_resume_warns_when_the_suite_file_changed(tmp_path):
 
 
 def _stored_judgements(db: Path) -> set[tuple]:
+    if not db.exists():  # connecting would create an empty file, which tuieval refuses as --db
+        return set()
     try:
         with sqlite3.connect(db) as conn:
             return set(conn.execute("SELECT case_id, judge_sample FROM judgements").fetchall())

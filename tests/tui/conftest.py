@@ -51,10 +51,8 @@ def build_demo_db(path: Path, *, limit: int | None = None) -> None:
             options = RunOptions(model=model, concurrency=4, limit=limit)
             engine.create_run(suite, options)
             asyncio.run(engine.run(run_id, options))
-            try:
-                build_report(store, run_id, persist_clusters=True)
-            except Exception:
-                pass  # clusters are stored when analysis supports it; the app clusters on the fly otherwise
+            # a failure here is a regression in the report pipeline: let it fail every app test
+            build_report(store, run_id, persist_clusters=True)
         store.close()
 
 
@@ -97,11 +95,35 @@ def make(pinned, tmp_path: Path):
     return _make
 
 
-async def settle(app, pilot) -> None:
-    """Wait for every worker (runs, analysis, loading) and the messages they posted."""
-    for _ in range(50):
+class NotSettled(AssertionError):
+    """The app kept starting work (or never met a condition) within the rounds allowed."""
+
+
+async def settle(app, pilot, rounds: int = 50) -> None:
+    """Wait for every worker (runs, analysis, loading) and the messages they posted.
+
+    Raises NotSettled when workers are still running after `rounds` rounds: a test must not
+    go on to assert against a screen that is still changing.
+    """
+    for _ in range(rounds):
         await pilot.pause()
         await app.workers.wait_for_complete()
         await pilot.pause()
         if not any(w.is_running for w in app.workers):
             return
+    running = ", ".join(sorted(w.name or repr(w) for w in app.workers if w.is_running))
+    raise NotSettled(f"the app did not settle in {rounds} rounds; still running: {running}")
+
+
+async def wait_until(pilot, condition, what: str, rounds: int = 5000) -> None:
+    """Process messages until `condition()` holds; NotSettled (naming `what`) if it never does.
+
+    Waits on the app's own progress (one round of its message queue at a time, workers left
+    running), never on wall-clock time.
+    """
+    for _ in range(rounds):
+        if condition():
+            return
+        await pilot.pause()
+    if not condition():
+        raise NotSettled(f"gave up waiting for {what} after {rounds} rounds")

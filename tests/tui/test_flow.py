@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from tests.tui.conftest import BRITTLE, STEADY, settle
+from tests.tui.conftest import BRITTLE, STEADY, settle, wait_until
 from textual.widgets import DataTable, Input, Tree
 
 SIZE = (100, 32)
@@ -65,7 +65,8 @@ async def test_form_rejects_bad_input(make):
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert type(app.screen).__name__ == "RunFormScreen"
-        assert "provider/model" in str(app.screen.query_one("#run-form-error").render())
+        assert "provider/model" in str(app.screen.query_one("#error-model").render())
+        assert app.focused is app.screen.query_one("#model", Input)
         await pilot.press("escape")
         await pilot.pause()
         assert not app.live_runs
@@ -175,6 +176,9 @@ async def test_cancel_marks_the_run_partial(make, tmp_path, monkeypatch):
         await pilot.pause()
         assert not app.live_runs[run_id].finished
         await pilot.press("c")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ConfirmScreen"
+        await pilot.press("y")
         await settle(app, pilot)
         assert app.live_runs[run_id].status == "partial"
         assert app.store.get_run(run_id)["status"] == "partial"
@@ -242,7 +246,13 @@ async def test_help_palette_and_theme(make, demo_db):
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"Open run: run-a-st")
-        await pilot.pause(0.3)
+        from textual.command import CommandList
+
+        def first_hit() -> str:
+            hits = app.screen.query_one(CommandList)
+            return str(hits.get_option_at_index(0).prompt) if hits.option_count else ""
+
+        await wait_until(pilot, lambda: first_hit().startswith("Open run: run-a-steady"), "the palette's hit")
         await pilot.press("enter")
         await settle(app, pilot)
         assert type(app.screen).__name__ == "ScoreboardScreen" and app.screen.run_id == STEADY

@@ -19,6 +19,8 @@ from tuieval.sample_rules import ANSWER_SQL, is_correct
 from tuieval.store.schema import migrate
 
 DEFAULT_DB = "tuieval.db"
+#: run ids listed when a prefix matches several
+AMBIGUOUS_SHOWN = 5
 
 SAMPLE_COLUMNS = (
     "run_id", "case_id", "template", "sample_index", "dispatch_order", "prompt", "response", "reasoning",
@@ -40,7 +42,74 @@ _LEAN_SELECT = tuple(ANSWER_SQL if c == "answer" else c for c in ANALYSIS_COLUMN
 
 
 class RunNotFound(LookupError):
-    """No run with that id (or no runs at all, for `latest`)."""
+    """No run with that id (or no runs at all, for `latest`), or a prefix that matches several."""
+
+
+class StoreError(Exception):
+    """The file given as the database cannot be used: one line naming the path and why.
+
+    Raised before anything is written, so a file that is not ours (another program's SQLite
+    database, a truncated copy, a directory) is left exactly as it was.
+    """
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+#: the tables every tuieval database has from schema version 1 on
+OUR_TABLES = {"runs", "cases", "samples"}
+
+
+def check_db_file(path: str, *, readonly: bool = False) -> None:
+    """Refuse, with a StoreError, a path that cannot be (or become) a tuieval database.
+
+    Checked from the file itself before SQLite opens it: SQLite would create a missing
+    directory's file lazily, treat an empty file as a new database and a truncated one as
+    readable until the first query reaches a missing page.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise StoreError(f"{path}: is a directory, not a database file")
+    if not p.exists():
+        parent = p.resolve().parent
+        if readonly:
+            raise StoreError(f"{path}: no such database")
+        if not parent.is_dir():
+            raise StoreError(f"{path}: directory {parent} does not exist")
+        if not os.access(parent, os.W_OK):
+            raise StoreError(f"{path}: cannot create the database: directory {parent} is read-only")
+        return
+    try:
+        with open(p, "rb") as f:
+            header = f.read(100)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if not header:
+        raise StoreError(f"{path}: is an empty file, not a tuieval database")
+    if not header.startswith(SQLITE_MAGIC):
+        raise StoreError(f"{path}: is not a database (not an SQLite file)")
+    if len(header) < 100:
+        raise StoreError(f"{path}: is truncated ({len(header)} bytes, shorter than an SQLite header)")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    change_counter, n_pages, valid_for = (int.from_bytes(header[o:o + 4], "big") for o in (24, 28, 92))
+    # The header's page count is trustworthy only when written by the same change (SQLite ≥ 3.7),
+    # and only with no write-ahead log beside the file: a checkpoint in progress writes page 1
+    # before it extends the file, and the app opens connections while a headless run writes.
+    size = p.stat().st_size
+    wal = Path(str(p) + "-wal")
+    settled = not wal.exists() or wal.stat().st_size == 0
+    if settled and n_pages and valid_for == change_counter and size < n_pages * page_size:
+        raise StoreError(f"{path}: is truncated ({size} bytes of {n_pages * page_size})")
+    if not readonly and not os.access(p, os.W_OK):
+        raise StoreError(f"{path}: is read-only (tuieval writes runs and reports to its database)")
+
+
+def _check_is_ours(conn: sqlite3.Connection, path: str) -> None:
+    """A database that has tables but not ours belongs to another program: never migrate into it."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if tables and not OUR_TABLES <= tables:
+        others = ", ".join(sorted(tables - OUR_TABLES)[:3])
+        raise StoreError(f"{path}: is an SQLite database of another program (tables: {others}), "
+                         "not a tuieval database")
 
 
 def default_db_path() -> str:
@@ -73,21 +142,31 @@ class Store:
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, readonly: bool = False) -> None:
         self.path = str(path or default_db_path())
-        if not readonly:
-            parent = Path(self.path).resolve().parent
-            parent.mkdir(parents=True, exist_ok=True)
+        check_db_file(self.path, readonly=readonly)
         uri = f"file:{Path(self.path).resolve()}?mode=ro" if readonly else None
-        self.conn = sqlite3.connect(uri or self.path, uri=bool(uri), timeout=30.0, isolation_level=None,
-                                    check_same_thread=False)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA busy_timeout = 30000")
-        self.conn.execute("PRAGMA foreign_keys = ON")
-        if not readonly:
-            self.conn.execute("PRAGMA journal_mode = WAL")
-            # NORMAL in WAL mode: a committed sample survives a process crash (kill -9);
-            # only a power loss could roll back the last transactions.
-            self.conn.execute("PRAGMA synchronous = NORMAL")
-            migrate(self.conn)
+        try:
+            self.conn = sqlite3.connect(uri or self.path, uri=bool(uri), timeout=30.0, isolation_level=None,
+                                        check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot open: {exc}") from None
+        try:
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA busy_timeout = 30000")
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            _check_is_ours(self.conn, self.path)
+            if not readonly:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                # NORMAL in WAL mode: a committed sample survives a process crash (kill -9);
+                # only a power loss could roll back the last transactions.
+                self.conn.execute("PRAGMA synchronous = NORMAL")
+                migrate(self.conn)
+        except sqlite3.Error as exc:
+            self.conn.close()
+            reason = "read-only" if "readonly" in str(exc) else str(exc)
+            raise StoreError(f"{self.path}: cannot use this database: {reason}") from None
+        except (StoreError, RuntimeError) as exc:
+            self.conn.close()
+            raise StoreError(str(exc) if isinstance(exc, StoreError) else f"{self.path}: {exc}") from None
 
     def close(self) -> None:
         self.conn.close()
@@ -224,10 +303,16 @@ class Store:
             return row["id"]
         row = self.conn.execute("SELECT id FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
-            # a unique prefix is enough, as with git hashes
-            rows = self.conn.execute("SELECT id FROM runs WHERE id LIKE ? LIMIT 2", (run_id + "%",)).fetchall()
+            # a unique prefix is enough, as with git hashes; LIKE would treat _ and % as wildcards
+            rows = self.conn.execute(
+                "SELECT id FROM runs WHERE substr(id, 1, length(?)) = ? ORDER BY started_at, rowid LIMIT ?",
+                (run_id, run_id, AMBIGUOUS_SHOWN + 1)).fetchall()
             if len(rows) == 1:
                 return rows[0]["id"]
+            if rows:
+                ids = [r["id"] for r in rows[:AMBIGUOUS_SHOWN]]
+                more = ", …" if len(rows) > AMBIGUOUS_SHOWN else ""
+                raise RunNotFound(f"ambiguous: {run_id!r} matches {', '.join(ids)}{more}")
             raise RunNotFound(f"no run {run_id!r}")
         return row["id"]
 

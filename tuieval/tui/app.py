@@ -16,16 +16,18 @@ import asyncio
 import time
 from typing import Any, Callable, Iterable
 
+from rich.text import Text
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.filter import DimFilter
 from textual.message import Message
 from textual.screen import Screen
 from textual.signal import Signal
 
 from tuieval.engine.events import RunFinished, RunStarted
 from tuieval.store import Store, default_db_path
-from tuieval.tui import data
+from tuieval.tui import data, themes
 from tuieval.tui.commands import TuievalCommands
 from tuieval.tui.live_state import LiveRun, for_run
 from tuieval.tui.sanitize import sanitize
@@ -86,7 +88,16 @@ class TuievalApp(App):
         #: published with a run id whenever a run starts, finishes or its report is ready
         self.run_changed: Signal[str] = Signal(self, "run-changed")
         self.suites_changed: Signal[None] = Signal(self, "suites-changed")
+        themes.install(self)
+        # Dim text as a known blend towards its background rather than each terminal's faint
+        # rendering (often half the contrast): the readable themes are checked with it.
+        # Textual has no public hook for a line filter; _filters is where TEXTUAL_FILTERS=dim goes.
+        self._filters.append(DimFilter(themes.DIM_FACTOR))
         self.theme = "textual-dark"
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        # the app's own variables for a theme that is not one of the readable ones (tuieval.tui.themes)
+        return {**super().get_theme_variable_defaults(), **themes.VARIABLE_DEFAULTS}
 
     # -- start-up ----------------------------------------------------------------------------
 
@@ -100,8 +111,30 @@ class TuievalApp(App):
 
             self.push_screen(WelcomeScreen())
         self.set_interval(1.0, self._poll_followers, name="follow")
+        self.call_after_refresh(self._prepare_modes)
+        self._preload_screens()
         if self.freeze_startup_heap:
             self.call_after_refresh(self._freeze_heap)
+
+    def _prepare_modes(self) -> None:
+        """Compose the Live and Runs screens behind the first one, so a first `2` or `3` is a switch.
+
+        Within one batch nothing is painted: the user sees the Suites screen throughout.
+        """
+        if self.current_mode != "suites":
+            return
+        with self.batch_update():
+            for mode in ("live", "runs"):
+                self.switch_mode(mode)
+            self.switch_mode("suites")
+
+    @work(thread=True, group="preload")
+    def _preload_screens(self) -> None:
+        """Import the screens opened later (and what they import) while the first one is read."""
+        import importlib
+
+        for name in ("scoreboard", "slice_cases", "inspector", "compare", "run_form", "help", "confirm"):
+            importlib.import_module(f"tuieval.tui.screens.{name}")
 
     def _freeze_heap(self) -> None:
         """Exempt everything alive after start-up (modules, widgets) from garbage collection.
@@ -134,8 +167,18 @@ class TuievalApp(App):
     # -- navigation ----------------------------------------------------------------------------
 
     def action_nav(self, mode: str) -> None:
+        self.go_to_mode(mode)
+
+    def go_to_mode(self, mode: str) -> None:
+        """Show a mode's own screen (Suites, Live, Runs), whatever was last opened on top of it.
+
+        The switch and the pops take effect at once (the screens' mounting and unmounting
+        follow on the message queue), so the key answers even while a screen is busy.
+        """
         if self.current_mode != mode:
             self.switch_mode(mode)
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
 
     def action_help(self) -> None:
         from tuieval.tui.screens.help import HelpScreen
@@ -153,10 +196,11 @@ class TuievalApp(App):
         self.push_screen(ScoreboardScreen(run_id))
 
     def watch_live(self, run_id: str) -> None:
+        """Show a run on the Live screen itself (not a scoreboard left open on top of it)."""
         self.current_live = run_id
         if run_id not in self.live_runs:
             self.follow_run(run_id)
-        self.switch_mode("live")
+        self.go_to_mode("live")
         self.run_changed.publish(run_id)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -224,13 +268,36 @@ class TuievalApp(App):
         finally:
             await backend.aclose()
 
+    def confirm_cancel(self, run_id: str) -> None:
+        """Ask, then cancel one of this app's runs."""
+        from tuieval.tui.screens.confirm import ConfirmScreen
+
+        live = self.live_runs.get(run_id)
+        if live is None or live.finished or live.worker is None:
+            self.notify("no run in progress")
+            return
+        question = Text.assemble(("Cancel ", ""), (sanitize(live.label(), single_line=True), "bold"),
+                                 f" ({live.n_done}/{live.n_total} samples done)?\n\n",
+                                 "What is done is kept; the run is marked partial and can be resumed.")
+        self.push_screen(ConfirmScreen("Cancel the run?", question, yes="Cancel the run", no="Keep running"),
+                         lambda yes: self.cancel_run(run_id) if yes else None)
+
+    def resume_hint(self, run_id: str) -> str:
+        from tuieval.tui.hints import resume_command
+
+        try:
+            run = self.store.get_run(run_id)
+        except Exception:
+            run = {"id": run_id}
+        return resume_command(run, self.db_path)
+
     def cancel_run(self, run_id: str) -> None:
         live = self.live_runs.get(run_id)
         if live is None or live.finished or live.worker is None:
             return
         live.worker.cancel()
-        self.notify(f"run {run_id} cancelled: it is kept as partial and can be resumed with `tuieval run --resume`",
-                    title="cancelled")
+        self.notify(f"run {run_id} cancelled: it is kept as partial; finish it with {self.resume_hint(run_id)}",
+                    title="cancelled", timeout=15)
 
     def action_demo(self) -> None:
         """The motivating demo: two simulated models, same mean, different tails, side by side."""
@@ -379,8 +446,34 @@ class TuievalApp(App):
 
     # -- shutdown ---------------------------------------------------------------------------------
 
+    def running_here(self) -> list[LiveRun]:
+        """Runs this app drives that are still going (a followed run belongs to its own process)."""
+        return [r for r in self.live_runs.values() if not r.finished and not r.external]
+
     async def action_quit(self) -> None:
-        running = [r for r in self.live_runs.values() if not r.finished and not r.external]
+        from tuieval.tui.screens.confirm import ConfirmScreen
+
+        running = self.running_here()
+        if not running:
+            self.exit()
+            return
+        if isinstance(self.screen, ConfirmScreen):
+            return
+        n = len(running)
+        question = Text.assemble(
+            (f"{n} run{'s are' if n > 1 else ' is'} still going", "bold"),
+            f": {', '.join(r.run_id for r in running)}.\n\n"
+            "Quitting stops them; what is done is kept as partial, to finish later with\n",
+            *((f"  {self.resume_hint(r.run_id)}\n", "bold") for r in running))
+
+        async def answer(yes: bool | None) -> None:
+            if yes:
+                await self.stop_and_exit()
+
+        self.push_screen(ConfirmScreen("Quit tuieval?", question, yes="Quit", no="Stay"), answer)
+
+    async def stop_and_exit(self) -> None:
+        running = self.running_here()
         for r in running:
             if r.worker is not None:
                 r.worker.cancel()

@@ -33,7 +33,7 @@ class TuievalCommands(Provider):
                         "writes <run>.report.md beside the database"))
         for rid, live in getattr(app, "live_runs", {}).items():
             if not live.finished and not live.external:
-                out.append((f"Cancel run: {rid}", partial(app.cancel_run, rid), "keeps it as partial"))
+                out.append((f"Cancel run: {rid}", partial(app.confirm_cancel, rid), "asks first; keeps it as partial"))
             out.append((f"Watch live: {rid}", partial(app.watch_live, rid), sanitize(live.label(), single_line=True)))
         return out
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.text import Text
 
-from tuieval.units import format_duration
+from tuieval.units import format_duration, format_p
 
 DASH = "—"
 
@@ -72,6 +72,21 @@ def ms_unit(x: Any) -> str:
     if v is None:
         return DASH
     return f"{v / 1000:.1f} s" if v >= 1000 else f"{v:.0f} ms"
+
+
+def p_clause(name: str, x: Any) -> str:
+    """`q = 0.012`, `p < 0.0001`: the name, then the value or its bound."""
+    v = num(x)
+    return f"{name} {DASH}" if v is None else f"{name} {format_p(v)}"
+
+
+def p_cell(x: Any) -> str:
+    """A p- or q-value in a table column: `0.012`, `<0.0001`."""
+    v = num(x)
+    if v is None:
+        return DASH
+    shown = format_p(v)
+    return shown.replace("< ", "<") if shown.startswith("<") else shown[2:]
 
 
 def dec(x: Any, digits: int = 2) -> str:

@@ -66,7 +66,8 @@ def for_run(run: dict[str, Any], cases: list[dict[str, Any]], *, clock: Callable
     return LiveRun(run["id"], suite=run["suite"], model=run["model"], simulated=bool(run.get("simulated")),
                    n_total=run["n_expected"], clock=clock, external=external, cases=cases,
                    samples_per_case=max(1, int(run.get("samples_per_case") or 1)) * max(1, int(run.get("n_templates") or 1)),
-                   theta=gate_threshold(run.get("config")))
+                   theta=gate_threshold(run.get("config")), n_cases=int(run.get("n_cases") or len(cases)),
+                   samples=max(1, int(run.get("samples_per_case") or 1)))
 
 
 def _prompt_text(messages: Any) -> str:
@@ -165,13 +166,20 @@ class LiveRun:
     def __init__(self, run_id: str, *, suite: str = "", model: str = "", simulated: bool = False,
                  n_total: int = 0, clock: Callable[[], float] = time.monotonic, external: bool = False,
                  cases: list[dict[str, Any]] | None = None, samples_per_case: int = 1,
-                 theta: float | None = None) -> None:
+                 theta: float | None = None, n_cases: int | None = None, samples: int | None = None) -> None:
         self.run_id = run_id
         self.suite = suite
         self.model = model
         self.simulated = simulated
         self.n_total = n_total
         self.n_done = 0
+        #: samples one case gets in all (samples × templates), and samples per case and template
+        self.per_case = max(1, samples_per_case)
+        self.samples = samples or self.per_case
+        self.n_cases = n_cases if n_cases is not None else len(cases or [])
+        #: cases every sample of which has finished (this session's and, when resumed, stored ones)
+        self.cases_complete = 0
+        self._case_done: dict[str, int] = {}
         self.n_already = 0
         self.n_errors = 0
         self.n_retries = 0
@@ -245,6 +253,11 @@ class LiveRun:
         lat = row.get("latency_ms")
         self.latencies.append(float(lat) if isinstance(lat, (int, float)) else float("nan"))
         self.corrects.append(correct)
+        cid = str(row.get("case_id"))
+        done = self._case_done.get(cid, 0) + 1
+        self._case_done[cid] = done
+        if done == self.per_case:
+            self.cases_complete += 1
         key = SampleKey(str(row.get("case_id")), str(row.get("template")), int(row.get("sample_index") or 0))
         self.recent.append(Finished(key, correct, row.get("error"), row.get("latency_ms"), row.get("response") or "",
                                     now, prompt or _prompt_text(row.get("prompt"))))

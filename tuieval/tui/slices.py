@@ -11,6 +11,12 @@ from tuieval.tui.sanitize import sanitize
 
 FLAG = "⚑"
 TRACK = 16
+#: the longest slice name shown in full; the slice column grows to it when the table has room
+NAME_LIMIT = 80
+#: columns that give way, in this order, when the terminal is too narrow for all of them: the
+#: headline tail figures (p99, accuracy within the SLO) stay
+REPORT_DROP = ("se", "cons", "passk", "ci", "p50", "err", "n")
+LIVE_DROP = ("err", "ci", "n")
 
 
 def slice_key(sl: dict[str, Any]) -> str:
@@ -19,7 +25,7 @@ def slice_key(sl: dict[str, Any]) -> str:
     return f"{sl.get('key')}={sl.get('value')}"
 
 
-def slice_label(sl: dict[str, Any], palette: fmt.Palette, width: int = 24) -> Text:
+def slice_label(sl: dict[str, Any], palette: fmt.Palette, width: int = NAME_LIMIT) -> Text:
     if sl.get("key") == "overall":
         return Text("overall", style="bold", no_wrap=True)
     flagged = bool(sl.get("flagged"))
@@ -43,7 +49,7 @@ def _p99(metrics: dict[str, Any]) -> Text:
 
 
 def report_columns() -> list[tuple[str, str, int | None]]:
-    return [("slice", "slice", 24), ("n", "n", 4), ("acc", "acc", 4), ("95% CI", "ci", 7), ("cons", "cons", 4),
+    return [("slice", "slice", 20), ("n", "n", 4), ("acc", "acc", 4), ("95% CI", "ci", 7), ("cons", "cons", 4),
             ("SE", "se", 4), ("pass^k", "passk", 6), ("err", "err", 4), ("p50", "p50", 5), ("p99", "p99", 6),
             ("@SLO", "slo", 4)]
 
@@ -69,7 +75,7 @@ def report_row(sl: dict[str, Any], palette: fmt.Palette, samples_per_case: int |
 
 
 def live_columns() -> list[tuple[str, str, int | None]]:
-    return [("slice", "slice", 24), ("n", "n", 4), ("acc", "acc", 4), ("live interval", "track", TRACK),
+    return [("slice", "slice", 20), ("n", "n", 4), ("acc", "acc", 4), ("live interval", "track", TRACK),
             ("range", "ci", 7), ("err", "err", 4)]
 
 
@@ -117,10 +123,13 @@ def detail_line(sl: dict[str, Any] | None, palette: fmt.Palette, samples_per_cas
     t.append(sanitize(slice_key(sl), single_line=True, limit=60), style="bold")
     if sl.get("flagged"):
         q = fmt.num(sl.get("q_value"))
-        t.append(f"  {FLAG} flagged: fails significantly more than the rest" + (f" (q={q:.2g})" if q is not None else ""),
-                 style=palette.bad)
+        t.append(f"  {FLAG} flagged: fails significantly more than the rest" +
+                 (f" ({fmt.p_clause('q', q)})" if q is not None else ""), style=palette.bad)
     n_cases, n_samples, n_err = sl.get("n_cases"), sl.get("n_samples"), sl.get("n_errors")
-    t.append(f"\n{n_cases} cases, {n_samples} samples, {n_err or 0} errors", style="dim")
+    if "n_sequenced" in sl:  # a live row: samples so far, from the cases that have any answer yet
+        t.append(f"\n{n_samples} samples so far from {n_cases} cases, {n_err or 0} errors", style="dim")
+    else:
+        t.append(f"\n{n_cases} cases, {n_samples} samples, {n_err or 0} errors", style="dim")
     ci = sl.get("accuracy_ci") or sl.get("ci")
     t.append(f" · accuracy {fmt.pct(sl.get('accuracy'), 1)} [{fmt.ci(ci)}]", style="dim")
     if sl.get("majority_accuracy") is not None:

@@ -1,4 +1,4 @@
-"""The frame every full screen shares: the nav bar on top, the footer with its bindings below."""
+"""The frame every full screen shares: the nav bar on top, the footer with its keys below."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer
 
+from tuieval.tui.widgets.key_footer import KeyFooter
 from tuieval.tui.widgets.nav import NavBar
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ class AppScreen(Screen):
     def compose(self) -> ComposeResult:
         yield NavBar(self.crumb())
         yield from self.compose_body()
-        yield Footer()
+        yield KeyFooter()
 
     def crumb(self) -> str:
         return self.CRUMB
@@ -36,3 +36,10 @@ class AppScreen(Screen):
 
     def on_screen_resume(self) -> None:
         self.query_one(NavBar).redraw()
+
+    def on_mount(self) -> None:
+        # Textual calls this as well as a subclass's own on_mount
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.on_theme_change())
+
+    def on_theme_change(self) -> None:
+        """Repaint what was drawn in the previous theme's colours (Rich styles are baked in)."""

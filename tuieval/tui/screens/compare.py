@@ -22,7 +22,7 @@ from textual.widgets import Static
 from tuieval.tui import fmt
 from tuieval.tui.sanitize import sanitize
 from tuieval.tui.screens.base import AppScreen
-from tuieval.tui.slices import FLAG, slice_key
+from tuieval.tui.slices import FLAG, NAME_LIMIT, slice_key
 from tuieval.tui.widgets.charts import Chart, LatencyHistogram
 from tuieval.tui.widgets.keyed_table import KeyedTable
 
@@ -52,7 +52,6 @@ class CompareScreen(AppScreen):
     def on_mount(self) -> None:
         table = self.query_one("#cmp-table", KeyedTable)
         self._set_layout(paired=False)
-        table.fixed_columns = 1
         self.tapp.run_changed.subscribe(self, lambda rid: self.repaint() if rid in self.ids else None)
         self.set_interval(1 / 4, self._tick, name="compare")
         for rid in self.ids:
@@ -60,19 +59,29 @@ class CompareScreen(AppScreen):
         self.repaint()
         table.focus()
 
-    def _set_layout(self, paired: bool) -> None:
+    def on_theme_change(self) -> None:
+        self.repaint()
+
+    def _set_layout(self, paired: bool, why: str = "descriptive until both finish") -> None:
         self._paired = paired
         table = self.query_one("#cmp-table", KeyedTable)
         if paired:
-            table.set_columns([("slice", "slice", 24), ("n", "n", 4), ("A acc", "a", 5), ("B acc", "b", 5),
-                               ("B−A", "d", 6), ("Δ 95% CI", "dci", 9), ("q", "q", 6), ("MDE", "mde", 4),
-                               ("A p99", "ap99", 6), ("B p99", "bp99", 6)])
+            table.set_columns([("slice", "slice", 20), ("n", "n", 4), ("A acc", "a", 5), ("B acc", "b", 5),
+                               ("B−A", "d", 6), ("Δ 95% CI", "dci", 9), ("q", "q", 7), ("MDE", "mde", 4),
+                               ("A p99", "ap99", 6), ("B p99", "bp99", 6)], flex="slice",
+                              drop=("dci", "ap99", "bp99", "mde", "n"))
             table.border_title = "Paired comparison — significant regressions first (B = candidate)"
         else:
-            table.set_columns([("slice", "slice", 24), ("n", "n", 4), ("A acc", "a", 5), ("A CI", "aci", 7),
+            table.set_columns([("slice", "slice", 20), ("n", "n", 4), ("A acc", "a", 5), ("A CI", "aci", 7),
                                ("B acc", "b", 5), ("B CI", "bci", 7), ("B−A", "d", 5), ("A p99", "ap99", 6),
-                               ("B p99", "bp99", 6)])
-            table.border_title = "Slices — worst first (by the lower of the two) · descriptive until both finish"
+                               ("B p99", "bp99", 6)], flex="slice", drop=("aci", "bci", "ap99", "bp99", "n"))
+            table.border_title = f"Slices — worst first (by the lower of the two) · {why}"
+
+    def _set_layout_title(self, why: str) -> None:
+        table = self.query_one("#cmp-table", KeyedTable)
+        title = f"Slices — worst first (by the lower of the two) · {why}"
+        if table.border_title != title:
+            table.border_title = title
 
     def _comparison(self) -> dict[str, Any] | None:
         app = self.tapp
@@ -109,18 +118,21 @@ class CompareScreen(AppScreen):
             report = data.report
             slices = {slice_key(s): s for s in report.get("slices") or []}
             slices["overall"] = dict(report.get("overall") or {}, key="overall", value="")
-            return {"run": data.run, "slices": slices, "latency": data.latency, "live": False}
+            return {"run": data.run, "slices": slices, "latency": data.latency, "live": False, "finished": True}
         live = app.live_runs.get(run_id)
         if live is not None:
             slices = {slice_key(s): s for s in live.slices.rows()}
             run = {"id": run_id, "suite": live.suite, "model": live.model, "simulated": live.simulated,
                    "status": live.status if live.finished else f"live {live.n_done}/{live.n_total}"}
-            return {"run": run, "slices": slices, "latency": np.asarray(live.latencies, dtype=float), "live": True}
+            return {"run": run, "slices": slices, "latency": np.asarray(live.latencies, dtype=float), "live": True,
+                    "finished": live.finished}
         try:
             run = app.store.get_run(run_id)
         except Exception:
             run = {"id": run_id, "suite": "?", "model": "?", "status": "missing"}
-        return {"run": run, "slices": {}, "latency": np.zeros(0), "live": True}
+        # not loaded yet: the stored status says whether the run is over
+        return {"run": run, "slices": {}, "latency": np.zeros(0), "live": True,
+                "finished": run.get("status") not in ("running", "missing")}
 
     def repaint(self) -> None:
         pal = fmt.Palette.of(self.app)
@@ -149,12 +161,27 @@ class CompareScreen(AppScreen):
             n_reg = len(comparison.get("regressions") or [])
             title.append(f"{n_reg} significant regression{'s' if n_reg != 1 else ''}",
                          style=f"bold {pal.bad}" if n_reg else pal.good)
-            title.append(f" of B against A · paired on {comparison.get('n_cases')} cases, "
+            title.append(" of B against A", style="dim")
+            overall = comparison.get("overall") or {}
+            delta = fmt.num(overall.get("delta"))
+            if delta is not None:
+                title.append(f" · overall {delta * 100:+.1f} pts ({fmt.p_clause('p', overall.get('p_value'))})",
+                             style=(pal.bad if delta < 0 else pal.good) if overall.get("significant") else "dim")
+            title.append(f" · paired on {comparison.get('n_cases')} cases, "
                          f"{comparison.get('test')} test, BH q over {comparison.get('m')} slices", style="dim")
         else:
             title.append("Same mean, different tails? Compare the overall row with the slices below.", style="dim")
+        finished = all(side["finished"] for side in sides)
+        if comparison is not None and comparison.get("error"):
+            why = "descriptive: these runs cannot be paired"
+        elif finished:
+            why = "descriptive while the paired comparison is computed"
+        else:
+            why = "descriptive until both finish"
         if paired != self._paired:
-            self._set_layout(paired)
+            self._set_layout(paired, why)
+        elif not paired:
+            self._set_layout_title(why)
         self.query_one("#cmp-title", Static).update(title)
         if paired:
             rows = self._paired_rows(sides, comparison, pal)
@@ -173,7 +200,7 @@ class CompareScreen(AppScreen):
             label.append("overall", style="bold")
         else:
             label.append(f"{FLAG} " if flagged else "  ", style=pal.bad)
-            label.append(sanitize(k, single_line=True, limit=22))
+            label.append(sanitize(k, single_line=True, limit=NAME_LIMIT))
         return label
 
     def _descriptive_rows(self, sides: list[dict[str, Any]], pal: fmt.Palette) -> list[tuple[str, list[Any]]]:
@@ -245,7 +272,7 @@ class CompareScreen(AppScreen):
                 fmt.acc_text(e.get("candidate_accuracy", b.get("accuracy")), pal),
                 fmt.right(fmt.DASH if delta is None else f"{mark}{delta * 100:+.0f}", dstyle),
                 fmt.right(fmt.DASH if lo is None or hi is None else f"{lo * 100:+.0f}…{hi * 100:+.0f}", "dim"),
-                fmt.right("n<min" if e.get("untested") else ("" if k == "overall" else fmt.dec(q, 3)), "dim"),
+                fmt.right("n<min" if e.get("untested") else ("" if k == "overall" else fmt.p_cell(q)), "dim"),
                 fmt.right(mde_cell, "dim"),
                 fmt.right(fmt.ms((a.get("latency_ms") or {}).get("p99")), "dim"),
                 fmt.right(fmt.ms((b.get("latency_ms") or {}).get("p99")), "dim"),

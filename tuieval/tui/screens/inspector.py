@@ -61,6 +61,10 @@ class InspectorScreen(AppScreen):
         self.query_one("#insp-title", Static).update(Text("loading…", style="dim"))
         self.load()
 
+    def on_theme_change(self) -> None:
+        if self.detail is not None:
+            self.show(self.detail)
+
     @work(thread=True, exclusive=True, group="inspector")
     def load(self) -> None:
         detail = load_case(self.tapp.db_path, self.run_id, self.case_id)
@@ -131,7 +135,7 @@ class InspectorScreen(AppScreen):
             t.append_text(inert(s.get("error"), single_line=True, limit=80))
             return t
         t.append("✓ " if s.get("correct") else "✗ ", style=pal.good if s.get("correct") else pal.bad)
-        t.append(f"{fmt.ms(s.get('latency_ms')):>5}ms ", style="dim")
+        t.append(f"{fmt.ms(s.get('latency_ms')):>6} ", style="dim")
         t.append_text(inert(s.get("response"), single_line=True, limit=120))
         return t
 
@@ -162,7 +166,7 @@ class InspectorScreen(AppScreen):
             t.append_text(inert(shown.get("extracted"), single_line=True, limit=200))
         t.append("\n\nmembers ", style="dim")
         lat = [s.get("latency_ms") for s in c.members]
-        t.append(", ".join(f"#{s.get('sample_index')} ({fmt.ms(x)}ms)" for s, x in zip(c.members, lat)), style="dim")
+        t.append(", ".join(f"#{s.get('sample_index')} ({fmt.ms(x)})" for s, x in zip(c.members, lat)), style="dim")
         return t
 
     def paint_panes(self, a: tuple[TemplateGroup, ClusterView] | None, member: dict[str, Any] | None = None) -> None:

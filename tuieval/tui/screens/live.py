@@ -19,7 +19,7 @@ from tuieval.tui import fmt
 from tuieval.tui.live_state import LiveRun
 from tuieval.tui.sanitize import sanitize
 from tuieval.tui.screens.base import AppScreen
-from tuieval.tui.slices import live_columns, live_row, ordered, slice_key
+from tuieval.tui.slices import LIVE_DROP, live_columns, live_row, ordered, slice_key
 from tuieval.tui.widgets.keyed_table import KeyedTable
 from tuieval.tui.widgets.stream_view import StreamView
 
@@ -48,6 +48,8 @@ class LiveScreen(AppScreen):
         super().__init__()
         self.focus_key: SampleKey | None = None
         self.follow = True
+        #: the run the focus (and a pinned sample) belongs to; another run starts in follow mode
+        self.shown_run: str | None = None
         self.sort = "accuracy"
         self._last_slice_order: float = -1e9
         self._slice_order: list[str] = []
@@ -69,12 +71,16 @@ class LiveScreen(AppScreen):
                               ("chars", "chars", 5)])
         inflight.border_title = "In flight"
         slices = self.query_one("#live-slices", KeyedTable)
-        slices.set_columns(live_columns())
+        slices.set_columns(live_columns(), flex="slice", drop=LIVE_DROP)
         slices.border_title = "Live slices — worst first"
         self.query_one("#stream").border_title = "Focused sample"
         self.tapp.run_changed.subscribe(self, self._run_changed)
         self.set_interval(1 / TABLE_HZ, self.refresh_tables, name="live-tables")
         self.set_interval(1 / STREAM_HZ, self.refresh_stream, name="live-stream")
+        self.refresh_tables()
+        self.refresh_stream()
+
+    def on_theme_change(self) -> None:
         self.refresh_tables()
         self.refresh_stream()
 
@@ -90,8 +96,20 @@ class LiveScreen(AppScreen):
     def live(self) -> LiveRun | None:
         app = self.tapp
         if app.current_live and app.current_live in app.live_runs:
-            return app.live_runs[app.current_live]
+            live = app.live_runs[app.current_live]
+            if live.run_id != self.shown_run:
+                self._switch_to(live.run_id)
+            return live
         return None
+
+    def _switch_to(self, run_id: str) -> None:
+        """Forget the previous run's focus, pin and tables: a pinned sample belongs to its run."""
+        self.shown_run = run_id
+        self.focus_key = None
+        self.follow = True
+        self.query_one("#inflight", KeyedTable).reset()
+        self.query_one("#live-slices", KeyedTable).reset()
+        self._last_slice_order = -1e9
 
     # -- repaint (timer) -----------------------------------------------------------------------------
 
@@ -119,10 +137,11 @@ class LiveScreen(AppScreen):
             (f"  {live.run_id}{pos}", "dim"), no_wrap=True, overflow="ellipsis"))
         done, total = live.n_done, max(live.n_total, 1)
         frac = done / total
-        width = max(10, self.size.width - 30)
+        counts = f" {done}/{live.n_total} samples {frac:.0%}"
+        width = max(10, self.size.width - 4 - len(counts))
         self.query_one("#live-progress", Static).update(Text.assemble(
             (fmt.bar(frac, width), pal.good if live.status == "complete" else pal.accent),
-            f" {done}/{live.n_total} {frac:.0%}", no_wrap=True))
+            counts, no_wrap=True))
         snapshot = self.tapp.snapshot
         rate = live.throughput()
         stats = Text(no_wrap=True, overflow="ellipsis")
@@ -131,6 +150,9 @@ class LiveScreen(AppScreen):
             stats.append(f" · ETA {fmt.duration(live.eta())}" if not live.finished else
                          f" · took {fmt.duration(live.elapsed())}")
             stats.append(" · ")
+        if not live.n_already:  # a resumed run's earlier samples are not replayed here
+            stats.append(f"cases {live.cases_complete}/{live.n_cases} complete"
+                         f" ({live.per_case} sample{'s' if live.per_case != 1 else ''} each) · ")
         stats.append(f"errors {live.n_errors}", style=pal.bad if live.n_errors else "")
         stats.append(f" · retries {live.n_retries}", style=pal.warn if live.n_retries else "")
         conc = f"/{live.concurrency}" if live.concurrency else ""
@@ -245,7 +267,7 @@ class LiveScreen(AppScreen):
         if live.external:
             self.notify("this run belongs to another process: stop it there (Ctrl-C)", severity="warning")
             return
-        self.tapp.cancel_run(live.run_id)
+        self.tapp.confirm_cancel(live.run_id)
 
     def action_scoreboard(self) -> None:
         live = self.live
@@ -258,10 +280,5 @@ class LiveScreen(AppScreen):
             return
         i = runs.index(self.tapp.current_live) if self.tapp.current_live in runs else 0
         self.tapp.current_live = runs[(i + step) % len(runs)]
-        self.focus_key = None
-        self.follow = True
-        self.query_one("#inflight", KeyedTable).reset()
-        self.query_one("#live-slices", KeyedTable).reset()
-        self._last_slice_order = -1e9
         self.refresh_tables()
         self.refresh_stream()

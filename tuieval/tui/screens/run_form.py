@@ -36,38 +36,52 @@ class RunRequest:
 
 
 class FormError(ValueError):
-    pass
+    """A rejected value: `field` is the input's id, the message names it as the form labels it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
-def _number(raw: str, kind: type, name: str, *, low: float | None = None, high: float | None = None,
-            low_open: bool = False) -> Any:
-    raw = raw.strip()
+#: the label each field has on the form, used in its error message
+LABELS = {"model": "model", "samples": "samples", "temperature": "temperature", "concurrency": "concurrency",
+          "slo_ms": "SLO ms", "limit": "limit", "base_url": "base URL"}
+
+
+def _number(values: dict[str, str], field: str, kind: type, *, low: float | None = None,
+            high: float | None = None, low_open: bool = False, optional: bool = False) -> Any:
+    """The field's value as `kind`; empty is None only where the form says what empty means."""
+    name = LABELS[field]
+    raw = values.get(field, "").strip()
     if not raw:
-        return None
+        if optional:
+            return None
+        raise FormError(field, f"{name}: required (a {'whole ' if kind is int else ''}number)")
     try:
         value = kind(raw)
     except ValueError:
-        raise FormError(f"{name}: expected a {'whole ' if kind is int else ''}number, got {raw!r}") from None
+        raise FormError(field, f"{name}: expected a {'whole ' if kind is int else ''}number, got {raw!r}") from None
+    if kind is float and value != value:  # NaN compares false with every bound
+        raise FormError(field, f"{name}: expected a number, got {raw!r}")
     if low is not None and (value < low or (low_open and value == low)):
-        raise FormError(f"{name}: must be {'>' if low_open else '≥'} {low:g}")
+        raise FormError(field, f"{name}: must be {'>' if low_open else '≥'} {low:g}, got {raw}")
     if high is not None and value > high:
-        raise FormError(f"{name}: must be ≤ {high:g}")
+        raise FormError(field, f"{name}: must be ≤ {high:g}, got {raw}")
     return value
 
 
 def parse_form(values: dict[str, str]) -> RunRequest:
-    """Validate the form's strings into a RunRequest (FormError names the field)."""
+    """Validate the form's strings into a RunRequest; FormError names the first bad field."""
     model = values.get("model", "").strip()
     if "/" not in model or model.endswith("/") or model.startswith("/"):
-        raise FormError("model: expected provider/model, e.g. demo/steady or openai/gpt-4o-mini")
-    concurrency = _number(values.get("concurrency", ""), int, "concurrency", low=1, high=1024) or 8
+        raise FormError("model", "model: expected provider/model, e.g. demo/steady or openai/gpt-4o-mini")
     return RunRequest(
         model=model,
-        samples=_number(values.get("samples", ""), int, "samples", low=1, high=1000),
-        temperature=_number(values.get("temperature", ""), float, "temperature", low=0, high=2),
-        concurrency=concurrency,
-        slo_ms=_number(values.get("slo_ms", ""), float, "SLO", low=0, low_open=True),
-        limit=_number(values.get("limit", ""), int, "limit", low=1),
+        samples=_number(values, "samples", int, low=1, high=1000),
+        temperature=_number(values, "temperature", float, low=0, high=2),
+        concurrency=_number(values, "concurrency", int, low=1, high=1024),
+        slo_ms=_number(values, "slo_ms", float, low=0, low_open=True, optional=True),
+        limit=_number(values, "limit", int, low=1, optional=True),
         base_url=values.get("base_url", "").strip() or None,
     )
 
@@ -91,23 +105,24 @@ class RunFormScreen(ModalScreen[RunRequest | None]):
             yield Static(Text.assemble(("Run ", "bold"), (sanitize(s.name, single_line=True), "bold"),
                                        (f"  {len(s.cases)} cases × {len(s.templates)} template(s)", "dim")),
                          id="run-form-title")
+            # Plain text inputs: a typed value stays as typed (a number-only input would drop the
+            # keys it rejects), and parse_form says at the field what is wrong with it.
+            fields = [
+                ("model", Input(self.model, id="model", compact=True, suggester=SuggestFromList(MODEL_SUGGESTIONS),
+                                tooltip="provider/model; demo/* are simulated models (no key, no network)")),
+                ("samples", Input(str(s.sampling.samples), id="samples", compact=True)),
+                ("temperature", Input(f"{s.sampling.temperature:g}", id="temperature", compact=True)),
+                ("concurrency", Input("8", id="concurrency", compact=True)),
+                ("slo_ms", Input("" if s.slo_ms is None else f"{s.slo_ms:g}", id="slo_ms", compact=True,
+                                 placeholder="none")),
+                ("limit", Input("", id="limit", compact=True, placeholder=f"all {len(s.cases)} cases")),
+                ("base_url", Input("", id="base_url", compact=True, placeholder="for openai-compatible/, vllm/, ollama/")),
+            ]
             with Grid(id="run-form-grid"):
-                yield Label("model")
-                yield Input(self.model, id="model", compact=True, suggester=SuggestFromList(MODEL_SUGGESTIONS),
-                            tooltip="provider/model; demo/* are simulated models (no key, no network)")
-                yield Label("samples")
-                yield Input(str(s.sampling.samples), id="samples", compact=True, type="integer")
-                yield Label("temperature")
-                yield Input(f"{s.sampling.temperature:g}", id="temperature", compact=True, type="number")
-                yield Label("concurrency")
-                yield Input("8", id="concurrency", compact=True, type="integer")
-                yield Label("SLO ms")
-                yield Input("" if s.slo_ms is None else f"{s.slo_ms:g}", id="slo_ms", compact=True, type="number",
-                            placeholder="none")
-                yield Label("limit")
-                yield Input("", id="limit", compact=True, type="integer", placeholder=f"all {len(s.cases)} cases")
-                yield Label("base URL")
-                yield Input("", id="base_url", compact=True, placeholder="for openai-compatible/, vllm/, ollama/")
+                for field, widget in fields:
+                    yield Label(LABELS[field])
+                    yield widget
+                    yield Static("", id=f"error-{field}", classes="field-error")
             yield Static("", id="run-form-error")
             with Horizontal(id="run-form-buttons"):
                 yield Button("Start run", id="start", variant="primary", compact=True)
@@ -115,6 +130,7 @@ class RunFormScreen(ModalScreen[RunRequest | None]):
 
     def on_mount(self) -> None:
         self.query_one("#run-form").border_title = "New run"
+        self.on_mount_errors()
         if getattr(self.app, "snapshot", False):
             for field in self.query(Input):
                 field.cursor_blink = False  # a blinking cursor would make snapshots flaky
@@ -123,12 +139,32 @@ class RunFormScreen(ModalScreen[RunRequest | None]):
     def values(self) -> dict[str, str]:
         return {i.id or "": i.value for i in self.query(Input)}
 
+    def on_mount_errors(self) -> None:
+        for err in self.query(".field-error").results(Static):
+            err.display = False
+
+    def show_error(self, exc: FormError | None) -> None:
+        """The message under the field it is about, that field marked and focused; None clears."""
+        for err in self.query(".field-error").results(Static):
+            err.update("")
+            err.display = False
+        for field in self.query(Input):
+            field.set_class(exc is not None and field.id == exc.field, "-invalid")
+        self.query_one("#run-form-error", Static).update("")
+        if exc is None:
+            return
+        err = self.query_one(f"#error-{exc.field}", Static)
+        err.update(Text(f"↑ {exc}", style="bold"))
+        err.display = True
+        self.query_one(f"#{exc.field}", Input).focus()
+
     def action_submit(self) -> None:
         try:
             request = parse_form(self.values())
         except FormError as exc:
-            self.query_one("#run-form-error", Static).update(Text(str(exc), style="bold"))
+            self.show_error(exc)
             return
+        self.show_error(None)
         self.dismiss(request)
 
     def action_cancel(self) -> None:

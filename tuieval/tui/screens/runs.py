@@ -34,6 +34,7 @@ class RunsScreen(AppScreen):
         super().__init__()
         self.runs: list[dict[str, Any]] = []
         self.marked: list[str] = []
+        self._n_width = 9
 
     def compose_body(self) -> ComposeResult:
         yield KeyedTable(id="runs-table", zebra_stripes=True, enter_label="Open")
@@ -41,19 +42,27 @@ class RunsScreen(AppScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#runs-table", KeyedTable)
-        table.set_columns([(" ", "mark", 1), ("model", "model", 22), ("suite", "suite", 12), ("status", "status", 8),
-                           ("samples", "n", 9), ("acc", "acc", 4), ("err", "err", 4), ("run", "id", 20),
-                           ("started", "started", 19)])
-        table.fixed_columns = 2
+        self._set_columns(table, 9)
         table.border_title = "Runs — newest first"
         self.tapp.run_changed.subscribe(self, lambda _run_id: self.poll())
-        self.set_interval(POLL_S, self.poll, name="runs-poll")
+        self.set_interval(POLL_S, lambda: self.poll() if self.is_current else None, name="runs-poll")
         self.poll()
         table.focus()
+
+    def on_theme_change(self) -> None:
+        self.fill(self.runs)
 
     def on_screen_resume(self) -> None:
         super().on_screen_resume()
         self.poll()
+
+    def _set_columns(self, table: KeyedTable, n_width: int) -> None:
+        """`n_width` fits the widest done/expected count in full (11000/11000, never 11000/110)."""
+        self._n_width = n_width
+        # on a narrow terminal the start time, the suite and the rates give way; the run id stays
+        table.set_columns([(" ", "mark", 1), ("model", "model", 16), ("suite", "suite", 12), ("status", "status", 8),
+                           ("samples", "n", n_width), ("acc", "acc", 4), ("err", "err", 4), ("run", "id", 20),
+                           ("started", "started", 19)], flex="model", drop=("started", "suite", "err", "acc"))
 
     @work(thread=True, exclusive=True, group="runs-poll")
     def poll(self) -> None:
@@ -73,7 +82,7 @@ class RunsScreen(AppScreen):
                 n = max(n, live.n_done)
             acc = (r.get("n_correct") or 0) / n if n else None
             err = (r.get("n_errors") or 0) / n if n else None
-            model = inert(r["model"], single_line=True, limit=22)
+            model = inert(r["model"], single_line=True, limit=60)
             if r.get("simulated"):
                 model.append(" sim", style="dim")
             rows.append((r["id"], [
@@ -81,13 +90,16 @@ class RunsScreen(AppScreen):
                 model,
                 inert(r["suite"], single_line=True, limit=12),
                 Text(r["status"], style=status_style.get(r["status"], "")),
-                fmt.right(f"{n}/{r.get('n_expected')}"),
+                fmt.right(f"{n}/{r.get('n_expected')}"),  # measured below: the column fits it
                 fmt.acc_text(acc, pal),
                 fmt.right(fmt.pct(err), pal.bad if err else "dim"),
                 inert(r["id"], single_line=True),
                 inert((r.get("started_at") or "").replace("T", " ")[:19], single_line=True, style="dim"),
             ]))
         table = self.query_one("#runs-table", KeyedTable)
+        widest = max((row[1][4].cell_len for row in rows), default=0)
+        if widest > self._n_width:
+            self._set_columns(table, widest)
         table.sync(rows)
         if not runs:
             self.query_one("#runs-detail", Static).update(Text(
@@ -109,7 +121,7 @@ class RunsScreen(AppScreen):
         t.append(f"  {run.get('samples_per_case')} samples/case at T={run.get('temperature')}"
                  f" · concurrency {run.get('concurrency')}", style="dim")
         if run.get("slo_ms"):
-            t.append(f" · SLO {fmt.ms(run['slo_ms'])} ms", style="dim")
+            t.append(f" · SLO {fmt.ms(run['slo_ms'])}", style="dim")
         if run.get("simulated"):
             t.append(" · simulated model (demo/…): no network, no key", style="dim")
         if self.marked:
@@ -149,14 +161,11 @@ class RunsScreen(AppScreen):
 
         pair = list(self.marked)
         if len(pair) < 2:
-            ids = [r["id"] for r in self.runs]
-            rid = self.current()
-            if rid is None or len(ids) < 2:
-                self.notify("mark two runs with space, then press c")
-                return
-            i = ids.index(rid)
-            other = ids[i + 1] if i + 1 < len(ids) else ids[i - 1]
-            pair = [rid, other] if not pair else [pair[0], rid if rid != pair[0] else other]
+            # never guess the second run: two neighbouring rows are usually unrelated runs
+            have = f" ({pair[0]} is marked)" if pair else ""
+            self.notify(f"mark two runs to compare: space on the baseline, then space on the candidate, "
+                        f"then c{have}", title="compare")
+            return
         self.app.push_screen(CompareScreen(pair[0], pair[1]))
 
     def action_export(self) -> None:

@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Static
 
 from tuieval.tui import fmt
 from tuieval.tui.data import RunData
+from tuieval.tui.gates import gate_rows, gates_line
 from tuieval.tui.sanitize import sanitize
 from tuieval.tui.screens.base import AppScreen
 from tuieval.tui.slices import (
@@ -27,6 +28,8 @@ from tuieval.tui.slices import (
     SORT_ORDER,
     SORTS,
     detail_line,
+    LIVE_DROP,
+    REPORT_DROP,
     live_columns,
     live_row,
     ordered,
@@ -49,7 +52,7 @@ def run_header(run: dict[str, Any], overall: dict[str, Any] | None, palette: fmt
         t.append(f"  acc {fmt.pct(overall.get('accuracy'), 1)} [{fmt.ci(overall.get('accuracy_ci'))}]")
     t.append(f"  {run.get('n_cases')} cases × {run.get('samples_per_case')} at T={run.get('temperature')}", style="dim")
     if run.get("slo_ms"):
-        t.append(f" · SLO {fmt.ms(run.get('slo_ms'))} ms", style="dim")
+        t.append(f" · SLO {fmt.ms(run.get('slo_ms'))}", style="dim")
     return t
 
 
@@ -93,6 +96,7 @@ class ScoreboardScreen(AppScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="sb-title")
+        yield Static(id="sb-gates")
         yield KeyedTable(id="sb-table", enter_label="Cases")
         yield Static(id="sb-detail")
         with Horizontal(id="sb-charts"):
@@ -100,12 +104,15 @@ class ScoreboardScreen(AppScreen):
             yield Chart(id="sb-deadline")
 
     def on_mount(self) -> None:
+        self.query_one("#sb-gates").display = False
         self.query_one("#sb-hist").border_title = "Latency"
         self.query_one("#sb-deadline").border_title = "Deadline curve"
         self.tapp.run_changed.subscribe(self, self._run_changed)
-        self.app.theme_changed_signal.subscribe(self, lambda _t: self.repaint(force=True))
         self.set_interval(1 / 4, self._tick, name="scoreboard")
         self.load()
+
+    def on_theme_change(self) -> None:
+        self.repaint(force=True)
 
     def on_resize(self) -> None:
         # a short terminal gives its rows to the table; the charts shrink to their minimum
@@ -132,7 +139,7 @@ class ScoreboardScreen(AppScreen):
                 live = app.follow_run(run["id"])
         if live is not None and not live.finished:
             self.mode = "live"
-            self.query_one("#sb-table", KeyedTable).set_columns(live_columns())
+            self.query_one("#sb-table", KeyedTable).set_columns(live_columns(), flex="slice", drop=LIVE_DROP)
             self.repaint(force=True)
             return
         self.mode = "loading"
@@ -160,8 +167,7 @@ class ScoreboardScreen(AppScreen):
         self.data = result
         self.mode = "report"
         table = self.query_one("#sb-table", KeyedTable)
-        table.set_columns(report_columns())
-        table.fixed_columns = 1
+        table.set_columns(report_columns(), flex="slice", drop=REPORT_DROP)
         self.repaint(force=True)
         table.focus()
 
@@ -182,6 +188,12 @@ class ScoreboardScreen(AppScreen):
             run = self.data.run
             spc = run.get("samples_per_case")
             self.query_one("#sb-title", Static).update(run_header(run, self.data.report.get("overall"), pal))
+            gates = self.query_one("#sb-gates", Static)
+            line = gates_line(self.data.report, pal)
+            gates.display = line is not None
+            gates.set_class(bool(gate_rows(self.data.report)) and
+                            not all(g.get("passed") for g in gate_rows(self.data.report)), "-failed")
+            gates.update(line or "")
             table.sync([(slice_key(s), report_row(s, pal, spc)) for s in rows])
         else:
             live = self.tapp.live_runs.get(self.run_id)
@@ -204,7 +216,11 @@ class ScoreboardScreen(AppScreen):
     def update_detail(self) -> None:
         pal = fmt.Palette.of(self.app)
         sl = self.highlighted()
-        spc = self.data.run.get("samples_per_case") if self.data else None
+        if self.data is not None:
+            spc = self.data.run.get("samples_per_case")
+        else:
+            live = self.tapp.live_runs.get(self.run_id)
+            spc = live.samples if live is not None else None
         self.query_one("#sb-detail", Static).update(_with_power(detail_line(sl, pal, spc), sl))
         slo = None
         if self.data is not None:

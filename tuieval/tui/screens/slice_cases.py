@@ -61,8 +61,16 @@ class SliceCasesScreen(AppScreen):
             yield Static(id="cases-preview-body")
 
     def on_mount(self) -> None:
-        pal = fmt.Palette.of(self.app)
         self.targets = self._load_targets()
+        self.fill()
+        self.query_one("#cases-table", KeyedTable).focus()
+        self._preview()
+
+    def on_theme_change(self) -> None:
+        self.fill()
+
+    def fill(self) -> None:
+        pal = fmt.Palette.of(self.app)
         name = slice_key(self.slice) if self.slice else "overall"
         n_wrong = sum(1 for c in self.cases if (fmt.num(c.get("accuracy")) or 0) < 1)
         self.query_one("#cases-title", Static).update(Text.assemble(
@@ -70,9 +78,10 @@ class SliceCasesScreen(AppScreen):
             (f"{n_wrong} with at least one wrong answer", pal.bad if n_wrong else ""), ("  · worst first", "dim"),
             no_wrap=True, overflow="ellipsis"))
         table = self.query_one("#cases-table", KeyedTable)
-        table.set_columns([("case", "case", 12), ("acc", "acc", 4), ("cons", "cons", 4), ("clu", "k", 3),
-                           ("maj", "maj", 3), ("top answer", "top", 24), ("target", "target", 18)])
-        table.fixed_columns = 1
+        if not table.columns:
+            table.set_columns([("case", "case", 12), ("acc", "acc", 4), ("cons", "cons", 4), ("clu", "k", 3),
+                               ("maj", "maj", 3), ("top answer", "top", 24), ("target", "target", 18)],
+                              flex=("top", "target"), drop=("maj", "k"))
         table.border_title = "Cases — Enter opens the answers"
         rows = []
         for c in self.cases:
@@ -86,12 +95,10 @@ class SliceCasesScreen(AppScreen):
                 fmt.right(fmt.pct(c.get("consistency"))),
                 fmt.right(str(c.get("n_clusters", len(clusters)))),
                 Text("✓", style=pal.good) if maj else Text("✗", style=pal.bad) if maj is not None else Text("—"),
-                inert(top, single_line=True, limit=40),
-                inert(_target_text(None, self.targets.get(str(c["id"]))), single_line=True, limit=30),
+                inert(top, single_line=True, limit=80),
+                inert(_target_text(None, self.targets.get(str(c["id"]))), single_line=True, limit=60),
             ]))
         table.sync(rows)
-        table.focus()
-        self._preview()
 
     def _load_targets(self) -> dict[str, Any]:
         rows = self.tapp.store.case_targets(self.data.run["id"])

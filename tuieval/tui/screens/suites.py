@@ -81,6 +81,16 @@ class SuitesScreen(AppScreen):
         if self.tapp.suites_loaded:
             self.fill_suites()
 
+    def on_theme_change(self) -> None:
+        if self.tapp.suites_loaded:
+            ol = self.query_one("#suite-list", OptionList)
+            keep = ol.highlighted
+            entry, self.entry = self.entry, None
+            self.fill_suites()
+            if keep is not None and entry is not None:
+                ol.highlighted = keep
+                self.select_suite(keep)
+
     # -- filling ------------------------------------------------------------------------------------
 
     def fill_suites(self) -> None:

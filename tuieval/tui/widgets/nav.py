@@ -41,5 +41,5 @@ class NavBar(Static):
             parts.append(Content.from_markup(f"[{style} @click=app.nav('{mode}')]$text[/]" if style
                                              else f"[@click=app.nav('{mode}')]$text[/]", text=text))
         if self.crumb:
-            parts.append(Content.from_markup(" [dim]›[/] $crumb", crumb=sanitize(self.crumb, single_line=True, limit=60)))
+            parts.append(Content.from_markup(" › $crumb", crumb=sanitize(self.crumb, single_line=True, limit=60)))
         self.update(Content("").join(parts))

@@ -49,7 +49,7 @@ class StreamView(VerticalScroll):
             self._text = ""
             self._shown = 0
             self.query_one("#stream-prompt", Static).update(
-                Text(sanitize(prompt, limit=2000), style="dim") if prompt else Text(""))
+                Text(sanitize(prompt, limit=2000)) if prompt else Text(""))  # muted by the CSS
             self.anchor()
         suffix_key = suffix.plain if suffix is not None else None
         if len(text) != self._shown or suffix_key != self._suffix:
