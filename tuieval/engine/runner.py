@@ -325,11 +325,13 @@ class Engine:
             finally:
                 self.limiter.release()
             latency_ms = (time.perf_counter() - t0) * 1000.0
+            before = self.limiter.limit
             changed = self.limiter.on_result(
                 ticket, rate_limited=error is not None and error.action == BACK_OFF, duration_s=latency_ms / 1000.0,
                 info=(result.rate_limit if error is None and result is not None else getattr(error, "rate_limit", None)))
             if changed:
-                why = "rate limited (429)" if error is not None and error.action == BACK_OFF else "recovering"
+                # the window that moved the limit may close on a success: say which way it moved
+                why = "rate limited (429)" if self.limiter.limit < before else "recovering"
                 self.on_event(ConcurrencyChanged(self.limiter.limit, why))
             if error is None:
                 self.n_succeeded += 1
