@@ -261,7 +261,7 @@ class _Analysis:
         valid_g = gs["n_valid"] > 0
         self.consistency = _group_mean(gc, np.where(valid_g, gs["consistency"], np.nan), nc)
         self.se = _group_mean(gc, np.where(valid_g, gs["semantic_entropy"], np.nan), nc)
-        self.h_norm = _group_mean(gc, gs["semantic_entropy_normalized"], nc)
+        self.semantic_entropy_normalized = _group_mean(gc, gs["semantic_entropy_normalized"], nc)
         self.mm = _group_mean(gc, np.where(valid_g, gs["miller_madow"], np.nan), nc)
         # templates without a valid answer count as majority-wrong (errors are incorrect)
         n_groups = np.bincount(gc, minlength=nc)
@@ -317,7 +317,7 @@ class _Analysis:
         cons = mean_ci_items(cons_vals, self.alpha)
         se_vals = self.se[m]
         se_vals = se_vals[~np.isnan(se_vals)]
-        hn = self.h_norm[m]
+        hn = self.semantic_entropy_normalized[m]
         hn = hn[~np.isnan(hn)]
         mm = self.mm[m]
         mm = mm[~np.isnan(mm)]
@@ -707,7 +707,7 @@ def _cases_output(cases: Sequence[Mapping[str, Any]], table: _Table, ids: np.nda
     acc = an.accuracy.tolist()
     cons = an.consistency.tolist()
     se = an.se.tolist()
-    hn = an.h_norm.tolist()
+    hn = an.semantic_entropy_normalized.tolist()
     mm = an.mm.tolist()
     maj = an.maj_rate.tolist()
     ns = an.n_samples.tolist()

@@ -82,7 +82,7 @@ class TuievalApp(App):
         self.current_live: str | None = None
         self.run_cache: dict[str, data.RunData] = {}
         self.runs: list[dict[str, Any]] = []
-        self._analysing: set[str] = set()
+        self._analyzing: set[str] = set()
         #: (baseline, candidate) → tuieval.compare/1 dict, or {"error": reason}
         self.comparisons: dict[tuple[str, str], dict[str, Any]] = {}
         #: published with a run id whenever a run starts, finishes or its report is ready
@@ -335,30 +335,30 @@ class TuievalApp(App):
 
     def request_analysis(self, run_id: str, persist: bool = False) -> None:
         """Compute a run's report in a thread (once at a time per run); `run_changed` fires when ready."""
-        if run_id in self._analysing:
+        if run_id in self._analyzing:
             return
-        self._analysing.add(run_id)
-        self._analyse(run_id, persist)
+        self._analyzing.add(run_id)
+        self._analyze(run_id, persist)
 
     @work(thread=True, group="analysis")
-    def _analyse(self, run_id: str, persist: bool) -> None:
+    def _analyze(self, run_id: str, persist: bool) -> None:
         try:
             result = data.load_run_data(self.db_path, run_id, persist_clusters=persist)
         except Exception as exc:  # a bug in analysis must not take the app down
             self.call_from_thread(self._analysis_failed, run_id, f"{type(exc).__name__}: {exc}")
             return
-        self.call_from_thread(self._analysed, run_id, result)
+        self.call_from_thread(self._analyzed, run_id, result)
 
     @work(thread=True, group="analysis")
     def _prepare_slices(self, result: data.RunData) -> None:
         result.ensure_membership()  # needed once a slice is highlighted or opened
 
     def _analysis_failed(self, run_id: str, reason: str) -> None:
-        self._analysing.discard(run_id)
+        self._analyzing.discard(run_id)
         self.notify(f"report for {run_id} failed: {reason}", severity="error")
 
-    def _analysed(self, run_id: str, result: data.RunData) -> None:
-        self._analysing.discard(run_id)
+    def _analyzed(self, run_id: str, result: data.RunData) -> None:
+        self._analyzing.discard(run_id)
         self.run_cache[run_id] = result
         self.run_changed.publish(run_id)
         # after the first paint, so the slice masks do not compete with it

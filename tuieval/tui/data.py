@@ -173,8 +173,8 @@ class TemplateGroup:
     clusters: list[ClusterView]
     errors: list[dict[str, Any]]
     consistency: float | None
-    entropy: float | None
-    h_norm: float | None
+    semantic_entropy: float | None
+    semantic_entropy_normalized: float | None
     accuracy: float | None
 
 
@@ -240,7 +240,7 @@ def load_case(db_path: str, run_id: str, case_id: str) -> CaseDetail:
         n = len(members)
         out_groups.append(TemplateGroup(
             template=template, n=n, n_errors=len(errors), clusters=views, errors=errors,
-            consistency=consistency(ids), entropy=ent.semantic_entropy, h_norm=ent.semantic_entropy_normalized,
+            consistency=consistency(ids), semantic_entropy=ent.semantic_entropy, semantic_entropy_normalized=ent.semantic_entropy_normalized,
             accuracy=(sum(s["correct"] for s in members) / n) if n else None,
         ))
     prompt: list[dict[str, str]] = []

@@ -12,6 +12,10 @@ from typing import Any
 from tuieval.textsafe import sanitize
 
 
+#: the paired tests' names as a reader sees them
+TEST_NAMES = {"mcnemar": "exact McNemar", "sign_flip": "sign-flip permutation"}
+
+
 def pct(x: Any) -> str:
     return f"{x:.1%}" if isinstance(x, (int, float)) else "n/a"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tuieval.report.formats.cells import cell, delta_ci, mde_points, p_cell, p_value, pts, slice_name
+from tuieval.report.formats.cells import TEST_NAMES, cell, delta_ci, mde_points, p_cell, p_value, pts, slice_name
 
 
 def comparison_to_markdown(cmp: dict[str, Any]) -> str:
@@ -14,7 +14,7 @@ def comparison_to_markdown(cmp: dict[str, Any]) -> str:
     alpha = cmp.get("alpha", 0.05)
     conf = f"{(1 - alpha):.0%}"
     test = cmp.get("test")
-    test_name = {"mcnemar": "exact McNemar", "sign_flip": "sign-flip permutation"}.get(test, cell(test))
+    test_name = TEST_NAMES.get(test, cell(test))
 
     def run_row(label: str, r: dict[str, Any]) -> str:
         model = cell(r.get("model")) + (" (simulated)" if r.get("simulated") else "")

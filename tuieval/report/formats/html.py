@@ -13,7 +13,7 @@ import html
 import math
 from typing import Any, Iterable
 
-from tuieval.report.formats.cells import ms, p_cell, p_value, pct, pts
+from tuieval.report.formats.cells import TEST_NAMES, ms, p_cell, p_value, pct, pts
 from tuieval.textsafe import sanitize
 
 CSS = """
@@ -44,7 +44,6 @@ INPUT_LIMIT = 1500
 #: the worst cases shown expanded (the rest one click away)
 OPEN_CASES = 3
 #: the paired tests' names as a reader knows them
-TEST_NAMES = {"mcnemar": "exact McNemar", "sign_flip": "sign-flip permutation"}
 ANSWER_LIMIT = 400
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tuieval.report.formats.cells import cell, ci, delta_ci, p_cell, p_value, pct, pts
+from tuieval.report.formats.cells import TEST_NAMES, cell, ci, delta_ci, p_cell, p_value, pct, pts
 
 
 def templates_markdown(section: dict[str, Any] | None) -> list[str]:
@@ -60,7 +60,7 @@ def extraction_lines(section: dict[str, Any] | None, *, level: str = "###") -> l
     out += ["", f"{headline} "
                 f"Extractors disagree on {dis.get('n_disagree')} of {dis.get('n_samples')} samples "
                 f"({pct(dis.get('value'))} {ci(dis.get('ci'))})."]
-    test = {"mcnemar": "exact McNemar", "sign_flip": "sign-flip permutation"}.get(section.get("test"), "paired test")
+    test = TEST_NAMES.get(section.get("test"), "paired test")
     if section.get("pairs"):
         out += ["", f"{level} Pairs ({test}, BH across pairs)", "",
                 "| a | b | Δ pts b − a (95% CI) | only a right | only b right | p | q |", "|---|---|---|---|---|---|---|"]

@@ -94,9 +94,9 @@ class InspectorScreen(AppScreen):
             label = Text(no_wrap=True, overflow="ellipsis")
             label.append(f"template {sanitize(g.template, single_line=True, limit=20)}", style="bold")
             label.append(f" · {g.n} answers · consistency {fmt.pct(g.consistency)} · "
-                         f"sem. entropy {fmt.dec(g.entropy)}", style="")
-            if g.h_norm is not None:
-                label.append(f" ({fmt.pct(g.h_norm)} of max)", style="dim")
+                         f"sem. entropy {fmt.dec(g.semantic_entropy)}", style="")
+            if g.semantic_entropy_normalized is not None:
+                label.append(f" ({fmt.pct(g.semantic_entropy_normalized)} of max)", style="dim")
             label.append(f" · acc {fmt.pct(g.accuracy)}", style=fmt.acc_style(g.accuracy, pal))
             node = tree.root.add(label, data=("template", g, None, None), expand=True)
             for c in g.clusters:
