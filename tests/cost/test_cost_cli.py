@@ -132,3 +132,29 @@ def test_bad_cost_flags_are_one_line_exit_2(tmp_path, flags, message):
     assert out.returncode == 2
     assert len(out.stderr.strip().splitlines()) == 1 and message in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_judge_calls_are_priced_at_the_judge_model_price(tmp_path):
+    suite = tmp_path / "j.yaml"
+    suite.write_text('name: judged\ntemplate: "Capital of {{ country }}?"\ncases:\n'
+                     '  - {id: fr, country: France, target: Paris}\n  - {id: de, country: Germany, target: Berlin}\n'
+                     'scorers:\n  - {type: judge, model: demo/judge}\n', encoding="utf-8")
+    prices = tmp_path / "p.yaml"
+    prices.write_text("models:\n  demo/steady: {input: 1, output: 2}\n  demo/judge: {input: 100, output: 300}\n",
+                      encoding="utf-8")
+    db = tmp_path / "j.db"
+    env = _env(TUIEVAL_DEMO_SPEED="0")
+    out = subprocess.run(TUIEVAL + ["run", str(suite), "--model", "demo/steady", "--prices", str(prices), "--db",
+                                    str(db), "--quiet"], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    cost = json.loads(_tuieval("report", "latest", "--format", "json", "--db", db).stdout)["cost"]
+    with sqlite3.connect(db) as conn:
+        judged = conn.execute("SELECT SUM(input_tokens), SUM(output_tokens), COUNT(*) FROM judgements").fetchone()
+        answered = conn.execute("SELECT SUM(input_tokens), SUM(output_tokens) FROM samples").fetchone()
+    judge_dollars = (judged[0] * 100 + judged[1] * 300) / 1e6
+    model_dollars = (answered[0] * 1 + answered[1] * 2) / 1e6
+    assert judged[0] > 0 and judged[2] == 2
+    [judge] = cost["judges"]
+    assert judge["model"] == "demo/judge" and judge["n_requests"] == 2
+    assert judge["dollars"] == pytest.approx(judge_dollars)
+    assert cost["total"] == pytest.approx(judge_dollars + model_dollars)
