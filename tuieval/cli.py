@@ -127,10 +127,15 @@ def app_command(suites: tuple[str, ...] = (), db_path: str | None = None) -> Non
 @click.option("--prices", "prices_path", type=click.Path(), default=None, metavar="FILE",
               help="A YAML price table laid over the shipped one (see README, Cost).")
 @click.option("--dry-run", is_flag=True, help="Print the requests, token and cost estimate; send nothing.")
+@click.option("--cache", "use_cache", is_flag=True,
+              help="Answer from the response cache when the same request (and sample index) was answered before.")
+@click.option("--cache-only", is_flag=True, help="Only the cache: send nothing, say what is missing.")
+@click.option("--cache-path", default=None, metavar="FILE",
+              help="The cache file (default: $TUIEVAL_CACHE or tuieval-cache.db beside the database).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output; only the run id.")
 def run_command(suite: str, model: str | None, samples, temperature, max_tokens, seed, concurrency, base_url,
                 api_key_env, limit, slo_ms, timeout, connect_timeout, read_timeout, max_retries, stream, perturb,
-                db_path, resume_id, max_cost, prices_path, dry_run, quiet) -> None:
+                db_path, resume_id, max_cost, prices_path, dry_run, use_cache, cache_only, cache_path, quiet) -> None:
     """Run SUITE (a suite YAML or a JSONL dataset) against a model; print the run id last."""
     import asyncio
 
@@ -203,7 +208,8 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
                          stream=stream, max_retries=max_retries, timeouts=timeouts, max_cost=max_cost,
                          prices=prices)
     progress = Progress(quiet=quiet)
-    engine = Engine(store, backend, judge_backends=judge_backends)
+    cache = _open_cache(cache_path, store.path) if (use_cache or cache_only or cache_path) else None
+    engine = Engine(store, backend, judge_backends=judge_backends, cache=cache, cache_only=cache_only)
     if stored_run is None:
         run_id = engine.create_run(loaded, options)
     engine.on_event = _headless_listener(store, run_id, progress)
@@ -244,7 +250,13 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         sys.exit(EXIT_INTERRUPTED)
 
     exit_code = 0
-    if engine.stopped_by_budget and finished.status == "partial":
+    if cache is not None and not quiet:
+        click.echo(f"cache: {cache.hits} answered from {cache.path}, {cache.writes} new answers stored", err=True)
+    if engine.n_cache_missing and finished.status == "partial":
+        click.echo(f"cache-only: {engine.n_cache_missing} requests were not in the cache and were not sent; run "
+                   f"{run_id} is partial; fetch them with `tuieval run {suite} --resume {run_id} --cache`", err=True)
+        exit_code = EXIT_BUDGET_STOPPED
+    elif engine.stopped_by_budget and finished.status == "partial":
         from tuieval.cost.estimate import dollars
 
         click.echo(f"stopped at the cost limit: {dollars(engine.budget.spent)} spent of --max-cost "
@@ -260,6 +272,19 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         exit_code = _finish_report(store, run_id, quiet)
     click.echo(run_id)
     sys.exit(exit_code)
+
+
+def _open_cache(path: str | None, db_path: str):
+    """The response cache file: --cache-path, else $TUIEVAL_CACHE, else beside the database."""
+    from tuieval.store import StoreError
+    from tuieval.store.response_cache import ResponseCache
+
+    path = path or os.environ.get("TUIEVAL_CACHE") or os.path.join(os.path.dirname(os.path.abspath(db_path)),
+                                                                   "tuieval-cache.db")
+    try:
+        return ResponseCache(path)
+    except StoreError as exc:
+        raise BadInput(str(exc)) from None
 
 
 def price_table(path: str | None):

@@ -58,7 +58,7 @@ def stored_cost(store, run: Mapping[str, Any], prices: Mapping[str, Price | None
     batch = bool((run.get("config") or {}).get("batch"))
     price = prices.get(run["model"])
     per_case: dict[str, float] = {}
-    tokens = {"input": 0, "output": 0, "n_requests": 0, "n_estimated": 0}
+    tokens = {"input": 0, "output": 0, "n_requests": 0, "n_estimated": 0, "n_cached": 0}
     model_total = 0.0
     for row in store.token_usage(run["id"]):
         est_in = row["uncounted_prompt_chars"] / CHARS_PER_TOKEN
@@ -67,6 +67,7 @@ def stored_cost(store, run: Mapping[str, Any], prices: Mapping[str, Price | None
         tokens["output"] += row["output_tokens"]
         tokens["n_requests"] += row["n"]
         tokens["n_estimated"] += row["n_uncounted"] or 0
+        tokens["n_cached"] += row["n_cached"] or 0
         d = _dollars(price, row["input_tokens"] + est_in, row["output_tokens"] + est_out, batch)
         if d is not None:
             per_case[row["case_id"]] = per_case.get(row["case_id"], 0.0) + d

@@ -32,6 +32,7 @@ from typing import Any, Callable
 from tuieval.backends.base import BACK_OFF, STOP, BackendError, ChatRequest, ModelBackend, RequestTimeout, Timeouts
 from tuieval.backends.retry import BackoffPolicy, backoff_delay
 from tuieval.cost.budget import Budget
+from tuieval.engine.caching import cache_key, result_from_row, row_from_result
 from tuieval.cost.spend import run_prices, stored_cost, stored_prices
 from tuieval.engine import judging
 from tuieval.engine.events import (
@@ -105,6 +106,10 @@ class _Abandoned(Exception):
     """The run is stopping (another request found a fatal failure): this request is not sent."""
 
 
+class _CacheMiss(_Abandoned):
+    """`--cache-only`: the answer is not in the cache, so the request is not sent (nothing stored)."""
+
+
 class FatalRunError(Exception):
     """Every request would fail the same way (bad key, unknown model): the run stops."""
 
@@ -113,8 +118,14 @@ class Engine:
     """Runs one suite against one backend, writing to one store."""
 
     def __init__(self, store: Store, backend: ModelBackend, on_event: EventHandler | None = None, *,
-                 judge_backends: dict[tuple, ModelBackend] | None = None) -> None:
+                 judge_backends: dict[tuple, ModelBackend] | None = None, cache: Any = None,
+                 cache_only: bool = False) -> None:
         self.store = store
+        #: The response cache (tuieval.store.response_cache.ResponseCache) or None; with
+        #: `cache_only` a miss is not sent but counted in `n_cache_missing`.
+        self.cache = cache
+        self.cache_only = cache_only
+        self.n_cache_missing = 0
         self.backend = backend
         #: (judge spec, base URL, key variable) → backend (tuieval.engine.judging.make_judge_backends);
         #: the engine closes them when the run ends
@@ -331,7 +342,7 @@ class Engine:
                                     out.latency_ms)
         if self.store.add_judgement(row):
             self.n_judge_done += 1
-        if self.budget is not None:
+        if self.budget is not None and not row.get("cached"):
             price = self._judge_prices.get(unit[1])
             if price is not None:
                 self.budget.add(price.cost(row.get("input_tokens"), row.get("output_tokens")))
@@ -344,6 +355,20 @@ class Engine:
 
         Raises FatalRunError when every request would fail the same way (nothing is stored)."""
         assert self.limiter is not None
+        key = None
+        if self.cache is not None:
+            key, endpoint, draw = cache_key(backend, request)
+            hit = self.cache.get(key)
+            if hit is not None:  # answered before: no request, no slot, no limiter
+                result = result_from_row(hit)
+                if on_attempt is not None:
+                    on_attempt(1)
+                if on_delta is not None and result.text:
+                    on_delta(result.text)
+                return _Outcome(result, None, 1, result.latency_ms)
+            if self.cache_only:
+                self.n_cache_missing += 1
+                raise _CacheMiss()
         policy = BackoffPolicy(base_s=options.retry_base_s, cap_s=options.retry_cap_s,
                                retry_after_cap_s=options.retry_cap_s)
         # A backend that enforces its total timeout keeps what arrived when it fires; only
@@ -400,6 +425,10 @@ class Engine:
             if on_retry is not None:
                 on_retry(attempt, error, delay)
             await asyncio.sleep(delay)
+        if key is not None and error is None and result is not None:
+            data = row_from_result(result)
+            data["latency_ms"] = result.latency_ms or latency_ms
+            self.cache.put(key, endpoint, backend.spec, draw, data)
         return _Outcome(result, error, attempt, latency_ms)
 
     async def _sample(self, item: _Work, run: dict[str, Any], options: RunOptions, scorers: list) -> None:
@@ -458,7 +487,7 @@ class Engine:
                 correct=primary.correct, score=primary.score, scores=by_scorer,
                 latency_ms=result.latency_ms or latency_ms, ttft_ms=result.ttft_ms,
                 output_tokens=result.output_tokens, input_tokens=result.input_tokens,
-                finish_reason=result.finish_reason,
+                finish_reason=result.finish_reason, cached=result.cached,
             )
         else:
             assert error is not None
@@ -472,7 +501,9 @@ class Engine:
             )
             self.n_errors += 1
         if self.budget is not None:
-            if error is None:
+            if error is None and result.cached:
+                self.budget.settle(0, 0)  # a cached answer costs nothing
+            elif error is None:
                 self.budget.settle(row["input_tokens"], row["output_tokens"], prompt_text=row["prompt"],
                                    answer_text=row["response"])
             else:  # a failed request is billed for what the server counted, if anything

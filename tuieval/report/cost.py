@@ -63,6 +63,7 @@ def cost_section(store, run: Mapping[str, Any], cases: Sequence[Mapping[str, Any
             "model": run["model"], "dollars": json_float(spent["model"]),
             "n_requests": n_requests, "input_tokens": spent["tokens"]["input"],
             "output_tokens": spent["tokens"]["output"], "n_estimated": spent["tokens"]["n_estimated"],
+            "n_cached": spent["tokens"]["n_cached"],
             "price": model_price.to_json() if priced else None,
         },
         "judges": judges,
