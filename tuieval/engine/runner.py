@@ -87,7 +87,7 @@ class RunOptions:
 
 
 @dataclass
-class _Work:
+class WorkItem:
     key: SampleKey
     case: Case
     template: Template
@@ -187,7 +187,7 @@ class Engine:
             ),
         )
 
-    def _plan(self, run: dict[str, Any]) -> tuple[list[_Work], int]:
+    def plan(self, run: dict[str, Any]) -> tuple[list[WorkItem], int]:
         """Every (case, template, sample) of the run in dispatch order, minus those stored."""
         templates = [Template(**t) for t in run["config"]["templates"]]
         cases = [
@@ -202,7 +202,7 @@ class Engine:
         random.Random(f"dispatch:{run['seed']}:{run['id']}").shuffle(keys)
         done = self.store.done_keys(run["id"])
         work = [
-            _Work(SampleKey(case.id, template.id, i), case, template, order)
+            WorkItem(SampleKey(case.id, template.id, i), case, template, order)
             for order, (case, template, i) in enumerate(keys)
             if (case.id, template.id, i) not in done
         ]
@@ -227,7 +227,7 @@ class Engine:
 
         run = self.store.get_run(run_id)
         scorers = build_scorers(run["config"].get("scorers"))
-        work, already = self._plan(run)
+        work, already = self.plan(run)
         self.n_total = run["n_expected"]
         self.n_done = already
         self.n_errors = self.store.count_errors(run_id)
@@ -268,7 +268,7 @@ class Engine:
             self.on_event(finished)
         return finished
 
-    def _plan_judging(self, run: dict[str, Any], scorers: list, work: list[_Work],
+    def _plan_judging(self, run: dict[str, Any], scorers: list, work: list[WorkItem],
                       options: RunOptions) -> list[judging.JudgeJob]:
         """Judge backends, the judging stored samples still owe, and the judge request counts."""
         per_sample = judging.units_per_sample(scorers)
@@ -431,21 +431,10 @@ class Engine:
             self.cache.put(key, endpoint, backend.spec, draw, data)
         return _Outcome(result, error, attempt, latency_ms)
 
-    async def _sample(self, item: _Work, run: dict[str, Any], options: RunOptions, scorers: list) -> None:
+    async def _sample(self, item: WorkItem, run: dict[str, Any], options: RunOptions, scorers: list) -> None:
         assert self.limiter is not None
-        messages = item.template.render(item.case)
-        request = ChatRequest(
-            messages=messages,
-            temperature=run["temperature"],
-            max_tokens=run["max_tokens"],
-            seed=run["seed"],
-            stream=bool(run["config"].get("stream", options.stream)),
-            hint={
-                "case_id": item.case.id, "template": item.template.id, "sample_index": item.key.sample_index,
-                "targets": item.case.targets, "metadata": item.case.metadata, "seed": run["seed"],
-                "input_text": item.case.input_text(),
-            },
-        )
+        request = chat_request(item, run, bool(run["config"].get("stream", options.stream)))
+        messages = request.messages
         on_delta = None
         if options.emit_tokens:
             key = item.key
@@ -470,35 +459,8 @@ class Engine:
             self.in_flight.pop(item.key, None)
         result, error, attempt, latency_ms = out.result, out.error, out.attempts, out.latency_ms
 
-        row: dict[str, Any] = {
-            "run_id": run["id"], "case_id": item.case.id, "template": item.template.id,
-            "sample_index": item.key.sample_index, "dispatch_order": item.dispatch_order,
-            "prompt": json.dumps(messages, ensure_ascii=False), "attempts": attempt,
-        }
-        if error is None and result is not None:
-            scores = [s.score(result.text, item.case.targets) for s in scorers]
-            primary = scores[0]
-            by_scorer = {s.name: {"extracted": sc.extracted, "correct": sc.correct, "score": sc.score}
-                         for s, sc in zip(scorers, scores)}
-            for s in judging.judge_scorers(scorers):
-                by_scorer[s.name]["pending"] = True  # not correct until its judgements are in
-            row.update(
-                response=result.text, reasoning=result.reasoning or None, extracted=primary.extracted,
-                correct=primary.correct, score=primary.score, scores=by_scorer,
-                latency_ms=result.latency_ms or latency_ms, ttft_ms=result.ttft_ms,
-                output_tokens=result.output_tokens, input_tokens=result.input_tokens,
-                finish_reason=result.finish_reason, cached=result.cached,
-            )
-        else:
-            assert error is not None
-            timed_out = error.kind == "timeout"
-            row.update(
-                response=error.partial_text or None, correct=False, score=0.0, error=error.reason,
-                error_kind=error.kind, ttft_ms=error.ttft_ms,
-                output_tokens=error.output_tokens, input_tokens=error.input_tokens,
-                # A timeout is right-censored at the time we gave up: keep it for tail statistics.
-                latency_ms=(error.latency_ms or latency_ms) if timed_out else None,
-            )
+        row = sample_row(run["id"], item, messages, scorers, result, error, attempt, latency_ms)
+        if error is not None:
             self.n_errors += 1
         if self.budget is not None:
             if error is None and result.cached:
@@ -520,3 +482,57 @@ class Engine:
                                                    row["scores"], units), run, options, scorers)
             else:
                 self.n_judge_total -= len(units)  # a failed request has no answer to judge
+
+
+def chat_request(item: WorkItem, run: dict[str, Any], stream: bool) -> ChatRequest:
+    """The request of one (case, template, sample) of a run, as the engine and the batch runner send it."""
+    return ChatRequest(
+        messages=item.template.render(item.case),
+        temperature=run["temperature"],
+        max_tokens=run["max_tokens"],
+        seed=run["seed"],
+        stream=stream,
+        hint={
+            "case_id": item.case.id, "template": item.template.id, "sample_index": item.key.sample_index,
+            "targets": item.case.targets, "metadata": item.case.metadata, "seed": run["seed"],
+            "input_text": item.case.input_text(),
+        },
+    )
+
+
+def sample_row(run_id: str, item: "WorkItem", messages: list[dict[str, Any]], scorers: list, result: Any,
+               error: BackendError | None, attempts: int, latency_ms: float | None) -> dict[str, Any]:
+    """The stored row of one finished request: scored by every scorer when it was answered, an
+    error sample (never correct) when not. One rule for the interactive engine and the batch
+    runner (tuieval.batch), whose samples have no latency (None)."""
+    row: dict[str, Any] = {
+        "run_id": run_id, "case_id": item.case.id, "template": item.template.id,
+        "sample_index": item.key.sample_index, "dispatch_order": item.dispatch_order,
+        "prompt": json.dumps(messages, ensure_ascii=False), "attempts": attempts,
+    }
+    if error is None and result is not None:
+        scores = [s.score(result.text, item.case.targets) for s in scorers]
+        primary = scores[0]
+        by_scorer = {s.name: {"extracted": sc.extracted, "correct": sc.correct, "score": sc.score}
+                     for s, sc in zip(scorers, scores)}
+        for s in judging.judge_scorers(scorers):
+            by_scorer[s.name]["pending"] = True  # not correct until its judgements are in
+        row.update(
+            response=result.text, reasoning=result.reasoning or None, extracted=primary.extracted,
+            correct=primary.correct, score=primary.score, scores=by_scorer,
+            latency_ms=(result.latency_ms or latency_ms) if latency_ms is not None else None,
+            ttft_ms=result.ttft_ms if latency_ms is not None else None,
+            output_tokens=result.output_tokens, input_tokens=result.input_tokens,
+            finish_reason=result.finish_reason, cached=result.cached,
+        )
+    else:
+        assert error is not None
+        timed_out = error.kind == "timeout"
+        row.update(
+            response=error.partial_text or None, correct=False, score=0.0, error=error.reason,
+            error_kind=error.kind, ttft_ms=error.ttft_ms,
+            output_tokens=error.output_tokens, input_tokens=error.input_tokens,
+            # A timeout is right-censored at the time we gave up: keep it for tail statistics.
+            latency_ms=(error.latency_ms or latency_ms) if timed_out else None,
+        )
+    return row
