@@ -132,10 +132,17 @@ def app_command(suites: tuple[str, ...] = (), db_path: str | None = None) -> Non
 @click.option("--cache-only", is_flag=True, help="Only the cache: send nothing, say what is missing.")
 @click.option("--cache-path", default=None, metavar="FILE",
               help="The cache file (default: $TUIEVAL_CACHE or tuieval-cache.db beside the database).")
+@click.option("--batch", "use_batch", is_flag=True,
+              help="Send the run as OpenAI Batch API jobs (half price, separate rate limits); no latency.")
+@click.option("--poll-interval", type=click.FloatRange(min=0), default=30.0, show_default=True, metavar="S",
+              help="Seconds between polls of a batch.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, metavar="N",
+              help="At most N requests per batch (default: the provider's limit, 50,000).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output; only the run id.")
 def run_command(suite: str, model: str | None, samples, temperature, max_tokens, seed, concurrency, base_url,
                 api_key_env, limit, slo_ms, timeout, connect_timeout, read_timeout, max_retries, stream, perturb,
-                db_path, resume_id, max_cost, prices_path, dry_run, use_cache, cache_only, cache_path, quiet) -> None:
+                db_path, resume_id, max_cost, prices_path, dry_run, use_cache, cache_only, cache_path, use_batch,
+                poll_interval, batch_size, quiet) -> None:
     """Run SUITE (a suite YAML or a JSONL dataset) against a model; print the run id last."""
     import asyncio
 
@@ -188,6 +195,11 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         connect_timeout, read_timeout, timeout = restored["timeouts"]
         _warn_if_suite_changed(suite, stored_run)
 
+    if stored_run is not None:
+        use_batch = use_batch or bool(stored_run["config"].get("batch"))
+    if use_batch:
+        _check_batchable(model, stored_run["config"].get("scorers") if stored_run else loaded.config()["scorers"],
+                         max_cost, use_cache or cache_only)
     if max_cost is not None:
         _check_priced(store, stored_run, model, prices, prices_path)
     timeouts = timeouts_from_flags(connect_timeout, read_timeout, timeout)
@@ -206,13 +218,15 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
     options = RunOptions(model=model, samples=samples, temperature=temperature, max_tokens=max_tokens, seed=seed,
                          concurrency=concurrency, limit=limit, slo_ms=slo_ms, base_url=effective_url,
                          stream=stream, max_retries=max_retries, timeouts=timeouts, max_cost=max_cost,
-                         prices=prices)
+                         prices=prices, batch=use_batch)
     progress = Progress(quiet=quiet)
     cache = _open_cache(cache_path, store.path) if (use_cache or cache_only or cache_path) else None
     engine = Engine(store, backend, judge_backends=judge_backends, cache=cache, cache_only=cache_only)
     if stored_run is None:
         run_id = engine.create_run(loaded, options)
     engine.on_event = _headless_listener(store, run_id, progress)
+    if use_batch:
+        _run_batch(store, engine, backend, run_id, suite, stored_run is not None, poll_interval, batch_size, quiet)
 
     def interrupted_lines() -> None:
         click.echo(f"interrupted: run {run_id} is partial; finish it with "
@@ -272,6 +286,54 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         exit_code = _finish_report(store, run_id, quiet)
     click.echo(run_id)
     sys.exit(exit_code)
+
+
+def _check_batchable(model: str, scorer_specs, max_cost, cached: bool) -> None:
+    """What `--batch` can do today, refused in one line before anything is stored."""
+    from tuieval.cost.spend import judge_models
+
+    if not model.startswith(("openai/", "openai-compatible/")):
+        raise BadInput(f"--batch: {model}: batch runs go to OpenAI's Batch API (openai/ or openai-compatible/); "
+                       "for other runners use `tuieval batch export` and `tuieval batch import`")
+    if judge_models(scorer_specs):
+        raise BadInput("--batch: a suite with a judge scorer is not supported in batch mode yet")
+    if max_cost is not None:
+        raise BadInput("--max-cost: not with --batch (a batch is priced when it ends; use --dry-run to estimate)")
+    if cached:
+        raise BadInput("--cache: not with --batch")
+
+
+def _run_batch(store, engine, backend, run_id: str, suite: str, resumed: bool, poll_s: float,
+               batch_size: int | None, quiet: bool) -> None:
+    """`run --batch`: submit, poll and store; then the report, as for an interactive run."""
+    from tuieval.batch.lines import MAX_REQUESTS
+    from tuieval.batch.openai_api import BatchAPIError
+    from tuieval.batch.runner import BatchRunner
+
+    say = (lambda line: None) if quiet else (lambda line: click.echo(line, err=True))
+    runner = BatchRunner(store, engine, backend, store.get_run(run_id), poll_s=poll_s,
+                         max_requests=batch_size or MAX_REQUESTS, on_progress=say)
+    try:
+        out = runner.go(resumed=resumed)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: the batch goes on at the provider; collect it with "
+                   f"`tuieval run {suite} --resume {run_id}`", err=True)
+        click.echo(run_id)
+        sys.exit(EXIT_INTERRUPTED)
+    except BatchAPIError as exc:
+        store.set_status(run_id, "partial")
+        click.echo(f"tuieval: {exc}; run {run_id} is partial; once fixed, `tuieval run {suite} --resume {run_id}`",
+                   err=True)
+        click.echo(run_id)
+        sys.exit(EXIT_BAD_INPUT)
+    for problem in out.problems[:5]:
+        click.echo(f"warning: {problem}", err=True)
+    if not quiet:
+        click.echo(f"{out.status}: {out.n_done}/{out.n_total} samples, {out.n_errors} errors "
+                   f"({out.n_batches} batch(es) submitted)", err=True)
+    code = _finish_report(store, run_id, quiet)
+    click.echo(run_id)
+    sys.exit(code)
 
 
 def _open_cache(path: str | None, db_path: str):

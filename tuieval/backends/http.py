@@ -250,6 +250,11 @@ class HTTPChatBackend:
         url, _headers, body = self._prepare(request)
         return url, body
 
+    def auth_headers(self) -> dict[str, str]:
+        """The headers that authenticate this backend (for the batch API's own requests)."""
+        _, headers, _ = self._prepare(ChatRequest(messages=[]))
+        return {k: v for k, v in headers.items() if k.lower() not in ("content-type", "accept")}
+
     # -- driver --------------------------------------------------------------
 
     #: This backend enforces Timeouts.total itself (the engine adds no clock of its own).

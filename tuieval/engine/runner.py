@@ -84,6 +84,8 @@ class RunOptions:
     #: `prices` (a tuieval.cost.prices.PriceTable) then prices the model and the judges.
     max_cost: float | None = None
     prices: Any = None
+    #: Sent as provider batch jobs (tuieval.batch), not one request at a time.
+    batch: bool = False
 
 
 @dataclass
@@ -156,6 +158,8 @@ class Engine:
         temperature = suite.sampling.temperature if options.temperature is None else options.temperature
         config = suite.config()
         config["stream"] = options.stream
+        if options.batch:
+            config["batch"] = True
         t = options.timeouts
         config["timeouts"] = {"connect": t.connect, "read": t.read, "total": t.total}
         if options.prices is not None:

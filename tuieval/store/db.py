@@ -286,6 +286,10 @@ class Store:
                   c.get("representative")) for c in clusters],
             )
 
+    def transaction(self):
+        """One write transaction (BEGIN IMMEDIATE … COMMIT, ROLLBACK on an exception)."""
+        return self._transaction()
+
     def _transaction(self):
         store = self
 
