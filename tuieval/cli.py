@@ -779,6 +779,12 @@ def datasette_metadata_command(db_path: str | None) -> None:
     click.echo(json.dumps(datasette_metadata(Path(db_path or default_db_path()).stem), indent=2, ensure_ascii=False))
 
 
+# Commands in their own modules (tuieval/commands), registered here: one line each.
+from tuieval.commands.batch import batch_group  # noqa: E402  (needs the helpers above)
+
+cli.add_command(batch_group)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: click usage errors become one line and exit status 2."""
     try:

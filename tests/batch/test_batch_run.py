@@ -110,6 +110,10 @@ def test_kill_9_then_resume_never_submits_twice(tmp_path, batch_server, when):
     batch_server.hang_after_create_s = 0.0
     with sqlite3.connect(db) as conn:
         run_id = conn.execute("SELECT id FROM runs").fetchone()[0]
+    listed = subprocess.run(TUIEVAL + ["batch", "status", "--db", str(db)], capture_output=True, text=True,
+                            env=_env(), timeout=60).stdout
+    assert run_id in listed and " open " in listed
+    assert ("batch_1" in listed) == (when == "polling")  # killed mid-submission: the id was never heard
     out = _run(batch_server, suite, db, "--resume", run_id)
     assert out.returncode == 0, out.stderr
     assert batch_server.batches_created == 1 and batch_server.files_uploaded == 1
@@ -127,3 +131,36 @@ def test_batch_refuses_what_it_cannot_do_in_one_line(tmp_path):
     out = subprocess.run(TUIEVAL + ["run", str(suite), "--model", "demo/steady", "--batch", "--db",
                                     str(tmp_path / "x.db")], capture_output=True, text=True, env=_env(), timeout=60)
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "--batch" in out.stderr
+
+
+def test_export_then_import_for_a_runner_with_no_api(tmp_path):
+    """vLLM's run_batch reads the input lines and writes output lines of the same format: here the
+    runner is played by hand, answering every line but one, and one line it could not parse."""
+    suite = write_echo_suite(tmp_path, 3, samples=2)
+    db = tmp_path / "e.db"
+    env = _env()
+    exported = subprocess.run(TUIEVAL + ["batch", "export", str(suite), "--model", "vllm/my-model", "--db", str(db)],
+                              capture_output=True, text=True, env=env, timeout=60)
+    assert exported.returncode == 0, exported.stderr
+    run_id = exported.stderr.split()[1].rstrip(":")
+    lines = [json.loads(x) for x in exported.stdout.splitlines()]
+    assert len(lines) == 6 and {x["url"] for x in lines} == {"/v1/chat/completions"}
+    assert all(x["body"]["model"] == "my-model" and "stream" not in x["body"] for x in lines)
+    out = []
+    for x in lines[:-1]:
+        token = x["body"]["messages"][-1]["content"].split("<<")[1].split(">>")[0]
+        out.append({"id": "r", "custom_id": x["custom_id"], "error": None, "response": {"status_code": 200, "body": {
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": f"Answer: {token}"},
+                         "finish_reason": "stop"}], "usage": {"prompt_tokens": 9, "completion_tokens": 3}}}})
+    path = tmp_path / "out.jsonl"
+    path.write_text("".join(json.dumps(o) + "\n" for o in out) + "{not json\n", encoding="utf-8")
+    imported = subprocess.run(TUIEVAL + ["batch", "import", run_id, str(path), "--db", str(db)],
+                              capture_output=True, text=True, env=env, timeout=60)
+    assert imported.returncode == 0, imported.stderr
+    assert f"{path} line 6: not JSON" in imported.stderr
+    assert "partial: 5 samples stored, 5/6 in the run; 1 requests had no line" in imported.stderr
+    rows = _samples(db)
+    assert len(rows) == 5 and all(r[3] == 1 and r[4] is None for r in rows)
+    status = subprocess.run(TUIEVAL + ["batch", "status", "--db", str(db)], capture_output=True, text=True,
+                            env=env, timeout=60)
+    assert status.stdout.strip() == "no open batches"
