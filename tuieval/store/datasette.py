@@ -67,6 +67,18 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "cached": "1 when answered from the response cache",
         "error_kind": "rate_limited | server_error | transport | timeout | client_error", "created_at": "ISO time stored",
     }),
+    "batches": ("Provider batch jobs of `run --batch`, recorded before upload so a resumed run polls them.", {
+        "local_id": "tuieval's id, also sent as the batch's metadata", "run_id": "the run",
+        "provider": "openai", "base_url": "the API's base URL", "input_file_id": "the uploaded input file",
+        "batch_id": "the provider's batch id", "status": "preparing | uploaded | validating | in_progress | "
+        "finalizing | completed | failed | expired | cancelling | cancelled", "n_requests": "lines in the batch",
+        "counts": "JSON request counts as last polled", "output_file_id": "the provider's output file",
+        "error_file_id": "the provider's error file", "errors": "JSON: why the batch failed as a whole",
+        "collected": "1 once its lines are stored as samples", "created_at": "ISO time", "updated_at": "ISO time",
+    }),
+    "batch_requests": ("Which requests (custom_id) each batch holds.", {
+        "local_id": "the batch", "custom_id": "JSON [case_id, template, sample_index]",
+    }),
     "search_index": ("Whether samples_fts holds every stored sample.", {
         "id": "always 1", "built": "1 once rows stored before the index existed were indexed",
     }),
