@@ -67,6 +67,11 @@ def _resolve(store, run_id: str, name: str = "RUN_ID") -> str:
         raise BadInput(f"{name}: {exc} in {store.path}") from None
 
 
+#: public names for the commands in tuieval/commands (one implementation of each helper)
+open_store = _open_store
+resolve_run = _resolve
+
+
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="tuieval")
 @click.option("--db", "db_path", default=None, metavar="PATH", help="Database for the app when no command is given.")
@@ -122,9 +127,11 @@ def app_command(suites: tuple[str, ...] = (), db_path: str | None = None) -> Non
 @click.option("--resume", "resume_id", default=None, metavar="RUN_ID",
               help="Finish an interrupted run, with the settings it started with.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output; only the run id.")
+@click.option("--compare-to", "compare_to", default=None, metavar="TAG_OR_RUN",
+              help="Then compare with this run (e.g. the tag production) as `compare` does; exit 1 on a regression.")
 def run_command(suite: str, model: str | None, samples, temperature, max_tokens, seed, concurrency, base_url,
                 api_key_env, limit, slo_ms, timeout, connect_timeout, read_timeout, max_retries, stream, perturb,
-                db_path, resume_id, quiet) -> None:
+                db_path, resume_id, quiet, compare_to=None) -> None:
     """Run SUITE (a suite YAML or a JSONL dataset) against a model; print the run id last."""
     import asyncio
 
@@ -166,6 +173,8 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         base_url = restored["base_url"]
         connect_timeout, read_timeout, timeout = restored["timeouts"]
         _warn_if_suite_changed(suite, stored_run)
+    # the baseline is found before any request: an unknown tag or another suite's run exits 2 now
+    compare_base = _compare_to_baseline(store, compare_to, stored_run["suite"] if stored_run else loaded.name)
 
     timeouts = timeouts_from_flags(connect_timeout, read_timeout, timeout)
     try:
@@ -231,8 +240,38 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         exit_code = EXIT_BAD_INPUT
     else:
         exit_code = _finish_report(store, run_id, quiet)
+        if compare_base is not None:
+            exit_code = max(exit_code, _compare_after_run(store, compare_base, compare_to, run_id, quiet))
     click.echo(run_id)
     sys.exit(exit_code)
+
+
+def _compare_to_baseline(store, compare_to: str | None, suite_name: str) -> str | None:
+    """`run --compare-to`: the baseline run's id, checked to be a run of the same suite."""
+    if compare_to is None:
+        return None
+    base = _resolve(store, compare_to, "--compare-to")
+    base_suite = store.get_run(base)["suite"]
+    if base_suite != suite_name:
+        raise BadInput(f"--compare-to: {compare_to} is run {base} of suite {base_suite!r}, not {suite_name!r}")
+    return base
+
+
+def _compare_after_run(store, baseline: str, label: str, run_id: str, quiet: bool) -> int:
+    """Compare the finished run with the baseline (Markdown on stderr); 1 on a regression, as `compare`."""
+    comparison = _comparison(store, baseline, run_id)
+    regressed = comparison_regressed(comparison)
+    if not quiet:
+        from tuieval.report.formats import comparison_to_markdown
+
+        click.echo(comparison_to_markdown(comparison), err=True, nl=False)
+    n = len(comparison.get("regressions") or [])
+    verdict = (f"regression against {label} (run {baseline}): {n} slice(s)"
+               + (", and the overall accuracy" if (comparison["overall"].get("significant")
+                                                   and (comparison["overall"].get("delta") or 0) < 0) else "")
+               if regressed else f"no significant regression against {label} (run {baseline})")
+    click.echo(verdict, err=True)
+    return EXIT_GATE_FAILED if regressed else 0
 
 
 def _judge_backends(scorer_specs: Any, timeouts) -> dict:
@@ -449,22 +488,28 @@ def export_command(run_id: str, db_path: str | None, fmt: str) -> None:
 
 
 @cli.command("compare")
-@click.argument("baseline_run")
-@click.argument("candidate_run")
+@click.argument("baseline_run", required=False)
+@click.argument("candidate_run", required=False)
+@click.option("--baseline", "baseline_flag", default=None, metavar="TAG_OR_RUN",
+              help="The baseline (a tag such as production, or a run); then only CANDIDATE_RUN is given.")
 @db_option
 @click.option("--format", "fmt", type=click.Choice(["json", "md", "html"]), default="md", show_default=True)
-def compare_command(baseline_run: str, candidate_run: str, db_path: str | None, fmt: str) -> None:
+def compare_command(baseline_run: str | None, candidate_run: str | None, baseline_flag: str | None,
+                    db_path: str | None, fmt: str) -> None:
     """Paired comparison of two runs on the same cases; exit 1 when a slice regressed."""
-    from tuieval.report import build_comparison
-    from tuieval.report.formats import comparison_to_markdown
-
+    if baseline_flag is not None:
+        if candidate_run is not None:
+            raise BadInput("--baseline: give only CANDIDATE_RUN with it, not two runs")
+        baseline_run, candidate_run, baseline_name = baseline_flag, baseline_run, "--baseline"
+    else:
+        baseline_name = "BASELINE_RUN"
+    if baseline_run is None or candidate_run is None:
+        raise BadInput("CANDIDATE_RUN: missing (tuieval compare BASELINE_RUN CANDIDATE_RUN, "
+                       "or tuieval compare --baseline TAG CANDIDATE_RUN)")
     store = _open_store(db_path, must_exist=True)
-    baseline = _resolve(store, baseline_run, "BASELINE_RUN")
+    baseline = _resolve(store, baseline_run, baseline_name)
     candidate = _resolve(store, candidate_run, "CANDIDATE_RUN")
-    try:
-        comparison = build_comparison(store, baseline, candidate)
-    except ValueError as exc:  # runs that cannot be paired (different suites, no shared cases)
-        raise BadInput(f"CANDIDATE_RUN: {exc}") from None
+    comparison = _comparison(store, baseline, candidate)
     if fmt == "json":
         click.echo(json.dumps(comparison, indent=2, ensure_ascii=False))
     elif fmt == "html":
@@ -472,11 +517,27 @@ def compare_command(baseline_run: str, candidate_run: str, db_path: str | None, 
 
         click.echo(comparison_to_html(comparison), nl=False)
     else:
+        from tuieval.report.formats import comparison_to_markdown
+
         click.echo(comparison_to_markdown(comparison), nl=False)
+    if comparison_regressed(comparison):
+        sys.exit(EXIT_GATE_FAILED)
+
+
+def _comparison(store, baseline: str, candidate: str) -> dict:
+    from tuieval.report import build_comparison
+
+    try:
+        return build_comparison(store, baseline, candidate)
+    except ValueError as exc:  # runs that cannot be paired (different suites, no shared cases)
+        raise BadInput(f"CANDIDATE_RUN: {exc}") from None
+
+
+def comparison_regressed(comparison: dict) -> bool:
+    """The rule `compare` exits 1 by: a slice regressed, or the overall mean fell significantly."""
     overall = comparison.get("overall") or {}
     overall_regressed = bool(overall.get("significant")) and (overall.get("delta") or 0) < 0
-    if comparison.get("regressions") or overall_regressed:
-        sys.exit(EXIT_GATE_FAILED)
+    return bool(comparison.get("regressions")) or overall_regressed
 
 
 @cli.command("rescore")
@@ -643,6 +704,11 @@ def datasette_metadata_command(db_path: str | None) -> None:
 
     # Datasette names a database after its file's stem
     click.echo(json.dumps(datasette_metadata(Path(db_path or default_db_path()).stem), indent=2, ensure_ascii=False))
+
+
+from tuieval.commands.tag import tag_command  # noqa: E402  (commands register after the helpers they use)
+
+cli.add_command(tag_command)
 
 
 def main(argv: list[str] | None = None) -> None:
