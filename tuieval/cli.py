@@ -709,6 +709,9 @@ def datasette_metadata_command(db_path: str | None) -> None:
 from tuieval.commands.tag import tag_command  # noqa: E402  (commands register after the helpers they use)
 
 cli.add_command(tag_command)
+from tuieval.commands.trend import trend_command  # noqa: E402
+
+cli.add_command(trend_command)
 
 
 def main(argv: list[str] | None = None) -> None:
