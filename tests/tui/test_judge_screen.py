@@ -1,0 +1,141 @@
+"""The judge in the app: the reliability panel reached from the scoreboard (`j`), its flagged cases,
+and the judge's reasoning beside the answer in the inspector.
+
+The run is made by the real engine against the loopback server (tests/support/model_server.py),
+whose judge rule is chosen here so every figure is worked out by hand: a panel of judge-a (passes
+everything) and judge-b (fails cases 0, 5, 10, 15); human labels say fail on those four and on
+cases 1 and 2, pass elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+import yaml
+from textual.widgets import Static
+
+from tests.support.suites import write_echo_suite
+from tests.tui.conftest import settle
+from tuieval.backends.base import Timeouts
+from tuieval.backends.registry import create_backend
+from tuieval.engine import Engine, RunOptions
+from tuieval.report import build_report
+from tuieval.store import Store
+from tuieval.suite import load_suite
+
+SIZE = (110, 40)
+HUMAN_FAIL = {0, 1, 2, 5, 10, 15}
+
+
+def _case(parts) -> int:
+    return int(re.search(r"tok(\d+)", parts["answer"]).group(1))
+
+
+def _rule(parts) -> str:
+    i = _case(parts)
+    fail = parts["model"] == "judge-b" and i % 5 == 0
+    return f"{parts['model']} read the answer to case {i}.\nGRADE: {'FAIL' if fail else 'PASS'}"
+
+
+def _judged_db(tmp_path, server) -> tuple[str, str]:
+    spec = {"type": "judge", "base_url": server.openai_base_url,
+            "models": ["openai-compatible/judge-a", "openai-compatible/judge-b"]}
+    path = write_echo_suite(tmp_path, 20, extra={"scorers": [spec]})
+    data = yaml.safe_load(path.read_text())
+    for i, case in enumerate(data["cases"]):
+        case["human_label"] = "fail" if i in HUMAN_FAIL else "pass"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    server.grade_rule = _rule
+    timeouts = Timeouts(connect=2, read=5, total=10)
+    backend = create_backend("openai-compatible/echo", base_url=server.openai_base_url, timeouts=timeouts)
+    db = tmp_path / "judged.db"
+    store = Store(db)
+    options = RunOptions(model="openai-compatible/echo", base_url=server.openai_base_url, timeouts=timeouts,
+                         concurrency=4)
+    engine = Engine(store, backend)
+    run_id = engine.create_run(load_suite(path), options)
+
+    async def go():
+        try:
+            await engine.run(run_id, options)
+        finally:
+            await backend.aclose()
+
+    asyncio.run(go())
+    # judge latencies are measured on the wall clock: pinned so the snapshot is the same every time
+    store.conn.execute("UPDATE judgements SET latency_ms = 100 + id")
+    build_report(store, run_id, persist_clusters=True)
+    store.close()
+    return str(db), run_id
+
+
+@pytest.fixture
+def judged(make, tmp_path, model_server):
+    """(db, run id) of the judged run; after `make`, so its run id and times are pinned."""
+    return _judged_db(tmp_path, model_server)
+
+
+def _text(screen, selector: str) -> str:
+    return str(screen.query_one(selector, Static).render())
+
+
+async def test_the_reliability_panel_shows_the_hand_computed_figures(make, judged):
+    db, run_id = judged
+    app = make(db, show_welcome=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.open_run(run_id)
+        await settle(app, pilot)
+        await pilot.press("j")
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "JudgeScreen"
+        text = " ".join(_text(app.screen, "#judge-summary").split())
+        # once = judge-a's vote: 20/20; majority: the 4 cases judge-b fails split 1–1, no majority → 16/20,
+        # Wilson 95% for 16/20 = [58.4%, 91.9%]
+        assert "accuracy judged once 100.0% [84–100] 20/20" in text
+        assert "accuracy, majority of N 80.0% [58–92] 16/20" in text
+        # Fleiss κ = −1/9, Krippendorff α = −1/12 (tests/engine/test_judge_engine.py works them out)
+        assert "Fleiss κ -0.111 · Krippendorff α -0.083" in text
+        # human × verdict: pass-labelled 14 all judged correct; fail-labelled 6: 4 incorrect, 2 correct.
+        # p_o = 18/20 = 0.9, p_e = 0.7·0.8 + 0.3·0.2 = 0.62, κ = 0.28 / 0.38 = 0.7368
+        assert "Cohen κ +0.737 · agreement 90.0% · n=20" in text
+        assert re.search(r"correct\s+14\s+0 incorrect\s+2\s+4", text)
+        assert "requests 40 · unparsed 0 (0.0%)" in text
+        table = app.screen.query_one("#judge-flagged")
+        assert table.row_count == 4  # the judges disagree on cases 0, 5, 10, 15
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "InspectorScreen" and app.screen.case_id == "c000"
+        pane = _text(app.screen, "#pane-a-body")
+        assert "judged 2×" in pane
+        assert "judge-a read the answer to case 0." in pane and "judge-b read the answer to case 0." in pane
+        assert pane.index("Answer: tok0") < pane.index("judged 2×")  # the reasoning next to (after) the answer
+
+
+async def test_the_judge_key_is_offered_only_on_a_judged_run(make, demo_db):
+    from tests.tui.conftest import STEADY
+
+    app = make(demo_db, show_welcome=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.open_run(STEADY)
+        await settle(app, pilot)
+        await pilot.press("j")
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "ScoreboardScreen"
+
+
+def test_judge_screen_snapshot(snap_compare, make, judged):
+    db, run_id = judged
+
+    async def run_before(pilot):
+        app = pilot.app
+        await settle(app, pilot)
+        app.open_run(run_id)
+        await settle(app, pilot)
+        await pilot.press("j")
+        await settle(app, pilot)
+
+    assert snap_compare(make(db, show_welcome=False), terminal_size=SIZE, run_before=run_before)
