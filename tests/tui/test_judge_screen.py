@@ -139,3 +139,26 @@ def test_judge_screen_snapshot(snap_compare, make, judged):
         await settle(app, pilot)
 
     assert snap_compare(make(db, show_welcome=False), terminal_size=SIZE, run_before=run_before)
+
+
+async def test_t_on_a_run_shows_its_suites_trend(make, tmp_path):
+    from tests.continuous.runs import store_run
+
+    db = tmp_path / "trend.db"
+    with Store(db) as store:  # 18/20, then 10/20 on the same cases: McNemar p = 2·0.5^8, q = 0.0078125
+        store_run(store, "20260101-000000-aaaa", 1, {1, 3}, 100)
+        store_run(store, "20260102-000000-bbbb", 2, set(range(1, 20, 2)), 100)
+    app = make(db, show_welcome=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("3")
+        await settle(app, pilot)
+        await pilot.press("t")
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "TrendScreen"
+        table = app.screen.query_one("#trend-table")
+        assert table.row_count == 2
+        cells = [str(c) for c in table.get_row("20260102-000000-bbbb")]
+        assert cells[1] == "50.0% [30–70]"  # Wilson 95% for 10/20: [29.9%, 70.1%]
+        assert cells[-1] == "▼ -40.0 pts q 0.008 McNemar n=20"
+        assert str(table.get_row("20260101-000000-aaaa")[-1]) == "first run"

@@ -28,6 +28,7 @@ class RunsScreen(AppScreen):
         Binding("space", "mark", "Mark", id="runs.mark"),
         Binding("c", "compare", "Compare", id="runs.compare"),
         Binding("e", "export", "Export", id="runs.export"),
+        Binding("t", "trend", "Trend", id="runs.trend"),
     ]
 
     def __init__(self) -> None:
@@ -172,3 +173,10 @@ class RunsScreen(AppScreen):
         rid = self.current()
         if rid:
             self.tapp.export_report(rid, "json")
+
+    def action_trend(self) -> None:
+        from tuieval.tui.screens.trend import TrendScreen
+
+        run = next((r for r in self.runs if r["id"] == self.current()), None)
+        if run is not None:
+            self.app.push_screen(TrendScreen(run["suite"], run["model"]))
