@@ -66,9 +66,10 @@ class TrendScreen(AppScreen):
     def on_mount(self) -> None:
         self.query_one("#trend-title", Static).update(Text("loading…", style="dim"))
         table = self.query_one("#trend-table", KeyedTable)
-        table.set_columns([("run", "id", 20), ("acc [95% CI]", "acc", 14), ("n", "n", 5),
-                           ("worst slice", "worst", 24), ("cons.", "cons", 6), ("p99 ms", "p99", 8),
-                           ("change", "change", 30)], flex="worst", drop=("cons", "n"))
+        # n stays inside the accuracy cell: a narrow terminal drops consistency, never an n
+        table.set_columns([("run", "id", 20), ("acc [95% CI] n", "acc", 18), ("worst slice", "worst", 16),
+                           ("cons.", "cons", 5), ("p99 ms", "p99", 7), ("change", "change", 32)],
+                          flex=("worst", "change"), drop=("cons",))
         self.load()
 
     def on_theme_change(self) -> None:
@@ -104,10 +105,9 @@ class TrendScreen(AppScreen):
             if ws:
                 worst.append_text(inert(f"{ws['key']}={ws['value']}", single_line=True, limit=30))
                 worst.append(f" {fmt.pct(ws['accuracy'])} n={ws['n_cases']}", style=fmt.acc_style(ws["accuracy"], pal))
-            acc_cell = Text(f"{fmt.pct(acc['value'], 1)} [{fmt.ci(acc.get('ci'))}]",
+            acc_cell = Text(f"{fmt.pct(acc['value'], 1)} [{fmt.ci(acc.get('ci'))}] n={acc.get('n')}",
                             style=fmt.acc_style(acc["value"], pal))
-            rows.append((point["id"], [inert(point["id"], single_line=True), acc_cell, fmt.right(str(acc.get("n"))),
-                                       worst, fmt.right(fmt.pct(point["consistency"]["value"])),
+            rows.append((point["id"], [inert(point["id"], single_line=True), acc_cell, worst, fmt.right(fmt.pct(point["consistency"]["value"])),
                                        fmt.right(fmt.ms(point["p99_ms"]["value"])), step_text(step, pal)]))
         self.query_one("#trend-table", KeyedTable).sync(rows)
         note = Text("change: the paired test of `tuieval compare` on the cases both runs hold, q after "

@@ -1,80 +1,29 @@
 """The judge in the app: the reliability panel reached from the scoreboard (`j`), its flagged cases,
-and the judge's reasoning beside the answer in the inspector.
+and the judge's reasoning beside the answer in the inspector; and a suite's trend from Runs (`t`).
 
-The run is made by the real engine against the loopback server (tests/support/model_server.py),
-whose judge rule is chosen here so every figure is worked out by hand: a panel of judge-a (passes
-everything) and judge-b (fails cases 0, 5, 10, 15); human labels say fail on those four and on
-cases 1 and 2, pass elsewhere.
+The judged run is tests/support/judged.py's: the real engine against the loopback server, a panel
+of judge-a (passes everything) and judge-b (fails cases 0, 5, 10, 15); human labels say fail on
+those four and on cases 1 and 2, pass elsewhere — so every figure is worked out by hand.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import pytest
-import yaml
 from textual.widgets import Static
 
-from tests.support.suites import write_echo_suite
+from tests.support.judged import judged_run
 from tests.tui.conftest import settle
-from tuieval.backends.base import Timeouts
-from tuieval.backends.registry import create_backend
-from tuieval.engine import Engine, RunOptions
-from tuieval.report import build_report
 from tuieval.store import Store
-from tuieval.suite import load_suite
 
 SIZE = (110, 40)
-HUMAN_FAIL = {0, 1, 2, 5, 10, 15}
-
-
-def _case(parts) -> int:
-    return int(re.search(r"tok(\d+)", parts["answer"]).group(1))
-
-
-def _rule(parts) -> str:
-    i = _case(parts)
-    fail = parts["model"] == "judge-b" and i % 5 == 0
-    return f"{parts['model']} read the answer to case {i}.\nGRADE: {'FAIL' if fail else 'PASS'}"
-
-
-def _judged_db(tmp_path, server) -> tuple[str, str]:
-    spec = {"type": "judge", "base_url": server.openai_base_url,
-            "models": ["openai-compatible/judge-a", "openai-compatible/judge-b"]}
-    path = write_echo_suite(tmp_path, 20, extra={"scorers": [spec]})
-    data = yaml.safe_load(path.read_text())
-    for i, case in enumerate(data["cases"]):
-        case["human_label"] = "fail" if i in HUMAN_FAIL else "pass"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    server.grade_rule = _rule
-    timeouts = Timeouts(connect=2, read=5, total=10)
-    backend = create_backend("openai-compatible/echo", base_url=server.openai_base_url, timeouts=timeouts)
-    db = tmp_path / "judged.db"
-    store = Store(db)
-    options = RunOptions(model="openai-compatible/echo", base_url=server.openai_base_url, timeouts=timeouts,
-                         concurrency=4)
-    engine = Engine(store, backend)
-    run_id = engine.create_run(load_suite(path), options)
-
-    async def go():
-        try:
-            await engine.run(run_id, options)
-        finally:
-            await backend.aclose()
-
-    asyncio.run(go())
-    # judge latencies are measured on the wall clock: pinned so the snapshot is the same every time
-    store.conn.execute("UPDATE judgements SET latency_ms = 100 + id")
-    build_report(store, run_id, persist_clusters=True)
-    store.close()
-    return str(db), run_id
 
 
 @pytest.fixture
 def judged(make, tmp_path, model_server):
     """(db, run id) of the judged run; after `make`, so its run id and times are pinned."""
-    return _judged_db(tmp_path, model_server)
+    return judged_run(tmp_path, model_server)
 
 
 def _text(screen, selector: str) -> str:
@@ -159,6 +108,26 @@ async def test_t_on_a_run_shows_its_suites_trend(make, tmp_path):
         table = app.screen.query_one("#trend-table")
         assert table.row_count == 2
         cells = [str(c) for c in table.get_row("20260102-000000-bbbb")]
-        assert cells[1] == "50.0% [30–70]"  # Wilson 95% for 10/20: [29.9%, 70.1%]
+        assert cells[1] == "50.0% [30–70] n=20"  # Wilson 95% for 10/20: [29.9%, 70.1%]
         assert cells[-1] == "▼ -40.0 pts q 0.008 McNemar n=20"
         assert str(table.get_row("20260101-000000-aaaa")[-1]) == "first run"
+
+
+def test_trend_screen_snapshot(snap_compare, make, tmp_path):
+    from tests.continuous.runs import store_run
+
+    db = tmp_path / "trend.db"
+    with Store(db) as store:
+        store_run(store, "20260101-000000-aaaa", 1, {1, 3}, 100)
+        store_run(store, "20260102-000000-bbbb", 2, set(range(1, 20, 2)), 100)
+        store_run(store, "20260103-000000-cccc", 3, {1}, 100)
+
+    async def run_before(pilot):
+        app = pilot.app
+        await settle(app, pilot)
+        await pilot.press("3")
+        await settle(app, pilot)
+        await pilot.press("t")
+        await settle(app, pilot)
+
+    assert snap_compare(make(db, show_welcome=False), terminal_size=SIZE, run_before=run_before)
