@@ -415,12 +415,16 @@ def _finish_report(store, run_id: str, quiet: bool) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable list.")
 def runs_command(db_path: str | None, as_json: bool) -> None:
     """List the runs in the database, newest first."""
+    from tuieval.store.tags import tags_by_run
+
     store = _open_store(db_path)
     runs = store.list_runs()
+    tags = tags_by_run(store)
     if as_json:
         keys = ("id", "suite", "model", "simulated", "status", "n_samples", "n_expected", "n_errors",
                 "samples_per_case", "temperature", "started_at", "finished_at")
-        click.echo(json.dumps([{k: r.get(k) for k in keys} for r in runs], indent=2))
+        click.echo(json.dumps([dict({k: r.get(k) for k in keys}, tags=tags.get(r["id"], [])) for r in runs],
+                              indent=2))
         return
     if not runs:
         click.echo(f"no runs in {store.path} yet — try: tuieval run sample_suites/extraction.yaml --model demo/steady")
@@ -432,7 +436,8 @@ def runs_command(db_path: str | None, as_json: bool) -> None:
         acc = f"{(r['n_correct'] or 0) / n:.0%}" if n else "-"
         model = r["model"] + (" (sim)" if r["simulated"] else "")
         click.echo(f"{r['id']:<22} {r['suite'][:20]:<20} {model[:28]:<28} {r['status']:<9} "
-                   f"{n:>4}/{r['n_expected']:<4} {acc:>6}  {r['started_at']}")
+                   f"{n:>4}/{r['n_expected']:<4} {acc:>6}  {r['started_at']}"
+                   + (f"  [{', '.join(tags[r['id']])}]" if r["id"] in tags else ""))
 
 
 @cli.command("report")

@@ -67,6 +67,8 @@ def test_the_tag_command_sets_lists_moves_and_refuses_in_one_line(two_runs, caps
     d = ["--db", str(db)]
     main(["tag", A, "production", *d])
     assert capsys.readouterr().out.strip() == A
+    main(["runs", "--json", *d])
+    assert {r["id"]: r["tags"] for r in json.loads(capsys.readouterr().out)} == {A: ["production"], B: []}
     main(["tag", "--list", "--json", *d])
     assert [(t["name"], t["run_id"]) for t in json.loads(capsys.readouterr().out)] == [("production", A)]
     refusals = [

@@ -131,3 +131,19 @@ def test_trend_screen_snapshot(snap_compare, make, tmp_path):
         await settle(app, pilot)
 
     assert snap_compare(make(db, show_welcome=False), terminal_size=SIZE, run_before=run_before)
+
+
+async def test_the_runs_screen_names_a_runs_tags(make, tmp_path):
+    from tests.continuous.runs import store_run
+    from tuieval.store.tags import set_tag
+
+    db = tmp_path / "tags.db"
+    with Store(db) as store:
+        store_run(store, "20260101-000000-aaaa", 1, set(), 100)
+        set_tag(store, "production", "20260101-000000-aaaa")
+    app = make(db, show_welcome=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("3")
+        await settle(app, pilot)
+        assert "tagged production" in str(app.screen.query_one("#runs-detail", Static).render())

@@ -1,5 +1,5 @@
 """What the judge and trend views load, in a worker thread with their own connection (as tui/data.py):
-a run's `judge` report section, one case's judgements by sample, and a suite's trend."""
+a run's `judge` report section, one case's judgements by sample, a suite's trend, the runs' tags."""
 
 from __future__ import annotations
 
@@ -33,3 +33,11 @@ def load_trend(db_path: str, suite: str, model: str | None) -> dict[str, Any]:
 
     with Store(db_path) as store:
         return build_trend(store, suite, model)
+
+
+def load_tags(db_path: str) -> dict[str, list[str]]:
+    """run id → its tag names (tuieval.store.tags)."""
+    from tuieval.store.tags import tags_by_run
+
+    with Store(db_path) as store:
+        return tags_by_run(store)
