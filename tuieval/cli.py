@@ -68,6 +68,11 @@ def _resolve(store, run_id: str, name: str = "RUN_ID") -> str:
         raise BadInput(f"{name}: {exc} in {store.path}") from None
 
 
+#: public names for the commands in tuieval/commands (one implementation of each helper)
+open_store = _open_store
+resolve_run = _resolve
+
+
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="tuieval")
 @click.option("--db", "db_path", default=None, metavar="PATH", help="Database for the app when no command is given.")
@@ -139,10 +144,12 @@ def app_command(suites: tuple[str, ...] = (), db_path: str | None = None) -> Non
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, metavar="N",
               help="At most N requests per batch (default: the provider's limit, 50,000).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output; only the run id.")
+@click.option("--compare-to", "compare_to", default=None, metavar="TAG_OR_RUN",
+              help="Then compare with this run (e.g. the tag production) as `compare` does; exit 1 on a regression.")
 def run_command(suite: str, model: str | None, samples, temperature, max_tokens, seed, concurrency, base_url,
                 api_key_env, limit, slo_ms, timeout, connect_timeout, read_timeout, max_retries, stream, perturb,
                 db_path, resume_id, max_cost, prices_path, dry_run, use_cache, cache_only, cache_path, use_batch,
-                poll_interval, batch_size, quiet) -> None:
+                poll_interval, batch_size, quiet, compare_to=None) -> None:
     """Run SUITE (a suite YAML or a JSONL dataset) against a model; print the run id last."""
     import asyncio
 
@@ -194,12 +201,16 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         base_url = restored["base_url"]
         connect_timeout, read_timeout, timeout = restored["timeouts"]
         _warn_if_suite_changed(suite, stored_run)
+    # the baseline is found before any request: an unknown tag or another suite's run exits 2 now
+    compare_base = _compare_to_baseline(store, compare_to, stored_run["suite"] if stored_run else loaded.name)
 
     if stored_run is not None:
         use_batch = use_batch or bool(stored_run["config"].get("batch"))
     if use_batch:
         _check_batchable(model, stored_run["config"].get("scorers") if stored_run else loaded.config()["scorers"],
                          max_cost, use_cache or cache_only)
+        if compare_to:
+            raise BadInput("--compare-to: not with --batch yet; run `tuieval compare --baseline TAG RUN` after it")
     if max_cost is not None:
         _check_priced(store, stored_run, model, prices, prices_path)
     timeouts = timeouts_from_flags(connect_timeout, read_timeout, timeout)
@@ -284,6 +295,8 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         exit_code = EXIT_BAD_INPUT
     else:
         exit_code = _finish_report(store, run_id, quiet)
+        if compare_base is not None:
+            exit_code = max(exit_code, _compare_after_run(store, compare_base, compare_to, run_id, quiet))
     click.echo(run_id)
     sys.exit(exit_code)
 
@@ -347,6 +360,34 @@ def _open_cache(path: str | None, db_path: str):
         return ResponseCache(path)
     except StoreError as exc:
         raise BadInput(str(exc)) from None
+
+
+def _compare_to_baseline(store, compare_to: str | None, suite_name: str) -> str | None:
+    """`run --compare-to`: the baseline run's id, checked to be a run of the same suite."""
+    if compare_to is None:
+        return None
+    base = _resolve(store, compare_to, "--compare-to")
+    base_suite = store.get_run(base)["suite"]
+    if base_suite != suite_name:
+        raise BadInput(f"--compare-to: {compare_to} is run {base} of suite {base_suite!r}, not {suite_name!r}")
+    return base
+
+
+def _compare_after_run(store, baseline: str, label: str, run_id: str, quiet: bool) -> int:
+    """Compare the finished run with the baseline (Markdown on stderr); 1 on a regression, as `compare`."""
+    comparison = _comparison(store, baseline, run_id)
+    regressed = comparison_regressed(comparison)
+    if not quiet:
+        from tuieval.report.formats import comparison_to_markdown
+
+        click.echo(comparison_to_markdown(comparison), err=True, nl=False)
+    n = len(comparison.get("regressions") or [])
+    verdict = (f"regression against {label} (run {baseline}): {n} slice(s)"
+               + (", and the overall accuracy" if (comparison["overall"].get("significant")
+                                                   and (comparison["overall"].get("delta") or 0) < 0) else "")
+               if regressed else f"no significant regression against {label} (run {baseline})")
+    click.echo(verdict, err=True)
+    return EXIT_GATE_FAILED if regressed else 0
 
 
 def price_table(path: str | None):
@@ -507,12 +548,16 @@ def _finish_report(store, run_id: str, quiet: bool) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable list.")
 def runs_command(db_path: str | None, as_json: bool) -> None:
     """List the runs in the database, newest first."""
+    from tuieval.store.tags import tags_by_run
+
     store = _open_store(db_path)
     runs = store.list_runs()
+    tags = tags_by_run(store)
     if as_json:
         keys = ("id", "suite", "model", "simulated", "status", "n_samples", "n_expected", "n_errors",
                 "samples_per_case", "temperature", "started_at", "finished_at")
-        click.echo(json.dumps([{k: r.get(k) for k in keys} for r in runs], indent=2))
+        click.echo(json.dumps([dict({k: r.get(k) for k in keys}, tags=tags.get(r["id"], [])) for r in runs],
+                              indent=2))
         return
     if not runs:
         click.echo(f"no runs in {store.path} yet — try: tuieval run sample_suites/extraction.yaml --model demo/steady")
@@ -524,7 +569,8 @@ def runs_command(db_path: str | None, as_json: bool) -> None:
         acc = f"{(r['n_correct'] or 0) / n:.0%}" if n else "-"
         model = r["model"] + (" (sim)" if r["simulated"] else "")
         click.echo(f"{r['id']:<22} {r['suite'][:20]:<20} {model[:28]:<28} {r['status']:<9} "
-                   f"{n:>4}/{r['n_expected']:<4} {acc:>6}  {r['started_at']}")
+                   f"{n:>4}/{r['n_expected']:<4} {acc:>6}  {r['started_at']}"
+                   + (f"  [{', '.join(tags[r['id']])}]" if r["id"] in tags else ""))
 
 
 @cli.command("report")
@@ -583,22 +629,28 @@ def export_command(run_id: str, db_path: str | None, fmt: str) -> None:
 
 
 @cli.command("compare")
-@click.argument("baseline_run")
-@click.argument("candidate_run")
+@click.argument("baseline_run", required=False)
+@click.argument("candidate_run", required=False)
+@click.option("--baseline", "baseline_flag", default=None, metavar="TAG_OR_RUN",
+              help="The baseline (a tag such as production, or a run); then only CANDIDATE_RUN is given.")
 @db_option
 @click.option("--format", "fmt", type=click.Choice(["json", "md", "html"]), default="md", show_default=True)
-def compare_command(baseline_run: str, candidate_run: str, db_path: str | None, fmt: str) -> None:
+def compare_command(baseline_run: str | None, candidate_run: str | None, baseline_flag: str | None,
+                    db_path: str | None, fmt: str) -> None:
     """Paired comparison of two runs on the same cases; exit 1 when a slice regressed."""
-    from tuieval.report import build_comparison
-    from tuieval.report.formats import comparison_to_markdown
-
+    if baseline_flag is not None:
+        if candidate_run is not None:
+            raise BadInput("--baseline: give only CANDIDATE_RUN with it, not two runs")
+        baseline_run, candidate_run, baseline_name = baseline_flag, baseline_run, "--baseline"
+    else:
+        baseline_name = "BASELINE_RUN"
+    if baseline_run is None or candidate_run is None:
+        raise BadInput("CANDIDATE_RUN: missing (tuieval compare BASELINE_RUN CANDIDATE_RUN, "
+                       "or tuieval compare --baseline TAG CANDIDATE_RUN)")
     store = _open_store(db_path, must_exist=True)
-    baseline = _resolve(store, baseline_run, "BASELINE_RUN")
+    baseline = _resolve(store, baseline_run, baseline_name)
     candidate = _resolve(store, candidate_run, "CANDIDATE_RUN")
-    try:
-        comparison = build_comparison(store, baseline, candidate)
-    except ValueError as exc:  # runs that cannot be paired (different suites, no shared cases)
-        raise BadInput(f"CANDIDATE_RUN: {exc}") from None
+    comparison = _comparison(store, baseline, candidate)
     if fmt == "json":
         click.echo(json.dumps(comparison, indent=2, ensure_ascii=False))
     elif fmt == "html":
@@ -606,11 +658,27 @@ def compare_command(baseline_run: str, candidate_run: str, db_path: str | None, 
 
         click.echo(comparison_to_html(comparison), nl=False)
     else:
+        from tuieval.report.formats import comparison_to_markdown
+
         click.echo(comparison_to_markdown(comparison), nl=False)
+    if comparison_regressed(comparison):
+        sys.exit(EXIT_GATE_FAILED)
+
+
+def _comparison(store, baseline: str, candidate: str) -> dict:
+    from tuieval.report import build_comparison
+
+    try:
+        return build_comparison(store, baseline, candidate)
+    except ValueError as exc:  # runs that cannot be paired (different suites, no shared cases)
+        raise BadInput(f"CANDIDATE_RUN: {exc}") from None
+
+
+def comparison_regressed(comparison: dict) -> bool:
+    """The rule `compare` exits 1 by: a slice regressed, or the overall mean fell significantly."""
     overall = comparison.get("overall") or {}
     overall_regressed = bool(overall.get("significant")) and (overall.get("delta") or 0) < 0
-    if comparison.get("regressions") or overall_regressed:
-        sys.exit(EXIT_GATE_FAILED)
+    return bool(comparison.get("regressions")) or overall_regressed
 
 
 @cli.command("rescore")
@@ -783,6 +851,14 @@ def datasette_metadata_command(db_path: str | None) -> None:
 from tuieval.commands.batch import batch_group  # noqa: E402  (needs the helpers above)
 
 cli.add_command(batch_group)
+
+
+from tuieval.commands.tag import tag_command  # noqa: E402  (commands register after the helpers they use)
+
+cli.add_command(tag_command)
+from tuieval.commands.trend import trend_command  # noqa: E402
+
+cli.add_command(trend_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -82,6 +82,15 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
     "search_index": ("Whether samples_fts holds every stored sample.", {
         "id": "always 1", "built": "1 once rows stored before the index existed were indexed",
     }),
+    "tags": ("Named runs (tuieval tag RUN production): each name points at one run.", {
+        "name": "the tag (production, nightly …); any RUN argument accepts it", "run_id": "the run it points at",
+        "tagged_at": "ISO time it was set or last moved",
+    }),
+    "tag_events": ("The tag log: every set, move and delete, oldest first (kept when a run is deleted).", {
+        "id": "order of the change", "name": "the tag", "action": "set | move | delete",
+        "run_id": "the run the tag points at afterwards (null after delete)",
+        "previous_run_id": "the run it pointed at before (null for set)", "at": "ISO time of the change",
+    }),
     "case_scores": ("View: accuracy per run, case and template.", {
         "run_id": "the run", "case_id": "the case", "template": "template id", "n_samples": "samples",
         "accuracy": "mean correct", "n_errors": "failed requests", "metadata": "JSON: the case's slice fields",

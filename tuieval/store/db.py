@@ -312,6 +312,12 @@ class Store:
             return row["id"]
         row = self.conn.execute("SELECT id FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
+            # a tag (tuieval.store.tags) names one run; tag names start with a letter, ids with a digit
+            from tuieval.store.tags import tagged_run
+
+            tagged = tagged_run(self, run_id)
+            if tagged is not None:
+                return tagged
             # a unique prefix is enough, as with git hashes; LIKE would treat _ and % as wildcards
             rows = self.conn.execute(
                 "SELECT id FROM runs WHERE substr(id, 1, length(?)) = ? ORDER BY started_at, rowid LIMIT ?",
@@ -322,7 +328,9 @@ class Store:
                 ids = [r["id"] for r in rows[:AMBIGUOUS_SHOWN]]
                 more = ", …" if len(rows) > AMBIGUOUS_SHOWN else ""
                 raise RunNotFound(f"ambiguous: {run_id!r} matches {', '.join(ids)}{more}")
-            raise RunNotFound(f"no run {run_id!r}")
+            from tuieval.store.tags import TAG_PATTERN
+
+            raise RunNotFound(f"no run or tag {run_id!r}" if TAG_PATTERN.fullmatch(run_id) else f"no run {run_id!r}")
         return row["id"]
 
     def get_run(self, run_id: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # Each entry upgrades a database from version i to i+1. Never edit a released step:
 # append a new one, so every file created by an older tuieval still opens.
@@ -202,6 +202,23 @@ MIGRATIONS: list[str] = [
         local_id TEXT NOT NULL REFERENCES batches(local_id) ON DELETE CASCADE,
         custom_id TEXT NOT NULL,
         PRIMARY KEY (local_id, custom_id)
+    );
+    """,
+    # 7 -> 8: named runs (`tuieval tag RUN production`) and the log of every tag change, so a
+    # baseline that moved says when and from where. The log has no foreign key: it outlives runs.
+    """
+    CREATE TABLE IF NOT EXISTS tags (
+        name TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        tagged_at TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS tag_events (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        action TEXT NOT NULL,              -- set | move | delete
+        run_id TEXT,                       -- the run the tag points at afterwards (NULL after delete)
+        previous_run_id TEXT,              -- the run it pointed at before (NULL for set)
+        at TEXT NOT NULL
     );
     """,
 ]
