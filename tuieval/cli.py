@@ -142,7 +142,7 @@ def app_command(suites: tuple[str, ...] = (), db_path: str | None = None) -> Non
 @click.option("--poll-interval", type=click.FloatRange(min=0), default=30.0, show_default=True, metavar="S",
               help="Seconds between polls of a batch.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, metavar="N",
-              help="At most N requests per batch (default: the provider's limit, 50,000).")
+              help="At most N requests per batch (default: the provider's limit, 50,000 / 100,000).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output; only the run id.")
 @click.option("--compare-to", "compare_to", default=None, metavar="TAG_OR_RUN",
               help="Then compare with this run (e.g. the tag production) as `compare` does; exit 1 on a regression.")
@@ -305,9 +305,10 @@ def _check_batchable(model: str, scorer_specs, max_cost, cached: bool) -> None:
     """What `--batch` can do today, refused in one line before anything is stored."""
     from tuieval.cost.spend import judge_models
 
-    if not model.startswith(("openai/", "openai-compatible/")):
-        raise BadInput(f"--batch: {model}: batch runs go to OpenAI's Batch API (openai/ or openai-compatible/); "
-                       "for other runners use `tuieval batch export` and `tuieval batch import`")
+    if not model.startswith(("openai/", "openai-compatible/", "anthropic/")):
+        raise BadInput(f"--batch: {model}: batch runs go to OpenAI's Batch API or Anthropic's Message Batches "
+                       "(openai/, openai-compatible/, anthropic/); for other runners use `tuieval batch export` "
+                       "and `tuieval batch import`")
     if judge_models(scorer_specs):
         raise BadInput("--batch: a suite with a judge scorer is not supported in batch mode yet")
     if max_cost is not None:
@@ -319,13 +320,12 @@ def _check_batchable(model: str, scorer_specs, max_cost, cached: bool) -> None:
 def _run_batch(store, engine, backend, run_id: str, suite: str, resumed: bool, poll_s: float,
                batch_size: int | None, quiet: bool) -> None:
     """`run --batch`: submit, poll and store; then the report, as for an interactive run."""
-    from tuieval.batch.lines import MAX_REQUESTS
     from tuieval.batch.openai_api import BatchAPIError
     from tuieval.batch.runner import BatchRunner
 
     say = (lambda line: None) if quiet else (lambda line: click.echo(line, err=True))
     runner = BatchRunner(store, engine, backend, store.get_run(run_id), poll_s=poll_s,
-                         max_requests=batch_size or MAX_REQUESTS, on_progress=say)
+                         max_requests=batch_size, on_progress=say)
     try:
         out = runner.go(resumed=resumed)
     except KeyboardInterrupt:

@@ -164,3 +164,54 @@ def test_export_then_import_for_a_runner_with_no_api(tmp_path):
     status = subprocess.run(TUIEVAL + ["batch", "status", "--db", str(db)], capture_output=True, text=True,
                             env=env, timeout=60)
     assert status.stdout.strip() == "no open batches"
+
+
+def _anthropic(server, suite, db, *flags, popen=False):
+    cmd = TUIEVAL + ["run", str(suite), "--model", "anthropic/claude-haiku-4-5", "--base-url",
+                     f"http://127.0.0.1:{server.port}", "--api-key-env", "BATCH_KEY", "--batch", "--db", str(db),
+                     *map(str, flags)]
+    env = _env(BATCH_KEY="sk-batch-test")
+    if popen:
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_anthropic_message_batches_with_an_expired_line_then_resume(tmp_path, batch_server):
+    suite = write_echo_suite(tmp_path, 4)
+    db = tmp_path / "a.db"
+    batch_server.expire = {"r2"}  # the third request in dispatch order
+    out = _anthropic(batch_server, suite, db, "--poll-interval", 0)
+    assert out.returncode in (0, 1), out.stderr
+    run_id = out.stdout.strip().splitlines()[-1]
+    rows = _samples(db)
+    assert len(rows) == 4 and sum(r[5] == "batch_expired" for r in rows) == 1
+    assert all(r[2] == f"Answer: tok{int(r[0][1:])}" for r in rows if r[5] is None)
+    assert (batch_server.batches_created, batch_server.lines_received) == (1, 4)
+    batch_server.expire = set()
+    again = _anthropic(batch_server, suite, db, "--poll-interval", 0, "--resume", run_id)
+    assert again.returncode == 0, again.stderr
+    assert (batch_server.batches_created, batch_server.lines_received) == (2, 5)
+    assert [r[5] for r in _samples(db)] == [None] * 4
+    report = json.loads(subprocess.run(TUIEVAL + ["report", run_id, "--format", "json", "--db", str(db)],
+                                       capture_output=True, text=True, env=_env(), timeout=60).stdout)
+    with sqlite3.connect(db) as conn:
+        tokens = conn.execute("SELECT SUM(input_tokens), SUM(output_tokens) FROM samples").fetchone()
+    # claude-haiku-4-5: $1 / $5 per million, half price in a batch
+    assert report["cost"]["total"] == pytest.approx((tokens[0] * 1.0 + tokens[1] * 5.0) / 1e6 * 0.5)
+
+
+def test_anthropic_kill_9_while_polling_then_resume_polls_the_same_batch(tmp_path, batch_server):
+    suite = write_echo_suite(tmp_path, 3)
+    db = tmp_path / "a.db"
+    proc = _anthropic(batch_server, suite, db, "--poll-interval", 60, popen=True)
+    try:
+        assert batch_server.polled.wait(60)
+    finally:
+        proc.kill()
+        proc.wait(30)
+    with sqlite3.connect(db) as conn:
+        run_id, batch_id = conn.execute("SELECT run_id, batch_id FROM batches").fetchone()
+    assert batch_id == "msgbatch_1"
+    out = _anthropic(batch_server, suite, db, "--poll-interval", 0, "--resume", run_id)
+    assert out.returncode == 0, out.stderr
+    assert batch_server.batches_created == 1 and len(_samples(db)) == 3

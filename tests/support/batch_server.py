@@ -1,7 +1,11 @@
-"""A loopback server that speaks OpenAI's Batch API faithfully enough to test a client against:
+"""A loopback server that speaks OpenAI's Batch API and Anthropic's Message Batches faithfully
+enough to test a client against. OpenAI:
 files (upload with purpose "batch", content download), batch objects with their status
 transitions and request counts, output and error files, expiry, cancellation, partial failures,
-and the provider's limits (requests and bytes per input file).
+and the provider's limits (requests and bytes per input file). Anthropic (`/v1/messages/batches`):
+requests inline with `custom_id` checked against `^[a-zA-Z0-9_-]{1,64}$`, `processing_status`
+in_progress → ended on the second poll, results as JSONL from `results_url` (succeeded, errored,
+expired), `x-api-key` auth.
 
 Each GET of a batch advances it one step: validating → in_progress → finalizing → completed
 (or → expired when `expire` names some of its requests, → cancelled after a cancel). Answers
@@ -88,6 +92,9 @@ class BatchServer:
         app.router.add_get("/v1/batches", self._list)
         app.router.add_get("/v1/batches/{id}", self._get)
         app.router.add_post("/v1/batches/{id}/cancel", self._cancel)
+        app.router.add_post("/v1/messages/batches", self._m_create)
+        app.router.add_get("/v1/messages/batches/{id}", self._m_get)
+        app.router.add_get("/v1/messages/batches/{id}/results", self._m_results)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -111,6 +118,11 @@ class BatchServer:
 
     # -- helpers ---------------------------------------------------------------
     def _denied(self, request: web.Request) -> web.Response | None:
+        if request.path.startswith("/v1/messages/"):
+            if self.require_api_key and request.headers.get("x-api-key") != self.require_api_key:
+                return web.json_response({"type": "error", "error": {"type": "authentication_error",
+                                                                     "message": "invalid x-api-key"}}, status=401)
+            return None
         if self.require_api_key and request.headers.get("authorization") != f"Bearer {self.require_api_key}":
             return web.json_response({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",
                                                 "code": "invalid_api_key"}}, status=401)
@@ -245,6 +257,80 @@ class BatchServer:
                     expired = any(line["custom_id"] in self.expire for line in batch["_lines"])
                     self._finish(batch, "expired" if expired else "completed")
             return web.json_response(self._public(batch))
+
+    # -- Anthropic Message Batches ---------------------------------------------------
+    def _m_public(self, batch: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in batch.items() if not k.startswith("_")}
+
+    async def _m_create(self, request: web.Request) -> web.Response:
+        if (denied := self._denied(request)) is not None:
+            return denied
+        body = await request.json()
+        reqs = body.get("requests") or []
+        bad = [r.get("custom_id") for r in reqs if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", str(r.get("custom_id")))]
+        if bad:
+            return web.json_response({"type": "error", "error": {"type": "invalid_request_error",
+                                      "message": f"custom_id {bad[0]!r} does not match ^[a-zA-Z0-9_-]{{1,64}}$"}},
+                                     status=400)
+        with self._lock:
+            self.batches_created += 1
+            self.lines_received += len(reqs)
+            bid = f"msgbatch_{len(self.batches) + 1}"
+            batch = {"id": bid, "type": "message_batch", "processing_status": "in_progress",
+                     "request_counts": {"processing": len(reqs), "succeeded": 0, "errored": 0, "canceled": 0,
+                                        "expired": 0}, "results_url": None, "_reqs": reqs, "_step": 0}
+            self.batches[bid] = batch
+            public = self._m_public(batch)
+        self.created.set()
+        return web.json_response(public)
+
+    async def _m_get(self, request: web.Request) -> web.Response:
+        if (denied := self._denied(request)) is not None:
+            return denied
+        self.polled.set()
+        with self._lock:
+            self.polls += 1
+            batch = self.batches.get(request.match_info["id"])
+            if batch is None:
+                return web.json_response({"type": "error", "error": {"type": "not_found_error",
+                                                                     "message": "no such batch"}}, status=404)
+            batch["_step"] += 1
+            if batch["_step"] >= 2 and batch["processing_status"] == "in_progress":
+                lines, counts = [], {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
+                for r in batch["_reqs"]:
+                    cid, params = r["custom_id"], r["params"]
+                    if cid in self.expire:
+                        lines.append({"custom_id": cid, "result": {"type": "expired"}})
+                        counts["expired"] += 1
+                    elif cid in self.fail:
+                        lines.append({"custom_id": cid, "result": {"type": "errored", "error": {
+                            "type": "error", "error": {"type": "invalid_request_error", "message": "bad params"}}}})
+                        counts["errored"] += 1
+                    else:
+                        text = answer_for(params)
+                        lines.append({"custom_id": cid, "result": {"type": "succeeded", "message": {
+                            "id": f"msg_{cid}", "type": "message", "role": "assistant", "model": params.get("model"),
+                            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
+                            "usage": {"input_tokens": max(1, len(json.dumps(params.get("messages", ""))) // 4),
+                                      "output_tokens": math.ceil(len(text) / 4)}}}})
+                        counts["succeeded"] += 1
+                batch["_results"] = "".join(json.dumps(x) + "\n" for x in lines).encode()
+                batch["processing_status"] = "ended"
+                batch["request_counts"] = counts
+                batch["results_url"] = f"http://127.0.0.1:{self.port}/v1/messages/batches/{batch['id']}/results"
+            return web.json_response(self._m_public(batch))
+
+    async def _m_results(self, request: web.Request) -> web.Response:
+        if (denied := self._denied(request)) is not None:
+            return denied
+        with self._lock:
+            self.downloads += 1
+            batch = self.batches.get(request.match_info["id"])
+            data = (batch or {}).get("_results")
+        if data is None:
+            return web.json_response({"type": "error", "error": {"type": "not_found_error",
+                                                                 "message": "results not ready"}}, status=404)
+        return web.Response(body=data, content_type="application/binary")
 
     async def _cancel(self, request: web.Request) -> web.Response:
         if (denied := self._denied(request)) is not None:

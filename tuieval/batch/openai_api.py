@@ -64,3 +64,53 @@ class OpenAIBatchAPI:
 
     def download(self, file_id: str) -> bytes:
         return self._call("download", "GET", f"/files/{file_id}/content").content
+
+
+class OpenAIBatches:
+    """The runner's view of OpenAI's Batch API (tuieval.batch.runner): a batch is a file of lines."""
+
+    provider = "openai"
+    max_requests = 50_000
+
+    def __init__(self, backend) -> None:
+        self.api = OpenAIBatchAPI(backend.base_url, backend.auth_headers())
+
+    def close(self) -> None:
+        self.api.close()
+
+    def custom_id(self, item) -> str:
+        from tuieval.batch.lines import custom_id
+
+        return custom_id(item.key.case_id, item.key.template, item.key.sample_index)
+
+    def encode_line(self, cid: str, body: dict[str, Any]) -> bytes:
+        from tuieval.batch.lines import encode, input_line
+
+        return next(encode([input_line(cid, body)]))
+
+    def submit(self, local_id: str, data: bytes, file_id: str | None, on_uploaded) -> dict[str, Any]:
+        if file_id is None:
+            file_id = self.upload(data, local_id)
+            on_uploaded(file_id)
+        return self.api.create(file_id, local_id)
+
+    def upload(self, data: bytes, local_id: str) -> str:
+        return self.api.upload(data, f"{local_id}.jsonl")
+
+    def find(self, local_id: str) -> dict[str, Any] | None:
+        return self.api.find(local_id)
+
+    def get(self, batch_id: str) -> dict[str, Any]:
+        return self.api.get(batch_id)
+
+    def results(self, batch: dict[str, Any]):
+        """(outcomes, problems) of a finished batch: its output file, then its error file."""
+        from tuieval.batch.lines import read_lines
+
+        outcomes, problems = [], []
+        for field in ("output_file_id", "error_file_id"):
+            if batch.get(field):
+                o, p = read_lines(self.api.download(batch[field]), f"batch {batch['batch_id']} {field[:-3]}")
+                outcomes += o
+                problems += p
+        return outcomes, problems

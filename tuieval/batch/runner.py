@@ -1,9 +1,11 @@
-"""`tuieval run --batch`: a run's requests as OpenAI Batch API jobs, stored as ordinary samples.
+"""`tuieval run --batch`: a run's requests as provider batch jobs (OpenAI's Batch API, Anthropic's
+Message Batches), stored as ordinary samples.
 
 The order of work survives a kill -9 at any point: a batch row (with the requests it holds) is
 written before its file is uploaded, the file id and the batch id as soon as the provider gives
 them, so `--resume` polls the batch it had rather than submitting again; a batch created just
-before a crash is found again by the id tuieval sent with it (`metadata.tuieval_local_id`).
+before a crash is found again by the id tuieval sent with it (`metadata.tuieval_local_id`;
+Anthropic's batches carry no metadata, see tuieval.batch.anthropic_api).
 Lines that expired, were cancelled or failed are stored as error samples with the reason, and
 `--resume` sends only those, as a new smaller batch. A run larger than a batch file may hold
 (requests or bytes) is split into several. Batch samples have no latency (not applicable).
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from tuieval.batch import lines as L
-from tuieval.batch.openai_api import TERMINAL, OpenAIBatchAPI
+from tuieval.batch.openai_api import TERMINAL, OpenAIBatches
 from tuieval.store import batches as B
 
 
@@ -28,21 +30,31 @@ class BatchOutcome:
     n_total: int
     n_errors: int
     n_batches: int       # batches submitted by this invocation
-    problems: list[str]  # output lines that could not be read
+    problems: list[str]  # result lines that could not be read
+
+
+def provider_for(backend):
+    """The batch API of a backend's provider."""
+    if backend.spec.startswith("anthropic/"):
+        from tuieval.batch.anthropic_api import AnthropicBatches
+
+        return AnthropicBatches(backend)
+    return OpenAIBatches(backend)
 
 
 class BatchRunner:
     def __init__(self, store, engine, backend, run: dict[str, Any], *, poll_s: float = 30.0,
-                 max_requests: int = L.MAX_REQUESTS, max_bytes: int = L.MAX_BYTES,
+                 max_requests: int | None = None, max_bytes: int = L.MAX_BYTES,
                  on_progress: Callable[[str], None] | None = None, sleep: Callable[[float], None] = time.sleep):
         from tuieval.scoring import build_scorers
 
         self.store, self.engine, self.backend, self.run = store, engine, backend, run
-        self.poll_s, self.max_requests, self.max_bytes = poll_s, max_requests, max_bytes
+        self.api = provider_for(backend)
+        self.poll_s, self.max_bytes = poll_s, max_bytes
+        self.max_requests = max_requests or self.api.max_requests
         self.say = on_progress or (lambda line: None)
         self.sleep = sleep
         self.scorers = build_scorers(run["config"].get("scorers"))
-        self.api = OpenAIBatchAPI(backend.base_url, backend.auth_headers())
         self.problems: list[str] = []
         self.n_submitted = 0
 
@@ -55,11 +67,11 @@ class BatchRunner:
 
     def _items(self) -> dict[str, Any]:
         work, _ = self.engine.plan(self.run)
-        return {L.custom_id(w.key.case_id, w.key.template, w.key.sample_index): w for w in work}
+        return {self.api.custom_id(w): w for w in work}
 
     def _line(self, cid: str, item) -> bytes:
         _, body = self.backend.request_identity(self._request_of(item))
-        return next(L.encode([L.input_line(cid, body)]))
+        return self.api.encode_line(cid, body)
 
     # -- the whole run ---------------------------------------------------------------
 
@@ -90,12 +102,16 @@ class BatchRunner:
 
     # -- one batch -------------------------------------------------------------------
 
-    def _submit(self, ids: list[str], data: bytes) -> dict[str, Any]:
-        local_id = f"{self.run['id']}-{uuid.uuid4().hex[:8]}"
-        B.add_batch(self.store, local_id, self.run["id"], "openai", self.backend.base_url, ids)
-        file_id = self.api.upload(data, f"{local_id}.jsonl")
-        B.update_batch(self.store, local_id, input_file_id=file_id, status="uploaded")
-        created = self.api.create(file_id, local_id)
+    def _submit(self, ids: list[str], data: bytes, local_id: str | None = None,
+                file_id: str | None = None) -> dict[str, Any]:
+        if local_id is None:
+            local_id = f"{self.run['id']}-{uuid.uuid4().hex[:8]}"
+            B.add_batch(self.store, local_id, self.run["id"], self.api.provider, self.backend.base_url, ids)
+
+        def uploaded(fid: str) -> None:
+            B.update_batch(self.store, local_id, input_file_id=fid, status="uploaded")
+
+        created = self.api.submit(local_id, data, file_id, uploaded)
         self.n_submitted += 1
         B.update_batch(self.store, local_id, batch_id=created["id"], status=created.get("status") or "validating",
                        counts=created.get("request_counts"))
@@ -110,16 +126,14 @@ class BatchRunner:
         local_id = batch["local_id"]
         if batch["batch_id"] is None:
             found = self.api.find(local_id)
-            if found is None:
-                # never created (killed before or during upload): submit it now, once
+            if found is not None:
+                B.update_batch(self.store, local_id, batch_id=found["id"], status=found.get("status") or "validating")
+            else:
+                # never created (killed before or during submission): submit it now
                 ids = B.batch_custom_ids(self.store, local_id)
                 items = self._items()
                 data = b"".join(self._line(cid, items[cid]) for cid in ids if cid in items)
-                file_id = batch["input_file_id"] or self.api.upload(data, f"{local_id}.jsonl")
-                found = self.api.create(file_id, local_id)
-                self.n_submitted += 1
-                B.update_batch(self.store, local_id, input_file_id=file_id)
-            B.update_batch(self.store, local_id, batch_id=found["id"], status=found.get("status") or "validating")
+                self._submit(ids, data, local_id, batch["input_file_id"])
             batch = self._row(local_id)
         state = self.api.get(batch["batch_id"])
         while True:
@@ -140,18 +154,15 @@ class BatchRunner:
 
         items = self._items()
         seen: set[str] = set()
-        for field in ("output_file_id", "error_file_id"):
-            if batch[field]:
-                outcomes, problems = L.read_lines(self.api.download(batch[field]), f"batch {batch['batch_id']} "
-                                                  f"{field.replace('_id', '')}")
-                self.problems += problems
-                for o in outcomes:
-                    item = items.get(o.custom_id)
-                    if item is None or o.custom_id in seen:
-                        continue
-                    seen.add(o.custom_id)
-                    self._store(sample_row(self.run["id"], item, self._request_of(item).messages, self.scorers,
-                                           o.result, o.error, 1, None))
+        outcomes, problems = self.api.results(batch)
+        self.problems += problems
+        for o in outcomes:
+            item = items.get(o.custom_id)
+            if item is None or o.custom_id in seen:
+                continue
+            seen.add(o.custom_id)
+            self._store(sample_row(self.run["id"], item, self._request_of(item).messages, self.scorers,
+                                   o.result, o.error, 1, None))
         # lines the provider returned nothing for: the batch's own end is their reason
         kind = {"expired": "batch_expired", "cancelled": "batch_cancelled"}.get(batch["status"], "batch_failed")
         why = ((batch.get("errors") or {}).get("data") or [{}])[0].get("message") if batch.get("errors") else None
