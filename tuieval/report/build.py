@@ -43,7 +43,8 @@ def build(store: Store, run_id: str, *, persist_clusters: bool = False, with_row
     clustering runs once: the stored clusters and the report come from the same result).
     Without it, a finished run's cached report is returned when its samples have not changed,
     and a remote tier's stored clusters are reused (`analysis.clustering.source: "stored"`).
-    The `cost` section is priced each time (`prices`: a tuieval.cost PriceTable to re-price with).
+    The `cost` section is priced with the prices stored with the run (cached with the report);
+    `prices` (a tuieval.cost PriceTable) re-prices it.
     Raises ClusteringBackendError when a remote endpoint is needed and fails.
     """
     run = store.get_run(run_id)
@@ -68,11 +69,13 @@ def build(store: Store, run_id: str, *, persist_clusters: bool = False, with_row
         if judge is not None:
             report["judge"] = judge
         report["gates"] = evaluate_gates(report, (run.get("config") or {}).get("gates") or [])
+        report["cost"] = _cost_section(store, run, report, cases, None)
         if run["status"] != "running":
             # A finished run's report only changes with its samples: keep it so reopening a large
             # run (the app, `tuieval report`) costs a read, not a re-analysis.
             store.cache_report(run["id"], fingerprint, json.dumps(report, ensure_ascii=False))
-    report["cost"] = _cost_section(store, run, report, cases, prices)
+    if prices is not None:  # re-priced on purpose (`report --prices FILE`)
+        report["cost"] = _cost_section(store, run, report, cases, prices)
     return BuiltReport(run=run, report=report, cases=cases, samples=samples)
 
 

@@ -1,8 +1,8 @@
 """The `cost` section of tuieval.report/1: what the run cost, per run, per case, per sample and
 per slice, for its model and its judges (prices: tuieval.cost.prices; totals: tuieval.cost.spend).
 
-Not cached with the report: a cost is a reading of a price table (`report --prices FILE`
-re-prices a run), and summing the stored token counts is one grouped query.
+Cached with the report (a run's prices are stored with it, so its cost does not change);
+`report --prices FILE` re-prices a run on purpose.
 """
 
 from __future__ import annotations

@@ -40,16 +40,17 @@ def export_rows(store: Store, run_id: str) -> Iterator[dict[str, Any]]:
     run = store.get_run(run_id)
     cases = store.analysis_cases(run["id"])
     metadata = {c["case_id"]: c["metadata"] for c in cases}
-    samples = store.get_samples(run["id"])
-    for s in samples:
-        s["correct"] = is_correct(s)
-    if samples and all(s.get("cluster") is None for s in samples):
-        # never analysed (e.g. an interrupted run): cluster now, without writing
-        assignments, _, _ = cluster_samples(run, samples, cases, VarianceConfig.from_run(run).effective_method)
-        for s in samples:
-            s["cluster"] = assignments.get((s["case_id"], s["template"], s["sample_index"]))
+    assignments = None
+    if store.count_samples(run["id"]) and not store.has_clusters(run["id"]):
+        # never analysed (e.g. an interrupted run): cluster now from the lean rows, without writing
+        assignments, _, _ = cluster_samples(run, store.analysis_samples(run["id"]), cases,
+                                            VarianceConfig.from_run(run).effective_method)
     judged = _judged(store, run)
-    for s in samples:
+    # streamed: one row at a time, so a million-sample run is exported in bounded memory
+    for s in store.iter_samples(run["id"]):
+        s["correct"] = is_correct(s)
+        if assignments is not None:
+            s["cluster"] = assignments.get((s["case_id"], s["template"], s["sample_index"]))
         row = dict(s, prompt=json.loads(s["prompt"]), metadata=metadata.get(s["case_id"], {}),
                    cached=bool(s.get("cached")))
         out = {k: row.get(k) for k in EXPORT_FIELDS}

@@ -13,7 +13,7 @@ import secrets
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from tuieval.sample_rules import ANSWER_SQL, is_correct
 from tuieval.store.schema import migrate
@@ -371,6 +371,19 @@ class Store:
                 d[key] = json.loads(d[key])
             out.append(d)
         return out
+
+    def iter_samples(self, run_id: str) -> Iterator[dict[str, Any]]:
+        """A run's samples one at a time, in the order of `get_samples`, without holding them all
+        (`tuieval export` of a million-sample run)."""
+        cur = self.conn.execute("SELECT * FROM samples WHERE run_id = ? ORDER BY case_id, template, sample_index",
+                                (run_id,))
+        for row in cur:
+            yield dict(row)
+
+    def has_clusters(self, run_id: str) -> bool:
+        """Whether the analysis has written the run's clusters (samples.cluster)."""
+        return self.conn.execute("SELECT 1 FROM samples WHERE run_id = ? AND cluster IS NOT NULL LIMIT 1",
+                                 (run_id,)).fetchone() is not None
 
     def get_samples(self, run_id: str, *, case_id: str | None = None,
                     columns: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
