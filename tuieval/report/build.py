@@ -70,6 +70,7 @@ def build(store: Store, run_id: str, *, persist_clusters: bool = False, with_row
             # A finished run's report only changes with its samples: keep it so reopening a large
             # run (the app, `tuieval report`) costs a read, not a re-analysis.
             store.cache_report(run["id"], fingerprint, json.dumps(report, ensure_ascii=False))
+    _add_redteam(store, run, report)
     return BuiltReport(run=run, report=report, cases=cases, samples=samples)
 
 
@@ -107,6 +108,16 @@ def _judge_section(store: Store, run: dict[str, Any], samples: list[dict[str, An
     if not any(s.type == "judge" for s in scorers):
         return None
     return judge_section(scorers, samples, store.get_judgements(run["id"]), config.get("human_labels"))
+
+
+def _add_redteam(store: Store, run: dict[str, Any], report: dict[str, Any]) -> None:
+    """`redteam` when a red-team run targets this run: read fresh, never cached (its attacks are
+    stored after the seed run finished)."""
+    from tuieval.report.redteam import redteam_section
+
+    section = redteam_section(store, run)
+    if section is not None:
+        report["redteam"] = section
 
 
 def _perturbation_section(cases: list[dict[str, Any]], samples: list[dict[str, Any]]) -> dict[str, Any] | None:

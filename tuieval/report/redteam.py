@@ -1,0 +1,90 @@
+"""The report's `redteam` section: a target run's red-team figures, read fresh from the store.
+
+Added after the report cache (tuieval.report.build), because attacks are stored after the seed
+run itself is finished. The figures are tuieval.redteam.analysis; this module gathers the
+rows, the budget's accounting and the successful attacks beside their seeds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tuieval.store import Store
+from tuieval.store.redteam import RedTeamStore
+
+
+def seed_rows(store: Store, run_id: str) -> list[dict[str, Any]]:
+    """Each seed case of a target run: id, metadata, whether the target got it right, its answer."""
+    answers = {s["case_id"]: s for s in store.analysis_samples(run_id)}
+    out = []
+    for c in store.get_cases(run_id):
+        s = answers.get(c["case_id"])
+        out.append({"case_id": c["case_id"], "metadata": c["metadata"], "correct": bool(s and s["correct"]),
+                    "answer": s["answer"] if s else None})
+    return out
+
+
+def seed_requests(store: Store, run_ids: list[str]) -> int:
+    """Requests the seed answers and their judgements cost so far."""
+    return sum(store.count_samples(r) + store.count_judgements(r) for r in run_ids)
+
+
+def redteam_section(store: Store, run: dict[str, Any], *, record: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The `redteam` section of `run` (None when no red-team run targets it)."""
+    from tuieval.redteam.analysis import paired, target_figures
+    from tuieval.redteam.runner import RedTeam
+
+    rts = RedTeamStore(store)
+    record = record or rts.for_run(run["id"])
+    if record is None:
+        return None
+    run_ids = record["run_ids"]
+    models = {r: store.get_run(r)["model"] for r in run_ids}
+    seeds = seed_rows(store, run["id"])
+    answers = rts.answers(record["id"])
+    attacks = {(a["case_id"], a["strategy"], a["try_index"]): a for a in rts.attacks(record["id"])}
+    try:
+        units, cut, _ = RedTeam(store).plan(record)
+    except Exception:  # a seed run that never finished has no plan yet
+        units, cut = [], 0
+    figures = target_figures(run["id"], seeds, answers, record["strategies"], record["tries"])
+    by_case = {s["case_id"]: s for s in seeds}
+    successful = []
+    for a in answers:
+        if a["run_id"] != run["id"] or a.get("error") is not None or a.get("correct") is None or a["correct"]:
+            continue
+        attack = attacks.get((a["case_id"], a["strategy"], a["try_index"])) or {}
+        seed = by_case.get(a["case_id"]) or {}
+        successful.append({"case_id": a["case_id"], "strategy": a["strategy"], "try_index": a["try_index"],
+                           "seed_answer": seed.get("answer"), "attack_turns": attack.get("turns") or [],
+                           "answer": a["response"], "extracted": a.get("extracted"),
+                           "seed_prompt": _seed_prompt(store, run["id"], a["case_id"])})
+    section: dict[str, Any] = {
+        "id": record["id"], "status": record["status"], "suite": record["suite"], "attacker": record["attacker"],
+        "decider": record["decider"], "strategies": record["strategies"], "tries": record["tries"],
+        "budget": record["budget"], "seed": record["seed"],
+        "requests_used": seed_requests(store, run_ids) + rts.requests_used(record["id"]),
+        "targets": [{"run_id": r, "model": models[r]} for r in run_ids],
+        "target": {"run_id": run["id"], "model": run["model"]},
+        "attacks": {"planned": len(units), "not_attempted_budget": cut, "stored": len(attacks),
+                    "attacker_failed": sum(1 for a in attacks.values() if a.get("error_kind") not in (None, "unusable")),
+                    "unusable": sum(1 for a in attacks.values() if a.get("error_kind") == "unusable")},
+        **figures,
+        "successful": successful,
+    }
+    if len(run_ids) == 2:
+        section["comparison"] = {"a": {"run_id": run_ids[0], "model": models[run_ids[0]]},
+                                 "b": {"run_id": run_ids[1], "model": models[run_ids[1]]},
+                                 "strategies": paired(answers, run_ids[0], run_ids[1], record["strategies"])}
+    return section
+
+
+def _seed_prompt(store: Store, run_id: str, case_id: str) -> str | None:
+    import json
+
+    rows = store.get_samples(run_id, case_id=case_id)
+    if not rows:
+        return None
+    messages = json.loads(rows[0]["prompt"] or "[]")
+    users = [m.get("content") for m in messages if m.get("role") == "user"]
+    return users[-1] if users else None
