@@ -45,6 +45,11 @@ and ``seed``, and the reply is ``server.attack_rule(parts)`` (default
 :func:`default_attack_rule`).  Its prompt key is :data:`ATTACK_KEY`; counters
 ``attack_requests`` and ``attack_log`` (the parts dicts).
 
+**Per-model answers** — ``server.answer_rule = lambda model, text, answer: ...`` (default None)
+rewrites an ordinary chat answer: it gets the request's model, its last user text and the
+``"Answer: X"`` the server would send, and returns the text to send instead (two target models
+that differ on the same prompt).
+
 Faults are set on the object (thread-safe) and apply to the following requests::
 
     server.configure(p_429=0.1, retry_after="2", p_500=0.05, p_cut=0.05,
@@ -316,6 +321,7 @@ class ModelServer:
         self.attack_requests = 0
         self.attack_log: list[dict[str, Any]] = []
         self.attack_rule = default_attack_rule
+        self.answer_rule = None
         self.last_headers: dict[str, str] = {}
         self.last_body: dict[str, Any] = {}
         self._bucket_tokens: float | None = None
@@ -409,6 +415,7 @@ class ModelServer:
             self.attack_requests = 0
             self.attack_log.clear()
             self.attack_rule = default_attack_rule
+            self.answer_rule = None
             self._bucket_tokens = None
             self.bucket_rejected = 0
 
@@ -538,6 +545,9 @@ class ModelServer:
             alternatives = x.split("|")
             x = alternatives[(nth - 1) % len(alternatives)]
         cfg["answer"] = "Answer: " + x
+        rule = self.answer_rule
+        if rule is not None:
+            cfg["answer"] = str(rule(body.get("model"), _last_user_text(body), cfg["answer"]))
         return cfg, key, fault
 
     def _take_token(self, cfg: dict[str, Any]) -> float | None:

@@ -7,6 +7,7 @@ rows, the budget's accounting and the successful attacks beside their seeds.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tuieval.store import Store
@@ -15,12 +16,14 @@ from tuieval.store.redteam import RedTeamStore
 
 def seed_rows(store: Store, run_id: str) -> list[dict[str, Any]]:
     """Each seed case of a target run: id, metadata, whether the target got it right, its answer."""
-    answers = {s["case_id"]: s for s in store.analysis_samples(run_id)}
+    verdicts = {s["case_id"]: s["correct"] for s in store.analysis_samples(run_id)}
+    responses = {s["case_id"]: s for s in store.get_samples(run_id, columns=("case_id", "response", "prompt"))}
     out = []
     for c in store.get_cases(run_id):
-        s = answers.get(c["case_id"])
-        out.append({"case_id": c["case_id"], "metadata": c["metadata"], "correct": bool(s and s["correct"]),
-                    "answer": s["answer"] if s else None})
+        s = responses.get(c["case_id"]) or {}
+        users = [m.get("content") for m in json.loads(s.get("prompt") or "[]") if m.get("role") == "user"]
+        out.append({"case_id": c["case_id"], "metadata": c["metadata"], "correct": bool(verdicts.get(c["case_id"])),
+                    "answer": s.get("response"), "prompt": users[-1] if users else None})
     return out
 
 
@@ -58,7 +61,7 @@ def redteam_section(store: Store, run: dict[str, Any], *, record: dict[str, Any]
         successful.append({"case_id": a["case_id"], "strategy": a["strategy"], "try_index": a["try_index"],
                            "seed_answer": seed.get("answer"), "attack_turns": attack.get("turns") or [],
                            "answer": a["response"], "extracted": a.get("extracted"),
-                           "seed_prompt": _seed_prompt(store, run["id"], a["case_id"])})
+                           "seed_prompt": seed.get("prompt")})
     section: dict[str, Any] = {
         "id": record["id"], "status": record["status"], "suite": record["suite"], "attacker": record["attacker"],
         "decider": record["decider"], "strategies": record["strategies"], "tries": record["tries"],
@@ -78,13 +81,3 @@ def redteam_section(store: Store, run: dict[str, Any], *, record: dict[str, Any]
                                  "strategies": paired(answers, run_ids[0], run_ids[1], record["strategies"])}
     return section
 
-
-def _seed_prompt(store: Store, run_id: str, case_id: str) -> str | None:
-    import json
-
-    rows = store.get_samples(run_id, case_id=case_id)
-    if not rows:
-        return None
-    messages = json.loads(rows[0]["prompt"] or "[]")
-    users = [m.get("content") for m in messages if m.get("role") == "user"]
-    return users[-1] if users else None
