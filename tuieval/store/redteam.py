@@ -11,7 +11,8 @@ import json
 import os
 from typing import Any
 
-from tuieval.store.db import Store, _pid_alive, new_run_id, now_iso
+from tuieval.store import db
+from tuieval.store.db import Store, _pid_alive
 
 ATTACK_COLUMNS = ("redteam_id", "case_id", "strategy", "try_index", "prompt", "reply", "turns", "latency_ms",
                   "input_tokens", "output_tokens", "attempts", "error", "error_kind", "created_at")
@@ -50,8 +51,8 @@ class RedTeamStore:
 
     def create(self, row: dict[str, Any]) -> str:
         row = dict(row)
-        row.setdefault("id", "rt-" + new_run_id())
-        row.setdefault("started_at", now_iso())
+        row.setdefault("id", "rt-" + db.new_run_id())
+        row.setdefault("started_at", db.now_iso())
         row.setdefault("status", "running")
         row.setdefault("pid", os.getpid())
         for key in ("run_ids", "strategies", "config"):
@@ -102,14 +103,14 @@ class RedTeamStore:
 
     def set_status(self, redteam_id: str, status: str) -> None:
         self.conn.execute("UPDATE redteams SET status = ?, finished_at = ?, pid = ? WHERE id = ?",
-                          (status, None if status == "running" else now_iso(),
+                          (status, None if status == "running" else db.now_iso(),
                            os.getpid() if status == "running" else None, redteam_id))
 
     # -- attacks and answers --------------------------------------------------------
 
     def add_attack(self, row: dict[str, Any]) -> bool:
         """Store one attacker reply; False when it was stored already (never overwritten)."""
-        row = {"created_at": now_iso(), **row}
+        row = {"created_at": db.now_iso(), **row}
         cols = [c for c in ATTACK_COLUMNS if c in row]
         cur = self.conn.execute(
             f"INSERT OR IGNORE INTO redteam_attacks ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
@@ -118,7 +119,7 @@ class RedTeamStore:
 
     def add_answer(self, row: dict[str, Any]) -> bool:
         """Store one target's answer to an attack (its verdict may follow in `decide`)."""
-        row = {"created_at": now_iso(), **row}
+        row = {"created_at": db.now_iso(), **row}
         if row.get("correct") is not None:
             row.setdefault("decided_at", row["created_at"])
             row["correct"] = int(bool(row["correct"]))
@@ -134,7 +135,7 @@ class RedTeamStore:
         self.conn.execute(
             "UPDATE redteam_answers SET correct = ?, extracted = ?, judgements = ?, judge_requests = ?, "
             "decided_at = ? WHERE redteam_id = ? AND run_id = ? AND case_id = ? AND strategy = ? AND try_index = ?",
-            (int(bool(correct)), extracted, _encode(judgements, "judgements"), judge_requests, now_iso(),
+            (int(bool(correct)), extracted, _encode(judgements, "judgements"), judge_requests, db.now_iso(),
              redteam_id, run_id, *key))
 
     def attacks(self, redteam_id: str) -> list[dict[str, Any]]:
