@@ -163,3 +163,40 @@ class RedTeamStore:
                               "WHERE redteam_id = ?", (redteam_id,)).fetchone()[0]
         return int(a) + int(b)
 
+
+
+#: Datasette descriptions of the red-team tables (merged into tuieval.store.datasette.TABLES)
+DATASETTE_TABLES: dict[str, tuple[str, dict[str, str]]] = {
+    "redteams": ("One row per `tuieval redteam` run: attacker, decider, target runs, strategies, budget.", {
+        "id": "Red-team run id (rt-…), what `tuieval redteam --resume` takes",
+        "suite": "Suite name", "suite_path": "Suite file the run started from",
+        "attacker": "Attacker model spec", "decider": "judge:SPEC or scorer:NAME: what decides an answer is right",
+        "run_ids": "JSON list of the target runs (their seed answers are samples there), in --target order",
+        "strategies": "JSON list of attack strategies", "tries": "Attacks per case and strategy",
+        "budget": "Most requests (seed answers, attacker, target turns, judge); NULL: no bound",
+        "seed": "Base seed", "status": "running | complete | partial | failed",
+        "config": "JSON: the settings a resume uses", "pid": "Writer process while running",
+        "started_at": "UTC start time", "finished_at": "UTC end time",
+    }),
+    "redteam_attacks": ("One row per attacker request: the rewrite of a seed case by one strategy, one try.", {
+        "redteam_id": "The red-team run", "case_id": "The seed case", "strategy": "Attack strategy",
+        "try_index": "Try, 0-based", "prompt": "JSON chat messages sent to the attacker",
+        "reply": "The attacker's raw reply", "turns": "JSON list of the user turns the attack sends (NULL: unusable)",
+        "latency_ms": "Attacker latency", "input_tokens": "Attacker input tokens",
+        "output_tokens": "Attacker output tokens", "attempts": "Attempts including retries",
+        "error": "Why the request failed, or why the reply is unusable", "error_kind": "Failure kind (unusable: empty)",
+        "created_at": "UTC time stored",
+    }),
+    "redteam_answers": ("One row per target answer to an attack, with its verdict (broken = correct 0).", {
+        "redteam_id": "The red-team run", "run_id": "The target's run", "case_id": "The seed case",
+        "strategy": "Attack strategy", "try_index": "Try, 0-based",
+        "messages": "JSON conversation sent (a multi-turn attack holds the target's earlier replies)",
+        "response": "The target's final answer", "target_requests": "Requests sent to the target (one per turn)",
+        "latency_ms": "Sum of the turns' latencies", "attempts": "Attempts including retries",
+        "error": "Why a target request failed", "error_kind": "Failure kind",
+        "correct": "1: still right, 0: broken, NULL: not decided yet", "extracted": "What the decider read",
+        "judgements": "JSON list of the judge's replies and grades (judge decider)",
+        "judge_requests": "Judge requests this verdict cost", "created_at": "UTC time stored",
+        "decided_at": "UTC time of the verdict",
+    }),
+}
