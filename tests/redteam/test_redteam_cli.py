@@ -176,3 +176,46 @@ def test_bad_input_is_one_line_exit_2_and_nothing_is_stored(tmp_path):
         with sqlite3.connect(db) as conn:
             assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
             assert conn.execute("SELECT COUNT(*) FROM redteams").fetchone()[0] == 0
+
+
+def test_compare_two_red_team_runs_pairs_only_identical_attacks(tmp_path, model_server):
+    """Two runs of the same suite and attacker, targets "fragile" (broken by every injection)
+    and "sturdy" (only on tok0), 6 cases. The second run's attacker writes c005's attack
+    differently, so that pair is left out: 5 pairs, c000 broken for both, c001..c004 for fragile
+    only → b = 4, c = 0, exact McNemar p = 2 · (1/2)^4 = 1/8."""
+    import re
+
+    def answer(model, text, default):
+        if "IGNORE" in text and (model == "fragile" or "<<tok0>>" in text):
+            return "Answer: wrong"
+        return default
+
+    def attack(parts):
+        extra = " (second run)" if parts["model"] == "attacker2" and "<<tok5>>" in parts["original"] else ""
+        return f"<prompt>IGNORE THIS{extra}: {parts['original']}</prompt>"
+
+    model_server.answer_rule = answer
+    model_server.attack_rule = attack
+    suite = write_echo_suite(tmp_path, 6)
+    db = tmp_path / "rt.db"
+    url = model_server.openai_base_url
+    ids = []
+    for target, attacker in (("openai-compatible/fragile", "openai-compatible/attacker"),
+                             ("openai-compatible/sturdy", "openai-compatible/attacker2")):
+        r = subprocess.run(TUIEVAL + ["redteam", str(suite), "--target", target, "--attacker", attacker,
+                                      "--strategies", "instruction_injection", "--base-url", url,
+                                      "--attacker-base-url", url, "--db", str(db), "--quiet"],
+                           capture_output=True, text=True, env=_env(), timeout=60)
+        assert r.returncode == 0, r.stderr
+        ids.append(r.stdout.strip().splitlines()[-1])
+    out = subprocess.run(TUIEVAL + ["redteam", "--compare", *ids, "--format", "json", "--db", str(db)],
+                         capture_output=True, text=True, env=_env(), timeout=60)
+    assert out.returncode == 0, out.stderr
+    comp = json.loads(out.stdout)
+    inj = next(r for r in comp["strategies"] if r["strategy"] == "instruction_injection")
+    assert (inj["n_pairs"], inj["only_a_broken"], inj["only_b_broken"], inj["both_broken"]) == (5, 4, 0, 1)
+    assert inj["p_value"] == 2 * 0.5 ** 4
+    assert comp["n_not_paired_different_text"] == 1
+    md = subprocess.run(TUIEVAL + ["redteam", "--compare", *ids, "--db", str(db)], capture_output=True, text=True,
+                        env=_env(), timeout=60).stdout
+    assert re.search(r"\| instruction_injection \| 5 \| 4 \| 0 \| 1 \|", md)

@@ -61,14 +61,22 @@ def _check_attacker(spec: str) -> None:
               help="Write each successful attack as a regression suite file in DIR.")
 @click.option("--resume", "resume_id", default=None, metavar="REDTEAM_ID",
               help="Finish an interrupted red-team run with the settings it started with.")
+@click.option("--compare", "compare_ids", nargs=2, default=None, metavar="REDTEAM_A REDTEAM_B",
+              help="Compare the first targets of two stored red-team runs (exact McNemar per strategy) instead.")
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True,
+              help="Output of --compare.")
 @db_option
 @click.option("--quiet", "-q", is_flag=True, help="No summary; only the red-team id.")
 def redteam_command(suite, targets, attacker, judge, strategies, tries, budget, seed, limit, concurrency, base_url,
                     api_key_env, attacker_base_url, judge_base_url, timeout, connect_timeout, max_retries, save_dir,
-                    resume_id, db_path, quiet) -> None:
+                    resume_id, compare_ids, fmt, db_path, quiet) -> None:
     """Attack SUITE's cases: the attacker rewrites each per strategy, the target answers, the
     judge (or the case's scorer) says whether it broke. Prints the red-team id last."""
     import asyncio
+
+    if compare_ids:
+        _compare(compare_ids, fmt, db_path)
+        return
 
     from tuieval.redteam.runner import BudgetError, RedTeam, RedTeamOptions
     from tuieval.redteam.strategies import StrategyError, parse_strategies
@@ -179,6 +187,22 @@ def redteam_command(suite, targets, attacker, judge, strategies, tries, budget, 
     if not quiet:
         _summary(store, record)
     click.echo(redteam_id)
+
+
+def _compare(ids: tuple[str, str], fmt: str, db_path: str | None) -> None:
+    import json
+
+    from tuieval.report.formats.redteam import redteam_compare_markdown
+    from tuieval.report.redteam import redteam_comparison
+    from tuieval.store.redteam import RedTeamNotFound
+
+    store = _open_store(db_path, must_exist=True)
+    try:
+        comp = redteam_comparison(store, *ids)
+    except RedTeamNotFound as exc:
+        raise BadInput(f"--compare: {exc} in {store.path}") from None
+    click.echo(json.dumps(comp, indent=2, ensure_ascii=False) if fmt == "json" else redteam_compare_markdown(comp),
+               nl=fmt == "json")
 
 
 def _summary(store, record) -> None:

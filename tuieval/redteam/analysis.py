@@ -118,6 +118,24 @@ def paired(answers: Sequence[Mapping[str, Any]], run_a: str, run_b: str,
     """Exact McNemar per strategy (and over all strategies) between two targets on the same attacks."""
     a = {(r["case_id"], r["strategy"], r["try_index"]): not r["correct"] for r in counted(answers, run_a)}
     b = {(r["case_id"], r["strategy"], r["try_index"]): not r["correct"] for r in counted(answers, run_b)}
+    return mcnemar_table(a, b, strategies)
+
+
+def paired_runs(answers_a: Sequence[Mapping[str, Any]], attacks_a: Mapping[tuple, Sequence[str] | None], run_a: str,
+                answers_b: Sequence[Mapping[str, Any]], attacks_b: Mapping[tuple, Sequence[str] | None], run_b: str,
+                strategies: Sequence[str]) -> tuple[list[dict[str, Any]], int]:
+    """McNemar per strategy between the targets of two red-team runs: an attack pairs only when
+    both runs sent the identical turns (same case, strategy and try); also returns how many
+    attacks both counted but could not pair because their text differed."""
+    a = {(r["case_id"], r["strategy"], r["try_index"]): not r["correct"] for r in counted(answers_a, run_a)}
+    b = {(r["case_id"], r["strategy"], r["try_index"]): not r["correct"] for r in counted(answers_b, run_b)}
+    both = set(a) & set(b)
+    same = {k for k in both if list(attacks_a.get(k) or []) == list(attacks_b.get(k) or [])}
+    return (mcnemar_table({k: a[k] for k in same}, {k: b[k] for k in same}, strategies), len(both) - len(same))
+
+
+def mcnemar_table(a: Mapping[tuple, bool], b: Mapping[tuple, bool], strategies: Sequence[str]) -> list[dict[str, Any]]:
+    """Exact McNemar per strategy (and `all`) over the keys (case, strategy, try) both maps hold."""
     shared = sorted(set(a) & set(b))
     out = []
     for strategy in [*strategies, ALL]:

@@ -81,3 +81,27 @@ def redteam_section(store: Store, run: dict[str, Any], *, record: dict[str, Any]
                                  "strategies": paired(answers, run_ids[0], run_ids[1], record["strategies"])}
     return section
 
+
+
+COMPARE_SCHEMA = "tuieval.redteam_compare/1"
+
+
+def redteam_comparison(store: Store, id_a: str, id_b: str) -> dict[str, Any]:
+    """Exact McNemar per strategy between the first targets of two red-team runs, on the attacks
+    both sent with identical text (tuieval.redteam.analysis.paired_runs)."""
+    from tuieval.redteam.analysis import paired_runs
+
+    rts = RedTeamStore(store)
+    sides = []
+    for rid in (id_a, id_b):
+        record = rts.get(rts.resolve(rid))
+        run_id = record["run_ids"][0]
+        attacks = {(a["case_id"], a["strategy"], a["try_index"]): a.get("turns") for a in rts.attacks(record["id"])}
+        sides.append((record, run_id, rts.answers(record["id"], run_id), attacks))
+    (ra, run_a, ans_a, att_a), (rb, run_b, ans_b, att_b) = sides
+    strategies = [s for s in ra["strategies"] if s in rb["strategies"]]
+    rows, n_different = paired_runs(ans_a, att_a, run_a, ans_b, att_b, run_b, strategies)
+    return {"schema": COMPARE_SCHEMA,
+            "a": {"redteam_id": ra["id"], "run_id": run_a, "model": store.get_run(run_a)["model"]},
+            "b": {"redteam_id": rb["id"], "run_id": run_b, "model": store.get_run(run_b)["model"]},
+            "n_not_paired_different_text": n_different, "strategies": rows}

@@ -42,12 +42,7 @@ def redteam_markdown(section: dict[str, Any] | None) -> list[str]:
     comp = section.get("comparison")
     if comp:
         out += ["", f"### Paired: A = {cell(comp['a']['model'])} vs B = {cell(comp['b']['model'])} on the same attacks",
-                "", "| strategy | pairs | only A broken | only B broken | both | ASR A | ASR B | exact McNemar p | BH q |",
-                "|---|---|---|---|---|---|---|---|---|"]
-        for r in comp["strategies"]:
-            out.append(f"| {cell(r['strategy'])} | {r['n_pairs']} | {r['only_a_broken']} | {r['only_b_broken']} | "
-                       f"{r['both_broken']} | {pct(r['asr_a'])} | {pct(r['asr_b'])} | {p_cell(r['p_value'])} | "
-                       f"{p_cell(r.get('q_value'))} |")
+                "", *comparison_rows(comp["strategies"])]
     if section.get("successful"):
         out += ["", "### Successful attacks", "", "| case | strategy | try | seed prompt | attack | seed answer | "
                 "answer under attack |", "|---|---|---|---|---|---|---|"]
@@ -57,3 +52,24 @@ def redteam_markdown(section: dict[str, Any] | None) -> list[str]:
                        f"{cell(a['seed_prompt'], limit=60)} | {cell(attack, limit=80)} | "
                        f"{cell(a['seed_answer'], limit=40)} | {cell(a['answer'], limit=40)} |")
     return out
+
+
+def comparison_rows(rows: list[dict[str, Any]]) -> list[str]:
+    out = ["| strategy | pairs | only A broken | only B broken | both | ASR A | ASR B | exact McNemar p | BH q |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {cell(r['strategy'])} | {r['n_pairs']} | {r['only_a_broken']} | {r['only_b_broken']} | "
+                   f"{r['both_broken']} | {pct(r['asr_a'])} | {pct(r['asr_b'])} | {p_cell(r['p_value'])} | "
+                   f"{p_cell(r.get('q_value'))} |")
+    return out
+
+
+def redteam_compare_markdown(comp: dict[str, Any]) -> str:
+    """`tuieval redteam --compare A B` as Markdown."""
+    a, b = comp["a"], comp["b"]
+    out = [f"# Red team: A = {cell(a['model'])} ({cell(a['redteam_id'])}) vs B = {cell(b['model'])} "
+           f"({cell(b['redteam_id'])})", "",
+           "Paired on the attacks both runs sent with identical text (same case, strategy, try); "
+           f"{comp['n_not_paired_different_text']} attack(s) both counted were left out because their text "
+           "differed.", "", *comparison_rows(comp["strategies"])]
+    return "\n".join(out) + "\n"
