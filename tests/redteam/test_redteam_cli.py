@@ -219,3 +219,24 @@ def test_compare_two_red_team_runs_pairs_only_identical_attacks(tmp_path, model_
     md = subprocess.run(TUIEVAL + ["redteam", "--compare", *ids, "--db", str(db)], capture_output=True, text=True,
                         env=_env(), timeout=60).stdout
     assert re.search(r"\| instruction_injection \| 5 \| 4 \| 0 \| 1 \|", md)
+
+
+def test_a_bad_key_stops_the_red_team_run_failed_exit_2_and_the_key_is_never_shown(tmp_path, model_server):
+    secret = "sk-redteam-SECRET-4242"
+    model_server.require_api_key = "the-right-key"
+    suite = write_echo_suite(tmp_path, 4)
+    db = tmp_path / "rt.db"
+    url = model_server.openai_base_url
+    r = subprocess.run(TUIEVAL + ["redteam", str(suite), "--target", "openai-compatible/echo", "--api-key-env",
+                                  "MY_KEY", "--attacker", "openai-compatible/attacker", "--base-url", url,
+                                  "--attacker-base-url", url, "--db", str(db)],
+                       capture_output=True, text=True, env=_env(MY_KEY=secret), timeout=60)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and "failed" in r.stderr
+    assert secret not in r.stderr + r.stdout
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT status FROM redteams").fetchone()[0] == "failed"
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert model_server.attack_requests == 0  # nothing was attacked with no seed answered
+    for path in tmp_path.glob("rt.db*"):
+        assert secret.encode() not in path.read_bytes(), path
