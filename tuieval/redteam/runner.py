@@ -287,6 +287,7 @@ class RedTeam:
         ctx = _Context(record, options, scorers, engine, run_options, attacker,
                        {r: target_backends[by_run[r]] for r in record["run_ids"]}, judges, runs, attacks, answers)
         queue = iter(units)
+        step = max(1, len(units) // 10)  # about ten progress lines per run
 
         async def worker() -> None:
             for unit in queue:
@@ -294,6 +295,8 @@ class RedTeam:
                     return
                 await self._unit(ctx, unit)
                 self.n_done += 1
+                if self.n_done % step == 0 or self.n_done == len(units):
+                    self.on_note(f"attacks: {self.n_done}/{len(units)}")
 
         workers = [asyncio.create_task(worker()) for _ in range(max(1, min(len(units), options.concurrency * 2)))]
         try:

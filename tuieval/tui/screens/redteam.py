@@ -117,7 +117,9 @@ class RedTeamScreen(AppScreen):
         title.update(t)
         levels = sorted({r["slice"] for r in sec["slices"]})[:MAX_SLICE_COLUMNS]
         cells = {(r["slice"], r["strategy"]): r for r in sec["slices"]}
-        table.add_columns("strategy", "attack success", "95% CI", "cases broken", *levels)
+        # slice names come from the dataset: shown inert, never read as markup
+        table.add_columns("strategy", "attack success", "95% CI", "cases broken",
+                          *[inert(lv, single_line=True, limit=24) for lv in levels])
         table.border_title = "Attack success: strategy × slice (broken/n)"
         for s in sec["strategies"]:
             table.add_row(s["strategy"], _rate(s), f"[{fmt.pct(s['ci'][0], 1)}, {fmt.pct(s['ci'][1], 1)}]",
