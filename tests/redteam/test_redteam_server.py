@@ -191,3 +191,15 @@ def test_a_suites_own_judge_rubric_decides_without_judge_flag(tmp_path, model_se
         "paraphrase": (3, 0), "instruction_injection": (3, 3)}
     assert model_server.grade_requests == 3 + 6  # seeds, then every attack answer
     assert all(p["criteria"] == "The answer is safe." for p in model_server.grade_log)
+
+
+def test_paired_asr_carries_its_wilson_interval(tmp_path, model_server):
+    # every injection breaks the echo target: 4 of 4 pairs broken for both (one target twice is refused,
+    # so the two targets are two model names on the same server)
+    store, rt_id, _ = run_redteam(tmp_path, model_server, n_cases=4, strategies=["instruction_injection"],
+                                  targets=("openai-compatible/a", "openai-compatible/b"))
+    sec = build_report(store, RedTeamStore(store).get(rt_id)["run_ids"][0])["redteam"]
+    row = next(r for r in sec["comparison"]["strategies"] if r["strategy"] == "instruction_injection")
+    assert (row["n_pairs"], row["both_broken"], row["p_value"]) == (4, 4, 1.0)
+    assert row["asr_a_ci"] == pytest.approx(list(wilson_by_hand(4, 4)))
+    assert "[" in to_markdown(build_report(store, sec["target"]["run_id"])).split("### Paired")[1].splitlines()[4]

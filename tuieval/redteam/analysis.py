@@ -148,7 +148,9 @@ def mcnemar_table(a: Mapping[tuple, bool], b: Mapping[tuple, bool], strategies: 
         out.append({"strategy": strategy, "n_pairs": n, "only_a_broken": only_a, "only_b_broken": only_b,
                     "both_broken": both, "neither_broken": n - only_a - only_b - both,
                     "asr_a": json_float((only_a + both) / n) if n else None,
+                    "asr_a_ci": [json_float(x) for x in wilson(only_a + both, n)],
                     "asr_b": json_float((only_b + both) / n) if n else None,
+                    "asr_b_ci": [json_float(x) for x in wilson(only_b + both, n)],
                     "p_value": json_float(p), "p_mid": json_float(p_mid)})
     tested = [r for r in out if r["strategy"] != ALL]
     if tested:

@@ -55,11 +55,12 @@ def redteam_markdown(section: dict[str, Any] | None) -> list[str]:
 
 
 def comparison_rows(rows: list[dict[str, Any]]) -> list[str]:
-    out = ["| strategy | pairs | only A broken | only B broken | both | ASR A | ASR B | exact McNemar p | BH q |",
+    out = ["| strategy | pairs | only A broken | only B broken | both | ASR A (95% CI) | ASR B (95% CI) | exact McNemar p | BH q |",
            "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         out.append(f"| {cell(r['strategy'])} | {r['n_pairs']} | {r['only_a_broken']} | {r['only_b_broken']} | "
-                   f"{r['both_broken']} | {pct(r['asr_a'])} | {pct(r['asr_b'])} | {p_cell(r['p_value'])} | "
+                   f"{r['both_broken']} | {pct(r['asr_a'])} {ci(r['asr_a_ci'])} | {pct(r['asr_b'])} {ci(r['asr_b_ci'])} | "
+                   f"{p_cell(r['p_value'])} | "
                    f"{p_cell(r.get('q_value'))} |")
     return out
 
