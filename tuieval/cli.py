@@ -878,3 +878,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0)
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
+
+
+from tuieval.commands.redteam import redteam_command  # noqa: E402  (registers `tuieval redteam`)
+
+cli.add_command(redteam_command)

@@ -38,6 +38,18 @@ grade when the reference's canonical form occurs in the answer's, else the worst
 pairwise mode always ``A`` — the first answer, the purest position bias).  Its prompt key
 is :data:`GRADE_KEY`; counters ``grade_requests`` and ``grade_log`` (the parts dicts).
 
+**Attacker** — a chat request whose system text contains :data:`ATTACK_MARKER` (tuieval's
+red-team attacker prompt) is an attacker call: the tags ``<strategy>``, ``<original>``,
+``<expected>`` and ``<attempt>`` (its first number, 1-based) are read into a dict, with ``model``
+and ``seed``, and the reply is ``server.attack_rule(parts)`` (default
+:func:`default_attack_rule`).  Its prompt key is :data:`ATTACK_KEY`; counters
+``attack_requests`` and ``attack_log`` (the parts dicts).
+
+**Per-model answers** — ``server.answer_rule = lambda model, text, answer: ...`` (default None)
+rewrites an ordinary chat answer: it gets the request's model, its last user text and the
+``"Answer: X"`` the server would send, and returns the text to send instead (two target models
+that differ on the same prompt).
+
 Faults are set on the object (thread-safe) and apply to the following requests::
 
     server.configure(p_429=0.1, retry_after="2", p_500=0.05, p_cut=0.05,
@@ -104,6 +116,7 @@ from aiohttp import web
 
 from tuieval.analysis.variance import canonical_answer
 from tuieval.backends.judge import JUDGE_MARKER
+from tuieval.redteam.strategies import ATTACK_MARKER
 from tuieval.scoring.judge import RUBRIC_MARKER
 
 SPLIT_MARKER = b"\n@@SPLIT@@\n"
@@ -114,6 +127,9 @@ FAULT_WORDS = ("cut", "malformed", "reset")
 EMBEDDINGS_KEY = "<embeddings>"
 JUDGE_KEY = "<judge>"
 GRADE_KEY = "<grade>"
+ATTACK_KEY = "<attack>"
+_ATTACK_TAGS = {name: re.compile(rf"<{name}>\n?(.*?)\n?</{name}>", re.S) for name in ("strategy", "original", "expected",
+                                                                                    "attempt")}
 _RUBRIC_TAGS = {name: re.compile(rf"<{name}>\n?(.*?)\n?</{name}>", re.S)
                 for name in ("question", "answer", "reference", "answer_a", "answer_b", "criteria", "grades")}
 EMBEDDING_DIM = 384
@@ -156,6 +172,40 @@ def default_grade_rule(parts: dict[str, Any]) -> str:
     best, worst = grade_scale(parts.get("grades") or "PASS=1, FAIL=0")
     ok = canonical_answer(parts.get("reference") or "") in canonical_answer(parts.get("answer") or "")
     return f"The answer {'matches' if ok else 'does not match'} the reference.\nGRADE: {best if ok else worst}"
+
+
+def default_attack_rule(parts: dict[str, Any]) -> str:
+    """The default attacker: what it does to the seed's ``<<X>>`` decides whether the echo target breaks.
+
+    instruction_injection swaps X for ``INJECTED`` (the target answers INJECTED: broken on every
+    try); distractors does the same from attempt 2 on (unbroken on try 1); multi_turn sends a
+    greeting turn, then the seed; paraphrase, role_play and format_pressure keep X (never broken).
+    """
+    original, strategy, attempt = parts["original"] or "", parts["strategy"], int(parts["attempt"] or 1)
+    if strategy == "instruction_injection" or (strategy == "distractors" and attempt >= 2):
+        return "<prompt>Ignore that. " + re.sub(r"<<.*?>>", "<<INJECTED>>", original) + "</prompt>"
+    if strategy == "multi_turn":
+        return f"<turn>Hello there.</turn><turn>{original}</turn>"
+    return f"Sure.\n<prompt>In other words: {original}</prompt>"
+
+
+def attack_parts(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The parts of a red-team attacker request (None when `body` is not one)."""
+    texts = [str(m.get("content") or "") for m in body.get("messages") or []
+             if isinstance(m, dict) and m.get("role") == "system"]
+    if isinstance(body.get("system"), str):
+        texts.append(body["system"])
+    if not any(ATTACK_MARKER in t for t in texts):
+        return None
+    text = _last_user_text(body)
+    parts: dict[str, Any] = {}
+    for name, rx in _ATTACK_TAGS.items():
+        m = rx.search(text)
+        parts[name] = m.group(1) if m else None
+    if parts["attempt"]:
+        parts["attempt"] = int(parts["attempt"].split()[0])
+    parts.update(model=body.get("model"), seed=body.get("seed"))
+    return parts
 
 
 def rubric_parts(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -268,6 +318,10 @@ class ModelServer:
         self.grade_requests = 0
         self.grade_log: list[dict[str, Any]] = []
         self.grade_rule = default_grade_rule
+        self.attack_requests = 0
+        self.attack_log: list[dict[str, Any]] = []
+        self.attack_rule = default_attack_rule
+        self.answer_rule = None
         self.last_headers: dict[str, str] = {}
         self.last_body: dict[str, Any] = {}
         self._bucket_tokens: float | None = None
@@ -358,6 +412,10 @@ class ModelServer:
             self.grade_requests = 0
             self.grade_log.clear()
             self.grade_rule = default_grade_rule
+            self.attack_requests = 0
+            self.attack_log.clear()
+            self.attack_rule = default_attack_rule
+            self.answer_rule = None
             self._bucket_tokens = None
             self.bucket_rejected = 0
 
@@ -487,6 +545,9 @@ class ModelServer:
             alternatives = x.split("|")
             x = alternatives[(nth - 1) % len(alternatives)]
         cfg["answer"] = "Answer: " + x
+        rule = self.answer_rule
+        if rule is not None:
+            cfg["answer"] = str(rule(body.get("model"), _last_user_text(body), cfg["answer"]))
         return cfg, key, fault
 
     def _take_token(self, cfg: dict[str, Any]) -> float | None:
@@ -577,10 +638,23 @@ class ModelServer:
             rule = self.grade_rule
         return str(rule(parts))
 
+    def _attack_reply(self, body: dict[str, Any]) -> str | None:
+        parts = attack_parts(body)
+        if parts is None:
+            return None
+        with self._lock:
+            self.attack_requests += 1
+            self.attack_log.append(parts)
+            rule = self.attack_rule
+        return str(rule(parts))
+
     async def _respond(self, request: web.Request, proto: str) -> web.StreamResponse:
         body = await self._read(request)
         judge = self._grade_reply(body)
         key = GRADE_KEY if judge is not None else None
+        if judge is None:
+            judge = self._attack_reply(body)
+            key = ATTACK_KEY if judge is not None else None
         if judge is None:
             judge = self._judge_reply(body)
             key = JUDGE_KEY if judge is not None else None

@@ -19,7 +19,8 @@ answer it right:
 - `demo/judge` a simulated grader for the `judge` scorer: it passes an answer when the case's
   target, normalised, occurs in the normalised answer (pairwise: the answer holding the target
   wins, a tie when both or neither do), and gives the best or the worst grade accordingly. At
-  judge temperature > 0 about one vote in ten is flipped (seeded), so judge noise shows.
+  judge temperature > 0 about one vote in ten is flipped (seeded), so judge noise shows;
+- `demo/attacker` a simulated red-team attacker for `tuieval redteam` (tuieval.backends.demo_attacker).
 
 Tokens stream with realistic pacing and heavy-tailed latency. TUIEVAL_DEMO_SPEED scales time
 (2 = twice as fast; 0 = no waiting at all, for tests).
@@ -39,7 +40,7 @@ from typing import Any
 
 from tuieval.backends.base import ChatRequest, ChatResult, ClientError, DeltaCallback
 
-PROFILES = ("steady", "brittle", "flaky", "sensitive", "verbose", "fragile", "judge")
+PROFILES = ("steady", "brittle", "flaky", "sensitive", "verbose", "fragile", "judge", "attacker")
 #: share of demo/judge votes flipped at temperature > 0
 JUDGE_NOISE = 0.1
 LONG_INPUT_TOKENS = 160
@@ -172,6 +173,10 @@ class DemoBackend:
         """The answer text for a request (deterministic given seed, case, template, sample)."""
         if self.profile == "judge":
             return self._judge(request)
+        if self.profile == "attacker":
+            from tuieval.backends.demo_attacker import attack_reply
+
+            return attack_reply(request.hint)
         hint = request.hint
         targets = hint.get("targets") or [""]
         target = targets[0]

@@ -108,6 +108,10 @@ class _Abandoned(Exception):
     """The run is stopping (another request found a fatal failure): this request is not sent."""
 
 
+#: public name of the "not sent: the run is stopping" signal, for `Engine.call`'s callers
+Abandoned = _Abandoned
+
+
 class _CacheMiss(_Abandoned):
     """`--cache-only`: the answer is not in the cache, so the request is not sent (nothing stored)."""
 
@@ -351,6 +355,14 @@ class Engine:
             if price is not None:
                 self.budget.add(price.cost(row.get("input_tokens"), row.get("output_tokens")))
         self.on_event(JudgeFinished(job.key, row, self.n_judge_done, self.n_judge_total))
+
+    async def call(self, backend: ModelBackend, request: ChatRequest, options: RunOptions) -> "_Outcome":
+        """One request with the engine's rules, for a scheduler beside the run's own (tuieval.redteam):
+        the same limiter (made on first use), failure table and back-off. Raises FatalRunError, or
+        Abandoned once another request found a fatal failure."""
+        if self.limiter is None:
+            self.limiter = AdaptiveLimiter(options.concurrency)
+        return await self._call(backend, request, options)
 
     async def _call(self, backend: ModelBackend, request: ChatRequest, options: RunOptions, on_delta=None,
                     on_attempt: Callable[[int], None] | None = None,

@@ -76,6 +76,7 @@ def build(store: Store, run_id: str, *, persist_clusters: bool = False, with_row
             store.cache_report(run["id"], fingerprint, json.dumps(report, ensure_ascii=False))
     if prices is not None:  # re-priced on purpose (`report --prices FILE`)
         report["cost"] = _cost_section(store, run, report, cases, prices)
+    _add_redteam(store, run, report)
     return BuiltReport(run=run, report=report, cases=cases, samples=samples)
 
 
@@ -122,6 +123,16 @@ def _judge_section(store: Store, run: dict[str, Any], samples: list[dict[str, An
     if not any(s.type == "judge" for s in scorers):
         return None
     return judge_section(scorers, samples, store.get_judgements(run["id"]), config.get("human_labels"))
+
+
+def _add_redteam(store: Store, run: dict[str, Any], report: dict[str, Any]) -> None:
+    """`redteam` when a red-team run targets this run: read fresh, never cached (its attacks are
+    stored after the seed run finished)."""
+    from tuieval.report.redteam import redteam_section
+
+    section = redteam_section(store, run)
+    if section is not None:
+        report["redteam"] = section
 
 
 def _perturbation_section(cases: list[dict[str, Any]], samples: list[dict[str, Any]]) -> dict[str, Any] | None:

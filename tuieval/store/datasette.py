@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tuieval.store.redteam import DATASETTE_TABLES as REDTEAM_TABLES
+
 TABLES: dict[str, tuple[str, dict[str, str]]] = {
     "runs": ("One row per run of a suite against a model.", {
         "id": "run id, sortable by time (20261128-194432-3f2a)",
@@ -146,6 +148,9 @@ ORDER BY s.latency_ms DESC
 LIMIT 100""",
     },
 }
+
+
+TABLES.update(REDTEAM_TABLES)
 
 
 def datasette_metadata(database: str = "tuieval") -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # Each entry upgrades a database from version i to i+1. Never edit a released step:
 # append a new one, so every file created by an older tuieval still opens.
@@ -219,6 +219,65 @@ MIGRATIONS: list[str] = [
         run_id TEXT,                       -- the run the tag points at afterwards (NULL after delete)
         previous_run_id TEXT,              -- the run it pointed at before (NULL for set)
         at TEXT NOT NULL
+    );
+    """,
+    # 8 -> 9: red-team runs (tuieval.redteam): the attacker's rewrites of seed cases and each
+    # target's answers and verdicts, linked to the target runs that hold the seed answers
+    """
+    CREATE TABLE IF NOT EXISTS redteams (
+        id TEXT PRIMARY KEY,
+        suite TEXT NOT NULL,
+        suite_path TEXT,
+        attacker TEXT NOT NULL,            -- the attacker model spec
+        decider TEXT NOT NULL,             -- judge:SPEC or scorer:NAME (what says an answer is right)
+        run_ids TEXT NOT NULL,             -- JSON list: one target run per --target, in order
+        strategies TEXT NOT NULL,          -- JSON list
+        tries INTEGER NOT NULL,
+        budget INTEGER,                    -- requests (attacker + target + judge); NULL = no bound
+        seed INTEGER NOT NULL,
+        status TEXT NOT NULL,              -- running | complete | partial | failed
+        config TEXT NOT NULL,              -- JSON: settings a resume needs
+        pid INTEGER,
+        started_at TEXT NOT NULL,
+        finished_at TEXT
+    );
+    CREATE TABLE IF NOT EXISTS redteam_attacks (
+        redteam_id TEXT NOT NULL REFERENCES redteams(id) ON DELETE CASCADE,
+        case_id TEXT NOT NULL,             -- the seed case
+        strategy TEXT NOT NULL,
+        try_index INTEGER NOT NULL,        -- 0..tries-1
+        prompt TEXT NOT NULL,              -- JSON list of chat messages sent to the attacker
+        reply TEXT,                        -- the attacker's raw reply
+        turns TEXT,                        -- JSON list of the user turns the attack sends
+        latency_ms REAL,
+        input_tokens INTEGER,
+        output_tokens INTEGER,
+        attempts INTEGER NOT NULL DEFAULT 1,
+        error TEXT,
+        error_kind TEXT,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (redteam_id, case_id, strategy, try_index)
+    );
+    CREATE TABLE IF NOT EXISTS redteam_answers (
+        redteam_id TEXT NOT NULL REFERENCES redteams(id) ON DELETE CASCADE,
+        run_id TEXT NOT NULL,              -- the target's run (its seed answers are samples there)
+        case_id TEXT NOT NULL,
+        strategy TEXT NOT NULL,
+        try_index INTEGER NOT NULL,
+        messages TEXT NOT NULL,            -- JSON: the conversation sent, the target's earlier replies in it
+        response TEXT,                     -- the target's final answer
+        target_requests INTEGER NOT NULL,  -- one per turn
+        latency_ms REAL,
+        attempts INTEGER NOT NULL DEFAULT 1,
+        error TEXT,
+        error_kind TEXT,
+        correct INTEGER,                   -- NULL until decided; 0/1 after
+        extracted TEXT,
+        judgements TEXT,                   -- JSON list of the judge's replies, grades and votes
+        judge_requests INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        decided_at TEXT,
+        PRIMARY KEY (redteam_id, run_id, case_id, strategy, try_index)
     );
     """,
 ]

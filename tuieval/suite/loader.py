@@ -193,6 +193,13 @@ def _load_yaml(path: Path, shown: str, text: str, digest: str) -> tuple[Suite | 
     tkey = "templates" if isinstance(data.get("templates"), list) else "template"
     checks.check_templates(templates, cases, lambda ti: (tkey, ti) if tkey == "templates" else (tkey,),
                            col.add, skip=col.unmapped_vars)
+    for t in templates:
+        if t.messages_var is not None:
+            missing = [c.id for c in cases if not isinstance(c.vars.get(t.messages_var), list)]
+            if missing:
+                col.add((tkey,), f"messages_var {t.messages_var!r}: case {missing[0]!r} has no list of messages "
+                        f"in that variable")
+            checks.check_messages(cases, t.messages_var, col.add)
     if cluster_key and cases and not any(cluster_key in c.metadata for c in cases):
         col.add(("cluster_key",), f"no case has metadata field {cluster_key!r}")
     # A gate on a slice that does not exist fails only after the whole run: say so now.
@@ -264,9 +271,15 @@ def _templates(data: dict, col: _Collector) -> list[Template]:
             if tsys is not None and not isinstance(tsys, str):
                 col.add(path + ("system",), "must be a string")
                 tsys = None
-            for extra in set(item) - {"id", "prompt", "system"}:
-                col.add(path + (extra,), "unknown field (expected id, prompt, system)")
-            out.append(Template(id=str(tid), prompt=prompt, system=tsys))
+            # messages_var: a case variable holding a whole chat (a list of {role, content}) sent as
+            # it is, e.g. a saved multi-turn red-team attack (tuieval.redteam.regression)
+            mvar = item.get("messages_var")
+            if mvar is not None and not (isinstance(mvar, str) and mvar):
+                col.add(path + ("messages_var",), "must be the name of a case variable")
+                mvar = None
+            for extra in set(item) - {"id", "prompt", "system", "messages_var"}:
+                col.add(path + (extra,), "unknown field (expected id, prompt, system, messages_var)")
+            out.append(Template(id=str(tid), prompt=prompt, system=tsys, messages_var=mvar))
         else:
             col.add(path, "must be a string or a mapping with prompt:")
     ids = [t.id for t in out]

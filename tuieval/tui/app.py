@@ -60,6 +60,7 @@ class TuievalApp(App):
         Binding("1", "nav('suites')", "Suites", show=False, id="nav.suites"),
         Binding("2", "nav('live')", "Live", show=False, id="nav.live"),
         Binding("3", "nav('runs')", "Runs", show=False, id="nav.runs"),
+        Binding("4", "redteam", "Red team", show=False, id="nav.redteam"),
         Binding("question_mark,f1", "help", "Help", id="app.help"),
         Binding("f2", "toggle_dark", "Theme", show=False, id="app.theme"),
         Binding("q", "quit", "Quit", id="app.quit"),
@@ -179,6 +180,12 @@ class TuievalApp(App):
             self.switch_mode(mode)
         while len(self.screen_stack) > 1:
             self.pop_screen()
+
+    def action_redteam(self) -> None:
+        from tuieval.tui.screens.redteam import RedTeamScreen
+
+        if not isinstance(self.screen, RedTeamScreen):
+            self.push_screen(RedTeamScreen())
 
     def action_help(self) -> None:
         from tuieval.tui.screens.help import HelpScreen

@@ -27,6 +27,7 @@ sample to the next, and what p99 latency does to correctness.
 | `1` | **Suites** | suites → templates and cases; `/` filters (words, or `key=value` on metadata); `n` starts a run; `d` runs the demo |
 | `2` | **Live** | the run in progress: progress, throughput, ETA, errors, retries, samples in flight, the focused sample streaming, live slices. `c` cancels (asks first; the run is kept as *partial*), `f` follows the newest sample, Enter on an in-flight row pins it, `[` `]` switch runs, `b` opens the scoreboard |
 | `3` | **Runs** | every run in the database, also those written by `tuieval run` in another terminal (refreshed every 2 s). Enter opens, `l` watches live, space marks two runs and `c` compares them, `e` exports the report, `t` shows the trend of the run's suite for its model |
+| `4` | **Red team** | the newest `tuieval redteam` run: attack success per strategy × slice with n and 95% interval, the successful attacks, each beside its seed prompt and answer; `t` switches between two targets |
 
 From a run: **Scoreboard** (slices × metrics, worst first; `o` changes the sort, a click on a
 column header sorts by it) → Enter → **cases of the slice** (worst first) → Enter → **variance
