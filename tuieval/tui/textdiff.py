@@ -5,7 +5,7 @@ The texts are compared word by word (words, runs of spaces, single punctuation m
 doubled space or a dropped comma is a change of its own) with difflib; where a run of words was
 replaced by a similar run (a typo, a homoglyph, a casing change), the replaced run is compared
 again character by character so only the changed letters are marked. Dissimilar runs (an
-inserted distractor sentence) are marked whole.
+inserted distractor sentence) are marked whole, aligned to start at a word.
 """
 
 from __future__ import annotations
@@ -38,6 +38,15 @@ def _merge(spans: list[Span]) -> list[Span]:
     return out
 
 
+def _slide(text: str, start: int, end: int) -> Span:
+    """An inserted (or deleted) stretch moved right while it can be (its first character is the one
+    after it, so the text is the same) until it starts a word: `. The clock is fast` becomes
+    `The clock is fast. `, the sentence as a reader sees it."""
+    while end < len(text) and text[start] == text[end] and not (start > 0 and text[start - 1].isspace()):
+        start, end = start + 1, end + 1
+    return start, end
+
+
 def changed_spans(a: str, b: str) -> tuple[list[Span], list[Span]]:
     """(spans of `a` not in `b`, spans of `b` not in `a`), as [start, end) character offsets, merged
     and in order. Equal texts give two empty lists."""
@@ -60,6 +69,11 @@ def changed_spans(a: str, b: str) -> tuple[list[Span], list[Span]]:
                         out_a.append((a0 + k1, a0 + k2))
                         out_b.append((b0 + l1, b0 + l2))
                 continue
-        out_a.append((a0, a1))
-        out_b.append((b0, b1))
+        if op == "insert":
+            out_b.append(_slide(b, b0, b1))
+        elif op == "delete":
+            out_a.append(_slide(a, a0, a1))
+        else:
+            out_a.append((a0, a1))
+            out_b.append((b0, b1))
     return _merge(out_a), _merge(out_b)

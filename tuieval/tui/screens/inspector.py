@@ -5,7 +5,7 @@ cluster (size, correct or not, representative) with every member on expand; the 
 below show two clusters side by side — the highlighted one on the left, the pinned one
 (`x`, by default the runner-up) on the right. When the run reads its answers with several
 extractors, a panel beside the clusters shows what each one read from this case's samples
-(`d` hides or shows it). All answer text is rendered inert.
+(open at first when they disagree on the case; `d` hides or shows it). All answer text is rendered inert.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class InspectorScreen(AppScreen):
         self.load()
         self._extractor_names = self._run_extractors()
         panel = self.query_one("#insp-extract", ExtractorPanel)
-        panel.display = bool(self._extractor_names)
+        panel.display = False  # until the readings show that the extractors disagree on this case
         panel.border_title = "Extractors on this case"
         if self._extractor_names:
             self.load_extractions(self._extractor_names)
@@ -97,6 +97,8 @@ class InspectorScreen(AppScreen):
         self.app.call_from_thread(self._show_extractions, readings)
 
     def _show_extractions(self, readings: list[ExtractorReading]) -> None:
+        if self._readings is None:  # first shown: open beside the clusters when the readings differ
+            self.query_one("#insp-extract", ExtractorPanel).display = any(r.disagree for r in readings)
         self._readings = readings
         self.query_one("#insp-extract", ExtractorPanel).show(readings_text(readings, fmt.Palette.of(self.app)))
 

@@ -176,6 +176,9 @@ class RobustnessScreen(AppScreen):
     def on_theme_change(self) -> None:
         self.fill()
 
+    def on_resize(self) -> None:
+        self.update_detail()  # the curve's height follows the terminal's
+
     def fill(self) -> None:
         from tuieval.tui.screens.scoreboard import run_header
 
