@@ -308,3 +308,63 @@ async def test_a_run_without_robustness_data_says_so(make, demo_db):
         assert isinstance(app.screen, RobustnessScreen)
         # the extraction suite scores with two scorers (normalized, contains): the extraction line is there
         assert "extraction 2 extractors" in summary
+
+
+def _store_hostile_pair(path) -> str:
+    """A case and its typo copy whose answer (and prompt) hold markup and escapes; the suite's scorer
+    and last_number disagree on both samples (the target is a name)."""
+    import json
+
+    from tests.tui.test_inert import HOSTILE
+
+    store = Store(path)
+    run_id = store.create_run(
+        {"id": "run-hostile-pair", "suite": "s", "model": "demo/steady", "simulated": 1, "samples_per_case": 1,
+         "temperature": 0.0, "n_cases": 2, "n_templates": 1, "n_expected": 2, "status": "complete",
+         "started_at": "2026-01-02T03:04:05+00:00",
+         "config": {"templates": [], "scorers": ["exact"], "extractors": ["last_number"]}},
+        [{"case_id": "c1", "position": 0, "vars": {"q": "Who?"}, "targets": ["Ada"], "metadata": {},
+          "input_text": "Who?"},
+         {"case_id": "c1~typos:0.1", "position": 1, "vars": {"q": "Whp?"}, "targets": ["Ada"],
+          "metadata": {"perturbation": "typos", "severity": 0.1, "original_case": "c1"}, "input_text": "Whp?"}],
+    )
+    for i, (case, prompt, response, ok) in enumerate((("c1", "Who?", "Ada", True),
+                                                      ("c1~typos:0.1", "Whp? [red]x[/] \x1b[2J", HOSTILE, True))):
+        store.add_sample({
+            "run_id": run_id, "case_id": case, "template": "t", "sample_index": 0, "dispatch_order": i,
+            "prompt": json.dumps([{"role": "user", "content": prompt}]), "response": response, "extracted": response,
+            "correct": ok, "score": float(ok), "latency_ms": 100.0, "ttft_ms": 50.0, "attempts": 1,
+            "scores": json.dumps({"exact": {"correct": ok, "extracted": response}}),
+            "created_at": "2026-01-02T03:04:05+00:00"})
+    store.close()
+    return run_id
+
+
+async def test_hostile_text_is_shown_literally_beside_its_original(make, tmp_path):
+    db = tmp_path / "hostile.db"
+    run_id = _store_hostile_pair(db)
+    app = make(db, show_welcome=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        app.open_run(run_id)
+        await settle(app, pilot)
+        await pilot.press("r")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await wait_until(pilot, lambda: bool(app.screen.details), "the pair to load")
+        await settle(app, pilot)
+        shown = app.screen.query_one("#pair-perturbed-body", Static).render().plain
+        assert "[bold red]x[/]" in shown and "[@click=app.quit]click me[/]" in shown and "Whp? [red]x[/]" in shown
+        output = app.screen._compositor.render_full_update().render_segments(app.console)
+        for bad in ("\x1b]52", "\x1b[2J", "\x07", "\x9b", "\x1bP", "\x08", "\r"):
+            assert bad not in output
+        app.pop_screen()
+        await settle(app, pilot)
+        await pilot.press("x")
+        await settle(app, pilot)
+        row = cells(app.screen.query_one("#ex-samples"), "c1~typos:0.1|t|0")
+        assert row[1].startswith("✓ [bold red]x[/]")  # the suite's scorer passed it; last_number did not
+        output = app.screen._compositor.render_full_update().render_segments(app.console)
+        assert "\x1b[2J" not in output and "\x07" not in output
+        assert app.is_running

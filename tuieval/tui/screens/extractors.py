@@ -3,7 +3,9 @@
 Above, each extractor with its accuracy, interval and n, and the headline: how many points of
 the score depend on the extractor and the share of samples on which they disagree (with its
 interval). Below, every disagreeing sample with what each extractor read from it and whether
-that scored correct; Enter opens the case in the inspector. From the stored report: no query.
+that scored correct, a page of PAGE at a time (`]` and `[` turn the pages: a table of every
+sample of a large run would take seconds to lay out); Enter opens the case in the inspector.
+From the stored report: no query.
 """
 
 from __future__ import annotations
@@ -55,8 +57,13 @@ def headline(section: dict[str, Any], pal: fmt.Palette) -> Text:
     return t
 
 
+PAGE = 100
+
+
 class ExtractorsScreen(AppScreen):
     BINDINGS = [
+        Binding("right_square_bracket", "page(1)", "Next page", id="extractors.next"),
+        Binding("left_square_bracket", "page(-1)", "Previous page", id="extractors.previous"),
         Binding("escape", "app.pop_screen", "Back", id="extractors.back"),
     ]
 
@@ -67,6 +74,7 @@ class ExtractorsScreen(AppScreen):
         self.names = applicable_names(self.section)
         self.listed = {f"{d['case_id']}|{d.get('template')}|{d.get('sample_index')}": d
                        for d in self.section.get("disagreements") or []}
+        self.page = 0
 
     def crumb(self) -> str:
         return f"run {self.data.run['id']} › extractors"
@@ -87,7 +95,6 @@ class ExtractorsScreen(AppScreen):
         samples.set_columns([("sample", "sample", 14)] + [(sanitize(n, single_line=True, limit=24), k, 9)
                                                          for k, n in zip(keys, self.names)],
                             flex=("sample", *keys))
-        samples.border_title = f"Samples where they disagree ({len(self.listed)}) — Enter opens the case"
         self.fill()
         samples.focus()
 
@@ -109,11 +116,31 @@ class ExtractorsScreen(AppScreen):
                 Text("" if applies else "read nothing: n/a", style="dim"),
             ]))
         self.query_one("#ex-table", KeyedTable).sync(rows)
-        self.query_one("#ex-samples", KeyedTable).sync([
+        self.fill_samples(pal)
+
+    def n_pages(self) -> int:
+        return max(1, -(-len(self.listed) // PAGE))
+
+    def fill_samples(self, pal: fmt.Palette) -> None:
+        table = self.query_one("#ex-samples", KeyedTable)
+        shown = list(self.listed.items())[self.page * PAGE:(self.page + 1) * PAGE]
+        table.sync([
             (key, [inert(f"{d['case_id']} {d.get('template')}#{d.get('sample_index')}", single_line=True, limit=60)]
              + [reading_cell((d.get("extracted") or {}).get(n), bool((d.get("correct") or {}).get(n)), pal)
                 for n in self.names])
-            for key, d in self.listed.items()])
+            for key, d in shown])
+        title = f"Samples where they disagree ({len(self.listed)})"
+        if self.n_pages() > 1:
+            first = self.page * PAGE + 1
+            title += f" · {first}–{first + len(shown) - 1}, page {self.page + 1} of {self.n_pages()} ([ ])"
+        table.border_title = title + " — Enter opens the case"
+
+    def action_page(self, step: int) -> None:
+        page = min(self.n_pages() - 1, max(0, self.page + step))
+        if page != self.page:
+            self.page = page
+            self.fill_samples(fmt.Palette.of(self.app))
+            self.query_one("#ex-samples", KeyedTable).move_cursor(row=0)
 
     @on(DataTable.RowSelected, "#ex-samples")
     def _selected(self) -> None:

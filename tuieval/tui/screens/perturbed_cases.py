@@ -5,7 +5,8 @@ the ones the perturbation broke first, then those it fixed: each with both cases
 share of their samples that are correct; a case counts as correct above one half, as in the
 report). Below, the highlighted pair side by side: both prompts as the model read them with what
 the perturbation changed highlighted (tuieval.tui.textdiff), both answers and both verdicts, one
-template at a time (`t` shows the next). All case and model text is inert.
+template at a time (`t` shows the next). A large run's list is shown a page at a time (`]` `[`).
+All case and model text is inert.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tuieval.tui.data import RunData
 from tuieval.tui.robustness_data import CaseSide, PairDetail, load_pair
 from tuieval.tui.sanitize import inert, sanitize
 from tuieval.tui.screens.base import AppScreen
+from tuieval.tui.screens.extractors import PAGE
 from tuieval.tui.textdiff import changed_spans
 from tuieval.tui.widgets.keyed_table import KeyedTable
 
@@ -75,6 +77,8 @@ def highlighted_text(text: str, spans: list[tuple[int, int]], style: str) -> Tex
 class PerturbedCasesScreen(AppScreen):
     BINDINGS = [
         Binding("t", "next_template", "Template", id="pairs.template"),
+        Binding("right_square_bracket", "page(1)", "Next page", id="pairs.next"),
+        Binding("left_square_bracket", "page(-1)", "Previous page", id="pairs.previous"),
         Binding("escape", "app.pop_screen", "Back", id="pairs.back"),
     ]
 
@@ -86,6 +90,7 @@ class PerturbedCasesScreen(AppScreen):
         self.by_key = {p["perturbed"]: p for p in self.pairs}
         self.details: dict[str, PairDetail] = {}
         self.template_index = 0
+        self.page = 0
 
     def crumb(self) -> str:
         return f"run {self.data.run['id']} › robustness › {self.row.get('label')}"
@@ -103,7 +108,6 @@ class PerturbedCasesScreen(AppScreen):
         table = self.query_one("#pairs-table", KeyedTable)
         table.set_columns([("case", "case", 14), ("original", "orig", 8), ("perturbed", "pert", 9),
                            ("change", "change", 7), ("perturbed id", "copy", 24)], flex=("copy",), drop=("copy",))
-        table.border_title = "Pairs — broken first"
         self.query_one("#pair-original").border_title = "Original"
         self.query_one("#pair-perturbed").border_title = "Perturbed"
         self.fill()
@@ -128,7 +132,13 @@ class PerturbedCasesScreen(AppScreen):
                  style="dim")
         self.query_one("#pairs-title", Static).update(t)
         rows = []
-        for p in self.pairs:
+        shown = self.pairs[self.page * PAGE:(self.page + 1) * PAGE]
+        title = "Pairs — broken first"
+        if len(self.pairs) > PAGE:
+            first = self.page * PAGE + 1
+            title += f" · {first}–{first + len(shown) - 1} of {len(self.pairs)} ([ ] pages)"
+        self.query_one("#pairs-table", KeyedTable).border_title = title
+        for p in shown:
             style = pal.bad if p["change"] == BROKE else pal.good if p["change"] == FIXED else ""
             rows.append((p["perturbed"], [
                 inert(p["original"], single_line=True, limit=40),
@@ -226,6 +236,15 @@ class PerturbedCasesScreen(AppScreen):
     @on(DataTable.RowHighlighted, "#pairs-table")
     def _highlighted(self) -> None:
         self.show_current()
+
+    def action_page(self, step: int) -> None:
+        last = max(0, (len(self.pairs) - 1) // PAGE)
+        page = min(last, max(0, self.page + step))
+        if page != self.page:
+            self.page = page
+            self.fill()
+            self.query_one("#pairs-table", KeyedTable).move_cursor(row=0)
+            self.show_current()
 
     def action_next_template(self) -> None:
         self.template_index += 1
