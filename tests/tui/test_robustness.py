@@ -368,3 +368,23 @@ async def test_hostile_text_is_shown_literally_beside_its_original(make, tmp_pat
         output = app.screen._compositor.render_full_update().render_segments(app.console)
         assert "\x1b[2J" not in output and "\x07" not in output
         assert app.is_running
+
+
+async def test_every_rows_pairs_are_the_cases_the_report_paired(make, robust_db):
+    from tuieval.tui.screens.perturbed_cases import pairs_of_row
+
+    cases, _, _ = stored(robust_db)
+    app = make(robust_db, show_welcome=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_scoreboard(app, pilot)
+        data = app.run_data(ROBUST)
+        rows = data.report["robustness"]["perturbations"]["rows"]
+        assert {r["slice"] for r in rows} >= {"all", "kind=money", "size=small"}
+        for r in rows:
+            got = pairs_of_row(data, r)
+            assert len(got) == r["n_pairs"], r["label"] + " " + r["slice"]
+            for p in got:
+                meta = cases[p["perturbed"]]
+                assert meta["original_case"] == p["original"] and meta["perturbation"] == r["perturbation"]
+                if r["slice_key"] != "all":
+                    assert cases[p["original"]][r["slice_key"]] == r["slice_value"]
