@@ -438,6 +438,28 @@ class Store:
         return self.conn.execute("SELECT COUNT(*) FROM samples WHERE run_id = ? AND error IS NOT NULL",
                                  (run_id,)).fetchone()[0]
 
+    def token_usage(self, run_id: str) -> list[dict[str, Any]]:
+        """Per case: samples, tokens the server counted, and the answered samples it gave no
+        counts for (their cost is estimated from the text, tuieval.cost.spend)."""
+        rows = self.conn.execute(
+            """SELECT case_id, COUNT(*), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),
+                      SUM(error IS NULL AND (input_tokens IS NULL OR output_tokens IS NULL)),
+                      SUM(CASE WHEN error IS NULL AND input_tokens IS NULL THEN LENGTH(prompt) ELSE 0 END),
+                      SUM(CASE WHEN error IS NULL AND output_tokens IS NULL THEN LENGTH(response) ELSE 0 END)
+               FROM samples WHERE run_id = ? GROUP BY case_id""", (run_id,)).fetchall()
+        keys = ("case_id", "n", "input_tokens", "output_tokens", "n_uncounted", "uncounted_prompt_chars",
+                "uncounted_response_chars")
+        return [dict(zip(keys, r)) for r in rows]
+
+    def judge_token_usage(self, run_id: str) -> list[dict[str, Any]]:
+        """Per (case, judge model): judge requests and the tokens counted."""
+        rows = self.conn.execute(
+            """SELECT case_id, judge, COUNT(*), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),
+                      SUM(error IS NULL AND (input_tokens IS NULL OR output_tokens IS NULL))
+               FROM judgements WHERE run_id = ? GROUP BY case_id, judge""", (run_id,)).fetchall()
+        keys = ("case_id", "judge", "n", "input_tokens", "output_tokens", "n_uncounted")
+        return [dict(zip(keys, r)) for r in rows]
+
     def done_keys(self, run_id: str) -> set[tuple[str, str, int]]:
         rows = self.conn.execute("SELECT case_id, template, sample_index FROM samples WHERE run_id = ?", (run_id,))
         return {(r[0], r[1], r[2]) for r in rows}
