@@ -36,7 +36,8 @@ On the scoreboard, `t` pivots the table to slices × templates (accuracy and its
 and `r` opens **Robustness**: the perturbation × slice table (accuracy original → perturbed, Δ with
 its interval, correct → wrong and back, p and BH q, ▼ a significant drop), the severity curve of
 the highlighted perturbation, Enter for its pairs (each perturbed case beside its original, what
-changed highlighted, `t` the next template), `x` for every sample the extractors disagree on.
+changed highlighted, `t` the next template), `x` for every sample the extractors disagree on
+(`]` `[` turn the pages of a long list).
 
 `Ctrl+P` opens the command palette (run a suite, open a run, export a report, theme),
 `F2` switches dark/light, `?` shows this help, `q` quits (asking first while a run is going).

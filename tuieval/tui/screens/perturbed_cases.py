@@ -11,6 +11,7 @@ All case and model text is inert.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rich.text import Text
@@ -196,8 +197,6 @@ class PerturbedCasesScreen(AppScreen):
 
     def _side_text(self, side: CaseSide, template: str | None, n_templates: int, prompt: Text, n_changes: int,
                    pal: fmt.Palette) -> Text:
-        import json
-
         acc = side.accuracy()
         t = Text()
         t.append(sanitize(side.case_id, single_line=True, limit=60), style="bold")

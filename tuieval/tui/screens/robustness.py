@@ -170,6 +170,7 @@ class RobustnessScreen(AppScreen):
         method = self.section.get("method") or {}
         table.border_title = (f"Perturbation × slice — {method.get('test', 'paired test')}, BH across the table · "
                               f"{DOWN} significant drop")
+        self._size_curve()
         self.fill()
         table.focus()
 
@@ -177,7 +178,18 @@ class RobustnessScreen(AppScreen):
         self.fill()
 
     def on_resize(self) -> None:
-        self.update_detail()  # the curve's height follows the terminal's
+        self._size_curve()
+
+    def _size_curve(self) -> None:
+        """One height for every perturbation's curve (the table does not jump as the cursor moves):
+        the longest curve's points, the original and the axis inside the border; a short terminal
+        gives the table its rows first (the curve then leaves out its axis line)."""
+        curves = (self.section.get("severity_curves") or {}).values()
+        longest = max([len(c) for c in curves] + [1]) if self.rows else 0
+        height = longest + 4 if self.rows else 3
+        if self.size.height:
+            height = min(height, max(5, self.size.height // 4))
+        self.query_one("#rb-curve", Chart).styles.height = height
 
     def fill(self) -> None:
         from tuieval.tui.screens.scoreboard import run_header
@@ -199,7 +211,6 @@ class RobustnessScreen(AppScreen):
         chart = self.query_one("#rb-curve", Chart)
         if r is None:
             chart.border_title = "Severity curve"
-            chart.styles.height = 3
             chart.show(Text("no perturbed copies in this run", style="dim"))
             return
         name = r.get("perturbation")
@@ -210,8 +221,6 @@ class RobustnessScreen(AppScreen):
         original = {"accuracy": whole.get("accuracy_original"), "ci": whole.get("accuracy_original_ci"),
                     "n": whole.get("n_pairs")}
         chart.border_title = f"Severity curve · {sanitize(name, single_line=True, limit=30)} · all cases"
-        # one line per point, the original and the axis, inside the border; a short terminal gives the table its rows
-        chart.styles.height = min(len(points) + 4, max(5, self.size.height // 3))
         chart.show(SeverityCurve(str(name), points, original, alpha=(self.section.get("method") or {}).get("alpha", 0.05),
                                  palette=pal))
 

@@ -3,7 +3,7 @@
 One line per point, the original cases' accuracy first as the reference, then the perturbed
 accuracy at each severity in increasing order, each as an interval track on a shared 0–100%
 axis (`fmt.interval_track`, as the live slices draw theirs) followed by the figure, its interval
-and its n. Read down the lines, the curve is the dots' drift away from the first line. Shown in a
+and its n; the axis line last, when there is room for it. Read down the lines, the curve is the dots' drift away from the first line. Shown in a
 `charts.Chart`.
 """
 
@@ -60,6 +60,8 @@ class SeverityCurve:
             drop = (fmt.num(p.get("delta")) or 0) < 0
             yield self._line(label, p.get("accuracy_perturbed"), p.get("accuracy_perturbed_ci"), p.get("n_pairs"),
                              width, ("▼" if drop else "▲") if sig else "")
+        if self.height is not None and self.height < len(self.points) + 1 + bool(self.original):
+            return  # no room for the axis: the lines above already say their figures
         track = max(3, width - LABEL - FIGURES - 1)
         axis = "0%".ljust(track - 4) + "100%"
         yield Text(" " * LABEL + axis, style="dim", no_wrap=True, overflow="ellipsis")
