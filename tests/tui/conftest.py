@@ -134,3 +134,58 @@ async def wait_until(pilot, condition, what: str, rounds: int = 5000) -> None:
         await pilot.pause()
     if not condition():
         raise NotSettled(f"gave up waiting for {what} after {rounds} rounds")
+
+
+# -- a robustness run: templates, extractors and perturbations in one ---------------------------
+
+HIDDEN = str(SUITES / "hidden_variables.yaml")
+ROBUST = "run-r-fragile"
+#: a severity curve (three typo rates) and the suite's own distractor padding, on its first 30 cases
+ROBUST_PERTURB = "typos:0.05,typos:0.2,typos:0.5,distractors:1"
+ROBUST_LIMIT = 30
+
+
+def build_robust_db(path: Path) -> None:
+    """demo/fragile on the hidden-variables suite (3 templates, 1 sample, 4 extractors beside the
+    numeric scorer) with ROBUST_PERTURB copies of its first ROBUST_LIMIT cases, by the real engine."""
+    from tuieval.backends.demo import DemoBackend
+    from tuieval.engine import Engine, RunOptions
+    from tuieval.perturb import parse_specs, perturbed_suite
+    from tuieval.report import build_report
+    from tuieval.store import Store
+    from tuieval.suite import load_suite
+
+    loaded = load_suite(HIDDEN)
+    suite, _ = perturbed_suite(loaded, parse_specs(ROBUST_PERTURB), seed=loaded.sampling.seed, limit=ROBUST_LIMIT)
+    with pytest.MonkeyPatch.context() as mp:
+        pin_clock(mp)
+        mp.setattr("tuieval.store.db.new_run_id", lambda: ROBUST)
+        store = Store(path)
+        engine = Engine(store, DemoBackend("demo/fragile", "fragile", speed=0))
+        options = RunOptions(model="demo/fragile", concurrency=4)
+        engine.create_run(suite, options)
+        asyncio.run(engine.run(ROBUST, options))
+        build_report(store, ROBUST, persist_clusters=True)
+        store.close()
+
+
+def copy_db(master: Path, target: Path) -> Path:
+    shutil.copy(master, target)
+    for suffix in ("-wal", "-shm"):
+        src = Path(str(master) + suffix)
+        if src.exists():
+            shutil.copy(src, Path(str(target) + suffix))
+    return target
+
+
+@pytest.fixture(scope="session")
+def robust_db_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("tuieval-robust") / "robust.db"
+    build_robust_db(path)
+    return path
+
+
+@pytest.fixture
+def robust_db(robust_db_master: Path, tmp_path: Path) -> Path:
+    """A private copy of the one-run robustness database (ROBUST)."""
+    return copy_db(robust_db_master, tmp_path / "robust.db")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tui.conftest import BRITTLE, STEADY, settle
+from tests.tui.conftest import BRITTLE, ROBUST, STEADY, settle
 from tests.tui.contrast import WCAG_AA, contrast, low_contrast
 
 SIZE = (100, 32)
@@ -121,18 +121,56 @@ async def _toast(app, pilot):
     await settle(app, pilot)
 
 
+async def _robustness(app, pilot):
+    await pilot.press("escape")
+    app.open_run(ROBUST)
+    await settle(app, pilot)
+    await pilot.press("r")
+    await settle(app, pilot)
+
+
+async def _pairs(app, pilot):
+    await _robustness(app, pilot)
+    await pilot.press("enter")  # distractors:1 on all cases, a broken pair with its changes marked
+    await settle(app, pilot)
+
+
+async def _extractors(app, pilot):
+    await _robustness(app, pilot)
+    await pilot.press("x")
+    await settle(app, pilot)
+
+
+async def _inspector_extractors(app, pilot):
+    await _extractors(app, pilot)
+    await pilot.press("enter")
+    await settle(app, pilot)
+
+
+async def _template_pivot(app, pilot):
+    await pilot.press("escape")
+    app.open_run(ROBUST)
+    await settle(app, pilot)
+    await pilot.press("t", "down")
+    await settle(app, pilot)
+
+
+#: screens shown on the robustness run (tests.tui.conftest.build_robust_db)
+ROBUST_SCREENS = {"robustness": _robustness, "pairs": _pairs, "extractors": _extractors,
+                  "inspector-extractors": _inspector_extractors, "template-pivot": _template_pivot}
+
 SCREENS = {
     "welcome": _welcome, "suites": _suites, "suites-filter": _suites_filter_placeholder, "run-form": _run_form,
     "run-form-error": _run_form_error, "live": _live, "runs": _runs, "scoreboard": _scoreboard,
     "slice-cases": _slice_cases, "inspector": _inspector, "compare": _compare, "help": _help, "confirm": _confirm,
-    "notifications": _toast,
+    "notifications": _toast, **ROBUST_SCREENS,
 }
 
 
 @pytest.mark.parametrize("theme", ["textual-dark", "textual-light"])
 @pytest.mark.parametrize("screen", list(SCREENS))
-async def test_every_text_is_readable(make, demo_db, tmp_path, screen, theme):
-    db = tmp_path / "empty-for-welcome.db" if screen == "welcome" else demo_db
+async def test_every_text_is_readable(make, demo_db, robust_db, tmp_path, screen, theme):
+    db = tmp_path / "empty-for-welcome.db" if screen == "welcome" else robust_db if screen in ROBUST_SCREENS else demo_db
     app = make(db)
     async with app.run_test(size=SIZE) as pilot:
         app.theme = theme

@@ -21,16 +21,16 @@ from tuieval.store import Store
 
 SCHEMA = "tuieval.rescore/1"
 #: what a rescore reads of a sample
-_COLUMNS = ("case_id", "template", "sample_index", "response", "error", "scores")
+SAMPLE_COLUMNS = ("case_id", "template", "sample_index", "response", "error", "scores")
 
 
-def rescore(store: Store, run_id: str, extractors: Sequence[str], *, include_scorers: bool = True,
-            alpha: float = 0.05) -> dict[str, Any]:
-    """Re-read a stored run's responses with `extractors` (built-in names); ValueError names a bad one."""
+def read_samples(samples: Sequence[dict[str, Any]], targets: dict[Any, Any], extractors: Sequence[str], *,
+                 include_scorers: bool = True) -> tuple[list[str], np.ndarray, list[list[str | None]]]:
+    """Each sample read by the suite's scorers (their stored verdicts, `scorer:NAME`) and by the
+    built-in `extractors`: (names, verdicts[sample, extractor], extracted[sample][extractor]).
+    `samples` hold SAMPLE_COLUMNS; `targets` maps case id → its targets. ValueError names a bad
+    extractor."""
     built = [build_extractor(name) for name in extractors]
-    run = store.get_run(run_id)
-    samples = store.get_samples(run["id"], columns=_COLUMNS)
-    targets = {cid: t for cid, (t, _) in store.case_targets(run["id"]).items()}
     stored = [json.loads(s.get("scores") or "{}") or {} for s in samples]
     scorer_names = list(dict.fromkeys(name for sc in stored for name in sc)) if include_scorers else []
     names = [f"scorer:{n}" for n in scorer_names] + [e.name for e in built]
@@ -59,7 +59,16 @@ def rescore(store: Store, run_id: str, extractors: Sequence[str], *, include_sco
         read.extend(hit[1])
         rows_ok.append(ok)
         extracted.append(read)
-    verdicts = np.array(rows_ok, dtype=bool).reshape(len(samples), len(names))
+    return names, np.array(rows_ok, dtype=bool).reshape(len(samples), len(names)), extracted
+
+
+def rescore(store: Store, run_id: str, extractors: Sequence[str], *, include_scorers: bool = True,
+            alpha: float = 0.05) -> dict[str, Any]:
+    """Re-read a stored run's responses with `extractors` (built-in names); ValueError names a bad one."""
+    run = store.get_run(run_id)
+    samples = store.get_samples(run["id"], columns=SAMPLE_COLUMNS)
+    targets = {cid: t for cid, (t, _) in store.case_targets(run["id"]).items()}
+    names, verdicts, extracted = read_samples(samples, targets, extractors, include_scorers=include_scorers)
     cases = store.analysis_cases(run["id"])
     membership = slice_membership(cases, {s["case_id"] for s in samples})
     section = extraction_sensitivity(verdicts, extracted, names, samples, slices=membership, alpha=alpha)

@@ -134,7 +134,8 @@ class TuievalApp(App):
         """Import the screens opened later (and what they import) while the first one is read."""
         import importlib
 
-        for name in ("scoreboard", "slice_cases", "inspector", "compare", "run_form", "help", "confirm"):
+        for name in ("scoreboard", "slice_cases", "inspector", "compare", "run_form", "help", "confirm",
+                     "robustness", "perturbed_cases", "extractors"):
             importlib.import_module(f"tuieval.tui.screens.{name}")
 
     def _freeze_heap(self) -> None:

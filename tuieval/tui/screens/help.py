@@ -32,8 +32,15 @@ sample to the next, and what p99 latency does to correctness.
 From a run: **Scoreboard** (slices × metrics, worst first; `o` changes the sort, a click on a
 column header sorts by it) → Enter → **cases of the slice** (worst first) → Enter → **variance
 inspector** (the case's answers in clusters; Enter expands a cluster, `x` pins one on the right to
-compare; a judged answer shows the judge's grade and reasoning beside it). On a run with a judge
+compare; a judged answer shows the judge's grade and reasoning beside it; `d` shows or hides what each
+extractor read from the case's samples). On a run with a judge
 scorer, `j` opens **Judge**: its reliability, and the responses it is unsure of. `Esc` goes back.
+On the scoreboard, `t` pivots the table to slices × templates (accuracy and its interval per cell)
+and `r` opens **Robustness**: the perturbation × slice table (accuracy original → perturbed, Δ with
+its interval, correct → wrong and back, p and BH q, ▼ a significant drop), the severity curve of
+the highlighted perturbation, Enter for its pairs (each perturbed case beside its original, what
+changed highlighted, `t` the next template), `x` for every sample the extractors disagree on
+(`]` `[` turn the pages of a long list).
 
 `Ctrl+P` opens the command palette (run a suite, open a run, export a report, theme),
 `F2` switches dark/light, `?` shows this help, `q` quits (asking first while a run is going).
@@ -52,6 +59,7 @@ scorer, `j` opens **Judge**: its reliability, and the responses it is unsure of.
 - **@SLO** accuracy within the latency SLO: right *and* on time.
 - **⚑** a slice that fails significantly more than the rest (q-value after multiple-testing control).
 - **Live** intervals are wider on purpose: they stay valid while you watch them.
+- **c→w / w→c** the share of paired cases a perturbation turned from correct to wrong, and back.
 
 Models named `demo/…` are **simulated**: no key, no network.
 Model output is shown as plain text: markup and terminal escape sequences are not interpreted.

@@ -3,7 +3,9 @@
 Per template: consistency (modal share) and discrete semantic entropy. The tree lists each
 cluster (size, correct or not, representative) with every member on expand; the two panes
 below show two clusters side by side — the highlighted one on the left, the pinned one
-(`x`, by default the runner-up) on the right. All answer text is rendered inert.
+(`x`, by default the runner-up) on the right. When the run reads its answers with several
+extractors, a panel beside the clusters shows what each one read from this case's samples
+(open at first when they disagree on the case; `d` hides or shows it). All answer text is rendered inert.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from textual.widgets import Static, Tree
 from tuieval.tui import fmt
 from tuieval.tui.data import CaseDetail, ClusterView, TemplateGroup, load_case
 from tuieval.tui.sanitize import inert, sanitize
+from tuieval.tui.robustness_data import ExtractorReading, load_case_extractions
 from tuieval.tui.screens.base import AppScreen
+from tuieval.tui.widgets.extractor_panel import ExtractorPanel, readings_text
 
 
 def _json(v: Any) -> str:
@@ -32,6 +36,7 @@ class InspectorScreen(AppScreen):
     BINDINGS = [
         Binding("x", "pin", "Compare →", id="inspector.pin"),
         Binding("e", "expand_all", "Expand all", id="inspector.expand"),
+        Binding("d", "toggle_extractors", "Extractors", id="inspector.extractors"),
         Binding("escape", "app.pop_screen", "Back", id="inspector.back"),
     ]
 
@@ -43,13 +48,17 @@ class InspectorScreen(AppScreen):
         self.pinned: tuple[TemplateGroup, ClusterView] | None = None
         #: (template, sample index) → the judge's verdicts on that answer (tui.judge_data)
         self.judgements: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        self._extractor_names: list[str] = []
+        self._readings: list[ExtractorReading] | None = None
 
     def crumb(self) -> str:
         return f"run {self.run_id} › case {self.case_id}"
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="insp-title")
-        yield Tree("answers", id="insp-tree")
+        with Horizontal(id="insp-top"):
+            yield Tree("answers", id="insp-tree")
+            yield ExtractorPanel(id="insp-extract", classes="pane")
         with Horizontal(id="insp-compare"):
             with VerticalScroll(id="pane-a", classes="pane"):
                 yield Static(id="pane-a-body")
@@ -62,10 +71,45 @@ class InspectorScreen(AppScreen):
         tree.border_title = "Clusters — Enter expands, x pins for comparison"
         self.query_one("#insp-title", Static).update(Text("loading…", style="dim"))
         self.load()
+        self._extractor_names = self._run_extractors()
+        panel = self.query_one("#insp-extract", ExtractorPanel)
+        panel.display = False  # until the readings show that the extractors disagree on this case
+        panel.border_title = "Extractors on this case"
+        if self._extractor_names:
+            self.load_extractions(self._extractor_names)
 
     def on_theme_change(self) -> None:
         if self.detail is not None:
             self.show(self.detail)
+        if self._readings is not None:
+            self._show_extractions(self._readings)
+
+    def _run_extractors(self) -> list[str]:
+        """The extractors the run's report compares (those that read something), if any."""
+        from tuieval.tui.screens.extractors import applicable_names
+
+        data = self.tapp.run_data(self.run_id)
+        section = ((data.report.get("robustness") or {}).get("extractors") if data is not None else None) or {}
+        names = applicable_names(section)
+        return names if len(names) >= 2 else []
+
+    @work(thread=True, exclusive=True, group="inspector-extractors")
+    def load_extractions(self, names: list[str]) -> None:
+        readings = load_case_extractions(self.tapp.db_path, self.run_id, self.case_id, names)
+        self.app.call_from_thread(self._show_extractions, readings)
+
+    def _show_extractions(self, readings: list[ExtractorReading]) -> None:
+        if self._readings is None:  # first shown: open beside the clusters when the readings differ
+            self.query_one("#insp-extract", ExtractorPanel).display = any(r.disagree for r in readings)
+        self._readings = readings
+        self.query_one("#insp-extract", ExtractorPanel).show(readings_text(readings, fmt.Palette.of(self.app)))
+
+    def action_toggle_extractors(self) -> None:
+        if not self._extractor_names:
+            self.notify("this run reads its answers one way: `tuieval rescore RUN` compares extractors")
+            return
+        panel = self.query_one("#insp-extract", ExtractorPanel)
+        panel.display = not panel.display
 
     @work(thread=True, exclusive=True, group="inspector")
     def load(self) -> None:

@@ -1,5 +1,7 @@
 """Scoreboard: one run's slices × metrics, worst first, flagged slices marked, an overall row,
-and the latency histogram and deadline curve of the highlighted slice.
+and the latency histogram and deadline curve of the highlighted slice. For a run with several
+templates, `t` pivots the table to slices × templates (tuieval.tui.pivot); `r` opens the
+Robustness screen.
 
 A finished run shows its tuieval.report/1 figures. A run still being written (by this app or by
 a headless `tuieval run` elsewhere) shows the live per-slice figures, repainted at 4 Hz, and
@@ -12,7 +14,7 @@ from typing import Any
 
 import numpy as np
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -81,6 +83,8 @@ class ScoreboardScreen(AppScreen):
         Binding("e", "export", "Export", id="scoreboard.export"),
         Binding("l", "live", "Live", id="scoreboard.live", show=False),
         Binding("j", "judge", "Judge", id="scoreboard.judge"),
+        Binding("t", "toggle_pivot", "Templates", id="scoreboard.pivot"),
+        Binding("r", "robustness", "Robustness", id="scoreboard.robustness"),
         Binding("escape", "app.pop_screen", "Back", id="scoreboard.back"),
     ]
 
@@ -91,6 +95,10 @@ class ScoreboardScreen(AppScreen):
         self.data: RunData | None = None
         self.mode = "loading"  # loading | live | report
         self.rows_by_key: dict[str, dict[str, Any]] = {}
+        self.pivot = False
+        #: slice key → one cell per template, once computed (tuieval.tui.pivot)
+        self.pivot_cells: dict[str, list[dict[str, Any]]] | None = None
+        self.pivot_templates: list[str] = []
 
     def crumb(self) -> str:
         return f"run {self.run_id} › scoreboard"
@@ -167,6 +175,7 @@ class ScoreboardScreen(AppScreen):
     def show_report(self, result: RunData) -> None:
         self.data = result
         self.mode = "report"
+        self.pivot, self.pivot_cells = False, None  # a new report: its pivot is computed again when asked
         table = self.query_one("#sb-table", KeyedTable)
         table.set_columns(report_columns(), flex="slice", drop=REPORT_DROP)
         self.repaint(force=True)
@@ -196,7 +205,12 @@ class ScoreboardScreen(AppScreen):
             gates.set_class(bool(gate_rows(self.data.report)) and
                             not all(g.get("passed") for g in gate_rows(self.data.report)), "-failed")
             gates.update(line or "")
-            table.sync([(slice_key(s), report_row(s, pal, spc)) for s in rows])
+            if self.pivot and self.pivot_cells is not None:
+                from tuieval.tui.pivot import pivot_row
+
+                table.sync([(slice_key(s), pivot_row(s, self.pivot_cells.get(slice_key(s), []), pal)) for s in rows])
+            else:
+                table.sync([(slice_key(s), report_row(s, pal, spc)) for s in rows])
         else:
             live = self.tapp.live_runs.get(self.run_id)
             if live is None:
@@ -209,6 +223,9 @@ class ScoreboardScreen(AppScreen):
             table.sync([(slice_key(s), live_row(s, pal)) for s in rows])
         label, _ = SORTS.get(self.sort, ("", None))
         table.border_title = f"Slices — sort: {self.sort} ({label}) · ⚑ flagged first"
+        if self.pivot and self.pivot_cells is not None:
+            table.border_title = (f"Slices × {len(self.pivot_templates)} templates — accuracy, 95% CI per cell "
+                                  f"· sort: {self.sort} · t back")
         self.update_detail()
 
     def highlighted(self) -> dict[str, Any] | None:
@@ -274,6 +291,54 @@ class ScoreboardScreen(AppScreen):
         i = SORT_ORDER.index(self.sort) if self.sort in SORT_ORDER else 0
         self.sort = SORT_ORDER[(i + 1) % len(SORT_ORDER)]
         self.repaint()
+
+    def action_toggle_pivot(self) -> None:
+        if self.mode != "report" or self.data is None:
+            self.notify("the template pivot opens once the run has finished and its report is computed")
+            return
+        self.pivot = not self.pivot
+        if not self.pivot:
+            self.query_one("#sb-table", KeyedTable).set_columns(report_columns(), flex="slice", drop=REPORT_DROP)
+            self.repaint(force=True)
+        elif self.pivot_cells is None:
+            self.query_one("#sb-table", KeyedTable).border_title = "computing the template pivot…"
+            self._load_pivot(self.data, self._slices())
+        else:
+            self._show_pivot()
+
+    @work(thread=True, exclusive=True, group="pivot")
+    def _load_pivot(self, data: RunData, slices: list[dict[str, Any]]) -> None:
+        from tuieval.tui.pivot import pivot_cells
+        from tuieval.tui.robustness_data import load_template_scores
+
+        scores = load_template_scores(self.tapp.db_path, data.run["id"])
+        cells = pivot_cells(data, scores, slices)
+        self.app.call_from_thread(self._pivot_loaded, scores.templates, cells)
+
+    def _pivot_loaded(self, templates: list[str], cells: dict[str, list[dict[str, Any]]]) -> None:
+        self.pivot_templates, self.pivot_cells = templates, cells
+        if self.pivot:
+            self._show_pivot()
+
+    def _show_pivot(self) -> None:
+        from tuieval.tui.pivot import pivot_columns
+
+        if len(self.pivot_templates) < 2:
+            self.pivot = False
+            only = sanitize(self.pivot_templates[0], single_line=True) if self.pivot_templates else "none"
+            self.notify(f"this run has one template ({only}): nothing to pivot")
+            self.repaint(force=True)
+            return
+        self.query_one("#sb-table", KeyedTable).set_columns(pivot_columns(self.pivot_templates), flex="slice")
+        self.repaint(force=True)
+
+    def action_robustness(self) -> None:
+        from tuieval.tui.screens.robustness import RobustnessScreen
+
+        if self.mode != "report" or self.data is None:
+            self.notify("the Robustness screen opens once the run has finished and its report is computed")
+            return
+        self.app.push_screen(RobustnessScreen(self.data))
 
     def action_export(self) -> None:
         self.tapp.export_report(self.run_id, "json")
