@@ -99,3 +99,26 @@ def test_slices_spread_and_pairs(out):
     pair = next(p for p in out["pairs"] if (p["a"], p["b"]) == ("strict", "number"))
     assert pair["delta"] == pytest.approx(7 / 12 - 1 / 4)
     assert out["test"] == "sign_flip" and len(out["pairs"]) == 10
+
+
+def test_stored_verdicts_read_in_sql_match_the_rows_decoded_in_python(tmp_path):
+    # names in first-appearance order (the second sample brings "b\"q"), a key the JSON path
+    # cannot quote, an object extracted, a sample with no scores at all
+    scores = [{"z": {"correct": True, "extracted": "1"}},
+              {"z": {"correct": False, "extracted": None}, 'b"q': {"correct": True, "extracted": {"k": [1, 2]}}},
+              None,
+              {"a": {"correct": 1, "extracted": 7}}]
+    with Store(tmp_path / "v.db") as st:
+        run_id = st.create_run({"suite": "s", "model": "m", "samples_per_case": 1, "temperature": 0.0, "n_cases": 4, "n_templates": 1,
+                                "n_expected": 4, "config": {}},
+                               [{"case_id": f"c{i}", "position": i, "vars": {}, "targets": ["1"], "metadata": {},
+                                 "input_text": "q"} for i in range(4)])
+        for i, sc in enumerate(scores):
+            st.add_sample({"run_id": run_id, "case_id": f"c{i}", "template": "t", "sample_index": 0,
+                           "dispatch_order": i, "prompt": [], "response": "1", "correct": False, "score": 0.0,
+                           "latency_ms": 1.0, **({"scores": sc} if sc is not None else {})})
+        got = st.stored_verdicts(run_id)
+    assert list(got) == ["z", 'b"q', "a"]
+    assert got["z"] == ([True, False, False, False], ["1", None, None, None])
+    assert got['b"q'] == ([False, True, False, False], [None, {"k": [1, 2]}, None, None])
+    assert got["a"] == ([False, False, False, True], [None, None, None, 7])
