@@ -70,6 +70,9 @@ def _rescore(store: Store, run_id: str, extractors: Sequence[str], *, include_sc
     pair_of = np.fromiter((pair_index.setdefault((s["case_id"], s.get("response")), len(pair_index))
                            for s in samples), dtype=np.int64, count=len(samples))
     pairs = list(pair_index)
+    response_index: dict[Any, int] = {}
+    response_of = [response_index.setdefault(r, len(response_index)) for _, r in pairs]
+    responses = [None if r is None else str(r) for r in response_index]
     ok_columns: list[np.ndarray] = []
     read_columns: list[Sequence[str | None]] = []
     for name in scorer_names:
@@ -77,7 +80,7 @@ def _rescore(store: Store, run_id: str, extractors: Sequence[str], *, include_sc
         ok_columns.append(np.array(correct, dtype=bool).reshape(len(samples)))
         read_columns.append(read)
     for extractor in built:
-        ok_pair, shown_pair = _judge_pairs(extractor, pairs, targets)
+        ok_pair, shown_pair = _judge_pairs(extractor, pairs, responses, response_of, targets)
         ok_columns.append(ok_pair[pair_of])
         read_columns.append(_gather(shown_pair, pair_of))
     verdicts = (np.column_stack(ok_columns) if ok_columns else np.zeros((len(samples), 0), dtype=bool))
@@ -89,30 +92,24 @@ def _rescore(store: Store, run_id: str, extractors: Sequence[str], *, include_sc
             "extractors_requested": list(extractors), **section}
 
 
-def _judge_pairs(extractor: Any, pairs: Sequence[tuple[Any, Any]], targets: dict[Any, Any],
-                 ) -> tuple[np.ndarray, list[str | None]]:
-    """One extractor's (verdict, reading as written) on each distinct (case, response)."""
-    readings: dict[str, Any] = {}
-    prepared: dict[Any, Any] = {}
+def _judge_pairs(extractor: Any, pairs: Sequence[tuple[Any, Any]], responses: Sequence[str | None],
+                 response_of: Sequence[int], targets: dict[Any, Any]) -> tuple[np.ndarray, list[str | None]]:
+    """One extractor's (verdict, reading as written) on each distinct (case, response): every
+    distinct response read once (`responses`, `response_of[k]` the response of pair k), and
+    only the pairs with a reading judged."""
     read, verdict, prepare = extractor.read, extractor.verdict, extractor.prepare
+    readings = [None if r is None else read(r) for r in responses]
+    prepared: dict[Any, Any] = {}
     ok = np.zeros(len(pairs), dtype=bool)
     shown: list[str | None] = [None] * len(pairs)
     hits: list[int] = []
-    for k, (case, response) in enumerate(pairs):
-        if response is None:
-            continue
-        text = str(response)
-        if text in readings:
-            reading = readings[text]
-        else:
-            reading = readings[text] = read(text)
-        if reading is None:
-            continue
+    for k in [k for k, r in enumerate(response_of) if readings[r] is not None]:
+        case = pairs[k][0]
         if case in prepared:
             target = prepared[case]
         else:
             target = prepared[case] = prepare(list(targets.get(case) or []))
-        shown[k], right = verdict(reading, target)
+        shown[k], right = verdict(readings[response_of[k]], target)
         if right:
             hits.append(k)
     ok[hits] = True
