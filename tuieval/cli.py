@@ -15,6 +15,7 @@ import click
 
 EXIT_GATE_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_BUDGET_STOPPED = 3
 EXIT_INTERRUPTED = 130
 #: Default connect and total seconds of one attempt; the read timeout (the longest silent
 #: gap between bytes) defaults to the total, so no flag silently caps another.
@@ -121,10 +122,27 @@ def app_command(suites: tuple[str, ...] = (), db_path: str | None = None) -> Non
                    "perturbations:.")
 @click.option("--resume", "resume_id", default=None, metavar="RUN_ID",
               help="Finish an interrupted run, with the settings it started with.")
+@click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), default=None, metavar="USD",
+              help="Stop sending requests once the run (model and judges) has cost this much; partial, resumable.")
+@click.option("--prices", "prices_path", type=click.Path(), default=None, metavar="FILE",
+              help="A YAML price table laid over the shipped one (see README, Cost).")
+@click.option("--dry-run", is_flag=True, help="Print the requests, token and cost estimate; send nothing.")
+@click.option("--cache", "use_cache", is_flag=True,
+              help="Answer from the response cache when the same request (and sample index) was answered before.")
+@click.option("--cache-only", is_flag=True, help="Only the cache: send nothing, say what is missing.")
+@click.option("--cache-path", default=None, metavar="FILE",
+              help="The cache file (default: $TUIEVAL_CACHE or tuieval-cache.db beside the database).")
+@click.option("--batch", "use_batch", is_flag=True,
+              help="Send the run as OpenAI Batch API jobs (half price, separate rate limits); no latency.")
+@click.option("--poll-interval", type=click.FloatRange(min=0), default=30.0, show_default=True, metavar="S",
+              help="Seconds between polls of a batch.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, metavar="N",
+              help="At most N requests per batch (default: the provider's limit, 50,000).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output; only the run id.")
 def run_command(suite: str, model: str | None, samples, temperature, max_tokens, seed, concurrency, base_url,
                 api_key_env, limit, slo_ms, timeout, connect_timeout, read_timeout, max_retries, stream, perturb,
-                db_path, resume_id, quiet) -> None:
+                db_path, resume_id, max_cost, prices_path, dry_run, use_cache, cache_only, cache_path, use_batch,
+                poll_interval, batch_size, quiet) -> None:
     """Run SUITE (a suite YAML or a JSONL dataset) against a model; print the run id last."""
     import asyncio
 
@@ -145,6 +163,16 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         loaded, limit = _with_perturbations(loaded, perturb, seed, limit, quiet)
     elif perturb:
         raise BadInput("--perturb: a resumed run keeps the cases it started with")
+    elif dry_run:
+        raise BadInput("--dry-run: plans a new run; a resumed run sends only what it still owes")
+    prices = price_table(prices_path)
+    if dry_run:
+        from tuieval.cost.estimate import describe, estimate_run
+
+        for line in describe(estimate_run(loaded, model, samples=samples, max_tokens=max_tokens, limit=limit,
+                                          table=prices)):
+            click.echo(line)
+        return
     store = _open_store(db_path)
     stored_run = None
     given = {"--samples": samples, "--temperature": temperature, "--max-tokens": max_tokens, "--seed": seed,
@@ -167,6 +195,13 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         connect_timeout, read_timeout, timeout = restored["timeouts"]
         _warn_if_suite_changed(suite, stored_run)
 
+    if stored_run is not None:
+        use_batch = use_batch or bool(stored_run["config"].get("batch"))
+    if use_batch:
+        _check_batchable(model, stored_run["config"].get("scorers") if stored_run else loaded.config()["scorers"],
+                         max_cost, use_cache or cache_only)
+    if max_cost is not None:
+        _check_priced(store, stored_run, model, prices, prices_path)
     timeouts = timeouts_from_flags(connect_timeout, read_timeout, timeout)
     try:
         backend = create_backend(model, base_url=base_url, api_key_env=api_key_env, timeouts=timeouts,
@@ -182,12 +217,16 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
     effective_url = getattr(backend, "base_url", None) or base_url
     options = RunOptions(model=model, samples=samples, temperature=temperature, max_tokens=max_tokens, seed=seed,
                          concurrency=concurrency, limit=limit, slo_ms=slo_ms, base_url=effective_url,
-                         stream=stream, max_retries=max_retries, timeouts=timeouts)
+                         stream=stream, max_retries=max_retries, timeouts=timeouts, max_cost=max_cost,
+                         prices=prices, batch=use_batch)
     progress = Progress(quiet=quiet)
-    engine = Engine(store, backend, judge_backends=judge_backends)
+    cache = _open_cache(cache_path, store.path) if (use_cache or cache_only or cache_path) else None
+    engine = Engine(store, backend, judge_backends=judge_backends, cache=cache, cache_only=cache_only)
     if stored_run is None:
         run_id = engine.create_run(loaded, options)
     engine.on_event = _headless_listener(store, run_id, progress)
+    if use_batch:
+        _run_batch(store, engine, backend, run_id, suite, stored_run is not None, poll_interval, batch_size, quiet)
 
     def interrupted_lines() -> None:
         click.echo(f"interrupted: run {run_id} is partial; finish it with "
@@ -225,7 +264,21 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         sys.exit(EXIT_INTERRUPTED)
 
     exit_code = 0
-    if finished.status == "failed":
+    if cache is not None and not quiet:
+        click.echo(f"cache: {cache.hits} answered from {cache.path}, {cache.writes} new answers stored", err=True)
+    if engine.n_cache_missing and finished.status == "partial":
+        click.echo(f"cache-only: {engine.n_cache_missing} requests were not in the cache and were not sent; run "
+                   f"{run_id} is partial; fetch them with `tuieval run {suite} --resume {run_id} --cache`", err=True)
+        exit_code = EXIT_BUDGET_STOPPED
+    elif engine.stopped_by_budget and finished.status == "partial":
+        from tuieval.cost.estimate import dollars
+
+        click.echo(f"stopped at the cost limit: {dollars(engine.budget.spent)} spent of --max-cost "
+                   f"{dollars(max_cost)} ({finished.n_done}/{finished.n_total} samples); run {run_id} is partial; "
+                   f"raise the limit and finish it with `tuieval run {suite} --resume {run_id} --max-cost N`",
+                   err=True)
+        exit_code = EXIT_BUDGET_STOPPED
+    elif finished.status == "failed":
         click.echo(f"tuieval: run {run_id} failed: {engine.fatal}; once fixed, finish it with "
                    f"`tuieval run {suite} --resume {run_id}`", err=True)
         exit_code = EXIT_BAD_INPUT
@@ -233,6 +286,84 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         exit_code = _finish_report(store, run_id, quiet)
     click.echo(run_id)
     sys.exit(exit_code)
+
+
+def _check_batchable(model: str, scorer_specs, max_cost, cached: bool) -> None:
+    """What `--batch` can do today, refused in one line before anything is stored."""
+    from tuieval.cost.spend import judge_models
+
+    if not model.startswith(("openai/", "openai-compatible/")):
+        raise BadInput(f"--batch: {model}: batch runs go to OpenAI's Batch API (openai/ or openai-compatible/); "
+                       "for other runners use `tuieval batch export` and `tuieval batch import`")
+    if judge_models(scorer_specs):
+        raise BadInput("--batch: a suite with a judge scorer is not supported in batch mode yet")
+    if max_cost is not None:
+        raise BadInput("--max-cost: not with --batch (a batch is priced when it ends; use --dry-run to estimate)")
+    if cached:
+        raise BadInput("--cache: not with --batch")
+
+
+def _run_batch(store, engine, backend, run_id: str, suite: str, resumed: bool, poll_s: float,
+               batch_size: int | None, quiet: bool) -> None:
+    """`run --batch`: submit, poll and store; then the report, as for an interactive run."""
+    from tuieval.batch.lines import MAX_REQUESTS
+    from tuieval.batch.openai_api import BatchAPIError
+    from tuieval.batch.runner import BatchRunner
+
+    say = (lambda line: None) if quiet else (lambda line: click.echo(line, err=True))
+    runner = BatchRunner(store, engine, backend, store.get_run(run_id), poll_s=poll_s,
+                         max_requests=batch_size or MAX_REQUESTS, on_progress=say)
+    try:
+        out = runner.go(resumed=resumed)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: the batch goes on at the provider; collect it with "
+                   f"`tuieval run {suite} --resume {run_id}`", err=True)
+        click.echo(run_id)
+        sys.exit(EXIT_INTERRUPTED)
+    except BatchAPIError as exc:
+        store.set_status(run_id, "partial")
+        click.echo(f"tuieval: {exc}; run {run_id} is partial; once fixed, `tuieval run {suite} --resume {run_id}`",
+                   err=True)
+        click.echo(run_id)
+        sys.exit(EXIT_BAD_INPUT)
+    for problem in out.problems[:5]:
+        click.echo(f"warning: {problem}", err=True)
+    if not quiet:
+        click.echo(f"{out.status}: {out.n_done}/{out.n_total} samples, {out.n_errors} errors "
+                   f"({out.n_batches} batch(es) submitted)", err=True)
+    code = _finish_report(store, run_id, quiet)
+    click.echo(run_id)
+    sys.exit(code)
+
+
+def _open_cache(path: str | None, db_path: str):
+    """The response cache file: --cache-path, else $TUIEVAL_CACHE, else beside the database."""
+    from tuieval.store import StoreError
+    from tuieval.store.response_cache import ResponseCache
+
+    path = path or os.environ.get("TUIEVAL_CACHE") or os.path.join(os.path.dirname(os.path.abspath(db_path)),
+                                                                   "tuieval-cache.db")
+    try:
+        return ResponseCache(path)
+    except StoreError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def price_table(path: str | None):
+    """The shipped price table with `--prices FILE` laid over it (one line naming the field on error)."""
+    from tuieval.cost.prices import PriceError, load_table
+
+    try:
+        return load_table(path)
+    except PriceError as exc:
+        raise BadInput(f"--prices {exc}" if path is None else str(exc)) from None
+
+
+def _check_priced(store, stored_run, model: str, prices, prices_path: str | None) -> None:
+    """--max-cost needs a price for the model (a limit nothing counts against would be a lie)."""
+    if prices.lookup(model) is None and not ((stored_run or {}).get("config") or {}).get("prices", {}).get(model):
+        raise BadInput(f"--max-cost: no price for {model}; give one with --prices FILE"
+                       + (f" ({prices_path} has none)" if prices_path else ""))
 
 
 def _judge_backends(scorer_specs: Any, timeouts) -> dict:
@@ -401,17 +532,20 @@ def runs_command(db_path: str | None, as_json: bool) -> None:
 @db_option
 @click.option("--format", "fmt", type=click.Choice(["json", "md", "csv", "junit", "html"]), default="md",
               show_default=True)
-def report_command(run_id: str, db_path: str | None, fmt: str) -> None:
+@click.option("--prices", "prices_path", type=click.Path(), default=None, metavar="FILE",
+              help="Re-price the run with this YAML price table (laid over the shipped one).")
+def report_command(run_id: str, db_path: str | None, fmt: str, prices_path: str | None) -> None:
     """Report on a run (RUN_ID or `latest`)."""
     from tuieval.report import ClusteringBackendError, build_report
     from tuieval.report.formats import RENDERERS
 
+    prices = price_table(prices_path) if prices_path else None
     store = _open_store(db_path, must_exist=True)
     rid = _resolve(store, run_id)
     if fmt == "html":
         return _html_report(store, rid)
     try:
-        report = build_report(store, rid)
+        report = build_report(store, rid, prices=prices)
     except ClusteringBackendError as exc:
         raise BadInput(str(exc)) from None
     click.echo(RENDERERS[fmt](report), nl=False)
@@ -643,6 +777,12 @@ def datasette_metadata_command(db_path: str | None) -> None:
 
     # Datasette names a database after its file's stem
     click.echo(json.dumps(datasette_metadata(Path(db_path or default_db_path()).stem), indent=2, ensure_ascii=False))
+
+
+# Commands in their own modules (tuieval/commands), registered here: one line each.
+from tuieval.commands.batch import batch_group  # noqa: E402  (needs the helpers above)
+
+cli.add_command(batch_group)
 
 
 def main(argv: list[str] | None = None) -> None:
