@@ -64,8 +64,15 @@ def test_failed_gates_are_failed_testcases_and_listed_in_every_format(tmp_path):
     message = failed[1].find("failure").get("message")
     assert "name_origin=non_english" in message and "0.95" in message and f"n={the_slice['n_cases']}" in message
     n_flagged = sum(1 for s in report["slices"] if s.get("flagged"))
-    assert root.get("failures") == str(3 + n_flagged)
-    assert root.get("tests") == str(4 + len(report["slices"]))
+    robustness = [c for c in root.iter("testcase") if c.get("classname").startswith("robustness.")]
+    rob = report.get("robustness") or {}
+    # the robustness tests are testcases too: one per perturbation row, the template test, extractor pairs
+    assert len(robustness) == (len((rob.get("perturbations") or {}).get("rows") or [])
+                               + int(bool((rob.get("templates") or {}).get("test")))
+                               + len((rob.get("extractors") or {}).get("pairs") or []))
+    n_robust_failed = sum(1 for c in robustness if c.find("failure") is not None)
+    assert root.get("failures") == str(3 + n_flagged + n_robust_failed)
+    assert root.get("tests") == str(4 + len(report["slices"]) + len(robustness))
 
     md = _tuieval("report", "latest", "--db", db).stdout
     head = md.split("| metric | value |")[0]

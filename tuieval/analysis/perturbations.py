@@ -13,9 +13,14 @@ correctness over all its samples (and templates). Per (perturbation at a severit
   per-case differences otherwise (docs/statistics.md §5.1–5.2), and Benjamini–Hochberg q-values across the
   whole perturbation × slice table (§5.3);
 
+- the answer-change rate: the share of pairs whose perturbed answers left the original's majority
+  answer, judged by the run's clustering tier (did the meaning change), beside the same rate on
+  the exact strings (tuieval.analysis.robustness.answer_change), each with a Wilson interval;
+
 and per original case the worst case over its perturbations (correct only if correct on the
 original and on every copy; HELM's robustness figure), overall and per perturbation, and a
-severity curve per perturbation family. Numpy and the standard library only, no I/O.
+severity curve per perturbation family. Numpy and the standard library only, no I/O: a remote
+clustering tier's judge / embed callables come from the caller.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from tuieval.analysis.stats import benjamini_hochberg, mcnemar_exact, mean_ci_items, paired_bootstrap, sign_flip_test
+from tuieval.analysis.robustness.answer_change import PairChange, answer_changes
+from tuieval.analysis.stats import (benjamini_hochberg, mcnemar_exact, mean_ci_items, paired_bootstrap, sign_flip_test,
+                                    wilson)
 from tuieval.sample_rules import is_correct
 
 #: the metadata a perturbed copy carries (written by tuieval.perturb.apply)
@@ -34,6 +41,11 @@ PERTURBATION_KEY = "perturbation"
 SEVERITY_KEY = "severity"
 _LINK_KEYS = {LINK_KEY, PERTURBATION_KEY, SEVERITY_KEY}
 MAX_SLICE_LEVELS = 20   # metadata with more values than this is not a slice here (ids, free text)
+
+
+def has_perturbed_copies(cases: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether any case is a perturbed copy (carries the link to its original)."""
+    return any(LINK_KEY in (c.get("metadata") or {}) for c in cases)
 
 
 def _label(name: str, severity: Any) -> str:
@@ -94,13 +106,29 @@ def _pair_stats(orig: np.ndarray, pert: np.ndarray, binary: bool, *, alpha: floa
     }
 
 
+def _change_stats(changes: Sequence[PairChange], alpha: float) -> dict[str, Any]:
+    """Answer-change and string-change rates over the pairs that had answers to compare (Wilson)."""
+    compared = [c for c in changes if c.compared]
+    n = len(compared)
+    k = sum(c.changed for c in compared)
+    ks = sum(c.string_changed for c in compared)
+    return {"n_answer_compared": n, "answer_changes": k, "answer_change_rate": k / n if n else None,
+            "answer_change_rate_ci": list(wilson(k, n, alpha)) if n else None,
+            "string_changes": ks, "string_change_rate": ks / n if n else None,
+            "string_change_rate_ci": list(wilson(ks, n, alpha)) if n else None}
+
+
 def perturbation_analysis(cases: Sequence[Mapping[str, Any]], samples: Sequence[Mapping[str, Any]], *,
-                          alpha: float = 0.05, B: int = 10_000, seed: int = 0) -> dict[str, Any] | None:
+                          alpha: float = 0.05, B: int = 10_000, seed: int = 0, method: str = "canonical",
+                          threshold: float | None = None, judge: Any = None, embed: Any = None,
+                          tier: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
     """The perturbation section of a run's report; None when the run has no perturbed copies.
 
-    `cases` are the run's case rows (case_id, metadata), `samples` its sample rows (case_id,
-    correct, error). Copies whose original has no samples (a partial run) are left out of the
-    pairs and counted under `n_unpaired`.
+    `cases` are the run's case rows (case_id, metadata, input_text), `samples` its sample rows
+    (case_id, template, sample_index, correct, error, answer). Copies whose original has no
+    samples (a partial run) are left out of the pairs and counted under `n_unpaired`.
+    `method`, `threshold`, `judge`, `embed` and `tier` are the run's clustering tier and its
+    settings, used for the answer-change rate.
     """
     means, counts = _case_means(samples)
     originals = [c for c in cases if LINK_KEY not in (c.get("metadata") or {})]
@@ -118,6 +146,10 @@ def perturbation_analysis(cases: Sequence[Mapping[str, Any]], samples: Sequence[
             continue
         groups[(meta.get(PERTURBATION_KEY), meta.get(SEVERITY_KEY))].append((orig_id, c["case_id"]))
     slices = _slices([c for c in originals if c["case_id"] in means])
+    all_pairs = [pair for g in groups.values() for pair in g]
+    questions = {c["case_id"]: c.get("input_text") or "" for c in originals}
+    changes, change_counters = answer_changes(all_pairs, samples, method, threshold=threshold, judge=judge,
+                                              embed=embed, questions=questions, **dict(tier or {}))
     rng = np.random.default_rng(seed)
     rows: list[dict[str, Any]] = []
     order = sorted(groups, key=lambda g: (str(g[0]), -1.0 if g[1] is None else float(g[1])))
@@ -133,6 +165,7 @@ def perturbation_analysis(cases: Sequence[Mapping[str, Any]], samples: Sequence[
                    "slice": "all" if key == "all" else f"{key}={value}", "slice_key": key,
                    "slice_value": value}
             row.update(_pair_stats(orig, pert, binary, alpha=alpha, B=B, rng=rng))
+            row.update(_change_stats([changes[c] for _, c in chosen], alpha))
             rows.append(row)
     q = benjamini_hochberg([r["p_value"] for r in rows]) if rows else []
     for r, qv in zip(rows, q):
@@ -141,7 +174,11 @@ def perturbation_analysis(cases: Sequence[Mapping[str, Any]], samples: Sequence[
     return {
         "method": {"unit": "original case", "score": "mean correctness over its samples",
                    "test": "mcnemar" if binary else "sign-flip", "multiple_testing": "benjamini-hochberg",
-                   "alpha": alpha},
+                   "alpha": alpha,
+                   "answer_change": {"clustering": method, "unit": "original case",
+                                     "changed": "more than half of the copy's answers outside the original's "
+                                                "majority cluster",
+                                     "counters": dict(change_counters)}},
         "n_originals": len(originals), "n_perturbed": len(copies), "n_unpaired": unpaired,
         "rows": rows,
         "worst_case": _worst_case(groups, means, alpha),
@@ -176,5 +213,5 @@ def _curves(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]
         if r["slice_key"] == "all" and r["severity"] is not None:
             out[r["perturbation"]].append({k: r[k] for k in (
                 "severity", "n_pairs", "accuracy_perturbed", "accuracy_perturbed_ci", "delta", "delta_ci",
-                "flip_rate", "flip_rate_ci", "q_value")})
+                "flip_rate", "flip_rate_ci", "q_value", "answer_change_rate", "answer_change_rate_ci")})
     return {name: sorted(points, key=lambda p: p["severity"]) for name, points in out.items()}

@@ -12,12 +12,13 @@ the longest bucket is skipped.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import random
 import re
 
 from tuieval.analysis.slices import MEDIUM_MAX_TOKENS, SHORT_MAX_TOKENS, estimate_tokens, token_bucket
-from tuieval.perturb.base import Edit, Family, Item, Skip, below
+from tuieval.perturb.base import Edit, Family, Item, Skip
 
 SENTENCES: tuple[str, ...] = (
     "The office kitchen was repainted a pale shade of green last spring.",
@@ -71,7 +72,13 @@ def _insertion_points(text: str, spans) -> list[int]:
     end = len(text.rstrip())
     points = [0] + [at for at in (m.end() for m in _BOUNDARY.finditer(text)) if at < end]
     if spans:
-        points = [at for at in points if not any(s < at < e for s, e in spans)]
+        # the points are ascending: each of the few spans removes one run of them, found by bisection
+        # (not one test of every point against every span)
+        drop = set()
+        for s, e in spans:
+            drop.update(range(bisect.bisect_right(points, s), bisect.bisect_left(points, e)))
+        if drop:
+            points = [at for k, at in enumerate(points) if k not in drop]
     return points
 
 
@@ -115,13 +122,15 @@ def apply(item: Item, severity: float | None, rng: random.Random) -> Edit | Skip
     inserted: dict[int, list[str]] = {}
     unused = list(pool)
     added = 0
+    rand, n_points = rng.random, len(points)
     while need > 0:
         if not unused:
             unused = list(pool)          # more padding than there are sentences: reuse them
-        sentence = unused.pop(below(rng, len(unused)))
-        inserted.setdefault(points[below(rng, len(points))], []).append(sentence)
+        # `below(rng, n)` written out: two draws per sentence, the same draws in the same order
+        sentence = unused.pop(int(rand() * len(unused)))
+        inserted.setdefault(points[int(rand() * n_points)], []).append(sentence)
         added += 1
-        need -= _added_tokens(sentence)
+        need -= _ADDED[sentence] if sentence in _ADDED else _added_tokens(sentence)
     texts[which] = _assemble(base, points, inserted)
     return Edit(texts=tuple(texts), edits=added, detail={"bucket": [current, goal]})
 

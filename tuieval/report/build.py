@@ -62,7 +62,7 @@ def build(store: Store, run_id: str, *, persist_clusters: bool = False, with_row
         extractors = _extraction_section(store, run)
         if extractors is not None:
             report.setdefault("robustness", {})["extractors"] = extractors
-        perturbations = _perturbation_section(cases, samples)
+        perturbations = _perturbation_section(run, cases, samples)
         if perturbations is not None:
             report.setdefault("robustness", {})["perturbations"] = perturbations
         judge = _judge_section(store, run, samples)
@@ -135,11 +135,32 @@ def _add_redteam(store: Store, run: dict[str, Any], report: dict[str, Any]) -> N
         report["redteam"] = section
 
 
-def _perturbation_section(cases: list[dict[str, Any]], samples: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """`robustness.perturbations` when the run holds perturbed copies of its cases (tuieval.perturb)."""
-    from tuieval.analysis.perturbations import perturbation_analysis
+def _perturbation_section(run: dict[str, Any], cases: list[dict[str, Any]],
+                          samples: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """`robustness.perturbations` when the run holds perturbed copies of its cases (tuieval.perturb).
 
-    return perturbation_analysis(cases, samples)
+    The answer-change rate clusters each copy's answers with its original's, so it uses the
+    run's tier like the variance does; a remote tier's endpoint is called for it (and fails as
+    the variance's clustering fails: ClusteringBackendError naming the setting)."""
+    from tuieval.analysis.perturbations import has_perturbed_copies, perturbation_analysis
+    from tuieval.analysis.variance.config import REMOTE_METHODS
+    from tuieval.report.endpoints import Endpoints, clustering_error
+
+    if not has_perturbed_copies(cases):
+        return None
+    var = VarianceConfig.from_run(run)
+    method = var.effective_method
+    with Endpoints(var, method) as ep:
+        try:
+            section = perturbation_analysis(cases, samples, method=method, threshold=var.threshold, judge=ep.judge,
+                                            embed=ep.embed, tier=var.tier_args)
+        except ValueError as exc:
+            if method not in REMOTE_METHODS:
+                raise
+            raise clustering_error(method, exc, ep.field) from None
+        if section is not None:
+            section["method"]["answer_change"]["counters"].update(ep.counters())
+    return section
 
 
 def _extraction_section(store: Store, run: dict[str, Any]) -> dict[str, Any] | None:

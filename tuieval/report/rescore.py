@@ -9,8 +9,11 @@ run it came from (schema `tuieval.rescore/1`).
 
 from __future__ import annotations
 
+import gc
 import json
-from typing import Any, Sequence
+from contextlib import contextmanager
+from operator import itemgetter
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -21,56 +24,141 @@ from tuieval.store import Store
 
 SCHEMA = "tuieval.rescore/1"
 #: what a rescore reads of a sample
+_COLUMNS = ("case_id", "template", "sample_index", "response", "error")
+
+
+@contextmanager
+def _bulk() -> Iterator[None]:
+    """The cyclic garbage collector paused while a large run's rows and columns are built.
+
+    Re-scoring makes hundreds of thousands of small containers (sample rows, readings, the
+    disagreement list) and none of them forms a reference cycle, yet each allocation burst
+    triggers collections that re-scan every live object: on 100,000 samples that was a third of
+    the time. Reference counting still frees everything; the collector runs again on exit."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def extractor_columns(built: Sequence[Any], samples: Sequence[dict[str, Any]], targets: dict[Any, Any],
+                      ) -> tuple[list[np.ndarray], list[Sequence[str | None]]]:
+    """Per built-in extractor, its verdict on each sample and what it read (one column each)."""
+    pair_index: dict[tuple[Any, Any], int] = {}
+    pair_of = np.fromiter((pair_index.setdefault((s["case_id"], s.get("response")), len(pair_index))
+                           for s in samples), dtype=np.int64, count=len(samples))
+    pairs = list(pair_index)
+    response_index: dict[Any, int] = {}
+    response_of = [response_index.setdefault(r, len(response_index)) for _, r in pairs]
+    responses = [None if r is None else str(r) for r in response_index]
+    ok_columns: list[np.ndarray] = []
+    read_columns: list[Sequence[str | None]] = []
+    for extractor in built:
+        ok_pair, shown_pair = _judge_pairs(extractor, pairs, responses, response_of, targets)
+        ok_columns.append(ok_pair[pair_of])
+        read_columns.append(_gather(shown_pair, pair_of))
+    return ok_columns, read_columns
+
+
+#: the sample columns `read_samples` needs (the app reads one case's samples with them)
 SAMPLE_COLUMNS = ("case_id", "template", "sample_index", "response", "error", "scores")
 
 
 def read_samples(samples: Sequence[dict[str, Any]], targets: dict[Any, Any], extractors: Sequence[str], *,
                  include_scorers: bool = True) -> tuple[list[str], np.ndarray, list[list[str | None]]]:
-    """Each sample read by the suite's scorers (their stored verdicts, `scorer:NAME`) and by the
-    built-in `extractors`: (names, verdicts[sample, extractor], extracted[sample][extractor]).
-    `samples` hold SAMPLE_COLUMNS; `targets` maps case id → its targets. ValueError names a bad
-    extractor."""
+    """A few samples (the app's inspector: one case) read by the suite's scorers (their stored
+    verdicts, `scorer:NAME`) and the built-in `extractors`: (names, verdicts[sample, extractor],
+    extracted[sample][extractor]). `samples` hold SAMPLE_COLUMNS; ValueError names a bad extractor."""
     built = [build_extractor(name) for name in extractors]
     stored = [json.loads(s.get("scores") or "{}") or {} for s in samples]
     scorer_names = list(dict.fromkeys(name for sc in stored for name in sc)) if include_scorers else []
     names = [f"scorer:{n}" for n in scorer_names] + [e.name for e in built]
     if len(set(names)) != len(names):
         raise ValueError(f"an extractor is named twice: {', '.join(names)}")
-    rows_ok: list[list[bool]] = []
-    extracted: list[list[str | None]] = []
-    prepared: dict[Any, list[Any]] = {}  # a case's targets, prepared once per extractor
-    judged: dict[tuple[Any, Any], tuple[list[bool], list[str | None]]] = {}  # repeated answers read once
-    for s, scores in zip(samples, stored):
-        ok: list[bool] = []
-        read: list[str | None] = []
-        for name in scorer_names:
-            sc = scores.get(name) or {}
-            ok.append(bool(sc.get("correct")))
-            read.append(sc.get("extracted"))
-        case, response = s["case_id"], s.get("response")
-        hit = judged.get((case, response))
-        if hit is None:
-            ready = prepared.get(case)
-            if ready is None:
-                ready = prepared[case] = [e.prepare(list(targets.get(case) or [])) for e in built]
-            pairs = [extractor.judge(response, target) for extractor, target in zip(built, ready)]
-            hit = judged[(case, response)] = ([c for _, c in pairs], [t for t, _ in pairs])
-        ok.extend(hit[0])
-        read.extend(hit[1])
-        rows_ok.append(ok)
-        extracted.append(read)
-    return names, np.array(rows_ok, dtype=bool).reshape(len(samples), len(names)), extracted
+    ok_columns = [np.array([bool((sc.get(n) or {}).get("correct")) for sc in stored], dtype=bool)
+                  for n in scorer_names]
+    read_columns: list[Sequence[str | None]] = [[(sc.get(n) or {}).get("extracted") for sc in stored]
+                                                for n in scorer_names]
+    ok_built, read_built = extractor_columns(built, samples, targets)
+    ok_columns += ok_built
+    read_columns += read_built
+    verdicts = (np.column_stack(ok_columns) if ok_columns else np.zeros((len(samples), 0), dtype=bool))
+    extracted = [[col[i] for col in read_columns] for i in range(len(samples))]
+    return names, verdicts.reshape(len(samples), len(names)), extracted
 
 
 def rescore(store: Store, run_id: str, extractors: Sequence[str], *, include_scorers: bool = True,
             alpha: float = 0.05) -> dict[str, Any]:
     """Re-read a stored run's responses with `extractors` (built-in names); ValueError names a bad one."""
+    with _bulk():
+        return _rescore(store, run_id, extractors, include_scorers=include_scorers, alpha=alpha)
+
+
+def _rescore(store: Store, run_id: str, extractors: Sequence[str], *, include_scorers: bool,
+             alpha: float) -> dict[str, Any]:
+    built = [build_extractor(name) for name in extractors]
     run = store.get_run(run_id)
-    samples = store.get_samples(run["id"], columns=SAMPLE_COLUMNS)
+    samples = store.get_samples(run["id"], columns=_COLUMNS)
     targets = {cid: t for cid, (t, _) in store.case_targets(run["id"]).items()}
-    names, verdicts, extracted = read_samples(samples, targets, extractors, include_scorers=include_scorers)
+    stored = store.stored_verdicts(run["id"]) if include_scorers else {}
+    scorer_names = list(stored)
+    names = [f"scorer:{n}" for n in scorer_names] + [e.name for e in built]
+    if len(set(names)) != len(names):
+        raise ValueError(f"an extractor is named twice: {', '.join(names)}")
+    # Columnar: one column of verdicts and one of readings per extractor. What an extractor reads
+    # depends on the response alone, so each distinct response is read once per extractor however
+    # often it repeats across samples and cases; each distinct (case, response) is judged once
+    # against that case's targets, prepared once per case and extractor and only when a reading
+    # of that case needs them.
+    ok_columns: list[np.ndarray] = []
+    read_columns: list[Sequence[str | None]] = []
+    for name in scorer_names:
+        correct, read = stored[name]
+        ok_columns.append(np.array(correct, dtype=bool).reshape(len(samples)))
+        read_columns.append(read)
+    ok_built, read_built = extractor_columns(built, samples, targets)
+    ok_columns += ok_built
+    read_columns += read_built
+    verdicts = (np.column_stack(ok_columns) if ok_columns else np.zeros((len(samples), 0), dtype=bool))
     cases = store.analysis_cases(run["id"])
     membership = slice_membership(cases, {s["case_id"] for s in samples})
-    section = extraction_sensitivity(verdicts, extracted, names, samples, slices=membership, alpha=alpha)
+    section = extraction_sensitivity(verdicts, read_columns, names, samples, slices=membership, alpha=alpha,
+                                     columns=True)
     return {"schema": SCHEMA, "run": {k: run.get(k) for k in ("id", "suite", "model", "status", "samples_per_case")},
             "extractors_requested": list(extractors), **section}
+
+
+def _judge_pairs(extractor: Any, pairs: Sequence[tuple[Any, Any]], responses: Sequence[str | None],
+                 response_of: Sequence[int], targets: dict[Any, Any]) -> tuple[np.ndarray, list[str | None]]:
+    """One extractor's (verdict, reading as written) on each distinct (case, response): every
+    distinct response read once (`responses`, `response_of[k]` the response of pair k), and
+    only the pairs with a reading judged."""
+    read, verdict, prepare = extractor.read, extractor.verdict, extractor.prepare
+    readings = [None if r is None else read(r) for r in responses]
+    prepared: dict[Any, Any] = {}
+    ok = np.zeros(len(pairs), dtype=bool)
+    shown: list[str | None] = [None] * len(pairs)
+    hits: list[int] = []
+    for k in [k for k, r in enumerate(response_of) if readings[r] is not None]:
+        case = pairs[k][0]
+        if case in prepared:
+            target = prepared[case]
+        else:
+            target = prepared[case] = prepare(list(targets.get(case) or []))
+        shown[k], right = verdict(readings[response_of[k]], target)
+        if right:
+            hits.append(k)
+    ok[hits] = True
+    return ok, shown
+
+
+def _gather(values: list[Any], index: np.ndarray) -> list[Any]:
+    """values[i] for each i of index, as a list (itemgetter does the loop in C)."""
+    if index.size == 0:
+        return []
+    if index.size == 1:
+        return [values[int(index[0])]]
+    return list(itemgetter(*index.tolist())(values))

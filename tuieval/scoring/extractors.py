@@ -105,6 +105,16 @@ class BuiltinExtractor(BaseScorer):
     def options(self) -> dict[str, Any]:
         return {}
 
+    def read(self, response: str) -> Any:
+        """What this extractor reads from a response, before any target is seen (None: nothing).
+        A reading depends on the response alone, so a caller may read a repeated response once
+        and judge it against each case's targets with `verdict`."""
+        return self._read(response)
+
+    def verdict(self, reading: Any, prepared: Any) -> tuple[str, bool]:
+        """(the reading as written, whether it matches the prepared targets); reading not None."""
+        return self._shown(reading), self._equal(reading, prepared)
+
     def judge(self, response: str | None, prepared: Any) -> tuple[str | None, bool]:
         """(what was read, as written; whether it matches the prepared targets)."""
         if response is None:

@@ -437,6 +437,36 @@ class Store:
             case[key] = json.loads(case[key])
         return case
 
+    def stored_verdicts(self, run_id: str) -> dict[str, tuple[list[bool], list[Any]]]:
+        """Each scorer's stored verdict on every sample, read by SQLite's JSON functions rather than
+        by decoding every row's `scores` in Python: {scorer name: (correct, extracted)}, one entry
+        per sample in `get_samples` order, names in order of first appearance (the first sample
+        that has them, then their order in its object). What `tuieval rescore` compares the
+        built-in extractors with."""
+        order = "ORDER BY case_id, template, sample_index"
+        first = self.conn.execute(
+            f"WITH s AS (SELECT scores, ROW_NUMBER() OVER ({order}) AS ord FROM samples "
+            "WHERE run_id = ? AND json_type(scores) = 'object') "
+            "SELECT j.key, MIN(s.ord), j.id FROM s, json_each(s.scores) AS j GROUP BY j.key", (run_id,)).fetchall()
+        names = [r[0] for r in sorted(first, key=lambda r: (r[1], r[2]))]
+        out: dict[str, tuple[list[bool], list[Any]]] = {}
+        for name in names:
+            if '"' in name or "\\" in name:
+                # a key the JSON path syntax cannot quote: decode the rows for this one
+                rows = self.conn.execute(f"SELECT scores FROM samples WHERE run_id = ? {order}", (run_id,))
+                got = [(json.loads(r[0] or "{}") or {}).get(name) or {} for r in rows]
+                out[name] = ([bool(g.get("correct")) for g in got], [g.get("extracted") for g in got])
+                continue
+            base = f'$."{name}"'
+            rows = self.conn.execute(
+                f"SELECT json_extract(scores, ?), json_extract(scores, ?), json_type(scores, ?) FROM samples "
+                f"WHERE run_id = ? {order}",
+                (base + ".correct", base + ".extracted", base + ".extracted", run_id)).fetchall()
+            # an object or array extracted comes back as JSON text: decoded as the stored value
+            out[name] = ([bool(r[0]) for r in rows],
+                         [json.loads(r[1]) if r[2] in ("object", "array") else r[1] for r in rows])
+        return out
+
     def case_targets(self, run_id: str) -> dict[str, tuple[Any, str]]:
         """case_id → (targets, input text), for listing a slice's cases."""
         rows = self.conn.execute("SELECT case_id, targets, input_text FROM cases WHERE run_id = ?", (run_id,))

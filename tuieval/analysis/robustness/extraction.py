@@ -35,12 +35,13 @@ from tuieval.analysis.stats import benjamini_hochberg, mean_ci_items, wilson
 def extraction_sensitivity(verdicts: np.ndarray, extracted: Sequence[Sequence[str | None]], names: Sequence[str],
                            samples: Sequence[Mapping[str, Any]], *,
                            slices: Mapping[tuple[str, Any], set] | None = None, alpha: float = 0.05,
-                           B: int = 10_000, rng_seed: int = 0) -> dict[str, Any]:
+                           B: int = 10_000, rng_seed: int = 0, columns: bool = False) -> dict[str, Any]:
     """The `robustness.extractors` section.
 
     `verdicts[i, e]` is extractor e's verdict on sample i (`samples[i]` gives case_id,
-    template, sample_index and error); `extracted[i][e]` what it read; `slices` maps
-    (key, value) → case ids."""
+    template, sample_index and error); `extracted[i][e]` what it read (with `columns`,
+    `extracted[e][i]`: one column per extractor, which is how a large run is built); `slices`
+    maps (key, value) → case ids."""
     v = np.asarray(verdicts, dtype=bool)
     n_samples, n_ext = v.shape
     errors = np.fromiter((s.get("error") is not None for s in samples), dtype=bool, count=n_samples)
@@ -56,9 +57,13 @@ def extraction_sensitivity(verdicts: np.ndarray, extracted: Sequence[Sequence[st
     out: dict[str, Any] = {"n_samples": n_samples, "n_cases": n_cases, "extractors": [], "pairs": [],
                            "test": "mcnemar" if one_sample else "sign_flip"}
     applicable = []
+    # what each extractor read: one pass per column
+    cols = list(extracted) if columns else [list(col) for col in zip(*extracted)] if n_samples else [[]] * n_ext
+    n_read = [int((np.fromiter((x is not None for x in col), dtype=bool, count=n_samples) & ~errors).sum())
+              for col in cols]
     for e, name in enumerate(names):
         ci = mean_ci_items(case_acc[:, e], alpha) if n_cases else {"mean": None, "ci": None}
-        read = sum(1 for i in range(n_samples) if extracted[i][e] is not None and not errors[i])
+        read = int(n_read[e])
         if read:
             applicable.append(e)
         out["extractors"].append({"name": str(name), "n_cases": n_cases, "accuracy": ci["mean"],
@@ -99,8 +104,11 @@ def extraction_sensitivity(verdicts: np.ndarray, extracted: Sequence[Sequence[st
                                "share_of_cases": float(depends.mean()) if n_cases else None,
                                "n_cases_depending": int(depends.sum())}
     by_slice = []
+    case_list = list(index)            # case of each code
     for (key, value), members in (slices or {}).items():
-        sel = np.fromiter((c in members for c in case_of), dtype=bool, count=n_samples)
+        # membership decided once per case, then spread to the samples through their case codes
+        in_slice = np.fromiter((c in members for c in case_list), dtype=bool, count=n_cases)
+        sel = in_slice[codes] if n_samples else np.zeros(0, dtype=bool)
         m = int(sel.sum())
         if m == 0:
             continue
@@ -109,11 +117,14 @@ def extraction_sensitivity(verdicts: np.ndarray, extracted: Sequence[Sequence[st
                          "ci": list(wilson(kk, m, alpha))})
     by_slice.sort(key=lambda s: -s["disagreement_rate"])
     out["by_slice"] = by_slice
+    listed = np.flatnonzero(disagree).tolist()
+    keys = [str(n) for n in names_all]
+    # the listed samples' readings, gathered column by column, then one row per sample
+    rows = list(zip(*[[col[i] for i in listed] for col in cols])) if cols else [()] * len(listed)
     out["disagreements"] = [
         {"case_id": samples[i]["case_id"], "template": samples[i].get("template"),
          "sample_index": samples[i].get("sample_index"),
-         "extracted": {str(names_all[e]): extracted[i][e] for e in range(len(names_all))},
-         "correct": {str(names_all[e]): bool(v_all[i, e]) for e in range(len(names_all))}}
-        for i in np.flatnonzero(disagree).tolist()
+         "extracted": dict(zip(keys, read)), "correct": dict(zip(keys, ok))}
+        for i, read, ok in zip(listed, rows, v_all[listed].tolist())
     ]
     return out

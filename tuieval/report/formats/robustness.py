@@ -85,6 +85,15 @@ def extraction_lines(section: dict[str, Any] | None, *, level: str = "###") -> l
     return out
 
 
+def _change(r: dict[str, Any], kind: str) -> str:
+    """`k/n rate (CI)` of the answer- or string-change rate; — when no pair had answers to compare."""
+    rate, n = r.get(f"{kind}_change_rate"), r.get("n_answer_compared")
+    if rate is None or not n:
+        return "—"
+    k = r.get("answer_changes" if kind == "answer" else "string_changes")
+    return f"{k}/{n} {pct(rate)} {ci(r.get(f'{kind}_change_rate_ci'))}"
+
+
 def perturbations_markdown(section: dict[str, Any] | None) -> list[str]:
     """Per perturbation on all cases, the worst case, and the slices whose drop is significant."""
     if not section or not section.get("rows"):
@@ -92,18 +101,26 @@ def perturbations_markdown(section: dict[str, Any] | None) -> list[str]:
     method = section.get("method") or {}
     out = ["", f"## Perturbations ({section['n_perturbed']} perturbed copies of {section['n_originals']} cases, "
                f"{cell(method.get('test'))}, BH across the table)", "",
-           "| perturbation | pairs | original | perturbed | Δ pts (95% CI) | correct → wrong (95% CI) | p | q |",
-           "|---|---|---|---|---|---|---|---|"]
+           "| perturbation | pairs | original | perturbed | Δ pts (95% CI) | correct → wrong (95% CI) | p | q "
+           "| answer changed (95% CI) | string changed |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
 
     def row(r: dict[str, Any], name: str) -> str:
         mark = " ▼" if r.get("significant") and (r.get("delta") or 0) < 0 else ""
         return (f"| {name} | {r['n_pairs']} | {pct(r['accuracy_original'])} | {pct(r['accuracy_perturbed'])} | "
                 f"{pts(r['delta'])} {delta_ci(r.get('delta_ci'))}{mark} | {pct(r.get('flip_rate'))} "
-                f"{ci(r.get('flip_rate_ci'))} | {p_cell(r.get('p_value'))} | {p_cell(r.get('q_value'))} |")
+                f"{ci(r.get('flip_rate_ci'))} | {p_cell(r.get('p_value'))} | {p_cell(r.get('q_value'))} | "
+                f"{_change(r, 'answer')} | {_change(r, 'string')} |")
 
     for r in section["rows"]:
         if r.get("slice") == "all":
             out.append(row(r, cell(r["label"])))
+    change = method.get("answer_change") or {}
+    if change:
+        out += ["", f"Answer changed: the share of pairs where more than half of the perturbed copy's answers fall "
+                    f"outside the original's majority answer, judged by the run's {cell(change.get('clustering'))} "
+                    "clustering (a change of meaning); string changed: the same on the exact strings. "
+                    "n = pairs with answers on both sides."]
     worst = section.get("worst_case") or {}
     if worst.get("accuracy") is not None:
         out += ["", f"Worst case over every perturbation of a case: {pct(worst['accuracy'])} "
@@ -111,7 +128,8 @@ def perturbations_markdown(section: dict[str, Any] | None) -> list[str]:
     flagged = [r for r in section["rows"] if r.get("slice") != "all" and r.get("significant")]
     if flagged:
         out += ["", "Slices whose accuracy moved significantly:", "",
-                "| perturbation · slice | pairs | original | perturbed | Δ pts (95% CI) | correct → wrong (95% CI) | p | q |",
-                "|---|---|---|---|---|---|---|---|"]
+                "| perturbation · slice | pairs | original | perturbed | Δ pts (95% CI) | correct → wrong (95% CI) | p | q "
+                "| answer changed (95% CI) | string changed |",
+                "|---|---|---|---|---|---|---|---|---|---|"]
         out += [row(r, cell(f"{r['label']} · {r['slice']}")) for r in flagged]
     return out
