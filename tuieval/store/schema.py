@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Each entry upgrades a database from version i to i+1. Never edit a released step:
 # append a new one, so every file created by an older tuieval still opens.
@@ -169,6 +169,17 @@ MIGRATIONS: list[str] = [
         built INTEGER NOT NULL             -- 1 once every stored sample is in samples_fts
     );
     INSERT OR IGNORE INTO search_index (id, built) VALUES (1, (SELECT COUNT(*) = 0 FROM samples));
+    """,
+    # 5 -> 6: the paired comparison of two finished runs, so reopening it in the app is a read
+    """
+    CREATE TABLE IF NOT EXISTS comparisons (
+        baseline TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        candidate TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        fingerprint TEXT NOT NULL,         -- both runs' report fingerprints and the test settings
+        created_at TEXT NOT NULL,
+        body TEXT NOT NULL,                -- the tuieval.compare/1 JSON
+        PRIMARY KEY (baseline, candidate)
+    );
     """,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
