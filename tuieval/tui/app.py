@@ -133,7 +133,7 @@ class TuievalApp(App):
         """Import the screens opened later (and what they import) while the first one is read."""
         import importlib
 
-        for name in ("scoreboard", "slice_cases", "inspector", "compare", "run_form", "help", "confirm"):
+        for name in ("scoreboard", "slice_cases", "inspector", "compare", "run_form", "help", "confirm", "search"):
             importlib.import_module(f"tuieval.tui.screens.{name}")
         if self.freeze_startup_heap:
             # what these imports made is as long-lived as the start-up heap: freeze it too, or

@@ -282,6 +282,35 @@ def load_case(db_path: str, run_id: str, case_id: str) -> CaseDetail:
     return CaseDetail(run=run, case=case, groups=out_groups, method=method, prompt=prompt)
 
 
+# -- search -----------------------------------------------------------------------------------
+
+#: where FTS5's snippet() marks a match: private-use characters, which sanitising keeps and the
+#: search screen turns into a highlight (model text is never parsed as markup)
+MATCH_MARKS = ("\ue000", "\ue001")
+
+
+class SearchQueryError(ValueError):
+    """The query could not be searched (FTS5 rejected it); the message says why."""
+
+
+def search_answers(db_path: str, query: str, *, run_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Samples whose prompt or response hold `query` as a phrase (as `tuieval search`), newest
+    first, each with its verdict and a snippet whose match lies between `MATCH_MARKS`."""
+    import sqlite3
+
+    from tuieval.sample_rules import verdict
+
+    with Store(db_path) as store:
+        store.ensure_search_index()  # a database from before search: indexed once, here
+        try:
+            rows = store.search_samples(store.phrase_query(query), run_id=run_id, limit=limit, mark=MATCH_MARKS)
+        except sqlite3.OperationalError as exc:
+            raise SearchQueryError(str(exc)) from None
+    for r in rows:
+        r["verdict"] = verdict(r)
+    return rows
+
+
 def export_report(db_path: str, run_id: str, fmt: str = "json") -> str:
     """Write a run's report beside the database and return the path."""
     from tuieval.report import build_report

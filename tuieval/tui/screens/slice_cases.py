@@ -38,6 +38,7 @@ PAGE = 300
 
 class SliceCasesScreen(AppScreen):
     BINDINGS = [
+        Binding("slash", "search", "Search", id="cases.search"),
         Binding("escape", "app.pop_screen", "Back", id="cases.back"),
     ]
 
@@ -173,3 +174,8 @@ class SliceCasesScreen(AppScreen):
         key = self.query_one("#cases-table", KeyedTable).cursor_key()
         if key is not None:
             self.app.push_screen(InspectorScreen(self.data.run["id"], key))
+
+    def action_search(self) -> None:
+        from tuieval.tui.screens.search import open_search
+
+        open_search(self.app, self.data.run["id"])
