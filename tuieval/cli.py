@@ -15,6 +15,7 @@ import click
 
 EXIT_GATE_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_BUDGET_STOPPED = 3
 EXIT_INTERRUPTED = 130
 #: Default connect and total seconds of one attempt; the read timeout (the longest silent
 #: gap between bytes) defaults to the total, so no flag silently caps another.
@@ -65,6 +66,11 @@ def _resolve(store, run_id: str, name: str = "RUN_ID") -> str:
         return store.resolve_run_id(run_id)
     except RunNotFound as exc:
         raise BadInput(f"{name}: {exc} in {store.path}") from None
+
+
+#: public names for the commands in tuieval/commands (one implementation of each helper)
+open_store = _open_store
+resolve_run = _resolve
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -121,10 +127,29 @@ def app_command(suites: tuple[str, ...] = (), db_path: str | None = None) -> Non
                    "perturbations:.")
 @click.option("--resume", "resume_id", default=None, metavar="RUN_ID",
               help="Finish an interrupted run, with the settings it started with.")
+@click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), default=None, metavar="USD",
+              help="Stop sending requests once the run (model and judges) has cost this much; partial, resumable.")
+@click.option("--prices", "prices_path", type=click.Path(), default=None, metavar="FILE",
+              help="A YAML price table laid over the shipped one (see README, Cost).")
+@click.option("--dry-run", is_flag=True, help="Print the requests, token and cost estimate; send nothing.")
+@click.option("--cache", "use_cache", is_flag=True,
+              help="Answer from the response cache when the same request (and sample index) was answered before.")
+@click.option("--cache-only", is_flag=True, help="Only the cache: send nothing, say what is missing.")
+@click.option("--cache-path", default=None, metavar="FILE",
+              help="The cache file (default: $TUIEVAL_CACHE or tuieval-cache.db beside the database).")
+@click.option("--batch", "use_batch", is_flag=True,
+              help="Send the run as OpenAI Batch API jobs (half price, separate rate limits); no latency.")
+@click.option("--poll-interval", type=click.FloatRange(min=0), default=30.0, show_default=True, metavar="S",
+              help="Seconds between polls of a batch.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, metavar="N",
+              help="At most N requests per batch (default: the provider's limit, 50,000).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output; only the run id.")
+@click.option("--compare-to", "compare_to", default=None, metavar="TAG_OR_RUN",
+              help="Then compare with this run (e.g. the tag production) as `compare` does; exit 1 on a regression.")
 def run_command(suite: str, model: str | None, samples, temperature, max_tokens, seed, concurrency, base_url,
                 api_key_env, limit, slo_ms, timeout, connect_timeout, read_timeout, max_retries, stream, perturb,
-                db_path, resume_id, quiet) -> None:
+                db_path, resume_id, max_cost, prices_path, dry_run, use_cache, cache_only, cache_path, use_batch,
+                poll_interval, batch_size, quiet, compare_to=None) -> None:
     """Run SUITE (a suite YAML or a JSONL dataset) against a model; print the run id last."""
     import asyncio
 
@@ -145,6 +170,16 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         loaded, limit = _with_perturbations(loaded, perturb, seed, limit, quiet)
     elif perturb:
         raise BadInput("--perturb: a resumed run keeps the cases it started with")
+    elif dry_run:
+        raise BadInput("--dry-run: plans a new run; a resumed run sends only what it still owes")
+    prices = price_table(prices_path)
+    if dry_run:
+        from tuieval.cost.estimate import describe, estimate_run
+
+        for line in describe(estimate_run(loaded, model, samples=samples, max_tokens=max_tokens, limit=limit,
+                                          table=prices)):
+            click.echo(line)
+        return
     store = _open_store(db_path)
     stored_run = None
     given = {"--samples": samples, "--temperature": temperature, "--max-tokens": max_tokens, "--seed": seed,
@@ -166,7 +201,18 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         base_url = restored["base_url"]
         connect_timeout, read_timeout, timeout = restored["timeouts"]
         _warn_if_suite_changed(suite, stored_run)
+    # the baseline is found before any request: an unknown tag or another suite's run exits 2 now
+    compare_base = _compare_to_baseline(store, compare_to, stored_run["suite"] if stored_run else loaded.name)
 
+    if stored_run is not None:
+        use_batch = use_batch or bool(stored_run["config"].get("batch"))
+    if use_batch:
+        _check_batchable(model, stored_run["config"].get("scorers") if stored_run else loaded.config()["scorers"],
+                         max_cost, use_cache or cache_only)
+        if compare_to:
+            raise BadInput("--compare-to: not with --batch yet; run `tuieval compare --baseline TAG RUN` after it")
+    if max_cost is not None:
+        _check_priced(store, stored_run, model, prices, prices_path)
     timeouts = timeouts_from_flags(connect_timeout, read_timeout, timeout)
     try:
         backend = create_backend(model, base_url=base_url, api_key_env=api_key_env, timeouts=timeouts,
@@ -182,12 +228,16 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
     effective_url = getattr(backend, "base_url", None) or base_url
     options = RunOptions(model=model, samples=samples, temperature=temperature, max_tokens=max_tokens, seed=seed,
                          concurrency=concurrency, limit=limit, slo_ms=slo_ms, base_url=effective_url,
-                         stream=stream, max_retries=max_retries, timeouts=timeouts)
+                         stream=stream, max_retries=max_retries, timeouts=timeouts, max_cost=max_cost,
+                         prices=prices, batch=use_batch)
     progress = Progress(quiet=quiet)
-    engine = Engine(store, backend, judge_backends=judge_backends)
+    cache = _open_cache(cache_path, store.path) if (use_cache or cache_only or cache_path) else None
+    engine = Engine(store, backend, judge_backends=judge_backends, cache=cache, cache_only=cache_only)
     if stored_run is None:
         run_id = engine.create_run(loaded, options)
     engine.on_event = _headless_listener(store, run_id, progress)
+    if use_batch:
+        _run_batch(store, engine, backend, run_id, suite, stored_run is not None, poll_interval, batch_size, quiet)
 
     def interrupted_lines() -> None:
         click.echo(f"interrupted: run {run_id} is partial; finish it with "
@@ -225,14 +275,136 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         sys.exit(EXIT_INTERRUPTED)
 
     exit_code = 0
-    if finished.status == "failed":
+    if cache is not None and not quiet:
+        click.echo(f"cache: {cache.hits} answered from {cache.path}, {cache.writes} new answers stored", err=True)
+    if engine.n_cache_missing and finished.status == "partial":
+        click.echo(f"cache-only: {engine.n_cache_missing} requests were not in the cache and were not sent; run "
+                   f"{run_id} is partial; fetch them with `tuieval run {suite} --resume {run_id} --cache`", err=True)
+        exit_code = EXIT_BUDGET_STOPPED
+    elif engine.stopped_by_budget and finished.status == "partial":
+        from tuieval.cost.estimate import dollars
+
+        click.echo(f"stopped at the cost limit: {dollars(engine.budget.spent)} spent of --max-cost "
+                   f"{dollars(max_cost)} ({finished.n_done}/{finished.n_total} samples); run {run_id} is partial; "
+                   f"raise the limit and finish it with `tuieval run {suite} --resume {run_id} --max-cost N`",
+                   err=True)
+        exit_code = EXIT_BUDGET_STOPPED
+    elif finished.status == "failed":
         click.echo(f"tuieval: run {run_id} failed: {engine.fatal}; once fixed, finish it with "
                    f"`tuieval run {suite} --resume {run_id}`", err=True)
         exit_code = EXIT_BAD_INPUT
     else:
         exit_code = _finish_report(store, run_id, quiet)
+        if compare_base is not None:
+            exit_code = max(exit_code, _compare_after_run(store, compare_base, compare_to, run_id, quiet))
     click.echo(run_id)
     sys.exit(exit_code)
+
+
+def _check_batchable(model: str, scorer_specs, max_cost, cached: bool) -> None:
+    """What `--batch` can do today, refused in one line before anything is stored."""
+    from tuieval.cost.spend import judge_models
+
+    if not model.startswith(("openai/", "openai-compatible/")):
+        raise BadInput(f"--batch: {model}: batch runs go to OpenAI's Batch API (openai/ or openai-compatible/); "
+                       "for other runners use `tuieval batch export` and `tuieval batch import`")
+    if judge_models(scorer_specs):
+        raise BadInput("--batch: a suite with a judge scorer is not supported in batch mode yet")
+    if max_cost is not None:
+        raise BadInput("--max-cost: not with --batch (a batch is priced when it ends; use --dry-run to estimate)")
+    if cached:
+        raise BadInput("--cache: not with --batch")
+
+
+def _run_batch(store, engine, backend, run_id: str, suite: str, resumed: bool, poll_s: float,
+               batch_size: int | None, quiet: bool) -> None:
+    """`run --batch`: submit, poll and store; then the report, as for an interactive run."""
+    from tuieval.batch.lines import MAX_REQUESTS
+    from tuieval.batch.openai_api import BatchAPIError
+    from tuieval.batch.runner import BatchRunner
+
+    say = (lambda line: None) if quiet else (lambda line: click.echo(line, err=True))
+    runner = BatchRunner(store, engine, backend, store.get_run(run_id), poll_s=poll_s,
+                         max_requests=batch_size or MAX_REQUESTS, on_progress=say)
+    try:
+        out = runner.go(resumed=resumed)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: the batch goes on at the provider; collect it with "
+                   f"`tuieval run {suite} --resume {run_id}`", err=True)
+        click.echo(run_id)
+        sys.exit(EXIT_INTERRUPTED)
+    except BatchAPIError as exc:
+        store.set_status(run_id, "partial")
+        click.echo(f"tuieval: {exc}; run {run_id} is partial; once fixed, `tuieval run {suite} --resume {run_id}`",
+                   err=True)
+        click.echo(run_id)
+        sys.exit(EXIT_BAD_INPUT)
+    for problem in out.problems[:5]:
+        click.echo(f"warning: {problem}", err=True)
+    if not quiet:
+        click.echo(f"{out.status}: {out.n_done}/{out.n_total} samples, {out.n_errors} errors "
+                   f"({out.n_batches} batch(es) submitted)", err=True)
+    code = _finish_report(store, run_id, quiet)
+    click.echo(run_id)
+    sys.exit(code)
+
+
+def _open_cache(path: str | None, db_path: str):
+    """The response cache file: --cache-path, else $TUIEVAL_CACHE, else beside the database."""
+    from tuieval.store import StoreError
+    from tuieval.store.response_cache import ResponseCache
+
+    path = path or os.environ.get("TUIEVAL_CACHE") or os.path.join(os.path.dirname(os.path.abspath(db_path)),
+                                                                   "tuieval-cache.db")
+    try:
+        return ResponseCache(path)
+    except StoreError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def _compare_to_baseline(store, compare_to: str | None, suite_name: str) -> str | None:
+    """`run --compare-to`: the baseline run's id, checked to be a run of the same suite."""
+    if compare_to is None:
+        return None
+    base = _resolve(store, compare_to, "--compare-to")
+    base_suite = store.get_run(base)["suite"]
+    if base_suite != suite_name:
+        raise BadInput(f"--compare-to: {compare_to} is run {base} of suite {base_suite!r}, not {suite_name!r}")
+    return base
+
+
+def _compare_after_run(store, baseline: str, label: str, run_id: str, quiet: bool) -> int:
+    """Compare the finished run with the baseline (Markdown on stderr); 1 on a regression, as `compare`."""
+    comparison = _comparison(store, baseline, run_id)
+    regressed = comparison_regressed(comparison)
+    if not quiet:
+        from tuieval.report.formats import comparison_to_markdown
+
+        click.echo(comparison_to_markdown(comparison), err=True, nl=False)
+    n = len(comparison.get("regressions") or [])
+    verdict = (f"regression against {label} (run {baseline}): {n} slice(s)"
+               + (", and the overall accuracy" if (comparison["overall"].get("significant")
+                                                   and (comparison["overall"].get("delta") or 0) < 0) else "")
+               if regressed else f"no significant regression against {label} (run {baseline})")
+    click.echo(verdict, err=True)
+    return EXIT_GATE_FAILED if regressed else 0
+
+
+def price_table(path: str | None):
+    """The shipped price table with `--prices FILE` laid over it (one line naming the field on error)."""
+    from tuieval.cost.prices import PriceError, load_table
+
+    try:
+        return load_table(path)
+    except PriceError as exc:
+        raise BadInput(f"--prices {exc}" if path is None else str(exc)) from None
+
+
+def _check_priced(store, stored_run, model: str, prices, prices_path: str | None) -> None:
+    """--max-cost needs a price for the model (a limit nothing counts against would be a lie)."""
+    if prices.lookup(model) is None and not ((stored_run or {}).get("config") or {}).get("prices", {}).get(model):
+        raise BadInput(f"--max-cost: no price for {model}; give one with --prices FILE"
+                       + (f" ({prices_path} has none)" if prices_path else ""))
 
 
 def _judge_backends(scorer_specs: Any, timeouts) -> dict:
@@ -376,12 +548,16 @@ def _finish_report(store, run_id: str, quiet: bool) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable list.")
 def runs_command(db_path: str | None, as_json: bool) -> None:
     """List the runs in the database, newest first."""
+    from tuieval.store.tags import tags_by_run
+
     store = _open_store(db_path)
     runs = store.list_runs()
+    tags = tags_by_run(store)
     if as_json:
         keys = ("id", "suite", "model", "simulated", "status", "n_samples", "n_expected", "n_errors",
                 "samples_per_case", "temperature", "started_at", "finished_at")
-        click.echo(json.dumps([{k: r.get(k) for k in keys} for r in runs], indent=2))
+        click.echo(json.dumps([dict({k: r.get(k) for k in keys}, tags=tags.get(r["id"], [])) for r in runs],
+                              indent=2))
         return
     if not runs:
         click.echo(f"no runs in {store.path} yet — try: tuieval run sample_suites/extraction.yaml --model demo/steady")
@@ -393,7 +569,8 @@ def runs_command(db_path: str | None, as_json: bool) -> None:
         acc = f"{(r['n_correct'] or 0) / n:.0%}" if n else "-"
         model = r["model"] + (" (sim)" if r["simulated"] else "")
         click.echo(f"{r['id']:<22} {r['suite'][:20]:<20} {model[:28]:<28} {r['status']:<9} "
-                   f"{n:>4}/{r['n_expected']:<4} {acc:>6}  {r['started_at']}")
+                   f"{n:>4}/{r['n_expected']:<4} {acc:>6}  {r['started_at']}"
+                   + (f"  [{', '.join(tags[r['id']])}]" if r["id"] in tags else ""))
 
 
 @cli.command("report")
@@ -401,17 +578,20 @@ def runs_command(db_path: str | None, as_json: bool) -> None:
 @db_option
 @click.option("--format", "fmt", type=click.Choice(["json", "md", "csv", "junit", "html"]), default="md",
               show_default=True)
-def report_command(run_id: str, db_path: str | None, fmt: str) -> None:
+@click.option("--prices", "prices_path", type=click.Path(), default=None, metavar="FILE",
+              help="Re-price the run with this YAML price table (laid over the shipped one).")
+def report_command(run_id: str, db_path: str | None, fmt: str, prices_path: str | None) -> None:
     """Report on a run (RUN_ID or `latest`)."""
     from tuieval.report import ClusteringBackendError, build_report
     from tuieval.report.formats import RENDERERS
 
+    prices = price_table(prices_path) if prices_path else None
     store = _open_store(db_path, must_exist=True)
     rid = _resolve(store, run_id)
     if fmt == "html":
         return _html_report(store, rid)
     try:
-        report = build_report(store, rid)
+        report = build_report(store, rid, prices=prices)
     except ClusteringBackendError as exc:
         raise BadInput(str(exc)) from None
     click.echo(RENDERERS[fmt](report), nl=False)
@@ -449,22 +629,28 @@ def export_command(run_id: str, db_path: str | None, fmt: str) -> None:
 
 
 @cli.command("compare")
-@click.argument("baseline_run")
-@click.argument("candidate_run")
+@click.argument("baseline_run", required=False)
+@click.argument("candidate_run", required=False)
+@click.option("--baseline", "baseline_flag", default=None, metavar="TAG_OR_RUN",
+              help="The baseline (a tag such as production, or a run); then only CANDIDATE_RUN is given.")
 @db_option
 @click.option("--format", "fmt", type=click.Choice(["json", "md", "html"]), default="md", show_default=True)
-def compare_command(baseline_run: str, candidate_run: str, db_path: str | None, fmt: str) -> None:
+def compare_command(baseline_run: str | None, candidate_run: str | None, baseline_flag: str | None,
+                    db_path: str | None, fmt: str) -> None:
     """Paired comparison of two runs on the same cases; exit 1 when a slice regressed."""
-    from tuieval.report import build_comparison
-    from tuieval.report.formats import comparison_to_markdown
-
+    if baseline_flag is not None:
+        if candidate_run is not None:
+            raise BadInput("--baseline: give only CANDIDATE_RUN with it, not two runs")
+        baseline_run, candidate_run, baseline_name = baseline_flag, baseline_run, "--baseline"
+    else:
+        baseline_name = "BASELINE_RUN"
+    if baseline_run is None or candidate_run is None:
+        raise BadInput("CANDIDATE_RUN: missing (tuieval compare BASELINE_RUN CANDIDATE_RUN, "
+                       "or tuieval compare --baseline TAG CANDIDATE_RUN)")
     store = _open_store(db_path, must_exist=True)
-    baseline = _resolve(store, baseline_run, "BASELINE_RUN")
+    baseline = _resolve(store, baseline_run, baseline_name)
     candidate = _resolve(store, candidate_run, "CANDIDATE_RUN")
-    try:
-        comparison = build_comparison(store, baseline, candidate)
-    except ValueError as exc:  # runs that cannot be paired (different suites, no shared cases)
-        raise BadInput(f"CANDIDATE_RUN: {exc}") from None
+    comparison = _comparison(store, baseline, candidate)
     if fmt == "json":
         click.echo(json.dumps(comparison, indent=2, ensure_ascii=False))
     elif fmt == "html":
@@ -472,11 +658,27 @@ def compare_command(baseline_run: str, candidate_run: str, db_path: str | None, 
 
         click.echo(comparison_to_html(comparison), nl=False)
     else:
+        from tuieval.report.formats import comparison_to_markdown
+
         click.echo(comparison_to_markdown(comparison), nl=False)
+    if comparison_regressed(comparison):
+        sys.exit(EXIT_GATE_FAILED)
+
+
+def _comparison(store, baseline: str, candidate: str) -> dict:
+    from tuieval.report import build_comparison
+
+    try:
+        return build_comparison(store, baseline, candidate)
+    except ValueError as exc:  # runs that cannot be paired (different suites, no shared cases)
+        raise BadInput(f"CANDIDATE_RUN: {exc}") from None
+
+
+def comparison_regressed(comparison: dict) -> bool:
+    """The rule `compare` exits 1 by: a slice regressed, or the overall mean fell significantly."""
     overall = comparison.get("overall") or {}
     overall_regressed = bool(overall.get("significant")) and (overall.get("delta") or 0) < 0
-    if comparison.get("regressions") or overall_regressed:
-        sys.exit(EXIT_GATE_FAILED)
+    return bool(comparison.get("regressions")) or overall_regressed
 
 
 @cli.command("rescore")
@@ -641,6 +843,20 @@ def datasette_metadata_command(db_path: str | None) -> None:
 
     # Datasette names a database after its file's stem
     click.echo(json.dumps(datasette_metadata(Path(db_path or default_db_path()).stem), indent=2, ensure_ascii=False))
+
+
+# Commands in their own modules (tuieval/commands), registered here: one line each.
+from tuieval.commands.batch import batch_group  # noqa: E402  (needs the helpers above)
+
+cli.add_command(batch_group)
+
+
+from tuieval.commands.tag import tag_command  # noqa: E402  (commands register after the helpers they use)
+
+cli.add_command(tag_command)
+from tuieval.commands.trend import trend_command  # noqa: E402
+
+cli.add_command(trend_command)
 
 
 def main(argv: list[str] | None = None) -> None:

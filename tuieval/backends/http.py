@@ -244,6 +244,17 @@ class HTTPChatBackend:
         """Fill ``acc`` from a non-streaming JSON response."""
         raise NotImplementedError
 
+    def request_identity(self, request: ChatRequest) -> tuple[str, dict[str, Any]]:
+        """The URL and JSON body this request would be sent with (not the headers: they hold the
+        key). The response cache keys on them (tuieval.engine.caching)."""
+        url, _headers, body = self._prepare(request)
+        return url, body
+
+    def auth_headers(self) -> dict[str, str]:
+        """The headers that authenticate this backend (for the batch API's own requests)."""
+        _, headers, _ = self._prepare(ChatRequest(messages=[]))
+        return {k: v for k, v in headers.items() if k.lower() not in ("content-type", "accept")}
+
     # -- driver --------------------------------------------------------------
 
     #: This backend enforces Timeouts.total itself (the engine adds no clock of its own).

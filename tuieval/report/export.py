@@ -1,4 +1,5 @@
-"""`tuieval export`: every sample of a run as one JSON object, clusters included."""
+"""`tuieval export`: every sample of a run as one JSON object, clusters included, and on a run
+with a judge scorer the sample's judgements (each judge request: grade, reasoning, raw reply)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,25 @@ from tuieval.store import Store
 #: the keys of an exported sample, in order (README "export")
 EXPORT_FIELDS = ("run_id", "case_id", "template", "sample_index", "prompt", "response", "extracted", "correct",
                  "score", "latency_ms", "ttft_ms", "output_tokens", "error", "error_kind", "attempts", "cluster",
-                 "metadata")
+                 "metadata", "input_tokens", "cached")
+#: the keys of each exported judgement (README "export"); the judge's prompt is left out (it repeats
+#: the sample's prompt and answer), the reply is kept whole
+JUDGEMENT_FIELDS = ("scorer", "judge", "judge_sample", "orientation", "grade", "score", "parsed", "problem",
+                    "reasoning", "reply", "latency_ms", "input_tokens", "output_tokens", "attempts", "error",
+                    "error_kind")
+
+
+def _judged(store: Store, run: dict[str, Any]) -> dict[tuple, list[dict[str, Any]]] | None:
+    """(case, template, sample index) → the sample's judgements in judge order; None without a judge scorer."""
+    from tuieval.scoring import build_scorers
+
+    if not any(s.type == "judge" for s in build_scorers((run.get("config") or {}).get("scorers"))):
+        return None
+    out: dict[tuple, list[dict[str, Any]]] = {}
+    for j in store.get_judgements(run["id"]):
+        out.setdefault((j["case_id"], j["template"], j["sample_index"]), []).append(
+            {k: j.get(k) for k in JUDGEMENT_FIELDS})
+    return out
 
 
 def export_rows(store: Store, run_id: str) -> Iterator[dict[str, Any]]:
@@ -29,6 +48,11 @@ def export_rows(store: Store, run_id: str) -> Iterator[dict[str, Any]]:
         assignments, _, _ = cluster_samples(run, samples, cases, VarianceConfig.from_run(run).effective_method)
         for s in samples:
             s["cluster"] = assignments.get((s["case_id"], s["template"], s["sample_index"]))
+    judged = _judged(store, run)
     for s in samples:
-        row = dict(s, prompt=json.loads(s["prompt"]), metadata=metadata.get(s["case_id"], {}))
-        yield {k: row.get(k) for k in EXPORT_FIELDS}
+        row = dict(s, prompt=json.loads(s["prompt"]), metadata=metadata.get(s["case_id"], {}),
+                   cached=bool(s.get("cached")))
+        out = {k: row.get(k) for k in EXPORT_FIELDS}
+        if judged is not None:
+            out["judgements"] = judged.get((s["case_id"], s["template"], s["sample_index"]), [])
+        yield out

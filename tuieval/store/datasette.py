@@ -42,6 +42,7 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "error_kind": "rate_limited | server_error | transport | timeout | client_error",
         "attempts": "requests made for this sample (retries + 1)", "created_at": "ISO time stored",
         "cluster": "semantic cluster of the answer within its case and template",
+        "cached": "1 when answered from the response cache (run --cache); left out of latency and cost",
     }),
     "clusters": ("Semantic clusters of each case's answers, as the analysis stored them.", {
         "run_id": "the run", "case_id": "the case", "template": "template id", "cluster": "cluster number",
@@ -63,7 +64,20 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "parsed": "0 when the reply had no readable grade (never correct)", "problem": "why it could not be read",
         "latency_ms": "judge request latency in ms", "input_tokens": "prompt tokens", "output_tokens": "reply tokens",
         "attempts": "requests made (retries + 1)", "error": "why the request failed, else null",
+        "cached": "1 when answered from the response cache",
         "error_kind": "rate_limited | server_error | transport | timeout | client_error", "created_at": "ISO time stored",
+    }),
+    "batches": ("Provider batch jobs of `run --batch`, recorded before upload so a resumed run polls them.", {
+        "local_id": "tuieval's id, also sent as the batch's metadata", "run_id": "the run",
+        "provider": "openai", "base_url": "the API's base URL", "input_file_id": "the uploaded input file",
+        "batch_id": "the provider's batch id", "status": "preparing | uploaded | validating | in_progress | "
+        "finalizing | completed | failed | expired | cancelling | cancelled", "n_requests": "lines in the batch",
+        "counts": "JSON request counts as last polled", "output_file_id": "the provider's output file",
+        "error_file_id": "the provider's error file", "errors": "JSON: why the batch failed as a whole",
+        "collected": "1 once its lines are stored as samples", "created_at": "ISO time", "updated_at": "ISO time",
+    }),
+    "batch_requests": ("Which requests (custom_id) each batch holds.", {
+        "local_id": "the batch", "custom_id": "JSON [case_id, template, sample_index]",
     }),
     "comparisons": ("The paired comparison of two finished runs, as `tuieval compare` computes it (so reopening "
                     "it in the app is a read).", {
@@ -73,6 +87,15 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
     }),
     "search_index": ("Whether samples_fts holds every stored sample.", {
         "id": "always 1", "built": "1 once rows stored before the index existed were indexed",
+    }),
+    "tags": ("Named runs (tuieval tag RUN production): each name points at one run.", {
+        "name": "the tag (production, nightly …); any RUN argument accepts it", "run_id": "the run it points at",
+        "tagged_at": "ISO time it was set or last moved",
+    }),
+    "tag_events": ("The tag log: every set, move and delete, oldest first (kept when a run is deleted).", {
+        "id": "order of the change", "name": "the tag", "action": "set | move | delete",
+        "run_id": "the run the tag points at afterwards (null after delete)",
+        "previous_run_id": "the run it pointed at before (null for set)", "at": "ISO time of the change",
     }),
     "case_scores": ("View: accuracy per run, case and template.", {
         "run_id": "the run", "case_id": "the case", "template": "template id", "n_samples": "samples",

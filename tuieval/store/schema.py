@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 9
 
 # Each entry upgrades a database from version i to i+1. Never edit a released step:
 # append a new one, so every file created by an older tuieval still opens.
@@ -170,7 +170,58 @@ MIGRATIONS: list[str] = [
     );
     INSERT OR IGNORE INTO search_index (id, built) VALUES (1, (SELECT COUNT(*) = 0 FROM samples));
     """,
-    # 5 -> 6: the paired comparison of two finished runs, so reopening it in the app is a read
+    # 5 -> 6: samples and judgements answered from the response cache (`run --cache`) are marked;
+    # latency statistics leave them out (the latency is that of the request that was cached)
+    """
+    ALTER TABLE samples ADD COLUMN cached INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE judgements ADD COLUMN cached INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 6 -> 7: provider batch jobs (`run --batch`). A batch row is written before its file is
+    # uploaded and updated at each step, so a killed run resumes polling the same batch rather
+    # than submitting its requests again.
+    """
+    CREATE TABLE IF NOT EXISTS batches (
+        local_id TEXT PRIMARY KEY,         -- ours, also sent as the batch's metadata
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        provider TEXT NOT NULL,            -- openai
+        base_url TEXT,
+        input_file_id TEXT,
+        batch_id TEXT,                     -- the provider's
+        status TEXT NOT NULL,              -- preparing | uploaded | validating | in_progress | finalizing |
+                                           -- completed | failed | expired | cancelling | cancelled
+        n_requests INTEGER NOT NULL,
+        counts TEXT,                       -- JSON request_counts as the provider last said
+        output_file_id TEXT,
+        error_file_id TEXT,
+        errors TEXT,                       -- the provider's reason when the batch failed as a whole
+        collected INTEGER NOT NULL DEFAULT 0,  -- 1 once its lines are stored as samples
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS batch_requests (
+        local_id TEXT NOT NULL REFERENCES batches(local_id) ON DELETE CASCADE,
+        custom_id TEXT NOT NULL,
+        PRIMARY KEY (local_id, custom_id)
+    );
+    """,
+    # 7 -> 8: named runs (`tuieval tag RUN production`) and the log of every tag change, so a
+    # baseline that moved says when and from where. The log has no foreign key: it outlives runs.
+    """
+    CREATE TABLE IF NOT EXISTS tags (
+        name TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        tagged_at TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS tag_events (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        action TEXT NOT NULL,              -- set | move | delete
+        run_id TEXT,                       -- the run the tag points at afterwards (NULL after delete)
+        previous_run_id TEXT,              -- the run it pointed at before (NULL for set)
+        at TEXT NOT NULL
+    );
+    """,
+    # 8 -> 9: the paired comparison of two finished runs, so reopening it in the app is a read
     """
     CREATE TABLE IF NOT EXISTS comparisons (
         baseline TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,

@@ -26,12 +26,13 @@ sample to the next, and what p99 latency does to correctness.
 |---|---|---|
 | `1` | **Suites** | suites → templates and cases; `/` filters (words, or `key=value` on metadata); `n` starts a run; `d` runs the demo |
 | `2` | **Live** | the run in progress: progress, throughput, ETA, errors, retries, samples in flight, the focused sample streaming, live slices. `c` cancels (asks first; the run is kept as *partial*), `f` follows the newest sample, Enter on an in-flight row pins it, `[` `]` switch runs, `b` opens the scoreboard |
-| `3` | **Runs** | every run in the database, also those written by `tuieval run` in another terminal (refreshed every 2 s). Enter opens, `l` watches live, space marks two runs and `c` compares them, `e` exports the report |
+| `3` | **Runs** | every run in the database, also those written by `tuieval run` in another terminal (refreshed every 2 s). Enter opens, `l` watches live, space marks two runs and `c` compares them, `e` exports the report, `t` shows the trend of the run's suite for its model |
 
 From a run: **Scoreboard** (slices × metrics, worst first; `o` changes the sort, a click on a
 column header sorts by it) → Enter → **cases of the slice** (worst first) → Enter → **variance
 inspector** (the case's answers in clusters; Enter expands a cluster, `x` pins one on the right to
-compare). `Esc` goes back.
+compare; a judged answer shows the judge's grade and reasoning beside it). On a run with a judge
+scorer, `j` opens **Judge**: its reliability, and the responses it is unsure of. `Esc` goes back.
 
 `Ctrl+P` opens the command palette (run a suite, open a run, export a report, theme),
 `F2` switches dark/light, `?` shows this help, `q` quits (asking first while a run is going).

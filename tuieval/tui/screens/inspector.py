@@ -43,6 +43,8 @@ class InspectorScreen(AppScreen):
         self.sample = sample
         self.detail: CaseDetail | None = None
         self.pinned: tuple[TemplateGroup, ClusterView] | None = None
+        #: (template, sample index) → the judge's verdicts on that answer (tui.judge_data)
+        self.judgements: dict[tuple[str, int], list[dict[str, Any]]] = {}
 
     def crumb(self) -> str:
         return f"run {self.run_id} › case {self.case_id}"
@@ -69,7 +71,10 @@ class InspectorScreen(AppScreen):
 
     @work(thread=True, exclusive=True, group="inspector")
     def load(self) -> None:
+        from tuieval.tui.judge_data import load_case_judgements
+
         detail = load_case(self.tapp.db_path, self.run_id, self.case_id)
+        self.judgements = load_case_judgements(self.tapp.db_path, self.run_id, self.case_id)
         self.app.call_from_thread(self.show, detail)
 
     # -- painting ------------------------------------------------------------------------------------------------
@@ -180,6 +185,10 @@ class InspectorScreen(AppScreen):
         if shown is not None and shown.get("extracted") not in (None, shown.get("response")):
             t.append("\nextracted ", style="dim")
             t.append_text(inert(shown.get("extracted"), single_line=True, limit=200))
+        if shown is not None:  # the judge's reasoning next to the answer it judged
+            from tuieval.tui.screens.judge import judgements_text
+
+            t.append_text(judgements_text(self.judgements.get((g.template, shown.get("sample_index")), []), pal))
         t.append("\n\nmembers ", style="dim")
         lat = [s.get("latency_ms") for s in c.members]
         t.append(", ".join(f"#{s.get('sample_index')} ({fmt.ms(x)})" for s, x in zip(c.members, lat)), style="dim")

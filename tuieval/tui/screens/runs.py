@@ -28,6 +28,7 @@ class RunsScreen(AppScreen):
         Binding("space", "mark", "Mark", id="runs.mark"),
         Binding("c", "compare", "Compare", id="runs.compare"),
         Binding("e", "export", "Export", id="runs.export"),
+        Binding("t", "trend", "Trend", id="runs.trend"),
     ]
 
     def __init__(self) -> None:
@@ -35,6 +36,7 @@ class RunsScreen(AppScreen):
         self.runs: list[dict[str, Any]] = []
         self.marked: list[str] = []
         self._n_width = 9
+        self.tags: dict[str, list[str]] = {}  # run id → tag names (production …)
 
     def compose_body(self) -> ComposeResult:
         yield KeyedTable(id="runs-table", zebra_stripes=True, enter_label="Open")
@@ -66,7 +68,10 @@ class RunsScreen(AppScreen):
 
     @work(thread=True, exclusive=True, group="runs-poll")
     def poll(self) -> None:
+        from tuieval.tui.judge_data import load_tags
+
         runs = data.list_runs(self.tapp.db_path)
+        self.tags = load_tags(self.tapp.db_path)
         self.app.call_from_thread(self.fill, runs)
 
     def fill(self, runs: list[dict[str, Any]]) -> None:
@@ -124,6 +129,9 @@ class RunsScreen(AppScreen):
             t.append(f" · SLO {fmt.ms(run['slo_ms'])}", style="dim")
         if run.get("simulated"):
             t.append(" · simulated model (demo/…): no network, no key", style="dim")
+        if self.tags.get(run["id"]):
+            t.append(" · tagged ", style="dim")
+            t.append(sanitize(", ".join(self.tags[run["id"]]), single_line=True), style="bold")
         if self.marked:
             t.append(f"\nmarked for comparison: {', '.join(self.marked)}", style="dim")
         self.query_one("#runs-detail", Static).update(t)
@@ -172,3 +180,10 @@ class RunsScreen(AppScreen):
         rid = self.current()
         if rid:
             self.tapp.export_report(rid, "json")
+
+    def action_trend(self) -> None:
+        from tuieval.tui.screens.trend import TrendScreen
+
+        run = next((r for r in self.runs if r["id"] == self.current()), None)
+        if run is not None:
+            self.app.push_screen(TrendScreen(run["suite"], run["model"]))

@@ -80,6 +80,7 @@ class ScoreboardScreen(AppScreen):
         Binding("o", "cycle_sort", "Sort", id="scoreboard.sort"),
         Binding("e", "export", "Export", id="scoreboard.export"),
         Binding("l", "live", "Live", id="scoreboard.live", show=False),
+        Binding("j", "judge", "Judge", id="scoreboard.judge"),
         Binding("escape", "app.pop_screen", "Back", id="scoreboard.back"),
     ]
 
@@ -170,6 +171,7 @@ class ScoreboardScreen(AppScreen):
         table.set_columns(report_columns(), flex="slice", drop=REPORT_DROP)
         self.repaint(force=True)
         table.focus()
+        self.refresh_bindings()  # `j` appears once the report says the run has a judge
 
     def _slices(self) -> list[dict[str, Any]]:
         if self.mode == "report" and self.data is not None:
@@ -278,3 +280,13 @@ class ScoreboardScreen(AppScreen):
 
     def action_live(self) -> None:
         self.tapp.watch_live(self.run_id)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "judge":  # only a run judged by a judge scorer has a reliability panel
+            return self.mode == "report" and self.data is not None and bool(self.data.report.get("judge"))
+        return True
+
+    def action_judge(self) -> None:
+        from tuieval.tui.screens.judge import JudgeScreen
+
+        self.app.push_screen(JudgeScreen(self.run_id))
