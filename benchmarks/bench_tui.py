@@ -27,6 +27,7 @@ import json
 import math
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -263,9 +264,17 @@ async def bench_open(n_samples: int) -> dict:
 
 # -- 3. first visits ---------------------------------------------------------------------------------
 
-def build_demo_db(path: Path) -> list[str]:
-    """The two demo runs, as `tuieval run … --model demo/…` writes them, with their reports stored."""
+def _env(src: str | None) -> dict[str, str]:
+    """The environment of a child: with `src`, the tuieval of that source tree comes first on the path."""
     env = dict(os.environ, TUIEVAL_DEMO_SPEED="0")
+    if src:
+        env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
+def build_demo_db(path: Path, src: str | None = None) -> list[str]:
+    """The two demo runs, as `tuieval run … --model demo/…` writes them, with their reports stored."""
+    env = _env(src)
     ids = []
     for model in ("demo/steady", "demo/brittle"):
         out = subprocess.run([sys.executable, "-m", "tuieval", "run", str(ROOT / "sample_suites" / "extraction.yaml"),
@@ -280,8 +289,9 @@ async def bench_first_visit(db: Path, ids: list[str]) -> dict:
 
     from tuieval.tui.app import make_app
 
+    # the heap frozen after start-up, as `tuieval` runs the app (run_app)
     app = make_app([str(ROOT / "sample_suites" / "extraction.yaml"), str(ROOT / "sample_suites" / "qa.yaml")],
-                   str(db), show_welcome=False)
+                   str(db), show_welcome=False, freeze_startup_heap=True)
     timings: dict[str, float | None] = {}
     async with app.run_test(size=(120, 40)) as pilot:
         await app.workers.wait_for_complete()
@@ -289,6 +299,7 @@ async def bench_first_visit(db: Path, ids: list[str]) -> dict:
 
         async def visit(name: str, keys: list[str], ready) -> None:
             t = time.perf_counter()
+            c = time.process_time()  # CPU of every thread of this process: less at the mercy of other load
             for key in keys:
                 event = events.Key(key, None)
                 event.set_sender(app)
@@ -300,6 +311,7 @@ async def bench_first_visit(db: Path, ids: list[str]) -> dict:
                 await asyncio.sleep(0.002)
             await pilot.pause()  # the frame with the content
             timings[name] = round((time.perf_counter() - t) * 1000, 1)
+            timings[f"{name} [CPU]"] = round((time.process_time() - c) * 1000, 1)
 
         def screen_is(name: str):
             return lambda: type(app.screen).__name__ == name and app.screen.is_mounted
@@ -325,29 +337,56 @@ async def bench_first_visit(db: Path, ids: list[str]) -> dict:
         await visit("help (?)", ["question_mark"], screen_is("HelpScreen"))
         await visit("close help (escape)", ["escape"], screen_is("SuitesScreen"))
         await visit("runs again (3)", ["3"], screen_is("RunsScreen"))
+        # ready once the paired comparison is on screen (not the descriptive table shown before it)
         await visit("mark, compare (space down space c)", ["space", "down", "space", "c"],
-                    lambda: table_filled("CompareScreen", "#cmp-table")())
+                    lambda: table_filled("CompareScreen", "#cmp-table")() and getattr(app.screen, "_paired", False))
     return timings
 
 
-def first_visits(repeat: int) -> dict:
+def _copy_db(src: Path, dst: Path) -> Path:
+    for suffix in ("", "-wal", "-shm"):
+        if Path(str(src) + suffix).exists():
+            shutil.copy(str(src) + suffix, str(dst) + suffix)
+    return dst
+
+
+def first_visits(repeat: int, baseline_src: str | None = None) -> dict:
+    """Median and max of `repeat` fresh processes per visit; with `baseline_src` (another source
+    tree, e.g. an older commit's `git archive`), that tuieval too, its repetitions interleaved with
+    these so both meet the same load, each on a database its own `tuieval run` wrote."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-tui-"))
-    db = tmp / "demo.db"
-    ids = build_demo_db(db)
-    runs = []
-    for _ in range(repeat):
-        # a fresh process each time: a first visit includes the imports and CSS it triggers
-        out = subprocess.run([sys.executable, __file__, "--first-visit-child", str(db), *ids],
-                             capture_output=True, text=True, cwd=ROOT)
+    sides = {"this": None, **({"baseline": baseline_src} if baseline_src else {})}
+    masters = {name: tmp / f"{name}.db" for name in sides}
+    ids = {name: build_demo_db(masters[name], src) for name, src in sides.items()}
+    runs: dict[str, list[dict]] = {name: [] for name in sides}
+
+    def child(name: str, db: Path) -> dict:
+        out = subprocess.run([sys.executable, __file__, "--first-visit-child", str(db), *ids[name]],
+                             capture_output=True, text=True, cwd=ROOT, env=_env(sides[name]))
         if out.returncode != 0:
             raise SystemExit(out.stderr[-2000:])
-        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    out = {}
-    for k in runs[0]:
-        got = sorted(r[k] for r in runs if r.get(k) is not None)
-        out[k] = ({"median_ms": got[len(got) // 2], "max_ms": got[-1]} if len(got) == len(runs)
-                  else {"median_ms": None, "note": f"not reached in {len(runs) - len(got)} of {len(runs)} runs"})
-    return out
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    for i in range(repeat):
+        for name in sides:
+            # a fresh process each time: a first visit includes the imports and CSS it triggers;
+            # and a fresh copy of the database as `tuieval run` left it, so nothing an earlier
+            # repetition stored (a comparison) is found
+            runs[name].append(child(name, _copy_db(masters[name], tmp / f"{name}-{i}.db")))
+    # a later session on the last copy: what the first stored (the comparison) is read back
+    later = {name: child(name, tmp / f"{name}-{repeat - 1}.db") for name in sides}
+    result = {}
+    for name in sides:
+        out = {}
+        for k in runs[name][0]:
+            got = sorted(r[k] for r in runs[name] if r.get(k) is not None)
+            out[k] = ({"median_ms": got[len(got) // 2], "max_ms": got[-1]} if len(got) == len(runs[name])
+                      else {"median_ms": None, "note": f"not reached in {len(runs[name]) - len(got)} of "
+                                                      f"{len(runs[name])} runs"})
+        out["later session: mark, compare (comparison stored)"] = {
+            "ms": later[name].get("mark, compare (space down space c)")}
+        result[name] = out
+    return result if baseline_src else result["this"]
 
 
 def main() -> None:
@@ -361,6 +400,9 @@ def main() -> None:
     ap.add_argument("--skip-open", action="store_true")
     ap.add_argument("--first-visit-only", action="store_true")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--baseline-src", metavar="DIR",
+                    help="first visits also with the tuieval in DIR (e.g. `git archive` of an older commit), "
+                         "interleaved, side by side")
     ap.add_argument("--first-visit-child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.first_visit_child:
@@ -368,7 +410,7 @@ def main() -> None:
         print(json.dumps(asyncio.run(bench_first_visit(Path(db), ids))))
         return
     if args.first_visit_only:
-        print(json.dumps(first_visits(args.repeat), indent=2), flush=True)
+        print(json.dumps(first_visits(args.repeat, args.baseline_src), indent=2), flush=True)
         return
     out = {}
     if not args.skip_stream:

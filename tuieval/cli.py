@@ -786,6 +786,7 @@ def search_command(query: str, run_id: str | None, model: str | None, limit: int
     """Full-text search of every stored prompt and response, newest first, with a highlighted snippet."""
     import sqlite3
 
+    from tuieval.sample_rules import verdict
     from tuieval.textsafe import sanitize
 
     store = _open_store(db_path, must_exist=True)
@@ -795,7 +796,7 @@ def search_command(query: str, run_id: str | None, model: str | None, limit: int
     if not query.strip():
         raise BadInput("QUERY: empty")
     # by default the words are one phrase ("I cannot"), as a person typing them means
-    match = query if raw else '"' + query.replace('"', '""') + '"'
+    match = query if raw else store.phrase_query(query)
     if store.ensure_search_index():
         click.echo(f"indexed the samples stored before search existed in {store.path}", err=True)
     start, end = "\ue000", "\ue001"  # private-use marks: survive sanitising, never in model text we show
@@ -812,9 +813,6 @@ def search_command(query: str, run_id: str | None, model: str | None, limit: int
         if a == "«":  # plain-text marks: the text's own guillemets must not read as highlights
             body = body.replace("«", "‹").replace("»", "›")
         return body.replace(start, a).replace(end, b)
-
-    def verdict(r: dict) -> str:
-        return "error" if r["error"] is not None else ("correct" if r["correct"] else "wrong")
 
     if as_json:
         out = [{"run_id": r["run_id"], "model": r["model"], "case_id": r["case_id"], "template": r["template"],

@@ -27,6 +27,11 @@ def is_correct(sample: Mapping[str, Any]) -> bool:
     return bool(sample.get("correct")) and not is_error(sample)
 
 
+def verdict(sample: Mapping[str, Any]) -> str:
+    """How a sample is listed (search results): `error`, `correct` or `wrong`."""
+    return "error" if is_error(sample) else ("correct" if is_correct(sample) else "wrong")
+
+
 def answer_text(sample: Mapping[str, Any]) -> str | None:
     """The text compared and clustered: extracted, else response; None for an error sample.
 

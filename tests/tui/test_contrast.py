@@ -100,6 +100,17 @@ async def _compare(app, pilot):
     await settle(app, pilot)
 
 
+async def _search(app, pilot):
+    from tuieval.tui.screens.search import SearchScreen
+
+    await pilot.press("escape")
+    app.push_screen(SearchScreen(None))
+    await settle(app, pilot)
+    app.screen.query_one("#search-input").value = "the"
+    await pilot.press("enter")  # results with highlighted matches
+    await settle(app, pilot)
+
+
 async def _help(app, pilot):
     await pilot.press("escape", "question_mark")
     await settle(app, pilot)
@@ -162,7 +173,7 @@ ROBUST_SCREENS = {"robustness": _robustness, "pairs": _pairs, "extractors": _ext
 SCREENS = {
     "welcome": _welcome, "suites": _suites, "suites-filter": _suites_filter_placeholder, "run-form": _run_form,
     "run-form-error": _run_form_error, "live": _live, "runs": _runs, "scoreboard": _scoreboard,
-    "slice-cases": _slice_cases, "inspector": _inspector, "compare": _compare, "help": _help, "confirm": _confirm,
+    "slice-cases": _slice_cases, "inspector": _inspector, "compare": _compare, "search": _search, "help": _help, "confirm": _confirm,
     "notifications": _toast, **ROBUST_SCREENS,
 }
 

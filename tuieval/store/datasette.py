@@ -81,6 +81,12 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
     "batch_requests": ("Which requests (custom_id) each batch holds.", {
         "local_id": "the batch", "custom_id": "JSON [case_id, template, sample_index]",
     }),
+    "comparisons": ("The paired comparison of two finished runs, as `tuieval compare` computes it (so reopening "
+                    "it in the app is a read).", {
+        "baseline": "the baseline run (A)", "candidate": "the candidate run (B)",
+        "fingerprint": "both runs' report fingerprints and the test settings (alpha, B, seed)",
+        "created_at": "ISO time computed", "body": "the tuieval.compare/1 JSON",
+    }),
     "search_index": ("Whether samples_fts holds every stored sample.", {
         "id": "always 1", "built": "1 once rows stored before the index existed were indexed",
     }),

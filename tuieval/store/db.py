@@ -587,6 +587,19 @@ class Store:
             (run_id, fingerprint, now_iso(), body),
         )
 
+    def cached_comparison(self, baseline: str, candidate: str, fingerprint: str) -> str | None:
+        row = self.conn.execute("SELECT body FROM comparisons WHERE baseline = ? AND candidate = ? "
+                                "AND fingerprint = ?", (baseline, candidate, fingerprint)).fetchone()
+        return row[0] if row else None
+
+    def cache_comparison(self, baseline: str, candidate: str, fingerprint: str, body: str) -> None:
+        self.conn.execute(
+            "INSERT INTO comparisons (baseline, candidate, fingerprint, created_at, body) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (baseline, candidate) DO UPDATE SET fingerprint = excluded.fingerprint, "
+            "created_at = excluded.created_at, body = excluded.body",
+            (baseline, candidate, fingerprint, now_iso(), body),
+        )
+
     def samples_since(self, run_id: str, after_id: int) -> list[dict[str, Any]]:
         """Samples written after row `after_id`: how the app follows a run another process writes."""
         rows = self.conn.execute("SELECT * FROM samples WHERE run_id = ? AND id > ? ORDER BY id", (run_id, after_id))
@@ -604,6 +617,11 @@ class Store:
             self.conn.execute("INSERT INTO search_index (id, built) VALUES (1, 1) "
                               "ON CONFLICT (id) DO UPDATE SET built = 1")
         return True
+
+    @staticmethod
+    def phrase_query(text: str) -> str:
+        """An FTS5 query matching `text` as one phrase ("I cannot"), as a person typing words means."""
+        return '"' + text.replace('"', '""') + '"'
 
     def search_samples(self, match: str, *, run_id: str | None = None, model: str | None = None,
                        limit: int = 20, mark: tuple[str, str] = ("\ue000", "\ue001"),

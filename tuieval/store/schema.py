@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 # Each entry upgrades a database from version i to i+1. Never edit a released step:
 # append a new one, so every file created by an older tuieval still opens.
@@ -278,6 +278,17 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL,
         decided_at TEXT,
         PRIMARY KEY (redteam_id, run_id, case_id, strategy, try_index)
+    );
+    """,
+    # 9 -> 10: the paired comparison of two finished runs, so reopening it in the app is a read
+    """
+    CREATE TABLE IF NOT EXISTS comparisons (
+        baseline TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        candidate TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        fingerprint TEXT NOT NULL,         -- both runs' report fingerprints and the test settings
+        created_at TEXT NOT NULL,
+        body TEXT NOT NULL,                -- the tuieval.compare/1 JSON
+        PRIMARY KEY (baseline, candidate)
     );
     """,
 ]

@@ -135,8 +135,12 @@ class TuievalApp(App):
         import importlib
 
         for name in ("scoreboard", "slice_cases", "inspector", "compare", "run_form", "help", "confirm",
-                     "robustness", "perturbed_cases", "extractors"):
+                     "robustness", "perturbed_cases", "extractors", "search"):
             importlib.import_module(f"tuieval.tui.screens.{name}")
+        if self.freeze_startup_heap:
+            # what these imports made is as long-lived as the start-up heap: freeze it too, or
+            # every full collection during a first visit scans it again (30-40 ms each)
+            self.call_from_thread(self._freeze_more)
 
     def _freeze_heap(self) -> None:
         """Exempt everything alive after start-up (modules, widgets) from garbage collection.
@@ -148,6 +152,14 @@ class TuievalApp(App):
         import gc
 
         gc.collect()
+        gc.freeze()
+
+    def _freeze_more(self) -> None:
+        """Freeze what was imported since `_freeze_heap`, without the full collection first:
+        that pause (50-100 ms) could land on a user's first key; the little garbage frozen
+        with it is a one-off."""
+        import gc
+
         gc.freeze()
 
     @work(thread=True, exclusive=True, group="runs-list")
@@ -385,11 +397,11 @@ class TuievalApp(App):
 
     @work(thread=True, group="analysis")
     def _compare(self, baseline: str, candidate: str) -> None:
-        from tuieval.report import build_comparison
+        from tuieval.report.compare_cache import stored_comparison
 
         try:
             with Store(self.db_path) as store:
-                result = build_comparison(store, baseline, candidate)
+                result = stored_comparison(store, baseline, candidate)
         except Exception as exc:  # e.g. runs of different suites cannot be paired
             result = {"error": str(exc)}
         self.call_from_thread(self._compared, baseline, candidate, result)

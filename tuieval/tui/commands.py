@@ -1,4 +1,4 @@
-"""Command palette commands: run a suite, open a run, watch or cancel a run, export a report."""
+"""Command palette commands: run a suite, open a run, watch or cancel a run, export a report, search every answer."""
 
 from __future__ import annotations
 
@@ -8,6 +8,12 @@ from typing import Any
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from tuieval.tui.sanitize import sanitize
+
+
+def _open_search(app: Any) -> None:
+    from tuieval.tui.screens.search import open_search
+
+    open_search(app, None)
 
 
 class TuievalCommands(Provider):
@@ -23,6 +29,8 @@ class TuievalCommands(Provider):
                             f"{len(entry.suite.cases)} cases · opens the run form"))
         out.append(("Run the demo: steady vs brittle (simulated)", app.action_demo,
                     "same mean, different tails, side by side"))
+        out.append(("Search every answer", partial(_open_search, app),
+                    "full-text search of every stored prompt and response"))
         for run in getattr(app, "runs", [])[:50]:
             rid = run["id"]
             label = sanitize(f"{run['suite']} · {run['model']}", single_line=True, limit=50)
@@ -39,7 +47,7 @@ class TuievalCommands(Provider):
 
     async def discover(self) -> Hits:
         for name, callback, help_text in self._commands():
-            if name.startswith(("Run suite", "Run the demo")):
+            if name.startswith(("Run suite", "Run the demo", "Search every answer")):
                 yield DiscoveryHit(name, callback, help=help_text)
 
     async def search(self, query: str) -> Hits:

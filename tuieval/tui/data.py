@@ -123,6 +123,36 @@ class RunData:
         return in_slice[self.sample_case]
 
 
+@dataclass
+class SliceCases:
+    """A slice's cases worst first, with each case's targets and input text (for the cases screen)."""
+
+    cases: list[dict[str, Any]]
+    targets: dict[str, Any]
+    inputs: dict[str, str]
+
+
+def worst_first(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Cases by accuracy, then consistency, then id; a case without a figure goes last."""
+    from tuieval.tui.fmt import num
+
+    def key(c: dict[str, Any]) -> tuple:
+        acc, cons = num(c.get("accuracy")), num(c.get("consistency"))
+        return (2.0 if acc is None else acc, 2.0 if cons is None else cons, str(c.get("id")))
+
+    return sorted(cases, key=key)
+
+
+def load_slice_cases(db_path: str, run: RunData, sl: dict[str, Any] | None) -> SliceCases:
+    """What the slice's cases screen lists: the membership pass (first use), the sort and the
+    targets read, all of which grow with the run, done here rather than on the event loop."""
+    cases = worst_first(run.cases_of_slice(sl))
+    with Store(db_path) as store:
+        rows = store.case_targets(run.run["id"])
+    return SliceCases(cases=cases, targets={cid: t for cid, (t, _) in rows.items()},
+                      inputs={cid: text for cid, (_, text) in rows.items()})
+
+
 def load_run_data(db_path: str, run_id: str, *, persist_clusters: bool = False) -> RunData:
     """The report of a run and the arrays behind its charts, from the one report pipeline
     (`tuieval.report.build`) and the same lean rows it analyses.
@@ -250,6 +280,35 @@ def load_case(db_path: str, run_id: str, case_id: str) -> CaseDetail:
         except (TypeError, ValueError):
             prompt = []
     return CaseDetail(run=run, case=case, groups=out_groups, method=method, prompt=prompt)
+
+
+# -- search -----------------------------------------------------------------------------------
+
+#: where FTS5's snippet() marks a match: private-use characters, which sanitising keeps and the
+#: search screen turns into a highlight (model text is never parsed as markup)
+MATCH_MARKS = ("\ue000", "\ue001")
+
+
+class SearchQueryError(ValueError):
+    """The query could not be searched (FTS5 rejected it); the message says why."""
+
+
+def search_answers(db_path: str, query: str, *, run_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Samples whose prompt or response hold `query` as a phrase (as `tuieval search`), newest
+    first, each with its verdict and a snippet whose match lies between `MATCH_MARKS`."""
+    import sqlite3
+
+    from tuieval.sample_rules import verdict
+
+    with Store(db_path) as store:
+        store.ensure_search_index()  # a database from before search: indexed once, here
+        try:
+            rows = store.search_samples(store.phrase_query(query), run_id=run_id, limit=limit, mark=MATCH_MARKS)
+        except sqlite3.OperationalError as exc:
+            raise SearchQueryError(str(exc)) from None
+    for r in rows:
+        r["verdict"] = verdict(r)
+    return rows
 
 
 def export_report(db_path: str, run_id: str, fmt: str = "json") -> str:

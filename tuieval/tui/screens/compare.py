@@ -38,6 +38,7 @@ class CompareScreen(AppScreen):
         super().__init__()
         self.ids = [run_a, run_b]
         self._paired = False
+        self._runs: dict[str, dict[str, Any]] = {}
 
     def crumb(self) -> str:
         return "compare"
@@ -84,11 +85,33 @@ class CompareScreen(AppScreen):
             table.border_title = title
 
     def _comparison(self) -> dict[str, Any] | None:
+        # requested as soon as both runs are over, beside (not after) loading their reports:
+        # the comparison reads its own rows, and is the slow part of the screen
         app = self.tapp
-        if not all(app.run_data(r) is not None for r in self.ids):
+        if not all(self._finished(r) for r in self.ids):
             return None
         app.request_comparison(self.ids[0], self.ids[1])
         return app.comparisons.get((self.ids[0], self.ids[1]))
+
+    def _stored_run(self, run_id: str) -> dict[str, Any]:
+        """The run's row, read once (the runs list has it; get_run would count a large run's samples)."""
+        if run_id not in self._runs:
+            run = next((r for r in self.tapp.runs if r["id"] == run_id), None)
+            if run is None:
+                try:
+                    run = self.tapp.store.get_run(run_id)
+                except Exception:
+                    run = {"id": run_id, "suite": "?", "model": "?", "status": "missing"}
+            self._runs[run_id] = run
+        return self._runs[run_id]
+
+    def _finished(self, run_id: str) -> bool:
+        if self.tapp.run_data(run_id) is not None:
+            return True
+        live = self.tapp.live_runs.get(run_id)
+        if live is not None:
+            return live.finished
+        return self._stored_run(run_id).get("status") not in ("running", "missing")
 
     def _ensure(self, run_id: str) -> None:
         app = self.tapp
@@ -96,9 +119,8 @@ class CompareScreen(AppScreen):
             return
         live = app.live_runs.get(run_id)
         if live is None:
-            try:
-                status = app.store.get_run(run_id)["status"]
-            except Exception:
+            status = self._stored_run(run_id).get("status")
+            if status == "missing":
                 return
             if status == "running":
                 app.follow_run(run_id)
@@ -107,9 +129,15 @@ class CompareScreen(AppScreen):
             app.request_analysis(run_id)
 
     def _tick(self) -> None:
-        if self.is_current and (any(not self.tapp.run_data(r) for r in self.ids)
-                                or (self.tapp.comparisons.get((self.ids[0], self.ids[1])) or {}).get("pending")):
+        # only a run still going changes between signals; a finished run's report and the
+        # comparison arrive by `run_changed`, and repainting while they are computed would take
+        # the interpreter from the threads computing them
+        if self.is_current and any(self._live_going(r) for r in self.ids):
             self.repaint()
+
+    def _live_going(self, run_id: str) -> bool:
+        live = self.tapp.live_runs.get(run_id)
+        return live is not None and not live.finished and self.tapp.run_data(run_id) is None
 
     def _side(self, run_id: str) -> dict[str, Any]:
         app = self.tapp
@@ -126,10 +154,7 @@ class CompareScreen(AppScreen):
                    "status": live.status if live.finished else f"live {live.n_done}/{live.n_total}"}
             return {"run": run, "slices": slices, "latency": np.asarray(live.latencies, dtype=float), "live": True,
                     "finished": live.finished}
-        try:
-            run = app.store.get_run(run_id)
-        except Exception:
-            run = {"id": run_id, "suite": "?", "model": "?", "status": "missing"}
+        run = self._stored_run(run_id)
         # not loaded yet: the stored status says whether the run is over
         return {"run": run, "slices": {}, "latency": np.zeros(0), "live": True,
                 "finished": run.get("status") not in ("running", "missing")}

@@ -40,10 +40,12 @@ class InspectorScreen(AppScreen):
         Binding("escape", "app.pop_screen", "Back", id="inspector.back"),
     ]
 
-    def __init__(self, run_id: str, case_id: str) -> None:
+    def __init__(self, run_id: str, case_id: str, sample: tuple[str, int] | None = None) -> None:
         super().__init__()
         self.run_id = run_id
         self.case_id = case_id
+        #: (template, sample index) to put the cursor on once loaded (a search result)
+        self.sample = sample
         self.detail: CaseDetail | None = None
         self.pinned: tuple[TemplateGroup, ClusterView] | None = None
         #: (template, sample index) → the judge's verdicts on that answer (tui.judge_data)
@@ -175,6 +177,20 @@ class InspectorScreen(AppScreen):
         if tree.root.children:
             tree.move_cursor(tree.root.children[0].children[0] if tree.root.children[0].children else tree.root.children[0])
         self.paint_panes(first_cluster)
+        if self.sample is not None:
+            self._focus_sample(tree, self.sample)
+
+    def _focus_sample(self, tree: Tree, sample: tuple[str, int]) -> None:
+        """Expand the sample's cluster (or the errors) and put the cursor on the sample."""
+        for template in tree.root.children:
+            for group in template.children:
+                for leaf in group.children:
+                    s = leaf.data[3] if leaf.data else None
+                    if s is not None and (s.get("template"), int(s.get("sample_index", -1))) == sample:
+                        group.expand()
+                        # the expanded lines are laid out on the next refresh
+                        self.call_after_refresh(tree.move_cursor, leaf)
+                        return
 
     def _member_label(self, s: dict[str, Any], pal: fmt.Palette) -> Text:
         t = Text(no_wrap=True, overflow="ellipsis")
