@@ -126,12 +126,8 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
                 api_key_env, limit, slo_ms, timeout, connect_timeout, read_timeout, max_retries, stream, perturb,
                 db_path, resume_id, quiet) -> None:
     """Run SUITE (a suite YAML or a JSONL dataset) against a model; print the run id last."""
-    import asyncio
-
     from tuieval.backends.registry import BackendConfigError, create_backend
     from tuieval.engine import Engine, RunOptions
-    from tuieval.engine.shutdown import ShutdownDeadline
-    from tuieval.progress import Progress
     from tuieval.suite import SuiteError, load_suite
 
     if not resume_id:
@@ -183,10 +179,23 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
     options = RunOptions(model=model, samples=samples, temperature=temperature, max_tokens=max_tokens, seed=seed,
                          concurrency=concurrency, limit=limit, slo_ms=slo_ms, base_url=effective_url,
                          stream=stream, max_retries=max_retries, timeouts=timeouts)
-    progress = Progress(quiet=quiet)
     engine = Engine(store, backend, judge_backends=judge_backends)
     if stored_run is None:
         run_id = engine.create_run(loaded, options)
+    execute_run(store, engine, run_id, options, suite=suite, resumed=stored_run is not None, quiet=quiet)
+
+
+def execute_run(store, engine, run_id: str, options, *, suite: str, resumed: bool, quiet: bool) -> None:
+    """Run (or finish) a stored run with `engine` as `tuieval run` does: progress on stderr,
+    Ctrl-C / SIGTERM → partial and exit 130, the report and gates at the end, the run id last on
+    stdout; exits with the run's status (0, 1 a gate failed, 2 the run failed)."""
+    import asyncio
+
+    from tuieval.engine.shutdown import ShutdownDeadline
+    from tuieval.progress import Progress
+
+    backend = engine.backend
+    progress = Progress(quiet=quiet)
     engine.on_event = _headless_listener(store, run_id, progress)
 
     def interrupted_lines() -> None:
@@ -211,7 +220,7 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
     async def _go():
         guard.install(asyncio.current_task())
         try:
-            return await engine.run(run_id, options, resumed=stored_run is not None)
+            return await engine.run(run_id, options, resumed=resumed)
         finally:
             try:
                 await asyncio.wait_for(backend.aclose(), timeout=1.0)
@@ -643,6 +652,15 @@ def datasette_metadata_command(db_path: str | None) -> None:
 
     # Datasette names a database after its file's stem
     click.echo(json.dumps(datasette_metadata(Path(db_path or default_db_path()).stem), indent=2, ensure_ascii=False))
+
+
+#: public names for the command modules in tuieval/commands
+open_store = _open_store
+resolve_run = _resolve
+judge_backends_for = _judge_backends
+
+from tuieval.commands.contamination import contamination_command  # noqa: E402 (it imports the names above)
+cli.add_command(contamination_command)
 
 
 def main(argv: list[str] | None = None) -> None:

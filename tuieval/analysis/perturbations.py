@@ -178,3 +178,8 @@ def _curves(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]
                 "severity", "n_pairs", "accuracy_perturbed", "accuracy_perturbed_ci", "delta", "delta_ci",
                 "flip_rate", "flip_rate_ci", "q_value")})
     return {name: sorted(points, key=lambda p: p["severity"]) for name, points in out.items()}
+
+
+#: the slices of a set of original cases, by the rule above (tuieval.contamination summarises
+#: its per-case flags over the same slices)
+slice_members = _slices

@@ -65,6 +65,11 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "attempts": "requests made (retries + 1)", "error": "why the request failed, else null",
         "error_kind": "rate_limited | server_error | transport | timeout | client_error", "created_at": "ISO time stored",
     }),
+    "contamination": ("One row per contamination probe run (tuieval contamination).", {
+        "run_id": "the probe run", "settings": "JSON: probes, rewrite chain, template, prefix share, quantile, corpus",
+        "ngram": "JSON: the 13-gram corpus scan (hits: case id -> shared n-gram), null without it",
+        "created_at": "ISO time stored",
+    }),
     "search_index": ("Whether samples_fts holds every stored sample.", {
         "id": "always 1", "built": "1 once rows stored before the index existed were indexed",
     }),

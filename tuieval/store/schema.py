@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Each entry upgrades a database from version i to i+1. Never edit a released step:
 # append a new one, so every file created by an older tuieval still opens.
@@ -169,6 +169,16 @@ MIGRATIONS: list[str] = [
         built INTEGER NOT NULL             -- 1 once every stored sample is in samples_fts
     );
     INSERT OR IGNORE INTO search_index (id, built) VALUES (1, (SELECT COUNT(*) = 0 FROM samples));
+    """,
+    # 5 -> 6: contamination probe runs (tuieval.contamination): what the run measures, and the
+    # corpus scan done before it started (it sends no request, so it has no samples)
+    """
+    CREATE TABLE IF NOT EXISTS contamination (
+        run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+        settings TEXT NOT NULL,            -- JSON: probes, rewrite chain, template, prefix share, quantile, corpus
+        ngram TEXT,                        -- JSON: the 13-gram corpus scan (hits: case id -> n-gram); NULL without it
+        created_at TEXT NOT NULL
+    );
     """,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
