@@ -80,6 +80,7 @@ class ScoreboardScreen(AppScreen):
         Binding("o", "cycle_sort", "Sort", id="scoreboard.sort"),
         Binding("e", "export", "Export", id="scoreboard.export"),
         Binding("l", "live", "Live", id="scoreboard.live", show=False),
+        Binding("x", "contamination", "Contamination", id="scoreboard.contamination"),
         Binding("escape", "app.pop_screen", "Back", id="scoreboard.back"),
     ]
 
@@ -93,6 +94,17 @@ class ScoreboardScreen(AppScreen):
 
     def crumb(self) -> str:
         return f"run {self.run_id} › scoreboard"
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "contamination":  # only a probe run (tuieval contamination) has the view
+            return bool(self.data is not None and self.data.report.get("contamination"))
+        return True
+
+    def action_contamination(self) -> None:
+        from tuieval.tui.screens.contamination import ContaminationScreen
+
+        if self.data is not None and self.data.report.get("contamination"):
+            self.app.push_screen(ContaminationScreen(self.data))
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="sb-title")
@@ -166,6 +178,7 @@ class ScoreboardScreen(AppScreen):
     def show_report(self, result: RunData) -> None:
         self.data = result
         self.mode = "report"
+        self.refresh_bindings()  # the contamination key is there for a probe run only
         table = self.query_one("#sb-table", KeyedTable)
         table.set_columns(report_columns(), flex="slice", drop=REPORT_DROP)
         self.repaint(force=True)
