@@ -191,9 +191,7 @@ class DemoBackend:
         if meta.get("probe") in ("verbatim", "control"):
             if memorised and meta.get("probe") == "verbatim":
                 return str(target)
-            words = (request.messages[-1]["content"] if request.messages else "").split()
-            picked = [w for i, w in enumerate(words) if _unit("continue", case_id, i) < 0.3][:10]
-            return " ".join(picked) or "I do not know how this text goes on."
+            return _guess_continuation(request, case_id)
         copy = original != case_id
         if memorised:
             right = not copy or _unit("memorised-copy", case_id) < MEMORISED_P_REWRITTEN
@@ -214,6 +212,10 @@ class DemoBackend:
         if self.profile == "memorised":
             return self._memorised(request)
         hint = request.hint
+        if (hint.get("metadata") or {}).get("probe") in ("verbatim", "control"):
+            # a contamination probe's continuation (tuieval.contamination): these models have not
+            # seen the test set, so they cannot know how its text goes on
+            return _guess_continuation(request, str(hint.get("case_id")))
         targets = hint.get("targets") or [""]
         target = targets[0]
         # At temperature 0 every sample of a case gets the same answer, as a greedy decoder would.
@@ -267,6 +269,14 @@ class DemoBackend:
             text=text, finish_reason="stop", output_tokens=len(pieces), input_tokens=input_tokens,
             ttft_ms=ttft_ms, latency_ms=latency_ms,
         )
+
+
+def _guess_continuation(request: ChatRequest, case_id: str) -> str:
+    """What a model that has not seen a text writes when asked to go on with it: some of the
+    words it was given, strung together (deterministic per case)."""
+    words = (request.messages[-1]["content"] if request.messages else "").split()
+    picked = [w for i, w in enumerate(words) if _unit("continue", case_id, i) < 0.3][:10]
+    return " ".join(picked) or "I do not know how this text goes on."
 
 
 def _normal(u: float) -> float:
