@@ -186,3 +186,24 @@ def test_bad_input_is_one_line_and_stores_nothing(tmp_path, model_server):
         assert len(lines) == 1 and message in lines[0] and "Traceback" not in done.stderr
     assert not db.exists() or sqlite3.connect(db).execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
     assert model_server.requests_total == 0
+
+
+def test_a_stopped_probe_run_is_finished_by_run_resume(tmp_path, model_server):
+    suite, _ = _setup(tmp_path)
+    db = tmp_path / "runs.db"
+    model_server.reply_rule = memorising_model
+    model_server.require_api_key = "k"
+    args = ["--base-url", model_server.openai_base_url, "--db", str(db)]
+    stopped = _run(["contamination", str(suite), "--model", "openai-compatible/mem", "--probes", "verbatim", *args])
+    assert stopped.returncode == 2 and "HTTP 401" in stopped.stderr   # a bad key stops the run, nothing stored
+    run_id = stopped.stdout.strip().splitlines()[-1]
+    assert f"tuieval run {suite} --resume {run_id}" in stopped.stderr
+    env = {**_env(), "PROBE_KEY": "k"}
+    done = subprocess.run(TUIEVAL + ["run", str(suite), "--resume", run_id, "--api-key-env", "PROBE_KEY", *args],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(_run(["report", run_id, "--format", "json", "--db", str(db)]).stdout)
+    # 12 originals, 12 verbatim, 12 controls; the stored settings still say what the run measures
+    assert report["overall"]["n_samples"] == 36
+    assert report["contamination"]["probes"] == ["verbatim"]
+    assert report["contamination"]["verbatim"]["n_flagged"] == N_MEMORISED
