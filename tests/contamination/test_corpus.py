@@ -24,7 +24,10 @@ def test_a_case_sharing_any_13_gram_is_contaminated_across_lines_case_and_punctu
 
 def test_twelve_shared_tokens_are_not_a_match():
     corpus = "beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu".split()  # 12 in a row
-    assert scan_tokens({"c1": CASE}, iter(corpus)).hits == {}
+    assert scan_tokens({"c1": CASE}, [corpus]).hits == {}
+    # 13 in a row across three batches: found once
+    full = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu".split()
+    assert scan_tokens({"c1": CASE}, [full[:2], full[2:3], full[3:]]).hits == {"c1": " ".join(full)}
 
 
 def test_the_same_text_in_any_piece_size_gives_the_same_hits(tmp_path):

@@ -9,11 +9,10 @@ two files, since there is only one).
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Mapping
+from typing import Iterable, Iterator, Mapping, Sequence
 
-from tuieval.contamination.text import chunks_tokens, ngrams, tokens
+from tuieval.contamination.text import chunk_token_lists, ngrams, tokens
 
 CORPUS_N = 13
 CHUNK_CHARS = 1 << 20
@@ -46,19 +45,26 @@ def _case_index(texts: Mapping[str, str], n: int) -> tuple[dict[tuple[str, ...],
     return index, short
 
 
-def scan_tokens(texts: Mapping[str, str], corpus_tokens: Iterable[str], n: int = CORPUS_N) -> CorpusScan:
-    """The scan over a stream of corpus tokens (the file reader below feeds it)."""
+def scan_tokens(texts: Mapping[str, str], batches: Iterable[Sequence[str]], n: int = CORPUS_N) -> CorpusScan:
+    """The scan over the corpus tokens, given in batches (the file reader below gives one per
+    piece). The last n − 1 tokens of a batch are carried into the next, so an n-gram across a
+    boundary is seen exactly once; a window is looked up only when its first and last tokens can
+    start and end a case n-gram (most windows cannot: the lookup is the costly part)."""
     index, short = _case_index(texts, n)
     out = CorpusScan(n=n, n_case_ngrams=len(index), too_short=short)
-    window: deque[str] = deque(maxlen=n)
-    for tok in corpus_tokens:
-        out.n_corpus_tokens += 1
-        window.append(tok)
-        if len(window) < n or not index:
-            continue
-        gram = tuple(window)
-        for case_id in index.get(gram, ()):
-            out.hits.setdefault(case_id, " ".join(gram))
+    firsts = {g[0] for g in index}
+    lasts = {g[-1] for g in index}
+    tail: list[str] = []
+    for batch in batches:
+        out.n_corpus_tokens += len(batch)
+        toks = tail + list(batch)
+        if index:
+            for i in range(len(toks) - n + 1):
+                if toks[i] in firsts and toks[i + n - 1] in lasts:
+                    gram = tuple(toks[i:i + n])
+                    for case_id in index.get(gram, ()):
+                        out.hits.setdefault(case_id, " ".join(gram))
+        tail = toks[-(n - 1):] if n > 1 else []
     return out
 
 
@@ -83,4 +89,4 @@ def read_chunks(path: str, size: int = CHUNK_CHARS) -> Iterator[str]:
 
 def scan_corpus(texts: Mapping[str, str], path: str, n: int = CORPUS_N, *, chunk_chars: int = CHUNK_CHARS) -> CorpusScan:
     """Every case (id → text) against the corpus file at `path`."""
-    return scan_tokens(texts, chunks_tokens(read_chunks(path, chunk_chars)), n)
+    return scan_tokens(texts, chunk_token_lists(read_chunks(path, chunk_chars)), n)

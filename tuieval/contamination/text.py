@@ -113,23 +113,24 @@ def shuffled_words(text: str, rng) -> str:
     return " ".join(words[i] for i in order)
 
 
-def chunks_tokens(chunks: Iterable[str]) -> Iterator[str]:
-    """The tokens of a text given in pieces, as if it were one string: a token cut by a piece
-    boundary is held back and joined with the next piece."""
+def chunk_token_lists(chunks: Iterable[str]) -> Iterator[list[str]]:
+    """The tokens of a text given in pieces, one list per piece, as if it were one string: a
+    token cut by a piece boundary is held back and joined with the next piece."""
     carry = ""
     for piece in chunks:
         text = carry + piece
-        carry = ""
-        last = None
-        for m in _TOKEN.finditer(text):
-            if last is not None:
-                yield last.group(0).lower()
-            last = m
-        if last is None:
+        if not text:
             continue
-        if last.end() == len(text):
-            carry = last.group(0)  # may go on in the next piece
-        else:
-            yield last.group(0).lower()
+        found = _TOKEN.findall(text)
+        # a token that reaches the end of the piece may go on in the next one
+        carry = found.pop() if found and _TOKEN.match(text[-1]) else ""
+        if found:
+            yield [t.lower() for t in found]
     if carry:
-        yield carry.lower()
+        yield [carry.lower()]
+
+
+def chunks_tokens(chunks: Iterable[str]) -> Iterator[str]:
+    """The same tokens one at a time."""
+    for batch in chunk_token_lists(chunks):
+        yield from batch
