@@ -151,12 +151,8 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
                 db_path, resume_id, max_cost, prices_path, dry_run, use_cache, cache_only, cache_path, use_batch,
                 poll_interval, batch_size, quiet, compare_to=None) -> None:
     """Run SUITE (a suite YAML or a JSONL dataset) against a model; print the run id last."""
-    import asyncio
-
     from tuieval.backends.registry import BackendConfigError, create_backend
     from tuieval.engine import Engine, RunOptions
-    from tuieval.engine.shutdown import ShutdownDeadline
-    from tuieval.progress import Progress
     from tuieval.suite import SuiteError, load_suite
 
     if not resume_id:
@@ -230,14 +226,30 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
                          concurrency=concurrency, limit=limit, slo_ms=slo_ms, base_url=effective_url,
                          stream=stream, max_retries=max_retries, timeouts=timeouts, max_cost=max_cost,
                          prices=prices, batch=use_batch)
-    progress = Progress(quiet=quiet)
     cache = _open_cache(cache_path, store.path) if (use_cache or cache_only or cache_path) else None
     engine = Engine(store, backend, judge_backends=judge_backends, cache=cache, cache_only=cache_only)
     if stored_run is None:
         run_id = engine.create_run(loaded, options)
-    engine.on_event = _headless_listener(store, run_id, progress)
     if use_batch:
         _run_batch(store, engine, backend, run_id, suite, stored_run is not None, poll_interval, batch_size, quiet)
+    execute_run(store, engine, run_id, options, suite=suite, resumed=stored_run is not None, quiet=quiet,
+                compare_base=compare_base, compare_to=compare_to)
+
+
+def execute_run(store, engine, run_id: str, options, *, suite: str, resumed: bool, quiet: bool,
+                compare_base: str | None = None, compare_to: str | None = None) -> None:
+    """Run (or finish) a stored run with `engine` as `tuieval run` does: progress on stderr,
+    Ctrl-C / SIGTERM → partial and exit 130, the report and gates at the end, the run id last on
+    stdout; exits with the run's status (0, 1 a gate failed or `compare_base` found a regression,
+    2 the run failed, 3 stopped at the cost limit or by --cache-only)."""
+    import asyncio
+
+    from tuieval.engine.shutdown import ShutdownDeadline
+    from tuieval.progress import Progress
+
+    backend, cache, max_cost = engine.backend, engine.cache, options.max_cost
+    progress = Progress(quiet=quiet)
+    engine.on_event = _headless_listener(store, run_id, progress)
 
     def interrupted_lines() -> None:
         click.echo(f"interrupted: run {run_id} is partial; finish it with "
@@ -261,7 +273,7 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
     async def _go():
         guard.install(asyncio.current_task())
         try:
-            return await engine.run(run_id, options, resumed=stored_run is not None)
+            return await engine.run(run_id, options, resumed=resumed)
         finally:
             try:
                 await asyncio.wait_for(backend.aclose(), timeout=1.0)
@@ -857,6 +869,11 @@ cli.add_command(tag_command)
 from tuieval.commands.trend import trend_command  # noqa: E402
 
 cli.add_command(trend_command)
+
+judge_backends_for = _judge_backends
+
+from tuieval.commands.contamination import contamination_command  # noqa: E402 (it imports the names above)
+cli.add_command(contamination_command)
 
 
 def main(argv: list[str] | None = None) -> None:

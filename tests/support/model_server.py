@@ -50,6 +50,12 @@ rewrites an ordinary chat answer: it gets the request's model, its last user tex
 ``"Answer: X"`` the server would send, and returns the text to send instead (two target models
 that differ on the same prompt).
 
+**Reply rule** — ``server.reply_rule = fn`` (default None): for any other chat request,
+``fn(body)`` (the request's JSON body) returning a string is the reply instead of
+``"Answer: X"`` (None keeps the default); the prompt key and faults are unchanged. Tests whose
+model must answer from the whole prompt (a continuation, a reordered question) state the
+model's behaviour as this one rule.
+
 Faults are set on the object (thread-safe) and apply to the following requests::
 
     server.configure(p_429=0.1, retry_after="2", p_500=0.05, p_cut=0.05,
@@ -322,6 +328,7 @@ class ModelServer:
         self.attack_log: list[dict[str, Any]] = []
         self.attack_rule = default_attack_rule
         self.answer_rule = None
+        self.reply_rule: Any = None
         self.last_headers: dict[str, str] = {}
         self.last_body: dict[str, Any] = {}
         self._bucket_tokens: float | None = None
@@ -416,6 +423,7 @@ class ModelServer:
             self.attack_log.clear()
             self.attack_rule = default_attack_rule
             self.answer_rule = None
+            self.reply_rule = None
             self._bucket_tokens = None
             self.bucket_rejected = 0
 
@@ -658,9 +666,16 @@ class ModelServer:
         if judge is None:
             judge = self._judge_reply(body)
             key = JUDGE_KEY if judge is not None else None
+        custom = None
+        if judge is None:
+            with self._lock:
+                rule = self.reply_rule
+            custom = rule(body) if rule is not None else None
         cfg, key, fault = self._admit(request, body, key)
         if judge is not None:
             cfg["answer"] = judge
+        elif custom is not None:
+            cfg["answer"] = str(custom)
         if cfg["latency_ms"]:
             await asyncio.sleep(cfg["latency_ms"] / 1000.0)
         if key == GRADE_KEY and cfg["grade_latency_ms"]:

@@ -215,3 +215,8 @@ def _curves(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]
                 "severity", "n_pairs", "accuracy_perturbed", "accuracy_perturbed_ci", "delta", "delta_ci",
                 "flip_rate", "flip_rate_ci", "q_value", "answer_change_rate", "answer_change_rate_ci")})
     return {name: sorted(points, key=lambda p: p["severity"]) for name, points in out.items()}
+
+
+#: the slices of a set of original cases, by the rule above (tuieval.contamination summarises
+#: its per-case flags over the same slices)
+slice_members = _slices

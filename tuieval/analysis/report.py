@@ -359,9 +359,10 @@ class _Analysis:
         return out
 
 
-# Metadata that links a perturbed copy to its original case (tuieval.perturb): an identifier,
-# one slice per original case, never a slice worth a row of the scoreboard.
-NOT_SLICES = frozenset({"original_case"})
+# Metadata that links a perturbed copy (tuieval.perturb) or a contamination probe
+# (tuieval.contamination) to its original case: an identifier, one slice per original case,
+# never a slice worth a row of the scoreboard.
+NOT_SLICES = frozenset({"original_case", "probe_of"})
 
 
 def case_slice_columns(cases: Sequence[Mapping[str, Any]]) -> tuple[dict[str, list], dict[str, str]]:

@@ -21,6 +21,12 @@ answer it right:
   wins, a tie when both or neither do), and gives the best or the worst grade accordingly. At
   judge temperature > 0 about one vote in ten is flipped (seeded), so judge noise shows;
 - `demo/attacker` a simulated red-team attacker for `tuieval redteam` (tuieval.backends.demo_attacker).
+- `demo/memorised` has memorised part of the test set: every case whose metadata says
+  `source: public` (or, in a suite without that field, a seeded third of the cases). Asked to
+  continue the start of such a case's text it reproduces the rest word for word; it answers the
+  case itself right, but a perturbed copy of it (a rewrite, shuffled options) only 30% of the
+  time. Elsewhere it is an honest 70% model whose answer does not move when the wording does;
+  asked to continue other text it strings together words of what it was given.
 
 Tokens stream with realistic pacing and heavy-tailed latency. TUIEVAL_DEMO_SPEED scales time
 (2 = twice as fast; 0 = no waiting at all, for tests).
@@ -40,7 +46,10 @@ from typing import Any
 
 from tuieval.backends.base import ChatRequest, ChatResult, ClientError, DeltaCallback
 
-PROFILES = ("steady", "brittle", "flaky", "sensitive", "verbose", "fragile", "judge", "attacker")
+PROFILES = ("steady", "brittle", "flaky", "sensitive", "verbose", "fragile", "judge", "attacker", "memorised")
+#: demo/memorised: accuracy on the cases it has not memorised, and on rewritten memorised ones
+MEMORISED_P_UNSEEN = 0.7
+MEMORISED_P_REWRITTEN = 0.3
 #: share of demo/judge votes flipped at temperature > 0
 JUDGE_NOISE = 0.1
 LONG_INPUT_TOKENS = 160
@@ -169,6 +178,34 @@ class DemoBackend:
         why = "The answer agrees with the reference." if ok else "The answer does not give the reference answer."
         return f"{why}\nGRADE: {grades[0] if ok else grades[-1]}"
 
+    def _memorised(self, request: ChatRequest) -> str:
+        """demo/memorised's reply (see the module docstring)."""
+        hint = request.hint
+        meta = hint.get("metadata") or {}
+        case_id = str(hint.get("case_id"))
+        original = str(meta.get("probe_of") or meta.get("original_case") or case_id)
+        if "source" in meta:
+            memorised = meta.get("source") == "public"
+        else:
+            memorised = _unit("memorised", original) < 1 / 3
+        target = (hint.get("targets") or [""])[0]
+        if meta.get("probe") in ("verbatim", "control"):
+            if memorised and meta.get("probe") == "verbatim":
+                return str(target)
+            return _guess_continuation(request, case_id)
+        copy = original != case_id
+        if memorised:
+            right = not copy or _unit("memorised-copy", case_id) < MEMORISED_P_REWRITTEN
+        else:  # the same verdict on every form of the question: it knows the task, not the text
+            right = _unit("memorised-able", original) < MEMORISED_P_UNSEEN
+        if right:
+            return json.dumps(target, ensure_ascii=False) if isinstance(target, (dict, list)) else str(target)
+        text = str(target).strip()
+        if re.fullmatch(r"\(?[A-D][).]?", text):  # a multiple-choice letter: the next one
+            letter = text.strip("().")
+            return "ABCD"[("ABCD".index(letter) + 1) % 4]
+        return _wrong_answer(target, hint.get("input_text", ""), _unit("memorised-wrong", case_id))
+
     def decide(self, request: ChatRequest) -> str:
         """The answer text for a request (deterministic given seed, case, template, sample)."""
         if self.profile == "judge":
@@ -177,7 +214,13 @@ class DemoBackend:
             from tuieval.backends.demo_attacker import attack_reply
 
             return attack_reply(request.hint)
+        if self.profile == "memorised":
+            return self._memorised(request)
         hint = request.hint
+        if (hint.get("metadata") or {}).get("probe") in ("verbatim", "control"):
+            # a contamination probe's continuation (tuieval.contamination): these models have not
+            # seen the test set, so they cannot know how its text goes on
+            return _guess_continuation(request, str(hint.get("case_id")))
         targets = hint.get("targets") or [""]
         target = targets[0]
         # At temperature 0 every sample of a case gets the same answer, as a greedy decoder would.
@@ -231,6 +274,14 @@ class DemoBackend:
             text=text, finish_reason="stop", output_tokens=len(pieces), input_tokens=input_tokens,
             ttft_ms=ttft_ms, latency_ms=latency_ms,
         )
+
+
+def _guess_continuation(request: ChatRequest, case_id: str) -> str:
+    """What a model that has not seen a text writes when asked to go on with it: some of the
+    words it was given, strung together (deterministic per case)."""
+    words = (request.messages[-1]["content"] if request.messages else "").split()
+    picked = [w for i, w in enumerate(words) if _unit("continue", case_id, i) < 0.3][:10]
+    return " ".join(picked) or "I do not know how this text goes on."
 
 
 def _normal(u: float) -> float:

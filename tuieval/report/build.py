@@ -16,6 +16,7 @@ from typing import Any
 
 from tuieval.gates import evaluate_gates
 from tuieval.report.clustering import cluster_samples, stored_assignments
+from tuieval.report.contamination import label_cases
 from tuieval.analysis.variance.config import VarianceConfig
 from tuieval.store import Store
 
@@ -55,10 +56,15 @@ def build(store: Store, run_id: str, *, persist_clusters: bool = False, with_row
         cached = store.cached_report(run["id"], fingerprint)
         if cached is not None:
             report = json.loads(cached)
+    contamination = None
     if report is None or with_rows:
         cases, samples = store.analysis_cases(run["id"]), store.analysis_samples(run["id"])
+        # a probe run's cases get their contamination=likely|unflagged slice before the analysis
+        contamination = label_cases(store, run, cases, report)
     if report is None:
         report = _analyze(store, run, cases, samples, persist_clusters)
+        if contamination is not None:
+            report["contamination"] = contamination
         extractors = _extraction_section(store, run)
         if extractors is not None:
             report.setdefault("robustness", {})["extractors"] = extractors

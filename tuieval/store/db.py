@@ -260,6 +260,25 @@ class Store:
         self.conn.execute(sql + " WHERE run_id = ? AND case_id = ? AND template = ? AND sample_index = ? "
                                 "AND error IS NULL", args + [run_id, *key])
 
+    def set_contamination(self, run_id: str, settings: dict[str, Any], ngram: dict[str, Any] | None) -> None:
+        """Mark a run as a contamination probe run (tuieval.contamination), with its settings and
+        corpus scan."""
+        self.conn.execute(
+            "INSERT INTO contamination (run_id, settings, ngram, created_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (run_id) DO UPDATE SET settings = excluded.settings, ngram = excluded.ngram",
+            (run_id, json.dumps(settings, ensure_ascii=False),
+             None if ngram is None else json.dumps(ngram, ensure_ascii=False), now_iso()))
+
+    def get_contamination(self, run_id: str) -> dict[str, Any] | None:
+        """{"settings", "ngram"} of a contamination probe run; None for any other run."""
+        try:
+            row = self.conn.execute("SELECT settings, ngram FROM contamination WHERE run_id = ?", (run_id,)).fetchone()
+        except sqlite3.OperationalError:  # an older file opened read-only: it has no probe runs
+            return None
+        if row is None:
+            return None
+        return {"settings": json.loads(row[0]), "ngram": json.loads(row[1]) if row[1] is not None else None}
+
     def set_status(self, run_id: str, status: str, *, finished: bool = True) -> None:
         self.conn.execute(
             "UPDATE runs SET status = ?, finished_at = ?, pid = ? WHERE id = ?",

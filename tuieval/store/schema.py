@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 # Each entry upgrades a database from version i to i+1. Never edit a released step:
 # append a new one, so every file created by an older tuieval still opens.
@@ -289,6 +289,16 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL,
         body TEXT NOT NULL,                -- the tuieval.compare/1 JSON
         PRIMARY KEY (baseline, candidate)
+    );
+    """,
+    # 10 -> 11: contamination probe runs (tuieval.contamination): what the run measures, and the
+    # corpus scan done before it started (it sends no request, so it has no samples)
+    """
+    CREATE TABLE IF NOT EXISTS contamination (
+        run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+        settings TEXT NOT NULL,            -- JSON: probes, rewrite chain, template, prefix share, quantile, corpus
+        ngram TEXT,                        -- JSON: the 13-gram corpus scan (hits: case id -> n-gram); NULL without it
+        created_at TEXT NOT NULL
     );
     """,
 ]

@@ -85,6 +85,7 @@ class ScoreboardScreen(AppScreen):
         Binding("j", "judge", "Judge", id="scoreboard.judge"),
         Binding("t", "toggle_pivot", "Templates", id="scoreboard.pivot"),
         Binding("r", "robustness", "Robustness", id="scoreboard.robustness"),
+        Binding("x", "contamination", "Contamination", id="scoreboard.contamination"),
         Binding("escape", "app.pop_screen", "Back", id="scoreboard.back"),
     ]
 
@@ -102,6 +103,12 @@ class ScoreboardScreen(AppScreen):
 
     def crumb(self) -> str:
         return f"run {self.run_id} › scoreboard"
+
+    def action_contamination(self) -> None:
+        from tuieval.tui.screens.contamination import ContaminationScreen
+
+        if self.data is not None and self.data.report.get("contamination"):
+            self.app.push_screen(ContaminationScreen(self.data))
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="sb-title")
@@ -176,6 +183,7 @@ class ScoreboardScreen(AppScreen):
         self.data = result
         self.mode = "report"
         self.pivot, self.pivot_cells = False, None  # a new report: its pivot is computed again when asked
+        self.refresh_bindings()  # the contamination key is there for a probe run only
         table = self.query_one("#sb-table", KeyedTable)
         table.set_columns(report_columns(), flex="slice", drop=REPORT_DROP)
         self.repaint(force=True)
@@ -349,6 +357,8 @@ class ScoreboardScreen(AppScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "judge":  # only a run judged by a judge scorer has a reliability panel
             return self.mode == "report" and self.data is not None and bool(self.data.report.get("judge"))
+        if action == "contamination":  # only a probe run (tuieval contamination) has the view
+            return bool(self.data is not None and self.data.report.get("contamination"))
         return True
 
     def action_judge(self) -> None:
