@@ -86,6 +86,7 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "baseline": "the baseline run (A)", "candidate": "the candidate run (B)",
         "fingerprint": "both runs' report fingerprints and the test settings (alpha, B, seed)",
         "created_at": "ISO time computed", "body": "the tuieval.compare/1 JSON",
+    }),
     "contamination": ("One row per contamination probe run (tuieval contamination).", {
         "run_id": "the probe run", "settings": "JSON: probes, rewrite chain, template, prefix share, quantile, corpus",
         "ngram": "JSON: the 13-gram corpus scan (hits: case id -> shared n-gram), null without it",
