@@ -645,6 +645,10 @@ def datasette_metadata_command(db_path: str | None) -> None:
     click.echo(json.dumps(datasette_metadata(Path(db_path or default_db_path()).stem), indent=2, ensure_ascii=False))
 
 
+from tuieval.commands.drift import drift_command  # noqa: E402  (needs BadInput above)
+cli.add_command(drift_command)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: click usage errors become one line and exit status 2."""
     try:

@@ -18,6 +18,7 @@ pass that draws prompts of the under-covered slices, deterministically by prompt
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import heapq
 import math
@@ -34,6 +35,7 @@ from tuieval.analysis.refusal import is_refusal
 from tuieval.analysis.slices import NUMERIC_BINS, _is_number, derive_features, hashable
 from tuieval.analysis.stats import newcombe_diff_ci, wilson
 from tuieval.analysis.variance.canonical import canonical_answer
+from tuieval.traffic.log import TrafficRecord
 
 SCHEMA = "tuieval.drift/1"
 #: the derived features compared, as the suite's scoreboard names them
@@ -99,7 +101,7 @@ def parse_window(spec: str | None) -> Window:
 def count_lines(path: str) -> int:
     """Lines in a file (a last line without a newline counts), by a byte scan."""
     n, last = 0, b"\n"
-    with open(path, "rb") as fh:
+    with (gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")) as fh:
         while True:
             chunk = fh.read(1 << 20)
             if not chunk:
@@ -132,20 +134,9 @@ def parse_timestamp(value: Any) -> float | None:
     return None
 
 
-def record_text(record: Any) -> str:
-    """The input of one logged request: its prompt, else its non-system messages joined."""
-    prompt = getattr(record, "prompt", None)
-    if isinstance(prompt, str) and prompt:
-        return prompt
-    parts = []
-    for m in getattr(record, "messages", None) or []:
-        if isinstance(m, Mapping) and m.get("role") != "system":
-            content = m.get("content")
-            if isinstance(content, str):
-                parts.append(content)
-            elif isinstance(content, list):  # content parts: keep the text ones
-                parts.extend(p.get("text", "") for p in content if isinstance(p, Mapping) and isinstance(p.get("text"), str))
-    return "\n".join(parts)
+def record_text(record: TrafficRecord) -> str:
+    """The input of one logged request whose features are compared: its prompt (the last user message)."""
+    return record.prompt or ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,14 +255,8 @@ class Scan:
     dropped_old: int
 
 
-def _problem_text(p: Any) -> tuple[int, str]:
-    line = getattr(p, "line", None) or getattr(p, "lineno", None) or 0
-    msg = getattr(p, "message", None) or getattr(p, "reason", None) or str(p)
-    return int(line), str(msg)
-
-
 def _is_record(item: Any) -> bool:
-    return hasattr(item, "prompt") or hasattr(item, "messages")
+    return isinstance(item, TrafficRecord)
 
 
 def scan(records: Iterable[Any], spec: FeatureSpec, window: Window, total_lines: int) -> Scan:
@@ -293,13 +278,13 @@ def scan(records: Iterable[Any], spec: FeatureSpec, window: Window, total_lines:
 
     def bucket_of(rec: Any) -> int | None:
         nonlocal no_ts
-        line = int(getattr(rec, "line", 0) or 0)
+        line = rec.line
         if window.kind == "lines":
             back = total_lines - line  # 0 for the last line
             return 0 if back < window.size else (1 if back < 2 * window.size else 2)
         if window.kind == "halves":
             return 0 if line > half else 1
-        ts = parse_timestamp(getattr(rec, "timestamp", None))
+        ts = parse_timestamp(rec.timestamp)
         if ts is None:
             no_ts += 1
             return None
@@ -324,11 +309,11 @@ def scan(records: Iterable[Any], spec: FeatureSpec, window: Window, total_lines:
                 bk = buckets[bid] = Bucket()
             bk.sigs[sig] += 1
             bk.n += 1
-            mark = getattr(rec, "timestamp", None) if window.kind == "time" else getattr(rec, "line", None)
+            mark = rec.timestamp if window.kind == "time" else rec.line
             if bk.first is None:
                 bk.first = mark
             bk.last = mark
-            resp = getattr(rec, "response", None)
+            resp = rec.response
             if isinstance(resp, str):
                 bk.responses += 1
                 if is_refusal(resp):
@@ -346,10 +331,10 @@ def scan(records: Iterable[Any], spec: FeatureSpec, window: Window, total_lines:
         if not _is_record(item):
             n_problems += 1
             if len(problems) < MAX_PROBLEMS:
-                problems.append(_problem_text(item))
+                problems.append((item.line, item.message))
             continue
         records_n += 1
-        meta = getattr(item, "metadata", None)
+        meta = item.metadata
         if isinstance(meta, Mapping) and len(traffic_only) < 50:
             for k in meta:
                 if k not in meta_keys:
@@ -554,16 +539,16 @@ def sample_cases(records: Iterable[Any], spec: FeatureSpec, window: Window, tota
     batch: list[Any] = []
 
     def in_window(rec: Any) -> bool:
-        line = int(getattr(rec, "line", 0) or 0)
+        line = rec.line
         if window.kind == "lines":
             return total_lines - line < window.size
         if window.kind == "halves":
             return True
-        ts = parse_timestamp(getattr(rec, "timestamp", None))
+        ts = parse_timestamp(rec.timestamp)
         return ts is not None and newest_bucket is not None and newest_bucket - k_buckets < int(ts // window.bucket_s) <= newest_bucket
 
     def flush() -> None:
-        sigs = signatures(spec, [record_text(r) for r in batch], [getattr(r, "metadata", None) for r in batch])
+        sigs = signatures(spec, [record_text(r) for r in batch], [r.metadata for r in batch])
         for rec, sig in zip(batch, sigs):
             text = record_text(rec)
             h = prompt_hash(text)
@@ -571,7 +556,7 @@ def sample_cases(records: Iterable[Any], spec: FeatureSpec, window: Window, tota
                 i = index.get((k, v))
                 if i is None:
                     continue
-                entry = (_neg(h), int(getattr(rec, "line", 0) or 0), {"rec": rec, "hash": h, "slice": f"{k}={v}"})
+                entry = (_neg(h), rec.line, {"rec": rec, "hash": h, "slice": f"{k}={v}"})
                 heap = heaps[i]
                 if len(heap) < n:
                     heapq.heappush(heap, entry)
@@ -612,15 +597,15 @@ _COMPLEMENT = str.maketrans("0123456789abcdef", "fedcba9876543210")
 
 
 def _case(rec: Any, h: str, slice_name: str) -> dict[str, Any]:
-    prompt = getattr(rec, "prompt", None)
-    messages = getattr(rec, "messages", None)
-    if isinstance(prompt, str) and prompt:
-        inp: Any = prompt
+    # a conversation is kept whole up to its last user turn (what the model answered), so the
+    # case asks what the logged request asked; a single prompt stays a string
+    if rec.messages and len(rec.messages) > 1:
+        last_user = max(i for i, m in enumerate(rec.messages) if m.get("role") == "user")
+        inp: Any = [dict(m) for m in rec.messages[: last_user + 1]]
     else:
-        inp = [{"role": str(m.get("role", "user")), "content": m.get("content", "")}
-               for m in messages or [] if isinstance(m, Mapping) and m.get("role") != "assistant"]
-    meta = dict(getattr(rec, "metadata", None) or {})
+        inp = rec.prompt
+    meta = dict(rec.metadata or {})
     meta["drift_slice"] = slice_name
-    line = int(getattr(rec, "line", 0) or 0)
+    line = rec.line
     return {"id": f"traffic-L{line}-{h[:8]}", "input": inp, "target": None, "metadata": meta}
 
