@@ -156,3 +156,19 @@ def test_streamed_in_bounded_memory(tmp_path):
     tracemalloc.stop()
     assert (n_rec, n_bad) == (19_980, 20)
     assert peak < 300_000
+
+
+def test_the_shipped_traffic_log_reads_cleanly_and_is_drifted_from_the_suite():
+    from pathlib import Path
+
+    from tuieval.analysis.slices import derive_features
+
+    root = Path(__file__).resolve().parents[2] / "sample_suites"
+    items = list(iter_log(root / "data" / "traffic.jsonl"))
+    assert len(items) >= 200 and all(isinstance(i, TrafficRecord) for i in items)
+    assert all(i.response and i.latency_ms and i.timestamp and i.model for i in items)
+    suite = [json.loads(l) for l in (root / "data" / "extraction.jsonl").read_text(encoding="utf-8").splitlines()]
+    traffic_names = derive_features([i.prompt for i in items])["non_ascii_name"]
+    suite_names = derive_features([c["text"] for c in suite])["non_ascii_name"]
+    # the suite has 32 of 200 non-English names (16%); the log is built with 35–65%
+    assert sum(traffic_names) / len(items) > 0.35 > sum(suite_names) / len(suite)
