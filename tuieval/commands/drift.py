@@ -13,14 +13,13 @@ import json
 
 import click
 
-from tuieval.cli import BadInput
-
 
 def compute_drift(suite_path: str, log_path: str, window_spec: str | None, min_cases: int,
                   fields: tuple[str, ...] = ()) -> tuple[dict, object]:
     """The tuieval.drift/1 report, and a `sample(n)` callable drawing cases (a second pass)."""
     import os
 
+    from tuieval.cli import BadInput  # here, not at the top: tuieval.cli registers this module
     from tuieval.suite import SuiteError, load_suite
     from tuieval.traffic import drift as d
     from tuieval.traffic.log import TrafficLogError, iter_log, parse_field_mapping
@@ -74,6 +73,8 @@ def compute_drift(suite_path: str, log_path: str, window_spec: str | None, min_c
 def drift_command(suite: str, log: str, window: str | None, min_cases: int, fields: tuple[str, ...], fmt: str,
                   sample_n: int | None, open_app: bool) -> None:
     """How far traffic in LOG has moved from SUITE: PSI and χ² per feature, coverage, what to do."""
+    from tuieval.cli import BadInput
+
     if open_app and sample_n:
         raise BadInput("--app: not with --sample-cases (the screen shows the report)")
     report, sample = compute_drift(suite, log, window, min_cases, fields)

@@ -236,6 +236,8 @@ class Bucket:
     responses: int = 0
     refusals: int = 0
     answers: Counter = field(default_factory=Counter)
+    #: the first answer seen of each canonical form, shown in place of the form itself
+    examples: dict = field(default_factory=dict)
     first: Any = None  # first line or timestamp, for the report
     last: Any = None
 
@@ -253,6 +255,8 @@ class Scan:
     traffic_only_keys: list[str]
     newest_bucket: int | None
     dropped_old: int
+    #: per suite metadata key, the traffic records that carry it (not None)
+    metadata_present: Counter = field(default_factory=Counter)
 
 
 def _is_record(item: Any) -> bool:
@@ -271,6 +275,7 @@ def scan(records: Iterable[Any], spec: FeatureSpec, window: Window, total_lines:
     levels_seen: dict[str, set] = {}
     meta_keys = set(spec.metadata_keys)
     traffic_only: dict[str, None] = {}
+    present: Counter = Counter()
     newest: int | None = None
     keep_span = 2 * window.buckets
     half = (total_lines + 1) // 2
@@ -322,8 +327,11 @@ def scan(records: Iterable[Any], spec: FeatureSpec, window: Window, total_lines:
                     form = LONG_ANSWER
                 else:
                     form = canonical_answer(resp)
-                    if form not in bk.answers and len(bk.answers) >= MAX_ANSWERS:
-                        form = OTHER
+                    if form not in bk.answers:
+                        if len(bk.answers) >= MAX_ANSWERS:
+                            form = OTHER
+                        else:
+                            bk.examples[form] = resp
                 bk.answers[form] += 1
         batch.clear()
 
@@ -335,9 +343,12 @@ def scan(records: Iterable[Any], spec: FeatureSpec, window: Window, total_lines:
             continue
         records_n += 1
         meta = item.metadata
-        if isinstance(meta, Mapping) and len(traffic_only) < 50:
-            for k in meta:
-                if k not in meta_keys:
+        if meta:
+            for k, v in meta.items():
+                if k in meta_keys:
+                    if v is not None:
+                        present[k] += 1
+                elif len(traffic_only) < 50:
                     traffic_only.setdefault(str(k), None)
         bid = bucket_of(item)
         if bid is None:
@@ -346,7 +357,8 @@ def scan(records: Iterable[Any], spec: FeatureSpec, window: Window, total_lines:
         if len(batch) >= _BATCH:
             flush()
     flush()
-    return Scan(buckets, total_lines, records_n, problems, n_problems, no_ts, list(traffic_only), newest, dropped)
+    return Scan(buckets, total_lines, records_n, problems, n_problems, no_ts, list(traffic_only), newest, dropped,
+                present)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -361,6 +373,8 @@ def _merge(buckets: Iterable[Bucket]) -> Bucket:
         out.responses += b.responses
         out.refusals += b.refusals
         out.answers.update(b.answers)
+        for form, text in b.examples.items():
+            out.examples.setdefault(form, text)
         out.first = b.first if out.first is None else _min(out.first, b.first)
         out.last = b.last if out.last is None else _max(out.last, b.last)
     return out
@@ -415,7 +429,10 @@ def _answer_mix(cur: Bucket, prev: Bucket) -> dict[str, Any]:
             out[a if a in keep or a == LONG_ANSWER else OTHER] += n
         return out
 
-    return compare_counts(fold(prev.answers), fold(cur.answers), share=0.0)
+    mix = compare_counts(fold(prev.answers), fold(cur.answers), share=0.0)
+    for lv in mix["levels"]:
+        lv["example"] = prev.examples.get(lv["value"], cur.examples.get(lv["value"]))
+    return mix
 
 
 def _refusal(cur: Bucket, prev: Bucket) -> dict[str, Any]:
@@ -435,12 +452,12 @@ def _refusal(cur: Bucket, prev: Bucket) -> dict[str, Any]:
 
 
 def union_share(spec: FeatureSpec, sigs: Mapping[tuple, int], suite_levels: Mapping[str, Counter],
-                min_cases: int) -> int:
-    """Traffic items with at least one feature level the suite holds fewer than `min_cases` of."""
-    keys = spec.keys
+                min_cases: int, compared: Sequence[str]) -> int:
+    """Traffic items with at least one level (of the `compared` features) the suite holds fewer than `min_cases` of."""
+    pos = [(i, k) for i, k in enumerate(spec.keys) if k in set(compared)]
     n = 0
     for sig, c in sigs.items():
-        if any(suite_levels[k].get(v, 0) < min_cases for k, v in zip(keys, sig)):
+        if any(suite_levels[k].get(sig[i], 0) < min_cases for i, k in pos):
             n += c
     return n
 
@@ -455,17 +472,21 @@ def build_report(suite: Any, suite_path: str, log_path: str, result: Scan, spec:
     traffic_levels = level_counts(spec, base.sigs)
     cur_levels = level_counts(spec, cur.sigs)
     prev_levels = level_counts(spec, prev.sigs)
+    # metadata is compared only where both sides have it: a key the traffic never carries
+    # would read as "100% missing", which is a logging difference, not drift
+    compared = [k for k in spec.keys if k not in spec.metadata_keys or result.metadata_present[k] > 0]
+    suite_only = [k for k in spec.metadata_keys if result.metadata_present[k] == 0]
     features = []
-    for k in spec.keys:
+    for k in compared:
         features.append({
             "key": k, "source": "metadata" if k in spec.metadata_keys else "derived",
             "suite_vs_traffic": compare_counts(suite_levels[k], traffic_levels[k]),
             "between_windows": compare_counts(prev_levels[k], cur_levels[k]),
         })
-    flat_suite = {(k, v): n for k in spec.keys for v, n in suite_levels[k].items()}
-    flat_traffic = {(k, v): n for k in spec.keys for v, n in traffic_levels[k].items()}
+    flat_suite = {(k, v): n for k in compared for v, n in suite_levels[k].items()}
+    flat_traffic = {(k, v): n for k in compared for v, n in traffic_levels[k].items()}
     low = under_covered(flat_suite, flat_traffic, base.n, min_cases)
-    n_low = union_share(spec, base.sigs, suite_levels, min_cases)
+    n_low = union_share(spec, base.sigs, suite_levels, min_cases, compared)
     coverage = {"min_cases": min_cases, "n": base.n, "under_covered": low, "traffic_in_under_covered": n_low,
                 "share": n_low / base.n if base.n else None,
                 "share_ci": list(wilson(n_low, base.n)) if base.n else None}
@@ -479,7 +500,7 @@ def build_report(suite: Any, suite_path: str, log_path: str, result: Scan, spec:
                 "malformed": result.n_problems,
                 "problems": [{"line": ln, "message": msg} for ln, msg in result.problems],
                 "no_timestamp": result.no_timestamp, "dropped_older": result.dropped_old,
-                "traffic_only_metadata": result.traffic_only_keys},
+                "traffic_only_metadata": result.traffic_only_keys, "suite_only_metadata": suite_only},
         "window": {"spec": window.spec, "kind": window.kind,
                    "suite_compared_with": _span(base, window),
                    "current": _span(cur, window), "previous": _span(prev, window)},
@@ -495,7 +516,8 @@ def recommendations(features: Sequence[Mapping[str, Any]], coverage: Mapping[str
     out = []
     n = coverage["min_cases"]
     for r in coverage["under_covered"][:5]:
-        out.append(f"grow {r['key']}={r['value']}: {r['traffic_share']:.1%} of traffic, "
+        value = "(missing)" if r["value"] is None else r["value"]
+        out.append(f"grow {r['key']}={value}: {r['traffic_share']:.1%} of traffic, "
                    f"{r['suite_cases']} suite case(s) (fewer than {n})")
     for f in features:
         s = f["suite_vs_traffic"]

@@ -57,6 +57,9 @@ def to_markdown(r: dict[str, Any]) -> str:
                f"current {_span(win['current'])}; previous {_span(win['previous'])}.")
     if log["no_timestamp"]:
         out.append(f"{log['no_timestamp']} record(s) have no timestamp and are in no time window.")
+    if log["suite_only_metadata"]:
+        out.append("Metadata only the suite has (not compared): "
+                   + ", ".join(cell(k) for k in log["suite_only_metadata"]) + ".")
     if log["traffic_only_metadata"]:
         out.append("Metadata only the traffic has (not compared): "
                    + ", ".join(cell(k) for k in log["traffic_only_metadata"]) + ".")
@@ -78,7 +81,7 @@ def to_markdown(r: dict[str, Any]) -> str:
         out.append("| slice | suite cases | traffic | share of traffic [95% CI] |")
         out.append("|---|---:|---:|---|")
         for s in cov["under_covered"]:
-            out.append(f"| {cell(s['key'])}={cell(s['value'])} | {s['suite_cases']} | {s['traffic']} | "
+            out.append(f"| {cell(s['key'])}={_level(s['value'])} | {s['suite_cases']} | {s['traffic']} | "
                        f"{pct(s['traffic_share'])} {ci(s['traffic_share_ci'])} |")
     out.append("")
 
@@ -104,7 +107,7 @@ def to_markdown(r: dict[str, Any]) -> str:
         out.append("|---|---:|---:|---:|---:|")
         for lv in a["levels"]:
             w = cur.get(lv["value"], {})
-            out.append(f"| {cell(lv['value'])} | {lv['reference']} ({pct(lv['reference_share'])}) | "
+            out.append(f"| {_level(lv['value'])} | {lv['reference']} ({pct(lv['reference_share'])}) | "
                        f"{lv['current']} ({pct(lv['current_share'])}) | "
                        f"{w.get('reference', 0)} ({pct(w.get('reference_share'))}) | "
                        f"{w.get('current', 0)} ({pct(w.get('current_share'))}) |")
@@ -123,16 +126,21 @@ def to_markdown(r: dict[str, Any]) -> str:
                    f"change {pts(ref['delta'])} pts {_pts_ci(ref['delta_ci'])}, p {_p(ref['p_value'])}.")
         mix = resp.get("answer_mix")
         if mix:
-            out.append(f"Answer-cluster mix (the {len(mix['levels'])} most common answers, the rest pooled): "
+            out.append(f"Answer-cluster mix (the most common answers by name, the rest pooled): "
                        f"PSI {_psi(mix['psi'])} ({mix['psi_band']}), χ² {_chi2(mix['chi2'])}.")
             out.append("")
             out.append(f"| answer | previous (n={mix['n_reference']}) | current (n={mix['n_current']}) |")
             out.append("|---|---:|---:|")
             for lv in mix["levels"]:
-                out.append(f"| {cell(lv['value'], limit=60)} | {lv['reference']} ({pct(lv['reference_share'])}) | "
+                shown = lv.get("example") if lv.get("example") is not None else _level(lv["value"])
+                out.append(f"| {cell(shown, limit=60)} | {lv['reference']} ({pct(lv['reference_share'])}) | "
                            f"{lv['current']} ({pct(lv['current_share'])}) |")
     out.append("")
     return "\n".join(out)
+
+
+def _level(v: Any) -> str:
+    return "(missing)" if v is None else cell(v)
 
 
 def _pts_ci(interval: Any) -> str:
