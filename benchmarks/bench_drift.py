@@ -35,6 +35,12 @@ _PROMPTS = [
     "请问这份报告是谁写的？",
 ]
 _NAMES = ["Anna Berg", "José Álvarez", "Łukasz Nowak", "Peter Holloway", "Zoë Müller"]
+_VOCAB = [f"{a}{b}" for a in ("lo", "ra", "mi", "ve", "su", "ka", "te", "no", "pa", "di")
+          for b in ("ran", "tel", "mos", "vik", "dun", "sar", "pel", "gor", "fin", "lat",
+                    "bor", "ses", "tam", "rud", "vol", "nip", "cah", "zem", "hul", "wes",
+                    "jor", "qua", "xel", "yin", "ost", "ump", "ild", "erk", "ash", "oon",
+                    "ruk", "bel", "dax", "fyr", "gal", "hep", "ivo", "jut", "kel", "lum",
+                    "mav", "nox", "orb", "pim", "qel", "ris", "sul", "tov", "urn", "vex")]
 _LONG = " ".join(["The committee went through the agenda item by item and recorded every decision."] * 60)
 
 
@@ -46,7 +52,9 @@ def write_log(path: Path, n: int, seed: int = 1) -> None:
             if i % 1000 == 999:
                 fh.write("{broken\n")
                 continue
-            p = rng.choice(_PROMPTS).format(name=rng.choice(_NAMES))
+            # two random words of a 500-word vocabulary make nearly every prompt distinct, so
+            # nothing can be gained by remembering a prompt seen before
+            p = rng.choice(_PROMPTS).format(name=rng.choice(_NAMES)) + f" Context: {rng.choice(_VOCAB)} {rng.choice(_VOCAB)}."
             if rng.random() < 0.05:
                 p = _LONG + " " + p
             rec = {"prompt": p, "response": rng.choice(_NAMES), "timestamp": t0 + i,

@@ -201,3 +201,25 @@ def test_missing_log_and_bad_suite_exit_2(tmp_path):
     bad.write_text("cases: 3\n", encoding="utf-8")
     done = _tuieval("drift", bad, _windowed_log(tmp_path))
     assert done.returncode == 2 and "bad.yaml" in done.stderr and done.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("window_spec", ["20", None, "1h"])
+def test_split_over_processes_counts_the_same_as_one_pass(tmp_path, window_spec):
+    from tuieval.traffic import drift as d
+
+    rows = []
+    for i in range(41):
+        rows.append({"prompt": _cyrillic(i) if i % 3 else LATIN, "response": REFUSAL if i % 4 == 0 else "Anna Berg",
+                     "timestamp": f"2026-11-03T{(i * 7) % 24:02d}:{i % 60:02d}:00Z", "metadata": {"tier": "pro"}})
+        if i % 10 == 5:
+            rows.append("{broken")
+    log = _log(tmp_path, rows)
+    suite = load_suite(_suite(tmp_path))
+    spec, window = d.feature_spec(suite.cases), d.parse_window(window_spec)
+    one = d.scan_file(str(log), {}, spec, window, workers=1)
+    three = d.scan_file(str(log), {}, spec, window, workers=3)
+    assert three.lines == one.lines == 45
+    a = d.build_report(suite, "s", "l", one, spec, window, 20)
+    b = d.build_report(suite, "s", "l", three, spec, window, 20)
+    assert b == a
+    assert [p["line"] for p in a["log"]["problems"]] == [7, 18, 29, 40]

@@ -39,9 +39,9 @@ def compute_drift(suite_path: str, log_path: str, window_spec: str | None, min_c
     if not os.path.isfile(log_path):
         raise BadInput(f"LOG: {log_path}: no such file")
     try:
-        total = d.count_lines(log_path)
         spec = d.feature_spec(suite.cases)
-        scan = d.scan(iter_log(log_path, mapping), spec, window, total)
+        scan = d.scan_file(log_path, mapping, spec, window)
+        total = scan.lines
     except (TrafficLogError, OSError) as exc:
         raise BadInput(f"LOG: {exc}") from None
     report = d.build_report(suite, suite_path, log_path, scan, spec, window, min_cases)
@@ -70,8 +70,10 @@ def compute_drift(suite_path: str, log_path: str, window_spec: str | None, min_c
 @click.option("--sample-cases", "sample_n", type=click.IntRange(min=1), default=None, metavar="N",
               help="Print N traffic prompts from the under-covered slices as a case file (JSONL) instead.")
 @click.option("--app", "open_app", is_flag=True, help="Open the Drift screen of the app on the result.")
+@click.option("--db", "db_path", default=None, metavar="PATH",
+              help="With --app: the app's database (default: $TUIEVAL_DB or ./tuieval.db).")
 def drift_command(suite: str, log: str, window: str | None, min_cases: int, fields: tuple[str, ...], fmt: str,
-                  sample_n: int | None, open_app: bool) -> None:
+                  sample_n: int | None, open_app: bool, db_path: str | None) -> None:
     """How far traffic in LOG has moved from SUITE: PSI and χ² per feature, coverage, what to do."""
     from tuieval.cli import BadInput
 
@@ -88,9 +90,14 @@ def drift_command(suite: str, log: str, window: str | None, min_cases: int, fiel
                    "each has \"target\": null — fill it in before running the cases", err=True)
         return
     if open_app:
-        from tuieval.tui.screens.drift import run_drift_app
+        from tuieval.cli import _open_store
 
-        run_drift_app(report)
+        try:
+            from tuieval.tui.screens.drift import run_drift_app
+        except ImportError as exc:
+            raise BadInput(f"--app: the app is not available in this build ({exc})") from None
+        _open_store(db_path).close()  # the same checks as `tuieval app`, before the app takes the screen
+        run_drift_app(report, db_path)
         return
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default))

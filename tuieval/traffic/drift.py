@@ -22,8 +22,11 @@ import gzip
 import hashlib
 import heapq
 import math
+import multiprocessing
+import os
 import re
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
@@ -35,7 +38,7 @@ from tuieval.analysis.refusal import is_refusal
 from tuieval.analysis.slices import NUMERIC_BINS, _is_number, derive_features, hashable
 from tuieval.analysis.stats import newcombe_diff_ci, wilson
 from tuieval.analysis.variance.canonical import canonical_answer
-from tuieval.traffic.log import TrafficRecord
+from tuieval.traffic.log import TrafficRecord, iter_log, parse_line
 
 SCHEMA = "tuieval.drift/1"
 #: the derived features compared, as the suite's scoreboard names them
@@ -315,9 +318,8 @@ def scan(records: Iterable[Any], spec: FeatureSpec, window: Window, total_lines:
             bk.sigs[sig] += 1
             bk.n += 1
             mark = rec.timestamp if window.kind == "time" else rec.line
-            if bk.first is None:
-                bk.first = mark
-            bk.last = mark
+            bk.first = mark if bk.first is None else _min(bk.first, mark)
+            bk.last = mark if bk.last is None else _max(bk.last, mark)
             resp = rec.response
             if isinstance(resp, str):
                 bk.responses += 1
@@ -359,6 +361,108 @@ def scan(records: Iterable[Any], spec: FeatureSpec, window: Window, total_lines:
     flush()
     return Scan(buckets, total_lines, records_n, problems, n_problems, no_ts, list(traffic_only), newest, dropped,
                 present)
+
+
+# ---------------------------------------------------------------------------------------------
+# The same pass split over processes (byte ranges of one plain file)
+# ---------------------------------------------------------------------------------------------
+
+#: below this size one process reads the log (starting workers costs more than it saves)
+PARALLEL_MIN_BYTES = 8 << 20
+MAX_WORKERS = 4
+
+
+def _ranges(path: str, parts: int) -> tuple[list[tuple[int, int, int]], int]:
+    """[(start byte, end byte, line number of the first line)] cut at line starts, and the line count."""
+    size = os.path.getsize(path)
+    cuts = [0]
+    with open(path, "rb") as fh:
+        for i in range(1, parts):
+            fh.seek(max(cuts[-1], size * i // parts))
+            fh.readline()  # to the start of the next line
+            pos = fh.tell()
+            if cuts[-1] < pos < size:
+                cuts.append(pos)
+        cuts.append(size)
+        out, line = [], 1
+        for a, b in zip(cuts, cuts[1:]):
+            out.append((a, b, line))
+            fh.seek(a)
+            left, newlines, last = b - a, 0, b"\n"
+            while left > 0:
+                chunk = fh.read(min(left, 1 << 20))
+                if not chunk:
+                    break
+                newlines += chunk.count(b"\n")
+                last = chunk[-1:]
+                left -= len(chunk)
+            line += newlines
+    total = line - 1 + (0 if last == b"\n" or size == 0 else 1)
+    return out, total
+
+
+def _iter_range(path: str, start: int, end: int, first_line: int, mapping: Mapping[str, tuple]):
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        line, pos = first_line, start
+        while pos < end:
+            raw = fh.readline()
+            if not raw:
+                break
+            pos += len(raw)
+            item = parse_line(raw, line, mapping)
+            if item is not None:
+                yield item
+            line += 1
+
+
+def _scan_range(args) -> Scan:
+    path, start, end, first_line, mapping, spec, window, total = args
+    return scan(_iter_range(path, start, end, first_line, mapping), spec, window, total)
+
+
+def merge_scans(parts: Sequence[Scan], window: Window) -> Scan:
+    """One Scan from the Scans of consecutive pieces of a log, as if read in one pass."""
+    buckets: dict[int, Bucket] = {}
+    for p in parts:
+        for bid, bk in p.buckets.items():
+            buckets[bid] = _merge([buckets[bid], bk]) if bid in buckets else bk
+    newest = max((p.newest_bucket for p in parts if p.newest_bucket is not None), default=None)
+    dropped = sum(p.dropped_old for p in parts)
+    if window.kind == "time" and newest is not None:
+        for old in [b for b in buckets if b <= newest - 2 * window.buckets]:
+            dropped += buckets.pop(old).n
+    problems = [pr for p in parts for pr in p.problems][:MAX_PROBLEMS]
+    only: dict[str, None] = {}
+    for p in parts:
+        for k in p.traffic_only_keys:
+            if len(only) < 50:
+                only.setdefault(k, None)
+    present: Counter = Counter()
+    for p in parts:
+        present.update(p.metadata_present)
+    return Scan(buckets, parts[0].lines if parts else 0, sum(p.records for p in parts), problems,
+                sum(p.n_problems for p in parts), sum(p.no_timestamp for p in parts), list(only), newest, dropped,
+                present)
+
+
+def scan_file(path: str, mapping: Mapping[str, tuple], spec: FeatureSpec, window: Window,
+              workers: int | None = None) -> Scan:
+    """`scan` over the log at `path`: in one process for small or gzipped logs, else split in
+    byte ranges over up to MAX_WORKERS processes (the counts add up; see `merge_scans`)."""
+    if workers is None:
+        big = not str(path).endswith(".gz") and os.path.getsize(path) >= PARALLEL_MIN_BYTES
+        workers = min(MAX_WORKERS, os.cpu_count() or 1) if big else 1
+    if workers <= 1 or str(path).endswith(".gz"):
+        return scan(iter_log(path, mapping), spec, window, count_lines(path))
+    ranges, total = _ranges(path, workers)
+    jobs = [(path, a, b, line, dict(mapping), spec, window, total) for a, b, line in ranges]
+    if len(jobs) == 1:
+        return _scan_range(jobs[0])
+    ctx = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+    with ProcessPoolExecutor(len(jobs), mp_context=ctx) as pool:
+        parts = list(pool.map(_scan_range, jobs))
+    return merge_scans(parts, window)
 
 
 # ---------------------------------------------------------------------------------------------
