@@ -90,6 +90,10 @@ def test_suite_against_the_current_window_by_hand(tmp_path):
     assert keys == ["tier", "input_tokens", "script", "has_digits", "non_ascii_name"]
     assert report["log"]["suite_only_metadata"] == ["topic"]
     assert report["log"]["traffic_only_metadata"] == ["region"]
+    # --window 15: lines 26–40 now, 11–25 before, the first 10 in neither
+    report15, _ = compute_drift(str(_suite(tmp_path)), str(_windowed_log(tmp_path)), "15 lines", 20)
+    assert report15["window"]["current"]["lines"] == [26, 40] and report15["window"]["previous"]["lines"] == [11, 25]
+    assert report15["log"]["dropped_older"] == 10
 
 
 def test_coverage_counts_traffic_in_slices_with_few_suite_cases(tmp_path):

@@ -106,3 +106,8 @@ def test_under_covered_by_hand():
     centre = (300 + z * z / 2) / (1000 + z * z)
     half = z / (1000 + z * z) * math.sqrt(300 * 700 / 1000 + z * z / 4)
     assert rows[0]["traffic_share_ci"] == pytest.approx([centre - half, centre + half], rel=1e-9)
+
+
+def test_a_missing_value_is_never_under_covered():
+    rows = under_covered({("tier", "pro"): 30}, {("tier", None): 50, ("tier", "pro"): 50}, 100, min_cases=20)
+    assert rows == []

@@ -171,12 +171,13 @@ def under_covered(suite: Mapping[tuple[str, Any], int], traffic: Mapping[tuple[s
     """Slices (feature, level) with traffic in them and fewer than `min_cases` suite cases.
 
     Each with the suite's count, the traffic count, its share of `n_traffic` and the share's
-    Wilson interval; the largest traffic share first (the slice to grow first).
+    Wilson interval; the largest traffic share first (the slice to grow first).  A missing value
+    (None) is never under-covered: a field the log did not record is no slice a suite can grow.
     """
     out = []
     for (key, value), k in traffic.items():
         n_suite = int(suite.get((key, value), 0))
-        if k <= 0 or n_suite >= min_cases or n_traffic <= 0:
+        if value is None or k <= 0 or n_suite >= min_cases or n_traffic <= 0:
             continue
         lo, hi = wilson(k, n_traffic, alpha)
         out.append({"key": key, "value": value, "suite_cases": n_suite, "traffic": int(k),

@@ -557,11 +557,12 @@ def _refusal(cur: Bucket, prev: Bucket) -> dict[str, Any]:
 
 def union_share(spec: FeatureSpec, sigs: Mapping[tuple, int], suite_levels: Mapping[str, Counter],
                 min_cases: int, compared: Sequence[str]) -> int:
-    """Traffic items with at least one level (of the `compared` features) the suite holds fewer than `min_cases` of."""
+    """Traffic items with at least one level (of the `compared` features) the suite holds fewer
+    than `min_cases` of; a missing value counts for nothing (as in `under_covered`)."""
     pos = [(i, k) for i, k in enumerate(spec.keys) if k in set(compared)]
     n = 0
     for sig, c in sigs.items():
-        if any(suite_levels[k].get(sig[i], 0) < min_cases for i, k in pos):
+        if any(sig[i] is not None and suite_levels[k].get(sig[i], 0) < min_cases for i, k in pos):
             n += c
     return n
 
