@@ -199,8 +199,6 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
                   timeouts=settings.timeouts)
     cand_opts = RunOptions(model=settings.candidate, base_url=getattr(candidate, "base_url", None)
                            or settings.candidate_base_url, **common)
-    cand_engine = Engine(store, candidate, on_event)
-    cand_id = cand_engine.create_run(suite, cand_opts)
     base_engine = None
     if baseline is not None:
         base_opts = RunOptions(model=settings.baseline or "", base_url=getattr(baseline, "base_url", None)
@@ -212,6 +210,9 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
         logged_model = next((c.record.model for c in plan.chosen if c.record.model), None) or "unknown"
         base_id = store.create_run(_baseline_run_row(suite, f"logged/{logged_model}", settings), [])
         kind = "logged"
+    # the candidate is created last, so `latest` names it (its report holds the shadow section)
+    cand_engine = Engine(store, candidate, on_event)
+    cand_id = cand_engine.create_run(suite, cand_opts)
     config: dict[str, Any] = {"settings": settings.stored(), "log": _log_summary(plan), "planned": len(plan.chosen),
                               "replayed": 0, "stop": None, "started_at": now_iso()}
     save_shadow(store, cand_id, base_id, kind, settings.log_path, config)
