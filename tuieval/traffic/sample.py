@@ -1,8 +1,8 @@
 """Choose which logged prompts a shadow evaluation replays: by hash, stratified, to a budget.
 
 Deterministic: a prompt's draw is the hash of its text (the whole conversation when the log has
-messages), so the same log and budget pick the same prompts on any machine, and a larger budget
-picks a superset. Repeated prompts are one prompt (the first logged in its cell), drawn once; they count in the
+messages), so the same log and budget pick the same prompts on any machine, whatever the order
+of the lines. Repeated prompts are one prompt (the first logged in its cell), drawn once; they count in the
 traffic shares with every repeat.
 
 Stratified: every record falls in one cell, the combination of its derived slices
