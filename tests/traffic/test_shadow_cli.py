@@ -123,3 +123,18 @@ def test_a_log_with_no_readable_line_exits_2_naming_it(tmp_path, capsys):
     assert code == 2 and "log.jsonl: no readable prompt in 2 lines; first problem: line 1: not JSON" in err
     code, _, err = _invoke(["shadow", str(tmp_path / "missing.jsonl"), "--candidate", "demo/steady"], capsys)
     assert code == 2 and "missing.jsonl: no such file" in err
+
+
+def test_the_pairwise_judge_sees_only_the_disagreements_in_both_orders(tmp_path, model_server, capsys):
+    # The loopback judge always answers "A" (pure position bias): in order ab the candidate wins,
+    # in ba the baseline does, so each verdict depends on the order and counts as a tie.
+    log = _traffic_log(tmp_path)
+    code, out, err = _invoke(["shadow", str(log), "--candidate", "openai-compatible/cand",
+                              "--base-url", model_server.openai_base_url, "--judge", "openai-compatible/judge",
+                              "--judge-base-url", model_server.openai_base_url, "--db", str(tmp_path / "t.db"),
+                              "--format", "json", "--max-retries", "0"], capsys)
+    assert code == 0, err
+    sec = json.loads(out)
+    assert model_server.grade_requests == 2 * 3             # 3 disagreements × 2 orders, nothing else
+    assert {k: sec["judge"][k] for k in ("win", "tie", "loss", "n")} == {"win": 0, "tie": 3, "loss": 0, "n": 3}
+    assert [p["judge"] for p in sec["disagreements"]] == ["tie"] * 3

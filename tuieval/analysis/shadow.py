@@ -15,7 +15,6 @@ Pure functions over per-prompt arrays (numpy only, no I/O):
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any, Mapping, Sequence
 
@@ -171,7 +170,3 @@ def rate_shift(baseline: Sequence[bool], candidate: Sequence[bool], *, alpha: fl
     if n >= 2:
         out["ci"] = list(paired_bootstrap(b, a, B=B, rng=np.random.default_rng(seed), alpha=alpha)["ci"])
     return out
-
-
-def finite_or_none(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else x

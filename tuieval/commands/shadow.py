@@ -39,6 +39,10 @@ AGREEMENT_METHODS = ("canonical", "lexical", "embeddings", "entailment", "hybrid
 @click.option("--agreement-model", default=None, metavar="SPEC", help="Embeddings model for --agreement embeddings.")
 @click.option("--agreement-judge", default=None, metavar="SPEC",
               help="Judge model for --agreement entailment or hybrid.")
+@click.option("--judge", default=None, metavar="SPEC",
+              help="A judge model that says, on each disagreement, which answer is better (both orders).")
+@click.option("--judge-base-url", default=None, help="The judge's server base URL.")
+@click.option("--judge-api-key-env", default=None, help="Environment variable holding the judge's key.")
 @click.option("--max-disagreement", type=click.FloatRange(0, 1), default=None, help="Gate: fail above this rate.")
 @click.option("--max-p99-shift-ms", type=float, default=None, help="Gate: fail when p99 latency grows more.")
 @click.option("--temperature", "-t", type=click.FloatRange(0, 2), default=0.0, show_default=True)
@@ -60,7 +64,7 @@ AGREEMENT_METHODS = ("canonical", "lexical", "embeddings", "entailment", "hybrid
 @db_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def shadow_command(log, candidate, baseline, budget, max_cost, precision, alpha, fields, agreement, agreement_model,
-                   agreement_judge, max_disagreement, max_p99_shift_ms, temperature, max_tokens, seed, concurrency,
+                   agreement_judge, judge, judge_base_url, judge_api_key_env, max_disagreement, max_p99_shift_ms, temperature, max_tokens, seed, concurrency,
                    base_url, api_key_env, baseline_base_url, baseline_api_key_env, timeout, connect_timeout,
                    read_timeout, max_retries, stream, fmt, db_path, quiet) -> None:
     """Shadow-evaluate CANDIDATE on prompts sampled from the traffic LOG (JSONL)."""
@@ -68,7 +72,7 @@ def shadow_command(log, candidate, baseline, budget, max_cost, precision, alpha,
 
     from tuieval.backends.registry import BackendConfigError, create_backend
     from tuieval.traffic.log import TrafficLogError, parse_field_mapping
-    from tuieval.traffic.shadow import ShadowError, ShadowSettings, make_plan, run_shadow
+    from tuieval.traffic.shadow import ShadowError, ShadowSettings, judge_spec, make_plan, run_shadow
 
     if max_cost is not None:
         raise BadInput("--max-cost: tuieval has no price table yet, so it cannot bound a replay in dollars; "
@@ -91,7 +95,17 @@ def shadow_command(log, candidate, baseline, budget, max_cost, precision, alpha,
                               seed=seed, concurrency=concurrency, stream=stream, max_retries=max_retries,
                               timeouts=timeouts, agreement=variance, max_disagreement=max_disagreement,
                               max_p99_shift_ms=max_p99_shift_ms, candidate_base_url=base_url,
-                              baseline_base_url=baseline_base_url)
+                              baseline_base_url=baseline_base_url, judge=judge, judge_base_url=judge_base_url,
+                              judge_api_key_env=judge_api_key_env)
+    spec = judge_spec(settings)
+    if spec is not None:
+        from tuieval.engine.judging import make_judge_backends
+        from tuieval.scoring import ScorerSpecError, build_scorers
+
+        try:   # the judge's settings are checked before anything is sampled or stored
+            make_judge_backends(build_scorers([spec], "--judge"), timeouts)
+        except (BackendConfigError, ScorerSpecError) as exc:
+            raise BadInput(f"--judge: {exc}") from None
     try:
         cand_backend = create_backend(candidate, base_url=base_url, api_key_env=api_key_env, timeouts=timeouts,
                                       max_connections=max(concurrency, 10))

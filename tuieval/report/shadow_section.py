@@ -99,6 +99,7 @@ def shadow_section(store: Store, run: Mapping[str, Any], cases: Sequence[Mapping
     gates = [g for g in (_gate("max_disagreement", rate, settings.get("max_disagreement"), n),
                          _gate("max_p99_shift_ms", p99, settings.get("max_p99_shift_ms"), latency["p99"]["n"]))
              if g is not None]
+    judge = _judge_summary(store, run, prompts)
     prompts.sort(key=lambda p: p["case_id"])
     return {
         "baseline": {"run_id": link["baseline_run_id"], "kind": link["baseline_kind"],
@@ -116,7 +117,35 @@ def shadow_section(store: Store, run: Mapping[str, Any], cases: Sequence[Mapping
         "length_chars": mean_shift(len_b, len_c, alpha=alpha),
         "refusal": rate_shift(ref_b, ref_c, alpha=alpha),
         "gates": gates,
+        "judge": judge,
         "passed": all(g["passed"] is not False for g in gates),
         "disagreements": prompts[:MAX_PROMPTS],
         "n_disagreements": len(prompts),
     }
+
+
+def _judge_summary(store: Store, run: Mapping[str, Any], prompts: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The pairwise judge's verdict on each disagreement (set on the prompt rows as `judge`:
+    win = the candidate's answer is better, loss = the baseline's, tie = equal or order-dependent),
+    and the counts; None when no judge was asked."""
+    import json
+
+    from tuieval.analysis.stats import wilson
+    from tuieval.traffic.shadow import JUDGE_NAME
+
+    scorers = (run.get("config") or {}).get("scorers") or []
+    spec = next((s for s in scorers if s.get("name") == JUDGE_NAME), None)
+    if spec is None:
+        return None
+    scores = {s["case_id"]: json.loads(s["scores"] or "{}")
+              for s in store.get_samples(run["id"], columns=("case_id", "scores"))}
+    counts = {"win": 0, "tie": 0, "loss": 0, "unjudged": 0}
+    for p in prompts:
+        verdict = (scores.get(p["case_id"]) or {}).get(JUDGE_NAME) or {}
+        outcome = verdict.get("extracted") if not verdict.get("pending") else None
+        p["judge"] = outcome
+        counts[outcome if outcome in counts else "unjudged"] += 1
+    judged = counts["win"] + counts["tie"] + counts["loss"]
+    return {"models": list(spec.get("models") or []), **counts, "n": judged,
+            "win_rate": counts["win"] / judged if judged else None,
+            "win_ci": list(wilson(counts["win"], judged)) if judged else None}

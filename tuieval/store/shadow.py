@@ -65,3 +65,14 @@ def is_shadow_baseline(store: Store, run_id: str) -> bool:
                                   (run_id,)).fetchone() is not None
     except sqlite3.OperationalError:
         return False
+
+
+def add_run_scorer(store: Store, run_id: str, scorer: dict[str, Any]) -> None:
+    """Append a scorer spec to a stored run's config (a shadow run's pairwise judge, added once
+    the replay is over so that only the disagreements are judged)."""
+    with store._transaction():
+        row = store.conn.execute("SELECT config FROM runs WHERE id = ?", (run_id,)).fetchone()
+        config = json.loads(row[0] or "{}")
+        scorers = [s for s in config.get("scorers") or [] if s.get("name") != scorer.get("name")]
+        config["scorers"] = [*scorers, scorer]
+        store.conn.execute("UPDATE runs SET config = ? WHERE id = ?", (json.dumps(config, ensure_ascii=False), run_id))

@@ -20,8 +20,7 @@ stops once it is narrower than `precision`. Only the prompts reached are stored.
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
 from tuieval.analysis.shadow import disagreement_sequence, precise_enough
@@ -30,7 +29,7 @@ from tuieval.backends.base import ModelBackend, Timeouts
 from tuieval.engine import Engine, RunOptions
 from tuieval.scoring.base import ScorerSpec
 from tuieval.store import Store, now_iso
-from tuieval.store.shadow import add_cases, save_shadow
+from tuieval.store.shadow import add_cases, add_run_scorer, save_shadow
 from tuieval.suite.model import Case, Sampling, Suite, Template
 from tuieval.traffic.log import iter_log
 from tuieval.traffic.sample import Chosen, SamplePlan, plan_sample
@@ -39,6 +38,8 @@ TEMPLATE_ID = "logged"
 #: the scorer a shadow run's samples carry (the run-time check; the tier decides `correct`)
 SCORER = "normalized"
 PAIR_TEMPLATE = "pair"
+#: the name of the pairwise judge scorer a shadow run gets with --judge
+JUDGE_NAME = "shadow_judge"
 
 
 class ShadowError(ValueError):
@@ -69,6 +70,9 @@ class ShadowSettings:
     batch: int | None = None
     candidate_base_url: str | None = None
     baseline_base_url: str | None = None
+    judge: str | None = None                          # a pairwise judge of the disagreements
+    judge_base_url: str | None = None
+    judge_api_key_env: str | None = None
 
     def stored(self) -> dict[str, Any]:
         out = asdict(self)
@@ -85,6 +89,21 @@ class ShadowOutcome:
     stop: str                       # precision | budget | failed
     n_replayed: int
     fatal: str | None = None
+
+
+def judge_spec(settings: ShadowSettings) -> dict[str, Any] | None:
+    """The pairwise judge scorer (candidate's answer vs the baseline's, the case's target), or None.
+
+    Judged in both orders; an order-dependent verdict is a tie (tuieval.scoring.judge)."""
+    if not settings.judge:
+        return None
+    spec: dict[str, Any] = {"type": "judge", "name": JUDGE_NAME, "models": [settings.judge], "mode": "pairwise",
+                            "criteria": "Which answer answers the question better?"}
+    if settings.judge_base_url:
+        spec["base_url"] = settings.judge_base_url
+    if settings.judge_api_key_env:
+        spec["api_key_env"] = settings.judge_api_key_env
+    return spec
 
 
 def _suite(name: str, path: str, settings: ShadowSettings) -> Suite:
@@ -219,6 +238,8 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
 
     batch = settings.batch or max(16, 2 * settings.concurrency)
     sequence: list[float] = []
+    all_verdicts: dict[str, bool | None] = {}
+    answered: set[str] = set()
     stop = "budget"
     status = "complete"
     fatal = None
@@ -251,6 +272,8 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
                                  {c: base_rows[c] for c in chunk_ids if c in base_rows},
                                  {c: cand_rows[c] for c in chunk_ids if c in cand_rows})
             _write_verdicts(store, cand_id, verdicts)
+            all_verdicts.update(verdicts)
+            answered.update(c for c in chunk_ids if _answer(cand_rows.get(c)) is not None)
             sequence.extend(0.0 if verdicts[c] else 1.0 for c in chunk_ids if verdicts.get(c) is not None)
             config["replayed"] = start + len(chunk)
             config["sequence"] = disagreement_sequence(sequence, len(plan.chosen), settings.alpha)
@@ -260,6 +283,15 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
                     and config["replayed"] < len(plan.chosen):
                 stop = "precision"
                 break
+        spec = judge_spec(settings)
+        if spec is not None and status != "failed":
+            # only now: a judge scorer in the config from the start would judge every sample
+            add_run_scorer(store, cand_id, spec)
+            owed = frozenset(c for c, ok in all_verdicts.items() if ok is False and c in answered)
+            if owed:
+                finished = await cand_engine.run(cand_id, replace(cand_opts, judge_cases=owed))
+                if finished.status == "failed":
+                    status, fatal = "failed", f"judge {settings.judge}: {cand_engine.fatal}"
     except BaseException:
         config["stop"] = "interrupted"
         save_shadow(store, cand_id, base_id, kind, settings.log_path, config)
@@ -283,7 +315,3 @@ def _log_summary(plan: SamplePlan) -> dict[str, Any]:
     return {"lines": plan.n_lines, "records": plan.n_records, "problems": plan.n_problems,
             "problem_examples": [{"line": p.line, "message": p.message} for p in plan.problems[:10]],
             "strata_fields": plan.strata_fields, "cells": plan.cells, "budget": plan.budget}
-
-
-def is_finite(x: Any) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)

@@ -79,6 +79,13 @@ def shadow_markdown(sec: dict[str, Any]) -> str:
               f"{_num(ln['shift'], '+.1f')} {_num_ci(ln['ci'])} (n={ln['n']}).",
               f"Refusal rate: {pct((rf['baseline'] or {}).get('rate'))} → {pct((rf['candidate'] or {}).get('rate'))}, "
               f"shift {pts(rf['shift'])} pts {delta_ci(rf['ci'])} (n={rf['n']}).", ""]
+    j = sec.get("judge")
+    if j:
+        lines += [f"Pairwise judge ({', '.join(cell(m) for m in j['models'])}, both orders) on the disagreements: "
+                  f"candidate better {j['win']}, tie {j['tie']}, baseline better {j['loss']}"
+                  + (f", not judged {j['unjudged']}" if j.get("unjudged") else "")
+                  + f"; candidate win rate {pct(j['win_rate'])} {ci(j.get('win_ci'))} (n={j['n']}).", ""]
+    verdicts = {"win": "candidate better", "loss": "baseline better", "tie": "tie"}
     shown = sec.get("disagreements") or []
     if shown:
         lines.append(f"Disagreeing prompts ({sec['n_disagreements']}; first {min(SHOWN, len(shown))}):")
@@ -88,4 +95,6 @@ def shadow_markdown(sec: dict[str, Any]) -> str:
             lines.append(f"- `{cell(p['case_id'])}` {cell(p['prompt'], limit=80)}")
             lines.append(f"  - baseline: {cell(p['baseline'], limit=120)}")
             lines.append(f"  - candidate: {cell(cand, limit=120)}")
+            if p.get("judge"):
+                lines.append(f"  - judge: {verdicts.get(p['judge'], cell(p['judge']))}")
     return "\n".join(lines) + "\n"

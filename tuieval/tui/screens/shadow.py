@@ -60,7 +60,9 @@ def pair_text(p: dict[str, Any] | None) -> tuple[Text, Text, Text]:
         cand = Text("candidate\n", style="bold") + inert(p["candidate"])
     verdict = p.get("judge")
     if verdict:
-        cand += Text("\njudge: ", style="bold") + inert(str(verdict), single_line=True)
+        said = {"win": "the candidate's answer is better", "loss": "the baseline's answer is better",
+                "tie": "a tie (or it depended on the order)"}.get(verdict, str(verdict))
+        cand += Text("\njudge: ", style="bold") + inert(said, single_line=True)
     return prompt, base, cand
 
 
