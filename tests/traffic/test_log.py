@@ -172,3 +172,25 @@ def test_the_shipped_traffic_log_reads_cleanly_and_is_drifted_from_the_suite():
     suite_names = derive_features([c["text"] for c in suite])["non_ascii_name"]
     # the suite has 32 of 200 non-English names (16%); the log is built with 35–65%
     assert sum(traffic_names) / len(items) > 0.35 > sum(suite_names) / len(suite)
+
+
+def test_the_flat_fast_path_reads_as_the_general_rules_do(tmp_path):
+    # the same flat line read with and without a (trivial) mapping takes both code paths
+    lines = [{"prompt": "Who?", "response": "Ana", "model": "m", "latency_ms": 5, "timestamp": 1764496800,
+              "metadata": {"a": 1}},
+             {"prompt": "Who?", "completion": {"choices": [{"text": "Bo"}]}, "duration_ms": 7.5},
+             {"prompt": "Who?", "model": 3}, {"prompt": "Who?", "latency_ms": -1}, {"prompt": "Who?", "metadata": 2},
+             {"prompt": "Who?", "timestamp": "soon"}]
+    p = _write(tmp_path, lines)
+    fast = list(iter_log(p))
+    general = list(iter_log(p, ["prompt=prompt"]))   # any mapping sends every line the general way
+
+    def same(a, b):
+        if isinstance(a, LogProblem):
+            return isinstance(b, LogProblem) and a.line == b.line
+        return (a.prompt, a.response, a.latency_ms, a.timestamp, a.metadata) == \
+            (b.prompt, b.response, b.latency_ms, b.timestamp, b.metadata)
+
+    assert [same(a, b) for a, b in zip(fast[:2] + fast[3:], general[:2] + general[3:])] == [True] * 5
+    assert fast[1].response == "Bo" and fast[1].latency_ms == 7.5
+    assert [type(x).__name__ for x in fast] == ["TrafficRecord", "TrafficRecord"] + ["LogProblem"] * 4

@@ -76,3 +76,18 @@ def add_run_scorer(store: Store, run_id: str, scorer: dict[str, Any]) -> None:
         scorers = [s for s in config.get("scorers") or [] if s.get("name") != scorer.get("name")]
         config["scorers"] = [*scorers, scorer]
         store.conn.execute("UPDATE runs SET config = ? WHERE id = ?", (json.dumps(config, ensure_ascii=False), run_id))
+
+
+def add_samples(store: Store, rows: Iterable[dict[str, Any]]) -> int:
+    """Store many finished samples in one transaction (the logged baseline's answers); returns how
+    many were new."""
+    with store._transaction():
+        return sum(store.add_sample(r) for r in rows)
+
+
+def set_verdicts(store: Store, run_id: str, verdicts: Iterable[tuple[tuple[str, str, int], dict, dict]]) -> None:
+    """Write many samples' verdicts ((key, scores, primary) as `Store.set_sample_verdict` takes them)
+    in one transaction."""
+    with store._transaction():
+        for key, scores, primary in verdicts:
+            store.set_sample_verdict(run_id, key, scores, primary)

@@ -21,6 +21,7 @@ stops once it is narrower than `precision`. Only the prompts reached are stored.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from typing import Any, Callable, Mapping, Sequence
 
 from tuieval.analysis.shadow import disagreement_sequence, precise_enough
@@ -29,7 +30,7 @@ from tuieval.backends.base import ModelBackend, Timeouts
 from tuieval.engine import Engine, RunOptions
 from tuieval.scoring.base import ScorerSpec
 from tuieval.store import Store, now_iso
-from tuieval.store.shadow import add_cases, add_run_scorer, save_shadow
+from tuieval.store.shadow import add_cases, add_run_scorer, add_samples, save_shadow, set_verdicts
 from tuieval.suite.model import Case, Sampling, Suite, Template
 from tuieval.traffic.log import iter_log
 from tuieval.traffic.sample import Chosen, SamplePlan, plan_sample
@@ -133,9 +134,14 @@ def _baseline_run_row(suite: Suite, model: str, settings: ShadowSettings) -> dic
             "slo_ms": None, "base_url": None, "n_cases": 0, "n_templates": 1, "n_expected": 0, "config": config}
 
 
-def _logged_sample(run_id: str, ch: Chosen, order: int) -> dict[str, Any]:
+@lru_cache(maxsize=1)
+def _scorer():
     from tuieval.scoring import build_scorers
 
+    return build_scorers([SCORER])[0]
+
+
+def _logged_sample(run_id: str, ch: Chosen, order: int) -> dict[str, Any]:
     rec = ch.record
     messages = rec.messages if rec.messages is not None else [{"role": "user", "content": rec.prompt}]
     row: dict[str, Any] = {"run_id": run_id, "case_id": ch.case_id, "template": TEMPLATE_ID, "sample_index": 0,
@@ -143,7 +149,7 @@ def _logged_sample(run_id: str, ch: Chosen, order: int) -> dict[str, Any]:
     if rec.response is None:
         row.update(response=None, correct=False, score=0.0, error="no response in the log", error_kind="not_logged")
     else:
-        sc = build_scorers([SCORER])[0].score(rec.response, [rec.response])
+        sc = _scorer().score(rec.response, [rec.response])
         row.update(response=rec.response, extracted=sc.extracted, correct=sc.correct, score=sc.score,
                    scores={SCORER: {"extracted": sc.extracted, "correct": sc.correct, "score": sc.score}})
     return row
@@ -190,11 +196,9 @@ def agreement(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], baseli
 
 
 def _write_verdicts(store: Store, run_id: str, verdicts: Mapping[str, bool | None]) -> None:
-    for cid, agrees in verdicts.items():
-        ok = bool(agrees)
-        store.set_sample_verdict(run_id, (cid, TEMPLATE_ID, 0),
-                                 {"agreement": {"extracted": None, "correct": ok, "score": float(ok)}},
-                                 {"correct": ok, "score": float(ok)})
+    set_verdicts(store, run_id, (((cid, TEMPLATE_ID, 0),
+                                  {"agreement": {"extracted": None, "correct": bool(ok), "score": float(bool(ok))}},
+                                  {"correct": bool(ok), "score": float(bool(ok))}) for cid, ok in verdicts.items()))
 
 
 def make_plan(settings: ShadowSettings) -> SamplePlan:
@@ -255,8 +259,7 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
                     break
             else:
                 add_cases(store, base_id, [_case(ch, ch.record.response) for ch in chunk])
-                for i, ch in enumerate(chunk):
-                    store.add_sample(_logged_sample(base_id, ch, start + i))
+                add_samples(store, (_logged_sample(base_id, ch, start + i) for i, ch in enumerate(chunk)))
                 store.set_status(base_id, "complete")
             base_rows = {s["case_id"]: s for s in store.analysis_samples(base_id)}
             # the candidate's target is the baseline's answer: its run-time score is already agreement
