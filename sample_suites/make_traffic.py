@@ -3,7 +3,7 @@
 The log is what a team would have logged from the extraction task in production: one flat JSON
 object per request (`prompt`, `response`, `model`, `latency_ms`, `timestamp`, `metadata`), no
 targets. It is drifted from the extraction suite on purpose: far more long documents (the suite
-has 17% long texts, the log about 45%) and non-English names (suite 14%, log about 50%, growing
+has 16% long texts of 15 sentences, none past 512 tokens; the log about 45% of ~50 sentences) and non-English names (suite 14%, log about 50%, growing
 over the two weeks it covers, with names the suite never uses). So `tuieval shadow` shows a
 candidate like demo/brittle disagreeing with the logged answers where the traffic moved, and
 `tuieval drift` shows how far it moved. The logged answers come from a simulated production model
@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_extraction import ENGLISH, NON_ENGLISH, ROLES, _text  # noqa: E402  (one list of names)
+from make_extraction import ENGLISH, FILLER, NON_ENGLISH, ROLES, _text  # noqa: E402  (one list of names)
 
 # names production sees that the suite never does
 NEW_NON_ENGLISH = ["Nguyễn Thị Mai", "Siobhán Ní Bhriain", "Zoltán Szabó", "Grzegorz Brzęczyszczykiewicz",
@@ -35,6 +35,16 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 
+def _very_long(rng: random.Random, name: str, role_sentence: str) -> str:
+    """A document of ~50 sentences (about 800 tokens, `input_tokens=long`) with the fact buried
+    among other names: longer than anything in the suite (whose long texts have 15 sentences)."""
+    others = [n for n in ENGLISH if n != name]
+    sentences = [role_sentence.format(name=name)]
+    sentences += [rng.choice(FILLER).format(other=rng.choice(others)) for _ in range(48)]
+    rng.shuffle(sentences)
+    return " ".join(sentences)
+
+
 def make_lines(n: int = 320, seed: int = 20261201) -> list[dict]:
     rng = random.Random(seed)
     lines = []
@@ -46,7 +56,7 @@ def make_lines(n: int = 320, seed: int = 20261201) -> list[dict]:
         pool = ENGLISH if origin == "english" else NON_ENGLISH + NEW_NON_ENGLISH
         name = rng.choice(pool)
         role, sentence = rng.choice(ROLES)
-        text = _text(rng, name, sentence, length)
+        text = _text(rng, name, sentence, length) if length != "long" else _very_long(rng, name, sentence)
         prompt = (f"Answer with the person's full name only, spelled exactly as in the text.\n\n{text}\n\n"
                   f"Question: Who {role}?")
         # the production model: right ~93%; its mistakes drop accents or name someone else

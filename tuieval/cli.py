@@ -666,3 +666,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0)
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
+
+
+from tuieval.commands.shadow import shadow_command  # noqa: E402  (its module imports this one)
+
+cli.add_command(shadow_command)

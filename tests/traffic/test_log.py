@@ -137,13 +137,13 @@ def test_gzip_log(tmp_path):
 
 
 def test_streamed_in_bounded_memory(tmp_path):
-    # 20,000 lines (~1.3 MB); the reader holds one line at a time, so the peak traced memory while
-    # consuming it stays far below the file's size (a list of the records would be ~10 MB).
+    # 10,000 lines (~0.7 MB); the reader holds one line at a time, so the peak traced memory while
+    # consuming it stays far below the file's size (a list of the records would be ~5 MB).
     p = tmp_path / "big.jsonl"
     line = json.dumps({"prompt": "Who signed the lease? " + "x" * 20, "response": "Ana", "latency_ms": 1}) + "\n"
     bad = "{oops\n"
     with p.open("w") as fh:
-        for i in range(20_000):
+        for i in range(10_000):
             fh.write(bad if i % 1000 == 999 else line)
     tracemalloc.start()
     n_rec = n_bad = 0
@@ -154,7 +154,7 @@ def test_streamed_in_bounded_memory(tmp_path):
             n_bad += 1
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert (n_rec, n_bad) == (19_980, 20)
+    assert (n_rec, n_bad) == (9_990, 10)
     assert peak < 300_000
 
 
@@ -172,3 +172,25 @@ def test_the_shipped_traffic_log_reads_cleanly_and_is_drifted_from_the_suite():
     suite_names = derive_features([c["text"] for c in suite])["non_ascii_name"]
     # the suite has 32 of 200 non-English names (16%); the log is built with 35–65%
     assert sum(traffic_names) / len(items) > 0.35 > sum(suite_names) / len(suite)
+
+
+def test_the_flat_fast_path_reads_as_the_general_rules_do(tmp_path):
+    # the same flat line read with and without a (trivial) mapping takes both code paths
+    lines = [{"prompt": "Who?", "response": "Ana", "model": "m", "latency_ms": 5, "timestamp": 1764496800,
+              "metadata": {"a": 1}},
+             {"prompt": "Who?", "completion": {"choices": [{"text": "Bo"}]}, "duration_ms": 7.5},
+             {"prompt": "Who?", "model": 3}, {"prompt": "Who?", "latency_ms": -1}, {"prompt": "Who?", "metadata": 2},
+             {"prompt": "Who?", "timestamp": "soon"}]
+    p = _write(tmp_path, lines)
+    fast = list(iter_log(p))
+    general = list(iter_log(p, ["prompt=prompt"]))   # any mapping sends every line the general way
+
+    def same(a, b):
+        if isinstance(a, LogProblem):
+            return isinstance(b, LogProblem) and a.line == b.line
+        return (a.prompt, a.response, a.latency_ms, a.timestamp, a.metadata) == \
+            (b.prompt, b.response, b.latency_ms, b.timestamp, b.metadata)
+
+    assert [same(a, b) for a, b in zip(fast[:2] + fast[3:], general[:2] + general[3:])] == [True] * 5
+    assert fast[1].response == "Bo" and fast[1].latency_ms == 7.5
+    assert [type(x).__name__ for x in fast] == ["TrafficRecord", "TrafficRecord"] + ["LogProblem"] * 4

@@ -1,4 +1,4 @@
-"""Drift between two distributions of one categorical feature (docs/statistics.md §13).
+"""Drift between two distributions of one categorical feature (docs/statistics.md §14).
 
 Used by `tuieval drift` to say how far production traffic has moved from what a suite
 tests, and between two windows of traffic.  Pure functions over counts per level; the

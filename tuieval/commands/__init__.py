@@ -1,1 +1,1 @@
-"""CLI commands that live in their own module, each registered in tuieval/cli.py with one line."""
+"""CLI commands that live in their own modules, each registered in tuieval/cli.py with one line."""

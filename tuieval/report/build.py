@@ -65,6 +65,9 @@ def build(store: Store, run_id: str, *, persist_clusters: bool = False, with_row
         judge = _judge_section(store, run, samples)
         if judge is not None:
             report["judge"] = judge
+        shadow = _shadow(store, run, cases, samples)
+        if shadow is not None:
+            report["shadow"] = shadow
         report["gates"] = evaluate_gates(report, (run.get("config") or {}).get("gates") or [])
         if run["status"] != "running":
             # A finished run's report only changes with its samples: keep it so reopening a large
@@ -95,6 +98,13 @@ def _analyze(store: Store, run: dict[str, Any], cases: list[dict[str, Any]], sam
     if persist_clusters:
         store.write_clusters(run["id"], method, assignments, rows)
     return analyze_run(run, cases, samples, method=method, clusters=assignments, cluster_stats=stats)
+
+
+def _shadow(store: Store, run: dict[str, Any], cases, samples) -> dict[str, Any] | None:
+    """`shadow`: a shadow candidate beside its baseline (tuieval.report.shadow_section), None otherwise."""
+    from tuieval.report.shadow_section import shadow_section
+
+    return shadow_section(store, run, cases, samples)
 
 
 def _judge_section(store: Store, run: dict[str, Any], samples: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Each entry upgrades a database from version i to i+1. Never edit a released step:
 # append a new one, so every file created by an older tuieval still opens.
@@ -169,6 +169,18 @@ MIGRATIONS: list[str] = [
         built INTEGER NOT NULL             -- 1 once every stored sample is in samples_fts
     );
     INSERT OR IGNORE INTO search_index (id, built) VALUES (1, (SELECT COUNT(*) = 0 FROM samples));
+    """,
+    # 5 -> 6: shadow evaluations of logged traffic (tuieval shadow): the candidate run, the run
+    # holding the baseline's answers (a model's, or the logged ones), and how the log was sampled
+    """
+    CREATE TABLE IF NOT EXISTS shadow_runs (
+        run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,   -- the candidate's run
+        baseline_run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        baseline_kind TEXT NOT NULL,       -- logged (the log's responses) | model
+        log_path TEXT NOT NULL,
+        config TEXT NOT NULL,              -- JSON: budget, precision, alpha, gates, sampling, stop
+        created_at TEXT NOT NULL
+    );
     """,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION

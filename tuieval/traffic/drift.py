@@ -34,7 +34,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from tuieval.analysis.drift import OTHER, compare_counts, chi2_homogeneity, under_covered
-from tuieval.analysis.refusal import is_refusal
+from tuieval.analysis.shadow import is_refusal
 from tuieval.analysis.slices import NUMERIC_BINS, _is_number, derive_features, hashable
 from tuieval.analysis.stats import newcombe_diff_ci, wilson
 from tuieval.analysis.variance.canonical import canonical_answer

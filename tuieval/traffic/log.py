@@ -38,7 +38,7 @@ FIELDS = ("prompt", "messages", "response", "model", "latency_ms", "timestamp", 
 _EPOCH_MS_THRESHOLD = 1e11
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TrafficRecord:
     """One logged request: what was asked and, when logged, what was answered and how fast.
 
@@ -343,6 +343,43 @@ def _parse_object(obj: dict, line: int, mapping: Mapping[str, tuple]) -> Traffic
                          latency_ms=latency, timestamp=timestamp, metadata=metadata)
 
 
+_NUMBER = (int, float)
+_DECODER = json.JSONDecoder()
+_FLAT_RESPONSE = (str, type(None))
+
+
+def _parse_flat(obj: dict, line: int) -> TrafficRecord:
+    """The flat shape with no mapping: the common case of a large log, read with the fewest steps
+    (the same rules as `_parse_object`, which it must agree with)."""
+    prompt = obj["prompt"]
+    if not prompt.strip():
+        raise _Bad("prompt: empty")
+    response = obj.get("response")   # a string or None here (see parse_line)
+    if response is None and "completion" in obj:
+        response = _response_text(obj["completion"], "completion")
+    model = obj.get("model")
+    if model is not None and model.__class__ is not str:
+        raise _Bad("model: expected a string")
+    latency = obj.get("latency_ms")
+    if latency is None:
+        latency = _number(obj.get("duration_ms"), "duration_ms")
+    elif latency.__class__ in _NUMBER and 0 <= latency < math.inf:
+        latency = float(latency)
+    else:
+        latency = _number(latency, "latency_ms")
+    ts = obj.get("timestamp")
+    timestamp = _timestamp(ts if ts is not None else obj.get("created_at"),
+                           "timestamp" if ts is not None else "created_at")
+    meta = obj.get("metadata")
+    if meta is None:
+        metadata: dict = {}
+    elif meta.__class__ is dict:
+        metadata = dict(meta)
+    else:
+        raise _Bad(f"metadata: expected an object, got {type(meta).__name__}")
+    return TrafficRecord(line, prompt, None, response, model, latency, timestamp, metadata)
+
+
 def parse_line(text: str | bytes, line: int, mapping: Mapping[str, tuple] | None = None) -> TrafficRecord | LogProblem | None:
     """One log line as a record, a problem, or None when the line is blank."""
     if isinstance(text, bytes):
@@ -353,14 +390,17 @@ def parse_line(text: str | bytes, line: int, mapping: Mapping[str, tuple] | None
     if not text.strip():
         return None
     try:
-        obj = json.loads(text)
+        obj = _DECODER.decode(text)   # json.loads without its per-call checks
     except json.JSONDecodeError as exc:
         return LogProblem(line, f"not JSON ({exc.msg} at column {exc.colno})")
     except RecursionError:
         return LogProblem(line, "not JSON (nested too deeply)")
-    if not isinstance(obj, dict):
+    if obj.__class__ is not dict:
         return LogProblem(line, f"expected a JSON object, got {type(obj).__name__}")
     try:
+        if not mapping and obj.get("prompt").__class__ is str and obj.get("response").__class__ in _FLAT_RESPONSE \
+                and "messages" not in obj and "request" not in obj:
+            return _parse_flat(obj, line)
         return _parse_object(obj, line, mapping or {})
     except _Bad as exc:
         return LogProblem(line, str(exc))

@@ -6,6 +6,7 @@ from typing import Any
 
 from tuieval.report.formats.cells import cell, ci, latency, mde_points, ms, pct, slice_name
 from tuieval.report.formats.judge import judge_markdown
+from tuieval.report.formats.shadow import shadow_markdown
 from tuieval.report.formats.robustness import extraction_lines, perturbations_markdown, templates_markdown
 
 
@@ -95,6 +96,8 @@ def to_markdown(report: dict[str, Any]) -> str:
     if extraction:
         out += ["", "## Extraction sensitivity (the suite's scorers on the same responses)", "", *extraction]
     out += judge_markdown(report.get("judge"))
+    if report.get("shadow"):
+        out += ["", *shadow_markdown(report["shadow"]).rstrip("\n").split("\n")]
     worst = sorted(report.get("cases", []), key=lambda c: (c.get("accuracy") if c.get("accuracy") is not None else 2))[:10]
     if worst:
         out += ["", "## Worst cases", "", "| case | accuracy | consistency | clusters | top answer |", "|---|---|---|---|---|"]

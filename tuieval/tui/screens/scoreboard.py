@@ -80,6 +80,7 @@ class ScoreboardScreen(AppScreen):
         Binding("o", "cycle_sort", "Sort", id="scoreboard.sort"),
         Binding("e", "export", "Export", id="scoreboard.export"),
         Binding("l", "live", "Live", id="scoreboard.live", show=False),
+        Binding("w", "shadow", "Shadow", id="scoreboard.shadow"),   # only for shadow runs (check_action)
         Binding("escape", "app.pop_screen", "Back", id="scoreboard.back"),
     ]
 
@@ -165,6 +166,7 @@ class ScoreboardScreen(AppScreen):
 
     def show_report(self, result: RunData) -> None:
         self.data = result
+        self.refresh_bindings()   # `w` Shadow shows only for a shadow run
         self.mode = "report"
         table = self.query_one("#sb-table", KeyedTable)
         table.set_columns(report_columns(), flex="slice", drop=REPORT_DROP)
@@ -275,6 +277,16 @@ class ScoreboardScreen(AppScreen):
 
     def action_export(self) -> None:
         self.tapp.export_report(self.run_id, "json")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "shadow":
+            return bool(self.data is not None and self.data.report.get("shadow"))
+        return True
+
+    def action_shadow(self) -> None:
+        from tuieval.tui.screens.shadow import ShadowScreen
+
+        self.app.push_screen(ShadowScreen(self.run_id))
 
     def action_live(self) -> None:
         self.tapp.watch_live(self.run_id)
