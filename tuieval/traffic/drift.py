@@ -3,7 +3,9 @@
 One pass over the log (records from `tuieval.traffic.log.iter_log`) turns each prompt into
 its feature levels (the derived slices of tuieval.analysis.slices, plus the metadata keys
 the suite has) and counts each distinct combination of levels per *bucket*; memory is
-bounded by buckets × combinations, never by the number of lines.  Buckets are:
+bounded by buckets × combinations, never by the number of lines.  A large plain (not gzipped)
+log is cut into byte ranges at line starts and read by several processes whose counts are
+added (`scan_file`, `merge_scans`).  Buckets are:
 
 - `--window N` (lines): the last N lines are the current window, the N before it the
   previous one (the log's lines are counted first, a byte scan);
