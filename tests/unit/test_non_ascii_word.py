@@ -30,7 +30,7 @@ def plain_has_non_ascii_name(text: str) -> bool:
 def test_same_verdict_as_the_plain_rule_on_random_text():
     rng = random.Random(0)
     alphabet = "abcXYZéÉłŁßжЖΩωǅⒶ 19_.!?\n-'’KĲ"
-    for _ in range(20000):
+    for _ in range(8000):
         s = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
         assert has_non_ascii_name(s) == plain_has_non_ascii_name(s), s
 
@@ -42,14 +42,14 @@ def test_same_verdict_on_long_mostly_ascii_text():
     words = ["the", "Report", "was", "filed", "by", "José", "müller", "Łukasz", "ÉCOLE", "—", "café", "x²",
              "Ⓐbc", "ǅemal", "Anna", "1999", "_", ".", "?", "\n", "Ж", "жена", "Øst"]
     n_long = 0
-    for _ in range(3000):
+    for _ in range(1000):
         parts = [rng.choice(words[:5] + words[14:16]) for _ in range(rng.randint(100, 160))]
         for _ in range(rng.randint(0, 4)):
             parts.insert(rng.randrange(len(parts) + 1), rng.choice(words))
         s = " ".join(parts) if rng.random() < 0.8 else "".join(parts)
         n_long += len(s) > 512
         assert has_non_ascii_name(s) == plain_has_non_ascii_name(s), s
-    assert n_long > 2000
+    assert n_long > 700
 
 
 def test_names_mid_sentence_still_found():
