@@ -875,6 +875,9 @@ judge_backends_for = _judge_backends
 from tuieval.commands.contamination import contamination_command  # noqa: E402 (it imports the names above)
 cli.add_command(contamination_command)
 
+from tuieval.commands.drift import drift_command  # noqa: E402  (needs BadInput above)
+cli.add_command(drift_command)
+
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: click usage errors become one line and exit status 2."""
@@ -898,3 +901,7 @@ def main(argv: list[str] | None = None) -> None:
 from tuieval.commands.redteam import redteam_command  # noqa: E402  (registers `tuieval redteam`)
 
 cli.add_command(redteam_command)
+
+from tuieval.commands.shadow import shadow_command  # noqa: E402  (its module imports this one)
+
+cli.add_command(shadow_command)

@@ -137,24 +137,30 @@ def _count_chunk(sub: list[str]) -> np.ndarray:
 
 
 def _script_label(row: np.ndarray) -> str:
-    """Dominant script of one text from its counts.
+    """Dominant script of one text from its counts (see `_script_labels`)."""
+    return _script_labels(row[None, :])[0]
+
+
+def _script_labels(counts: np.ndarray) -> list[str]:
+    """Dominant script of each text from its row of counts, all rows in one numpy pass.
 
     Han, kana and hangul are judged together: kana present → "japanese", more hangul
     than han → "korean", otherwise "cjk" (Chinese).  No letters at all → "none".
     """
-    votes = row.copy()
-    votes[_SCRIPT_ID["symbol"]] = 0
-    cjk = int(votes[_CJK_IDS].sum())
-    if votes.sum() == 0:
-        return "none"
-    best = int(votes.argmax())
-    if cjk >= votes[best]:
-        if votes[_SCRIPT_ID["kana"]] > 0:
-            return "japanese"
-        if votes[_SCRIPT_ID["hangul"]] > votes[_SCRIPT_ID["han"]]:
-            return "korean"
-        return "cjk"
-    return _SCRIPTS[best]
+    votes = counts.copy()
+    votes[:, _SCRIPT_ID["symbol"]] = 0
+    cjk = votes[:, _CJK_IDS].sum(axis=1)
+    best = votes.argmax(axis=1)  # the first of equal maxima, as a row's argmax
+    top = votes[np.arange(votes.shape[0]), best]
+    labels = np.asarray(_SCRIPTS, dtype=object)[best]
+    east = cjk >= top
+    japanese = east & (votes[:, _SCRIPT_ID["kana"]] > 0)
+    korean = east & ~japanese & (votes[:, _SCRIPT_ID["hangul"]] > votes[:, _SCRIPT_ID["han"]])
+    labels[east] = "cjk"
+    labels[japanese] = "japanese"
+    labels[korean] = "korean"
+    labels[votes.sum(axis=1) == 0] = "none"
+    return labels.tolist()
 
 
 def detect_script(text: str) -> str:
@@ -189,9 +195,65 @@ def token_bucket(n_tokens: int) -> str:
 
 
 _DIGIT = re.compile(r"\d")
-# a word (letters only) containing at least one non-ASCII letter
-_NON_ASCII_WORD = re.compile(r"[^\W\d_]*[^\W\d_\x00-\x7f][^\W\d_]*")
+# A word (a maximal run of letters) holding at least one non-ASCII letter and starting with an
+# upper-case letter: the only words has_non_ascii_name looks at.  The lookbehind starts a match
+# only where a word starts (no retry inside every word of a long text); a word that starts with
+# an ASCII capital needs a non-ASCII letter further on, one that starts with a non-ASCII capital
+# (Ł, Ж) is a match at once.  Lower-case words, the bulk of a Cyrillic or Greek text, are passed
+# over inside the regex instead of one by one in Python.
+_NON_ASCII_CAPITALISED: re.Pattern[str] | None = None
+
+
+def _non_ascii_capitalised() -> re.Pattern[str]:
+    global _NON_ASCII_CAPITALISED
+    if _NON_ASCII_CAPITALISED is None:
+        # every non-ASCII letter that str.isupper() calls upper case, as ranges of a character class
+        letter = re.compile(r"[^\W\d_]")
+        ranges: list[list[int]] = []
+        for cp in range(0x80, 0x110000):
+            c = chr(cp)
+            if c.isupper() and letter.match(c):
+                if ranges and ranges[-1][1] == cp - 1:
+                    ranges[-1][1] = cp
+                else:
+                    ranges.append([cp, cp])
+        upper = "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+        _NON_ASCII_CAPITALISED = re.compile(
+            rf"(?<![^\W\d_])(?:[A-Z][A-Za-z]*[^\W\d_\x00-\x7f]|[{upper}])[^\W\d_]*")
+    return _NON_ASCII_CAPITALISED
+
+
 _SENTENCE_END = re.compile(r"[.!?:;\n]\s*$|^\s*$")
+
+
+_LETTER = re.compile(r"[^\W\d_]")
+_LETTERS = re.compile(r"[^\W\d_]+")
+#: texts longer than this that are mostly ASCII have their few non-ASCII letters located by numpy
+#: first (a regex scan of a long document costs ~40 ns a character)
+_LONG_TEXT = 512
+
+
+def _capitalised_non_ascii_words(text: str):
+    """The matches of the capitalised-non-ASCII-word pattern in `text`, in order."""
+    rx = _non_ascii_capitalised()
+    if len(text) > _LONG_TEXT:
+        where = np.flatnonzero(np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32) > 0x7F)
+        if where.size * 8 < len(text):  # mostly ASCII: visit only the words that hold those letters
+            pos = 0
+            for i in where.tolist():
+                if i < pos or not _LETTER.match(text, i):
+                    continue
+                j = i
+                while j > 0 and _LETTER.match(text, j - 1):
+                    j -= 1  # back to the start of the word
+                m = rx.match(text, j)
+                if m is not None:
+                    yield m
+                    pos = m.end()
+                else:
+                    pos = _LETTERS.match(text, j).end()
+            return
+    yield from rx.finditer(text)
 
 
 def has_digits(text: str) -> bool:
@@ -205,13 +267,13 @@ def has_non_ascii_name(text: str) -> bool:
     Catches José, Müller, Łukasz, Владимир mid-sentence.  Skips all-caps words (acronyms)
     and sentence-initial words (capitalised anyway).  False positives: German nouns
     with umlauts (Größe) and sentence-internal capitalised non-ASCII common nouns.
-    Only words with a non-ASCII letter are visited (found by one regex scan).
+    Only capitalised words with a non-ASCII letter are visited (found by one regex scan).
     """
     if text.isascii():
         return False
-    for m in _NON_ASCII_WORD.finditer(text):
+    for m in _capitalised_non_ascii_words(text):
         w = m.group(0)
-        if not w[0].isupper() or (len(w) > 1 and w.isupper()):
+        if len(w) > 1 and w.isupper():
             continue
         # the word must not open the text or a sentence: look at the few characters before it
         before = text[max(0, m.start() - 8): m.start()]
@@ -236,7 +298,7 @@ def derive_features(texts: Sequence[str]) -> dict[str, list]:
     return {
         "input_tokens": [token_bucket(e) for e in est],
         "input_tokens_estimate": est,
-        "script": [_script_label(row) for row in counts],
+        "script": _script_labels(counts),
         "has_digits": [has_digits(t) for t in texts],
         "non_ascii_name": [has_non_ascii_name(t) for t in texts],
     }

@@ -80,6 +80,9 @@ class RunOptions:
     retry_cap_s: float = 30.0
     timeouts: Timeouts = field(default_factory=Timeouts)
     emit_tokens: bool = False
+    #: judge only the stored samples of these cases (None: every sample that owes judgements);
+    #: a shadow evaluation judges its disagreements alone
+    judge_cases: frozenset[str] | None = None
     #: Stop sending requests once the run has cost this many dollars (tuieval.cost.budget);
     #: `prices` (a tuieval.cost.prices.PriceTable) then prices the model and the judges.
     max_cost: float | None = None
@@ -286,6 +289,8 @@ class Engine:
         cases = {w.case.id: w.case for w in work}
         cases.update({c["case_id"]: Case(id=c["case_id"], vars=c["vars"], targets=c["targets"],
                                          metadata=c["metadata"]) for c in self.store.get_cases(run["id"])})
+        if options.judge_cases is not None:
+            cases = {cid: c for cid, c in cases.items() if cid in options.judge_cases}
         jobs = judging.pending_judging(self.store, run, scorers, cases)
         self.n_judge_done = self.store.count_judgements(run["id"])
         self.n_judge_total = self.n_judge_done + sum(len(j.units) for j in jobs) + len(work) * per_sample

@@ -74,6 +74,9 @@ def build(store: Store, run_id: str, *, persist_clusters: bool = False, with_row
         judge = _judge_section(store, run, samples)
         if judge is not None:
             report["judge"] = judge
+        shadow = _shadow(store, run, cases, samples)
+        if shadow is not None:
+            report["shadow"] = shadow
         report["gates"] = evaluate_gates(report, (run.get("config") or {}).get("gates") or [])
         report["cost"] = _cost_section(store, run, report, cases, None)
         if run["status"] != "running":
@@ -108,6 +111,13 @@ def _analyze(store: Store, run: dict[str, Any], cases: list[dict[str, Any]], sam
     if persist_clusters:
         store.write_clusters(run["id"], method, assignments, rows)
     return analyze_run(run, cases, samples, method=method, clusters=assignments, cluster_stats=stats)
+
+
+def _shadow(store: Store, run: dict[str, Any], cases, samples) -> dict[str, Any] | None:
+    """`shadow`: a shadow candidate beside its baseline (tuieval.report.shadow_section), None otherwise."""
+    from tuieval.report.shadow_section import shadow_section
+
+    return shadow_section(store, run, cases, samples)
 
 
 def _cost_section(store: Store, run: dict[str, Any], report: dict[str, Any], cases: list[dict[str, Any]] | None,

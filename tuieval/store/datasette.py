@@ -56,6 +56,12 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "run_id": "the run", "fingerprint": "tuieval version, sample count, last sample id, status, judgement count",
         "created_at": "ISO time computed", "body": "the tuieval.report/1 JSON",
     }),
+    "shadow_runs": ("One row per shadow evaluation (tuieval shadow): the candidate's run and its baseline.", {
+        "run_id": "the candidate's run", "baseline_run_id": "the run holding the baseline's answers",
+        "baseline_kind": "logged (the log's responses) | model", "log_path": "the traffic log replayed",
+        "config": "JSON: the settings, the log summary and strata, planned, replayed, the stop reason",
+        "created_at": "ISO time created",
+    }),
     "judgements": ("One row per judge request of a judge scorer, linked to the sample it judged.", {
         "id": "row id", "run_id": "the run", "case_id": "the case judged", "template": "its template",
         "sample_index": "its sample number", "scorer": "the judge scorer's name", "judge": "judge model spec",

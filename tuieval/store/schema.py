@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 # Each entry upgrades a database from version i to i+1. Never edit a released step:
 # append a new one, so every file created by an older tuieval still opens.
@@ -298,6 +298,18 @@ MIGRATIONS: list[str] = [
         run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
         settings TEXT NOT NULL,            -- JSON: probes, rewrite chain, template, prefix share, quantile, corpus
         ngram TEXT,                        -- JSON: the 13-gram corpus scan (hits: case id -> n-gram); NULL without it
+        created_at TEXT NOT NULL
+    );
+    """,
+    # 11 -> 12: shadow evaluations of logged traffic (tuieval shadow): the candidate run, the run
+    # holding the baseline's answers (a model's, or the logged ones), and how the log was sampled
+    """
+    CREATE TABLE IF NOT EXISTS shadow_runs (
+        run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,   -- the candidate's run
+        baseline_run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        baseline_kind TEXT NOT NULL,       -- logged (the log's responses) | model
+        log_path TEXT NOT NULL,
+        config TEXT NOT NULL,              -- JSON: budget, precision, alpha, gates, sampling, stop
         created_at TEXT NOT NULL
     );
     """,

@@ -9,6 +9,7 @@ from tuieval.report.formats.cells import cell, ci, latency, mde_points, ms, pct,
 from tuieval.report.formats.contamination import contamination_markdown
 from tuieval.report.formats.judge import judge_markdown
 from tuieval.report.formats.redteam import redteam_markdown
+from tuieval.report.formats.shadow import shadow_markdown
 from tuieval.report.formats.robustness import extraction_lines, perturbations_markdown, templates_markdown
 
 
@@ -102,6 +103,8 @@ def to_markdown(report: dict[str, Any]) -> str:
         out += ["", "## Extraction sensitivity (the suite's scorers on the same responses)", "", *extraction]
     out += judge_markdown(report.get("judge"))
     out += contamination_markdown(report.get("contamination"))
+    if report.get("shadow"):
+        out += ["", *shadow_markdown(report["shadow"]).rstrip("\n").split("\n")]
     out += cost_markdown(report.get("cost"))
     out += redteam_markdown(report.get("redteam"))
     worst = sorted(report.get("cases", []), key=lambda c: (c.get("accuracy") if c.get("accuracy") is not None else 2))[:10]

@@ -86,6 +86,7 @@ class ScoreboardScreen(AppScreen):
         Binding("t", "toggle_pivot", "Templates", id="scoreboard.pivot"),
         Binding("r", "robustness", "Robustness", id="scoreboard.robustness"),
         Binding("x", "contamination", "Contamination", id="scoreboard.contamination"),
+        Binding("w", "shadow", "Shadow", id="scoreboard.shadow"),   # only for shadow runs (check_action)
         Binding("escape", "app.pop_screen", "Back", id="scoreboard.back"),
     ]
 
@@ -181,6 +182,7 @@ class ScoreboardScreen(AppScreen):
 
     def show_report(self, result: RunData) -> None:
         self.data = result
+        self.refresh_bindings()   # `w` Shadow shows only for a shadow run
         self.mode = "report"
         self.pivot, self.pivot_cells = False, None  # a new report: its pivot is computed again when asked
         self.refresh_bindings()  # the contamination key is there for a probe run only
@@ -351,6 +353,11 @@ class ScoreboardScreen(AppScreen):
     def action_export(self) -> None:
         self.tapp.export_report(self.run_id, "json")
 
+    def action_shadow(self) -> None:
+        from tuieval.tui.screens.shadow import ShadowScreen
+
+        self.app.push_screen(ShadowScreen(self.run_id))
+
     def action_live(self) -> None:
         self.tapp.watch_live(self.run_id)
 
@@ -359,6 +366,8 @@ class ScoreboardScreen(AppScreen):
             return self.mode == "report" and self.data is not None and bool(self.data.report.get("judge"))
         if action == "contamination":  # only a probe run (tuieval contamination) has the view
             return bool(self.data is not None and self.data.report.get("contamination"))
+        if action == "shadow":  # only a shadow evaluation (tuieval shadow) has the view
+            return bool(self.data is not None and self.data.report.get("shadow"))
         return True
 
     def action_judge(self) -> None:

@@ -1,0 +1,137 @@
+"""Traffic-log reading and `tuieval shadow` overhead, measured side by side.
+
+    .venv/bin/python benchmarks/bench_shadow.py [--lines 1000000] [--prompts 400]
+
+1. The log reader: `iter_log` over a flat JSONL log of --lines lines (1 in 1,000 malformed)
+   against a bare `for line in f: json.loads(line)` loop over the same file (the floor), and
+   the peak traced memory of each over a 100,000-line log; then `plan_sample` (two passes,
+   derived features, strata) over the 100,000-line log, against one `iter_log` pass over it.
+2. Shadow overhead: the same --prompts prompts through demo/steady (TUIEVAL_DEMO_SPEED=0, so the
+   simulated model costs no time) as a `tuieval run` of a JSONL dataset and as `tuieval shadow`
+   of a log (budget = every prompt, logged baseline): wall time in-process, best of 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ["TUIEVAL_DEMO_SPEED"] = "0"
+
+from tuieval.traffic.log import iter_log  # noqa: E402
+from tuieval.traffic.sample import plan_sample  # noqa: E402
+
+
+def write_log(path: Path, n: int) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(n):
+            if i % 1000 == 999:
+                fh.write("{broken line\n")
+                continue
+            fh.write(json.dumps({"prompt": f"Who signed lease {i}? It was signed by Person {i % 97} on day {i % 31}.",
+                                 "response": f"Person {i % 97}", "model": "prod", "latency_ms": 100 + i % 400,
+                                 "timestamp": 1764496800 + i, "metadata": {"channel": ("web", "api")[i % 2]}}) + "\n")
+
+
+def bare(path: Path) -> int:
+    n = 0
+    with path.open("rb") as fh:
+        for line in fh:
+            try:
+                json.loads(line)
+                n += 1
+            except ValueError:
+                pass
+    return n
+
+
+def reader(path: Path) -> int:
+    return sum(1 for _ in iter_log(path))
+
+
+def timed(fn, *a) -> float:
+    t0 = time.perf_counter()
+    fn(*a)
+    return time.perf_counter() - t0
+
+
+def peak(fn, *a) -> int:
+    tracemalloc.start()
+    fn(*a)
+    p = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return p
+
+
+def shadow_overhead(tmp: Path, n: int) -> tuple[float, float]:
+    from tuieval.backends.demo import DemoBackend
+    from tuieval.engine import Engine, RunOptions
+    from tuieval.store import Store
+    from tuieval.suite import load_suite
+    from tuieval.traffic.shadow import ShadowSettings, make_plan, run_shadow
+
+    prompts = [f"Who signed lease {i}? It was signed by Person {i}." for i in range(n)]
+    data = tmp / "cases.jsonl"
+    data.write_text("".join(json.dumps({"id": f"c{i}", "input": p, "target": f"Person {i}"}) + "\n"
+                            for i, p in enumerate(prompts)))
+    log = tmp / "log.jsonl"
+    log.write_text("".join(json.dumps({"prompt": p, "response": f"Person {i}", "latency_ms": 100}) + "\n"
+                           for i, p in enumerate(prompts)))
+    best_run = best_shadow = float("inf")
+    for k in range(3):
+        store = Store(tmp / f"run{k}.db")
+        suite = load_suite(str(data))
+        opts = RunOptions(model="demo/steady", samples=1, temperature=0.0, concurrency=8)
+        t0 = time.perf_counter()
+        engine = Engine(store, DemoBackend("demo/steady", "steady", speed=0))
+        rid = engine.create_run(suite, opts)
+        asyncio.run(engine.run(rid, opts))
+        best_run = min(best_run, time.perf_counter() - t0)
+        store.close()
+        store = Store(tmp / f"shadow{k}.db")
+        settings = ShadowSettings(log_path=str(log), candidate="demo/steady", budget=n, concurrency=8)
+        t0 = time.perf_counter()
+        plan = make_plan(settings)
+        asyncio.run(run_shadow(store, settings, plan, DemoBackend("demo/steady", "steady", speed=0), None))
+        best_shadow = min(best_shadow, time.perf_counter() - t0)
+        store.close()
+    return best_run, best_shadow
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--prompts", type=int, default=400)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        big, small = tmp / "big.jsonl", tmp / "small.jsonl"
+        write_log(big, args.lines)
+        write_log(small, 100_000)
+        size = big.stat().st_size / 1e6
+        t_bare, t_reader = timed(bare, big), timed(reader, big)
+        m_bare, m_reader = peak(bare, small), peak(reader, small)
+        t_plan = timed(lambda: plan_sample(lambda: iter_log(small), 500))
+        t_small = timed(reader, small)
+        print(f"log: {args.lines:,} lines, {size:.0f} MB")
+        print(f"| reader | wall s | × bare | peak traced MB (100k lines) |")
+        print(f"| bare json.loads loop | {t_bare:.2f} | 1.00 | {m_bare / 1e6:.2f} |")
+        print(f"| iter_log | {t_reader:.2f} | {t_reader / t_bare:.2f} | {m_reader / 1e6:.2f} |")
+        print(f"| plan_sample, 100k lines (budget 500, two passes) | {t_plan:.2f} | {t_plan / t_small:.2f} × iter_log | |")
+        r, s = shadow_overhead(tmp, args.prompts)
+        print(f"\n{args.prompts} prompts, demo/steady at speed 0, best of 3:")
+        print(f"| command | wall s | × run |")
+        print(f"| run (JSONL dataset) | {r:.2f} | 1.00 |")
+        print(f"| shadow (logged baseline) | {s:.2f} | {s / r:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

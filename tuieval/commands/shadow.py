@@ -1,0 +1,164 @@
+"""`tuieval shadow LOG --candidate SPEC [--baseline SPEC]`: shadow evaluation of logged traffic.
+
+Samples the log (tuieval.traffic.sample), replays it through the candidate (and the baseline
+model, when given) with the engine, stops when the disagreement is known to `--precision`, and
+prints the `shadow` section of the candidate run's report. Exit 1 when a gate fails
+(`--max-disagreement`, `--max-p99-shift-ms`), 2 on bad input, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from tuieval.cli import (DEFAULT_CONNECT_S, DEFAULT_TOTAL_S, EXIT_BAD_INPUT, EXIT_GATE_FAILED, EXIT_INTERRUPTED,
+                         BadInput, _open_store, db_option, timeouts_from_flags)
+
+AGREEMENT_METHODS = ("canonical", "lexical", "embeddings", "entailment", "hybrid")
+
+
+@click.command("shadow")
+@click.argument("log", type=click.Path())
+@click.option("--candidate", required=True, metavar="SPEC", help="The model to evaluate (provider/model).")
+@click.option("--baseline", default=None, metavar="SPEC",
+              help="A baseline model to replay beside it; without it the log's own responses are the baseline.")
+@click.option("--budget", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Prompts to sample from the log (requests per model).")
+@click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), default=None, metavar="USD",
+              help="Not available yet: tuieval has no price table (use --budget).")
+@click.option("--precision", type=click.FloatRange(min=0, max=1, min_open=True), default=None, metavar="W",
+              help="Stop once the disagreement rate's anytime-valid 95% interval is narrower than W.")
+@click.option("--alpha", type=click.FloatRange(min=0, max=0.5, min_open=True), default=0.05, show_default=True)
+@click.option("--field", "fields", multiple=True, metavar="FIELD=PATH",
+              help="Where a field is in each line, e.g. prompt=input.text, metadata.region=ctx.region.")
+@click.option("--agreement", type=click.Choice(AGREEMENT_METHODS), default="canonical", show_default=True,
+              help="The clustering tier that decides whether two answers agree.")
+@click.option("--agreement-model", default=None, metavar="SPEC", help="Embeddings model for --agreement embeddings.")
+@click.option("--agreement-judge", default=None, metavar="SPEC",
+              help="Judge model for --agreement entailment or hybrid.")
+@click.option("--judge", default=None, metavar="SPEC",
+              help="A judge model that says, on each disagreement, which answer is better (both orders).")
+@click.option("--judge-base-url", default=None, help="The judge's server base URL.")
+@click.option("--judge-api-key-env", default=None, help="Environment variable holding the judge's key.")
+@click.option("--max-disagreement", type=click.FloatRange(0, 1), default=None, help="Gate: fail above this rate.")
+@click.option("--max-p99-shift-ms", type=float, default=None, help="Gate: fail when p99 latency grows more.")
+@click.option("--temperature", "-t", type=click.FloatRange(0, 2), default=0.0, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=None)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--concurrency", "-c", type=click.IntRange(min=1, max=1024), default=8, show_default=True)
+@click.option("--base-url", default=None, help="The candidate's server base URL.")
+@click.option("--api-key-env", default=None, help="Environment variable holding the candidate's API key.")
+@click.option("--baseline-base-url", default=None, help="The baseline model's server base URL.")
+@click.option("--baseline-api-key-env", default=None, help="Environment variable holding the baseline's key.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help=f"Total seconds one attempt may take [default: {DEFAULT_TOTAL_S:g}].")
+@click.option("--connect-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help=f"Seconds to open a connection [default: {DEFAULT_CONNECT_S:g}].")
+@click.option("--read-timeout", type=click.FloatRange(min=0, min_open=True), default=None)
+@click.option("--max-retries", type=click.IntRange(min=0), default=6, show_default=True)
+@click.option("--stream/--no-stream", "stream", default=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
+@db_option
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+def shadow_command(log, candidate, baseline, budget, max_cost, precision, alpha, fields, agreement, agreement_model,
+                   agreement_judge, judge, judge_base_url, judge_api_key_env, max_disagreement, max_p99_shift_ms, temperature, max_tokens, seed, concurrency,
+                   base_url, api_key_env, baseline_base_url, baseline_api_key_env, timeout, connect_timeout,
+                   read_timeout, max_retries, stream, fmt, db_path, quiet) -> None:
+    """Shadow-evaluate CANDIDATE on prompts sampled from the traffic LOG (JSONL)."""
+    import asyncio
+
+    from tuieval.backends.registry import BackendConfigError, create_backend
+    from tuieval.traffic.log import TrafficLogError, parse_field_mapping
+    from tuieval.traffic.shadow import ShadowError, ShadowSettings, judge_spec, make_plan, run_shadow
+
+    if max_cost is not None:
+        raise BadInput("--max-cost: tuieval has no price table yet, so it cannot bound a replay in dollars; "
+                       "bound it with --budget N (requests per model)")
+    if not os.path.isfile(log):
+        raise BadInput(f"{log}: no such file")
+    if agreement == "embeddings" and not agreement_model:
+        raise BadInput("--agreement embeddings needs --agreement-model SPEC")
+    if agreement in ("entailment", "hybrid") and not agreement_judge:
+        raise BadInput(f"--agreement {agreement} needs --agreement-judge SPEC")
+    try:
+        mapping = parse_field_mapping(list(fields))
+    except TrafficLogError as exc:
+        raise BadInput(str(exc)) from None
+    variance = {"method": agreement, **({"model": agreement_model} if agreement_model else {}),
+                **({"judge": agreement_judge} if agreement_judge else {})}
+    timeouts = timeouts_from_flags(connect_timeout, read_timeout, timeout)
+    settings = ShadowSettings(log_path=log, candidate=candidate, baseline=baseline, mapping=mapping, budget=budget,
+                              precision=precision, alpha=alpha, temperature=temperature, max_tokens=max_tokens,
+                              seed=seed, concurrency=concurrency, stream=stream, max_retries=max_retries,
+                              timeouts=timeouts, agreement=variance, max_disagreement=max_disagreement,
+                              max_p99_shift_ms=max_p99_shift_ms, candidate_base_url=base_url,
+                              baseline_base_url=baseline_base_url, judge=judge, judge_base_url=judge_base_url,
+                              judge_api_key_env=judge_api_key_env)
+    spec = judge_spec(settings)
+    if spec is not None:
+        from tuieval.engine.judging import make_judge_backends
+        from tuieval.scoring import ScorerSpecError, build_scorers
+
+        try:   # the judge's settings are checked before anything is sampled or stored
+            make_judge_backends(build_scorers([spec], "--judge"), timeouts)
+        except (BackendConfigError, ScorerSpecError) as exc:
+            raise BadInput(f"--judge: {exc}") from None
+    try:
+        cand_backend = create_backend(candidate, base_url=base_url, api_key_env=api_key_env, timeouts=timeouts,
+                                      max_connections=max(concurrency, 10))
+        base_backend = None if baseline is None else create_backend(
+            baseline, base_url=baseline_base_url, api_key_env=baseline_api_key_env, timeouts=timeouts,
+            max_connections=max(concurrency, 10))
+    except BackendConfigError as exc:
+        raise BadInput(str(exc)) from None
+    try:
+        plan = make_plan(settings)
+    except (ShadowError, TrafficLogError) as exc:
+        raise BadInput(str(exc)) from None
+    if not quiet:
+        click.echo(f"{log}: {plan.n_records} prompts, {plan.n_problems} unreadable lines; sampled {len(plan.chosen)} "
+                   f"over {len(plan.cells)} strata", err=True)
+        for p in plan.problems[:5]:
+            click.echo(f"  {log}: {p}", err=True)
+        if plan.n_problems > 5:
+            click.echo(f"  … and {plan.n_problems - 5} more", err=True)
+    store = _open_store(db_path)
+
+    def on_batch(seq: dict) -> None:
+        if not quiet:
+            click.echo(f"  {seq['n']} compared: disagreement {seq['rate']:.1%}, anytime-valid "
+                       f"[{seq['cs'][0]:.1%}, {seq['cs'][1]:.1%}]", err=True)
+
+    async def _go():
+        try:
+            return await run_shadow(store, settings, plan, cand_backend, base_backend, on_batch=on_batch)
+        finally:
+            for b in (cand_backend, base_backend):
+                if b is not None:
+                    try:
+                        await asyncio.wait_for(b.aclose(), timeout=1.0)
+                    except (Exception, asyncio.CancelledError):
+                        pass  # closing sockets is best effort once the samples are stored
+
+    try:
+        outcome = asyncio.run(_go())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        click.echo("interrupted: the shadow runs are kept as partial", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    if outcome.status == "failed":
+        click.echo(f"tuieval: shadow run {outcome.run_id} failed: {outcome.fatal}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+
+    from tuieval.report.build import build_report
+    from tuieval.report.formats.shadow import shadow_markdown
+
+    section = build_report(store, outcome.run_id)["shadow"]
+    if fmt == "json":
+        click.echo(json.dumps({"run_id": outcome.run_id, **section}, indent=2, ensure_ascii=False))
+    else:
+        click.echo(shadow_markdown(section))
+    click.echo(f"shadow run {outcome.run_id} (baseline run {outcome.baseline_run_id})", err=True)
+    sys.exit(0 if section["passed"] else EXIT_GATE_FAILED)

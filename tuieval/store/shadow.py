@@ -1,0 +1,93 @@
+"""Store access for shadow evaluations: the link between a candidate run and its baseline run,
+and cases added to a run while it grows batch by batch (a shadow replay may stop early, so it
+stores only the prompts it reached)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any, Iterable
+
+from tuieval.store.db import Store, now_iso
+
+
+def add_cases(store: Store, run_id: str, cases: Iterable[dict[str, Any]]) -> int:
+    """Append cases (case_id, vars, targets, metadata, input_text) to a run and raise its
+    n_cases / n_expected to match; returns how many were added (a case already there is kept)."""
+    run = store.conn.execute("SELECT n_cases, n_templates, samples_per_case FROM runs WHERE id = ?",
+                             (run_id,)).fetchone()
+    position = int(run[0])
+    added = 0
+    with store._transaction():
+        for c in cases:
+            cur = store.conn.execute(
+                "INSERT INTO cases (run_id, case_id, position, vars, targets, metadata, input_text) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, case_id) DO NOTHING",
+                (run_id, c["case_id"], position, json.dumps(c["vars"], ensure_ascii=False),
+                 json.dumps(c["targets"], ensure_ascii=False), json.dumps(c["metadata"], ensure_ascii=False),
+                 c["input_text"]))
+            if cur.rowcount == 1:
+                position += 1
+                added += 1
+        store.conn.execute("UPDATE runs SET n_cases = ?, n_expected = ? * n_templates * samples_per_case "
+                           "WHERE id = ?", (position, position, run_id))
+    return added
+
+
+def save_shadow(store: Store, run_id: str, baseline_run_id: str, baseline_kind: str, log_path: str,
+                config: dict[str, Any]) -> None:
+    """Record (or update) the shadow link of a candidate run."""
+    store.conn.execute(
+        "INSERT INTO shadow_runs (run_id, baseline_run_id, baseline_kind, log_path, config, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET config = excluded.config",
+        (run_id, baseline_run_id, baseline_kind, log_path, json.dumps(config, ensure_ascii=False), now_iso()))
+
+
+def get_shadow(store: Store, run_id: str) -> dict[str, Any] | None:
+    """The shadow link of a run ({run_id, baseline_run_id, baseline_kind, log_path, config}), None if
+    the run is not a shadow candidate (or the database predates shadow runs)."""
+    try:
+        row = store.conn.execute("SELECT run_id, baseline_run_id, baseline_kind, log_path, config, created_at "
+                                 "FROM shadow_runs WHERE run_id = ?", (run_id,)).fetchone()
+    except sqlite3.OperationalError:   # a read-only database of an older schema has no shadow_runs table
+        return None
+    if row is None:
+        return None
+    out = dict(zip(("run_id", "baseline_run_id", "baseline_kind", "log_path", "config", "created_at"), row))
+    out["config"] = json.loads(out["config"] or "{}")
+    return out
+
+
+def is_shadow_baseline(store: Store, run_id: str) -> bool:
+    """Whether a run holds the baseline answers of some shadow evaluation."""
+    try:
+        return store.conn.execute("SELECT 1 FROM shadow_runs WHERE baseline_run_id = ? LIMIT 1",
+                                  (run_id,)).fetchone() is not None
+    except sqlite3.OperationalError:
+        return False
+
+
+def add_run_scorer(store: Store, run_id: str, scorer: dict[str, Any]) -> None:
+    """Append a scorer spec to a stored run's config (a shadow run's pairwise judge, added once
+    the replay is over so that only the disagreements are judged)."""
+    with store._transaction():
+        row = store.conn.execute("SELECT config FROM runs WHERE id = ?", (run_id,)).fetchone()
+        config = json.loads(row[0] or "{}")
+        scorers = [s for s in config.get("scorers") or [] if s.get("name") != scorer.get("name")]
+        config["scorers"] = [*scorers, scorer]
+        store.conn.execute("UPDATE runs SET config = ? WHERE id = ?", (json.dumps(config, ensure_ascii=False), run_id))
+
+
+def add_samples(store: Store, rows: Iterable[dict[str, Any]]) -> int:
+    """Store many finished samples in one transaction (the logged baseline's answers); returns how
+    many were new."""
+    with store._transaction():
+        return sum(store.add_sample(r) for r in rows)
+
+
+def set_verdicts(store: Store, run_id: str, verdicts: Iterable[tuple[tuple[str, str, int], dict, dict]]) -> None:
+    """Write many samples' verdicts ((key, scores, primary) as `Store.set_sample_verdict` takes them)
+    in one transaction."""
+    with store._transaction():
+        for key, scores, primary in verdicts:
+            store.set_sample_verdict(run_id, key, scores, primary)

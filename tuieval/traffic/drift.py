@@ -1,0 +1,741 @@
+"""How far traffic has moved from a suite: the streamed counts behind `tuieval drift`.
+
+One pass over the log (records from `tuieval.traffic.log.iter_log`) turns each prompt into
+its feature levels (the derived slices of tuieval.analysis.slices, plus the metadata keys
+the suite has) and counts each distinct combination of levels per *bucket*; memory is
+bounded by buckets × combinations, never by the number of lines.  A large plain (not gzipped)
+log is cut into byte ranges at line starts and read by several processes whose counts are
+added (`scan_file`, `merge_scans`).  Buckets are:
+
+- `--window N` (lines): the last N lines are the current window, the N before it the
+  previous one (the log's lines are counted first, a byte scan);
+- `--window 7d` (a duration): whole buckets of one hour (one minute for `m`, one second
+  for `s` windows) counted back from the bucket of the newest timestamp; buckets older
+  than two windows behind the newest timestamp seen so far are dropped as the pass goes;
+- no window: the second half of the lines against the first, and the suite against all.
+
+The statistics (PSI, χ², coverage) are tuieval.analysis.drift's; `sample_cases` is a second
+pass that draws prompts of the under-covered slices, deterministically by prompt hash.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import heapq
+import math
+import multiprocessing
+import os
+import re
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from tuieval.analysis.drift import OTHER, compare_counts, chi2_homogeneity, under_covered
+from tuieval.analysis.shadow import is_refusal
+from tuieval.analysis.slices import NUMERIC_BINS, _is_number, derive_features, hashable
+from tuieval.analysis.stats import newcombe_diff_ci, wilson
+from tuieval.analysis.variance.canonical import canonical_answer
+from tuieval.traffic.log import TrafficRecord, iter_log, parse_line
+
+SCHEMA = "tuieval.drift/1"
+#: the derived features compared, as the suite's scoreboard names them
+DERIVED = ("input_tokens", "script", "has_digits", "non_ascii_name")
+#: distinct values tracked per metadata key in traffic; later new values count as OTHER
+MAX_LEVELS = 200
+#: answers longer than this are not canonicalised: a long answer is almost never repeated
+#: word for word, and canonicalising a million of them would cost most of the pass
+SHORT_ANSWER = 200
+LONG_ANSWER = "(long answer)"
+#: distinct short answers tracked per bucket (later new ones count as OTHER)
+MAX_ANSWERS = 1000
+#: answers listed by name in the cluster mix; the rest are OTHER
+TOP_ANSWERS = 10
+#: malformed lines kept with their message (all are counted)
+MAX_PROBLEMS = 50
+_BATCH = 4096
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
+_LINES = re.compile(r"^\s*(\d+)\s*(?:l|lines?)?\s*$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class BadWindow(ValueError):
+    """--window is neither a duration (7d, 12h, 30m) nor a number of lines."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """How traffic is cut into the current and previous window."""
+
+    kind: str              # "lines", "time" or "halves"
+    size: int = 0          # lines, or seconds
+    bucket_s: int = 0      # time: the width of one bucket
+    spec: str | None = None
+
+    @property
+    def buckets(self) -> int:
+        """Time windows: buckets per window."""
+        return self.size // self.bucket_s if self.kind == "time" else 1
+
+
+def parse_window(spec: str | None) -> Window:
+    """`7d`, `12h`, `30m`, `45s`, `2w` (a duration) or `5000`, `5000 lines` (lines); None: halves."""
+    if spec is None:
+        return Window("halves")
+    m = _DURATION.match(spec)
+    if m:
+        n, unit = int(m.group(1)), m.group(2)
+        if n <= 0:
+            raise BadWindow(f"--window: {spec!r} must be longer than zero")
+        width = {"s": 1, "m": 60}.get(unit, 3600)
+        return Window("time", n * _UNIT_S[unit], width, spec)
+    m = _LINES.match(spec)
+    if m:
+        n = int(m.group(1))
+        if n <= 0:
+            raise BadWindow(f"--window: {spec!r} must be at least one line")
+        return Window("lines", n, 0, spec)
+    raise BadWindow(f"--window: {spec!r} is neither a duration (7d, 12h, 30m) nor a number of lines (5000)")
+
+
+def count_lines(path: str) -> int:
+    """Lines in a file (a last line without a newline counts), by a byte scan."""
+    n, last = 0, b"\n"
+    with (gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")) as fh:
+        while True:
+            chunk = fh.read(1 << 20)
+            if not chunk:
+                break
+            n += chunk.count(b"\n")
+            last = chunk[-1:]
+    return n + (0 if last == b"\n" else 1)
+
+
+def parse_timestamp(value: Any) -> float | None:
+    """Seconds since the epoch from a number (seconds, or milliseconds when > 1e11) or ISO 8601 text."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        v = float(value)
+        if not math.isfinite(v):
+            return None
+        return v / 1000.0 if abs(v) > 1e11 else v
+    if isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)  # no zone: read as UTC, as logs usually are
+        return dt.timestamp()
+    if isinstance(value, datetime):
+        dt = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return dt.timestamp()
+    return None
+
+
+def record_text(record: TrafficRecord) -> str:
+    """The input of one logged request whose features are compared: its prompt (the last user message)."""
+    return record.prompt or ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Features: derived slices plus the metadata keys the suite has
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class FeatureSpec:
+    """The features compared and how a metadata value becomes a level."""
+
+    metadata_keys: list[str]
+    #: numeric metadata keys cut at the suite's deciles: key → sorted upper edges
+    edges: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def keys(self) -> list[str]:
+        """Feature names in report order: metadata first (as the scoreboard lists them), then derived."""
+        return list(self.metadata_keys) + [k if k not in self.metadata_keys else f"derived.{k}" for k in DERIVED]
+
+    def meta_level(self, key: str, value: Any) -> Any:
+        if value is None:
+            return None
+        edges = self.edges.get(key)
+        if edges is not None:
+            if not _is_number(value):
+                return OTHER
+            v = float(value)
+            i = int(np.searchsorted(edges, v, side="left"))
+            lo = "-inf" if i == 0 else _fmt(edges[i - 1])
+            hi = "inf" if i == len(edges) else _fmt(edges[i])
+            return f"({lo}, {hi}]"
+        return hashable(value)
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def feature_spec(cases: Sequence[Any]) -> FeatureSpec:
+    """Metadata keys of the suite's cases (first-seen order), numeric ones with many values binned."""
+    keys: dict[str, None] = {}
+    for c in cases:
+        for k in c.metadata or {}:
+            keys.setdefault(k, None)
+    edges: dict[str, list[float]] = {}
+    for k in keys:
+        vals = [c.metadata.get(k) for c in cases if (c.metadata or {}).get(k) is not None]
+        if vals and all(_is_number(v) for v in vals) and len(set(vals)) > NUMERIC_BINS:
+            srt = np.sort(np.asarray(vals, dtype=float))
+            qs = np.arange(1, NUMERIC_BINS) / NUMERIC_BINS
+            edges[k] = sorted({float(srt[max(0, math.ceil(q * srt.size) - 1)]) for q in qs})
+    return FeatureSpec(list(keys), edges)
+
+
+def signatures(spec: FeatureSpec, texts: Sequence[str], metas: Sequence[Mapping[str, Any] | None],
+               levels_seen: dict[str, set] | None = None) -> list[tuple]:
+    """One tuple of levels per item, in `spec.keys` order."""
+    d = derive_features(texts)
+    out = []
+    for i, meta in enumerate(metas):
+        meta = meta if isinstance(meta, Mapping) else {}
+        row = []
+        for k in spec.metadata_keys:
+            v = spec.meta_level(k, meta.get(k))
+            if levels_seen is not None:
+                seen = levels_seen.setdefault(k, set())
+                if v not in seen:
+                    if len(seen) >= MAX_LEVELS:
+                        v = OTHER
+                    else:
+                        seen.add(v)
+            row.append(v)
+        row.extend(d[k][i] for k in DERIVED)
+        out.append(tuple(row))
+    return out
+
+
+def level_counts(spec: FeatureSpec, sigs: Mapping[tuple, int]) -> dict[str, Counter]:
+    """Per feature, the count of each level, from counts of signatures."""
+    out = {k: Counter() for k in spec.keys}
+    for sig, n in sigs.items():
+        for k, v in zip(spec.keys, sig):
+            out[k][v] += n
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The streamed pass
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Bucket:
+    """Counts of one slice of the log."""
+
+    sigs: Counter = field(default_factory=Counter)
+    n: int = 0
+    responses: int = 0
+    refusals: int = 0
+    answers: Counter = field(default_factory=Counter)
+    #: the first answer seen of each canonical form, shown in place of the form itself
+    examples: dict = field(default_factory=dict)
+    first: Any = None  # first line or timestamp, for the report
+    last: Any = None
+
+
+@dataclass
+class Scan:
+    """What one pass over a log found."""
+
+    buckets: dict[int, Bucket]
+    lines: int
+    records: int
+    problems: list[tuple[int, str]]
+    n_problems: int
+    no_timestamp: int
+    traffic_only_keys: list[str]
+    newest_bucket: int | None
+    dropped_old: int
+    #: per suite metadata key, the traffic records that carry it (not None)
+    metadata_present: Counter = field(default_factory=Counter)
+
+
+def _is_record(item: Any) -> bool:
+    return isinstance(item, TrafficRecord)
+
+
+def scan(records: Iterable[Any], spec: FeatureSpec, window: Window, total_lines: int) -> Scan:
+    """Count signatures, responses, refusals and short answers per bucket over `records`.
+
+    Lines mode: bucket 0 = the last `window.size` lines, 1 = the ones before, 2 = older.
+    Halves: 0 = the second half of the lines, 1 = the first.  Time: bucket = ⌊t / width⌋.
+    """
+    buckets: dict[int, Bucket] = {}
+    problems: list[tuple[int, str]] = []
+    n_problems = no_ts = records_n = dropped = 0
+    levels_seen: dict[str, set] = {}
+    meta_keys = set(spec.metadata_keys)
+    traffic_only: dict[str, None] = {}
+    present: Counter = Counter()
+    newest: int | None = None
+    keep_span = 2 * window.buckets
+    half = (total_lines + 1) // 2
+    batch: list[tuple[int, Any, str, Any]] = []
+
+    def bucket_of(rec: Any) -> int | None:
+        nonlocal no_ts
+        line = rec.line
+        if window.kind == "lines":
+            back = total_lines - line  # 0 for the last line
+            return 0 if back < window.size else (1 if back < 2 * window.size else 2)
+        if window.kind == "halves":
+            return 0 if line > half else 1
+        ts = parse_timestamp(rec.timestamp)
+        if ts is None:
+            no_ts += 1
+            return None
+        return int(ts // window.bucket_s)
+
+    def flush() -> None:
+        nonlocal newest, dropped
+        if not batch:
+            return
+        sigs = signatures(spec, [b[2] for b in batch], [b[3] for b in batch], levels_seen)
+        for (bid, rec, _text, _meta), sig in zip(batch, sigs):
+            if window.kind == "time":
+                if newest is None or bid > newest:
+                    newest = bid
+                    for old in [b for b in buckets if b <= newest - keep_span]:
+                        dropped += buckets.pop(old).n
+                if bid <= newest - keep_span:
+                    dropped += 1
+                    continue
+            bk = buckets.get(bid)
+            if bk is None:
+                bk = buckets[bid] = Bucket()
+            bk.sigs[sig] += 1
+            bk.n += 1
+            mark = rec.timestamp if window.kind == "time" else rec.line
+            bk.first = mark if bk.first is None else _min(bk.first, mark)
+            bk.last = mark if bk.last is None else _max(bk.last, mark)
+            resp = rec.response
+            if isinstance(resp, str):
+                bk.responses += 1
+                if is_refusal(resp):
+                    bk.refusals += 1
+                if len(resp) > SHORT_ANSWER:
+                    form = LONG_ANSWER
+                else:
+                    form = canonical_answer(resp)
+                    if form not in bk.answers:
+                        if len(bk.answers) >= MAX_ANSWERS:
+                            form = OTHER
+                        else:
+                            bk.examples[form] = resp
+                bk.answers[form] += 1
+        batch.clear()
+
+    for item in records:
+        if not _is_record(item):
+            n_problems += 1
+            if len(problems) < MAX_PROBLEMS:
+                problems.append((item.line, item.message))
+            continue
+        records_n += 1
+        meta = item.metadata
+        if meta:
+            for k, v in meta.items():
+                if k in meta_keys:
+                    if v is not None:
+                        present[k] += 1
+                elif len(traffic_only) < 50:
+                    traffic_only.setdefault(str(k), None)
+        bid = bucket_of(item)
+        if bid is None:
+            continue
+        batch.append((bid, item, record_text(item), meta))
+        if len(batch) >= _BATCH:
+            flush()
+    flush()
+    return Scan(buckets, total_lines, records_n, problems, n_problems, no_ts, list(traffic_only), newest, dropped,
+                present)
+
+
+# ---------------------------------------------------------------------------------------------
+# The same pass split over processes (byte ranges of one plain file)
+# ---------------------------------------------------------------------------------------------
+
+#: below this size one process reads the log (starting workers costs more than it saves)
+PARALLEL_MIN_BYTES = 8 << 20
+MAX_WORKERS = 4
+
+
+def _ranges(path: str, parts: int) -> tuple[list[tuple[int, int, int]], int]:
+    """[(start byte, end byte, line number of the first line)] cut at line starts, and the line count."""
+    size = os.path.getsize(path)
+    cuts = [0]
+    with open(path, "rb") as fh:
+        for i in range(1, parts):
+            fh.seek(max(cuts[-1], size * i // parts))
+            fh.readline()  # to the start of the next line
+            pos = fh.tell()
+            if cuts[-1] < pos < size:
+                cuts.append(pos)
+        cuts.append(size)
+        out, line = [], 1
+        for a, b in zip(cuts, cuts[1:]):
+            out.append((a, b, line))
+            fh.seek(a)
+            left, newlines, last = b - a, 0, b"\n"
+            while left > 0:
+                chunk = fh.read(min(left, 1 << 20))
+                if not chunk:
+                    break
+                newlines += chunk.count(b"\n")
+                last = chunk[-1:]
+                left -= len(chunk)
+            line += newlines
+    total = line - 1 + (0 if last == b"\n" or size == 0 else 1)
+    return out, total
+
+
+def _iter_range(path: str, start: int, end: int, first_line: int, mapping: Mapping[str, tuple]):
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        line, pos = first_line, start
+        while pos < end:
+            raw = fh.readline()
+            if not raw:
+                break
+            pos += len(raw)
+            item = parse_line(raw, line, mapping)
+            if item is not None:
+                yield item
+            line += 1
+
+
+def _scan_range(args) -> Scan:
+    path, start, end, first_line, mapping, spec, window, total = args
+    return scan(_iter_range(path, start, end, first_line, mapping), spec, window, total)
+
+
+def merge_scans(parts: Sequence[Scan], window: Window) -> Scan:
+    """One Scan from the Scans of consecutive pieces of a log, as if read in one pass."""
+    buckets: dict[int, Bucket] = {}
+    for p in parts:
+        for bid, bk in p.buckets.items():
+            buckets[bid] = _merge([buckets[bid], bk]) if bid in buckets else bk
+    newest = max((p.newest_bucket for p in parts if p.newest_bucket is not None), default=None)
+    dropped = sum(p.dropped_old for p in parts)
+    if window.kind == "time" and newest is not None:
+        for old in [b for b in buckets if b <= newest - 2 * window.buckets]:
+            dropped += buckets.pop(old).n
+    problems = [pr for p in parts for pr in p.problems][:MAX_PROBLEMS]
+    only: dict[str, None] = {}
+    for p in parts:
+        for k in p.traffic_only_keys:
+            if len(only) < 50:
+                only.setdefault(k, None)
+    present: Counter = Counter()
+    for p in parts:
+        present.update(p.metadata_present)
+    return Scan(buckets, parts[0].lines if parts else 0, sum(p.records for p in parts), problems,
+                sum(p.n_problems for p in parts), sum(p.no_timestamp for p in parts), list(only), newest, dropped,
+                present)
+
+
+def scan_file(path: str, mapping: Mapping[str, tuple], spec: FeatureSpec, window: Window,
+              workers: int | None = None) -> Scan:
+    """`scan` over the log at `path`: in one process for small or gzipped logs, else split in
+    byte ranges over up to MAX_WORKERS processes (the counts add up; see `merge_scans`)."""
+    if workers is None:
+        big = not str(path).endswith(".gz") and os.path.getsize(path) >= PARALLEL_MIN_BYTES
+        workers = min(MAX_WORKERS, os.cpu_count() or 1) if big else 1
+    if workers <= 1 or str(path).endswith(".gz"):
+        return scan(iter_log(path, mapping), spec, window, count_lines(path))
+    ranges, total = _ranges(path, workers)
+    jobs = [(path, a, b, line, dict(mapping), spec, window, total) for a, b, line in ranges]
+    if len(jobs) == 1:
+        return _scan_range(jobs[0])
+    ctx = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+    with ProcessPoolExecutor(len(jobs), mp_context=ctx) as pool:
+        parts = list(pool.map(_scan_range, jobs))
+    return merge_scans(parts, window)
+
+
+# ---------------------------------------------------------------------------------------------
+# From counts to the report
+# ---------------------------------------------------------------------------------------------
+
+def _merge(buckets: Iterable[Bucket]) -> Bucket:
+    out = Bucket()
+    for b in buckets:
+        out.sigs.update(b.sigs)
+        out.n += b.n
+        out.responses += b.responses
+        out.refusals += b.refusals
+        out.answers.update(b.answers)
+        for form, text in b.examples.items():
+            out.examples.setdefault(form, text)
+        out.first = b.first if out.first is None else _min(out.first, b.first)
+        out.last = b.last if out.last is None else _max(out.last, b.last)
+    return out
+
+
+def _min(a, b):
+    try:
+        return min(a, b)
+    except TypeError:
+        return a
+
+
+def _max(a, b):
+    try:
+        return max(a, b)
+    except TypeError:
+        return b
+
+
+def windows(result: Scan, window: Window) -> tuple[Bucket, Bucket, Bucket]:
+    """(the traffic the suite is compared with, the current window, the previous window)."""
+    b = result.buckets
+    if window.kind == "time":
+        if result.newest_bucket is None:
+            return Bucket(), Bucket(), Bucket()
+        k = window.buckets
+        top = result.newest_bucket
+        cur = _merge(v for i, v in b.items() if top - k < i <= top)
+        prev = _merge(v for i, v in b.items() if top - 2 * k < i <= top - k)
+        return cur, cur, prev
+    cur = b.get(0, Bucket())
+    prev = b.get(1, Bucket())
+    if window.kind == "halves":
+        return _merge([cur, prev]), cur, prev
+    return cur, cur, prev
+
+
+def _span(bk: Bucket, window: Window) -> dict[str, Any]:
+    key = "timestamps" if window.kind == "time" else "lines"
+    return {"n": bk.n, key: [bk.first, bk.last] if bk.n else None}
+
+
+def _answer_mix(cur: Bucket, prev: Bucket) -> dict[str, Any]:
+    pooled = cur.answers + prev.answers
+    top = [a for a, _ in sorted(pooled.items(), key=lambda kv: (-kv[1], str(kv[0])))
+           if a not in (OTHER, LONG_ANSWER)][:TOP_ANSWERS]
+    keep = set(top)
+
+    def fold(c: Counter) -> Counter:
+        out = Counter()
+        for a, n in c.items():
+            out[a if a in keep or a == LONG_ANSWER else OTHER] += n
+        return out
+
+    mix = compare_counts(fold(prev.answers), fold(cur.answers), share=0.0)
+    for lv in mix["levels"]:
+        lv["example"] = prev.examples.get(lv["value"], cur.examples.get(lv["value"]))
+    return mix
+
+
+def _refusal(cur: Bucket, prev: Bucket) -> dict[str, Any]:
+    def rate(b: Bucket) -> dict[str, Any]:
+        return {"n": b.responses, "refusals": b.refusals,
+                "rate": b.refusals / b.responses if b.responses else None,
+                "ci": list(wilson(b.refusals, b.responses)) if b.responses else None}
+
+    out = {"current": rate(cur), "previous": rate(prev), "delta": None, "delta_ci": None, "p_value": None}
+    if cur.responses and prev.responses:
+        out["delta"] = cur.refusals / cur.responses - prev.refusals / prev.responses
+        out["delta_ci"] = list(newcombe_diff_ci(cur.refusals, cur.responses, prev.refusals, prev.responses))
+        test = chi2_homogeneity([prev.refusals, prev.responses - prev.refusals],
+                                [cur.refusals, cur.responses - cur.refusals])
+        out["p_value"] = test["p_value"]
+    return out
+
+
+def union_share(spec: FeatureSpec, sigs: Mapping[tuple, int], suite_levels: Mapping[str, Counter],
+                min_cases: int, compared: Sequence[str]) -> int:
+    """Traffic items with at least one level (of the `compared` features) the suite holds fewer
+    than `min_cases` of; a missing value counts for nothing (as in `under_covered`)."""
+    pos = [(i, k) for i, k in enumerate(spec.keys) if k in set(compared)]
+    n = 0
+    for sig, c in sigs.items():
+        if any(sig[i] is not None and suite_levels[k].get(sig[i], 0) < min_cases for i, k in pos):
+            n += c
+    return n
+
+
+def build_report(suite: Any, suite_path: str, log_path: str, result: Scan, spec: FeatureSpec, window: Window,
+                 min_cases: int) -> dict[str, Any]:
+    """The tuieval.drift/1 dictionary."""
+    cases = suite.cases
+    suite_sigs = Counter(signatures(spec, [c.input_text() for c in cases], [c.metadata for c in cases]))
+    suite_levels = level_counts(spec, suite_sigs)
+    base, cur, prev = windows(result, window)
+    traffic_levels = level_counts(spec, base.sigs)
+    cur_levels = level_counts(spec, cur.sigs)
+    prev_levels = level_counts(spec, prev.sigs)
+    # metadata is compared only where both sides have it: a key the traffic never carries
+    # would read as "100% missing", which is a logging difference, not drift
+    compared = [k for k in spec.keys if k not in spec.metadata_keys or result.metadata_present[k] > 0]
+    suite_only = [k for k in spec.metadata_keys if result.metadata_present[k] == 0]
+    features = []
+    for k in compared:
+        features.append({
+            "key": k, "source": "metadata" if k in spec.metadata_keys else "derived",
+            "suite_vs_traffic": compare_counts(suite_levels[k], traffic_levels[k]),
+            "between_windows": compare_counts(prev_levels[k], cur_levels[k]),
+        })
+    flat_suite = {(k, v): n for k in compared for v, n in suite_levels[k].items()}
+    flat_traffic = {(k, v): n for k in compared for v, n in traffic_levels[k].items()}
+    low = under_covered(flat_suite, flat_traffic, base.n, min_cases)
+    n_low = union_share(spec, base.sigs, suite_levels, min_cases, compared)
+    coverage = {"min_cases": min_cases, "n": base.n, "under_covered": low, "traffic_in_under_covered": n_low,
+                "share": n_low / base.n if base.n else None,
+                "share_ci": list(wilson(n_low, base.n)) if base.n else None}
+    responses = {"current": cur.responses, "previous": prev.responses,
+                 "refusal": _refusal(cur, prev) if cur.responses or prev.responses else None,
+                 "answer_mix": _answer_mix(cur, prev) if cur.responses and prev.responses else None}
+    return {
+        "schema": SCHEMA,
+        "suite": {"path": suite_path, "name": suite.name, "n_cases": len(cases)},
+        "log": {"path": log_path, "lines": result.lines, "records": result.records,
+                "malformed": result.n_problems,
+                "problems": [{"line": ln, "message": msg} for ln, msg in result.problems],
+                "no_timestamp": result.no_timestamp,
+                "dropped_older": result.dropped_old + (result.buckets[2].n if window.kind == "lines" and 2 in result.buckets else 0),
+                "traffic_only_metadata": result.traffic_only_keys, "suite_only_metadata": suite_only},
+        "window": {"spec": window.spec, "kind": window.kind,
+                   "suite_compared_with": _span(base, window),
+                   "current": _span(cur, window), "previous": _span(prev, window)},
+        "features": features,
+        "coverage": coverage,
+        "responses": responses,
+        "recommendations": recommendations(features, coverage),
+    }
+
+
+def recommendations(features: Sequence[Mapping[str, Any]], coverage: Mapping[str, Any]) -> list[str]:
+    """What to do, most useful first: the under-covered slices to grow, then the features that moved."""
+    out = []
+    n = coverage["min_cases"]
+    for r in coverage["under_covered"][:5]:
+        value = "(missing)" if r["value"] is None else r["value"]
+        out.append(f"grow {r['key']}={value}: {r['traffic_share']:.1%} of traffic, "
+                   f"{r['suite_cases']} suite case(s) (fewer than {n})")
+    for f in features:
+        s = f["suite_vs_traffic"]
+        if s["psi_band"] == "shifted":
+            out.append(f"{f['key']}: traffic has moved from the suite (PSI {s['psi']:.2f}); "
+                       "weight the suite toward the traffic's levels")
+    for f in features:
+        w = f["between_windows"]
+        if w["psi_band"] == "shifted":
+            out.append(f"{f['key']}: traffic moved between the windows (PSI {w['psi']:.2f})")
+    if coverage["under_covered"]:
+        out.append("draw traffic prompts from these slices to label: tuieval drift SUITE LOG --sample-cases N > new_cases.jsonl")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Sampling new cases from the under-covered slices (a second pass)
+# ---------------------------------------------------------------------------------------------
+
+def prompt_hash(text: str) -> str:
+    """Stable across runs and machines: the key of the deterministic draw."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def sample_cases(records: Iterable[Any], spec: FeatureSpec, window: Window, total_lines: int,
+                 report: Mapping[str, Any], n: int, newest_bucket: int | None) -> list[dict[str, Any]]:
+    """Up to `n` case dicts drawn from the traffic the suite was compared with, in the under-covered slices.
+
+    Per under-covered slice the prompts with the smallest hashes are kept (at most `n`);
+    the slices then take turns, the largest traffic share first, so every slice is drawn
+    from; a prompt already drawn (the same text) is skipped.
+    """
+    slices = [(r["key"], r["value"]) for r in report["coverage"]["under_covered"]]
+    if n <= 0 or not slices:
+        return []
+    index = {s: i for i, s in enumerate(slices)}
+    keys = spec.keys
+    heaps: list[list[tuple[str, int, dict]]] = [[] for _ in slices]  # per slice: the n smallest hashes
+    half = (total_lines + 1) // 2
+    k_buckets = window.buckets
+    batch: list[Any] = []
+
+    def in_window(rec: Any) -> bool:
+        line = rec.line
+        if window.kind == "lines":
+            return total_lines - line < window.size
+        if window.kind == "halves":
+            return True
+        ts = parse_timestamp(rec.timestamp)
+        return ts is not None and newest_bucket is not None and newest_bucket - k_buckets < int(ts // window.bucket_s) <= newest_bucket
+
+    def flush() -> None:
+        sigs = signatures(spec, [record_text(r) for r in batch], [r.metadata for r in batch])
+        for rec, sig in zip(batch, sigs):
+            text = record_text(rec)
+            h = prompt_hash(text)
+            for k, v in zip(keys, sig):
+                i = index.get((k, v))
+                if i is None:
+                    continue
+                entry = (_neg(h), rec.line, {"rec": rec, "hash": h, "slice": f"{k}={v}"})
+                heap = heaps[i]
+                if len(heap) < n:
+                    heapq.heappush(heap, entry)
+                elif entry[0] > heap[0][0]:
+                    heapq.heapreplace(heap, entry)
+        batch.clear()
+
+    for item in records:
+        if _is_record(item) and in_window(item):
+            batch.append(item)
+            if len(batch) >= _BATCH:
+                flush()
+    if batch:
+        flush()
+    ordered = [[e[2] for e in sorted(h, key=lambda e: (e[2]["hash"], e[1]))] for h in heaps]
+    out: list[dict[str, Any]] = []
+    taken: set[str] = set()
+    pos = [0] * len(ordered)
+    while len(out) < n and any(pos[i] < len(ordered[i]) for i in range(len(ordered))):
+        for i, cands in enumerate(ordered):
+            while pos[i] < len(cands) and cands[pos[i]]["hash"] in taken:
+                pos[i] += 1
+            if pos[i] < len(cands) and len(out) < n:
+                c = cands[pos[i]]
+                pos[i] += 1
+                taken.add(c["hash"])
+                out.append(_case(c["rec"], c["hash"], c["slice"]))
+    return out
+
+
+def _neg(h: str) -> str:
+    # heapq is a min-heap; to keep the n *smallest* hashes we evict the largest, so order by
+    # the complement of each hex digit (a larger hash gives a smaller key)
+    return h.translate(_COMPLEMENT)
+
+
+_COMPLEMENT = str.maketrans("0123456789abcdef", "fedcba9876543210")
+
+
+def _case(rec: Any, h: str, slice_name: str) -> dict[str, Any]:
+    # a conversation is kept whole up to its last user turn (what the model answered), so the
+    # case asks what the logged request asked; a single prompt stays a string
+    if rec.messages and len(rec.messages) > 1:
+        last_user = max(i for i, m in enumerate(rec.messages) if m.get("role") == "user")
+        inp: Any = [dict(m) for m in rec.messages[: last_user + 1]]
+    else:
+        inp = rec.prompt
+    meta = dict(rec.metadata or {})
+    meta["drift_slice"] = slice_name
+    line = rec.line
+    return {"id": f"traffic-L{line}-{h[:8]}", "input": inp, "target": None, "metadata": meta}
+

@@ -1,0 +1,320 @@
+"""Shadow evaluation: replay sampled logged prompts through a candidate model, beside a baseline.
+
+The baseline is a model run through the engine the same way (`--baseline SPEC`), or the answers
+the log already holds. Both are stored as ordinary runs of one suite named after the log
+(`shadow:<file name>`), so `report`, `export`, `search` and the app read them like any run; the
+link between the two and how the log was sampled is the run's `shadow_runs` row.
+
+What a shadow run's samples mean: a prompt's target is the baseline's answer, and a candidate
+sample is `correct` when the run's clustering tier (canonical → lexical → embeddings →
+entailment, the suite-level `variance:` setting, here `--agreement`) puts it in the baseline
+answer's cluster. So the run's accuracy is the agreement rate, its slices the agreement per
+slice, and its slice discovery is discovery on disagreement. A candidate error counts as a
+disagreement (it gave no answer where the baseline did); a prompt whose baseline has no answer
+(no logged response, or a baseline error) is not comparable and is left out of the rate.
+
+The replay goes batch by batch in the sampler's order (tuieval.traffic.sample): after each batch
+the disagreement rate's confidence sequence (tuieval.analysis.shadow) is checked, and the replay
+stops once it is narrower than `precision`. Only the prompts reached are stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
+from typing import Any, Callable, Mapping, Sequence
+
+from tuieval.analysis.shadow import disagreement_sequence, precise_enough
+from tuieval.analysis.variance.config import VarianceConfig
+from tuieval.backends.base import ModelBackend, Timeouts
+from tuieval.engine import Engine, RunOptions
+from tuieval.scoring.base import ScorerSpec
+from tuieval.store import Store, now_iso
+from tuieval.store.shadow import add_cases, add_run_scorer, add_samples, save_shadow, set_verdicts
+from tuieval.suite.model import Case, Sampling, Suite, Template
+from tuieval.traffic.log import iter_log
+from tuieval.traffic.sample import Chosen, SamplePlan, plan_sample
+
+TEMPLATE_ID = "logged"
+#: the scorer a shadow run's samples carry (the run-time check; the tier decides `correct`)
+SCORER = "normalized"
+PAIR_TEMPLATE = "pair"
+#: the name of the pairwise judge scorer a shadow run gets with --judge
+JUDGE_NAME = "shadow_judge"
+
+
+class ShadowError(ValueError):
+    """Bad input for a shadow evaluation (one line naming the flag or the file)."""
+
+
+@dataclass
+class ShadowSettings:
+    """Everything a shadow evaluation is run with (stored in its shadow_runs row)."""
+
+    log_path: str
+    candidate: str
+    baseline: str | None = None
+    mapping: dict = field(default_factory=dict)      # parse_field_mapping's output
+    budget: int = 200
+    precision: float | None = None
+    alpha: float = 0.05
+    temperature: float = 0.0
+    max_tokens: int | None = None
+    seed: int = 0
+    concurrency: int = 8
+    stream: bool = True
+    max_retries: int = 6
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    agreement: dict = field(default_factory=lambda: {"method": "canonical"})   # a `variance:` mapping
+    max_disagreement: float | None = None
+    max_p99_shift_ms: float | None = None
+    batch: int | None = None
+    candidate_base_url: str | None = None
+    baseline_base_url: str | None = None
+    judge: str | None = None                          # a pairwise judge of the disagreements
+    judge_base_url: str | None = None
+    judge_api_key_env: str | None = None
+
+    def stored(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["timeouts"] = {"connect": self.timeouts.connect, "read": self.timeouts.read, "total": self.timeouts.total}
+        out["mapping"] = {k: ".".join(map(str, v)) for k, v in self.mapping.items()}
+        return out
+
+
+@dataclass
+class ShadowOutcome:
+    run_id: str
+    baseline_run_id: str
+    status: str                     # complete | partial | failed
+    stop: str                       # precision | budget | failed
+    n_replayed: int
+    fatal: str | None = None
+
+
+def judge_spec(settings: ShadowSettings) -> dict[str, Any] | None:
+    """The pairwise judge scorer (candidate's answer vs the baseline's, the case's target), or None.
+
+    Judged in both orders; an order-dependent verdict is a tie (tuieval.scoring.judge)."""
+    if not settings.judge:
+        return None
+    spec: dict[str, Any] = {"type": "judge", "name": JUDGE_NAME, "models": [settings.judge], "mode": "pairwise",
+                            "criteria": "Which answer answers the question better?"}
+    if settings.judge_base_url:
+        spec["base_url"] = settings.judge_base_url
+    if settings.judge_api_key_env:
+        spec["api_key_env"] = settings.judge_api_key_env
+    return spec
+
+
+def _suite(name: str, path: str, settings: ShadowSettings) -> Suite:
+    return Suite(name=name, path=path, description=f"shadow evaluation of logged traffic ({path})",
+                 templates=[Template(id=TEMPLATE_ID, prompt="", messages_var="messages")],
+                 scorers=[ScorerSpec(SCORER, SCORER)],
+                 sampling=Sampling(samples=1, temperature=settings.temperature, max_tokens=settings.max_tokens,
+                                   seed=settings.seed),
+                 variance=VarianceConfig.from_mapping(settings.agreement))
+
+
+def _case(ch: Chosen, target: str | None) -> dict[str, Any]:
+    rec = ch.record
+    messages = rec.messages if rec.messages is not None else [{"role": "user", "content": rec.prompt}]
+    case = Case(id=ch.case_id, vars={"messages": messages}, targets=[target] if target else [],
+                metadata=dict(rec.metadata))
+    return {"case_id": case.id, "vars": case.vars, "targets": case.targets, "metadata": case.metadata,
+            "input_text": case.input_text()}
+
+
+def _baseline_run_row(suite: Suite, model: str, settings: ShadowSettings) -> dict[str, Any]:
+    config = suite.config()
+    config["stream"] = False
+    config["shadow_role"] = "logged_baseline"
+    return {"suite": suite.name, "suite_path": suite.path, "model": model, "simulated": 0, "samples_per_case": 1,
+            "temperature": settings.temperature, "max_tokens": None, "seed": settings.seed, "concurrency": None,
+            "slo_ms": None, "base_url": None, "n_cases": 0, "n_templates": 1, "n_expected": 0, "config": config}
+
+
+@lru_cache(maxsize=1)
+def _scorer():
+    from tuieval.scoring import build_scorers
+
+    return build_scorers([SCORER])[0]
+
+
+def _logged_sample(run_id: str, ch: Chosen, order: int) -> dict[str, Any]:
+    rec = ch.record
+    messages = rec.messages if rec.messages is not None else [{"role": "user", "content": rec.prompt}]
+    row: dict[str, Any] = {"run_id": run_id, "case_id": ch.case_id, "template": TEMPLATE_ID, "sample_index": 0,
+                           "dispatch_order": order, "prompt": messages, "latency_ms": rec.latency_ms}
+    if rec.response is None:
+        row.update(response=None, correct=False, score=0.0, error="no response in the log", error_kind="not_logged")
+    else:
+        sc = _scorer().score(rec.response, [rec.response])
+        row.update(response=rec.response, extracted=sc.extracted, correct=sc.correct, score=sc.score,
+                   scores={SCORER: {"extracted": sc.extracted, "correct": sc.correct, "score": sc.score}})
+    return row
+
+
+def pair_samples(baseline: Sequence[Mapping[str, Any]], candidate: Sequence[Mapping[str, Any]],
+                 ) -> list[dict[str, Any]]:
+    """The rows clustered to decide agreement: per case, the baseline's answer as sample 0 and
+    the candidate's as sample 1, in one group (template "pair")."""
+    rows: list[dict[str, Any]] = []
+    for i, s in enumerate(baseline):
+        rows.append({**s, "template": PAIR_TEMPLATE, "sample_index": 0, "dispatch_order": 2 * i})
+    for i, s in enumerate(candidate):
+        rows.append({**s, "template": PAIR_TEMPLATE, "sample_index": 1, "dispatch_order": 2 * i + 1})
+    rows.sort(key=lambda r: (r["case_id"], r["sample_index"]))
+    return rows
+
+
+def agreement(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], baseline: Mapping[str, Mapping[str, Any]],
+              candidate: Mapping[str, Mapping[str, Any]]) -> dict[str, bool | None]:
+    """case_id → the candidate agrees with the baseline (True / False), or None when the
+    baseline has no answer (not comparable). A candidate error is a disagreement."""
+    from tuieval.report.clustering import cluster_samples
+    from tuieval.sample_rules import answer_text
+
+    out: dict[str, bool | None] = {}
+    both_b, both_c = [], []
+    for cid, c in candidate.items():
+        b = baseline.get(cid)
+        if b is None or answer_text(b) is None:
+            out[cid] = None
+        elif answer_text(c) is None:
+            out[cid] = False
+        else:
+            both_b.append(b)
+            both_c.append(c)
+    if both_b:
+        method = VarianceConfig.from_run(run).effective_method
+        assignments, _rows, _stats = cluster_samples(run, pair_samples(both_b, both_c), cases, method)
+        for s in both_c:
+            cid = s["case_id"]
+            out[cid] = assignments.get((cid, PAIR_TEMPLATE, 0)) == assignments.get((cid, PAIR_TEMPLATE, 1))
+    return out
+
+
+def _write_verdicts(store: Store, run_id: str, verdicts: Mapping[str, bool | None]) -> None:
+    set_verdicts(store, run_id, (((cid, TEMPLATE_ID, 0),
+                                  {"agreement": {"extracted": None, "correct": bool(ok), "score": float(bool(ok))}},
+                                  {"correct": bool(ok), "score": float(bool(ok))}) for cid, ok in verdicts.items()))
+
+
+def make_plan(settings: ShadowSettings) -> SamplePlan:
+    plan = plan_sample(lambda: iter_log(settings.log_path, settings.mapping), settings.budget)
+    if not plan.chosen:
+        why = f"; first problem: {plan.problems[0]}" if plan.problems else ""
+        raise ShadowError(f"{settings.log_path}: no readable prompt in {plan.n_lines} lines{why}")
+    return plan
+
+
+async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, candidate: ModelBackend,
+                     baseline: ModelBackend | None, *, on_event: Callable | None = None,
+                     on_batch: Callable[[dict[str, Any]], None] | None = None) -> ShadowOutcome:
+    """Replay `plan` batch by batch until it is used up or the disagreement is known to `precision`."""
+    from pathlib import Path
+
+    name = f"shadow:{Path(settings.log_path).name}"
+    suite = _suite(name, settings.log_path, settings)
+    common = dict(samples=1, temperature=settings.temperature, max_tokens=settings.max_tokens, seed=settings.seed,
+                  concurrency=settings.concurrency, stream=settings.stream, max_retries=settings.max_retries,
+                  timeouts=settings.timeouts)
+    cand_opts = RunOptions(model=settings.candidate, base_url=getattr(candidate, "base_url", None)
+                           or settings.candidate_base_url, **common)
+    base_engine = None
+    if baseline is not None:
+        base_opts = RunOptions(model=settings.baseline or "", base_url=getattr(baseline, "base_url", None)
+                               or settings.baseline_base_url, **common)
+        base_engine = Engine(store, baseline, on_event)
+        base_id = base_engine.create_run(suite, base_opts)
+        kind = "model"
+    else:
+        logged_model = next((c.record.model for c in plan.chosen if c.record.model), None) or "unknown"
+        base_id = store.create_run(_baseline_run_row(suite, f"logged/{logged_model}", settings), [])
+        kind = "logged"
+    # the candidate is created last, so `latest` names it (its report holds the shadow section)
+    cand_engine = Engine(store, candidate, on_event)
+    cand_id = cand_engine.create_run(suite, cand_opts)
+    config: dict[str, Any] = {"settings": settings.stored(), "log": _log_summary(plan), "planned": len(plan.chosen),
+                              "replayed": 0, "stop": None, "started_at": now_iso()}
+    save_shadow(store, cand_id, base_id, kind, settings.log_path, config)
+
+    batch = settings.batch or max(16, 2 * settings.concurrency)
+    sequence: list[float] = []
+    all_verdicts: dict[str, bool | None] = {}
+    answered: set[str] = set()
+    stop = "budget"
+    status = "complete"
+    fatal = None
+    cand_run = store.get_run(cand_id)
+    try:
+        for start in range(0, len(plan.chosen), batch):
+            chunk = plan.chosen[start:start + batch]
+            if base_engine is not None:
+                add_cases(store, base_id, [_case(ch, ch.record.response) for ch in chunk])
+                finished = await base_engine.run(base_id, base_opts)
+                if finished.status == "failed":
+                    status, stop, fatal = "failed", "failed", f"baseline {settings.baseline}: {base_engine.fatal}"
+                    break
+            else:
+                add_cases(store, base_id, [_case(ch, ch.record.response) for ch in chunk])
+                add_samples(store, (_logged_sample(base_id, ch, start + i) for i, ch in enumerate(chunk)))
+                store.set_status(base_id, "complete")
+            base_rows = {s["case_id"]: s for s in store.analysis_samples(base_id)}
+            # the candidate's target is the baseline's answer: its run-time score is already agreement
+            targets = {ch.case_id: _answer(base_rows.get(ch.case_id)) for ch in chunk}
+            add_cases(store, cand_id, [_case(ch, targets[ch.case_id]) for ch in chunk])
+            finished = await cand_engine.run(cand_id, cand_opts)
+            if finished.status == "failed":
+                status, stop, fatal = "failed", "failed", f"candidate {settings.candidate}: {cand_engine.fatal}"
+                break
+            cand_rows = {s["case_id"]: s for s in store.analysis_samples(cand_id)}
+            chunk_ids = [ch.case_id for ch in chunk]
+            verdicts = agreement(cand_run, store.analysis_cases(cand_id),
+                                 {c: base_rows[c] for c in chunk_ids if c in base_rows},
+                                 {c: cand_rows[c] for c in chunk_ids if c in cand_rows})
+            _write_verdicts(store, cand_id, verdicts)
+            all_verdicts.update(verdicts)
+            answered.update(c for c in chunk_ids if _answer(cand_rows.get(c)) is not None)
+            sequence.extend(0.0 if verdicts[c] else 1.0 for c in chunk_ids if verdicts.get(c) is not None)
+            config["replayed"] = start + len(chunk)
+            config["sequence"] = disagreement_sequence(sequence, len(plan.chosen), settings.alpha)
+            if on_batch is not None:
+                on_batch(config["sequence"])
+            if precise_enough(sequence, len(plan.chosen), settings.precision, settings.alpha) \
+                    and config["replayed"] < len(plan.chosen):
+                stop = "precision"
+                break
+        spec = judge_spec(settings)
+        if spec is not None and status != "failed":
+            # only now: a judge scorer in the config from the start would judge every sample
+            add_run_scorer(store, cand_id, spec)
+            owed = frozenset(c for c, ok in all_verdicts.items() if ok is False and c in answered)
+            if owed:
+                finished = await cand_engine.run(cand_id, replace(cand_opts, judge_cases=owed))
+                if finished.status == "failed":
+                    status, fatal = "failed", f"judge {settings.judge}: {cand_engine.fatal}"
+    except BaseException:
+        config["stop"] = "interrupted"
+        save_shadow(store, cand_id, base_id, kind, settings.log_path, config)
+        for rid in (cand_id, base_id):
+            if store.get_run(rid)["status"] == "running":
+                store.set_status(rid, "partial")
+        raise
+    config["stop"] = stop
+    config["finished_at"] = now_iso()
+    save_shadow(store, cand_id, base_id, kind, settings.log_path, config)
+    return ShadowOutcome(cand_id, base_id, status, stop, config["replayed"], fatal)
+
+
+def _answer(sample: Mapping[str, Any] | None) -> str | None:
+    from tuieval.sample_rules import answer_text
+
+    return answer_text(sample) if sample is not None else None
+
+
+def _log_summary(plan: SamplePlan) -> dict[str, Any]:
+    return {"lines": plan.n_lines, "records": plan.n_records, "problems": plan.n_problems,
+            "problem_examples": [{"line": p.line, "message": p.message} for p in plan.problems[:10]],
+            "strata_fields": plan.strata_fields, "cells": plan.cells, "budget": plan.budget}
