@@ -131,7 +131,7 @@ def _judge_summary(store: Store, run: Mapping[str, Any], prompts: list[dict[str,
     import json
 
     from tuieval.analysis.stats import wilson
-    from tuieval.traffic.shadow import JUDGE_NAME
+    from tuieval.analysis.shadow import JUDGE_NAME
 
     scorers = (run.get("config") or {}).get("scorers") or []
     spec = next((s for s in scorers if s.get("name") == JUDGE_NAME), None)

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Callable, Mapping, Sequence
 
-from tuieval.analysis.shadow import disagreement_sequence, precise_enough
+from tuieval.analysis.shadow import JUDGE_NAME, disagreement_sequence, precise_enough
 from tuieval.analysis.variance.config import VarianceConfig
 from tuieval.backends.base import ModelBackend, Timeouts
 from tuieval.engine import Engine, RunOptions
@@ -39,8 +39,6 @@ TEMPLATE_ID = "logged"
 #: the scorer a shadow run's samples carry (the run-time check; the tier decides `correct`)
 SCORER = "normalized"
 PAIR_TEMPLATE = "pair"
-#: the name of the pairwise judge scorer a shadow run gets with --judge
-JUDGE_NAME = "shadow_judge"
 
 
 class ShadowError(ValueError):
