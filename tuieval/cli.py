@@ -15,6 +15,7 @@ import click
 
 EXIT_GATE_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_BUDGET_STOPPED = 3
 EXIT_INTERRUPTED = 130
 #: Default connect and total seconds of one attempt; the read timeout (the longest silent
 #: gap between bytes) defaults to the total, so no flag silently caps another.
@@ -121,10 +122,20 @@ def app_command(suites: tuple[str, ...] = (), db_path: str | None = None) -> Non
                    "perturbations:.")
 @click.option("--resume", "resume_id", default=None, metavar="RUN_ID",
               help="Finish an interrupted run, with the settings it started with.")
+@click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), default=None, metavar="USD",
+              help="Stop sending requests once the run (model and judges) has cost this much; partial, resumable.")
+@click.option("--prices", "prices_path", type=click.Path(), default=None, metavar="FILE",
+              help="A YAML price table laid over the shipped one (see README, Cost).")
+@click.option("--dry-run", is_flag=True, help="Print the requests, token and cost estimate; send nothing.")
+@click.option("--cache", "use_cache", is_flag=True,
+              help="Answer from the response cache when the same request (and sample index) was answered before.")
+@click.option("--cache-only", is_flag=True, help="Only the cache: send nothing, say what is missing.")
+@click.option("--cache-path", default=None, metavar="FILE",
+              help="The cache file (default: $TUIEVAL_CACHE or tuieval-cache.db beside the database).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output; only the run id.")
 def run_command(suite: str, model: str | None, samples, temperature, max_tokens, seed, concurrency, base_url,
                 api_key_env, limit, slo_ms, timeout, connect_timeout, read_timeout, max_retries, stream, perturb,
-                db_path, resume_id, quiet) -> None:
+                db_path, resume_id, max_cost, prices_path, dry_run, use_cache, cache_only, cache_path, quiet) -> None:
     """Run SUITE (a suite YAML or a JSONL dataset) against a model; print the run id last."""
     import asyncio
 
@@ -145,6 +156,16 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         loaded, limit = _with_perturbations(loaded, perturb, seed, limit, quiet)
     elif perturb:
         raise BadInput("--perturb: a resumed run keeps the cases it started with")
+    elif dry_run:
+        raise BadInput("--dry-run: plans a new run; a resumed run sends only what it still owes")
+    prices = price_table(prices_path)
+    if dry_run:
+        from tuieval.cost.estimate import describe, estimate_run
+
+        for line in describe(estimate_run(loaded, model, samples=samples, max_tokens=max_tokens, limit=limit,
+                                          table=prices)):
+            click.echo(line)
+        return
     store = _open_store(db_path)
     stored_run = None
     given = {"--samples": samples, "--temperature": temperature, "--max-tokens": max_tokens, "--seed": seed,
@@ -167,6 +188,8 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         connect_timeout, read_timeout, timeout = restored["timeouts"]
         _warn_if_suite_changed(suite, stored_run)
 
+    if max_cost is not None:
+        _check_priced(store, stored_run, model, prices, prices_path)
     timeouts = timeouts_from_flags(connect_timeout, read_timeout, timeout)
     try:
         backend = create_backend(model, base_url=base_url, api_key_env=api_key_env, timeouts=timeouts,
@@ -182,9 +205,11 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
     effective_url = getattr(backend, "base_url", None) or base_url
     options = RunOptions(model=model, samples=samples, temperature=temperature, max_tokens=max_tokens, seed=seed,
                          concurrency=concurrency, limit=limit, slo_ms=slo_ms, base_url=effective_url,
-                         stream=stream, max_retries=max_retries, timeouts=timeouts)
+                         stream=stream, max_retries=max_retries, timeouts=timeouts, max_cost=max_cost,
+                         prices=prices)
     progress = Progress(quiet=quiet)
-    engine = Engine(store, backend, judge_backends=judge_backends)
+    cache = _open_cache(cache_path, store.path) if (use_cache or cache_only or cache_path) else None
+    engine = Engine(store, backend, judge_backends=judge_backends, cache=cache, cache_only=cache_only)
     if stored_run is None:
         run_id = engine.create_run(loaded, options)
     engine.on_event = _headless_listener(store, run_id, progress)
@@ -225,7 +250,21 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         sys.exit(EXIT_INTERRUPTED)
 
     exit_code = 0
-    if finished.status == "failed":
+    if cache is not None and not quiet:
+        click.echo(f"cache: {cache.hits} answered from {cache.path}, {cache.writes} new answers stored", err=True)
+    if engine.n_cache_missing and finished.status == "partial":
+        click.echo(f"cache-only: {engine.n_cache_missing} requests were not in the cache and were not sent; run "
+                   f"{run_id} is partial; fetch them with `tuieval run {suite} --resume {run_id} --cache`", err=True)
+        exit_code = EXIT_BUDGET_STOPPED
+    elif engine.stopped_by_budget and finished.status == "partial":
+        from tuieval.cost.estimate import dollars
+
+        click.echo(f"stopped at the cost limit: {dollars(engine.budget.spent)} spent of --max-cost "
+                   f"{dollars(max_cost)} ({finished.n_done}/{finished.n_total} samples); run {run_id} is partial; "
+                   f"raise the limit and finish it with `tuieval run {suite} --resume {run_id} --max-cost N`",
+                   err=True)
+        exit_code = EXIT_BUDGET_STOPPED
+    elif finished.status == "failed":
         click.echo(f"tuieval: run {run_id} failed: {engine.fatal}; once fixed, finish it with "
                    f"`tuieval run {suite} --resume {run_id}`", err=True)
         exit_code = EXIT_BAD_INPUT
@@ -233,6 +272,36 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         exit_code = _finish_report(store, run_id, quiet)
     click.echo(run_id)
     sys.exit(exit_code)
+
+
+def _open_cache(path: str | None, db_path: str):
+    """The response cache file: --cache-path, else $TUIEVAL_CACHE, else beside the database."""
+    from tuieval.store import StoreError
+    from tuieval.store.response_cache import ResponseCache
+
+    path = path or os.environ.get("TUIEVAL_CACHE") or os.path.join(os.path.dirname(os.path.abspath(db_path)),
+                                                                   "tuieval-cache.db")
+    try:
+        return ResponseCache(path)
+    except StoreError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def price_table(path: str | None):
+    """The shipped price table with `--prices FILE` laid over it (one line naming the field on error)."""
+    from tuieval.cost.prices import PriceError, load_table
+
+    try:
+        return load_table(path)
+    except PriceError as exc:
+        raise BadInput(f"--prices {exc}" if path is None else str(exc)) from None
+
+
+def _check_priced(store, stored_run, model: str, prices, prices_path: str | None) -> None:
+    """--max-cost needs a price for the model (a limit nothing counts against would be a lie)."""
+    if prices.lookup(model) is None and not ((stored_run or {}).get("config") or {}).get("prices", {}).get(model):
+        raise BadInput(f"--max-cost: no price for {model}; give one with --prices FILE"
+                       + (f" ({prices_path} has none)" if prices_path else ""))
 
 
 def _judge_backends(scorer_specs: Any, timeouts) -> dict:
@@ -401,17 +470,20 @@ def runs_command(db_path: str | None, as_json: bool) -> None:
 @db_option
 @click.option("--format", "fmt", type=click.Choice(["json", "md", "csv", "junit", "html"]), default="md",
               show_default=True)
-def report_command(run_id: str, db_path: str | None, fmt: str) -> None:
+@click.option("--prices", "prices_path", type=click.Path(), default=None, metavar="FILE",
+              help="Re-price the run with this YAML price table (laid over the shipped one).")
+def report_command(run_id: str, db_path: str | None, fmt: str, prices_path: str | None) -> None:
     """Report on a run (RUN_ID or `latest`)."""
     from tuieval.report import ClusteringBackendError, build_report
     from tuieval.report.formats import RENDERERS
 
+    prices = price_table(prices_path) if prices_path else None
     store = _open_store(db_path, must_exist=True)
     rid = _resolve(store, run_id)
     if fmt == "html":
         return _html_report(store, rid)
     try:
-        report = build_report(store, rid)
+        report = build_report(store, rid, prices=prices)
     except ClusteringBackendError as exc:
         raise BadInput(str(exc)) from None
     click.echo(RENDERERS[fmt](report), nl=False)

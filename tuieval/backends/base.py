@@ -40,6 +40,8 @@ class ChatResult:
     latency_ms: float = 0.0
     #: What the server's rate-limit headers said on this response, if it sent any.
     rate_limit: RateLimitInfo | None = None
+    #: Answered from the response cache (tuieval run --cache), not by the server just now.
+    cached: bool = False
 
 
 @dataclass(frozen=True)

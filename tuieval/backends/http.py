@@ -244,6 +244,12 @@ class HTTPChatBackend:
         """Fill ``acc`` from a non-streaming JSON response."""
         raise NotImplementedError
 
+    def request_identity(self, request: ChatRequest) -> tuple[str, dict[str, Any]]:
+        """The URL and JSON body this request would be sent with (not the headers: they hold the
+        key). The response cache keys on them (tuieval.engine.caching)."""
+        url, _headers, body = self._prepare(request)
+        return url, body
+
     # -- driver --------------------------------------------------------------
 
     #: This backend enforces Timeouts.total itself (the engine adds no clock of its own).

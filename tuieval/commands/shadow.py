@@ -28,7 +28,7 @@ AGREEMENT_METHODS = ("canonical", "lexical", "embeddings", "entailment", "hybrid
 @click.option("--budget", type=click.IntRange(min=1), default=200, show_default=True,
               help="Prompts to sample from the log (requests per model).")
 @click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), default=None, metavar="USD",
-              help="Not available yet: tuieval has no price table (use --budget).")
+              help="Not supported by shadow yet (use --budget).")
 @click.option("--precision", type=click.FloatRange(min=0, max=1, min_open=True), default=None, metavar="W",
               help="Stop once the disagreement rate's anytime-valid 95% interval is narrower than W.")
 @click.option("--alpha", type=click.FloatRange(min=0, max=0.5, min_open=True), default=0.05, show_default=True)
@@ -94,7 +94,7 @@ def shadow_command(log, candidate, baseline, budget, max_cost, precision, alpha,
     elif not candidate:
         raise BadInput("--candidate is required (e.g. --candidate demo/steady)")
     if max_cost is not None:
-        raise BadInput("--max-cost: tuieval has no price table yet, so it cannot bound a replay in dollars; "
+        raise BadInput("--max-cost: not supported by shadow yet (the replay is not priced); "
                        "bound it with --budget N (requests per model)")
     if not os.path.isfile(log):
         raise BadInput(f"{log}: no such file")

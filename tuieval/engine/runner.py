@@ -31,6 +31,9 @@ from typing import Any, Callable
 
 from tuieval.backends.base import BACK_OFF, STOP, BackendError, ChatRequest, ModelBackend, RequestTimeout, Timeouts
 from tuieval.backends.retry import BackoffPolicy, backoff_delay
+from tuieval.cost.budget import Budget
+from tuieval.engine.caching import cache_key, result_from_row, row_from_result
+from tuieval.cost.spend import run_prices, stored_cost, stored_prices
 from tuieval.engine import judging
 from tuieval.engine.events import (
     ConcurrencyChanged,
@@ -77,6 +80,10 @@ class RunOptions:
     retry_cap_s: float = 30.0
     timeouts: Timeouts = field(default_factory=Timeouts)
     emit_tokens: bool = False
+    #: Stop sending requests once the run has cost this many dollars (tuieval.cost.budget);
+    #: `prices` (a tuieval.cost.prices.PriceTable) then prices the model and the judges.
+    max_cost: float | None = None
+    prices: Any = None
     #: judge only the stored samples of these cases (None: every sample that owes judgements);
     #: a shadow evaluation judges its disagreements alone
     judge_cases: frozenset[str] | None = None
@@ -102,6 +109,10 @@ class _Abandoned(Exception):
     """The run is stopping (another request found a fatal failure): this request is not sent."""
 
 
+class _CacheMiss(_Abandoned):
+    """`--cache-only`: the answer is not in the cache, so the request is not sent (nothing stored)."""
+
+
 class FatalRunError(Exception):
     """Every request would fail the same way (bad key, unknown model): the run stops."""
 
@@ -110,8 +121,14 @@ class Engine:
     """Runs one suite against one backend, writing to one store."""
 
     def __init__(self, store: Store, backend: ModelBackend, on_event: EventHandler | None = None, *,
-                 judge_backends: dict[tuple, ModelBackend] | None = None) -> None:
+                 judge_backends: dict[tuple, ModelBackend] | None = None, cache: Any = None,
+                 cache_only: bool = False) -> None:
         self.store = store
+        #: The response cache (tuieval.store.response_cache.ResponseCache) or None; with
+        #: `cache_only` a miss is not sent but counted in `n_cache_missing`.
+        self.cache = cache
+        self.cache_only = cache_only
+        self.n_cache_missing = 0
         self.backend = backend
         #: (judge spec, base URL, key variable) → backend (tuieval.engine.judging.make_judge_backends);
         #: the engine closes them when the run ends
@@ -129,6 +146,9 @@ class Engine:
         #: Requests that succeeded in this process (a server that answered once is there).
         self.n_succeeded = 0
         self._succeeded: set[int] = set()  # id() of the backends that answered at least once
+        #: The run's spending limit (`--max-cost`), and whether it stopped the run.
+        self.budget: Budget | None = None
+        self.stopped_by_budget = False
 
     # -- planning ------------------------------------------------------------------
 
@@ -141,6 +161,9 @@ class Engine:
         config["stream"] = options.stream
         t = options.timeouts
         config["timeouts"] = {"connect": t.connect, "read": t.read, "total": t.total}
+        if options.prices is not None:
+            # What the run was priced at when it ran: a later price change does not rewrite it.
+            config["prices"] = stored_prices(options.prices, options.model, config.get("scorers"))
         run = {
             "suite": suite.name,
             "suite_path": suite.path,
@@ -190,6 +213,17 @@ class Engine:
 
     # -- running -------------------------------------------------------------------
 
+    def _budget(self, run: dict[str, Any], options: RunOptions) -> Budget:
+        """The run's budget, with what its stored samples and judgements already cost."""
+        prices = run_prices(run, options.prices)
+        price = prices.get(run["model"])
+        if price is None:
+            raise ValueError(f"--max-cost: no price for {run['model']}")
+        self._judge_prices = prices
+        budget = Budget(limit=options.max_cost, price=price)
+        budget.add(stored_cost(self.store, run, prices)["total"])
+        return budget
+
     async def run(self, run_id: str, options: RunOptions, *, resumed: bool = False) -> RunFinished:
         """Run (or finish) a stored run. Cancellation marks it partial and re-raises."""
         from tuieval.scoring import build_scorers
@@ -204,6 +238,9 @@ class Engine:
         if resumed:
             self.store.mark_resumed(run_id)
         self.limiter = AdaptiveLimiter(options.concurrency)
+        if options.max_cost is not None:
+            self.budget = self._budget(run, options)
+            self._budget_moved = asyncio.Event()
         started = time.monotonic()
         self.on_event(RunStarted(run_id, run["suite"], run["model"], run["simulated"], self.n_total, already, resumed,
                                  self.n_judge_total, self.n_judge_done))
@@ -265,8 +302,26 @@ class Engine:
                 return
             if isinstance(item, judging.JudgeJob):
                 await self._judge(item, run, options, scorers)
+            elif self.budget is not None and not await self._admit():
+                # The limit is reached: this request is not sent; the run ends partial, resumable.
+                self.stopped_by_budget = True
+                return
             else:
                 await self._sample(item, run, options, scorers)
+
+    async def _admit(self) -> bool:
+        """Wait until the budget admits one more request; False once nothing in flight can free room."""
+        assert self.budget is not None
+        while not self.budget.admit():
+            if self.budget.in_flight == 0:
+                return False
+            await self._budget_moved.wait()
+        return True
+
+    def _budget_changed(self) -> None:
+        """Wake the workers waiting for room in the budget (a request finished or was dropped)."""
+        moved, self._budget_moved = self._budget_moved, asyncio.Event()
+        moved.set()
 
     async def _judge(self, job: judging.JudgeJob, run: dict[str, Any], options: RunOptions, scorers: list) -> None:
         """Every judgement `job` still owes, concurrently (each through the limiter), then the verdict."""
@@ -292,6 +347,10 @@ class Engine:
                                     out.latency_ms)
         if self.store.add_judgement(row):
             self.n_judge_done += 1
+        if self.budget is not None and not row.get("cached"):
+            price = self._judge_prices.get(unit[1])
+            if price is not None:
+                self.budget.add(price.cost(row.get("input_tokens"), row.get("output_tokens")))
         self.on_event(JudgeFinished(job.key, row, self.n_judge_done, self.n_judge_total))
 
     async def _call(self, backend: ModelBackend, request: ChatRequest, options: RunOptions, on_delta=None,
@@ -301,6 +360,20 @@ class Engine:
 
         Raises FatalRunError when every request would fail the same way (nothing is stored)."""
         assert self.limiter is not None
+        key = None
+        if self.cache is not None:
+            key, endpoint, draw = cache_key(backend, request)
+            hit = self.cache.get(key)
+            if hit is not None:  # answered before: no request, no slot, no limiter
+                result = result_from_row(hit)
+                if on_attempt is not None:
+                    on_attempt(1)
+                if on_delta is not None and result.text:
+                    on_delta(result.text)
+                return _Outcome(result, None, 1, result.latency_ms)
+            if self.cache_only:
+                self.n_cache_missing += 1
+                raise _CacheMiss()
         policy = BackoffPolicy(base_s=options.retry_base_s, cap_s=options.retry_cap_s,
                                retry_after_cap_s=options.retry_cap_s)
         # A backend that enforces its total timeout keeps what arrived when it fires; only
@@ -357,6 +430,10 @@ class Engine:
             if on_retry is not None:
                 on_retry(attempt, error, delay)
             await asyncio.sleep(delay)
+        if key is not None and error is None and result is not None:
+            data = row_from_result(result)
+            data["latency_ms"] = result.latency_ms or latency_ms
+            self.cache.put(key, endpoint, backend.spec, draw, data)
         return _Outcome(result, error, attempt, latency_ms)
 
     async def _sample(self, item: _Work, run: dict[str, Any], options: RunOptions, scorers: list) -> None:
@@ -390,6 +467,9 @@ class Engine:
         try:
             out = await self._call(self.backend, request, options, on_delta, on_attempt, on_retry)
         except _Abandoned:
+            if self.budget is not None:
+                self.budget.release()
+                self._budget_changed()
             return
         finally:
             self.in_flight.pop(item.key, None)
@@ -412,7 +492,7 @@ class Engine:
                 correct=primary.correct, score=primary.score, scores=by_scorer,
                 latency_ms=result.latency_ms or latency_ms, ttft_ms=result.ttft_ms,
                 output_tokens=result.output_tokens, input_tokens=result.input_tokens,
-                finish_reason=result.finish_reason,
+                finish_reason=result.finish_reason, cached=result.cached,
             )
         else:
             assert error is not None
@@ -425,6 +505,15 @@ class Engine:
                 latency_ms=(error.latency_ms or latency_ms) if timed_out else None,
             )
             self.n_errors += 1
+        if self.budget is not None:
+            if error is None and result.cached:
+                self.budget.settle(0, 0)  # a cached answer costs nothing
+            elif error is None:
+                self.budget.settle(row["input_tokens"], row["output_tokens"], prompt_text=row["prompt"],
+                                   answer_text=row["response"])
+            else:  # a failed request is billed for what the server counted, if anything
+                self.budget.settle(row["input_tokens"] or 0, row["output_tokens"] or 0)
+            self._budget_changed()
         stored = self.store.add_sample(row)
         if stored:
             self.n_done += 1

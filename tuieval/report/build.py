@@ -35,13 +35,15 @@ def load_rows(store: Store, run_id: str) -> tuple[dict[str, Any], list[dict[str,
     return run, store.analysis_cases(run["id"]), store.analysis_samples(run["id"])
 
 
-def build(store: Store, run_id: str, *, persist_clusters: bool = False, with_rows: bool = False) -> BuiltReport:
+def build(store: Store, run_id: str, *, persist_clusters: bool = False, with_rows: bool = False,
+          prices: Any = None) -> BuiltReport:
     """The report of a run (an id, a unique prefix or `latest`).
 
     With `persist_clusters` the clusters are computed and stored for later readers (the
     clustering runs once: the stored clusters and the report come from the same result).
     Without it, a finished run's cached report is returned when its samples have not changed,
     and a remote tier's stored clusters are reused (`analysis.clustering.source: "stored"`).
+    The `cost` section is priced each time (`prices`: a tuieval.cost PriceTable to re-price with).
     Raises ClusteringBackendError when a remote endpoint is needed and fails.
     """
     run = store.get_run(run_id)
@@ -73,12 +75,13 @@ def build(store: Store, run_id: str, *, persist_clusters: bool = False, with_row
             # A finished run's report only changes with its samples: keep it so reopening a large
             # run (the app, `tuieval report`) costs a read, not a re-analysis.
             store.cache_report(run["id"], fingerprint, json.dumps(report, ensure_ascii=False))
+    report["cost"] = _cost_section(store, run, report, cases, prices)
     return BuiltReport(run=run, report=report, cases=cases, samples=samples)
 
 
-def build_report(store: Store, run_id: str, *, persist_clusters: bool = False) -> dict[str, Any]:
+def build_report(store: Store, run_id: str, *, persist_clusters: bool = False, prices: Any = None) -> dict[str, Any]:
     """The tuieval.report/1 object of a run (see `build`)."""
-    return build(store, run_id, persist_clusters=persist_clusters).report
+    return build(store, run_id, persist_clusters=persist_clusters, prices=prices).report
 
 
 def _analyze(store: Store, run: dict[str, Any], cases: list[dict[str, Any]], samples: list[dict[str, Any]],
@@ -98,6 +101,15 @@ def _analyze(store: Store, run: dict[str, Any], cases: list[dict[str, Any]], sam
     if persist_clusters:
         store.write_clusters(run["id"], method, assignments, rows)
     return analyze_run(run, cases, samples, method=method, clusters=assignments, cluster_stats=stats)
+
+
+def _cost_section(store: Store, run: dict[str, Any], report: dict[str, Any], cases: list[dict[str, Any]] | None,
+                  prices: Any) -> dict[str, Any]:
+    from tuieval.report.cost import cost_section
+
+    if cases is None:
+        cases = store.analysis_cases(run["id"])
+    return cost_section(store, run, cases, report.get("slices") or [], prices)
 
 
 def _shadow(store: Store, run: dict[str, Any], cases, samples) -> dict[str, Any] | None:

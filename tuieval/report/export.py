@@ -13,7 +13,7 @@ from tuieval.store import Store
 #: the keys of an exported sample, in order (README "export")
 EXPORT_FIELDS = ("run_id", "case_id", "template", "sample_index", "prompt", "response", "extracted", "correct",
                  "score", "latency_ms", "ttft_ms", "output_tokens", "error", "error_kind", "attempts", "cluster",
-                 "metadata")
+                 "metadata", "input_tokens", "cached")
 
 
 def export_rows(store: Store, run_id: str) -> Iterator[dict[str, Any]]:
@@ -30,5 +30,6 @@ def export_rows(store: Store, run_id: str) -> Iterator[dict[str, Any]]:
         for s in samples:
             s["cluster"] = assignments.get((s["case_id"], s["template"], s["sample_index"]))
     for s in samples:
-        row = dict(s, prompt=json.loads(s["prompt"]), metadata=metadata.get(s["case_id"], {}))
+        row = dict(s, prompt=json.loads(s["prompt"]), metadata=metadata.get(s["case_id"], {}),
+                   cached=bool(s.get("cached")))
         yield {k: row.get(k) for k in EXPORT_FIELDS}

@@ -42,6 +42,7 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "error_kind": "rate_limited | server_error | transport | timeout | client_error",
         "attempts": "requests made for this sample (retries + 1)", "created_at": "ISO time stored",
         "cluster": "semantic cluster of the answer within its case and template",
+        "cached": "1 when answered from the response cache (run --cache); left out of latency and cost",
     }),
     "clusters": ("Semantic clusters of each case's answers, as the analysis stored them.", {
         "run_id": "the run", "case_id": "the case", "template": "template id", "cluster": "cluster number",
@@ -63,6 +64,7 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "parsed": "0 when the reply had no readable grade (never correct)", "problem": "why it could not be read",
         "latency_ms": "judge request latency in ms", "input_tokens": "prompt tokens", "output_tokens": "reply tokens",
         "attempts": "requests made (retries + 1)", "error": "why the request failed, else null",
+        "cached": "1 when answered from the response cache",
         "error_kind": "rate_limited | server_error | transport | timeout | client_error", "created_at": "ISO time stored",
     }),
     "search_index": ("Whether samples_fts holds every stored sample.", {

@@ -25,20 +25,23 @@ AMBIGUOUS_SHOWN = 5
 SAMPLE_COLUMNS = (
     "run_id", "case_id", "template", "sample_index", "dispatch_order", "prompt", "response", "reasoning",
     "extracted", "correct", "score", "scores", "latency_ms", "ttft_ms", "output_tokens", "input_tokens",
-    "finish_reason", "error", "error_kind", "attempts", "created_at",
+    "finish_reason", "error", "error_kind", "attempts", "created_at", "cached",
 )
 
 
 JUDGEMENT_COLUMNS = (
     "run_id", "case_id", "template", "sample_index", "scorer", "judge", "judge_sample", "orientation", "prompt",
     "reply", "reasoning", "grade", "score", "parsed", "problem", "latency_ms", "input_tokens", "output_tokens",
-    "attempts", "error", "error_kind", "created_at",
+    "attempts", "error", "error_kind", "created_at", "cached",
 )
 
 #: the sample columns `analysis_samples` returns; `answer` is tuieval.sample_rules.answer_text
 ANALYSIS_COLUMNS = ("case_id", "template", "sample_index", "dispatch_order", "answer", "correct", "error",
                     "error_kind", "latency_ms", "ttft_ms", "output_tokens", "cluster")
-_LEAN_SELECT = tuple(ANSWER_SQL if c == "answer" else c for c in ANALYSIS_COLUMNS)
+#: A cached sample's latency is the cached request's, not this run's: the analysis does not see it.
+_LEAN_EXPR = {"answer": ANSWER_SQL, "latency_ms": "CASE WHEN cached = 1 THEN NULL ELSE latency_ms END",
+              "ttft_ms": "CASE WHEN cached = 1 THEN NULL ELSE ttft_ms END"}
+_LEAN_SELECT = tuple(_LEAN_EXPR.get(c, c) for c in ANALYSIS_COLUMNS)
 
 
 class RunNotFound(LookupError):
@@ -214,6 +217,7 @@ class Store:
             if not isinstance(row.get(key), (str, type(None))):
                 row[key] = json.dumps(row[key], ensure_ascii=False)
         row["correct"] = int(bool(row.get("correct")))
+        row["cached"] = int(bool(row.get("cached")))
         values = [row.get(c) for c in SAMPLE_COLUMNS]
         cur = self.conn.execute(
             # ON CONFLICT DO NOTHING, not OR IGNORE: only a duplicate key may be skipped; a
@@ -233,6 +237,7 @@ class Store:
         if not isinstance(row.get("prompt"), str):
             row["prompt"] = json.dumps(row.get("prompt"), ensure_ascii=False)
         row["parsed"] = int(bool(row.get("parsed")))
+        row["cached"] = int(bool(row.get("cached")))
         values = [row.get(c) for c in JUDGEMENT_COLUMNS]
         cur = self.conn.execute(
             f"INSERT INTO judgements ({', '.join(JUDGEMENT_COLUMNS)}) "
@@ -437,6 +442,34 @@ class Store:
     def count_errors(self, run_id: str) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM samples WHERE run_id = ? AND error IS NOT NULL",
                                  (run_id,)).fetchone()[0]
+
+    def token_usage(self, run_id: str) -> list[dict[str, Any]]:
+        """Per case: samples, tokens the server counted, and the answered samples it gave no
+        counts for (their cost is estimated from the text, tuieval.cost.spend)."""
+        rows = self.conn.execute(
+            # a sample answered from the response cache cost nothing this time
+            """SELECT case_id, SUM(cached = 0), COALESCE(SUM(input_tokens * (cached = 0)), 0),
+                      COALESCE(SUM(output_tokens * (cached = 0)), 0),
+                      SUM(cached = 0 AND error IS NULL AND (input_tokens IS NULL OR output_tokens IS NULL)),
+                      SUM(CASE WHEN cached = 0 AND error IS NULL AND input_tokens IS NULL THEN LENGTH(prompt) ELSE 0 END),
+                      SUM(CASE WHEN cached = 0 AND error IS NULL AND output_tokens IS NULL THEN LENGTH(response)
+                          ELSE 0 END),
+                      SUM(cached)
+               FROM samples WHERE run_id = ? GROUP BY case_id""", (run_id,)).fetchall()
+        keys = ("case_id", "n", "input_tokens", "output_tokens", "n_uncounted", "uncounted_prompt_chars",
+                "uncounted_response_chars", "n_cached")
+        return [dict(zip(keys, r)) for r in rows]
+
+    def judge_token_usage(self, run_id: str) -> list[dict[str, Any]]:
+        """Per (case, judge model): judge requests and the tokens counted."""
+        rows = self.conn.execute(
+            """SELECT case_id, judge, SUM(cached = 0), COALESCE(SUM(input_tokens * (cached = 0)), 0),
+                      COALESCE(SUM(output_tokens * (cached = 0)), 0),
+                      SUM(cached = 0 AND error IS NULL AND (input_tokens IS NULL OR output_tokens IS NULL)),
+                      SUM(cached)
+               FROM judgements WHERE run_id = ? GROUP BY case_id, judge""", (run_id,)).fetchall()
+        keys = ("case_id", "judge", "n", "input_tokens", "output_tokens", "n_uncounted", "n_cached")
+        return [dict(zip(keys, r)) for r in rows]
 
     def done_keys(self, run_id: str) -> set[tuple[str, str, int]]:
         rows = self.conn.execute("SELECT case_id, template, sample_index FROM samples WHERE run_id = ?", (run_id,))

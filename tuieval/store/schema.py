@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # Each entry upgrades a database from version i to i+1. Never edit a released step:
 # append a new one, so every file created by an older tuieval still opens.
@@ -170,7 +170,13 @@ MIGRATIONS: list[str] = [
     );
     INSERT OR IGNORE INTO search_index (id, built) VALUES (1, (SELECT COUNT(*) = 0 FROM samples));
     """,
-    # 5 -> 6: shadow evaluations of logged traffic (tuieval shadow): the candidate run, the run
+    # 5 -> 6: samples and judgements answered from the response cache (`run --cache`) are marked;
+    # latency statistics leave them out (the latency is that of the request that was cached)
+    """
+    ALTER TABLE samples ADD COLUMN cached INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE judgements ADD COLUMN cached INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 6 -> 7: shadow evaluations of logged traffic (tuieval shadow): the candidate run, the run
     # holding the baseline's answers (a model's, or the logged ones), and how the log was sampled
     """
     CREATE TABLE IF NOT EXISTS shadow_runs (

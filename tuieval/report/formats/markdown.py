@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tuieval.report.formats.cost import cost_line, cost_markdown
 from tuieval.report.formats.cells import cell, ci, latency, mde_points, ms, pct, slice_name
 from tuieval.report.formats.judge import judge_markdown
 from tuieval.report.formats.shadow import shadow_markdown
@@ -28,6 +29,9 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         f"accuracy {pct(o['accuracy'])} {ci(o.get('accuracy_ci'))} over {o['n_cases']} cases, "
         f"{o['n_samples']} samples; errors {pct(o['error_rate'])}; latency p50/p99 {latency(o)} ms",
     ]
+    cost = cost_line(report.get("cost"))
+    if cost:
+        lines.append(cost)
     flagged = [s for s in report.get("slices", []) if s.get("flagged")]
     for s in flagged[:5]:
         lines.append(f"  flagged slice {cell(s['key'])}={cell(s['value'])}: accuracy {pct(s['accuracy'])} "
@@ -96,6 +100,7 @@ def to_markdown(report: dict[str, Any]) -> str:
     if extraction:
         out += ["", "## Extraction sensitivity (the suite's scorers on the same responses)", "", *extraction]
     out += judge_markdown(report.get("judge"))
+    out += cost_markdown(report.get("cost"))
     if report.get("shadow"):
         out += ["", *shadow_markdown(report["shadow"]).rstrip("\n").split("\n")]
     worst = sorted(report.get("cases", []), key=lambda c: (c.get("accuracy") if c.get("accuracy") is not None else 2))[:10]

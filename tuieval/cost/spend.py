@@ -1,0 +1,93 @@
+"""What a stored run cost: its model's samples and its judges' calls, priced per request.
+
+A run keeps the prices it ran at (`runs.config.prices`, written when the run starts), so a later
+change of the table does not rewrite what it cost; `tuieval report --prices FILE` re-prices it
+on purpose. Tokens are the server's counts; an answered sample the server gave no counts for is
+costed from its text (about four characters a token) and counted in `n_estimated`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from tuieval.cost.budget import CHARS_PER_TOKEN
+from tuieval.cost.prices import Price, PriceTable, default_table, price_from_json
+
+
+def judge_models(scorer_specs: Sequence[Any] | None) -> list[str]:
+    """The judge model specs a suite's scorers call."""
+    from tuieval.scoring import build_scorers
+
+    return sorted({m for s in build_scorers(scorer_specs) if getattr(s, "type", "") == "judge"
+                   for m in getattr(s, "models", ())})
+
+
+def stored_prices(table: PriceTable, model: str, scorer_specs: Sequence[Any] | None) -> dict[str, Any]:
+    """spec → the price a run starts with (None where the table has no price)."""
+    out: dict[str, Any] = {}
+    for spec in [model, *judge_models(scorer_specs)]:
+        price = table.lookup(spec)
+        out[spec] = price.to_json() if price is not None else None
+    return out
+
+
+def run_prices(run: Mapping[str, Any], override: PriceTable | None = None) -> dict[str, Price | None]:
+    """spec → Price for the run's model and judges: `override` first, else the prices stored with
+    the run, else the shipped table (a run from before prices were stored)."""
+    config = run.get("config") or {}
+    stored = config.get("prices") or {}
+    specs = [run["model"], *judge_models(config.get("scorers"))]
+    table = default_table() if override is None else override
+    out: dict[str, Price | None] = {}
+    for spec in specs:
+        if override is None and spec in stored:
+            out[spec] = price_from_json(stored[spec])
+        else:
+            out[spec] = table.lookup(spec)
+    return out
+
+
+def _dollars(price: Price | None, input_tokens: float, output_tokens: float, batch: bool) -> float | None:
+    return None if price is None else price.cost(input_tokens, output_tokens, batch=batch)
+
+
+def stored_cost(store, run: Mapping[str, Any], prices: Mapping[str, Price | None]) -> dict[str, Any]:
+    """Dollars per case (model + judges), the run's total and the token totals behind them.
+
+    A model or judge without a price contributes nothing and is listed in `unpriced`."""
+    batch = bool((run.get("config") or {}).get("batch"))
+    price = prices.get(run["model"])
+    per_case: dict[str, float] = {}
+    tokens = {"input": 0, "output": 0, "n_requests": 0, "n_estimated": 0, "n_cached": 0}
+    model_total = 0.0
+    for row in store.token_usage(run["id"]):
+        est_in = row["uncounted_prompt_chars"] / CHARS_PER_TOKEN
+        est_out = row["uncounted_response_chars"] / CHARS_PER_TOKEN
+        tokens["input"] += row["input_tokens"]
+        tokens["output"] += row["output_tokens"]
+        tokens["n_requests"] += row["n"]
+        tokens["n_estimated"] += row["n_uncounted"] or 0
+        tokens["n_cached"] += row["n_cached"] or 0
+        d = _dollars(price, row["input_tokens"] + est_in, row["output_tokens"] + est_out, batch)
+        if d is not None:
+            per_case[row["case_id"]] = per_case.get(row["case_id"], 0.0) + d
+            model_total += d
+    judges: dict[str, dict[str, Any]] = {}
+    for row in store.judge_token_usage(run["id"]):
+        j = judges.setdefault(row["judge"], {"n_requests": 0, "input_tokens": 0, "output_tokens": 0,
+                                             "n_uncounted": 0, "dollars": 0.0})
+        j["n_requests"] += row["n"]
+        j["input_tokens"] += row["input_tokens"]
+        j["output_tokens"] += row["output_tokens"]
+        j["n_uncounted"] += row["n_uncounted"] or 0
+        d = _dollars(prices.get(row["judge"]), row["input_tokens"], row["output_tokens"], False)
+        if d is not None:
+            j["dollars"] += d
+            per_case[row["case_id"]] = per_case.get(row["case_id"], 0.0) + d
+    for spec, j in judges.items():
+        if prices.get(spec) is None:
+            j["dollars"] = None
+    unpriced = sorted({spec for spec in [run["model"], *judges] if prices.get(spec) is None})
+    total = model_total + sum(j["dollars"] or 0.0 for j in judges.values())
+    return {"total": total, "model": model_total if price is not None else None, "tokens": tokens,
+            "judges": judges, "per_case": per_case, "unpriced": unpriced, "batch": batch}

@@ -1,0 +1,55 @@
+"""How the engine asks the response cache (tuieval.store.response_cache): the key of a request
+and the conversion between a cached row and a ChatResult.
+
+The key covers what decides the answer — the endpoint, the model, the whole request body the
+backend would send (never its headers, which hold the key) — plus the draw index: the sample
+index of a model request, the judgement's own index for a judge request. Without the draw index
+the N samples of a case (same body, same seed) would all come back as the first one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from typing import Any
+
+from tuieval.backends.base import ChatRequest, ChatResult
+
+
+def request_identity(backend: Any, request: ChatRequest) -> tuple[str, dict[str, Any]]:
+    """(endpoint, body) of a request: the HTTP backends' own URL and JSON body; for a backend
+    with no wire format (the simulators) the request's fields under the model spec."""
+    identity = getattr(backend, "request_identity", None)
+    if identity is not None:
+        return identity(request)
+    body = {"model": backend.spec, "messages": request.messages, "temperature": request.temperature,
+            "max_tokens": request.max_tokens, "seed": request.seed, "stream": request.stream}
+    return f"{backend.spec}", body
+
+
+def draw_index(request: ChatRequest) -> str:
+    judge = request.hint.get("judge") or {}
+    if judge.get("key"):
+        return f"judge:{judge['key']}"
+    return f"sample:{request.hint.get('sample_index', 0)}"
+
+
+def cache_key(backend: Any, request: ChatRequest) -> tuple[str, str, str]:
+    """(key, endpoint, draw) of one request."""
+    endpoint, body = request_identity(backend, request)
+    draw = draw_index(request)
+    blob = json.dumps([endpoint, backend.spec, body, draw], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest(), endpoint, draw
+
+
+def result_from_row(row: dict[str, Any]) -> ChatResult:
+    return ChatResult(text=row["text"], reasoning=row.get("reasoning") or "", finish_reason=row.get("finish_reason"),
+                      output_tokens=row.get("output_tokens"), input_tokens=row.get("input_tokens"),
+                      ttft_ms=row.get("ttft_ms"), latency_ms=row.get("latency_ms") or 0.0, cached=True)
+
+
+def row_from_result(result: ChatResult) -> dict[str, Any]:
+    data = asdict(result)
+    data.pop("rate_limit", None)
+    return data
