@@ -67,6 +67,14 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "cached": "1 when answered from the response cache",
         "error_kind": "rate_limited | server_error | transport | timeout | client_error", "created_at": "ISO time stored",
     }),
+    "shadow_runs": ("One row per shadow evaluation of logged traffic (tuieval shadow).", {
+        "run_id": "the candidate's run (its report has the shadow section)",
+        "baseline_run_id": "the run holding the baseline's answers",
+        "baseline_kind": "logged (the log's own answers) or model (a baseline model replayed)",
+        "log_path": "the traffic log replayed", "config": "JSON: settings, log summary and strata, planned, "
+                                                           "replayed, stop reason, last interval",
+        "created_at": "ISO time started",
+    }),
     "search_index": ("Whether samples_fts holds every stored sample.", {
         "id": "always 1", "built": "1 once rows stored before the index existed were indexed",
     }),
