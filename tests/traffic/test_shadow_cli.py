@@ -103,7 +103,7 @@ def test_shadow_with_a_baseline_model_and_early_stopping(tmp_path, model_server,
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["--max-cost", "5"], "--max-cost: tuieval has no price table"),
+    (["--max-cost", "5"], "--max-cost: not supported by shadow yet"),
     (["--field", "prompt"], "--field: 'prompt' is not FIELD=PATH"),
     (["--agreement", "embeddings"], "--agreement embeddings needs --agreement-model"),
 ])
@@ -138,3 +138,37 @@ def test_the_pairwise_judge_sees_only_the_disagreements_in_both_orders(tmp_path,
     assert model_server.grade_requests == 2 * 3             # 3 disagreements × 2 orders, nothing else
     assert {k: sec["judge"][k] for k in ("win", "tie", "loss", "n")} == {"win": 0, "tie": 3, "loss": 0, "n": 3}
     assert [p["judge"] for p in sec["disagreements"]] == ["tie"] * 3
+
+
+def test_a_failed_shadow_run_resumes_without_asking_again(tmp_path, model_server, capsys):
+    # 40 prompts; the 21st in replay order (second batch of 16) gets a 401, which stops the run (a
+    # bad key stops everything; that request and the ones cancelled in flight are not stored).
+    # --resume finishes it: no stored answer is asked for again, every missing one exactly once,
+    # and the figures are those of the whole plan.
+    from tuieval.traffic.log import iter_log
+    from tuieval.traffic.sample import plan_sample
+
+    p = tmp_path / "traffic.jsonl"
+    p.write_text("".join(json.dumps({"prompt": f"q{i} <<A{i}>>", "response": f"Answer: A{i}" if i % 5 else "x"})
+                         + "\n" for i in range(40)))
+    plan = plan_sample(lambda: iter_log(p), 200)
+    key = plan.chosen[20].record.prompt.split("<<")[1].rstrip(">")
+    model_server.fail_first(1, status=401, key=key)
+    db = str(tmp_path / "t.db")
+    args = ["shadow", str(p), "--base-url", model_server.openai_base_url, "--db", db, "--format", "json",
+            "--concurrency", "8"]
+    code, out, err = _invoke([*args, "--candidate", "openai-compatible/cand"], capsys)
+    assert code == 2 and "failed" in err and "--resume" in err
+    run_id = err.split("shadow run ")[1].split()[0]
+    with Store(db) as store:
+        stored = {json.loads(r["prompt"])[-1]["content"].split("<<")[1].rstrip(">")
+                  for r in store.get_samples(run_id, columns=("prompt",))}
+    assert 16 <= len(stored) < 40 and key not in stored
+    before = dict(model_server.prompt_counts)
+    code, out, err = _invoke([*args, "--resume", run_id], capsys)
+    assert code == 0, err
+    sec = json.loads(out)
+    assert sec["run_id"] == run_id and sec["disagreement"]["n"] == 40
+    assert sec["disagreement"]["k"] == 8                    # i % 5 == 0 logged "x": 8 of 40
+    asked = {k: model_server.prompt_counts[k] - before.get(k, 0) for k in (f"A{i}" for i in range(40))}
+    assert all(asked[k] == 0 for k in stored) and all(asked[k] == 1 for k in asked if k not in stored)

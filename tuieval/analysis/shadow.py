@@ -25,6 +25,8 @@ from tuieval.analysis.slices import column_levels, discover_slices_columns, dist
 from tuieval.analysis.stats import bootstrap_ci, normal_mixture_halfwidth, paired_bootstrap, wilson
 
 QUANTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
+#: the name of the pairwise judge scorer a shadow run gets with `--judge`
+JUDGE_NAME = "shadow_judge"
 #: bootstrap replicates for the shift intervals
 B = 2000
 

@@ -15,20 +15,20 @@ import sys
 import click
 
 from tuieval.cli import (DEFAULT_CONNECT_S, DEFAULT_TOTAL_S, EXIT_BAD_INPUT, EXIT_GATE_FAILED, EXIT_INTERRUPTED,
-                         BadInput, _open_store, db_option, timeouts_from_flags)
+                         BadInput, _open_store, _resolve, db_option, timeouts_from_flags)
 
 AGREEMENT_METHODS = ("canonical", "lexical", "embeddings", "entailment", "hybrid")
 
 
 @click.command("shadow")
 @click.argument("log", type=click.Path())
-@click.option("--candidate", required=True, metavar="SPEC", help="The model to evaluate (provider/model).")
+@click.option("--candidate", default=None, metavar="SPEC", help="The model to evaluate (provider/model).")
 @click.option("--baseline", default=None, metavar="SPEC",
               help="A baseline model to replay beside it; without it the log's own responses are the baseline.")
 @click.option("--budget", type=click.IntRange(min=1), default=200, show_default=True,
               help="Prompts to sample from the log (requests per model).")
 @click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), default=None, metavar="USD",
-              help="Not available yet: tuieval has no price table (use --budget).")
+              help="Not supported by shadow yet (use --budget).")
 @click.option("--precision", type=click.FloatRange(min=0, max=1, min_open=True), default=None, metavar="W",
               help="Stop once the disagreement rate's anytime-valid 95% interval is narrower than W.")
 @click.option("--alpha", type=click.FloatRange(min=0, max=0.5, min_open=True), default=0.05, show_default=True)
@@ -62,11 +62,13 @@ AGREEMENT_METHODS = ("canonical", "lexical", "embeddings", "entailment", "hybrid
 @click.option("--stream/--no-stream", "stream", default=True)
 @click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
 @db_option
+@click.option("--resume", "resume_id", default=None, metavar="RUN_ID",
+              help="Finish an interrupted shadow evaluation (its candidate run), with the settings it started with.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def shadow_command(log, candidate, baseline, budget, max_cost, precision, alpha, fields, agreement, agreement_model,
                    agreement_judge, judge, judge_base_url, judge_api_key_env, max_disagreement, max_p99_shift_ms, temperature, max_tokens, seed, concurrency,
                    base_url, api_key_env, baseline_base_url, baseline_api_key_env, timeout, connect_timeout,
-                   read_timeout, max_retries, stream, fmt, db_path, quiet) -> None:
+                   read_timeout, max_retries, stream, fmt, db_path, resume_id, quiet) -> None:
     """Shadow-evaluate CANDIDATE on prompts sampled from the traffic LOG (JSONL)."""
     import asyncio
 
@@ -74,8 +76,25 @@ def shadow_command(log, candidate, baseline, budget, max_cost, precision, alpha,
     from tuieval.traffic.log import TrafficLogError, parse_field_mapping
     from tuieval.traffic.shadow import ShadowError, ShadowSettings, judge_spec, make_plan, run_shadow
 
+    resume = None
+    if resume_id:
+        from tuieval.store.shadow import get_shadow
+
+        store = _open_store(db_path, must_exist=True)
+        link = get_shadow(store, _resolve(store, resume_id, "--resume"))
+        if link is None:
+            raise BadInput(f"--resume: run {resume_id} is not the candidate run of a shadow evaluation")
+        stored = link["config"].get("settings") or {}
+        if candidate and candidate != stored.get("candidate"):
+            raise BadInput(f"--candidate: run {link['run_id']} evaluated {stored.get('candidate')}, not {candidate}")
+        if os.path.abspath(log) != os.path.abspath(link["log_path"]):
+            raise BadInput(f"LOG: run {link['run_id']} replayed {link['log_path']}, not {log}")
+        store.close()
+        resume = link
+    elif not candidate:
+        raise BadInput("--candidate is required (e.g. --candidate demo/steady)")
     if max_cost is not None:
-        raise BadInput("--max-cost: tuieval has no price table yet, so it cannot bound a replay in dollars; "
+        raise BadInput("--max-cost: not supported by shadow yet (the replay is not priced); "
                        "bound it with --budget N (requests per model)")
     if not os.path.isfile(log):
         raise BadInput(f"{log}: no such file")
@@ -90,13 +109,21 @@ def shadow_command(log, candidate, baseline, budget, max_cost, precision, alpha,
     variance = {"method": agreement, **({"model": agreement_model} if agreement_model else {}),
                 **({"judge": agreement_judge} if agreement_judge else {})}
     timeouts = timeouts_from_flags(connect_timeout, read_timeout, timeout)
-    settings = ShadowSettings(log_path=log, candidate=candidate, baseline=baseline, mapping=mapping, budget=budget,
-                              precision=precision, alpha=alpha, temperature=temperature, max_tokens=max_tokens,
-                              seed=seed, concurrency=concurrency, stream=stream, max_retries=max_retries,
-                              timeouts=timeouts, agreement=variance, max_disagreement=max_disagreement,
-                              max_p99_shift_ms=max_p99_shift_ms, candidate_base_url=base_url,
-                              baseline_base_url=baseline_base_url, judge=judge, judge_base_url=judge_base_url,
-                              judge_api_key_env=judge_api_key_env)
+    if resume is not None:
+        # the run's own settings (what was sampled and how answers were compared); only the
+        # concurrency and the retries may change
+        settings = ShadowSettings.from_stored(resume["config"]["settings"])
+        settings.concurrency, settings.max_retries = concurrency, max_retries
+        candidate, baseline, timeouts = settings.candidate, settings.baseline, settings.timeouts
+        base_url, baseline_base_url = settings.candidate_base_url, settings.baseline_base_url
+    else:
+        settings = ShadowSettings(log_path=log, candidate=candidate, baseline=baseline, mapping=mapping, budget=budget,
+                                  precision=precision, alpha=alpha, temperature=temperature, max_tokens=max_tokens,
+                                  seed=seed, concurrency=concurrency, stream=stream, max_retries=max_retries,
+                                  timeouts=timeouts, agreement=variance, max_disagreement=max_disagreement,
+                                  max_p99_shift_ms=max_p99_shift_ms, candidate_base_url=base_url,
+                                  baseline_base_url=baseline_base_url, judge=judge, judge_base_url=judge_base_url,
+                                  judge_api_key_env=judge_api_key_env)
     spec = judge_spec(settings)
     if spec is not None:
         from tuieval.engine.judging import make_judge_backends
@@ -134,7 +161,8 @@ def shadow_command(log, candidate, baseline, budget, max_cost, precision, alpha,
 
     async def _go():
         try:
-            return await run_shadow(store, settings, plan, cand_backend, base_backend, on_batch=on_batch)
+            return await run_shadow(store, settings, plan, cand_backend, base_backend, on_batch=on_batch,
+                                    resume=resume)
         finally:
             for b in (cand_backend, base_backend):
                 if b is not None:
@@ -145,11 +173,15 @@ def shadow_command(log, candidate, baseline, budget, max_cost, precision, alpha,
 
     try:
         outcome = asyncio.run(_go())
+    except ShadowError as exc:
+        raise BadInput(str(exc)) from None
     except (KeyboardInterrupt, asyncio.CancelledError):
-        click.echo("interrupted: the shadow runs are kept as partial", err=True)
+        click.echo("interrupted: the shadow runs are kept as partial; finish them with "
+                   f"`tuieval shadow {log} --resume RUN_ID` (the candidate's run, `tuieval runs`)", err=True)
         sys.exit(EXIT_INTERRUPTED)
     if outcome.status == "failed":
-        click.echo(f"tuieval: shadow run {outcome.run_id} failed: {outcome.fatal}", err=True)
+        click.echo(f"tuieval: shadow run {outcome.run_id} failed: {outcome.fatal}; once fixed, finish it with "
+                   f"`tuieval shadow {log} --resume {outcome.run_id}`", err=True)
         sys.exit(EXIT_BAD_INPUT)
 
     from tuieval.report.build import build_report

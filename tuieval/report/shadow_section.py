@@ -37,6 +37,7 @@ def shadow_section(store: Store, run: Mapping[str, Any], cases: Sequence[Mapping
                                          slice_disagreement)
     from tuieval.analysis.slices import derive_features
     from tuieval.analysis.stats import wilson
+    from tuieval.analysis.variance.config import VarianceConfig
     from tuieval.sample_rules import answer_text, is_error
 
     cases = list(cases if cases is not None else store.analysis_cases(run["id"]))
@@ -47,7 +48,7 @@ def shadow_section(store: Store, run: Mapping[str, Any], cases: Sequence[Mapping
     settings = cfg.get("settings") or {}
     alpha = float(settings.get("alpha") or 0.05)
 
-    comparable, disagree, order = [], [], []
+    comparable, disagree = [], []
     prompts: list[dict[str, Any]] = []
     for c in cases:
         cid = c["case_id"]
@@ -59,7 +60,6 @@ def shadow_section(store: Store, run: Mapping[str, Any], cases: Sequence[Mapping
         agrees = bool(s.get("correct")) and not is_error(s)
         comparable.append(c)
         disagree.append(0.0 if agrees else 1.0)
-        order.append(s.get("dispatch_order") or 0)
         if not agrees:
             prompts.append({"case_id": cid, "prompt": (c.get("input_text") or "")[:PROMPT_CHARS],
                             "baseline": answer_text(b), "candidate": answer_text(s),
@@ -108,7 +108,7 @@ def shadow_section(store: Store, run: Mapping[str, Any], cases: Sequence[Mapping
         "log": {"path": link["log_path"], **(cfg.get("log") or {})},
         "sampling": {"budget": settings.get("budget"), "planned": cfg.get("planned"), "replayed": cfg.get("replayed"),
                      "stop": cfg.get("stop"), "precision": settings.get("precision"), "alpha": alpha},
-        "agreement_method": (run.get("config") or {}).get("variance", {}).get("method", "canonical"),
+        "agreement_method": VarianceConfig.from_run(run).effective_method,
         "n_not_comparable": len([c for c in cases if c["case_id"] in cand]) - n,
         "disagreement": overall,
         "slices": slices["slices"],
@@ -131,7 +131,7 @@ def _judge_summary(store: Store, run: Mapping[str, Any], prompts: list[dict[str,
     import json
 
     from tuieval.analysis.stats import wilson
-    from tuieval.traffic.shadow import JUDGE_NAME
+    from tuieval.analysis.shadow import JUDGE_NAME
 
     scorers = (run.get("config") or {}).get("scorers") or []
     spec = next((s for s in scorers if s.get("name") == JUDGE_NAME), None)

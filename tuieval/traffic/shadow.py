@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Callable, Mapping, Sequence
 
-from tuieval.analysis.shadow import disagreement_sequence, precise_enough
+from tuieval.analysis.shadow import JUDGE_NAME, disagreement_sequence, precise_enough
 from tuieval.analysis.variance.config import VarianceConfig
 from tuieval.backends.base import ModelBackend, Timeouts
 from tuieval.engine import Engine, RunOptions
@@ -39,8 +39,6 @@ TEMPLATE_ID = "logged"
 #: the scorer a shadow run's samples carry (the run-time check; the tier decides `correct`)
 SCORER = "normalized"
 PAIR_TEMPLATE = "pair"
-#: the name of the pairwise judge scorer a shadow run gets with --judge
-JUDGE_NAME = "shadow_judge"
 
 
 class ShadowError(ValueError):
@@ -74,6 +72,17 @@ class ShadowSettings:
     judge: str | None = None                          # a pairwise judge of the disagreements
     judge_base_url: str | None = None
     judge_api_key_env: str | None = None
+
+    @classmethod
+    def from_stored(cls, d: Mapping[str, Any]) -> "ShadowSettings":
+        """The settings a shadow evaluation was started with (its shadow_runs config)."""
+        from tuieval.traffic.log import parse_field_mapping
+
+        fields = {f for f in cls.__dataclass_fields__}
+        kw = {k: v for k, v in d.items() if k in fields}
+        kw["timeouts"] = Timeouts(**(d.get("timeouts") or {}))
+        kw["mapping"] = parse_field_mapping(dict(d.get("mapping") or {}))
+        return cls(**kw)
 
     def stored(self) -> dict[str, Any]:
         out = asdict(self)
@@ -211,8 +220,15 @@ def make_plan(settings: ShadowSettings) -> SamplePlan:
 
 async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, candidate: ModelBackend,
                      baseline: ModelBackend | None, *, on_event: Callable | None = None,
-                     on_batch: Callable[[dict[str, Any]], None] | None = None) -> ShadowOutcome:
-    """Replay `plan` batch by batch until it is used up or the disagreement is known to `precision`."""
+                     on_batch: Callable[[dict[str, Any]], None] | None = None,
+                     resume: Mapping[str, Any] | None = None) -> ShadowOutcome:
+    """Replay `plan` batch by batch until it is used up or the disagreement is known to `precision`.
+
+    With `resume` (a stored shadow link, `tuieval.store.shadow.get_shadow`) the same runs are
+    finished: the plan is the same (same log, same settings), so the batches already stored are
+    walked again without a request (the engine skips stored samples, the verdicts are recomputed
+    the same way) and the replay goes on from the first missing answer, stopping where an
+    uninterrupted replay would have stopped."""
     from pathlib import Path
 
     name = f"shadow:{Path(settings.log_path).name}"
@@ -227,17 +243,31 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
         base_opts = RunOptions(model=settings.baseline or "", base_url=getattr(baseline, "base_url", None)
                                or settings.baseline_base_url, **common)
         base_engine = Engine(store, baseline, on_event)
-        base_id = base_engine.create_run(suite, base_opts)
-        kind = "model"
+    if resume is not None:
+        cand_id, base_id, kind = resume["run_id"], resume["baseline_run_id"], resume["baseline_kind"]
+        if (kind == "model") != (baseline is not None):
+            raise ShadowError(f"--resume: run {cand_id} was compared with "
+                              f"{'a baseline model' if kind == 'model' else 'the logged answers'}")
+        stored = [c["case_id"] for c in store.get_cases(cand_id)]
+        if stored != [ch.case_id for ch in plan.chosen[:len(stored)]]:
+            raise ShadowError(f"{settings.log_path}: the log (or its sampling) changed since run {cand_id} started; "
+                              "start a new shadow evaluation")
+        config = dict(resume["config"])
+        config["resumed_at"] = now_iso()
     else:
-        logged_model = next((c.record.model for c in plan.chosen if c.record.model), None) or "unknown"
-        base_id = store.create_run(_baseline_run_row(suite, f"logged/{logged_model}", settings), [])
-        kind = "logged"
-    # the candidate is created last, so `latest` names it (its report holds the shadow section)
+        if base_engine is not None:
+            base_id = base_engine.create_run(suite, base_opts)
+            kind = "model"
+        else:
+            logged_model = next((c.record.model for c in plan.chosen if c.record.model), None) or "unknown"
+            base_id = store.create_run(_baseline_run_row(suite, f"logged/{logged_model}", settings), [])
+            kind = "logged"
     cand_engine = Engine(store, candidate, on_event)
-    cand_id = cand_engine.create_run(suite, cand_opts)
-    config: dict[str, Any] = {"settings": settings.stored(), "log": _log_summary(plan), "planned": len(plan.chosen),
-                              "replayed": 0, "stop": None, "started_at": now_iso()}
+    if resume is None:
+        # the candidate is created last, so `latest` names it (its report holds the shadow section)
+        cand_id = cand_engine.create_run(suite, cand_opts)
+        config = {"settings": settings.stored(), "log": _log_summary(plan), "planned": len(plan.chosen),
+                  "replayed": 0, "stop": None, "started_at": now_iso()}
     save_shadow(store, cand_id, base_id, kind, settings.log_path, config)
 
     batch = settings.batch or max(16, 2 * settings.concurrency)
