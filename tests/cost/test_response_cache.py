@@ -117,6 +117,6 @@ def test_judge_calls_are_cached_like_model_calls(tmp_path):
         out = _tuieval("run", suite, "--model", "demo/steady", "--cache", "--db", db, "--quiet", env=env)
         assert out.returncode == 0, out.stderr
     with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT r.started_at, j.cached, COUNT(*) FROM judgements j JOIN runs r ON r.id = j.run_id "
-                            "GROUP BY j.run_id ORDER BY r.started_at").fetchall()
+        rows = conn.execute("SELECT r.rowid, j.cached, COUNT(*) FROM judgements j JOIN runs r ON r.id = j.run_id "
+                            "GROUP BY j.run_id ORDER BY r.rowid").fetchall()
     assert [(c, n) for _, c, n in rows] == [(0, 4), (1, 4)]  # 2 samples × 2 judge samples, then all replayed
