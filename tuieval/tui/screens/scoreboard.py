@@ -77,6 +77,31 @@ def _with_power(detail: Text, sl: dict[str, Any] | None) -> Text:
     return Text("\n").join(lines)
 
 
+def _with_cost(detail: Text, sl: dict[str, Any] | None, cost: dict[str, Any] | None) -> Text:
+    """The detail line with what the highlighted slice cost (the report's `cost` section): the
+    run's total on the overall row, the slice's dollars and mean per case (n) on a slice's."""
+    from tuieval.cost.estimate import dollars
+
+    if not cost or sl is None:
+        return detail
+    sim = " (made-up demo price)" if cost.get("simulated") else ""
+    if sl.get("key") == "overall":
+        if cost.get("total") is None:
+            text = f" · cost unknown: no price for {', '.join(cost.get('unpriced') or [])}"
+        else:
+            text = (f" · cost {dollars(cost['total'])} (n={cost['model']['n_requests']} requests, "
+                    f"{dollars(cost.get('per_case'))}/case){sim}")
+    else:
+        row = next((c for c in cost.get("slices") or []
+                    if c.get("key") == sl.get("key") and str(c.get("value")) == str(sl.get("value"))), None)
+        if row is None or row.get("dollars") is None:
+            return detail
+        text = f" · cost {dollars(row['dollars'])} ({dollars(row.get('per_case'))}/case, n={row['n_cases']}){sim}"
+    out = detail.copy()
+    out.append(text, style="dim")
+    return out
+
+
 class ScoreboardScreen(AppScreen):
     BINDINGS = [
         Binding("o", "cycle_sort", "Sort", id="scoreboard.sort"),
@@ -250,7 +275,8 @@ class ScoreboardScreen(AppScreen):
         else:
             live = self.tapp.live_runs.get(self.run_id)
             spc = live.samples if live is not None else None
-        self.query_one("#sb-detail", Static).update(_with_power(detail_line(sl, pal, spc), sl))
+        cost = self.data.report.get("cost") if self.data is not None else None
+        self.query_one("#sb-detail", Static).update(_with_cost(_with_power(detail_line(sl, pal, spc), sl), sl, cost))
         slo = None
         if self.data is not None:
             mask = self.data.sample_mask(sl)
