@@ -12,6 +12,10 @@ Each GET of a batch advances it one step: validating → in_progress → finaliz
 follow the loopback model server's rule: "Answer: X" for the text X between << and >> of the
 last user message. Counters: `files_uploaded`, `batches_created`, `polls`, `lines_received`,
 `downloads`. Runs in its own thread and loop (aiohttp.web).
+
+Prompt caching: `prompt_cache_read` / `prompt_cache_write` (default 0) report that many of each
+line's prompt tokens as read from (and, Anthropic, written to) the provider's prompt cache, in the
+usage shapes of tests.support.model_server (`openai_usage`, `anthropic_usage`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import threading
 from typing import Any
 
 from aiohttp import web
+
+from tests.support.model_server import anthropic_usage, openai_usage
 
 _KEY_RE = re.compile(r"<<(.*?)>>", re.S)
 STEPS = ("validating", "in_progress", "finalizing")
@@ -60,6 +66,9 @@ class BatchServer:
         self.polled = threading.Event()
         #: answer POST /v1/batches only after this many seconds (a client killed mid-submission)
         self.hang_after_create_s = 0.0
+        #: prompt tokens of each answered line reported as read from / written to the prompt cache
+        self.prompt_cache_read = 0
+        self.prompt_cache_write = 0
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -160,8 +169,7 @@ class BatchServer:
                     "id": f"chatcmpl-{cid}", "object": "chat.completion", "model": body.get("model"),
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                                  "finish_reason": "stop"}],
-                    "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": math.ceil(len(text) / 4),
-                              "total_tokens": prompt_tokens + math.ceil(len(text) / 4)}}}})
+                    "usage": openai_usage(prompt_tokens, math.ceil(len(text) / 4), self._cache_cfg())}}})
             done += 1
         if out:
             batch["output_file_id"] = self._new_file("".join(json.dumps(o) + "\n" for o in out).encode(),
@@ -171,6 +179,9 @@ class BatchServer:
                                                     "batch_output")["id"]
         batch["request_counts"] = {"total": len(batch["_lines"]), "completed": done, "failed": failed}
         batch["status"] = final
+
+    def _cache_cfg(self) -> dict[str, int]:
+        return {"prompt_cache_read": self.prompt_cache_read, "prompt_cache_write": self.prompt_cache_write}
 
     def _public(self, batch: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in batch.items() if not k.startswith("_")}
@@ -311,8 +322,8 @@ class BatchServer:
                         lines.append({"custom_id": cid, "result": {"type": "succeeded", "message": {
                             "id": f"msg_{cid}", "type": "message", "role": "assistant", "model": params.get("model"),
                             "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
-                            "usage": {"input_tokens": max(1, len(json.dumps(params.get("messages", ""))) // 4),
-                                      "output_tokens": math.ceil(len(text) / 4)}}}})
+                            "usage": anthropic_usage(max(1, len(json.dumps(params.get("messages", ""))) // 4),
+                                                     math.ceil(len(text) / 4), self._cache_cfg())}}})
                         counts["succeeded"] += 1
                 batch["_results"] = "".join(json.dumps(x) + "\n" for x in lines).encode()
                 batch["processing_status"] = "ended"

@@ -83,6 +83,14 @@ Options also read and write as attributes (``server.latency_ms = 60``), through 
   answer: the bucket's state in bucket mode, else ``ratelimit_remaining`` and
   ``ratelimit_reset_s``;
 * ``grade_latency_ms`` — extra latency of rubric judge requests only (a slow judge);
+* ``prompt_cache_read`` / ``prompt_cache_write`` — **prompt caching** (default 0: not reported):
+  of a chat request's prompt tokens (always ``max(1, len(json.dumps(messages)) // 4)``), say that
+  this many were read from the provider's prompt cache (capped at the prompt) and, Anthropic only,
+  written to it (capped at what is left). OpenAI: ``usage.prompt_tokens_details.cached_tokens``,
+  ``prompt_tokens`` stays the whole prompt; Anthropic: ``cache_read_input_tokens`` and
+  ``cache_creation_input_tokens``, ``input_tokens`` is what is left (as Anthropic counts), in
+  whole answers, ``message_start`` and ``message_delta``; the embeddings usage always has
+  ``prompt_tokens`` (its word count);
 * ``fail_message`` — the error message of injected HTTP errors (default "injected HTTP N");
 * ``bucket_rate`` (requests/s) + ``bucket_capacity`` — **token-bucket mode**: a request
   finding the bucket empty gets a 429 with ``Retry-After`` (whole seconds, rounded up) and
@@ -259,6 +267,8 @@ _CONFIG_FIELDS = {
     "bucket_capacity": 1.0,
     "fail_message": None,
     "grade_latency_ms": 0.0,
+    "prompt_cache_read": 0,
+    "prompt_cache_write": 0,
 }
 
 
@@ -715,11 +725,11 @@ class ModelServer:
             return web.Response(text="<html><body>Welcome to nginx!</body></html>", content_type="text/html")
         if not body.get("stream") or reply == "json":
             return await self._whole(request, proto, model, "".join(pieces), finish, len(pieces), input_tokens, fault,
-                                     headers)
+                                     headers, cfg)
         if proto == "openai":
-            events = _openai_events(model, pieces, finish, input_tokens, body)
+            events = _openai_events(model, pieces, finish, input_tokens, body, cfg)
         else:
-            events = _anthropic_events(model, pieces, finish, input_tokens)
+            events = _anthropic_events(model, pieces, finish, input_tokens, cfg)
         return await self._stream(request, events, cfg, fault, headers)
 
     async def _embeddings(self, request: web.Request) -> web.StreamResponse:
@@ -789,6 +799,7 @@ class ModelServer:
         in_tokens: int,
         fault: int | str | None,
         headers: dict[str, str] | None = None,
+        cfg: dict[str, Any] | None = None,
     ) -> web.StreamResponse:
         if proto == "openai":
             obj: dict[str, Any] = {
@@ -799,11 +810,7 @@ class ModelServer:
                 "choices": [
                     {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
                 ],
-                "usage": {
-                    "prompt_tokens": in_tokens,
-                    "completion_tokens": out_tokens,
-                    "total_tokens": in_tokens + out_tokens,
-                },
+                "usage": openai_usage(in_tokens, out_tokens, cfg),
             }
         else:
             obj = {
@@ -814,7 +821,7 @@ class ModelServer:
                 "content": [{"type": "text", "text": text}],
                 "stop_reason": finish,
                 "stop_sequence": None,
-                "usage": {"input_tokens": in_tokens, "output_tokens": out_tokens},
+                "usage": anthropic_usage(in_tokens, out_tokens, cfg),
             }
         return await self._send_json(request, json.dumps(obj).encode(), fault, headers)
 
@@ -888,7 +895,33 @@ def _abort(request: web.Request) -> None:
         transport.abort()
 
 
-def _openai_events(model: str, pieces: list[str], finish: str, in_tokens: int, body: dict[str, Any]) -> list[bytes]:
+def prompt_cache_split(in_tokens: int, cfg: dict[str, Any] | None) -> tuple[int, int]:
+    """(read from the prompt cache, written to it) of a prompt of `in_tokens` tokens."""
+    cfg = cfg or {}
+    read = min(in_tokens, int(cfg.get("prompt_cache_read") or 0))
+    write = min(in_tokens - read, int(cfg.get("prompt_cache_write") or 0))
+    return read, write
+
+
+def openai_usage(in_tokens: int, out_tokens: int, cfg: dict[str, Any] | None) -> dict[str, Any]:
+    usage: dict[str, Any] = {"prompt_tokens": in_tokens, "completion_tokens": out_tokens,
+                             "total_tokens": in_tokens + out_tokens}
+    read, _ = prompt_cache_split(in_tokens, cfg)
+    if read:
+        usage["prompt_tokens_details"] = {"cached_tokens": read}
+    return usage
+
+
+def anthropic_usage(in_tokens: int, out_tokens: int, cfg: dict[str, Any] | None) -> dict[str, Any]:
+    read, write = prompt_cache_split(in_tokens, cfg)
+    usage: dict[str, Any] = {"input_tokens": in_tokens - read - write, "output_tokens": out_tokens}
+    if read or write:
+        usage.update(cache_read_input_tokens=read, cache_creation_input_tokens=write)
+    return usage
+
+
+def _openai_events(model: str, pieces: list[str], finish: str, in_tokens: int, body: dict[str, Any],
+                   cfg: dict[str, Any] | None = None) -> list[bytes]:
     created = int(time.time())
 
     def chunk(choices: list[dict[str, Any]], **extra: Any) -> bytes:
@@ -906,13 +939,13 @@ def _openai_events(model: str, pieces: list[str], finish: str, in_tokens: int, b
     events += [chunk([{"index": 0, "delta": {"content": p}, "finish_reason": None}]) for p in pieces]
     events.append(chunk([{"index": 0, "delta": {}, "finish_reason": finish}]))
     if (body.get("stream_options") or {}).get("include_usage"):
-        usage = {"prompt_tokens": in_tokens, "completion_tokens": len(pieces), "total_tokens": in_tokens + len(pieces)}
-        events.append(chunk([], usage=usage))
+        events.append(chunk([], usage=openai_usage(in_tokens, len(pieces), cfg)))
     events.append(b"data: [DONE]\n\n")
     return events
 
 
-def _anthropic_events(model: str, pieces: list[str], finish: str, in_tokens: int) -> list[bytes]:
+def _anthropic_events(model: str, pieces: list[str], finish: str, in_tokens: int,
+                      cfg: dict[str, Any] | None = None) -> list[bytes]:
     def ev(name: str, obj: dict[str, Any]) -> bytes:
         return f"event: {name}\ndata: {json.dumps(obj)}\n\n".encode()
 
@@ -924,7 +957,7 @@ def _anthropic_events(model: str, pieces: list[str], finish: str, in_tokens: int
         "content": [],
         "stop_reason": None,
         "stop_sequence": None,
-        "usage": {"input_tokens": in_tokens, "output_tokens": 1},
+        "usage": anthropic_usage(in_tokens, 1, cfg),
     }
     events = [
         ev("message_start", {"type": "message_start", "message": message}),
@@ -939,11 +972,18 @@ def _anthropic_events(model: str, pieces: list[str], finish: str, in_tokens: int
         ev("content_block_stop", {"type": "content_block_stop", "index": 0}),
         ev(
             "message_delta",
-            {"type": "message_delta", "delta": {"stop_reason": finish, "stop_sequence": None}, "usage": {"output_tokens": len(pieces)}},
+            {"type": "message_delta", "delta": {"stop_reason": finish, "stop_sequence": None}, "usage": _delta_usage(in_tokens, len(pieces), cfg)},
         ),
         ev("message_stop", {"type": "message_stop"}),
     ]
     return events
+
+
+def _delta_usage(in_tokens: int, out_tokens: int, cfg: dict[str, Any] | None) -> dict[str, Any]:
+    """message_delta's usage: the output count, and (as Anthropic's API now does) the cache counts
+    again when there are any."""
+    usage = anthropic_usage(in_tokens, out_tokens, cfg)
+    return usage if "cache_read_input_tokens" in usage else {"output_tokens": out_tokens}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -82,10 +82,31 @@ def parse_body(obj: Any, acc: StreamAccumulator, secrets: tuple[str | None, ...]
         elif block.get("type") == "thinking":
             acc.reason(block.get("thinking") or "")
     acc.finish_reason = obj.get("stop_reason")
-    usage = obj.get("usage")
-    if isinstance(usage, dict):
-        acc.output_tokens = as_int(usage.get("output_tokens"))
-        acc.input_tokens = as_int(usage.get("input_tokens"))
+    take_usage(obj.get("usage"), acc)
+
+
+def take_usage(usage: Any, acc: StreamAccumulator, *, output: bool = True) -> None:
+    """Token counts from a Messages usage object (whole, message_start, message_delta, or a batch
+    result). Anthropic's ``input_tokens`` leaves out the prompt tokens read from its cache
+    (``cache_read_input_tokens``) and those written to it (``cache_creation_input_tokens``); they
+    are added back so that input_tokens is the whole prompt, as OpenAI counts it, with the two
+    parts kept beside it to be priced at their own rates. A count an object leaves out keeps the
+    value an earlier event gave."""
+    if not isinstance(usage, dict):
+        return
+    if output:
+        out = as_int(usage.get("output_tokens"))
+        if out is not None:
+            acc.output_tokens = out
+    read = as_int(usage.get("cache_read_input_tokens"))
+    if read is not None:
+        acc.cached_tokens = read
+    write = as_int(usage.get("cache_creation_input_tokens"))
+    if write is not None:
+        acc.cache_write_tokens = write
+    uncached = as_int(usage.get("input_tokens"))
+    if uncached is not None:
+        acc.input_tokens = uncached + (acc.cached_tokens or 0) + (acc.cache_write_tokens or 0)
 
 
 class AnthropicBackend(HTTPChatBackend):
@@ -119,14 +140,13 @@ class AnthropicBackend(HTTPChatBackend):
             elif block.get("type") == "thinking":
                 acc.reason(block.get("thinking") or "")
         elif kind == "message_delta":
-            acc.take_usage(obj.get("usage"), "output_tokens", "input_tokens")
+            take_usage(obj.get("usage"), acc)
             stop = (obj.get("delta") or {}).get("stop_reason")
             if stop:
                 acc.finish_reason = stop
         elif kind == "message_start":
-            usage = (obj.get("message") or {}).get("usage")
-            if isinstance(usage, dict):
-                acc.input_tokens = as_int(usage.get("input_tokens"))
+            # its output_tokens is a placeholder (1); message_delta brings the count
+            take_usage((obj.get("message") or {}).get("usage"), acc, output=False)
         elif kind == "message_stop":
             return True
         elif kind == "error":

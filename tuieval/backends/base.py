@@ -38,6 +38,10 @@ class ChatResult:
     input_tokens: int | None = None
     ttft_ms: float | None = None
     latency_ms: float = 0.0
+    #: Of input_tokens (always the whole prompt), those the provider read from its prompt cache
+    #: (priced at the cached-input rate) and those it wrote to it (Anthropic's cache writes).
+    cached_tokens: int | None = None
+    cache_write_tokens: int | None = None
     #: What the server's rate-limit headers said on this response, if it sent any.
     rate_limit: RateLimitInfo | None = None
     #: Answered from the response cache (tuieval run --cache), not by the server just now.
@@ -104,6 +108,8 @@ class BackendError(Exception):
         self.unreachable = unreachable
         self.output_tokens: int | None = None
         self.input_tokens: int | None = None
+        self.cached_tokens: int | None = None
+        self.cache_write_tokens: int | None = None
         #: Set on timeouts: when the attempt was given up (a right-censored latency).
         self.latency_ms: float | None = None
         self.rate_limit: RateLimitInfo | None = None

@@ -101,6 +101,8 @@ class StreamAccumulator:
         "finish_reason",
         "output_tokens",
         "input_tokens",
+        "cached_tokens",
+        "cache_write_tokens",
         "ttft_ms",
         "end",
         "responded",
@@ -123,6 +125,8 @@ class StreamAccumulator:
         self.finish_reason: str | None = None
         self.output_tokens: int | None = None
         self.input_tokens: int | None = None
+        self.cached_tokens: int | None = None
+        self.cache_write_tokens: int | None = None
         self.ttft_ms: float | None = None
 
     def answer(self, piece: str) -> None:
@@ -172,6 +176,8 @@ class StreamAccumulator:
             finish_reason=self.finish_reason,
             output_tokens=self.output_tokens,
             input_tokens=self.input_tokens,
+            cached_tokens=self.cached_tokens,
+            cache_write_tokens=self.cache_write_tokens,
             ttft_ms=self.ttft_ms,
             latency_ms=self.elapsed_ms(),
             rate_limit=self.rate_limit,
@@ -320,6 +326,7 @@ class HTTPChatBackend:
             exc.output_tokens = acc.output_tokens
         if exc.input_tokens is None:
             exc.input_tokens = acc.input_tokens
+            exc.cached_tokens, exc.cache_write_tokens = acc.cached_tokens, acc.cache_write_tokens
         if exc.kind == "timeout" and exc.latency_ms is None:
             exc.latency_ms = acc.elapsed_ms()
         if exc.rate_limit is None:

@@ -110,10 +110,19 @@ def parse_body(obj: Any, acc: StreamAccumulator, secrets: tuple[str | None, ...]
     if isinstance(reasoning, str):
         acc.reason(reasoning)
     acc.finish_reason = choice.get("finish_reason")
-    usage = obj.get("usage")
-    if isinstance(usage, dict):
-        acc.output_tokens = as_int(usage.get("completion_tokens"))
-        acc.input_tokens = as_int(usage.get("prompt_tokens"))
+    take_usage(obj.get("usage"), acc)
+
+
+def take_usage(usage: Any, acc: StreamAccumulator) -> None:
+    """Token counts from a Chat Completions usage object (streamed or whole, or a batch output
+    line): prompt_tokens is the whole prompt, of which ``prompt_tokens_details.cached_tokens``
+    came from the provider's prompt cache (priced at the cached-input rate)."""
+    acc.take_usage(usage, "completion_tokens", "prompt_tokens")
+    details = usage.get("prompt_tokens_details") if isinstance(usage, dict) else None
+    if isinstance(details, dict):
+        cached = as_int(details.get("cached_tokens"))
+        if cached is not None:
+            acc.cached_tokens = cached
 
 
 class OpenAIBackend(HTTPChatBackend):
@@ -135,7 +144,7 @@ class OpenAIBackend(HTTPChatBackend):
         err = chunk.get("error")
         if err or event.event == "error":
             raise _body_error(err or chunk, (self._api_key,), "in stream")
-        acc.take_usage(chunk.get("usage"), "completion_tokens", "prompt_tokens")
+        take_usage(chunk.get("usage"), acc)
         for choice in chunk.get("choices") or ():
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue

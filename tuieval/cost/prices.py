@@ -1,4 +1,5 @@
-"""The price table: US dollars per million input, output and cached-input tokens, per model.
+"""The price table: US dollars per million input, output and cached-input tokens (and, for
+Anthropic, prompt-cache writes), per model.
 
 The defaults ship in `default_prices.yaml` with the date they were read; `--prices FILE` (same
 shape) overrides or adds models. A model spec matches its longest listed prefix, so a dated
@@ -29,16 +30,29 @@ class Price:
     model: str  # the table entry matched (a prefix of the spec)
     input: float
     output: float
-    cached_input: float | None = None
+    cached_input: float | None = None  # None: cached prompt tokens cost the input rate
+    cache_write: float | None = None   # None: prompt tokens written to the cache cost the input rate
     batch_discount: float = 0.0  # share taken off input and output in the provider's batch API
     simulated: bool = False
     source: str = ""
     read_on: str = ""
 
     def cost(self, input_tokens: int | float | None, output_tokens: int | float | None, *,
-             batch: bool = False) -> float:
-        """Dollars for one request's tokens (missing counts as none)."""
-        dollars = ((input_tokens or 0) * self.input + (output_tokens or 0) * self.output) / PER
+             batch: bool = False, cached_tokens: int | float | None = None,
+             cache_write_tokens: int | float | None = None) -> float:
+        """Dollars for one request's tokens (missing counts as none).
+
+        `input_tokens` is the whole prompt; `cached_tokens` of it were read from the provider's
+        prompt cache (the cached-input rate) and `cache_write_tokens` written to it (the
+        cache-write rate); the rest is priced at the input rate. The batch discount applies to
+        every part (both providers state that their cache prices stack with it)."""
+        cached = cached_tokens or 0
+        written = cache_write_tokens or 0
+        plain = max(0.0, (input_tokens or 0) - cached - written)
+        dollars = (plain * self.input
+                   + cached * (self.input if self.cached_input is None else self.cached_input)
+                   + written * (self.input if self.cache_write is None else self.cache_write)
+                   + (output_tokens or 0) * self.output) / PER
         return dollars * (1.0 - self.batch_discount) if batch else dollars
 
     def to_json(self) -> dict[str, Any]:
@@ -86,14 +100,16 @@ def parse_table(data: Any, origin: str, base: dict[str, Price] | None = None) ->
             raise PriceError(f"{where}: expected a model spec provider/model (or a provider/ prefix)")
         if not isinstance(entry, dict):
             raise PriceError(f"{where}: expected {{input, output, cached_input}}")
-        unknown = set(entry) - {"input", "output", "cached_input", "simulated"}
+        unknown = set(entry) - {"input", "output", "cached_input", "cache_write", "simulated"}
         if unknown:
-            raise PriceError(f"{where}.{sorted(unknown)[0]}: unknown field (input, output, cached_input)")
+            raise PriceError(f"{where}.{sorted(unknown)[0]}: unknown field (input, output, cached_input, "
+                             "cache_write)")
         out[model] = Price(
             model=model,
             input=_number(entry.get("input"), f"{where}.input", required=True),
             output=_number(entry.get("output"), f"{where}.output", required=True),
             cached_input=_number(entry.get("cached_input"), f"{where}.cached_input", required=False),
+            cache_write=_number(entry.get("cache_write"), f"{where}.cache_write", required=False),
             batch_discount=float(discounts.get(model.split("/", 1)[0], 0.0)),
             simulated=bool(entry.get("simulated", False)),
             source=str(data.get("source") or origin),

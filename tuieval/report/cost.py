@@ -62,7 +62,8 @@ def cost_section(store, run: Mapping[str, Any], cases: Sequence[Mapping[str, Any
         "model": {
             "model": run["model"], "dollars": json_float(spent["model"]),
             "n_requests": n_requests, "input_tokens": spent["tokens"]["input"],
-            "output_tokens": spent["tokens"]["output"], "n_estimated": spent["tokens"]["n_estimated"],
+            "output_tokens": spent["tokens"]["output"], "cached_input_tokens": spent["tokens"]["cached_input"],
+            "cache_write_tokens": spent["tokens"]["cache_write"], "n_estimated": spent["tokens"]["n_estimated"],
             "n_cached": spent["tokens"]["n_cached"],
             "price": model_price.to_json() if priced else None,
         },

@@ -45,6 +45,8 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "attempts": "requests made for this sample (retries + 1)", "created_at": "ISO time stored",
         "cluster": "semantic cluster of the answer within its case and template",
         "cached": "1 when answered from the response cache (run --cache); left out of latency and cost",
+        "cached_tokens": "of input_tokens, those the provider read from its prompt cache (cached-input price)",
+        "cache_write_tokens": "of input_tokens, those the provider wrote to its prompt cache (Anthropic)",
     }),
     "clusters": ("Semantic clusters of each case's answers, as the analysis stored them.", {
         "run_id": "the run", "case_id": "the case", "template": "template id", "cluster": "cluster number",
@@ -73,6 +75,8 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "latency_ms": "judge request latency in ms", "input_tokens": "prompt tokens", "output_tokens": "reply tokens",
         "attempts": "requests made (retries + 1)", "error": "why the request failed, else null",
         "cached": "1 when answered from the response cache",
+        "cached_tokens": "of input_tokens, those the provider read from its prompt cache (cached-input price)",
+        "cache_write_tokens": "of input_tokens, those the provider wrote to its prompt cache (Anthropic)",
         "error_kind": "rate_limited | server_error | transport | timeout | client_error", "created_at": "ISO time stored",
     }),
     "batches": ("Provider batch jobs of `run --batch`, recorded before upload so a resumed run polls them.", {

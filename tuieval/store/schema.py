@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 
 # Each entry upgrades a database from version i to i+1. Never edit a released step:
 # append a new one, so every file created by an older tuieval still opens.
@@ -312,6 +312,16 @@ MIGRATIONS: list[str] = [
         config TEXT NOT NULL,              -- JSON: budget, precision, alpha, gates, sampling, stop
         created_at TEXT NOT NULL
     );
+    """,
+    # 12 -> 13: prompt tokens the provider served from its prompt cache (OpenAI's
+    # prompt_tokens_details.cached_tokens, Anthropic's cache_read_input_tokens) and, for Anthropic,
+    # those it wrote to it (cache_creation_input_tokens): each is part of input_tokens and is
+    # priced at its own rate (tuieval.cost.prices). NULL: the server did not say.
+    """
+    ALTER TABLE samples ADD COLUMN cached_tokens INTEGER;
+    ALTER TABLE samples ADD COLUMN cache_write_tokens INTEGER;
+    ALTER TABLE judgements ADD COLUMN cached_tokens INTEGER;
+    ALTER TABLE judgements ADD COLUMN cache_write_tokens INTEGER;
     """,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION

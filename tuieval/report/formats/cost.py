@@ -34,6 +34,14 @@ def cost_markdown(cost: dict[str, Any] | None) -> list[str]:
         out += ["", f"Priced at {price['model']}: ${price['input']:g} input / ${price['output']:g} output per million "
                     f"tokens (read {price.get('read_on') or 'n/a'})"
                 + (", batch discount applied" if cost.get("batch") else "") + "."]
+    model = cost.get("model") or {}
+    if model.get("cached_input_tokens") or model.get("cache_write_tokens"):
+        rate = f"${price['cached_input']:g}" if price and price.get("cached_input") is not None else "the input rate"
+        line = (f"Of {model['input_tokens']:,} input tokens, {model.get('cached_input_tokens') or 0:,} came from the "
+                f"provider's prompt cache (priced at {rate} per million)")
+        if model.get("cache_write_tokens"):
+            line += f" and {model['cache_write_tokens']:,} were written to it"
+        out += ["", line + "."]
     for j in cost.get("judges") or []:
         out.append(f"- judge `{cell(j['model'])}`: {dollars(j.get('dollars'))} over {j['n_requests']} requests")
     slices = sorted((s for s in cost.get("slices") or [] if s.get("per_case") is not None),
