@@ -227,6 +227,7 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
                          stream=stream, max_retries=max_retries, timeouts=timeouts, max_cost=max_cost,
                          prices=prices, batch=use_batch)
     cache = _open_cache(cache_path, store.path) if (use_cache or cache_only or cache_path) else None
+    options.cache_path = cache.path if cache is not None else None
     engine = Engine(store, backend, judge_backends=judge_backends, cache=cache, cache_only=cache_only)
     if stored_run is None:
         run_id = engine.create_run(loaded, options)

@@ -44,7 +44,9 @@ def test_each_distinct_string_is_sent_once_and_empty_strings_never(model_server)
         b = emb(["the capital is Paris", "Lyon"])
         counters = emb.counters()
     assert model_server.embedding_batches == [2, 1]  # "Paris" twice in one call counts once; "" not sent
-    assert counters == {"requests": 2, "retries": 0, "texts_sent": 3, "cache_hits": 1}
+    # tokens: the server's word counts, 1 + 4 for the first request and 1 for "Lyon"
+    assert counters == {"requests": 2, "retries": 0, "texts_sent": 3, "cache_hits": 1, "tokens": 6,
+                        "tokens_estimated": 0, "cached_requests": 0}
     assert not a[3].any() and not a[4].any()  # blank answers: zero rows, similar to nothing
     np.testing.assert_array_equal(a[1], b[0])
     assert a[0] @ a[1] == pytest.approx(1 / np.sqrt(4))  # one shared word of 1 and 4

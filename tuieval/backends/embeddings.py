@@ -13,7 +13,12 @@ after a run, outside the engine's event loop, so this client is a plain
 * Inputs go in batches of ``batch_size``; rows come back in input order (the
   response is sorted by ``index``), as a float32 matrix.
 * Vectors are cached per distinct string for the client's life (one report), so a
-  string is sent at most once.  Empty or whitespace-only strings are not sent (OpenAI
+  string is sent at most once.  Given a response cache (``cache``, a
+  tuieval.engine.caching.EmbeddingCache: a run made with ``--cache``), a whole request
+  already answered there is not sent again and costs nothing.
+* Tokens: ``usage.prompt_tokens`` of each response is counted (``tokens``); a response
+  without it has its inputs' tokens estimated from their length (about four characters a
+  token, ``tokens_estimated``), so the cost section can price the embeddings.  Empty or whitespace-only strings are not sent (OpenAI
   rejects them): they get a zero row, which is similar to nothing.  Inputs longer than
   ``max_chars`` are cut.
 * What is retried (429, 408, 5xx, timeouts, dropped connections) and how long to wait
@@ -36,6 +41,7 @@ import numpy as np
 from tuieval.backends.base import ServerError, Timeouts
 from tuieval.backends.registry import Endpoint, resolve_endpoint
 from tuieval.backends.sync_http import PostingClient, SyncJSONPoster
+from tuieval.cost.budget import tokens_from_text
 
 __all__ = ["Endpoint", "resolve_endpoint", "EmbeddingClient", "make_embedder", "parse_embeddings"]
 
@@ -83,11 +89,20 @@ def parse_embeddings(obj: Any, n: int) -> np.ndarray:
     return matrix
 
 
+def usage_tokens(obj: Any) -> int | None:
+    """The tokens an embeddings response says its inputs were (``usage.prompt_tokens``), if any."""
+    usage = obj.get("usage") if isinstance(obj, dict) else None
+    value = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 class EmbeddingClient(PostingClient):
     """A callable ``texts → float32 matrix`` (the analysis's `Embed`) over ``/embeddings``.
 
     Counters: ``requests`` (HTTP requests, retries included), ``retries``,
-    ``texts_sent`` (distinct strings sent), ``cache_hits``.  Use as a context manager or
+    ``texts_sent`` (distinct strings sent), ``cache_hits`` (strings met before in this client),
+    ``cached_requests`` (requests answered from the response cache), ``tokens`` (counted by the
+    server) and ``tokens_estimated``.  Use as a context manager or
     call :meth:`close`.
     """
 
@@ -95,7 +110,7 @@ class EmbeddingClient(PostingClient):
                  timeouts: Timeouts | None = None, batch_size: int = DEFAULT_BATCH_SIZE, max_retries: int = 4,
                  backoff_base_s: float = 0.5, backoff_cap_s: float = 8.0, max_chars: int = DEFAULT_MAX_CHARS,
                  client: httpx.Client | None = None, field: str = "--model",
-                 sleep: Callable[[float], None] | None = None) -> None:
+                 sleep: Callable[[float], None] | None = None, cache: Any = None) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be ≥ 1")
         self.endpoint = resolve_endpoint(spec, base_url, api_key_env=api_key_env, field=field, purpose="embeddings")
@@ -106,12 +121,17 @@ class EmbeddingClient(PostingClient):
                                       backoff_base_s=backoff_base_s, backoff_cap_s=backoff_cap_s, sleep=sleep)
         self._cache: dict[str, np.ndarray] = {}
         self._dim: int | None = None
+        self.response_cache = cache
         self.texts_sent = 0
         self.cache_hits = 0
+        self.tokens = 0
+        self.tokens_estimated = 0
+        self.cached_requests = 0
 
     def counters(self) -> dict[str, int]:
         return {"requests": self.requests, "retries": self.retries, "texts_sent": self.texts_sent,
-                "cache_hits": self.cache_hits}
+                "cache_hits": self.cache_hits, "tokens": self.tokens, "tokens_estimated": self.tokens_estimated,
+                "cached_requests": self.cached_requests}
 
     def _headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json", "accept": "application/json"}
@@ -120,11 +140,25 @@ class EmbeddingClient(PostingClient):
         return headers
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        """One request (with retries) for `texts`, uncached: rows in input order."""
+        """One request (with retries) for `texts`, or its answer from the response cache: rows
+        in input order."""
         body = {"model": self.endpoint.model, "input": list(texts)}
         n = len(texts)
-        return self._poster.post(f"{self.endpoint.base_url}/embeddings", self._headers(), body,
-                                 lambda obj: parse_embeddings(obj, n))
+        url = f"{self.endpoint.base_url}/embeddings"
+        if self.response_cache is not None:
+            hit = self.response_cache.get(url, self.spec, body)
+            if hit is not None:
+                self.cached_requests += 1
+                return hit[0]
+        matrix, counted = self._poster.post(url, self._headers(), body,
+                                            lambda obj: (parse_embeddings(obj, n), usage_tokens(obj)))
+        if counted is None:
+            self.tokens_estimated += sum(tokens_from_text(t) for t in texts)
+        else:
+            self.tokens += counted
+        if self.response_cache is not None:
+            self.response_cache.put(url, self.spec, body, matrix, counted)
+        return matrix
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         texts = [str(t) for t in texts]

@@ -1,4 +1,5 @@
-"""What a stored run cost: its model's samples and its judges' calls, priced per request.
+"""What a stored run cost: its model's samples, its judges' calls and the embedding requests of
+its report's clustering, priced per request.
 
 A run keeps the prices it ran at (`runs.config.prices`, written when the run starts), so a later
 change of the table does not rewrite what it cost; `tuieval report --prices FILE` re-prices it
@@ -22,10 +23,18 @@ def judge_models(scorer_specs: Sequence[Any] | None) -> list[str]:
                    for m in getattr(s, "models", ())})
 
 
-def stored_prices(table: PriceTable, model: str, scorer_specs: Sequence[Any] | None) -> dict[str, Any]:
+def embedding_models(config: Mapping[str, Any] | None) -> list[str]:
+    """The embeddings model a run's clustering calls (`variance.model`), if it names one."""
+    variance = (config or {}).get("variance") or {}
+    model = variance.get("model") if isinstance(variance, Mapping) else None
+    return [str(model)] if model else []
+
+
+def stored_prices(table: PriceTable, model: str, scorer_specs: Sequence[Any] | None,
+                  config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """spec → the price a run starts with (None where the table has no price)."""
     out: dict[str, Any] = {}
-    for spec in [model, *judge_models(scorer_specs)]:
+    for spec in [model, *judge_models(scorer_specs), *embedding_models(config)]:
         price = table.lookup(spec)
         out[spec] = price.to_json() if price is not None else None
     return out
@@ -36,7 +45,7 @@ def run_prices(run: Mapping[str, Any], override: PriceTable | None = None) -> di
     the run, else the shipped table (a run from before prices were stored)."""
     config = run.get("config") or {}
     stored = config.get("prices") or {}
-    specs = [run["model"], *judge_models(config.get("scorers"))]
+    specs = [run["model"], *judge_models(config.get("scorers")), *embedding_models(config)]
     table = default_table() if override is None else override
     out: dict[str, Price | None] = {}
     for spec in specs:
@@ -97,7 +106,15 @@ def stored_cost(store, run: Mapping[str, Any], prices: Mapping[str, Price | None
     for spec, j in judges.items():
         if prices.get(spec) is None:
             j["dollars"] = None
-    unpriced = sorted({spec for spec in [run["model"], *judges] if prices.get(spec) is None})
-    total = model_total + sum(j["dollars"] or 0.0 for j in judges.values())
+    # The report's embedding requests (clustering) belong to the run, not to a case.
+    embeddings: dict[str, dict[str, Any]] = {}
+    for row in store.embedding_usage(run["id"]):
+        e = dict(row)
+        e_price = prices.get(row["model"])
+        e["dollars"] = None if e_price is None else e_price.cost(row["input_tokens"] + row["estimated_tokens"], 0)
+        embeddings[row["model"]] = e
+    unpriced = sorted({spec for spec in [run["model"], *judges, *embeddings] if prices.get(spec) is None})
+    total = (model_total + sum(j["dollars"] or 0.0 for j in judges.values())
+             + sum(e["dollars"] or 0.0 for e in embeddings.values()))
     return {"total": total, "model": model_total if price is not None else None, "tokens": tokens,
-            "judges": judges, "per_case": per_case, "unpriced": unpriced, "batch": batch}
+            "judges": judges, "embeddings": embeddings, "per_case": per_case, "unpriced": unpriced, "batch": batch}

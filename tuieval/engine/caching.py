@@ -1,6 +1,9 @@
 """How the engine asks the response cache (tuieval.store.response_cache): the key of a request
 and the conversion between a cached row and a ChatResult.
 
+Embedding requests (the clustering's embeddings tier) go through `EmbeddingCache`, keyed by the
+same rule with one draw index for all (an embedding is not a draw).
+
 The key covers what decides the answer — the endpoint, the model, the whole request body the
 backend would send (never its headers, which hold the key) — plus the draw index: the sample
 index of a model request, the judgement's own index for a judge request. Without the draw index
@@ -35,12 +38,57 @@ def draw_index(request: ChatRequest) -> str:
     return f"sample:{request.hint.get('sample_index', 0)}"
 
 
+def body_key(endpoint: str, spec: str, body: Any, draw: str) -> str:
+    """The cache key of one request body: the one rule for chat, judge and embedding calls."""
+    blob = json.dumps([endpoint, spec, body, draw], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
 def cache_key(backend: Any, request: ChatRequest) -> tuple[str, str, str]:
     """(key, endpoint, draw) of one request."""
     endpoint, body = request_identity(backend, request)
     draw = draw_index(request)
-    blob = json.dumps([endpoint, backend.spec, body, draw], sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest(), endpoint, draw
+    return body_key(endpoint, backend.spec, body, draw), endpoint, draw
+
+
+#: The draw index of an embeddings request: an embedding is a function of its input, not a
+#: draw, so every request with the same body has the same answer.
+EMBEDDING_DRAW = "embedding"
+
+
+class EmbeddingCache:
+    """The response cache as the embeddings client asks it (tuieval.backends.embeddings): one
+    entry per embeddings request, keyed like a chat request (endpoint, model, whole body), the
+    vectors kept as little-endian float32 bytes (base64) with their shape, and the tokens the
+    server counted for it. A hit costs nothing."""
+
+    def __init__(self, cache: Any) -> None:
+        self.cache = cache
+
+    def get(self, url: str, spec: str, body: dict[str, Any]):
+        import base64
+
+        import numpy as np
+
+        hit = self.cache.get(body_key(url, spec, body, EMBEDDING_DRAW))
+        if hit is None:
+            return None
+        data = json.loads(hit["text"])
+        matrix = np.frombuffer(base64.b64decode(data["vectors"]), dtype="<f4").reshape(data["shape"])
+        return matrix.astype(np.float32), hit.get("input_tokens")
+
+    def put(self, url: str, spec: str, body: dict[str, Any], matrix: Any, tokens: int | None) -> None:
+        import base64
+
+        import numpy as np
+
+        m = np.ascontiguousarray(matrix, dtype="<f4")
+        text = json.dumps({"shape": list(m.shape), "vectors": base64.b64encode(m.tobytes()).decode("ascii")})
+        self.cache.put(body_key(url, spec, body, EMBEDDING_DRAW), url, spec, EMBEDDING_DRAW,
+                       {"text": text, "input_tokens": tokens})
+
+    def close(self) -> None:
+        self.cache.close()
 
 
 def result_from_row(row: dict[str, Any]) -> ChatResult:

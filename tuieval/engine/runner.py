@@ -89,6 +89,9 @@ class RunOptions:
     prices: Any = None
     #: Sent as provider batch jobs (tuieval.batch), not one request at a time.
     batch: bool = False
+    #: The response cache file of a `--cache` run: stored with the run so the report's
+    #: embedding calls are cached in it too (tuieval.engine.caching.EmbeddingCache).
+    cache_path: str | None = None
 
 
 @dataclass
@@ -167,11 +170,13 @@ class Engine:
         config["stream"] = options.stream
         if options.batch:
             config["batch"] = True
+        if options.cache_path:
+            config["response_cache"] = options.cache_path
         t = options.timeouts
         config["timeouts"] = {"connect": t.connect, "read": t.read, "total": t.total}
         if options.prices is not None:
             # What the run was priced at when it ran: a later price change does not rewrite it.
-            config["prices"] = stored_prices(options.prices, options.model, config.get("scorers"))
+            config["prices"] = stored_prices(options.prices, options.model, config.get("scorers"), config)
         run = {
             "suite": suite.name,
             "suite_path": suite.path,

@@ -68,7 +68,7 @@ def build(store: Store, run_id: str, *, persist_clusters: bool = False, with_row
         extractors = _extraction_section(store, run)
         if extractors is not None:
             report.setdefault("robustness", {})["extractors"] = extractors
-        perturbations = _perturbation_section(run, cases, samples)
+        perturbations = _perturbation_section(run, cases, samples, store)
         if perturbations is not None:
             report.setdefault("robustness", {})["perturbations"] = perturbations
         judge = _judge_section(store, run, samples)
@@ -107,7 +107,7 @@ def _analyze(store: Store, run: dict[str, Any], cases: list[dict[str, Any]], sam
         if stored is not None:
             return analyze_run(run, cases, samples, method=method, clusters=stored,
                                cluster_stats={"source": "stored"})
-    assignments, rows, stats = cluster_samples(run, samples, cases, method)
+    assignments, rows, stats = cluster_samples(run, samples, cases, method, store)
     if persist_clusters:
         store.write_clusters(run["id"], method, assignments, rows)
     return analyze_run(run, cases, samples, method=method, clusters=assignments, cluster_stats=stats)
@@ -152,7 +152,7 @@ def _add_redteam(store: Store, run: dict[str, Any], report: dict[str, Any]) -> N
 
 
 def _perturbation_section(run: dict[str, Any], cases: list[dict[str, Any]],
-                          samples: list[dict[str, Any]]) -> dict[str, Any] | None:
+                          samples: list[dict[str, Any]], store: Store | None = None) -> dict[str, Any] | None:
     """`robustness.perturbations` when the run holds perturbed copies of its cases (tuieval.perturb).
 
     The answer-change rate clusters each copy's answers with its original's, so it uses the
@@ -166,7 +166,7 @@ def _perturbation_section(run: dict[str, Any], cases: list[dict[str, Any]],
         return None
     var = VarianceConfig.from_run(run)
     method = var.effective_method
-    with Endpoints(var, method) as ep:
+    with Endpoints(var, method, (run.get("config") or {}).get("response_cache")) as ep:
         try:
             section = perturbation_analysis(cases, samples, method=method, threshold=var.threshold, judge=ep.judge,
                                             embed=ep.embed, tier=var.tier_args)
@@ -174,6 +174,9 @@ def _perturbation_section(run: dict[str, Any], cases: list[dict[str, Any]],
             if method not in REMOTE_METHODS:
                 raise
             raise clustering_error(method, exc, ep.field) from None
+        finally:
+            if store is not None:
+                ep.record_usage(store, run["id"], "perturbations")
         if section is not None:
             section["method"]["answer_change"]["counters"].update(ep.counters())
     return section

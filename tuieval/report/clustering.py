@@ -18,17 +18,18 @@ Assignments = dict[tuple[Any, Any, int], int]
 
 
 def cluster_samples(run: Mapping[str, Any], samples: Sequence[Mapping[str, Any]],
-                    cases: Sequence[Mapping[str, Any]] | None, method: str,
+                    cases: Sequence[Mapping[str, Any]] | None, method: str, store: Store | None = None,
                     ) -> tuple[Assignments, list[dict[str, Any]], dict[str, Any]]:
     """Cluster samples with the run's tier: (assignments, cluster rows for the store, stats).
 
     `cases` gives the judge each case's question (input text); without it the judge sees an
-    empty question. Raises ClusteringBackendError when a remote tier's endpoint fails."""
+    empty question. With `store`, the embedding requests made are recorded there (their cost).
+    Raises ClusteringBackendError when a remote tier's endpoint fails."""
     from tuieval.analysis.report import cluster_records, cluster_run
 
     var = VarianceConfig.from_run(run)
     questions = {c["case_id"]: c.get("input_text") or "" for c in cases} if cases is not None else None
-    with Endpoints(var, method) as ep:
+    with Endpoints(var, method, (run.get("config") or {}).get("response_cache")) as ep:
         try:
             results = cluster_run(samples, method, threshold=var.threshold, judge=ep.judge, embed=ep.embed,
                                   questions=questions, **var.tier_args)
@@ -38,6 +39,8 @@ def cluster_samples(run: Mapping[str, Any], samples: Sequence[Mapping[str, Any]]
             error = clustering_error(method, exc, ep.field)
         else:
             error = None
+        if store is not None:
+            ep.record_usage(store, run["id"], "clustering")  # spent even when the clustering failed
         if error is not None:
             raise error
         stats = {**results.stats, "source": "computed", **ep.counters()}

@@ -1,5 +1,5 @@
 """The `cost` section of tuieval.report/1: what the run cost, per run, per case, per sample and
-per slice, for its model and its judges (prices: tuieval.cost.prices; totals: tuieval.cost.spend).
+per slice, for its model, its judges and its clustering's embedding requests (prices: tuieval.cost.prices; totals: tuieval.cost.spend).
 
 Cached with the report (a run's prices are stored with it, so its cost does not change);
 `report --prices FILE` re-prices a run on purpose.
@@ -52,9 +52,14 @@ def cost_section(store, run: Mapping[str, Any], cases: Sequence[Mapping[str, Any
     judges = [{"model": spec, **{k: (json_float(v) if k == "dollars" else v) for k, v in j.items()},
                "price": table[spec].to_json() if table.get(spec) else None}
               for spec, j in sorted(spent["judges"].items())]
+    embeddings = [{"model": spec, "n_requests": e["n_requests"], "n_cached": e["n_cached"], "n_texts": e["n_texts"],
+                   "input_tokens": e["input_tokens"], "estimated_tokens": e["estimated_tokens"],
+                   "dollars": json_float(e["dollars"]),
+                   "price": table[spec].to_json() if table.get(spec) else None}
+                  for spec, e in sorted(spent["embeddings"].items())]
     return {
         "currency": "USD",
-        "total": json_float(spent["total"]) if priced or judges else None,
+        "total": json_float(spent["total"]) if priced or judges or embeddings else None,
         "n_cases": len(values),
         "per_case": json_float(mean),
         "per_case_ci": [json_float(x) for x in ci] if ci else None,
@@ -68,6 +73,7 @@ def cost_section(store, run: Mapping[str, Any], cases: Sequence[Mapping[str, Any
             "price": model_price.to_json() if priced else None,
         },
         "judges": judges,
+        "embeddings": embeddings,
         "slices": slices,
         "unpriced": spent["unpriced"],
         "batch": spent["batch"],

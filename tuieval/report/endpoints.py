@@ -58,8 +58,10 @@ class Endpoints:
     each call maps a BackendError to ClusteringBackendError naming its field.
     """
 
-    def __init__(self, var: VarianceConfig, method: str) -> None:
+    def __init__(self, var: VarianceConfig, method: str, cache_path: str | None = None) -> None:
         self.var, self.method = var, method
+        #: the run's response cache (`run --cache`): embedding requests answered there are not sent
+        self.cache_path = cache_path
         self.embed: Callable[..., Any] | None = None
         self.judge: Callable[..., Any] | None = None
         self._embedder: Any = None
@@ -76,7 +78,8 @@ class Endpoints:
         var, method = self.var, self.method
         try:
             if var.model and method in ("embeddings", "hybrid"):
-                self._embedder = EmbeddingClient(str(var.model), base_url=var.model_url, field="variance.model")
+                self._embedder = EmbeddingClient(str(var.model), base_url=var.model_url, field="variance.model",
+                                                 cache=_embedding_cache(self.cache_path))
                 self.embed = self._guard(self._embedder, "variance.model", "embeddings")
             if method in ("entailment", "hybrid"):
                 self._judge = ChatJudge(str(var.judge), base_url=var.judge_url, field="variance.judge")
@@ -107,7 +110,9 @@ class Endpoints:
         if self._embedder is not None:
             c = self._embedder.counters()
             out.update(model=self._embedder.spec, embedding_requests=c["requests"], embedding_retries=c["retries"],
-                       embedding_texts_sent=c["texts_sent"])
+                       embedding_texts_sent=c["texts_sent"], embedding_tokens=c["tokens"],
+                       embedding_tokens_estimated=c["tokens_estimated"],
+                       embedding_cached_requests=c["cached_requests"])
         if self._judge is not None:
             c = self._judge.counters()
             out.update(judge=self._judge.spec, judge_requests=c["requests"], judge_retries=c["retries"])
@@ -117,3 +122,29 @@ class Endpoints:
         for client in (self._embedder, self._judge):
             if client is not None:
                 client.close()
+        if self._embedder is not None and self._embedder.response_cache is not None:
+            self._embedder.response_cache.close()
+            self._embedder.response_cache = None
+
+    def record_usage(self, store: Any, run_id: str, purpose: str) -> None:
+        """Store what the embeddings client spent (tuieval.cost prices it in the cost section)."""
+        if self._embedder is None:
+            return
+        c = self._embedder.counters()
+        if c["requests"] or c["cached_requests"]:
+            store.add_embedding_usage(run_id, self._embedder.spec, purpose, c)
+
+
+def _embedding_cache(path: str | None) -> Any:
+    """The run's response cache for embedding requests, or None (no `--cache`, or a cache file
+    that cannot be opened now: the report is then computed without it)."""
+    if not path:
+        return None
+    from tuieval.engine.caching import EmbeddingCache
+    from tuieval.store import StoreError
+    from tuieval.store.response_cache import ResponseCache
+
+    try:
+        return EmbeddingCache(ResponseCache(path))
+    except StoreError:
+        return None

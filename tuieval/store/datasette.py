@@ -79,6 +79,13 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "cache_write_tokens": "of input_tokens, those the provider wrote to its prompt cache (Anthropic)",
         "error_kind": "rate_limited | server_error | transport | timeout | client_error", "created_at": "ISO time stored",
     }),
+    "embedding_usage": ("The embedding requests each computation of a run's clustering made, and their tokens.", {
+        "id": "row id", "run_id": "the run", "model": "the embeddings model spec (variance.model)",
+        "purpose": "clustering | perturbations", "requests": "HTTP requests sent (retries included)",
+        "cached_requests": "answered from the response cache (cost nothing)", "texts": "distinct strings sent",
+        "input_tokens": "tokens the server counted", "estimated_tokens": "tokens estimated where it gave no count",
+        "created_at": "ISO time recorded",
+    }),
     "batches": ("Provider batch jobs of `run --batch`, recorded before upload so a resumed run polls them.", {
         "local_id": "tuieval's id, also sent as the batch's metadata", "run_id": "the run",
         "provider": "openai", "base_url": "the API's base URL", "input_file_id": "the uploaded input file",

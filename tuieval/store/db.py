@@ -548,6 +548,23 @@ class Store:
                 "cache_write_tokens")
         return [dict(zip(keys, r)) for r in rows]
 
+    def add_embedding_usage(self, run_id: str, model: str, purpose: str, counters: dict[str, Any]) -> None:
+        """Record the embedding requests one computation of a run's clustering made (its cost)."""
+        self.conn.execute(
+            "INSERT INTO embedding_usage (run_id, model, purpose, requests, cached_requests, texts, input_tokens, "
+            "estimated_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, model, purpose, int(counters.get("requests") or 0), int(counters.get("cached_requests") or 0),
+             int(counters.get("texts_sent") or 0), int(counters.get("tokens") or 0),
+             int(counters.get("tokens_estimated") or 0), now_iso()))
+
+    def embedding_usage(self, run_id: str) -> list[dict[str, Any]]:
+        """Per embeddings model: requests, those answered from the response cache, tokens counted and estimated."""
+        rows = self.conn.execute(
+            "SELECT model, SUM(requests), SUM(cached_requests), SUM(texts), SUM(input_tokens), SUM(estimated_tokens) "
+            "FROM embedding_usage WHERE run_id = ? GROUP BY model ORDER BY model", (run_id,)).fetchall()
+        keys = ("model", "n_requests", "n_cached", "n_texts", "input_tokens", "estimated_tokens")
+        return [dict(zip(keys, r)) for r in rows]
+
     def done_keys(self, run_id: str) -> set[tuple[str, str, int]]:
         rows = self.conn.execute("SELECT case_id, template, sample_index FROM samples WHERE run_id = ?", (run_id,))
         return {(r[0], r[1], r[2]) for r in rows}

@@ -313,15 +313,28 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL
     );
     """,
-    # 12 -> 13: prompt tokens the provider served from its prompt cache (OpenAI's
-    # prompt_tokens_details.cached_tokens, Anthropic's cache_read_input_tokens) and, for Anthropic,
+    # 12 -> 13: what a run cost beyond its answers' plain tokens. Prompt tokens the provider
+    # served from its prompt cache (OpenAI's prompt_tokens_details.cached_tokens, Anthropic's cache_read_input_tokens) and, for Anthropic,
     # those it wrote to it (cache_creation_input_tokens): each is part of input_tokens and is
-    # priced at its own rate (tuieval.cost.prices). NULL: the server did not say.
+    # priced at its own rate (tuieval.cost.prices); NULL: the server did not say. And the embedding
+    # requests each computation of the report's clustering made, with their tokens.
     """
     ALTER TABLE samples ADD COLUMN cached_tokens INTEGER;
     ALTER TABLE samples ADD COLUMN cache_write_tokens INTEGER;
     ALTER TABLE judgements ADD COLUMN cached_tokens INTEGER;
     ALTER TABLE judgements ADD COLUMN cache_write_tokens INTEGER;
+    CREATE TABLE IF NOT EXISTS embedding_usage (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,               -- the embeddings model spec (variance.model)
+        purpose TEXT NOT NULL,             -- clustering | perturbations: what the report embedded for
+        requests INTEGER NOT NULL,         -- HTTP requests sent (retries included)
+        cached_requests INTEGER NOT NULL,  -- answered from the response cache (cost nothing)
+        texts INTEGER NOT NULL,            -- distinct strings sent
+        input_tokens INTEGER NOT NULL,     -- as the server counted them (usage.prompt_tokens)
+        estimated_tokens INTEGER NOT NULL, -- of responses without usage: about four characters a token
+        created_at TEXT NOT NULL
+    );
     """,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION

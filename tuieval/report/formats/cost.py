@@ -44,6 +44,11 @@ def cost_markdown(cost: dict[str, Any] | None) -> list[str]:
         out += ["", line + "."]
     for j in cost.get("judges") or []:
         out.append(f"- judge `{cell(j['model'])}`: {dollars(j.get('dollars'))} over {j['n_requests']} requests")
+    for e in cost.get("embeddings") or []:
+        cached = f", {e['n_cached']} answered from the response cache" if e.get("n_cached") else ""
+        est = f", {e['estimated_tokens']:,} estimated from text" if e.get("estimated_tokens") else ""
+        out.append(f"- embeddings `{cell(e['model'])}`: {dollars(e.get('dollars'))} over {e['n_requests']} requests "
+                   f"({e['input_tokens']:,} tokens{est}{cached})")
     slices = sorted((s for s in cost.get("slices") or [] if s.get("per_case") is not None),
                     key=lambda s: -s["per_case"])
     if slices:
