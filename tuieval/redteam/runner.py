@@ -356,7 +356,7 @@ class RedTeam:
             row.update(reply=out.result.text, turns=list(parsed.turns) or None, error=parsed.problem,
                        error_kind="unusable" if parsed.problem else None,
                        latency_ms=out.result.latency_ms or out.latency_ms, input_tokens=out.result.input_tokens,
-                       output_tokens=out.result.output_tokens)
+                       output_tokens=out.result.output_tokens, cached_tokens=out.result.cached_tokens)
         else:
             row.update(reply=getattr(out.error, "partial_text", None) or None, error=out.error.reason,
                        error_kind=out.error.kind)
@@ -371,6 +371,8 @@ class RedTeam:
         latency = 0.0
         response = None
         error = None
+        # what the target's turns cost: summed, None once a turn came back without a count
+        tokens: dict[str, int | None] = {"input_tokens": 0, "output_tokens": 0, "cached_tokens": 0}
         for i, turn in enumerate(turns):
             conversation.append({"role": "user", "content": turn})
             request = ChatRequest(messages=list(conversation), temperature=run["temperature"],
@@ -384,6 +386,11 @@ class RedTeam:
             except Abandoned:
                 return None
             attempts += out.attempts
+            got = out.result if out.error is None and out.result is not None else out.error
+            for name, so_far in tokens.items():
+                n = getattr(got, name, None)
+                if so_far is not None:  # a cached count may be absent (nothing cached); the others not
+                    tokens[name] = None if n is None and name != "cached_tokens" else so_far + (n or 0)
             if out.error is not None or out.result is None:
                 error = out.error
                 break
@@ -394,7 +401,7 @@ class RedTeam:
         row: dict[str, Any] = {"redteam_id": ctx.record["id"], "run_id": run_id, "case_id": case_id,
                                "strategy": strategy, "try_index": t, "messages": conversation,
                                "target_requests": min(i + 1, len(turns)), "attempts": attempts,
-                               "latency_ms": latency if error is None else None}
+                               "latency_ms": latency if error is None else None, **tokens}
         if error is not None:
             row.update(response=getattr(error, "partial_text", None) or None, error=error.reason,
                        error_kind=error.kind)
@@ -433,7 +440,8 @@ class RedTeam:
             raise first from None
         verdict = sample_verdict(scorer, rows)
         keep = [{k: r.get(k) for k in ("judge", "judge_sample", "orientation", "reply", "grade", "score", "parsed",
-                                       "problem", "error", "attempts")} for r in rows]
+                                       "problem", "error", "attempts", "input_tokens", "output_tokens",
+                                       "cached_tokens")} for r in rows]
         self.rt.decide(ctx.record["id"], run_id, unit.key, verdict["correct"], verdict["grade"], keep, len(rows))
 
 

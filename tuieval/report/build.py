@@ -85,7 +85,7 @@ def build(store: Store, run_id: str, *, persist_clusters: bool = False, with_row
             store.cache_report(run["id"], fingerprint, json.dumps(report, ensure_ascii=False))
     if prices is not None:  # re-priced on purpose (`report --prices FILE`)
         report["cost"] = _cost_section(store, run, report, cases, prices)
-    _add_redteam(store, run, report)
+    _add_redteam(store, run, report, prices)
     return BuiltReport(run=run, report=report, cases=cases, samples=samples)
 
 
@@ -141,12 +141,12 @@ def _judge_section(store: Store, run: dict[str, Any], samples: list[dict[str, An
     return judge_section(scorers, samples, store.get_judgements(run["id"]), config.get("human_labels"))
 
 
-def _add_redteam(store: Store, run: dict[str, Any], report: dict[str, Any]) -> None:
+def _add_redteam(store: Store, run: dict[str, Any], report: dict[str, Any], prices: Any = None) -> None:
     """`redteam` when a red-team run targets this run: read fresh, never cached (its attacks are
     stored after the seed run finished)."""
     from tuieval.report.redteam import redteam_section
 
-    section = redteam_section(store, run)
+    section = redteam_section(store, run, prices=prices)
     if section is not None:
         report["redteam"] = section
 

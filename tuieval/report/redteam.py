@@ -32,8 +32,10 @@ def seed_requests(store: Store, run_ids: list[str]) -> int:
     return sum(store.count_samples(r) + store.count_judgements(r) for r in run_ids)
 
 
-def redteam_section(store: Store, run: dict[str, Any], *, record: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """The `redteam` section of `run` (None when no red-team run targets it)."""
+def redteam_section(store: Store, run: dict[str, Any], *, record: dict[str, Any] | None = None,
+                    prices: Any = None) -> dict[str, Any] | None:
+    """The `redteam` section of `run` (None when no red-team run targets it); its `cost` is priced
+    with `prices` (a tuieval.cost PriceTable: `report --prices`) laid over the runs' stored prices."""
     from tuieval.redteam.analysis import paired, target_figures
     from tuieval.redteam.runner import RedTeam
 
@@ -72,6 +74,10 @@ def redteam_section(store: Store, run: dict[str, Any], *, record: dict[str, Any]
         **figures,
         "successful": successful,
     }
+    from tuieval.cost.redteam import redteam_cost
+
+    section["cost"] = redteam_cost(record, list(attacks.values()), answers, {r: store.get_run(r) for r in run_ids},
+                                   prices)
     if len(run_ids) == 2:
         section["comparison"] = {"a": {"run_id": run_ids[0], "model": models[run_ids[0]]},
                                  "b": {"run_id": run_ids[1], "model": models[run_ids[1]]},

@@ -15,10 +15,11 @@ from tuieval.store import db
 from tuieval.store.db import Store, _pid_alive
 
 ATTACK_COLUMNS = ("redteam_id", "case_id", "strategy", "try_index", "prompt", "reply", "turns", "latency_ms",
-                  "input_tokens", "output_tokens", "attempts", "error", "error_kind", "created_at")
+                  "input_tokens", "output_tokens", "attempts", "error", "error_kind", "created_at", "cached_tokens")
 ANSWER_COLUMNS = ("redteam_id", "run_id", "case_id", "strategy", "try_index", "messages", "response",
                   "target_requests", "latency_ms", "attempts", "error", "error_kind", "correct", "extracted",
-                  "judgements", "judge_requests", "created_at", "decided_at")
+                  "judgements", "judge_requests", "created_at", "decided_at", "input_tokens", "output_tokens",
+                  "cached_tokens")
 _JSON = {"prompt", "turns", "messages", "judgements"}
 
 #: (case id, strategy, try index)
@@ -185,7 +186,7 @@ DATASETTE_TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "latency_ms": "Attacker latency", "input_tokens": "Attacker input tokens",
         "output_tokens": "Attacker output tokens", "attempts": "Attempts including retries",
         "error": "Why the request failed, or why the reply is unusable", "error_kind": "Failure kind (unusable: empty)",
-        "created_at": "UTC time stored",
+        "created_at": "UTC time stored", "cached_tokens": "Of the input tokens, those read from the provider's prompt cache",
     }),
     "redteam_answers": ("One row per target answer to an attack, with its verdict (broken = correct 0).", {
         "redteam_id": "The red-team run", "run_id": "The target's run", "case_id": "The seed case",
@@ -198,5 +199,8 @@ DATASETTE_TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "judgements": "JSON list of the judge's replies and grades (judge decider)",
         "judge_requests": "Judge requests this verdict cost", "created_at": "UTC time stored",
         "decided_at": "UTC time of the verdict",
+        "input_tokens": "Target input tokens, summed over the turns (NULL: a turn had no count)",
+        "output_tokens": "Target output tokens, summed over the turns (NULL: a turn had no count)",
+        "cached_tokens": "Of the input tokens, those read from the provider's prompt cache",
     }),
 }

@@ -317,12 +317,17 @@ MIGRATIONS: list[str] = [
     # served from its prompt cache (OpenAI's prompt_tokens_details.cached_tokens, Anthropic's cache_read_input_tokens) and, for Anthropic,
     # those it wrote to it (cache_creation_input_tokens): each is part of input_tokens and is
     # priced at its own rate (tuieval.cost.prices); NULL: the server did not say. And the embedding
-    # requests each computation of the report's clustering made, with their tokens.
+    # requests each computation of the report's clustering made, with their tokens; and the
+    # red-team target answers' tokens (summed over an attack's turns), so attacks can be priced.
     """
     ALTER TABLE samples ADD COLUMN cached_tokens INTEGER;
     ALTER TABLE samples ADD COLUMN cache_write_tokens INTEGER;
     ALTER TABLE judgements ADD COLUMN cached_tokens INTEGER;
     ALTER TABLE judgements ADD COLUMN cache_write_tokens INTEGER;
+    ALTER TABLE redteam_attacks ADD COLUMN cached_tokens INTEGER;
+    ALTER TABLE redteam_answers ADD COLUMN input_tokens INTEGER;
+    ALTER TABLE redteam_answers ADD COLUMN output_tokens INTEGER;
+    ALTER TABLE redteam_answers ADD COLUMN cached_tokens INTEGER;
     CREATE TABLE IF NOT EXISTS embedding_usage (
         id INTEGER PRIMARY KEY,
         run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,

@@ -39,6 +39,7 @@ def redteam_markdown(section: dict[str, Any] | None) -> list[str]:
         out += ["", "### Attack success by slice", "", "| slice | strategy | attack success (95% CI, broken/n) |",
                 "|---|---|---|"]
         out += [f"| {cell(r['slice'])} | {cell(r['strategy'])} | {_asr(r)} |" for r in section["slices"]]
+    out += cost_rows(section.get("cost"))
     comp = section.get("comparison")
     if comp:
         out += ["", f"### Paired: A = {cell(comp['a']['model'])} vs B = {cell(comp['b']['model'])} on the same attacks",
@@ -51,6 +52,28 @@ def redteam_markdown(section: dict[str, Any] | None) -> list[str]:
             out.append(f"| {cell(a['case_id'])} | {cell(a['strategy'])} | {a['try_index'] + 1} | "
                        f"{cell(a['seed_prompt'], limit=60)} | {cell(attack, limit=80)} | "
                        f"{cell(a['seed_answer'], limit=40)} | {cell(a['answer'], limit=40)} |")
+    return out
+
+
+def cost_rows(cost: dict[str, Any] | None) -> list[str]:
+    """The red-team run's cost: per role (with its requests) and per strategy."""
+    from tuieval.cost.estimate import dollars
+
+    if not cost:
+        return []
+    roles = [("attacker", cost["attacker"]), *(("target", t) for t in cost["targets"]),
+             *(("judge", j) for j in cost["judges"])]
+    est = f"; {cost['n_estimated']} requests costed from their text (no token counts)" if cost.get("n_estimated") else ""
+    unpriced = f"; no price for {', '.join(cost['unpriced'])}" if cost.get("unpriced") else ""
+    out = ["", "### Cost of the red team", "",
+           f"Total {dollars(cost['total'])} (attacker, target turns and judge; the seed answers are in the run's own "
+           f"cost{est}{unpriced}).", "", "| role | model | requests | input tokens | output tokens | dollars |",
+           "|---|---|---|---|---|---|"]
+    out += [f"| {role} | {cell(r['model'])} | {r['n_requests']} | {r['input_tokens']:,} | {r['output_tokens']:,} | "
+            f"{dollars(r['dollars'])} |" for role, r in roles]
+    out += ["", "| strategy | attacker | target | judge | dollars |", "|---|---|---|---|---|"]
+    out += [f"| {cell(s['strategy'])} | {dollars(s['attacker'])} | {dollars(s['target'])} | {dollars(s['judge'])} | "
+            f"{dollars(s['dollars'])} |" for s in cost["strategies"]]
     return out
 
 
