@@ -203,10 +203,7 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
     if stored_run is not None:
         use_batch = use_batch or bool(stored_run["config"].get("batch"))
     if use_batch:
-        _check_batchable(model, stored_run["config"].get("scorers") if stored_run else loaded.config()["scorers"],
-                         max_cost, use_cache or cache_only)
-        if compare_to:
-            raise BadInput("--compare-to: not with --batch yet; run `tuieval compare --baseline TAG RUN` after it")
+        _check_batchable(model)
     if max_cost is not None:
         _check_priced(store, stored_run, model, prices, prices_path)
     timeouts = timeouts_from_flags(connect_timeout, read_timeout, timeout)
@@ -232,7 +229,8 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
     if stored_run is None:
         run_id = engine.create_run(loaded, options)
     if use_batch:
-        _run_batch(store, engine, backend, run_id, suite, stored_run is not None, poll_interval, batch_size, quiet)
+        _run_batch(store, engine, backend, run_id, suite, stored_run is not None, poll_interval, batch_size, quiet,
+                   options, compare_base, compare_to)
     execute_run(store, engine, run_id, options, suite=suite, resumed=stored_run is not None, quiet=quiet,
                 compare_base=compare_base, compare_to=compare_to)
 
@@ -314,33 +312,33 @@ def execute_run(store, engine, run_id: str, options, *, suite: str, resumed: boo
     sys.exit(exit_code)
 
 
-def _check_batchable(model: str, scorer_specs, max_cost, cached: bool) -> None:
-    """What `--batch` can do today, refused in one line before anything is stored."""
-    from tuieval.cost.spend import judge_models
-
+def _check_batchable(model: str) -> None:
+    """What `--batch` cannot do, refused in one line before anything is stored."""
     if not model.startswith(("openai/", "openai-compatible/", "anthropic/")):
         raise BadInput(f"--batch: {model}: batch runs go to OpenAI's Batch API or Anthropic's Message Batches "
                        "(openai/, openai-compatible/, anthropic/); for other runners use `tuieval batch export` "
                        "and `tuieval batch import`")
-    if judge_models(scorer_specs):
-        raise BadInput("--batch: a suite with a judge scorer is not supported in batch mode yet")
-    if max_cost is not None:
-        raise BadInput("--max-cost: not with --batch (a batch is priced when it ends; use --dry-run to estimate)")
-    if cached:
-        raise BadInput("--cache: not with --batch")
 
 
 def _run_batch(store, engine, backend, run_id: str, suite: str, resumed: bool, poll_s: float,
-               batch_size: int | None, quiet: bool) -> None:
-    """`run --batch`: submit, poll and store; then the report, as for an interactive run."""
+               batch_size: int | None, quiet: bool, options=None, compare_base: str | None = None,
+               compare_to: str | None = None) -> None:
+    """`run --batch`: submit, poll and store; then the judges (interactive, under --max-cost), the
+    report and --compare-to, as for an interactive run."""
     from tuieval.batch.openai_api import BatchAPIError
-    from tuieval.batch.runner import BatchRunner
+    from tuieval.batch.runner import BatchOverBudget, BatchRunner
 
     say = (lambda line: None) if quiet else (lambda line: click.echo(line, err=True))
     runner = BatchRunner(store, engine, backend, store.get_run(run_id), poll_s=poll_s,
-                         max_requests=batch_size, on_progress=say)
+                         max_requests=batch_size, on_progress=say,
+                         max_cost=getattr(options, "max_cost", None), prices=getattr(options, "prices", None))
     try:
         out = runner.go(resumed=resumed)
+    except BatchOverBudget as exc:
+        store.set_status(run_id, "partial")
+        click.echo(f"tuieval: {exc}; run {run_id} is partial", err=True)
+        click.echo(run_id)
+        sys.exit(EXIT_BUDGET_STOPPED)
     except KeyboardInterrupt:
         click.echo(f"interrupted: the batch goes on at the provider; collect it with "
                    f"`tuieval run {suite} --resume {run_id}`", err=True)
@@ -357,6 +355,16 @@ def _run_batch(store, engine, backend, run_id: str, suite: str, resumed: bool, p
     if not quiet:
         click.echo(f"{out.status}: {out.n_done}/{out.n_total} samples, {out.n_errors} errors "
                    f"({out.n_batches} batch(es) submitted)", err=True)
+    if out.n_cache_missing:
+        click.echo(f"cache-only: {out.n_cache_missing} requests were not in the cache and were not submitted; run "
+                   f"{run_id} is partial; fetch them with `tuieval run {suite} --resume {run_id} --cache`", err=True)
+        click.echo(run_id)
+        sys.exit(EXIT_BUDGET_STOPPED)
+    if options is not None and out.status == "complete":
+        # Every answer is stored: what is left (judging, the report, --compare-to) is the
+        # interactive run's own ending; the engine has no sample left to send.
+        execute_run(store, engine, run_id, options, suite=suite, resumed=True, quiet=quiet,
+                    compare_base=compare_base, compare_to=compare_to)
     code = _finish_report(store, run_id, quiet)
     click.echo(run_id)
     sys.exit(code)

@@ -9,6 +9,14 @@ Anthropic's batches carry no metadata, see tuieval.batch.anthropic_api).
 Lines that expired, were cancelled or failed are stored as error samples with the reason, and
 `--resume` sends only those, as a new smaller batch. A run larger than a batch file may hold
 (requests or bytes) is split into several. Batch samples have no latency (not applicable).
+
+With a response cache (`--cache`), a line whose request was answered before is stored from the
+cache and not submitted, and every answered line is put in the cache (`--cache-only` submits
+nothing and counts what is missing). With `--max-cost`, the requests still to submit are priced
+up front from the price table at the batch price (input from the rendered prompts, about four
+characters a token; output bounded by max_tokens): a batch cannot be stopped halfway, so one
+whose estimate, with what the run has already cost, exceeds the limit is not submitted at all
+(`BatchOverBudget`). The judges and `--compare-to` run after the batch, as for an interactive run.
 """
 
 from __future__ import annotations
@@ -23,6 +31,11 @@ from tuieval.batch.openai_api import TERMINAL, OpenAIBatches
 from tuieval.store import batches as B
 
 
+class BatchOverBudget(Exception):
+    """The batch's estimate, with what the run has already cost, exceeds `--max-cost`: nothing was
+    submitted. The message is one line."""
+
+
 @dataclass
 class BatchOutcome:
     status: str          # complete | partial
@@ -31,6 +44,8 @@ class BatchOutcome:
     n_errors: int
     n_batches: int       # batches submitted by this invocation
     problems: list[str]  # result lines that could not be read
+    n_from_cache: int = 0    # lines stored from the response cache, not submitted
+    n_cache_missing: int = 0  # --cache-only: lines not in the cache, not submitted
 
 
 def provider_for(backend):
@@ -45,7 +60,8 @@ def provider_for(backend):
 class BatchRunner:
     def __init__(self, store, engine, backend, run: dict[str, Any], *, poll_s: float = 30.0,
                  max_requests: int | None = None, max_bytes: int = L.MAX_BYTES,
-                 on_progress: Callable[[str], None] | None = None, sleep: Callable[[float], None] = time.sleep):
+                 on_progress: Callable[[str], None] | None = None, sleep: Callable[[float], None] = time.sleep,
+                 max_cost: float | None = None, prices: Any = None):
         from tuieval.scoring import build_scorers
 
         self.store, self.engine, self.backend, self.run = store, engine, backend, run
@@ -57,6 +73,10 @@ class BatchRunner:
         self.scorers = build_scorers(run["config"].get("scorers"))
         self.problems: list[str] = []
         self.n_submitted = 0
+        #: the response cache (tuieval.store.response_cache) the engine was given, if any
+        self.cache, self.cache_only = getattr(engine, "cache", None), bool(getattr(engine, "cache_only", False))
+        self.n_from_cache = self.n_cache_missing = 0
+        self.max_cost, self.prices = max_cost, prices
 
     # -- planning --------------------------------------------------------------------
 
@@ -84,7 +104,12 @@ class BatchRunner:
         try:
             for batch in B.batches(self.store, run_id, open_only=True):
                 self._finish(batch)
-            items = self._items()
+            items = self._serve_cached(self._items())
+            if items and self.cache_only:
+                self.n_cache_missing = len(items)
+                items = {}
+            if items and self.max_cost is not None:
+                self._check_budget(items)
             if items:
                 encoded = [(cid, self._line(cid, item)) for cid, item in items.items()]
                 for chunk in L.split([e for _, e in encoded], self.max_requests, self.max_bytes):
@@ -98,7 +123,63 @@ class BatchRunner:
         status = "complete" if n_done >= n_total else "partial"
         self.store.set_status(run_id, status)
         return BatchOutcome(status, n_done, n_total, self.store.count_errors(run_id), self.n_submitted,
-                            self.problems)
+                            self.problems, self.n_from_cache, self.n_cache_missing)
+
+    # -- the response cache and the budget ----------------------------------------------
+
+    def _cache_key(self, item) -> tuple[str, str, str]:
+        from tuieval.engine.caching import cache_key
+
+        return cache_key(self.backend, self._request_of(item))
+
+    def _serve_cached(self, items: dict[str, Any]) -> dict[str, Any]:
+        """Store the lines the cache answers; return the rest (to submit)."""
+        if self.cache is None:
+            return items
+        from tuieval.engine.caching import result_from_row
+        from tuieval.engine.runner import sample_row
+
+        rest = {}
+        for cid, item in items.items():
+            hit = self.cache.get(self._cache_key(item)[0])
+            if hit is None:
+                rest[cid] = item
+                continue
+            self._store(sample_row(self.run["id"], item, self._request_of(item).messages, self.scorers,
+                                   result_from_row(hit), None, 1, None))
+            self.n_from_cache += 1
+        if self.n_from_cache:
+            self.say(f"batch: {self.n_from_cache} requests answered from the response cache, not submitted")
+        return rest
+
+    def _check_budget(self, items: dict[str, Any]) -> None:
+        from tuieval.cost.budget import CHARS_PER_TOKEN
+        from tuieval.cost.estimate import dollars
+        from tuieval.cost.spend import run_prices, stored_cost
+
+        # the prices the run started with (stored with it), else the table given now
+        prices = run_prices(self.run, fallback=self.prices)
+        price = prices.get(self.run["model"])
+        if price is None:
+            raise BatchOverBudget(f"--max-cost: no price for {self.run['model']}; give one with --prices FILE")
+        max_tokens = self.run["max_tokens"]
+        if max_tokens is None:
+            raise BatchOverBudget("--max-cost: a batch is priced before it is submitted and its output has no bound "
+                                  "without max_tokens; set --max-tokens")
+        chars = sum(len(str(m.get("content") or "")) for item in items.values()
+                    for m in self._request_of(item).messages)
+        input_tokens = int(round(chars / CHARS_PER_TOKEN))
+        output_bound = max_tokens * len(items)
+        estimate = price.cost(input_tokens, output_bound, batch=True)
+        spent = stored_cost(self.store, self.run, prices)["total"]
+        if spent + estimate > self.max_cost:
+            raise BatchOverBudget(
+                f"--max-cost: the batch of {len(items):,} requests would cost up to {dollars(estimate)} at the batch "
+                f"price (≈{input_tokens:,} input tokens, ≤ {output_bound:,} output tokens), with {dollars(spent)} "
+                f"already spent that is over the limit {dollars(self.max_cost)}; a batch cannot be stopped halfway, "
+                "so nothing was submitted")
+        self.say(f"batch: estimated ≤ {dollars(estimate)} for {len(items):,} requests, within --max-cost "
+                 f"{dollars(self.max_cost)} ({dollars(spent)} already spent)")
 
     # -- one batch -------------------------------------------------------------------
 
@@ -161,6 +242,11 @@ class BatchRunner:
             if item is None or o.custom_id in seen:
                 continue
             seen.add(o.custom_id)
+            if self.cache is not None and o.result is not None:
+                from tuieval.engine.caching import row_from_result
+
+                key, endpoint, draw = self._cache_key(item)
+                self.cache.put(key, endpoint, self.backend.spec, draw, row_from_result(o.result))
             self._store(sample_row(self.run["id"], item, self._request_of(item).messages, self.scorers,
                                    o.result, o.error, 1, None))
         # lines the provider returned nothing for: the batch's own end is their reason

@@ -40,13 +40,15 @@ def stored_prices(table: PriceTable, model: str, scorer_specs: Sequence[Any] | N
     return out
 
 
-def run_prices(run: Mapping[str, Any], override: PriceTable | None = None) -> dict[str, Price | None]:
+def run_prices(run: Mapping[str, Any], override: PriceTable | None = None,
+               fallback: PriceTable | None = None) -> dict[str, Price | None]:
     """spec → Price for the run's model and judges: `override` first, else the prices stored with
-    the run, else the shipped table (a run from before prices were stored)."""
+    the run, else `fallback` (the table a resumed run is given), else the shipped table (a run from
+    before prices were stored)."""
     config = run.get("config") or {}
     stored = config.get("prices") or {}
     specs = [run["model"], *judge_models(config.get("scorers")), *embedding_models(config)]
-    table = default_table() if override is None else override
+    table = override if override is not None else (fallback if fallback is not None else default_table())
     out: dict[str, Price | None] = {}
     for spec in specs:
         if override is None and spec in stored:

@@ -228,7 +228,8 @@ class Engine:
 
     def _budget(self, run: dict[str, Any], options: RunOptions) -> Budget:
         """The run's budget, with what its stored samples and judgements already cost."""
-        prices = run_prices(run, options.prices)
+        # the prices the run started with win: a resume without --prices keeps them
+        prices = run_prices(run, fallback=options.prices)
         price = prices.get(run["model"])
         if price is None:
             raise ValueError(f"--max-cost: no price for {run['model']}")
@@ -263,7 +264,8 @@ class Engine:
         try:
             workers = [
                 asyncio.create_task(self._worker(queue, run, options, scorers))
-                for _ in range(min(options.concurrency * WORKERS_PER_SLOT, max(1, len(work))))
+                # judging owed counts too: a batch run's judges are all owed by stored samples
+                for _ in range(min(options.concurrency * WORKERS_PER_SLOT, max(1, len(work) + len(jobs))))
             ]
             try:
                 await asyncio.gather(*workers)
@@ -314,6 +316,10 @@ class Engine:
             if self.fatal:
                 return
             if isinstance(item, judging.JudgeJob):
+                if self.budget is not None and self.budget.exhausted:
+                    # judging owed by stored samples (a resumed or batch run) stops at the limit too
+                    self.stopped_by_budget = True
+                    return
                 await self._judge(item, run, options, scorers)
             elif self.budget is not None and not await self._admit():
                 # The limit is reached: this request is not sent; the run ends partial, resumable.
