@@ -173,7 +173,7 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         from tuieval.cost.estimate import describe, estimate_run
 
         for line in describe(estimate_run(loaded, model, samples=samples, max_tokens=max_tokens, limit=limit,
-                                          table=prices)):
+                                          table=prices, batch=use_batch)):
             click.echo(line)
         return
     store = _open_store(db_path)

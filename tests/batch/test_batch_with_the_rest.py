@@ -107,3 +107,16 @@ def test_compare_to_compares_after_the_batch(tmp_path, batch_server):
     # half the cases fail in the candidate: 12 discordant pairs, all one way (exact p ≈ 0.0005)
     assert out.returncode == 1, out.stderr
     assert f"regression against {baseline}" in out.stderr
+
+
+def test_dry_run_with_batch_prices_at_the_batch_discount(tmp_path, batch_server):
+    suite = write_echo_suite(tmp_path, 5)
+    out = subprocess.run(_base(batch_server, suite, tmp_path / "never.db", "--prices", _prices(tmp_path),
+                               "--max-tokens", 10, "--dry-run"), capture_output=True, text=True,
+                         env=_env(BATCH_KEY="sk-batch-test"), timeout=60)
+    assert out.returncode == 0, out.stderr
+    # by hand: the figure the --max-cost check refuses on, half of what the dry run says without --batch
+    cost_line = next(line for line in out.stdout.splitlines() if line.startswith("cost"))
+    total = float(cost_line.split("= ≤ $")[1].split()[0])
+    assert total == pytest.approx(_estimate(5, 10), abs=0.001) and "batch price: 50% off" in cost_line
+    assert batch_server.files_uploaded == 0 and not (tmp_path / "never.db").exists()

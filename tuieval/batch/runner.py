@@ -153,8 +153,7 @@ class BatchRunner:
         return rest
 
     def _check_budget(self, items: dict[str, Any]) -> None:
-        from tuieval.cost.budget import CHARS_PER_TOKEN
-        from tuieval.cost.estimate import dollars
+        from tuieval.cost.estimate import dollars, prompt_chars, tokens_from_chars
         from tuieval.cost.spend import run_prices, stored_cost
 
         # the prices the run started with (stored with it), else the table given now
@@ -166,9 +165,8 @@ class BatchRunner:
         if max_tokens is None:
             raise BatchOverBudget("--max-cost: a batch is priced before it is submitted and its output has no bound "
                                   "without max_tokens; set --max-tokens")
-        chars = sum(len(str(m.get("content") or "")) for item in items.values()
-                    for m in self._request_of(item).messages)
-        input_tokens = int(round(chars / CHARS_PER_TOKEN))
+        # the rule `run --dry-run` estimates by (tuieval.cost.estimate)
+        input_tokens = tokens_from_chars(sum(prompt_chars(self._request_of(item).messages) for item in items.values()))
         output_bound = max_tokens * len(items)
         estimate = price.cost(input_tokens, output_bound, batch=True)
         spent = stored_cost(self.store, self.run, prices)["total"]

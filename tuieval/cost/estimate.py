@@ -28,6 +28,7 @@ class Estimate:
     max_tokens: int | None
     price: Price | None
     judge_requests: dict[str, int]
+    batch: bool = False  # `run --dry-run --batch`: at the provider's batch price
 
     @property
     def output_tokens_bound(self) -> int | None:
@@ -35,16 +36,25 @@ class Estimate:
 
     @property
     def input_dollars(self) -> float | None:
-        return None if self.price is None else self.price.cost(self.input_tokens, 0)
+        return None if self.price is None else self.price.cost(self.input_tokens, 0, batch=self.batch)
 
     @property
     def output_dollars_bound(self) -> float | None:
         bound = self.output_tokens_bound
-        return None if self.price is None or bound is None else self.price.cost(0, bound)
+        return None if self.price is None or bound is None else self.price.cost(0, bound, batch=self.batch)
+
+
+def prompt_chars(messages) -> int:
+    """The characters of a rendered prompt that count towards its input-token estimate."""
+    return sum(len(str(m.get("content") or "")) for m in messages)
+
+
+def tokens_from_chars(chars: float) -> int:
+    return int(round(chars / CHARS_PER_TOKEN))
 
 
 def estimate_run(suite, model: str, *, samples: int | None, max_tokens: int | None, limit: int | None,
-                 table: PriceTable) -> Estimate:
+                 table: PriceTable, batch: bool = False) -> Estimate:
     from tuieval.scoring import build_scorers
 
     cases = suite.cases[:limit] if limit else suite.cases
@@ -52,16 +62,16 @@ def estimate_run(suite, model: str, *, samples: int | None, max_tokens: int | No
     chars = 0
     for case in cases:
         for template in suite.templates:
-            chars += sum(len(str(m.get("content") or "")) for m in template.render(case))
+            chars += prompt_chars(template.render(case))
     n_requests = len(cases) * len(suite.templates) * samples
     judges: dict[str, int] = {}
     for scorer in build_scorers(suite.config()["scorers"]):
         for spec, _k, _o in getattr(scorer, "units", lambda: [])():
             judges[spec] = judges.get(spec, 0) + n_requests
     return Estimate(model=model, n_cases=len(cases), n_templates=len(suite.templates), samples=samples,
-                    n_requests=n_requests, input_tokens=int(round(chars * samples / CHARS_PER_TOKEN)),
+                    n_requests=n_requests, input_tokens=tokens_from_chars(chars * samples),
                     max_tokens=max_tokens or suite.sampling.max_tokens, price=table.lookup(model),
-                    judge_requests=judges)
+                    judge_requests=judges, batch=batch)
 
 
 def dollars(x: float | None) -> str:
@@ -90,6 +100,8 @@ def describe(est: Estimate) -> list[str]:
         lines.append(f"cost: no price for {est.model}; give one with --prices FILE")
     else:
         label = " (a made-up price for a simulated model)" if est.price.simulated else ""
+        if est.batch:
+            label += f", batch price: {est.price.batch_discount:.0%} off"
         rate = (f"{est.price.model}: ${est.price.input:g} in / ${est.price.output:g} out per million tokens, "
                 f"read {est.price.read_on}{label}")
         out = est.output_dollars_bound
@@ -107,4 +119,5 @@ def to_json(est: Estimate) -> dict[str, Any]:
     return {"model": est.model, "n_requests": est.n_requests, "input_tokens_estimate": est.input_tokens,
             "output_tokens_bound": est.output_tokens_bound, "input_dollars": est.input_dollars,
             "output_dollars_bound": est.output_dollars_bound,
-            "price": est.price.to_json() if est.price else None, "judge_requests": est.judge_requests}
+            "price": est.price.to_json() if est.price else None, "judge_requests": est.judge_requests,
+            "batch": est.batch}
