@@ -5,16 +5,17 @@ subprocesses against tests/support/batch_server.py; the server's counters say wh
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import subprocess
 
 import pytest
 
 from tests.batch.test_batch_run import _base, _run, batch_server  # noqa: F401  (the fixture)
-from tests.engine.test_cli_process import TUIEVAL, _env
+from tests.engine.test_cli_process import _env
 from tests.support.suites import write_echo_suite
 from tuieval.batch.lines import custom_id
+from tuieval.report import build_report
+from tuieval.store import Store
 
 
 def _prices(tmp_path, extra: str = ""):
@@ -40,8 +41,9 @@ def test_judges_run_after_the_batch_and_are_priced(tmp_path, batch_server, model
         status = conn.execute("SELECT status FROM runs").fetchone()[0]
     # the server's grader passes an answer holding the reference: every echo answer does
     assert verdicts == [(1,)] * 4 and j[0] == 4 and status == "complete"
-    cost = json.loads(subprocess.run(TUIEVAL + ["report", run_id, "--format", "json", "--db", str(db)],
-                                     capture_output=True, text=True, env=_env(), timeout=60).stdout)["cost"]
+    store = Store(db)
+    cost = build_report(store, run_id)["cost"]
+    store.close()
     assert cost["judges"][0]["dollars"] == pytest.approx((j[1] * 10 + j[2] * 20) / 1e6)  # judges: no discount
 
 

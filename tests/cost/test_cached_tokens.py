@@ -20,6 +20,9 @@ from tests.support.suites import write_echo_suite
 from tuieval.batch.anthropic_api import read_result
 from tuieval.batch.lines import read_line
 from tuieval.cost.prices import Price
+from tuieval.report import build_report
+from tuieval.report.formats.markdown import to_markdown
+from tuieval.store import Store
 
 
 def test_a_request_with_cached_and_written_prompt_tokens_by_hand():
@@ -102,12 +105,13 @@ def test_a_run_stores_cached_tokens_and_the_report_prices_them_at_the_cached_rat
         assert (input_tokens, cached) == (whole, 6)
         out_tokens = math.ceil(len(response) / 4)
         expected += ((whole - 6) * 1000 + 6 * 100 + out_tokens * 2000) / 1e6
-    report = json.loads(_tuieval("report", run_id, "--format", "json", "--db", db).stdout)
+    store = Store(db)
+    report = build_report(store, run_id)
+    store.close()
     cost = report["cost"]
     assert cost["total"] == pytest.approx(expected)
     assert cost["model"]["cached_input_tokens"] == 6 * 4
-    md = _tuieval("report", run_id, "--db", db).stdout
-    assert "24 came from the provider's prompt cache" in md
+    assert "24 came from the provider's prompt cache" in to_markdown(report)
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
@@ -134,5 +138,7 @@ def test_a_batch_run_prices_cached_tokens_with_the_batch_discount(tmp_path, prov
         assert cached == 5 and (written or 0) == write
         expected += ((input_tokens - 5 - write) * 1000 + 5 * 100 + write * 1250
                      + math.ceil(len(response) / 4) * 2000) / 1e6 * 0.5
-    cost = json.loads(_tuieval("report", run_id, "--format", "json", "--db", db).stdout)["cost"]
+    store = Store(db)
+    cost = build_report(store, run_id)["cost"]
+    store.close()
     assert cost["batch"] is True and cost["total"] == pytest.approx(expected)
