@@ -122,3 +122,25 @@ def test_dry_run_with_batch_prices_at_the_batch_discount(tmp_path, batch_server)
     total = float(cost_line.split("= ≤ $")[1].split()[0])
     assert total == pytest.approx(_estimate(5, 10), abs=0.001) and "batch price: 50% off" in cost_line
     assert batch_server.files_uploaded == 0 and not (tmp_path / "never.db").exists()
+
+
+def test_judges_after_a_batch_stop_at_the_limit_and_resume_judges_the_rest(tmp_path, batch_server, model_server):
+    judge = {"type": "judge", "model": "openai-compatible/judge", "base_url": model_server.openai_base_url}
+    suite = write_echo_suite(tmp_path, 4, extra={"scorers": [judge]})
+    db = tmp_path / "b.db"
+    # a judge request costs dollars (hundreds of tokens at $0.1 each); the batch, a fraction of a cent
+    prices = _prices(tmp_path, "  openai-compatible/judge: {input: 100000, output: 100000}\n")
+    limit = _estimate(4, 10) + 0.001
+    out = _run(batch_server, suite, db, "--prices", prices, "--max-tokens", 10, "--max-cost", limit,
+               "--concurrency", 1)
+    assert out.returncode == 3, out.stderr
+    assert "stopped at the cost limit" in out.stderr
+    run_id = out.stdout.strip().splitlines()[-1]
+    # two workers with one slot: the judging in flight when the limit was passed finishes, no more starts
+    assert 1 <= model_server.grade_requests <= 2
+    again = _run(batch_server, suite, db, "--resume", run_id, "--max-cost", 1000)
+    assert again.returncode == 0, again.stderr
+    assert model_server.grade_requests == 4 and batch_server.lines_received == 4  # the batch was not sent again
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*), COUNT(DISTINCT case_id) FROM judgements").fetchone() == (4, 4)
+        assert conn.execute("SELECT status FROM runs").fetchone()[0] == "complete"
