@@ -585,8 +585,9 @@ class Store:
         """Changes whenever the run's report could: new samples, a new status, a new tuieval."""
         from tuieval import __version__
 
-        count, last = self.conn.execute("SELECT COUNT(*), MAX(id) FROM samples WHERE run_id = ?",
-                                        (run["id"],)).fetchone()
+        # two queries: MAX(id) alone is one index lookup (samples_run_id), together they scan
+        count = self.conn.execute("SELECT COUNT(*) FROM samples WHERE run_id = ?", (run["id"],)).fetchone()[0]
+        last = self.conn.execute("SELECT MAX(id) FROM samples WHERE run_id = ?", (run["id"],)).fetchone()[0]
         judged, last_judged = self.conn.execute("SELECT COUNT(*), MAX(id) FROM judgements WHERE run_id = ?",
                                                 (run["id"],)).fetchone()
         # judgements change verdicts without adding samples

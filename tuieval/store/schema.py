@@ -331,6 +331,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS report_cases_worst
         ON report_cases(run_id, COALESCE(accuracy, 2.0), COALESCE(consistency, 2.0), case_id);
     CREATE INDEX IF NOT EXISTS report_cases_id ON report_cases(run_id, case_id);
+    -- reopening a run checks its report is current (samples, last sample id, errors): at a million
+    -- samples each was a scan of the run's rows; with these the last id and the errors are lookups
+    CREATE INDEX IF NOT EXISTS samples_run_id ON samples(run_id, id);
+    CREATE INDEX IF NOT EXISTS samples_errors ON samples(run_id, error) WHERE error IS NOT NULL;
     CREATE TABLE IF NOT EXISTS report_arrays (
         run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
         fingerprint TEXT NOT NULL,         -- the report's: stale arrays are never read

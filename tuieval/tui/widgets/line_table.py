@@ -232,12 +232,16 @@ class LineTable(ScrollView, can_focus=True):
                 line.append_text(text)
                 line.append(" " * gap)
             line.append(" " * PAD)
+        # every segment gets the widget's own colours beneath it: the line filters (dimming)
+        # need a background on each one
+        base = self.rich_style + style if not over else self.rich_style
         segments = [Segment(s.text, s.style) for s in line.render(self.app.console) if s.text != "\n"]
         if over:
-            strip = Strip([Segment(s.text, (s.style or Style()) + style) for s in segments])
+            strip = Strip([Segment(s.text, base + (s.style or Style()) + style) for s in segments])
+            base = base + style
         else:
-            strip = Strip(segments).apply_style(style) if style else Strip(segments)
-        return strip.extend_cell_length(width, style).crop(0, width)
+            strip = Strip(segments).apply_style(base)
+        return strip.extend_cell_length(width, base).crop(0, width)
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
