@@ -8,6 +8,9 @@ SQLite file, then three fresh processes are timed, each reporting its own peak R
   analyse  — what `tuieval run` does at the end: build the report, store clusters and report;
   reopen   — `build_report` again: the stored report read back (what the app's scoreboard reads);
   export   — `tuieval export` streamed to /dev/null;
+  load     — the scoreboard's data read (`tuieval.tui.data.load_run_data`) beside the read it
+             replaced (the whole report decoded and the analysis rows read), alternating, medians
+             of 3, in one process;
   app      — the app, headless (Textual's test driver, 120×40): from `open_run` to the scoreboard
              showing the stored report (of which `load_run_data`, in its thread: the report without
              its case list and the charts' packed arrays; the rest is composing and painting), then the run's cases view (every case,
@@ -46,6 +49,29 @@ if step == "analyse":
     r = build_report(store, run_id, persist_clusters=True)
 elif step == "reopen":
     r = build_report(store, run_id)
+elif step == "load":
+    # side by side, alternating, medians of 3: the scoreboard's read now (the stored report
+    # without its case list, the packed arrays) and as it was (the whole stored report decoded
+    # and the analysis rows read for the charts: `build(with_rows=True)`)
+    import statistics
+    from tuieval.report import build
+    from tuieval.report.stored import sample_arrays
+    from tuieval.tui import data as tui_data
+
+    new, old = [], []
+    for _ in range(3):
+        t = time.perf_counter()
+        tui_data.load_run_data(db, run_id)
+        new.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        built = build(store, run_id, with_rows=True)
+        sample_arrays(built.samples)
+        old.append(time.perf_counter() - t)
+        del built
+    print(json.dumps({"s": statistics.median(new), "new_s": new, "old_s": old,
+                      "ratio_old_over_new": statistics.median(old) / statistics.median(new),
+                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    raise SystemExit(0)
 elif step == "app":
     import asyncio
     from tuieval.tui.app import make_app
@@ -132,7 +158,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--samples", type=int, default=10)
-    ap.add_argument("--steps", default="analyse,reopen,export,app")
+    ap.add_argument("--steps", default="analyse,reopen,export,load,app")
     ap.add_argument("--db", help="a database already holding the run (with --run): no writing, no analysis")
     ap.add_argument("--run", help="the run in --db")
     args = ap.parse_args(argv)
@@ -153,8 +179,9 @@ def main(argv=None) -> int:
             a, r, e = (step(db, run_id, name) for name in ("analyse", "reopen", "export"))
             print(f"| {size:,} | {write_s:.1f} | {a['s']:.2f} | {a['rss_mb']:.0f} | {r['s']:.2f} | "
                   f"{r['rss_mb']:.0f} | {e['s']:.2f} | {e['rss_mb']:.0f} |", flush=True)
-            if "app" in steps:
-                print("app", json.dumps(step(db, run_id, "app")), flush=True)
+            for name in ("load", "app"):
+                if name in steps:
+                    print(name, json.dumps(step(db, run_id, name)), flush=True)
     return 0
 
 
