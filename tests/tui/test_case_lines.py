@@ -110,3 +110,37 @@ async def test_enter_on_a_row_far_down_inspects_that_case(make, big_run):
         await pilot.press("enter")
         await settle(app, pilot)
         assert type(app.screen).__name__ == "InspectorScreen" and app.screen.case_id == expected[54_321]
+
+
+def _worst_first(cases: list[dict]) -> list[dict]:
+    return sorted(cases, key=lambda c: (2.0 if c["accuracy"] is None else c["accuracy"],
+                                        2.0 if c["consistency"] is None else c["consistency"], c["id"]))
+
+
+def test_the_stored_rows_and_a_report_in_memory_list_the_same_cases(demo_db):
+    """Paged from the store (a reopened run) or sliced from a report in memory (a run this app
+    just analysed): the same cases, entries, targets and order, for the run and every slice."""
+    from tests.tui.conftest import BRITTLE
+    from tuieval.tui.case_rows import ListCaseRows, StoredCaseRows, load_case_rows
+
+    stored = data.load_run_data(str(demo_db), BRITTLE)
+    in_memory = data.load_run_data(str(demo_db), BRITTLE, persist_clusters=True)  # analysed again
+    assert stored.cases_stored and not in_memory.cases_stored
+    cases = in_memory.report["cases"]
+    with Store(demo_db) as store:
+        targets = {c["case_id"]: c["targets"] for c in store.get_cases(BRITTLE)}
+    for sl in [None, *in_memory.report["slices"]]:
+        a, b = load_case_rows(str(demo_db), stored, sl), load_case_rows(str(demo_db), in_memory, sl)
+        assert isinstance(a, StoredCaseRows) and isinstance(b, ListCaseRows)
+        members = None if sl is None else in_memory.slice_case_ids(sl)
+        expected = _worst_first([c for c in cases if members is None or c["id"] in members])
+        assert a.n == b.n == len(expected) == (sl or {"n_cases": len(cases)})["n_cases"]
+        assert a.n_wrong == b.n_wrong == sum(1 for c in expected if c["accuracy"] is None or c["accuracy"] < 1)
+        # in two windows, as the table reads them
+        half = a.n // 2
+        rows_a = a.window(0, half) + a.window(half, a.n)
+        rows_b = b.window(0, half) + b.window(half, b.n)
+        assert [k for k, _ in rows_a] == [k for k, _ in rows_b] == [c["id"] for c in expected]
+        assert [r.case for _, r in rows_a] == [r.case for _, r in rows_b] == expected
+        assert [r.targets for _, r in rows_a] == [r.targets for _, r in rows_b] == [targets[c["id"]] for c in expected]
+        a.close()
