@@ -328,8 +328,9 @@ MIGRATIONS: list[str] = [
         body TEXT NOT NULL,                -- the case's entry of tuieval.report/1, JSON
         PRIMARY KEY (run_id, ord)
     );
+    -- accuracy again at the end: counting the wrong cases and listing a slice's ids read the index only
     CREATE INDEX IF NOT EXISTS report_cases_worst
-        ON report_cases(run_id, COALESCE(accuracy, 2.0), COALESCE(consistency, 2.0), case_id);
+        ON report_cases(run_id, COALESCE(accuracy, 2.0), COALESCE(consistency, 2.0), case_id, accuracy);
     CREATE INDEX IF NOT EXISTS report_cases_id ON report_cases(run_id, case_id);
     -- reopening a run checks its report is current (samples, last sample id, errors): at a million
     -- samples each was a scan of the run's rows; with these the last id and the errors are lookups
