@@ -11,6 +11,8 @@ SQLite file, then three fresh processes are timed, each reporting its own peak R
   load     — the scoreboard's data read (`tuieval.tui.data.load_run_data`) beside the read it
              replaced (the whole report decoded and the analysis rows read), alternating, medians
              of 3, in one process;
+  whole    — the whole document put back from its parts (what `tuieval report` reads) beside one
+             JSON text of it decoded (how it was stored before), alternating, medians of 3;
   app      — the app, headless (Textual's test driver, 120×40): from `open_run` to the scoreboard
              showing the stored report (of which `load_run_data`, in its thread: the report without
              its case list and the charts' packed arrays; the rest is composing and painting), then the run's cases view (every case,
@@ -70,6 +72,28 @@ elif step == "load":
         del built
     print(json.dumps({"s": statistics.median(new), "new_s": new, "old_s": old,
                       "ratio_old_over_new": statistics.median(old) / statistics.median(new),
+                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    raise SystemExit(0)
+elif step == "whole":
+    # `tuieval report --format json`'s read of the whole document: the parts put back together
+    # beside one JSON text of the same document decoded (the form it was stored in before),
+    # alternating, medians of 3
+    import statistics
+    from tuieval.report.stored import load_report
+
+    run = store.get_run(run_id)
+    fingerprint = store.report_fingerprint(run)
+    text = json.dumps(load_report(store, run["id"], fingerprint), ensure_ascii=False)
+    parts, blob = [], []
+    for _ in range(3):
+        t = time.perf_counter()
+        load_report(store, run["id"], fingerprint)
+        parts.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        json.loads(text)
+        blob.append(time.perf_counter() - t)
+    print(json.dumps({"s": statistics.median(parts), "parts_s": parts, "one_text_s": blob, "mb": len(text) / 1e6,
+                      "ratio_parts_over_one_text": statistics.median(parts) / statistics.median(blob),
                       "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
     raise SystemExit(0)
 elif step == "app":
@@ -158,7 +182,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--samples", type=int, default=10)
-    ap.add_argument("--steps", default="analyse,reopen,export,load,app")
+    ap.add_argument("--steps", default="analyse,reopen,export,load,whole,app")
     ap.add_argument("--db", help="a database already holding the run (with --run): no writing, no analysis")
     ap.add_argument("--run", help="the run in --db")
     args = ap.parse_args(argv)
@@ -179,7 +203,7 @@ def main(argv=None) -> int:
             a, r, e = (step(db, run_id, name) for name in ("analyse", "reopen", "export"))
             print(f"| {size:,} | {write_s:.1f} | {a['s']:.2f} | {a['rss_mb']:.0f} | {r['s']:.2f} | "
                   f"{r['rss_mb']:.0f} | {e['s']:.2f} | {e['rss_mb']:.0f} |", flush=True)
-            for name in ("load", "app"):
+            for name in ("load", "whole", "app"):
                 if name in steps:
                     print(name, json.dumps(step(db, run_id, name)), flush=True)
     return 0

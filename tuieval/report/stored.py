@@ -85,6 +85,12 @@ def store_report(store: Store, run_id: str, fingerprint: str, report: dict[str, 
                               _pack(sample_arrays(samples)) if samples is not None else None)
 
 
+def _decode_list(bodies: list[str]) -> list[Any]:
+    """The entries as one JSON array, decoded in one call: as fast as the single text the report
+    was before (a call per entry costs the interpreter's overhead 100,000 times)."""
+    return json.loads("[" + ",".join(bodies) + "]")
+
+
 def load_report(store: Store, run_id: str, fingerprint: str, *, with_cases: bool = True) -> dict[str, Any] | None:
     """The report stored under `fingerprint` (None when none is, or it is stale). Without
     `with_cases` a report kept in parts comes back without its `cases` key."""
@@ -95,7 +101,7 @@ def load_report(store: Store, run_id: str, fingerprint: str, *, with_cases: bool
     report = json.loads(body)
     if apart:
         if with_cases:
-            report["cases"] = [json.loads(b) for b in report_parts.read_case_bodies(store, run_id)]
+            report["cases"] = _decode_list(report_parts.read_case_bodies(store, run_id))
         else:
             del report["cases"]
     return report
@@ -105,7 +111,7 @@ def load_cases(store: Store, run_id: str) -> list[dict[str, Any]] | None:
     """The stored report's cases list in order, when it is kept apart; None otherwise."""
     if not report_parts.has_cases_apart(store, run_id):
         return None
-    return [json.loads(b) for b in report_parts.read_case_bodies(store, run_id)]
+    return _decode_list(report_parts.read_case_bodies(store, run_id))
 
 
 def load_arrays(store: Store, run_id: str, fingerprint: str) -> SampleArrays | None:
