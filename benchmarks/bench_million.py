@@ -7,8 +7,21 @@ sentence answers, ~1% errors, long contexts; cases = size / samples) is written 
 SQLite file, then three fresh processes are timed, each reporting its own peak RSS:
   analyse  — what `tuieval run` does at the end: build the report, store clusters and report;
   reopen   — `build_report` again: the stored report read back (what the app's scoreboard reads);
-  export   — `tuieval export` streamed to /dev/null.
-Targets (issue: a million samples): analysis under 15 s and 2 GB peak; export in bounded memory.
+  export   — `tuieval export` streamed to /dev/null;
+  load     — the scoreboard's data read (`tuieval.tui.data.load_run_data`) beside the read it
+             replaced (the whole report decoded and the analysis rows read), alternating, medians
+             of 3, in one process;
+  whole    — the whole document put back from its parts (what `tuieval report` reads) beside one
+             JSON text of it decoded (how it was stored before), alternating, medians of 3;
+  app      — the app, headless (Textual's test driver, 120×40): from `open_run` to the scoreboard
+             showing the stored report (of which `load_run_data`, in its thread: the report without
+             its case list and the charts' packed arrays; the rest is composing and painting), then the run's cases view (every case,
+             worst first) to its first page drawn, then ctrl+end to its last row drawn, with the
+             pages of rows the cases table read.
+Targets (issue: a million samples): analysis under 15 s and 2 GB peak; export in bounded memory;
+the scoreboard filled in under 1 s from the stored report; the cases table not loading every row.
+
+    --db PATH --run ID   time the steps on a run already written and analysed (reuse a 1M run)
 """
 
 from __future__ import annotations
@@ -38,6 +51,105 @@ if step == "analyse":
     r = build_report(store, run_id, persist_clusters=True)
 elif step == "reopen":
     r = build_report(store, run_id)
+elif step == "load":
+    # side by side, alternating, medians of 3: the scoreboard's read now (the stored report
+    # without its case list, the packed arrays) and as it was (the whole stored report decoded
+    # and the analysis rows read for the charts: `build(with_rows=True)`)
+    import statistics
+    from tuieval.report import build
+    from tuieval.report.stored import sample_arrays
+    from tuieval.tui import data as tui_data
+
+    new, old = [], []
+    for _ in range(3):
+        t = time.perf_counter()
+        tui_data.load_run_data(db, run_id)
+        new.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        built = build(store, run_id, with_rows=True)
+        sample_arrays(built.samples)
+        old.append(time.perf_counter() - t)
+        del built
+    print(json.dumps({"s": statistics.median(new), "new_s": new, "old_s": old,
+                      "ratio_old_over_new": statistics.median(old) / statistics.median(new),
+                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    raise SystemExit(0)
+elif step == "whole":
+    # `tuieval report --format json`'s read of the whole document: the parts put back together
+    # beside one JSON text of the same document decoded (the form it was stored in before),
+    # alternating, medians of 3
+    import statistics
+    from tuieval.report.stored import load_report
+
+    run = store.get_run(run_id)
+    fingerprint = store.report_fingerprint(run)
+    text = json.dumps(load_report(store, run["id"], fingerprint), ensure_ascii=False)
+    parts, blob = [], []
+    for _ in range(3):
+        t = time.perf_counter()
+        load_report(store, run["id"], fingerprint)
+        parts.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        json.loads(text)
+        blob.append(time.perf_counter() - t)
+    print(json.dumps({"s": statistics.median(parts), "parts_s": parts, "one_text_s": blob, "mb": len(text) / 1e6,
+                      "ratio_parts_over_one_text": statistics.median(parts) / statistics.median(blob),
+                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    raise SystemExit(0)
+elif step == "app":
+    import asyncio
+    from tuieval.tui.app import make_app
+    from tuieval.tui.screens.slice_cases import SliceCasesScreen
+
+    from tuieval.tui import data as tui_data
+
+    real_load, loads = tui_data.load_run_data, []
+
+    def timed_load(*a, **k):  # the scoreboard's data read, in its thread (the rest is the paint)
+        t = time.perf_counter()
+        got = real_load(*a, **k)
+        loads.append(time.perf_counter() - t)
+        return got
+
+    tui_data.load_run_data = timed_load
+
+    async def drive():
+        app = make_app(["/dev/null"], db, show_welcome=False, snapshot=True)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            async def until(cond):
+                while not cond():
+                    await pilot.pause()
+            t = time.perf_counter()
+            app.open_run(run_id)
+            await until(lambda: type(app.screen).__name__ == "ScoreboardScreen" and app.screen.mode == "report")
+            await pilot.pause()  # the paint that follows
+            out = {"scoreboard_s": time.perf_counter() - t, "load_run_data_s": loads[-1]}
+            data = app.screen.data
+            # the slice membership the app prepares after the first paint (a thread): let it
+            # finish, as it has by the time a person opens the cases, and say how long it took
+            t = time.perf_counter()
+            await app.workers.wait_for_complete()
+            out["after_paint_work_s"] = time.perf_counter() - t
+            t = time.perf_counter()
+            app.push_screen(SliceCasesScreen(data, None))
+            await until(lambda: type(app.screen).__name__ == "SliceCasesScreen" and app.screen.loaded)
+            await pilot.pause()
+            table = app.screen.query_one("#cases-table")
+            out.update(cases_first_page_s=time.perf_counter() - t, n_cases=table.row_count)
+            t = time.perf_counter()
+            await pilot.press("ctrl+end")
+            await pilot.pause()
+            out.update(cases_last_row_s=time.perf_counter() - t, pages_read=table.pages_read,
+                       last_row_ok=table.cursor_row == table.row_count - 1)
+            return out
+
+    t0 = time.perf_counter()
+    extra = asyncio.run(drive())
+    print(json.dumps({"s": time.perf_counter() - t0, **extra,
+                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    raise SystemExit(0)
 else:
     with open("/dev/null", "w") as out:
         for row in export_rows(store, run_id):
@@ -75,7 +187,16 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--samples", type=int, default=10)
+    ap.add_argument("--steps", default="analyse,reopen,export,load,whole,app")
+    ap.add_argument("--db", help="a database already holding the run (with --run): no writing, no analysis")
+    ap.add_argument("--run", help="the run in --db")
     args = ap.parse_args(argv)
+    steps = args.steps.split(",")
+    print(f"load average {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f} {os.getloadavg()[2]:.1f}")
+    if args.db:
+        for name in steps:
+            print(name, json.dumps(step(args.db, args.run, name)), flush=True)
+        return 0
     print("| samples | write s | analyse s | analyse peak MB | reopen s | reopen peak MB | export s | export peak MB |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in (int(x) for x in args.sizes.split(",")):
@@ -87,6 +208,9 @@ def main(argv=None) -> int:
             a, r, e = (step(db, run_id, name) for name in ("analyse", "reopen", "export"))
             print(f"| {size:,} | {write_s:.1f} | {a['s']:.2f} | {a['rss_mb']:.0f} | {r['s']:.2f} | "
                   f"{r['rss_mb']:.0f} | {e['s']:.2f} | {e['rss_mb']:.0f} |", flush=True)
+            for name in ("load", "whole", "app"):
+                if name in steps:
+                    print(name, json.dumps(step(db, run_id, name)), flush=True)
     return 0
 
 

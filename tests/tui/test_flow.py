@@ -6,6 +6,7 @@ import os
 
 from tests.tui.conftest import BRITTLE, STEADY, settle, wait_until
 from textual.widgets import DataTable, Input, Tree
+from tuieval.tui.widgets.line_table import LineTable
 
 SIZE = (100, 32)
 
@@ -94,10 +95,10 @@ async def test_flagged_slice_to_case_clusters_and_back_then_a_past_run(make, dem
         await settle(app, pilot)
         cases = app.screen
         assert type(cases).__name__ == "SliceCasesScreen"
-        table = cases.query_one("#cases-table", DataTable)
+        table = cases.query_one("#cases-table", LineTable)
         assert table.row_count == flagged["n_cases"]
-        worst = cases.cases[0]
-        assert worst["accuracy"] == min(c["accuracy"] for c in cases.cases)
+        worst = cases.case_at(0)
+        assert worst["accuracy"] == min(cases.case_at(i)["accuracy"] for i in range(table.row_count))
         await pilot.press("enter")
         await settle(app, pilot)
         insp = app.screen

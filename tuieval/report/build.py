@@ -10,13 +10,13 @@ Formatting lives apart, in `tuieval.report.formats`.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from tuieval.gates import evaluate_gates
 from tuieval.report.clustering import cluster_samples, stored_assignments
 from tuieval.report.contamination import label_cases
+from tuieval.report.stored import load_report, store_report
 from tuieval.analysis.variance.config import VarianceConfig
 from tuieval.store import Store
 
@@ -53,9 +53,7 @@ def build(store: Store, run_id: str, *, persist_clusters: bool = False, with_row
     cases = samples = None
     report = None
     if not persist_clusters:
-        cached = store.cached_report(run["id"], fingerprint)
-        if cached is not None:
-            report = json.loads(cached)
+        report = load_report(store, run["id"], fingerprint)
     contamination = None
     if report is None or with_rows:
         cases, samples = store.analysis_cases(run["id"]), store.analysis_samples(run["id"])
@@ -82,7 +80,7 @@ def build(store: Store, run_id: str, *, persist_clusters: bool = False, with_row
         if run["status"] != "running":
             # A finished run's report only changes with its samples: keep it so reopening a large
             # run (the app, `tuieval report`) costs a read, not a re-analysis.
-            store.cache_report(run["id"], fingerprint, json.dumps(report, ensure_ascii=False))
+            store_report(store, run["id"], fingerprint, report, samples)
     if prices is not None:  # re-priced on purpose (`report --prices FILE`)
         report["cost"] = _cost_section(store, run, report, cases, prices)
     _add_redteam(store, run, report, prices)

@@ -36,13 +36,14 @@ def redteam_section(store: Store, run: dict[str, Any], *, record: dict[str, Any]
                     prices: Any = None) -> dict[str, Any] | None:
     """The `redteam` section of `run` (None when no red-team run targets it); its `cost` is priced
     with `prices` (a tuieval.cost PriceTable: `report --prices`) laid over the runs' stored prices."""
-    from tuieval.redteam.analysis import paired, target_figures
-    from tuieval.redteam.runner import RedTeam
-
     rts = RedTeamStore(store)
     record = record or rts.for_run(run["id"])
     if record is None:
         return None
+    # imported only now: the runner brings the engine in, most of a reopened report's time otherwise
+    from tuieval.redteam.analysis import paired, target_figures
+    from tuieval.redteam.runner import RedTeam
+
     run_ids = record["run_ids"]
     models = {r: store.get_run(r)["model"] for r in run_ids}
     seeds = seed_rows(store, run["id"])

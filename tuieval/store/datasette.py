@@ -56,7 +56,21 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
     }),
     "reports": ("The computed report of each finished run (so reopening it is a read).", {
         "run_id": "the run", "fingerprint": "tuieval version, sample count, last sample id, status, judgement count",
-        "created_at": "ISO time computed", "body": "the tuieval.report/1 JSON",
+        "created_at": "ISO time computed",
+        "body": "the tuieval.report/1 JSON; its cases null when cases_apart is 1 (they are in report_cases)",
+        "cases_apart": "1: the report's per-case list is kept one row per case in report_cases",
+    }),
+    "report_cases": ("The stored report's per-case list, one row per case (what the app's cases view pages).", {
+        "run_id": "the run", "ord": "the case's place in the report's cases list", "case_id": "the case",
+        "accuracy": "the case's accuracy (NULL: no figure)", "consistency": "the case's consistency (NULL: none)",
+        "body": "the case's entry of tuieval.report/1, JSON",
+    }),
+    "report_arrays": ("Per-sample numbers the app's latency charts draw, stored with the report, packed.", {
+        "run_id": "the run", "fingerprint": "the report's fingerprint", "n": "samples",
+        "case_ids": "JSON list of the run's sampled case ids, sorted",
+        "sample_case": "int32 little-endian per sample: index into case_ids",
+        "latency": "float64 little-endian ms per sample, NaN when unknown or cached",
+        "correct": "one byte per sample, 1 when correct", "error": "one byte per sample, 1 for an error",
     }),
     "shadow_runs": ("One row per shadow evaluation (tuieval shadow): the candidate's run and its baseline.", {
         "run_id": "the candidate's run", "baseline_run_id": "the run holding the baseline's answers",

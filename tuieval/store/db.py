@@ -605,8 +605,9 @@ class Store:
         """Changes whenever the run's report could: new samples, a new status, a new tuieval."""
         from tuieval import __version__
 
-        count, last = self.conn.execute("SELECT COUNT(*), MAX(id) FROM samples WHERE run_id = ?",
-                                        (run["id"],)).fetchone()
+        # two queries: MAX(id) alone is one index lookup (samples_run_id), together they scan
+        count = self.conn.execute("SELECT COUNT(*) FROM samples WHERE run_id = ?", (run["id"],)).fetchone()[0]
+        last = self.conn.execute("SELECT MAX(id) FROM samples WHERE run_id = ?", (run["id"],)).fetchone()[0]
         judged, last_judged = self.conn.execute("SELECT COUNT(*), MAX(id) FROM judgements WHERE run_id = ?",
                                                 (run["id"],)).fetchone()
         # judgements change verdicts without adding samples
@@ -614,17 +615,18 @@ class Store:
         return f"{__version__}:{count}:{last}:{run['status']}:{run.get('finished_at')}{judge_part}"
 
     def cached_report(self, run_id: str, fingerprint: str) -> str | None:
-        row = self.conn.execute("SELECT body FROM reports WHERE run_id = ? AND fingerprint = ?",
-                                (run_id, fingerprint)).fetchone()
-        return row[0] if row else None
+        """The stored report's JSON text under `fingerprint` (its `cases` null when they are kept
+        one row each: tuieval.store.report_parts, which tuieval.report.stored reads whole)."""
+        from tuieval.store.report_parts import read_head
+
+        head = read_head(self, run_id, fingerprint)
+        return head[0] if head else None
 
     def cache_report(self, run_id: str, fingerprint: str, body: str) -> None:
-        self.conn.execute(
-            "INSERT INTO reports (run_id, fingerprint, created_at, body) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (run_id) DO UPDATE SET fingerprint = excluded.fingerprint, "
-            "created_at = excluded.created_at, body = excluded.body",
-            (run_id, fingerprint, now_iso(), body),
-        )
+        """Keep a report as one JSON text (tuieval.report.stored keeps it in parts)."""
+        from tuieval.store.report_parts import write_report
+
+        write_report(self, run_id, fingerprint, body, None)
 
     def cached_comparison(self, baseline: str, candidate: str, fingerprint: str) -> str | None:
         row = self.conn.execute("SELECT body FROM comparisons WHERE baseline = ? AND candidate = ? "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 
 # Each entry upgrades a database from version i to i+1. Never edit a released step:
 # append a new one, so every file created by an older tuieval still opens.
@@ -339,6 +339,40 @@ MIGRATIONS: list[str] = [
         input_tokens INTEGER NOT NULL,     -- as the server counted them (usage.prompt_tokens)
         estimated_tokens INTEGER NOT NULL, -- of responses without usage: about four characters a token
         created_at TEXT NOT NULL
+    );
+    """,
+    # 13 -> 14: a stored report read in parts (tuieval.store.report_parts). Its per-case list is
+    # most of its bytes at scale, so it is kept one row per case: the scoreboard reads the rest of
+    # the report without decoding it, and the cases view pages through it, worst first, in SQL.
+    # The per-sample arrays the scoreboard's charts draw are kept beside it as packed numbers.
+    """
+    ALTER TABLE reports ADD COLUMN cases_apart INTEGER NOT NULL DEFAULT 0;  -- 1: body.cases is in report_cases
+    CREATE TABLE IF NOT EXISTS report_cases (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        ord INTEGER NOT NULL,              -- the case's place in the report's cases list
+        case_id TEXT NOT NULL,
+        accuracy REAL,                     -- the worst-first sort keys (NULL: no figure, listed last)
+        consistency REAL,
+        body TEXT NOT NULL,                -- the case's entry of tuieval.report/1, JSON
+        PRIMARY KEY (run_id, ord)
+    );
+    -- accuracy again at the end: counting the wrong cases and listing a slice's ids read the index only
+    CREATE INDEX IF NOT EXISTS report_cases_worst
+        ON report_cases(run_id, COALESCE(accuracy, 2.0), COALESCE(consistency, 2.0), case_id, accuracy);
+    CREATE INDEX IF NOT EXISTS report_cases_id ON report_cases(run_id, case_id);
+    -- reopening a run checks its report is current (samples, last sample id, errors): at a million
+    -- samples each was a scan of the run's rows; with these the last id and the errors are lookups
+    CREATE INDEX IF NOT EXISTS samples_run_id ON samples(run_id, id);
+    CREATE INDEX IF NOT EXISTS samples_errors ON samples(run_id, error) WHERE error IS NOT NULL;
+    CREATE TABLE IF NOT EXISTS report_arrays (
+        run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+        fingerprint TEXT NOT NULL,         -- the report's: stale arrays are never read
+        n INTEGER NOT NULL,                -- samples
+        case_ids TEXT NOT NULL,            -- JSON list: the run's sampled case ids, sorted
+        sample_case BLOB NOT NULL,         -- int32 per sample: index into case_ids
+        latency BLOB NOT NULL,             -- float64 ms per sample, NaN when unknown or cached
+        correct BLOB NOT NULL,             -- uint8 per sample (the sample rules applied)
+        error BLOB NOT NULL                -- uint8 per sample
     );
     """,
 ]

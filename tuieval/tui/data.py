@@ -8,6 +8,7 @@ event loop; WAL mode lets them proceed side by side. Results are plain dataclass
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,11 @@ def list_runs(db_path: str) -> list[dict[str, Any]]:
 
 @dataclass
 class RunData:
-    """A finished (or partial) run's report plus per-sample arrays for the latency charts."""
+    """A finished (or partial) run's report plus per-sample arrays for the latency charts.
+
+    Read from a stored report (`load_run_data`), `report` has no `cases` key: the case list
+    (100,000 entries at a million samples) is read when a view asks (`report_cases`), and the
+    cases view pages through it in SQL instead (`cases_stored`)."""
 
     run: dict[str, Any]
     report: dict[str, Any]
@@ -88,14 +93,47 @@ class RunData:
     latency: np.ndarray          # ms, NaN when unknown
     correct: np.ndarray          # bool
     error: np.ndarray            # bool
-    cases: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    #: the analysis rows of the cases (metadata, input text); None until first asked for
+    #: (`ensure_cases`) when the report came from the store
+    cases: list[dict[str, Any]] | None = field(default_factory=list, repr=False)
     #: (key, value) → case ids; filled after the first paint (`ensure_membership`), it costs a
     #: second pass of the derived features over every case
     membership: dict[tuple[str, Any], set[str]] | None = None
+    #: the database the report was read from, for what is read later
+    db_path: str | None = None
+    #: True when the report's cases are kept one row each in the store (tuieval.store.report_parts)
+    cases_stored: bool = False
+    _report_cases: list[dict[str, Any]] | None = field(default=None, repr=False)
+    _lock: Any = field(default_factory=threading.Lock, repr=False)
+
+    def ensure_cases(self) -> list[dict[str, Any]]:
+        """The analysis rows of the run's cases, read once (a probe run's labelled as the report
+        labels them: tuieval.report.contamination)."""
+        with self._lock:
+            if self.cases is None:
+                from tuieval.report.contamination import label_cases
+
+                with Store(self.db_path) as store:
+                    cases = store.analysis_cases(self.run["id"])
+                    label_cases(store, self.run, cases, self.report)
+                self.cases = cases
+        return self.cases
+
+    def report_cases(self) -> list[dict[str, Any]]:
+        """The report's `cases` list, read from the store the first time when kept apart."""
+        if "cases" in self.report:
+            return self.report.get("cases") or []
+        with self._lock:
+            if self._report_cases is None:
+                from tuieval.report.stored import load_cases
+
+                with Store(self.db_path) as store:
+                    self._report_cases = load_cases(store, self.run["id"]) or []
+        return self._report_cases
 
     def ensure_membership(self) -> dict[tuple[str, Any], set[str]]:
         if self.membership is None:
-            self.membership = slice_membership(self.cases, set(self.case_ids))
+            self.membership = slice_membership(self.ensure_cases(), set(self.case_ids))
         return self.membership
 
     def slice_case_ids(self, sl: dict[str, Any]) -> set[str]:
@@ -107,7 +145,7 @@ class RunData:
         return set(membership.get((str(sl.get("key")), slice_value_key(sl.get("value"))), set()))
 
     def cases_of_slice(self, sl: dict[str, Any] | None) -> list[dict[str, Any]]:
-        cases = self.report.get("cases") or []
+        cases = self.report_cases()
         if sl is None or sl.get("key") == "overall":
             return list(cases)
         ids = self.slice_case_ids(sl)
@@ -157,31 +195,54 @@ def load_run_data(db_path: str, run_id: str, *, persist_clusters: bool = False) 
     """The report of a run and the arrays behind its charts, from the one report pipeline
     (`tuieval.report.build`) and the same lean rows it analyses.
 
-    With `persist_clusters` (a run this app just finished) the clusters are stored as
-    `tuieval run` does; when the clustering endpoint fails then, the report still opens from
-    what is stored, and the error is raised only if that fails too.
+    A finished run whose report is stored is read in parts (tuieval.report.stored): the report
+    without its case list and the packed arrays, which is what the scoreboard shows; the cases
+    are read when a view needs them. With `persist_clusters` (a run this app just finished) the
+    clusters are stored as `tuieval run` does; when the clustering endpoint fails then, the
+    report still opens from what is stored, and the error is raised only if that fails too.
     """
     from tuieval.report import ClusteringBackendError, build
+    from tuieval.report.stored import sample_arrays
 
     with Store(db_path) as store:
+        if not persist_clusters:
+            stored = _stored_run_data(store, db_path, run_id)
+            if stored is not None:
+                return stored
         try:
             built = build(store, run_id, persist_clusters=persist_clusters, with_rows=True)
         except ClusteringBackendError:
             if not persist_clusters:
                 raise
             built = build(store, run_id, with_rows=True)
-    samples = built.samples or []
-    case_ids = sorted({smp["case_id"] for smp in samples})
-    index = {c: i for i, c in enumerate(case_ids)}
-    n = len(samples)
-    return RunData(
-        run=built.run, report=built.report, case_ids=case_ids, cases=built.cases or [],
-        sample_case=np.fromiter((index[smp["case_id"]] for smp in samples), dtype=np.int64, count=n),
-        latency=np.fromiter((np.nan if smp["latency_ms"] is None else smp["latency_ms"] for smp in samples),
-                            dtype=float, count=n),
-        correct=np.fromiter((smp["correct"] for smp in samples), dtype=bool, count=n),
-        error=np.fromiter((is_error(smp) for smp in samples), dtype=bool, count=n),
-    )
+    arrays = sample_arrays(built.samples or [])
+    return RunData(run=built.run, report=built.report, case_ids=arrays.case_ids, cases=built.cases or [],
+                   sample_case=arrays.sample_case, latency=arrays.latency, correct=arrays.correct,
+                   error=arrays.error, db_path=db_path)
+
+
+def _stored_run_data(store: Store, db_path: str, run_id: str) -> RunData | None:
+    """A finished run's RunData from its stored report and arrays, or None when either is missing
+    or stale (then the report is built)."""
+    from tuieval.report.redteam import redteam_section
+    from tuieval.report.stored import load_arrays, load_report
+
+    run = store.get_run(run_id)
+    if run["status"] == "running":
+        return None
+    fingerprint = store.report_fingerprint(run)
+    arrays = load_arrays(store, run["id"], fingerprint)
+    if arrays is None:
+        return None
+    report = load_report(store, run["id"], fingerprint, with_cases=False)
+    if report is None:
+        return None
+    section = redteam_section(store, run)  # never cached, as `build` adds it: read fresh
+    if section is not None:
+        report["redteam"] = section
+    return RunData(run=run, report=report, case_ids=arrays.case_ids, cases=None, sample_case=arrays.sample_case,
+                   latency=arrays.latency, correct=arrays.correct, error=arrays.error, db_path=db_path,
+                   cases_stored="cases" not in report)
 
 
 # -- one case's answers -----------------------------------------------------------------------

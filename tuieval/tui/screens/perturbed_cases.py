@@ -46,8 +46,8 @@ def pairs_of_row(data: RunData, row: dict[str, Any]) -> list[dict[str, Any]]:
 
     A row's slice is a metadata value of the original case (or `all`), as the report's
     perturbation analysis slices them."""
-    meta = {str(c["case_id"]): c.get("metadata") or {} for c in data.cases}
-    acc = {str(c["id"]): fmt.num(c.get("accuracy")) for c in data.report.get("cases") or []}
+    meta = {str(c["case_id"]): c.get("metadata") or {} for c in data.ensure_cases()}
+    acc = {str(c["id"]): fmt.num(c.get("accuracy")) for c in data.report_cases()}
     out = []
     for case_id, m in meta.items():
         if LINK not in m or m.get(NAME) != row.get("perturbation") or not _same_severity(m.get(SEVERITY), row.get("severity")):

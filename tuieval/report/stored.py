@@ -1,0 +1,120 @@
+"""How a finished run's report is kept in the store and read back, whole or in parts.
+
+`store_report` splits the tuieval.report/1 document: the per-case list (most of its bytes: at a
+million samples, 100,000 entries) goes one row per case, the rest is one JSON text with `cases`
+null, and the per-sample arrays the app's charts draw are packed beside it. `load_report` puts
+the document back together exactly (`tuieval report --format json` prints what the first build
+printed); `load_report(..., with_cases=False)` is the scoreboard's read, which never decodes the
+cases. The SQL is tuieval.store.report_parts'.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from tuieval.sample_rules import is_error
+from tuieval.store import Store
+from tuieval.store import report_parts
+
+
+@dataclass
+class SampleArrays:
+    """One entry per sample, in the analysis rows' order (case, template, sample index)."""
+
+    case_ids: list[str]          # the run's sampled case ids, sorted
+    sample_case: np.ndarray      # index into case_ids
+    latency: np.ndarray          # ms, NaN when unknown (a cached sample's too)
+    correct: np.ndarray          # bool, the sample rules applied
+    error: np.ndarray            # bool
+
+
+def sample_arrays(samples: Sequence[dict[str, Any]]) -> SampleArrays:
+    """The arrays of the analysis rows (Store.analysis_samples)."""
+    case_ids = sorted({s["case_id"] for s in samples})
+    index = {c: i for i, c in enumerate(case_ids)}
+    n = len(samples)
+    return SampleArrays(
+        case_ids=case_ids,
+        sample_case=np.fromiter((index[s["case_id"]] for s in samples), dtype=np.int64, count=n),
+        latency=np.fromiter((np.nan if s["latency_ms"] is None else s["latency_ms"] for s in samples),
+                            dtype=float, count=n),
+        correct=np.fromiter((s["correct"] for s in samples), dtype=bool, count=n),
+        error=np.fromiter((is_error(s) for s in samples), dtype=bool, count=n),
+    )
+
+
+def _pack(arrays: SampleArrays) -> dict[str, Any]:
+    return {"n": int(arrays.latency.size), "case_ids": json.dumps(arrays.case_ids, ensure_ascii=False),
+            "sample_case": arrays.sample_case.astype("<i4").tobytes(),
+            "latency": arrays.latency.astype("<f8").tobytes(),
+            "correct": arrays.correct.astype(np.uint8).tobytes(), "error": arrays.error.astype(np.uint8).tobytes()}
+
+
+def _unpack(row: dict[str, Any]) -> SampleArrays:
+    n = int(row["n"])
+    sample_case = np.frombuffer(row["sample_case"], dtype="<i4", count=n).astype(np.int64)
+    latency = np.frombuffer(row["latency"], dtype="<f8", count=n).copy()
+    return SampleArrays(case_ids=json.loads(row["case_ids"]), sample_case=sample_case, latency=latency,
+                        correct=np.frombuffer(row["correct"], dtype=np.uint8, count=n).astype(bool),
+                        error=np.frombuffer(row["error"], dtype=np.uint8, count=n).astype(bool))
+
+
+def _num(x: Any) -> float | None:
+    """A sort key column: a finite number, else NULL (listed last, as the app's worst_first does)."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or x != x:
+        return None
+    return float(x)
+
+
+def store_report(store: Store, run_id: str, fingerprint: str, report: dict[str, Any],
+                 samples: Sequence[dict[str, Any]] | None) -> None:
+    """Keep a finished run's report (and, given its analysis rows, the charts' arrays)."""
+    cases = report.get("cases")
+    if not isinstance(cases, list):  # nothing to keep apart: the document as it is
+        report_parts.write_report(store, run_id, fingerprint, json.dumps(report, ensure_ascii=False), None,
+                                  _pack(sample_arrays(samples)) if samples is not None else None)
+        return
+    head = json.dumps({**report, "cases": None}, ensure_ascii=False)
+    rows = [(str(c.get("id")), _num(c.get("accuracy")), _num(c.get("consistency")),
+             json.dumps(c, ensure_ascii=False)) for c in cases]
+    report_parts.write_report(store, run_id, fingerprint, head, rows,
+                              _pack(sample_arrays(samples)) if samples is not None else None)
+
+
+def _decode_list(bodies: list[str]) -> list[Any]:
+    """The entries as one JSON array, decoded in one call: as fast as the single text the report
+    was before (a call per entry costs the interpreter's overhead 100,000 times)."""
+    return json.loads("[" + ",".join(bodies) + "]")
+
+
+def load_report(store: Store, run_id: str, fingerprint: str, *, with_cases: bool = True) -> dict[str, Any] | None:
+    """The report stored under `fingerprint` (None when none is, or it is stale). Without
+    `with_cases` a report kept in parts comes back without its `cases` key."""
+    head = report_parts.read_head(store, run_id, fingerprint)
+    if head is None:
+        return None
+    body, apart = head
+    report = json.loads(body)
+    if apart:
+        if with_cases:
+            report["cases"] = _decode_list(report_parts.read_case_bodies(store, run_id))
+        else:
+            del report["cases"]
+    return report
+
+
+def load_cases(store: Store, run_id: str) -> list[dict[str, Any]] | None:
+    """The stored report's cases list in order, when it is kept apart; None otherwise."""
+    if not report_parts.has_cases_apart(store, run_id):
+        return None
+    return _decode_list(report_parts.read_case_bodies(store, run_id))
+
+
+def load_arrays(store: Store, run_id: str, fingerprint: str) -> SampleArrays | None:
+    """The charts' arrays stored with the report under `fingerprint`, or None."""
+    row = report_parts.read_arrays(store, run_id, fingerprint)
+    return _unpack(row) if row is not None else None
