@@ -35,7 +35,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# a child measuring another source tree (--baseline-src) imports tuieval from that tree: it must
+# come first on the path (before this one), or both sides would measure this tree's code
+sys.path.insert(0, os.environ.get("TUIEVAL_BENCH_SRC") or str(ROOT))
 
 
 def pct(values: list[float], q: float) -> float:
@@ -267,8 +269,10 @@ async def bench_open(n_samples: int) -> dict:
 def _env(src: str | None) -> dict[str, str]:
     """The environment of a child: with `src`, the tuieval of that source tree comes first on the path."""
     env = dict(os.environ, TUIEVAL_DEMO_SPEED="0")
+    env.pop("TUIEVAL_BENCH_SRC", None)
     if src:
         env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
+        env["TUIEVAL_BENCH_SRC"] = src
     return env
 
 

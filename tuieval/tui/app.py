@@ -27,7 +27,7 @@ from textual.signal import Signal
 
 from tuieval.engine.events import RunFinished, RunStarted
 from tuieval.store import Store, default_db_path
-from tuieval.tui import data, themes
+from tuieval.tui import data, stylesheet, themes
 from tuieval.tui.commands import TuievalCommands
 from tuieval.tui.live_state import LiveRun, for_run
 from tuieval.tui.sanitize import sanitize
@@ -37,6 +37,18 @@ from tuieval.tui.screens.runs import RunsScreen
 from tuieval.tui.screens.suites import SuitesScreen
 
 DEMO_MODELS = ("demo/steady", "demo/brittle")
+
+#: imported in a thread at start-up (`TuievalApp._preload_screens`): the screens opened later and
+#: the modules their first visit imports lazily — the report pipeline's sections (a stored report
+#: is read through `build`, which imports them), the paired comparison and its cache
+PRELOAD_MODULES = tuple(f"tuieval.tui.screens.{name}" for name in (
+    "scoreboard", "slice_cases", "inspector", "compare", "run_form", "help", "confirm", "robustness",
+    "perturbed_cases", "extractors", "search")) + (
+    "tuieval.report.build", "tuieval.report.contamination", "tuieval.contamination.analysis",
+    "tuieval.report.redteam", "tuieval.report.shadow_section", "tuieval.report.cost", "tuieval.cost.estimate",
+    "tuieval.analysis.judge", "tuieval.scoring", "tuieval.report.compare_cache", "tuieval.analysis.compare",
+    "tuieval.analysis.report", "tuieval.tui.pivot", "tuieval.redteam.analysis", "tuieval.redteam.runner",
+    "numpy.random", "numpy.ma", "encodings.utf_32_le")
 
 
 class EngineEvent(Message):
@@ -96,6 +108,13 @@ class TuievalApp(App):
         self._filters.append(DimFilter(themes.DIM_FACTOR))
         self.theme = "textual-dark"
 
+    def refresh_css(self, animate: bool = True) -> None:
+        super().refresh_css(animate)
+        # every mode's screens, not only the current one's, so no later switch re-parses the CSS;
+        # and the parse cache filled again once the frame is out (tuieval.tui.stylesheet)
+        stylesheet.refreshed(self)
+        self.call_after_refresh(stylesheet.warm, self)
+
     def get_theme_variable_defaults(self) -> dict[str, str]:
         # the app's own variables for a theme that is not one of the readable ones (tuieval.tui.themes)
         return {**super().get_theme_variable_defaults(), **themes.VARIABLE_DEFAULTS}
@@ -131,12 +150,17 @@ class TuievalApp(App):
 
     @work(thread=True, group="preload")
     def _preload_screens(self) -> None:
-        """Import the screens opened later (and what they import) while the first one is read."""
+        """Import the screens opened later, and what their first visit runs in a thread, while the
+        first screen is read, so a first visit does not pay for them."""
         import importlib
 
-        for name in ("scoreboard", "slice_cases", "inspector", "compare", "run_form", "help", "confirm",
-                     "robustness", "perturbed_cases", "extractors", "search"):
-            importlib.import_module(f"tuieval.tui.screens.{name}")
+        for name in PRELOAD_MODULES:
+            importlib.import_module(name)
+        # a process-wide table the derived slices build on first use (every non-ASCII capital
+        # letter, ~0.5 s): the paired comparison needs it, and would build it during the visit
+        from tuieval.analysis.slices import has_non_ascii_name
+
+        has_non_ascii_name("Ein Bericht von Łukasz.")
         if self.freeze_startup_heap:
             # what these imports made is as long-lived as the start-up heap: freeze it too, or
             # every full collection during a first visit scans it again (30-40 ms each)
@@ -369,7 +393,7 @@ class TuievalApp(App):
             return
         self.call_from_thread(self._analyzed, run_id, result)
 
-    @work(thread=True, group="analysis")
+    @work(thread=True, group="analysis", description="slice membership")
     def _prepare_slices(self, result: data.RunData) -> None:
         result.ensure_membership()  # needed once a slice is highlighted or opened
 

@@ -93,6 +93,12 @@ class RunData:
     #: second pass of the derived features over every case
     membership: dict[tuple[str, Any], set[str]] | None = None
 
+    def __repr__(self) -> str:
+        # short on purpose: a worker's description is the repr of its arguments, and the default
+        # dataclass repr of a large run's report and arrays took the event loop ~0.1 s (10k+ s
+        # of text for a big run) each time one was handed to a worker
+        return f"RunData(run={self.run.get('id')!r}, samples={self.latency.size}, cases={len(self.case_ids)})"
+
     def ensure_membership(self) -> dict[tuple[str, Any], set[str]]:
         if self.membership is None:
             self.membership = slice_membership(self.cases, set(self.case_ids))

@@ -342,7 +342,7 @@ class ScoreboardScreen(AppScreen):
         else:
             self._show_pivot()
 
-    @work(thread=True, exclusive=True, group="pivot")
+    @work(thread=True, exclusive=True, group="pivot", description="template pivot")
     def _load_pivot(self, data: RunData, slices: list[dict[str, Any]]) -> None:
         from tuieval.tui.pivot import pivot_cells
         from tuieval.tui.robustness_data import load_template_scores
