@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 # a child measuring another source tree (--baseline-src) imports tuieval from that tree: it must
@@ -305,14 +306,17 @@ async def bench_first_visit(db: Path, ids: list[str], until: str = "frame") -> d
     app = make_app([str(ROOT / "sample_suites" / "extraction.yaml"), str(ROOT / "sample_suites" / "qa.yaml")],
                    str(db), show_welcome=False, freeze_startup_heap=True)
     timings: dict[str, float | None] = {}
-    # the end of every frame the compositor rendered (headless, it is rendered and not written)
-    frames: list[float] = []
+    # the visit's readiness test, checked at the end of every frame the compositor renders
+    # (headless, a frame is rendered and not written): the first frame rendered while it holds
+    # showed the headline content
+    waiting: dict[str, Any] = {"ready": None, "at": None, "cpu": None}
     display = app._display
 
     def displayed(screen, renderable) -> None:
         display(screen, renderable)
-        if renderable is not None and not app._batch_count:
-            frames.append(time.perf_counter())
+        if (renderable is not None and not app._batch_count and waiting["ready"] is not None
+                and waiting["at"] is None and waiting["ready"]()):
+            waiting["at"], waiting["cpu"] = time.perf_counter(), time.process_time()
 
     app._display = displayed
     async with app.run_test(size=(120, 40)) as pilot:
@@ -322,28 +326,27 @@ async def bench_first_visit(db: Path, ids: list[str], until: str = "frame") -> d
         async def visit(name: str, keys: list[str], ready) -> None:
             t = time.perf_counter()
             c = time.process_time()  # CPU of every thread of this process: less at the mercy of other load
+            waiting.update(ready=ready if until == "frame" else None, at=None)
             for key in keys:
                 event = events.Key(key, None)
                 event.set_sender(app)
                 app._driver.send_message(event)  # as the terminal driver would
-            while not ready():
+            while not (waiting["at"] if until == "frame" else ready()):
                 if time.perf_counter() - t > 10:  # never got there (e.g. a key that did nothing)
                     timings[name] = None
+                    waiting["ready"] = None
                     return
                 await asyncio.sleep(0.002)
+            waiting["ready"] = None
             if until == "frame":
-                # answered: the first frame rendered after the headline content is in its widgets
-                in_place = time.perf_counter()
-                while not frames or frames[-1] < in_place:
-                    await asyncio.sleep(0.002)
-                end = frames[-1]
+                end, cpu = waiting["at"], waiting["cpu"]
             else:
                 # the first rounds of this benchmark: until the process is idle (Pilot.pause), which
                 # also counted the threads still working after the content was shown
                 await pilot.pause()
-                end = time.perf_counter()
+                end, cpu = time.perf_counter(), time.process_time()
             timings[name] = round((end - t) * 1000, 1)
-            timings[f"{name} [CPU]"] = round((time.process_time() - c) * 1000, 1)
+            timings[f"{name} [CPU]"] = round((cpu - c) * 1000, 1)
             # what the visit left running finishes before the next key (not timed)
             await pilot.pause()
             try:

@@ -246,6 +246,8 @@ class CompareScreen(AppScreen):
         else:
             rows = self._descriptive_rows(sides, pal)
         self.query_one("#cmp-table", KeyedTable).sync(rows)
+        if waiting:
+            return  # the charts come with the paired table: drawn now, their frame would slow it down
         for name, side, wid in zip("AB", sides, ("#cmp-hist-a", "#cmp-hist-b")):
             chart = self.query_one(wid, Chart)
             chart.border_title = f"{name} latency · {sanitize(side['run'].get('model'), single_line=True, limit=30)}"
