@@ -164,7 +164,8 @@ class TuievalApp(App):
         for name in PRELOAD_MODULES:
             importlib.import_module(name)
         # a process-wide table the derived slices build on first use (every non-ASCII capital
-        # letter, ~0.5 s): the paired comparison needs it, and would build it during the visit
+        # letter, ~0.5 s): built here unless loading the suites did already, so the first paired
+        # comparison or slice membership does not build it during a visit
         from tuieval.analysis.slices import has_non_ascii_name
 
         has_non_ascii_name("Ein Bericht von Łukasz.")

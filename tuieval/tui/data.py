@@ -94,9 +94,9 @@ class RunData:
     membership: dict[tuple[str, Any], set[str]] | None = None
 
     def __repr__(self) -> str:
-        # short on purpose: a worker's description is the repr of its arguments, and the default
-        # dataclass repr of a large run's report and arrays took the event loop ~0.1 s (10k+ s
-        # of text for a big run) each time one was handed to a worker
+        # short on purpose: a worker's description is the repr of its arguments, built on the
+        # event loop; the default dataclass repr printed the whole report and arrays (~0.1 s for
+        # the 600-sample demo run, megabytes of text for a big one) each time one was handed over
         return f"RunData(run={self.run.get('id')!r}, samples={self.latency.size}, cases={len(self.case_ids)})"
 
     def ensure_membership(self) -> dict[tuple[str, Any], set[str]]:
