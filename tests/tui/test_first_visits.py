@@ -1,7 +1,13 @@
 """First visits that paint their frame before the slow part: a slice's case list is built in a
 thread (the frame says it is loading, then fills; its table reads a page of rows at a time), and
 the paired comparison of two finished runs is computed once and read back from the store by a
-later session."""
+later session.
+
+And what a first visit no longer pays for: a full re-parse of the CSS on a mode switch (while a
+theme change still reaches every mode's screens), the whole CSS parsed again for a new widget
+class, a worker description that printed a whole run; what is loaded before it is asked for (the
+highlighted run's report, the marked pair's comparison); and Compare opening onto the paired table
+of two finished runs without drawing the descriptive one first."""
 
 from __future__ import annotations
 
@@ -130,3 +136,210 @@ async def test_a_comparison_is_kept_and_a_later_session_reads_it(make, demo_db, 
         assert again.screen._paired
         assert "not paired" not in _title(again, "#cmp-title")
         assert _paired_rows(again) == first
+
+
+# -- what a first visit no longer pays for -------------------------------------------------------
+
+def _count_calls(monkeypatch, owner, name: str) -> list[int]:
+    calls: list[int] = []
+    real = getattr(owner, name)
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counted)
+    return calls
+
+
+async def test_switching_modes_never_reparses_the_stylesheet(make, demo_db, monkeypatch):
+    from textual.css.stylesheet import Stylesheet
+
+    app = make(demo_db, show_welcome=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        reparses = _count_calls(monkeypatch, Stylesheet, "reparse")
+        # Live and Runs for the first time, a scoreboard on Runs, Suites, and back to that scoreboard
+        for step in ("live", "runs", "open", "suites", "runs"):
+            if step == "open":
+                app.open_run(BRITTLE)
+            else:
+                app.go_to_mode(step)
+            await settle(app, pilot)
+        assert type(app.screen).__name__ == "RunsScreen"
+        assert reparses == [], f"{len(reparses)} full re-parses of the CSS on mode switches"
+
+
+async def test_a_theme_change_still_reaches_the_screens_of_the_other_modes(make, demo_db):
+    def styles(app) -> tuple:
+        screen = app.screen
+        return (str(screen.query_one("#runs-table").styles.background),
+                str(screen.query_one("NavBar").styles.background), str(screen.styles.background))
+
+    # reference: an app that is in the light theme from the start
+    fresh = make(demo_db, show_welcome=False)
+    async with fresh.run_test(size=SIZE) as pilot:
+        fresh.theme = "textual-light"
+        await settle(fresh, pilot)
+        fresh.go_to_mode("runs")
+        await settle(fresh, pilot)
+        expected = styles(fresh)
+    app = make(demo_db, show_welcome=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.go_to_mode("runs")
+        await settle(app, pilot)
+        dark = styles(app)
+        app.go_to_mode("suites")
+        await settle(app, pilot)
+        app.theme = "textual-light"  # while the Runs screen is in another mode's stack
+        await settle(app, pilot)
+        app.go_to_mode("runs")
+        await settle(app, pilot)
+        assert styles(app) == expected != dark
+
+
+async def test_a_new_widget_class_parses_only_its_own_css(make, demo_db, monkeypatch):
+    import textual.css.stylesheet as stylesheet_module
+
+    app = make(demo_db, show_welcome=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("3")  # as a user opens a run: Runs, then Enter
+        await settle(app, pilot)
+        parsed = _count_calls(monkeypatch, stylesheet_module, "parse")
+        app.open_run(BRITTLE)  # the first screen with a chart (Chart.DEFAULT_CSS)
+        await settle(app, pilot)
+        assert app.screen.query("Chart")
+        # one source parsed (the chart's), not the app's whole CSS again (~16 sources)
+        assert len(parsed) <= 1, f"{len(parsed)} CSS sources parsed to open the scoreboard"
+
+
+def test_a_run_data_repr_is_short_whatever_the_run_holds():
+    import numpy as np
+
+    from tuieval.tui.data import RunData
+
+    n = 50_000
+    data = RunData(run={"id": "r1"}, report={"cases": [{"id": f"c{i}", "text": "x" * 50} for i in range(5000)]},
+                   case_ids=[f"c{i}" for i in range(5000)], sample_case=np.zeros(n, dtype=np.int64),
+                   latency=np.ones(n), correct=np.ones(n, dtype=bool), error=np.zeros(n, dtype=bool))
+    # a worker's description is the repr of its arguments, built on the event loop
+    assert repr(data) == "RunData(run='r1', samples=50000, cases=5000)"
+
+
+# -- loaded before it is asked for ----------------------------------------------------------------
+
+async def test_the_highlighted_run_is_loaded_before_enter_and_opens_filled(make, demo_db):
+    from tuieval.tui.screens.scoreboard import ScoreboardScreen
+
+    app = make(demo_db, show_welcome=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.run_data(STEADY) is None and app.run_data(BRITTLE) is None  # nothing at start-up
+        await pilot.press("3")
+        await settle(app, pilot)
+        first = app.screen.current()
+        assert app.run_data(first) is not None and app.run_data(first).run["id"] == first
+        other = ({STEADY, BRITTLE} - {first}).pop()
+        assert app.run_data(other) is None  # only the row the cursor is on
+        await pilot.press("down")
+        await settle(app, pilot)
+        assert app.run_data(other) is not None
+        # Enter: the scoreboard is in report mode as it mounts (no "computing the report…" frame)
+        modes: list[str] = []
+        real = ScoreboardScreen.on_mount
+
+        def watched(screen) -> None:
+            real(screen)
+            modes.append(screen.mode)
+
+        ScoreboardScreen.on_mount = watched
+        try:
+            await pilot.press("enter")
+            await settle(app, pilot)
+        finally:
+            ScoreboardScreen.on_mount = real
+        assert modes == ["report"] and app.screen.run_id == other
+
+
+async def test_a_large_run_is_not_loaded_ahead(make, demo_db, monkeypatch):
+    import tuieval.tui.app as app_module
+
+    monkeypatch.setattr(app_module, "PREFETCH_MAX_SAMPLES", 599)  # each demo run has 600 samples
+    app = make(demo_db, show_welcome=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("3")
+        await settle(app, pilot)
+        assert app.run_data(STEADY) is None and app.run_data(BRITTLE) is None
+
+
+async def test_marking_two_finished_runs_starts_their_comparison(make, demo_db):
+    app = make(demo_db, show_welcome=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("3")
+        await settle(app, pilot)
+        first = app.screen.current()
+        await pilot.press("space", "down")
+        await settle(app, pilot)
+        assert app.comparisons == {}  # one run marked: nothing to pair yet
+        second = app.screen.current()
+        await pilot.press("space")
+        await settle(app, pilot)
+        assert list(app.comparisons) == [(first, second)]
+        assert app.comparisons[(first, second)].get("schema") == "tuieval.compare/1"
+        assert type(app.screen).__name__ == "RunsScreen"  # before `c`
+
+
+# -- Compare opens onto the paired table -----------------------------------------------------------
+
+async def test_two_finished_runs_open_onto_the_paired_table_without_the_descriptive_one(make, demo_db, monkeypatch):
+    import tuieval.tui.screens.compare as compare_screen
+    from tuieval.tui.screens.compare import CompareScreen
+
+    # the fallback for a slow comparison never fires here, however loaded the machine is
+    monkeypatch.setattr(compare_screen, "DESCRIPTIVE_AFTER_S", 3600)
+    descriptive = _count_calls(monkeypatch, CompareScreen, "_descriptive_rows")
+    app = make(demo_db, show_welcome=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.push_screen(CompareScreen(STEADY, BRITTLE))
+        await settle(app, pilot)
+        assert app.screen._paired and app.screen.query_one("#cmp-table", DataTable).row_count > 0
+        assert "significant regression" in _title(app, "#cmp-title")
+    assert descriptive == []
+
+
+async def test_a_slow_comparison_shows_the_descriptive_table_meanwhile(make, demo_db, monkeypatch):
+    import tuieval.tui.screens.compare as compare_screen
+
+    gate = threading.Event()
+    real = compare_cache.stored_comparison
+
+    def held(*args, **kwargs):
+        gate.wait(60)  # released by the test once it has seen the descriptive table
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(compare_cache, "stored_comparison", held)
+    monkeypatch.setattr(compare_screen, "DESCRIPTIVE_AFTER_S", 0.001)  # "late" at once (Textual refuses 0)
+    app = make(demo_db, show_welcome=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.push_screen(compare_screen.CompareScreen(STEADY, BRITTLE))
+        table = None
+
+        def descriptive_shown() -> bool:
+            nonlocal table
+            if type(app.screen).__name__ != "CompareScreen" or not app.screen.is_mounted:
+                return False
+            table = app.screen.query_one("#cmp-table", DataTable)
+            return table.row_count > 0
+
+        await wait_until(pilot, descriptive_shown, "the descriptive table")
+        assert not app.screen._paired
+        assert "while the paired comparison is computed" in str(table.border_title)
+        gate.set()
+        await settle(app, pilot)
+        assert app.screen._paired and "Paired comparison" in str(table.border_title)

@@ -27,7 +27,7 @@ from textual.signal import Signal
 
 from tuieval.engine.events import RunFinished, RunStarted
 from tuieval.store import Store, default_db_path
-from tuieval.tui import data, themes
+from tuieval.tui import data, stylesheet, themes
 from tuieval.tui.commands import TuievalCommands
 from tuieval.tui.live_state import LiveRun, for_run
 from tuieval.tui.sanitize import sanitize
@@ -37,6 +37,22 @@ from tuieval.tui.screens.runs import RunsScreen
 from tuieval.tui.screens.suites import SuitesScreen
 
 DEMO_MODELS = ("demo/steady", "demo/brittle")
+
+#: the largest run whose report the Runs screen loads before it is opened (a read of the stored
+#: report and the sample arrays: ~20 ms at 600 samples, ~0.1 s at 20,000)
+PREFETCH_MAX_SAMPLES = 20_000
+
+#: imported in a thread at start-up (`TuievalApp._preload_screens`): the screens opened later and
+#: the modules their first visit imports lazily — the report pipeline's sections (a stored report
+#: is read through `build`, which imports them), the paired comparison and its cache
+PRELOAD_MODULES = tuple(f"tuieval.tui.screens.{name}" for name in (
+    "scoreboard", "slice_cases", "inspector", "compare", "run_form", "help", "confirm", "robustness",
+    "perturbed_cases", "extractors", "search")) + (
+    "tuieval.report.build", "tuieval.report.contamination", "tuieval.contamination.analysis",
+    "tuieval.report.redteam", "tuieval.report.shadow_section", "tuieval.report.cost", "tuieval.cost.estimate",
+    "tuieval.analysis.judge", "tuieval.scoring", "tuieval.report.compare_cache", "tuieval.analysis.compare",
+    "tuieval.analysis.report", "tuieval.tui.pivot", "tuieval.redteam.analysis", "tuieval.redteam.runner",
+    "numpy.random", "numpy.ma", "encodings.utf_32_le")
 
 
 class EngineEvent(Message):
@@ -84,6 +100,9 @@ class TuievalApp(App):
         self.run_cache: dict[str, data.RunData] = {}
         self.runs: list[dict[str, Any]] = []
         self._analyzing: set[str] = set()
+        #: the run the Runs screen would like loaded next (`prefetch`), and the one it last started
+        self._prefetch_wanted: str | None = None
+        self._prefetched: str | None = None
         #: (baseline, candidate) → tuieval.compare/1 dict, or {"error": reason}
         self.comparisons: dict[tuple[str, str], dict[str, Any]] = {}
         #: published with a run id whenever a run starts, finishes or its report is ready
@@ -95,6 +114,13 @@ class TuievalApp(App):
         # Textual has no public hook for a line filter; _filters is where TEXTUAL_FILTERS=dim goes.
         self._filters.append(DimFilter(themes.DIM_FACTOR))
         self.theme = "textual-dark"
+
+    def refresh_css(self, animate: bool = True) -> None:
+        super().refresh_css(animate)
+        # every mode's screens, not only the current one's, so no later switch re-parses the CSS;
+        # and the parse cache filled again once the frame is out (tuieval.tui.stylesheet)
+        stylesheet.refreshed(self)
+        self.call_after_refresh(stylesheet.warm, self)
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         # the app's own variables for a theme that is not one of the readable ones (tuieval.tui.themes)
@@ -131,12 +157,18 @@ class TuievalApp(App):
 
     @work(thread=True, group="preload")
     def _preload_screens(self) -> None:
-        """Import the screens opened later (and what they import) while the first one is read."""
+        """Import the screens opened later, and what their first visit runs in a thread, while the
+        first screen is read, so a first visit does not pay for them."""
         import importlib
 
-        for name in ("scoreboard", "slice_cases", "inspector", "compare", "run_form", "help", "confirm",
-                     "robustness", "perturbed_cases", "extractors", "search"):
-            importlib.import_module(f"tuieval.tui.screens.{name}")
+        for name in PRELOAD_MODULES:
+            importlib.import_module(name)
+        # a process-wide table the derived slices build on first use (every non-ASCII capital
+        # letter, ~0.5 s): built here unless loading the suites did already, so the first paired
+        # comparison or slice membership does not build it during a visit
+        from tuieval.analysis.slices import has_non_ascii_name
+
+        has_non_ascii_name("Ein Bericht von Łukasz.")
         if self.freeze_startup_heap:
             # what these imports made is as long-lived as the start-up heap: freeze it too, or
             # every full collection during a first visit scans it again (30-40 ms each)
@@ -369,13 +401,20 @@ class TuievalApp(App):
             return
         self.call_from_thread(self._analyzed, run_id, result)
 
-    @work(thread=True, group="analysis")
+    @work(thread=True, group="analysis", description="slice membership")
     def _prepare_slices(self, result: data.RunData) -> None:
         result.ensure_membership()  # needed once a slice is highlighted or opened
 
     def _analysis_failed(self, run_id: str, reason: str) -> None:
         self._analyzing.discard(run_id)
-        self.notify(f"report for {run_id} failed: {reason}", severity="error")
+        shown = any(getattr(screen, "run_id", None) == run_id or run_id in getattr(screen, "ids", ())
+                    for screen in self.screen_stack)
+        if run_id == self._prefetched and not shown:
+            # loaded ahead and not opened: the error shows when the run is opened (analysed again)
+            self._prefetched = None
+        else:
+            self.notify(f"report for {run_id} failed: {reason}", severity="error")
+        self._prefetch_next_one()
 
     def _analyzed(self, run_id: str, result: data.RunData) -> None:
         self._analyzing.discard(run_id)
@@ -383,6 +422,25 @@ class TuievalApp(App):
         self.run_changed.publish(run_id)
         # after the first paint, so the slice masks do not compete with it
         self.set_timer(0.3, lambda: self._prepare_slices(result))
+        self._prefetch_next_one()
+
+    def prefetch(self, run: dict[str, Any]) -> None:
+        """Load a finished run's report before it is opened (the row highlighted in Runs), so its
+        scoreboard opens filled. Only runs up to PREFETCH_MAX_SAMPLES samples, and one load at a
+        time: scrolling down the list starts the row it rests on, not one load per row passed."""
+        if run.get("status") == "running" or (run.get("n_samples") or 0) > PREFETCH_MAX_SAMPLES:
+            return
+        if run["id"] in self.run_cache or run["id"] in self._analyzing:
+            return
+        self._prefetch_wanted = run["id"]
+        if not self._analyzing:
+            self._prefetch_next_one()
+
+    def _prefetch_next_one(self) -> None:
+        run_id, self._prefetch_wanted = self._prefetch_wanted, None
+        if run_id is not None and run_id not in self.run_cache and not self._analyzing:
+            self._prefetched = run_id
+            self.request_analysis(run_id)
 
     def run_data(self, run_id: str) -> data.RunData | None:
         return self.run_cache.get(run_id)

@@ -131,6 +131,12 @@ class RunData:
                     self._report_cases = load_cases(store, self.run["id"]) or []
         return self._report_cases
 
+    def __repr__(self) -> str:
+        # short on purpose: a worker's description is the repr of its arguments, built on the
+        # event loop; the default dataclass repr printed the whole report and arrays (~0.1 s for
+        # the 600-sample demo run, megabytes of text for a big one) each time one was handed over
+        return f"RunData(run={self.run.get('id')!r}, samples={self.latency.size}, cases={len(self.case_ids)})"
+
     def ensure_membership(self) -> dict[tuple[str, Any], set[str]]:
         if self.membership is None:
             self.membership = slice_membership(self.ensure_cases(), set(self.case_ids))

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from textual.app import ComposeResult
 from textual.screen import Screen
 
+from tuieval.tui import stylesheet
 from tuieval.tui.widgets.key_footer import KeyFooter
 from tuieval.tui.widgets.nav import NavBar
 
@@ -40,6 +41,8 @@ class AppScreen(Screen):
     def on_mount(self) -> None:
         # Textual calls this as well as a subclass's own on_mount
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.on_theme_change())
+        # styled with the current CSS as it mounted: a later switch to its mode need not re-parse
+        stylesheet.adopt(self)
 
     def on_theme_change(self) -> None:
         """Repaint what was drawn in the previous theme's colours (Rich styles are baked in)."""

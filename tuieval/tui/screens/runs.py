@@ -22,6 +22,8 @@ POLL_S = 2.0
 
 class RunsScreen(AppScreen):
     CRUMB = "runs"
+    #: at 80 columns these keys leave the footer first; marking and comparing stay
+    FOOTER_GIVE_WAY = ("runs.export", "runs.trend", "runs.live")
 
     BINDINGS = [
         Binding("l", "live", "Watch live", id="runs.live"),
@@ -57,6 +59,7 @@ class RunsScreen(AppScreen):
     def on_screen_resume(self) -> None:
         super().on_screen_resume()
         self.poll()
+        self._prefetch()
 
     def _set_columns(self, table: KeyedTable, n_width: int) -> None:
         """`n_width` fits the widest done/expected count in full (11000/11000, never 11000/110)."""
@@ -139,6 +142,13 @@ class RunsScreen(AppScreen):
     @on(DataTable.RowHighlighted, "#runs-table")
     def _highlighted(self) -> None:
         self._detail()
+        self._prefetch()
+
+    def _prefetch(self) -> None:
+        """The highlighted run's report, loaded before Enter, so its scoreboard opens filled."""
+        run = next((r for r in self.runs if r["id"] == self.current()), None)
+        if run is not None and self.is_current:
+            self.tapp.prefetch(run)
 
     @on(DataTable.RowSelected, "#runs-table")
     def _selected(self) -> None:
@@ -163,6 +173,11 @@ class RunsScreen(AppScreen):
         else:
             self.marked = (self.marked + [rid])[-2:]
         self.fill(self.runs)
+        if len(self.marked) == 2:
+            # the paired comparison is the slow part of Compare: start it while the user reaches for `c`
+            runs = {r["id"]: r for r in self.runs}
+            if all(runs.get(r, {}).get("status") not in (None, "running") for r in self.marked):
+                self.tapp.request_comparison(self.marked[0], self.marked[1])
 
     def action_compare(self) -> None:
         from tuieval.tui.screens.compare import CompareScreen

@@ -103,6 +103,11 @@ def _with_cost(detail: Text, sl: dict[str, Any] | None, cost: dict[str, Any] | N
 
 
 class ScoreboardScreen(AppScreen):
+    #: at 80 columns these keys leave the footer first (export is in the palette too, sorting is a
+    #: click on a column header); the ones a run has only when it needs them (judge, contamination,
+    #: shadow) and Robustness stay longest
+    FOOTER_GIVE_WAY = ("scoreboard.export", "scoreboard.sort", "scoreboard.pivot")
+
     BINDINGS = [
         Binding("o", "cycle_sort", "Sort", id="scoreboard.sort"),
         Binding("e", "export", "Export", id="scoreboard.export"),
@@ -126,6 +131,7 @@ class ScoreboardScreen(AppScreen):
         #: slice key → one cell per template, once computed (tuieval.tui.pivot)
         self.pivot_cells: dict[str, list[dict[str, Any]]] | None = None
         self.pivot_templates: list[str] = []
+        self._detail_sig: tuple | None = None
 
     def crumb(self) -> str:
         return f"run {self.run_id} › scoreboard"
@@ -207,15 +213,14 @@ class ScoreboardScreen(AppScreen):
 
     def show_report(self, result: RunData) -> None:
         self.data = result
-        self.refresh_bindings()   # `w` Shadow shows only for a shadow run
         self.mode = "report"
         self.pivot, self.pivot_cells = False, None  # a new report: its pivot is computed again when asked
-        self.refresh_bindings()  # the contamination key is there for a probe run only
         table = self.query_one("#sb-table", KeyedTable)
         table.set_columns(report_columns(), flex="slice", drop=REPORT_DROP)
         self.repaint(force=True)
         table.focus()
-        self.refresh_bindings()  # `j` appears once the report says the run has a judge
+        # the keys that depend on the report (`j` judge, `x` contamination, `w` shadow) show now
+        self.refresh_bindings()
 
     def _slices(self) -> list[dict[str, Any]]:
         if self.mode == "report" and self.data is not None:
@@ -270,6 +275,13 @@ class ScoreboardScreen(AppScreen):
     def update_detail(self) -> None:
         pal = fmt.Palette.of(self.app)
         sl = self.highlighted()
+        if self.mode == "report":
+            # a finished run's detail and charts change only with the row, the report or the
+            # theme; the cursor landing on the row just drawn would redraw both charts again
+            sig = (id(self.data), slice_key(sl) if sl else None, self.app.theme)
+            if sig == self._detail_sig:
+                return
+            self._detail_sig = sig
         if self.data is not None:
             spc = self.data.run.get("samples_per_case")
         else:
@@ -342,7 +354,7 @@ class ScoreboardScreen(AppScreen):
         else:
             self._show_pivot()
 
-    @work(thread=True, exclusive=True, group="pivot")
+    @work(thread=True, exclusive=True, group="pivot", description="template pivot")
     def _load_pivot(self, data: RunData, slices: list[dict[str, Any]]) -> None:
         from tuieval.tui.pivot import pivot_cells
         from tuieval.tui.robustness_data import load_template_scores
