@@ -58,7 +58,8 @@ def build(store: Store, run_id: str, *, persist_clusters: bool = False, with_row
             report = json.loads(cached)
     contamination = None
     if report is None or with_rows:
-        cases, samples = store.analysis_cases(run["id"]), store.analysis_samples(run["id"])
+        # columns, not a dictionary per sample (tuieval.sample_columns): what a large run needs
+        cases, samples = store.analysis_cases(run["id"]), store.analysis_sample_columns(run["id"])
         # a probe run's cases get their contamination=likely|unflagged slice before the analysis
         contamination = label_cases(store, run, cases, report)
     if report is None:
@@ -96,13 +97,20 @@ def build_report(store: Store, run_id: str, *, persist_clusters: bool = False, p
 
 def _analyze(store: Store, run: dict[str, Any], cases: list[dict[str, Any]], samples: list[dict[str, Any]],
              persist_clusters: bool) -> dict[str, Any]:
-    from tuieval.analysis.report import analyze_run
+    from tuieval.analysis.report import analyze_run, analyze_run_clustered
 
     config = VarianceConfig.from_run(run)
     method = config.effective_method
-    if not persist_clusters:
-        if not config.is_remote:
+    if not config.is_remote:
+        if not persist_clusters:
             return analyze_run(run, cases, samples, method=method)
+        # a local tier: one clustering serves the report and the store (no endpoint to count)
+        report, clustered = analyze_run_clustered(run, cases, samples, method=method,
+                                                  cluster_stats={"source": "computed"})
+        per_sample, rows = clustered.records()
+        _store_clusters(store, run["id"], method, samples, per_sample, rows)
+        return report
+    if not persist_clusters:
         stored = stored_assignments(store, run, samples, method)
         if stored is not None:
             return analyze_run(run, cases, samples, method=method, clusters=stored,
@@ -111,6 +119,20 @@ def _analyze(store: Store, run: dict[str, Any], cases: list[dict[str, Any]], sam
     if persist_clusters:
         store.write_clusters(run["id"], method, assignments, rows)
     return analyze_run(run, cases, samples, method=method, clusters=assignments, cluster_stats=stats)
+
+
+def _store_clusters(store: Store, run_id: str, method: str, samples, per_sample, rows) -> None:
+    """Write each sample's cluster (per_sample: aligned with `samples`, -1 for none) and the cluster rows."""
+    from tuieval.sample_columns import SampleColumns
+
+    keep = (per_sample >= 0).tolist()
+    clusters = per_sample.tolist()
+    if isinstance(samples, SampleColumns):
+        ids = samples.columns["id"]
+        store.write_cluster_ids(run_id, method, ((c, i) for c, i, k in zip(clusters, ids, keep) if k), rows)
+    else:
+        store.write_clusters(run_id, method, {(s["case_id"], s["template"], int(s["sample_index"])): c
+                                              for s, c, k in zip(samples, clusters, keep) if k}, rows)
 
 
 def _shadow(store: Store, run: dict[str, Any], cases, samples) -> dict[str, Any] | None:
