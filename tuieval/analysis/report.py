@@ -757,15 +757,20 @@ def _cases_output(cases: Sequence[Mapping[str, Any]], table: _Table, ids: np.nda
     srt = np.argsort(key, kind="stable")
     skeys = key[srt]
     cut = np.flatnonzero(np.diff(skeys)) + 1
-    member_lists = np.split(table.sample_index[valid][srt], cut)
-    member_keys = skeys[np.r_[0, cut]] if skeys.size else np.zeros(0, dtype=np.int64)
-    members = dict(zip(member_keys.tolist(), (m.tolist() for m in member_lists))) if skeys.size else {}
+    # one list sliced, not one small array per cluster (a million samples make ~300,000 clusters)
+    member_si = table.sample_index[valid][srt].tolist()
+    starts = np.r_[0, cut].tolist() if skeys.size else []
+    ends = starts[1:] + [len(member_si)]
+    member_keys = skeys[starts].tolist() if skeys.size else []
+    members = {k: member_si[a:b] for k, a, b in zip(member_keys, starts, ends)}
     groups_of: dict[int, list[int]] = {}
     for g, c in enumerate(table.group_case.tolist()):
         groups_of.setdefault(c, []).append(g)
     multi_t = len(table.templates) > 1
     texts = table.texts
-    correct = table.correct
+    correct = table.correct.tolist()
+    tied_case = an.is_tied.tolist()
+    gtmpl = table.group_tmpl.tolist()
     counts_l = counts.tolist()
     rep_l = rep.tolist()
     ncorr_l = n_corr.tolist()
@@ -786,12 +791,12 @@ def _cases_output(cases: Sequence[Mapping[str, Any]], table: _Table, ids: np.nda
         for g in groups_of.get(i, []):
             row = counts_l[g]
             top = max(row)
-            tname = table.templates[int(table.group_tmpl[g])]
+            tname = table.templates[gtmpl[g]]
             for k, size in enumerate(row):
                 if size == 0:
                     continue
                 r = rep_l[g][k]
-                cl = {"size": size, "correct": bool(correct[r]), "representative": texts[r],
+                cl = {"size": size, "correct": correct[r], "representative": texts[r],
                       "n_correct": int(ncorr_l[g][k]), "sample_indices": members.get(g * C + k, [])}
                 if multi_t:
                     cl["template"] = tname
@@ -808,7 +813,7 @@ def _cases_output(cases: Sequence[Mapping[str, Any]], table: _Table, ids: np.nda
             "clusters": clusters,
             # extras
             "position": c.get("position"), "n_samples": int(ns[i]), "n_valid": int(nv[i]),
-            "n_errors": int(ne[i]), "is_tied": bool(an.is_tied[i]), "tied_clusters": tied_all,
+            "n_errors": int(ne[i]), "is_tied": tied_case[i], "tied_clusters": tied_all,
             "semantic_entropy_normalized": _f(hn[i]), "miller_madow": _f(mm[i]),
             "majority_correct_rate": _f(mrate),
         }

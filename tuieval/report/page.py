@@ -15,6 +15,7 @@ import numpy as np
 
 from tuieval.analysis.latency import deadline_curve
 from tuieval.report.build import build, build_comparison
+from tuieval.sample_columns import SampleColumns
 from tuieval.store import Store
 
 HISTOGRAM_BINS = 40
@@ -27,8 +28,12 @@ def run_page(store: Store, run_id: str) -> dict[str, Any]:
     """Everything the HTML page of one run draws (see the module docstring)."""
     built = build(store, run_id, with_rows=True)
     report, samples = built.report, built.samples or []
-    latency = np.array([np.nan if s["latency_ms"] is None else float(s["latency_ms"]) for s in samples], dtype=float)
-    correct = np.array([bool(s["correct"]) for s in samples], dtype=bool)
+    if isinstance(samples, SampleColumns):  # the store's columns: no row dictionaries to build
+        latency, correct = samples.floats("latency_ms"), samples.correct_mask
+    else:
+        latency = np.array([np.nan if s["latency_ms"] is None else float(s["latency_ms"]) for s in samples],
+                           dtype=float)
+        correct = np.array([bool(s["correct"]) for s in samples], dtype=bool)
     slices = sorted(report.get("slices") or [],
                     key=lambda s: (not s.get("flagged"), s["accuracy"] if s.get("accuracy") is not None else 2.0))
     return {
@@ -68,6 +73,8 @@ def _worst_cases(store: Store, run_id: str, report: dict[str, Any], samples: lis
     worst = cases[:WORST_CASES]
     wanted = {c["id"] for c in worst}
     answers: dict[str, list[dict[str, Any]]] = {cid: [] for cid in wanted}
+    if isinstance(samples, SampleColumns):  # only the worst cases' rows become dictionaries
+        samples = [samples[i] for i, cid in enumerate(samples.columns["case_id"]) if cid in wanted]
     for s in samples:
         if s["case_id"] in wanted:
             answers[s["case_id"]].append({k: s.get(k) for k in ("template", "sample_index", "answer", "correct",

@@ -34,13 +34,15 @@ def seed_requests(store: Store, run_ids: list[str]) -> int:
 
 def redteam_section(store: Store, run: dict[str, Any], *, record: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """The `redteam` section of `run` (None when no red-team run targets it)."""
-    from tuieval.redteam.analysis import paired, target_figures
-    from tuieval.redteam.runner import RedTeam
-
     rts = RedTeamStore(store)
     record = record or rts.for_run(run["id"])
     if record is None:
         return None
+    # imported only when a red-team run targets this one: the runner is slow to import, and
+    # every report (the HTML page's 2 s included) asks
+    from tuieval.redteam.analysis import paired, target_figures
+    from tuieval.redteam.runner import RedTeam
+
     run_ids = record["run_ids"]
     models = {r: store.get_run(r)["model"] for r in run_ids}
     seeds = seed_rows(store, run["id"])
