@@ -9,6 +9,10 @@ SQLite file, then three fresh processes are timed, each reporting its own peak R
   reopen   — `build_report` again: the stored report read back (what the app's scoreboard reads);
   export   — `tuieval export` streamed to /dev/null.
 Targets (issue: a million samples): analysis under 15 s and 2 GB peak; export in bounded memory.
+
+`--before DIR` (a checkout of older code, e.g. `git archive COMMIT | tar -x -C DIR`) times the
+same three steps with that code too, on the same file, one after the other: the figures of a
+change measured side by side under the same load (the load average is printed).
 """
 
 from __future__ import annotations
@@ -65,9 +69,10 @@ def write_run(path: str, size: int, samples: int) -> str:
     return run_id
 
 
-def step(db: str, run_id: str, name: str) -> dict:
+def step(db: str, run_id: str, name: str, code: Path = ROOT) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(code)}
     out = subprocess.run([sys.executable, "-c", STEP, db, run_id, name], capture_output=True, text=True,
-                         cwd=ROOT, check=True)
+                         cwd=code, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -75,18 +80,26 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--samples", type=int, default=10)
+    ap.add_argument("--before", type=Path, help="a checkout of older code, timed beside this one")
     args = ap.parse_args(argv)
-    print("| samples | write s | analyse s | analyse peak MB | reopen s | reopen peak MB | export s | export peak MB |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    codes = [("this", ROOT)] + ([("before", args.before.resolve())] if args.before else [])
+    print(f"load average at the start: {os.getloadavg()[0]:.1f} (1 min), cpus {os.cpu_count()}")
+    print("| samples | code | write s | analyse s | analyse peak MB | reopen s | reopen peak MB | export s | "
+          "export peak MB | load 1 min |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in (int(x) for x in args.sizes.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
             db = os.path.join(tmp, "m.db")
             t0 = time.perf_counter()
             run_id = write_run(db, size, args.samples)
             write_s = time.perf_counter() - t0
-            a, r, e = (step(db, run_id, name) for name in ("analyse", "reopen", "export"))
-            print(f"| {size:,} | {write_s:.1f} | {a['s']:.2f} | {a['rss_mb']:.0f} | {r['s']:.2f} | "
-                  f"{r['rss_mb']:.0f} | {e['s']:.2f} | {e['rss_mb']:.0f} |", flush=True)
+            # the older code first: both analyses start from the same stored run (the second
+            # overwrites the first's clusters and report; reopen reads the report last stored)
+            for label, code in reversed(codes):
+                a, r, e = (step(db, run_id, name, code) for name in ("analyse", "reopen", "export"))
+                print(f"| {size:,} | {label} | {write_s:.1f} | {a['s']:.2f} | {a['rss_mb']:.0f} | {r['s']:.2f} | "
+                      f"{r['rss_mb']:.0f} | {e['s']:.2f} | {e['rss_mb']:.0f} | {os.getloadavg()[0]:.1f} |",
+                      flush=True)
     return 0
 
 
