@@ -47,7 +47,8 @@ else:
         for row in export_rows(store, run_id):
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
 secs = time.perf_counter() - t0
-print(json.dumps({"s": secs, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+use = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"s": secs, "cpu_s": use.ru_utime + use.ru_stime, "rss_mb": use.ru_maxrss / 1024}))
 """
 
 
@@ -84,8 +85,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     codes = [("this", ROOT)] + ([("before", args.before.resolve())] if args.before else [])
     print(f"load average at the start: {os.getloadavg()[0]:.1f} (1 min), cpus {os.cpu_count()}")
-    print("| samples | code | write s | analyse s | analyse peak MB | reopen s | reopen peak MB | export s | "
-          "export peak MB | load 1 min |")
+    # wall seconds of each step, and in brackets the process's CPU seconds (start-up included):
+    # on a shared machine the CPU time is what a quiet one would come closer to
+    print("| samples | code | write s | analyse s (cpu) | analyse peak MB | reopen s (cpu) | reopen peak MB | "
+          "export s (cpu) | export peak MB | load 1 min |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in (int(x) for x in args.sizes.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
@@ -97,9 +100,9 @@ def main(argv=None) -> int:
             # overwrites the first's clusters and report; reopen reads the report last stored)
             for label, code in reversed(codes):
                 a, r, e = (step(db, run_id, name, code) for name in ("analyse", "reopen", "export"))
-                print(f"| {size:,} | {label} | {write_s:.1f} | {a['s']:.2f} | {a['rss_mb']:.0f} | {r['s']:.2f} | "
-                      f"{r['rss_mb']:.0f} | {e['s']:.2f} | {e['rss_mb']:.0f} | {os.getloadavg()[0]:.1f} |",
-                      flush=True)
+                print(f"| {size:,} | {label} | {write_s:.1f} | {a['s']:.2f} ({a['cpu_s']:.1f}) | {a['rss_mb']:.0f} | "
+                      f"{r['s']:.2f} ({r['cpu_s']:.1f}) | {r['rss_mb']:.0f} | {e['s']:.2f} ({e['cpu_s']:.1f}) | "
+                      f"{e['rss_mb']:.0f} | {os.getloadavg()[0]:.1f} |", flush=True)
     return 0
 
 

@@ -110,3 +110,26 @@ def test_stored_report_reopened_equals_the_fresh_one(tmp_path):
         fresh = build(store, run_id, persist_clusters=True).report
         reopened = build(store, run_id).report
         assert reopened == fresh
+
+
+def test_html_page_reads_two_columns_yet_draws_what_the_rows_give(tmp_path):
+    """The page's histogram, deadline curve and worst cases' answers, against the same figures
+    made from every lean row (cached samples have no latency; errors are never correct)."""
+    import numpy as np
+
+    from tuieval.report.page import ANSWERS_PER_CASE, _deadline, latency_histogram, run_page
+
+    db = tmp_path / "v.db"
+    run_id = _varied_run(db, "canonical")
+    with Store(str(db)) as store:
+        page = run_page(store, run_id)
+        rows = store.analysis_samples(run_id)
+    latency = np.array([np.nan if s["latency_ms"] is None else s["latency_ms"] for s in rows], dtype=float)
+    correct = np.array([s["correct"] for s in rows], dtype=bool)
+    assert np.isnan(latency).sum() > 0 and page["histogram"]["n"] == int((~np.isnan(latency)).sum())
+    assert page["histogram"] == latency_histogram(latency)
+    assert page["deadline"] == _deadline(correct, latency)
+    for case in page["worst"]:
+        mine = [{k: s.get(k) for k in ("template", "sample_index", "answer", "correct", "latency_ms", "error")}
+                for s in rows if s["case_id"] == case["id"]]
+        assert case["answers"] == mine[:ANSWERS_PER_CASE] and case["n_answers"] == len(mine) > 0

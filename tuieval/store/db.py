@@ -461,13 +461,19 @@ class Store:
             s["correct"] = is_correct(s)
         return out
 
-    def analysis_sample_columns(self, run_id: str) -> SampleColumns:
+    def analysis_sample_columns(self, run_id: str, case_ids: Iterable[str] | None = None) -> SampleColumns:
         """`analysis_samples` as columns (tuieval.sample_columns): the same rows in the same order,
         read in chunks and transposed, with no dictionary per sample. Also holds each sample's
-        row `id` (column "id", not part of the rows), for writing its cluster back by id."""
+        row `id` (column "id", not part of the rows), for writing its cluster back by id.
+        `case_ids` limits it to those cases' samples (a few: the HTML page's worst cases)."""
+        where, args = "run_id = ?", [run_id]
+        if case_ids is not None:
+            ids = list(case_ids)
+            where += f" AND case_id IN ({', '.join('?' * len(ids))})"
+            args += ids
         cur = self.conn.execute(
-            f"SELECT id, {', '.join(_LEAN_SELECT)} FROM samples WHERE run_id = ? "
-            "ORDER BY case_id, template, sample_index", (run_id,))
+            f"SELECT id, {', '.join(_LEAN_SELECT)} FROM samples WHERE {where} "
+            "ORDER BY case_id, template, sample_index", args)
         names = ("id",) + ANALYSIS_COLUMNS
         columns: dict[str, list[Any]] = {k: [] for k in names}
         lists = [columns[k] for k in names]
@@ -478,6 +484,17 @@ class Store:
             for col, values in zip(lists, zip(*chunk)):
                 col.extend(values)
         return SampleColumns(ANALYSIS_COLUMNS, columns)
+
+    def latency_and_correct(self, run_id: str) -> tuple[list[float | None], list[bool]]:
+        """Every sample's latency as the analysis sees it (None when cached or unmeasured) and
+        whether it is correct by the sample rules, in no particular order: what a latency
+        histogram and a deadline curve need, two columns instead of a run's rows."""
+        rows = self.conn.execute(f"SELECT {_LEAN_EXPR['latency_ms']}, correct AND error IS NULL FROM samples "
+                                 "WHERE run_id = ?", (run_id,)).fetchall()
+        if not rows:
+            return [], []
+        latency, correct = zip(*rows)
+        return list(latency), [bool(c) for c in correct]
 
     def get_case(self, run_id: str, case_id: str) -> dict[str, Any] | None:
         """One case, its vars, targets and metadata decoded; None when the run has no such case."""
