@@ -1,9 +1,11 @@
 """The one way a run's report is built, for `tuieval run`/`report`, the export and the app.
 
-`build` loads the lean rows from the store (`Store.analysis_cases` / `analysis_samples`),
+`build` loads the lean rows from the store (`Store.analysis_cases`, and the samples as columns
+from `analysis_sample_columns`: no dictionary per sample), with the cyclic collector paused,
 chooses the clustering (`VarianceConfig.effective_method`; stored clusters of a remote tier are
 reused rather than re-requested), runs the pure `tuieval.analysis.report.analyze_run`, adds
-the suite's gates (`tuieval.gates`) and caches a finished run's report in the store. The app
+the suite's gates (`tuieval.gates`) and caches a finished run's report in the store. With a
+local clustering tier, storing the clusters reuses the analysis's own clustering (one pass). The app
 asks for the rows as well (`with_rows=True`) to draw its charts from the same samples.
 Formatting lives apart, in `tuieval.report.formats`.
 """
