@@ -9,7 +9,9 @@ some with markup, heavy-tailed latencies, three metadata columns for slices), th
 - runs `python -m tuieval report RUN --format html` as a subprocess (start-up included) and writes the file;
 - renders it with Chromium (when installed): screenshot not blank, no console errors.
 
-Budget: under 2 s and under 2 MB. Run: `python benchmarks/bench_html.py [N_CASES] [SAMPLES]`.
+Budget: under 2 s and under 2 MB. Run: `python benchmarks/bench_html.py [N_CASES] [SAMPLES] [PNG]`.
+With `BENCH_BEFORE=DIR` (a checkout of older code) the cold, warm and CLI times are measured with
+that code too, on a copy of the same never-analysed file, just before this code's: side by side.
 """
 
 from __future__ import annotations
@@ -70,12 +72,47 @@ def best_of(fn, repeat: int) -> float:
     return best
 
 
+TIMED = r"""
+import subprocess, sys, time
+from tuieval.report.formats.html import report_to_html
+from tuieval.report.page import run_page
+from tuieval.store import Store
+db, run_id = sys.argv[1:3]
+with Store(db) as store:
+    t0 = time.perf_counter(); report_to_html(run_page(store, run_id)); cold = time.perf_counter() - t0
+    t0 = time.perf_counter(); report_to_html(run_page(store, run_id)); warm = time.perf_counter() - t0
+t0 = time.perf_counter()
+subprocess.run([sys.executable, "-m", "tuieval", "report", run_id, "--db", db, "--format", "html"],
+               stdout=subprocess.DEVNULL, check=True)
+print(f"{cold:.2f} {warm:.2f} {time.perf_counter() - t0:.2f}")
+"""
+
+
+def timed_with(code: str, db: str, run_id: str) -> str:
+    """Cold page, warm page and CLI seconds with the code at `code`, in a fresh process."""
+    env = {**os.environ, "PYTHONPATH": code}
+    out = subprocess.run([sys.executable, "-c", TIMED, db, run_id], capture_output=True, text=True, check=True,
+                         env=env, cwd=code)
+    return out.stdout.strip().splitlines()[-1]
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     per_case = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     with tempfile.TemporaryDirectory() as tmp:
         db = os.path.join(tmp, "bench.db")
         run_id = build(db, n, per_case)
+        before = os.environ.get("BENCH_BEFORE")
+        if before:
+            import shutil
+
+            for name in ("before", "this"):
+                copy = os.path.join(tmp, f"{name}.db")
+                shutil.copy(db, copy)
+                cold_s, warm_s, cli_s = timed_with(before if name == "before" else str(Path(__file__).parents[1]),
+                                                   copy, run_id).split()
+                print(f"{name:>6}: page cold {cold_s} s, warm {warm_s} s, tuieval report --format html {cli_s} s "
+                      f"(load average {os.getloadavg()[0]:.1f})")
         with Store(db) as store:
             t0 = time.perf_counter()
             html = report_to_html(run_page(store, run_id))  # first: analysis, then cached

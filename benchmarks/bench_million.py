@@ -22,6 +22,10 @@ Targets (issue: a million samples): analysis under 15 s and 2 GB peak; export in
 the scoreboard filled in under 1 s from the stored report; the cases table not loading every row.
 
     --db PATH --run ID   time the steps on a run already written and analysed (reuse a 1M run)
+
+`--before DIR` (a checkout of older code, e.g. `git archive COMMIT | tar -x -C DIR`) times the
+same three steps with that code too, on the same file, one after the other: the figures of a
+change measured side by side under the same load (the load average is printed).
 """
 
 from __future__ import annotations
@@ -155,7 +159,8 @@ else:
         for row in export_rows(store, run_id):
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
 secs = time.perf_counter() - t0
-print(json.dumps({"s": secs, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+use = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"s": secs, "cpu_s": use.ru_utime + use.ru_stime, "rss_mb": use.ru_maxrss / 1024}))
 """
 
 
@@ -177,9 +182,10 @@ def write_run(path: str, size: int, samples: int) -> str:
     return run_id
 
 
-def step(db: str, run_id: str, name: str) -> dict:
+def step(db: str, run_id: str, name: str, code: Path = ROOT) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(code)}
     out = subprocess.run([sys.executable, "-c", STEP, db, run_id, name], capture_output=True, text=True,
-                         cwd=ROOT, check=True)
+                         cwd=code, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -190,24 +196,34 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", default="analyse,reopen,export,load,whole,app")
     ap.add_argument("--db", help="a database already holding the run (with --run): no writing, no analysis")
     ap.add_argument("--run", help="the run in --db")
+    ap.add_argument("--before", type=Path, help="a checkout of older code, timed beside this one")
     args = ap.parse_args(argv)
     steps = args.steps.split(",")
-    print(f"load average {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f} {os.getloadavg()[2]:.1f}")
+    codes = [("this", ROOT)] + ([("before", args.before.resolve())] if args.before else [])
+    print(f"load average at the start: {os.getloadavg()[0]:.1f} (1 min), cpus {os.cpu_count()}")
     if args.db:
         for name in steps:
             print(name, json.dumps(step(args.db, args.run, name)), flush=True)
         return 0
-    print("| samples | write s | analyse s | analyse peak MB | reopen s | reopen peak MB | export s | export peak MB |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    # wall seconds of each step, and in brackets the process's CPU seconds (start-up included):
+    # on a shared machine the CPU time is what a quiet one would come closer to
+    print("| samples | code | write s | analyse s (cpu) | analyse peak MB | reopen s (cpu) | reopen peak MB | "
+          "export s (cpu) | export peak MB | load 1 min |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in (int(x) for x in args.sizes.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
             db = os.path.join(tmp, "m.db")
             t0 = time.perf_counter()
             run_id = write_run(db, size, args.samples)
             write_s = time.perf_counter() - t0
-            a, r, e = (step(db, run_id, name) for name in ("analyse", "reopen", "export"))
-            print(f"| {size:,} | {write_s:.1f} | {a['s']:.2f} | {a['rss_mb']:.0f} | {r['s']:.2f} | "
-                  f"{r['rss_mb']:.0f} | {e['s']:.2f} | {e['rss_mb']:.0f} |", flush=True)
+            # the older code first: both analyses start from the same stored run (the second
+            # overwrites the first's clusters and report; reopen reads the report last stored)
+            for label, code in reversed(codes):
+                a, r, e = (step(db, run_id, name, code) for name in ("analyse", "reopen", "export"))
+                print(f"| {size:,} | {label} | {write_s:.1f} | {a['s']:.2f} ({a['cpu_s']:.1f}) | {a['rss_mb']:.0f} | "
+                      f"{r['s']:.2f} ({r['cpu_s']:.1f}) | {r['rss_mb']:.0f} | {e['s']:.2f} ({e['cpu_s']:.1f}) | "
+                      f"{e['rss_mb']:.0f} | {os.getloadavg()[0]:.1f} |", flush=True)
+            # the app-side steps with this code only (the older code may not have them)
             for name in ("load", "whole", "app"):
                 if name in steps:
                     print(name, json.dumps(step(db, run_id, name)), flush=True)

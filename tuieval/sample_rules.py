@@ -11,7 +11,9 @@ functions (and the store's SQL through `ANSWER_SQL`), so they cannot disagree.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
+
+import numpy as np
 
 #: the same rule as `answer_text`, for the store's lean queries
 ANSWER_SQL = "CASE WHEN error IS NOT NULL THEN NULL ELSE COALESCE(extracted, response) END"
@@ -25,6 +27,16 @@ def is_error(sample: Mapping[str, Any]) -> bool:
 def is_correct(sample: Mapping[str, Any]) -> bool:
     """Scored correct and not an error sample."""
     return bool(sample.get("correct")) and not is_error(sample)
+
+
+def error_mask(errors: Sequence[Any]) -> np.ndarray:
+    """`is_error` over a column of stored `error` values (a large run's analysis reads columns)."""
+    return np.fromiter((e is not None for e in errors), dtype=bool, count=len(errors))
+
+
+def correct_mask(correct: Sequence[Any], errors: np.ndarray) -> np.ndarray:
+    """`is_correct` over a column of stored `correct` values and the `error_mask` beside it."""
+    return np.fromiter((bool(c) for c in correct), dtype=bool, count=len(correct)) & ~errors
 
 
 def verdict(sample: Mapping[str, Any]) -> str:

@@ -65,6 +65,7 @@ from tuieval.analysis.stats import json_float as _f
 from tuieval.analysis.variance.config import VarianceConfig
 from tuieval.analysis.variance import (ClusterResult, Embed, Judge, canonical_answer, cluster_groups, flip_rates,
                                        group_stats, renumber)
+from tuieval.sample_columns import SampleColumns
 from tuieval.sample_rules import answer_text, is_correct, is_error
 
 SCHEMA = "tuieval.report/1"
@@ -87,26 +88,43 @@ class _Table:
     def __init__(self, samples: Sequence[Mapping[str, Any]], case_index: dict[Any, int]) -> None:
         n = len(samples)
         self.n = n
-        tmpl_names = sorted({s.get("template") for s in samples}, key=lambda t: (t is None, str(t)))
+        columnar = isinstance(samples, SampleColumns)
+        col = samples.columns if columnar else None
+        templates = col["template"] if columnar else [s.get("template") for s in samples]
+        tmpl_names = sorted(set(templates), key=lambda t: (t is None, str(t)))
         self.templates = tmpl_names
         t_index = {t: i for i, t in enumerate(tmpl_names)}
         T = max(1, len(tmpl_names))
-        ci = np.fromiter((case_index[s["case_id"]] for s in samples), dtype=np.int64, count=n)
-        ti = np.fromiter((t_index[s.get("template")] for s in samples), dtype=np.int64, count=n)
-        si = np.fromiter((int(s.get("sample_index") or 0) for s in samples), dtype=np.int64, count=n)
+        case_col = col["case_id"] if columnar else [s["case_id"] for s in samples]
+        ci = np.fromiter(map(case_index.__getitem__, case_col), dtype=np.int64, count=n)
+        ti = np.fromiter(map(t_index.__getitem__, templates), dtype=np.int64, count=n)
+        if columnar:  # the store's sample_index is NOT NULL
+            si = np.array(col["sample_index"], dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
+        else:
+            si = np.fromiter((int(s.get("sample_index") or 0) for s in samples), dtype=np.int64, count=n)
         order = np.lexsort((si, ti, ci))
         self.order = order
         self.case = ci[order]
         self.tmpl = ti[order]
         self.sample_index = si[order]
-        self.error = np.fromiter((is_error(s) for s in samples), dtype=bool, count=n)[order]
-        self.correct = np.fromiter((is_correct(s) for s in samples), dtype=bool, count=n)[order]
-        self.censored = np.fromiter((s.get("error_kind") == "timeout" for s in samples), dtype=bool,
-                                    count=n)[order]
-        self.latency = _nan_array([s.get("latency_ms") for s in samples])[order] if n else np.zeros(0)
-        self.ttft = _nan_array([s.get("ttft_ms") for s in samples])[order] if n else np.zeros(0)
-        self.out_tokens = _nan_array([s.get("output_tokens") for s in samples])[order] if n else np.zeros(0)
-        texts = [answer_text(s) for s in samples]
+        if columnar:
+            self.error = samples.errors[order]
+            self.correct = samples.correct_mask[order]
+            self.censored = np.fromiter((k == "timeout" for k in col["error_kind"]), dtype=bool, count=n)[order]
+            self.latency = samples.floats("latency_ms")[order]
+            self.ttft = samples.floats("ttft_ms")[order]
+            self.out_tokens = samples.floats("output_tokens")[order]
+            # the store computed each answer by the sample rules (ANSWER_SQL): None for an error
+            texts = col["answer"]
+        else:
+            self.error = np.fromiter((is_error(s) for s in samples), dtype=bool, count=n)[order]
+            self.correct = np.fromiter((is_correct(s) for s in samples), dtype=bool, count=n)[order]
+            self.censored = np.fromiter((s.get("error_kind") == "timeout" for s in samples), dtype=bool,
+                                        count=n)[order]
+            self.latency = _nan_array([s.get("latency_ms") for s in samples])[order] if n else np.zeros(0)
+            self.ttft = _nan_array([s.get("ttft_ms") for s in samples])[order] if n else np.zeros(0)
+            self.out_tokens = _nan_array([s.get("output_tokens") for s in samples])[order] if n else np.zeros(0)
+            texts = [answer_text(s) for s in samples]
         self.texts = [texts[i] for i in order.tolist()]
         self.valid_text = np.fromiter((t is not None for t in self.texts), dtype=bool, count=n)
         gkey = self.case * T + self.tmpl
@@ -412,13 +430,59 @@ def slice_membership(cases: Sequence[Mapping[str, Any]],
     return out
 
 
+class _Clustered:
+    """What one analysis clustered: the sample table, each row's cluster and the per-group counts."""
+
+    def __init__(self, table: _Table, ids: np.ndarray, gs: dict, cases: Sequence[Mapping[str, Any]]) -> None:
+        self.table, self.ids, self.gs, self.cases = table, ids, gs, cases
+
+    def records(self) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """(cluster per input sample, in the order the samples were given, -1 for none;
+        the cluster rows `Store.write_clusters` takes), equal to what `cluster_records` makes
+        of `cluster_run`: groups in order of their case's first sample, then template;
+        clusters by id, a cluster's `correct` and `representative` its first member's."""
+        t, ids, gs = self.table, self.ids, self.gs
+        per_input = np.full(t.n, -1, dtype=np.int64)
+        per_input[t.order] = ids
+        first = np.full(len(self.cases), t.n, dtype=np.int64)
+        np.minimum.at(first, t.case, t.order)
+        g_order = np.lexsort((t.group_tmpl, first[t.group_case]))
+        counts, rep = gs["counts"].tolist(), gs["rep"].tolist()
+        case_ids = [c["case_id"] for c in self.cases]
+        gcase, gtmpl = t.group_case.tolist(), t.group_tmpl.tolist()
+        correct, texts = t.correct.tolist(), t.texts
+        rows: list[dict[str, Any]] = []
+        for g in g_order.tolist():
+            cid, tmpl = case_ids[gcase[g]], t.templates[gtmpl[g]]
+            for k, size in enumerate(counts[g]):
+                if size:
+                    r = rep[g][k]
+                    rows.append({"case_id": cid, "template": tmpl, "cluster": k, "size": size,
+                                 "correct": correct[r], "representative": texts[r]})
+        return per_input, rows
+
+
 def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samples: Sequence[Mapping[str, Any]], *,
                 method: str | None = None, cluster_key: str | None = None, rng_seed: int = 0,
                 alpha: float = 0.05, threshold: float | None = None, judge: Judge | None = None,
                 embed: Embed | None = None, clusters: Mapping[tuple[Any, Any, int], int] | None = None,
                 cluster_stats: Mapping[str, Any] | None = None,
                 discover: bool = True, delta_min: float = 0.05) -> dict:
-    """The tuieval.report/1 dictionary (JSON-serialisable) for one run.
+    """The tuieval.report/1 dictionary (JSON-serialisable) for one run (see `analyze_run_clustered`)."""
+    return analyze_run_clustered(run, cases, samples, method=method, cluster_key=cluster_key, rng_seed=rng_seed,
+                                 alpha=alpha, threshold=threshold, judge=judge, embed=embed, clusters=clusters,
+                                 cluster_stats=cluster_stats, discover=discover, delta_min=delta_min)[0]
+
+
+def analyze_run_clustered(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]],
+                          samples: Sequence[Mapping[str, Any]], *, method: str | None = None,
+                          cluster_key: str | None = None, rng_seed: int = 0, alpha: float = 0.05,
+                          threshold: float | None = None, judge: Judge | None = None, embed: Embed | None = None,
+                          clusters: Mapping[tuple[Any, Any, int], int] | None = None,
+                          cluster_stats: Mapping[str, Any] | None = None, discover: bool = True,
+                          delta_min: float = 0.05) -> tuple[dict, _Clustered]:
+    """The tuieval.report/1 dictionary (JSON-serialisable) for one run, and the clusters it used
+    (`.records()`: what to store, so a run is clustered once for its report and its store).
 
     `method` (canonical | lexical | embeddings | entailment | hybrid; embeddings needs
     `embed`, a callable list of texts → matrix with one row per text; entailment and
@@ -448,7 +512,8 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
     cases = sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
     case_ids = [c["case_id"] for c in cases]
     case_index = {cid: i for i, cid in enumerate(case_ids)}
-    extra = [s["case_id"] for s in samples if s["case_id"] not in case_index]
+    sample_cases = samples.columns["case_id"] if isinstance(samples, SampleColumns) else [s["case_id"] for s in samples]
+    extra = [c for c in sample_cases if c not in case_index]
     for cid in dict.fromkeys(extra):
         case_index[cid] = len(case_ids)
         case_ids.append(cid)
@@ -562,7 +627,7 @@ def analyze_run(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], samp
     templates = template_robustness(table, case_ids, alpha, rng_seed, exclude=copies)
     if templates is not None:
         report["robustness"] = {"templates": templates}
-    return report
+    return report, _Clustered(table, ids, gs, cases)
 
 
 def template_robustness(table: _Table, case_ids: Sequence[Any], alpha: float, rng_seed: int,
@@ -692,15 +757,20 @@ def _cases_output(cases: Sequence[Mapping[str, Any]], table: _Table, ids: np.nda
     srt = np.argsort(key, kind="stable")
     skeys = key[srt]
     cut = np.flatnonzero(np.diff(skeys)) + 1
-    member_lists = np.split(table.sample_index[valid][srt], cut)
-    member_keys = skeys[np.r_[0, cut]] if skeys.size else np.zeros(0, dtype=np.int64)
-    members = dict(zip(member_keys.tolist(), (m.tolist() for m in member_lists))) if skeys.size else {}
+    # one list sliced, not one small array per cluster (a million samples make ~300,000 clusters)
+    member_si = table.sample_index[valid][srt].tolist()
+    starts = np.r_[0, cut].tolist() if skeys.size else []
+    ends = starts[1:] + [len(member_si)]
+    member_keys = skeys[starts].tolist() if skeys.size else []
+    members = {k: member_si[a:b] for k, a, b in zip(member_keys, starts, ends)}
     groups_of: dict[int, list[int]] = {}
     for g, c in enumerate(table.group_case.tolist()):
         groups_of.setdefault(c, []).append(g)
     multi_t = len(table.templates) > 1
     texts = table.texts
-    correct = table.correct
+    correct = table.correct.tolist()
+    tied_case = an.is_tied.tolist()
+    gtmpl = table.group_tmpl.tolist()
     counts_l = counts.tolist()
     rep_l = rep.tolist()
     ncorr_l = n_corr.tolist()
@@ -721,12 +791,12 @@ def _cases_output(cases: Sequence[Mapping[str, Any]], table: _Table, ids: np.nda
         for g in groups_of.get(i, []):
             row = counts_l[g]
             top = max(row)
-            tname = table.templates[int(table.group_tmpl[g])]
+            tname = table.templates[gtmpl[g]]
             for k, size in enumerate(row):
                 if size == 0:
                     continue
                 r = rep_l[g][k]
-                cl = {"size": size, "correct": bool(correct[r]), "representative": texts[r],
+                cl = {"size": size, "correct": correct[r], "representative": texts[r],
                       "n_correct": int(ncorr_l[g][k]), "sample_indices": members.get(g * C + k, [])}
                 if multi_t:
                     cl["template"] = tname
@@ -743,7 +813,7 @@ def _cases_output(cases: Sequence[Mapping[str, Any]], table: _Table, ids: np.nda
             "clusters": clusters,
             # extras
             "position": c.get("position"), "n_samples": int(ns[i]), "n_valid": int(nv[i]),
-            "n_errors": int(ne[i]), "is_tied": bool(an.is_tied[i]), "tied_clusters": tied_all,
+            "n_errors": int(ne[i]), "is_tied": tied_case[i], "tied_clusters": tied_all,
             "semantic_entropy_normalized": _f(hn[i]), "miller_madow": _f(mm[i]),
             "majority_correct_rate": _f(mrate),
         }

@@ -1,9 +1,11 @@
 """The one way a run's report is built, for `tuieval run`/`report`, the export and the app.
 
-`build` loads the lean rows from the store (`Store.analysis_cases` / `analysis_samples`),
+`build` loads the lean rows from the store (`Store.analysis_cases`, and the samples as columns
+from `analysis_sample_columns`: no dictionary per sample), with the cyclic collector paused,
 chooses the clustering (`VarianceConfig.effective_method`; stored clusters of a remote tier are
 reused rather than re-requested), runs the pure `tuieval.analysis.report.analyze_run`, adds
-the suite's gates (`tuieval.gates`) and caches a finished run's report in the store. The app
+the suite's gates (`tuieval.gates`) and caches a finished run's report in the store. With a
+local clustering tier, storing the clusters reuses the analysis's own clustering (one pass). The app
 asks for the rows as well (`with_rows=True`) to draw its charts from the same samples.
 Formatting lives apart, in `tuieval.report.formats`.
 """
@@ -16,6 +18,7 @@ from typing import Any
 from tuieval.gates import evaluate_gates
 from tuieval.report.clustering import cluster_samples, stored_assignments
 from tuieval.report.contamination import label_cases
+from tuieval.report.gc_pause import paused_gc
 from tuieval.report.stored import load_report, store_report
 from tuieval.analysis.variance.config import VarianceConfig
 from tuieval.store import Store
@@ -38,6 +41,13 @@ def load_rows(store: Store, run_id: str) -> tuple[dict[str, Any], list[dict[str,
 
 def build(store: Store, run_id: str, *, persist_clusters: bool = False, with_rows: bool = False,
           prices: Any = None) -> BuiltReport:
+    """The report of a run (see `_build`), built with the cyclic garbage collector paused
+    (tuieval.report.gc_pause: at a million samples it more than doubles the time)."""
+    with paused_gc():
+        return _build(store, run_id, persist_clusters=persist_clusters, with_rows=with_rows, prices=prices)
+
+
+def _build(store: Store, run_id: str, *, persist_clusters: bool, with_rows: bool, prices: Any) -> BuiltReport:
     """The report of a run (an id, a unique prefix or `latest`).
 
     With `persist_clusters` the clusters are computed and stored for later readers (the
@@ -56,7 +66,8 @@ def build(store: Store, run_id: str, *, persist_clusters: bool = False, with_row
         report = load_report(store, run["id"], fingerprint)
     contamination = None
     if report is None or with_rows:
-        cases, samples = store.analysis_cases(run["id"]), store.analysis_samples(run["id"])
+        # columns, not a dictionary per sample (tuieval.sample_columns): what a large run needs
+        cases, samples = store.analysis_cases(run["id"]), store.analysis_sample_columns(run["id"])
         # a probe run's cases get their contamination=likely|unflagged slice before the analysis
         contamination = label_cases(store, run, cases, report)
     if report is None:
@@ -94,13 +105,20 @@ def build_report(store: Store, run_id: str, *, persist_clusters: bool = False, p
 
 def _analyze(store: Store, run: dict[str, Any], cases: list[dict[str, Any]], samples: list[dict[str, Any]],
              persist_clusters: bool) -> dict[str, Any]:
-    from tuieval.analysis.report import analyze_run
+    from tuieval.analysis.report import analyze_run, analyze_run_clustered
 
     config = VarianceConfig.from_run(run)
     method = config.effective_method
-    if not persist_clusters:
-        if not config.is_remote:
+    if not config.is_remote:
+        if not persist_clusters:
             return analyze_run(run, cases, samples, method=method)
+        # a local tier: one clustering serves the report and the store (no endpoint to count)
+        report, clustered = analyze_run_clustered(run, cases, samples, method=method,
+                                                  cluster_stats={"source": "computed"})
+        per_sample, rows = clustered.records()
+        _store_clusters(store, run["id"], method, samples, per_sample, rows)
+        return report
+    if not persist_clusters:
         stored = stored_assignments(store, run, samples, method)
         if stored is not None:
             return analyze_run(run, cases, samples, method=method, clusters=stored,
@@ -109,6 +127,20 @@ def _analyze(store: Store, run: dict[str, Any], cases: list[dict[str, Any]], sam
     if persist_clusters:
         store.write_clusters(run["id"], method, assignments, rows)
     return analyze_run(run, cases, samples, method=method, clusters=assignments, cluster_stats=stats)
+
+
+def _store_clusters(store: Store, run_id: str, method: str, samples, per_sample, rows) -> None:
+    """Write each sample's cluster (per_sample: aligned with `samples`, -1 for none) and the cluster rows."""
+    from tuieval.sample_columns import SampleColumns
+
+    keep = (per_sample >= 0).tolist()
+    clusters = per_sample.tolist()
+    if isinstance(samples, SampleColumns):
+        ids = samples.columns["id"]
+        store.write_cluster_ids(run_id, method, ((c, i) for c, i, k in zip(clusters, ids, keep) if k), rows)
+    else:
+        store.write_clusters(run_id, method, {(s["case_id"], s["template"], int(s["sample_index"])): c
+                                              for s, c, k in zip(samples, clusters, keep) if k}, rows)
 
 
 def _shadow(store: Store, run: dict[str, Any], cases, samples) -> dict[str, Any] | None:

@@ -25,10 +25,11 @@ ANSWERS_PER_CASE = 12
 
 def run_page(store: Store, run_id: str) -> dict[str, Any]:
     """Everything the HTML page of one run draws (see the module docstring)."""
-    built = build(store, run_id, with_rows=True)
-    report, samples = built.report, built.samples or []
-    latency = np.array([np.nan if s["latency_ms"] is None else float(s["latency_ms"]) for s in samples], dtype=float)
-    correct = np.array([bool(s["correct"]) for s in samples], dtype=bool)
+    built = build(store, run_id)
+    report = built.report
+    # two columns for the histogram and the curve; only the worst cases' rows (below)
+    lat, ok = store.latency_and_correct(built.run["id"])
+    latency, correct = np.array(lat, dtype=float), np.array(ok, dtype=bool)
     slices = sorted(report.get("slices") or [],
                     key=lambda s: (not s.get("flagged"), s["accuracy"] if s.get("accuracy") is not None else 2.0))
     return {
@@ -36,7 +37,7 @@ def run_page(store: Store, run_id: str) -> dict[str, Any]:
         "slices": slices,
         "histogram": latency_histogram(latency),
         "deadline": _deadline(correct, latency),
-        "worst": _worst_cases(store, built.run["id"], report, samples),
+        "worst": _worst_cases(store, built.run["id"], report),
     }
 
 
@@ -61,14 +62,15 @@ def _deadline(correct: np.ndarray, latency: np.ndarray) -> list[dict[str, Any]]:
     return deadline_curve(correct, latency, slo_grid=np.geomspace(lo, hi, CURVE_POINTS).tolist())
 
 
-def _worst_cases(store: Store, run_id: str, report: dict[str, Any], samples: list[dict[str, Any]],
-                 ) -> list[dict[str, Any]]:
+def _worst_cases(store: Store, run_id: str, report: dict[str, Any]) -> list[dict[str, Any]]:
     cases = sorted(report.get("cases") or [],
-                   key=lambda c: (c["accuracy"] if c.get("accuracy") is not None else 2.0, c.get("position", 0)))
+                   key=lambda c: (c["accuracy"] if c.get("accuracy") is not None else 2.0,
+                                  # a sample's case the run does not list has no position: last
+                                  c.get("position") is None, c.get("position") or 0))
     worst = cases[:WORST_CASES]
     wanted = {c["id"] for c in worst}
     answers: dict[str, list[dict[str, Any]]] = {cid: [] for cid in wanted}
-    for s in samples:
+    for s in store.analysis_sample_columns(run_id, case_ids=sorted(wanted)):
         if s["case_id"] in wanted:
             answers[s["case_id"]].append({k: s.get(k) for k in ("template", "sample_index", "answer", "correct",
                                                                  "latency_ms", "error")})

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from tuieval.sample_rules import ANSWER_SQL, is_correct
+from tuieval.sample_columns import SampleColumns
 from tuieval.store.schema import migrate
 
 DEFAULT_DB = "tuieval.db"
@@ -42,6 +43,10 @@ ANALYSIS_COLUMNS = ("case_id", "template", "sample_index", "dispatch_order", "an
 _LEAN_EXPR = {"answer": ANSWER_SQL, "latency_ms": "CASE WHEN cached = 1 THEN NULL ELSE latency_ms END",
               "ttft_ms": "CASE WHEN cached = 1 THEN NULL ELSE ttft_ms END"}
 _LEAN_SELECT = tuple(_LEAN_EXPR.get(c, c) for c in ANALYSIS_COLUMNS)
+
+
+#: rows per fetch when reading a run's samples as columns: bounds the tuples alive at once
+_COLUMN_CHUNK = 65_536
 
 
 class RunNotFound(LookupError):
@@ -298,12 +303,24 @@ class Store:
                 "UPDATE samples SET cluster = ? WHERE run_id = ? AND case_id = ? AND template = ? AND sample_index = ?",
                 [(cl, run_id, k[0], k[1], k[2]) for k, cl in sample_clusters.items()],
             )
-            self.conn.executemany(
-                "INSERT INTO clusters (run_id, case_id, template, cluster, method, size, correct, representative) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(run_id, c["case_id"], c["template"], c["cluster"], method, c["size"], int(bool(c["correct"])),
-                  c.get("representative")) for c in clusters],
-            )
+            self._insert_clusters(run_id, method, clusters)
+
+    def write_cluster_ids(self, run_id: str, method: str, sample_clusters: Iterable[tuple[int, int]],
+                          clusters: list[dict[str, Any]]) -> None:
+        """`write_clusters` with each sample named by its row id (`analysis_sample_columns`' "id"):
+        (cluster, id) pairs. The primary key finds each row, not the four-column unique index."""
+        with self._transaction():
+            self.conn.execute("DELETE FROM clusters WHERE run_id = ?", (run_id,))
+            self.conn.executemany("UPDATE samples SET cluster = ? WHERE id = ?", sample_clusters)
+            self._insert_clusters(run_id, method, clusters)
+
+    def _insert_clusters(self, run_id: str, method: str, clusters: list[dict[str, Any]]) -> None:
+        self.conn.executemany(
+            "INSERT INTO clusters (run_id, case_id, template, cluster, method, size, correct, representative) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(run_id, c["case_id"], c["template"], c["cluster"], method, c["size"], int(bool(c["correct"])),
+              c.get("representative")) for c in clusters],
+        )
 
     def transaction(self):
         """One write transaction (BEGIN IMMEDIATE … COMMIT, ROLLBACK on an exception)."""
@@ -443,6 +460,41 @@ class Store:
         for s in out:
             s["correct"] = is_correct(s)
         return out
+
+    def analysis_sample_columns(self, run_id: str, case_ids: Iterable[str] | None = None) -> SampleColumns:
+        """`analysis_samples` as columns (tuieval.sample_columns): the same rows in the same order,
+        read in chunks and transposed, with no dictionary per sample. Also holds each sample's
+        row `id` (column "id", not part of the rows), for writing its cluster back by id.
+        `case_ids` limits it to those cases' samples (a few: the HTML page's worst cases)."""
+        where, args = "run_id = ?", [run_id]
+        if case_ids is not None:
+            ids = list(case_ids)
+            where += f" AND case_id IN ({', '.join('?' * len(ids))})"
+            args += ids
+        cur = self.conn.execute(
+            f"SELECT id, {', '.join(_LEAN_SELECT)} FROM samples WHERE {where} "
+            "ORDER BY case_id, template, sample_index", args)
+        names = ("id",) + ANALYSIS_COLUMNS
+        columns: dict[str, list[Any]] = {k: [] for k in names}
+        lists = [columns[k] for k in names]
+        while True:
+            chunk = cur.fetchmany(_COLUMN_CHUNK)
+            if not chunk:
+                break
+            for col, values in zip(lists, zip(*chunk)):
+                col.extend(values)
+        return SampleColumns(ANALYSIS_COLUMNS, columns)
+
+    def latency_and_correct(self, run_id: str) -> tuple[list[float | None], list[bool]]:
+        """Every sample's latency as the analysis sees it (None when cached or unmeasured) and
+        whether it is correct by the sample rules, in no particular order: what a latency
+        histogram and a deadline curve need, two columns instead of a run's rows."""
+        rows = self.conn.execute(f"SELECT {_LEAN_EXPR['latency_ms']}, correct AND error IS NULL FROM samples "
+                                 "WHERE run_id = ?", (run_id,)).fetchall()
+        if not rows:
+            return [], []
+        latency, correct = zip(*rows)
+        return list(latency), [bool(c) for c in correct]
 
     def get_case(self, run_id: str, case_id: str) -> dict[str, Any] | None:
         """One case, its vars, targets and metadata decoded; None when the run has no such case."""
