@@ -122,7 +122,8 @@ _CHUNK_CHARS = 1 << 18
 def _count_chunk(sub: list[str]) -> np.ndarray:
     S = len(_SCRIPTS)
     lens = np.fromiter((len(t) for t in sub), dtype=np.int64, count=len(sub))
-    cp = np.frombuffer("".join(sub).encode("utf-32-le"), dtype=np.uint32)
+    # surrogatepass: a lone surrogate (a "\ud800" escape in a JSON log) is a code point like any other
+    cp = np.frombuffer("".join(sub).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     tid = np.repeat(np.arange(len(sub), dtype=np.int32), lens)
     lab = _LUT[np.minimum(cp, 0xFFFF)]
     astral = np.flatnonzero(cp > 0xFFFF)
@@ -289,19 +290,100 @@ def derive_features(texts: Sequence[str]) -> dict[str, list]:
     """Derived slice columns for many input texts at once.
 
     Returns {"input_tokens": bucket, "input_tokens_estimate": int, "script": label,
-    "has_digits": bool, "non_ascii_name": bool}, one entry per text.
+    "has_digits": bool, "non_ascii_name": bool}, one entry per text. The same values as
+    `estimate_tokens`, `detect_script`, `has_digits` and `has_non_ascii_name` one text at a time
+    (the batch reads the characters with numpy tables, `_char_flags`; those functions are the rule).
     """
     texts = [t or "" for t in texts]
     counts = _script_counts(texts)
     cjk = counts[:, _CJK_IDS].sum(axis=1)
-    est = [_token_estimate(len(t), int(c), len(t.split())) for t, c in zip(texts, cjk.tolist())]
+    words, digits, non_ascii_letter = _char_flags(texts)
+    n_chars = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    est = _token_estimates(n_chars, cjk, words)
     return {
         "input_tokens": [token_bucket(e) for e in est],
         "input_tokens_estimate": est,
         "script": _script_labels(counts),
-        "has_digits": [has_digits(t) for t in texts],
-        "non_ascii_name": [has_non_ascii_name(t) for t in texts],
+        "has_digits": digits,
+        # no non-ASCII letter, no non-ASCII name: the regex visits only the texts that have one
+        "non_ascii_name": [bool(f) and has_non_ascii_name(t) for t, f in zip(texts, non_ascii_letter)],
     }
+
+
+def _token_estimates(n_chars: np.ndarray, n_cjk: np.ndarray, n_words: np.ndarray) -> list[int]:
+    """`_token_estimate` of many texts at once (the same arithmetic, the same rounding)."""
+    est = 0.5 * ((n_chars - n_cjk) / 4.0) + 0.5 * (n_words * 4.0 / 3.0) + n_cjk
+    out = np.maximum(1, np.round(est)).astype(np.int64)   # numpy rounds half to even, as round() does
+    out[n_chars == 0] = 0
+    return out.tolist()
+
+
+_FLAG_SPACE, _FLAG_DIGIT, _FLAG_NON_ASCII_LETTER = 1, 2, 4
+_FLAGS: np.ndarray | None = None
+
+
+def _flag_table() -> np.ndarray:
+    """Per BMP code point: whitespace (str.split's rule), a digit (the regex \\d), a non-ASCII letter."""
+    global _FLAGS
+    if _FLAGS is None:
+        table = np.zeros(0x10000, dtype=np.uint8)
+        for cp in range(0x10000):
+            c = chr(cp)
+            f = 0
+            if c.isspace():
+                f |= _FLAG_SPACE
+            if _DIGIT.match(c):
+                f |= _FLAG_DIGIT
+            if cp > 0x7F and _LETTER.match(c):
+                f |= _FLAG_NON_ASCII_LETTER
+            table[cp] = f
+        _FLAGS = table
+    return _FLAGS
+
+
+def _char_flags(texts: Sequence[str]) -> tuple[np.ndarray, list[bool], list[bool]]:
+    """Per text: its number of words (len(text.split())), whether it has a digit, whether it has a
+    non-ASCII letter — in chunked numpy passes; a text with a character above the BMP is read by
+    the plain functions instead (the table covers the BMP)."""
+    T = len(texts)
+    words = np.zeros(T, dtype=np.int64)
+    digits = np.zeros(T, dtype=bool)
+    letters = np.zeros(T, dtype=bool)
+    table = _flag_table()
+    start = 0
+    while start < T:
+        end, size = start, 0
+        while end < T and (end == start or size + len(texts[end]) <= _CHUNK_CHARS):
+            size += len(texts[end])
+            end += 1
+        sub = texts[start:end]
+        lens = np.fromiter((len(t) for t in sub), dtype=np.int64, count=len(sub))
+        nonempty = lens > 0
+        if nonempty.any():
+            cp = np.frombuffer("".join(sub).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+            flags = table[np.minimum(cp, 0xFFFF)]
+            space = flags & _FLAG_SPACE
+            # a word starts at a non-space character that opens its text or follows a space
+            begins = np.empty(cp.size, dtype=np.uint8)
+            begins[0] = 1
+            begins[1:] = space[:-1]
+            offsets = np.concatenate(([0], np.cumsum(lens)[:-1]))
+            at = offsets[nonempty]          # reduceat over empty texts would read their neighbour
+            begins[at] = 1
+            starts = begins & (space ^ _FLAG_SPACE)
+            idx = start + np.flatnonzero(nonempty)
+            words[idx] = np.add.reduceat(starts, at, dtype=np.int64)
+            digits[idx] = np.bitwise_or.reduceat(flags & _FLAG_DIGIT, at) > 0
+            letters[idx] = np.bitwise_or.reduceat(flags & _FLAG_NON_ASCII_LETTER, at) > 0
+            high = np.flatnonzero(cp > 0xFFFF)
+            if high.size:
+                for i in np.unique(np.searchsorted(offsets, high, side="right") - 1).tolist():
+                    t = sub[i]
+                    words[start + i] = len(t.split())
+                    digits[start + i] = has_digits(t)
+                    letters[start + i] = True   # let has_non_ascii_name decide
+        start = end
+    return words, digits.tolist(), letters.tolist()
 
 
 # ---------------------------------------------------------------------------------------------
