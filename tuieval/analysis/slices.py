@@ -272,18 +272,50 @@ def has_non_ascii_name(text: str) -> bool:
     """
     if text.isascii():
         return False
-    for m in _capitalised_non_ascii_words(text):
-        w = m.group(0)
-        if len(w) > 1 and w.isupper():
-            continue
-        # the word must not open the text or a sentence: look at the few characters before it
-        before = text[max(0, m.start() - 8): m.start()]
-        if m.start() <= 8 and not text[: m.start()].strip():
-            continue
-        if _SENTENCE_END.search(before):
-            continue
-        return True
-    return False
+    return any(_is_name(text, m.start(), m.group(0)) for m in _capitalised_non_ascii_words(text))
+
+
+def _is_name(text: str, start: int, word: str) -> bool:
+    """Whether a capitalised non-ASCII word found at `start` of `text` counts as a name."""
+    if len(word) > 1 and word.isupper():
+        return False
+    # the word must not open the text or a sentence: look at the few characters before it
+    if start <= 8 and not text[:start].strip():
+        return False
+    return _SENTENCE_END.search(text[max(0, start - 8): start]) is None
+
+
+def _non_ascii_names(texts: Sequence[str], candidates: Sequence[bool]) -> list[bool]:
+    """`has_non_ascii_name` of each text whose candidate flag is set (False for the others).
+
+    Short texts are searched in one regex scan of them joined by newlines (a newline is not a
+    letter, so no word crosses it and the matches are each text's own); each match is then
+    judged inside its own text. Long texts take `has_non_ascii_name` one by one (its numpy path).
+    """
+    out = [False] * len(texts)
+    short: list[int] = []
+    for i, (t, c) in enumerate(zip(texts, candidates)):
+        if c:
+            if len(t) > _LONG_TEXT:
+                out[i] = has_non_ascii_name(t)
+            else:
+                short.append(i)
+    if not short:
+        return out
+    joined = "\n".join(texts[i] for i in short)
+    offsets, pos = [], 0
+    for i in short:
+        offsets.append(pos)
+        pos += len(texts[i]) + 1
+    k = 0
+    for m in _non_ascii_capitalised().finditer(joined):
+        at = m.start()
+        while k + 1 < len(offsets) and offsets[k + 1] <= at:
+            k += 1   # matches come in order: the text holding this one
+        i = short[k]
+        if not out[i] and _is_name(texts[i], at - offsets[k], m.group(0)):
+            out[i] = True
+    return out
 
 
 def derive_features(texts: Sequence[str]) -> dict[str, list]:
@@ -306,7 +338,7 @@ def derive_features(texts: Sequence[str]) -> dict[str, list]:
         "script": _script_labels(counts),
         "has_digits": digits,
         # no non-ASCII letter, no non-ASCII name: the regex visits only the texts that have one
-        "non_ascii_name": [bool(f) and has_non_ascii_name(t) for t, f in zip(texts, non_ascii_letter)],
+        "non_ascii_name": _non_ascii_names(texts, non_ascii_letter),
     }
 
 

@@ -197,26 +197,38 @@ def feature_spec(cases: Sequence[Any]) -> FeatureSpec:
     return FeatureSpec(list(keys), edges)
 
 
+#: metadata values that are their own level (no binning, no JSON): what meta_level returns as is
+_PLAIN = (str, bool, type(None))
+
+
 def signatures(spec: FeatureSpec, texts: Sequence[str], metas: Sequence[Mapping[str, Any] | None],
                levels_seen: dict[str, set] | None = None) -> list[tuple]:
     """One tuple of levels per item, in `spec.keys` order."""
     d = derive_features(texts)
+    derived = list(zip(*(d[k] for k in DERIVED)))
+    keys = spec.metadata_keys
+    if not keys:
+        return derived
+    edges = spec.edges
+    seen_sets = None if levels_seen is None else [levels_seen.setdefault(k, set()) for k in keys]
     out = []
-    for i, meta in enumerate(metas):
-        meta = meta if isinstance(meta, Mapping) else {}
+    for meta, drv in zip(metas, derived):
+        if meta.__class__ is not dict:
+            meta = meta if isinstance(meta, Mapping) else {}
         row = []
-        for k in spec.metadata_keys:
-            v = spec.meta_level(k, meta.get(k))
-            if levels_seen is not None:
-                seen = levels_seen.setdefault(k, set())
+        for j, k in enumerate(keys):
+            v = meta.get(k)
+            if v.__class__ not in _PLAIN or k in edges:
+                v = spec.meta_level(k, v)
+            if seen_sets is not None:
+                seen = seen_sets[j]
                 if v not in seen:
                     if len(seen) >= MAX_LEVELS:
                         v = OTHER
                     else:
                         seen.add(v)
             row.append(v)
-        row.extend(d[k][i] for k in DERIVED)
-        out.append(tuple(row))
+        out.append((*row, *drv))
     return out
 
 
