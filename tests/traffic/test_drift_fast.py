@@ -90,3 +90,14 @@ def test_lean_rows_read_what_iter_log_reads(tmp_path):
 def test_a_lone_surrogate_in_a_prompt_is_read_not_a_crash():
     got = derive_features(["a\ud800 b é x", "ok"])
     assert got["script"] == ["latin", "latin"] and got["input_tokens_estimate"][0] == _token_estimate(7, 0, 4)
+
+
+def test_the_bmp_pattern_finds_the_same_words_as_the_rule_pattern():
+    from tuieval.analysis.slices import _non_ascii_capitalised, _non_ascii_capitalised_bmp
+
+    rng = random.Random(11)
+    bmp = [c for c in _ALPHABET if all(ord(ch) <= 0xFFFF for ch in c)] + ["McDonald", "ÉCOLE", "aÉ", "Ǆ", "ǅ", "ß"]
+    for _ in range(400):
+        t = "".join(rng.choice(bmp) for _ in range(rng.choice([1, 5, 30, 200])))
+        assert [m.span() for m in _non_ascii_capitalised_bmp().finditer(t)] == \
+            [m.span() for m in _non_ascii_capitalised().finditer(t)], t
