@@ -205,20 +205,26 @@ _DIGIT = re.compile(r"\d")
 _NON_ASCII_CAPITALISED: re.Pattern[str] | None = None
 
 
+def _upper_class(end: int) -> str:
+    """Every non-ASCII letter below `end` that str.isupper() calls upper case, as the ranges of a
+    character class (the few upper-case characters are found first, then checked as letters)."""
+    letter = re.compile(r"[^\W\d_]")
+    ranges: list[list[int]] = []
+    for c in filter(str.isupper, map(chr, range(0x80, end))):
+        if letter.match(c):
+            cp = ord(c)
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1][1] = cp
+            else:
+                ranges.append([cp, cp])
+    return "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+
+
 def _non_ascii_capitalised() -> re.Pattern[str]:
     global _NON_ASCII_CAPITALISED
     if _NON_ASCII_CAPITALISED is None:
         # every non-ASCII letter that str.isupper() calls upper case, as ranges of a character class
-        letter = re.compile(r"[^\W\d_]")
-        ranges: list[list[int]] = []
-        for cp in range(0x80, 0x110000):
-            c = chr(cp)
-            if c.isupper() and letter.match(c):
-                if ranges and ranges[-1][1] == cp - 1:
-                    ranges[-1][1] = cp
-                else:
-                    ranges.append([cp, cp])
-        upper = "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+        upper = _upper_class(0x110000)
         _NON_ASCII_CAPITALISED = re.compile(
             rf"(?<![^\W\d_])(?:[A-Z][A-Za-z]*[^\W\d_\x00-\x7f]|[{upper}])[^\W\d_]*")
     return _NON_ASCII_CAPITALISED
@@ -235,16 +241,7 @@ def _non_ascii_capitalised_bmp() -> re.Pattern[str]:
     BMP would lose that speed, so texts with such characters take the other pattern.)"""
     global _NON_ASCII_CAPITALISED_BMP
     if _NON_ASCII_CAPITALISED_BMP is None:
-        letter = re.compile(r"[^\W\d_]")
-        ranges: list[list[int]] = []
-        for cp in range(0x80, 0x10000):
-            c = chr(cp)
-            if c.isupper() and letter.match(c):
-                if ranges and ranges[-1][1] == cp - 1:
-                    ranges[-1][1] = cp
-                else:
-                    ranges.append([cp, cp])
-        upper = "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+        upper = _upper_class(0x10000)
         _NON_ASCII_CAPITALISED_BMP = re.compile(
             rf"[A-Z{upper}](?<![^\W\d_].)(?:(?<=[{upper}])|[A-Za-z]*[^\W\d_\x00-\x7f])[^\W\d_]*")
     return _NON_ASCII_CAPITALISED_BMP
