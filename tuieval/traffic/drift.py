@@ -382,60 +382,85 @@ _MEMO_MAX = 50_000
 
 def _flush(spec: FeatureSpec, window: Window, rows: list[Row], bids: list[int], buckets: dict[int, Bucket],
            levels_seen: dict[str, set], memo: dict[str, tuple[bool, str]], state: dict[str, Any]) -> None:
-    """Count one batch of rows into their buckets (the derived features of the batch in one call)."""
+    """Count one batch of rows into their buckets (the derived features of the batch in one call).
+
+    Time windows: the newest bucket is the batch's newest; buckets two windows older are dropped,
+    and so are the batch's rows that would fall in them — the same rows and buckets a row-by-row
+    pass drops (a bucket filled and then dropped counts as dropped either way)."""
     sigs = signatures(spec, [r[1] for r in rows], [r[5] for r in rows], levels_seen)
     timed = window.kind == "time"
-    keep_span = 2 * window.buckets
-    newest, dropped = state["newest"], state["dropped"]
-    for row, bid, sig in zip(rows, bids, sigs):
-        if timed:
-            if newest is None or bid > newest:
-                newest = bid
-                for old in [b for b in buckets if b <= newest - keep_span]:
-                    dropped += buckets.pop(old).n
-            if bid <= newest - keep_span:
+    groups: dict[int, list[int]] = {}
+    if timed:
+        newest, dropped = state["newest"], state["dropped"]
+        top = max(bids)
+        if newest is None or top > newest:
+            newest = top
+            for old in [b for b in buckets if b <= newest - 2 * window.buckets]:
+                dropped += buckets.pop(old).n
+        lo = newest - 2 * window.buckets
+        for i, bid in enumerate(bids):
+            if bid <= lo:
                 dropped += 1
-                continue
-            mark: Any = (row[3], row[4])   # seconds first: the marks compare as times
-        else:
-            mark = row[0]
-        bk = buckets.get(bid)
-        if bk is None:
-            bk = buckets[bid] = Bucket(first=mark, last=mark)
-        elif timed:   # by the seconds alone: two values of one instant are one time
-            if mark[0] < bk.first[0]:
-                bk.first = mark
-            elif mark[0] > bk.last[0]:
-                bk.last = mark
-        elif mark < bk.first:
-            bk.first = mark
-        elif mark > bk.last:
-            bk.last = mark
-        bk.sigs[sig] += 1
-        bk.n += 1
-        resp = row[2]
-        if resp is not None:
-            bk.responses += 1
-            if len(resp) > SHORT_ANSWER:
-                if is_refusal(resp):
-                    bk.refusals += 1
-                form = LONG_ANSWER
             else:
-                known = memo.get(resp)
-                if known is None:
-                    if len(memo) >= _MEMO_MAX:
-                        memo.clear()
-                    known = memo[resp] = (is_refusal(resp), canonical_answer(resp))
-                refused, form = known
-                if refused:
-                    bk.refusals += 1
-                if form not in bk.answers:
-                    if len(bk.answers) >= MAX_ANSWERS:
-                        form = OTHER
-                    else:
-                        bk.examples[form] = resp
-            bk.answers[form] += 1
-    state["newest"], state["dropped"] = newest, dropped
+                groups.setdefault(bid, []).append(i)
+        state["newest"], state["dropped"] = newest, dropped
+    else:
+        for i, bid in enumerate(bids):
+            groups.setdefault(bid, []).append(i)
+    for bid, idxs in groups.items():
+        _count(buckets, bid, [rows[i] for i in idxs], [sigs[i] for i in idxs], timed, memo)
+
+
+def _count(buckets: dict[int, Bucket], bid: int, rows: list[Row], sigs: list[tuple], timed: bool,
+           memo: dict[str, tuple[bool, str]]) -> None:
+    """Add rows (in log order) to one bucket."""
+    if timed:
+        secs = [r[3] for r in rows]
+        # the first of equal times is kept, as a row-by-row pass keeps it
+        i, j = secs.index(min(secs)), secs.index(max(secs))
+        first, last = (secs[i], rows[i][4]), (secs[j], rows[j][4])
+    else:
+        first, last = rows[0][0], rows[-1][0]   # line numbers grow within a batch
+    bk = buckets.get(bid)
+    if bk is None:
+        bk = buckets[bid] = Bucket(first=first, last=last)
+    elif timed:   # by the seconds alone: two values of one instant are one time
+        if first[0] < bk.first[0]:
+            bk.first = first
+        if last[0] > bk.last[0]:
+            bk.last = last
+    else:
+        if first < bk.first:
+            bk.first = first
+        if last > bk.last:
+            bk.last = last
+    bk.sigs.update(sigs)
+    bk.n += len(rows)
+    answers, examples = bk.answers, bk.examples
+    for row in rows:
+        resp = row[2]
+        if resp is None:
+            continue
+        bk.responses += 1
+        if len(resp) > SHORT_ANSWER:
+            if is_refusal(resp):
+                bk.refusals += 1
+            form = LONG_ANSWER
+        else:
+            known = memo.get(resp)
+            if known is None:
+                if len(memo) >= _MEMO_MAX:
+                    memo.clear()
+                known = memo[resp] = (is_refusal(resp), canonical_answer(resp))
+            refused, form = known
+            if refused:
+                bk.refusals += 1
+            if form not in answers:
+                if len(answers) >= MAX_ANSWERS:
+                    form = OTHER
+                else:
+                    examples[form] = resp
+        answers[form] += 1
 
 
 # ---------------------------------------------------------------------------------------------
