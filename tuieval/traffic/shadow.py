@@ -308,6 +308,9 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
 
         priced = [(rid, run_prices(store.get_run(rid), prices)[model])
                   for rid, model in ((cand_id, settings.candidate), (base_id, settings.baseline)) if model]
+        for (_rid, price), model in zip(priced, [m for m in (settings.candidate, settings.baseline) if m]):
+            if price is None:   # the command refuses this before anything is stored
+                raise ShadowError(f"--max-cost: no price for {model}; give one with --prices FILE")
         spend = ShadowSpend(store, settings.max_cost, priced, settings.max_tokens)
     start = 0
     try:
