@@ -9,7 +9,11 @@ malformed) and times, each in its own subprocess (CPU and peak RSS from os.wait4
 * `drift` — the whole `tuieval drift SUITE LOG --window 1d --format json`;
 * `drift/10` — the same on the first tenth of the log, to show memory does not grow with lines.
 
-    python benchmarks/bench_drift.py [--lines N] [--keep]
+With `--baseline-src DIR` (a directory holding another version's `tuieval` package, e.g. from
+`git archive OLD tuieval | tar -x -C DIR`), each drift row is also measured with that code,
+right after the current one, so the two are compared under the same load.
+
+    python benchmarks/bench_drift.py [--lines N] [--keep] [--baseline-src DIR]
 """
 
 from __future__ import annotations
@@ -66,10 +70,14 @@ _FLOOR = "import json,sys\nfor line in open(sys.argv[1], 'rb'):\n    try: json.l
 _READER = "import sys\nfrom tuieval.traffic.log import iter_log\nn=0\nfor r in iter_log(sys.argv[1]): n+=1\n"
 
 
-def measure(argv: list[str]) -> tuple[float, float, float]:
-    """(wall s, CPU s, peak RSS MB) of one child process."""
+def measure(argv: list[str], src: str | None = None) -> tuple[float, float, float]:
+    """(wall s, CPU s, peak RSS MB) of one child process (importing tuieval from `src` when given;
+    run from a temporary directory so the current directory's package is not the one imported)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = src or str(ROOT)
     t = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                            cwd=tempfile.gettempdir())
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t
     if os.waitstatus_to_exitcode(status) != 0:
@@ -81,6 +89,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--keep", action="store_true", help="keep the generated logs")
+    ap.add_argument("--baseline-src", default=None, help="a directory with another version's tuieval package")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_drift_"))
     big, small = tmp / "traffic.jsonl", tmp / "traffic_tenth.jsonl"
@@ -88,19 +97,26 @@ def main() -> None:
     write_log(small, args.lines // 10)
     py = sys.executable
     drift = [py, "-m", "tuieval", "drift", str(SUITE)]
+    drift_rows = [
+        ("drift --window 1d", drift + [str(big), "--window", "1d", "--format", "json"]),
+        ("drift, no window", drift + [str(big), "--format", "json"]),
+        (f"drift --window 1d, {args.lines // 10:,} lines", drift + [str(small), "--window", "1d", "--format", "json"]),
+    ]
     rows = [
         ("floor (json.loads per line)", measure([py, "-c", _FLOOR, str(big)])),
         ("reader (iter_log)", measure([py, "-c", _READER, str(big)])),
-        ("drift --window 1d", measure(drift + [str(big), "--window", "1d", "--format", "json"])),
-        ("drift, no window", measure(drift + [str(big), "--format", "json"])),
-        (f"drift --window 1d, {args.lines // 10:,} lines", measure(drift + [str(small), "--window", "1d", "--format", "json"])),
     ]
+    for name, argv in drift_rows:
+        rows.append((name, measure(argv)))
+        if args.baseline_src:
+            rows.append((f"{name} (baseline code)", measure(argv, args.baseline_src)))
     floor = rows[0][1]
-    print(f"{args.lines:,} lines, {big.stat().st_size / 1e6:.0f} MB; Python {sys.version.split()[0]}")
-    print("| what | wall s | CPU s | peak RSS MB | wall × floor |")
+    print(f"{args.lines:,} lines, {big.stat().st_size / 1e6:.0f} MB; Python {sys.version.split()[0]}; "
+          f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print("| what | wall s | CPU s | peak RSS MB | CPU × floor |")
     print("|---|---:|---:|---:|---:|")
     for name, (wall, cpu, rss) in rows:
-        print(f"| {name} | {wall:.2f} | {cpu:.2f} | {rss:.0f} | {wall / floor[0]:.2f} |")
+        print(f"| {name} | {wall:.2f} | {cpu:.2f} | {rss:.0f} | {cpu / floor[1]:.2f} |")
     if not args.keep:
         big.unlink()
         small.unlink()

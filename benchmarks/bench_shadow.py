@@ -8,7 +8,10 @@
    derived features, strata) over the 100,000-line log, against one `iter_log` pass over it.
 2. Shadow overhead: the same --prompts prompts through demo/steady (TUIEVAL_DEMO_SPEED=0, so the
    simulated model costs no time) as a `tuieval run` of a JSONL dataset and as `tuieval shadow`
-   of a log (budget = every prompt, logged baseline): wall time in-process, best of 3.
+   of a log (budget = every prompt, logged baseline): wall time in-process, best of 3. With
+   `--baseline-src DIR` (another version's `tuieval` package, e.g. from `git archive OLD tuieval
+   | tar -x -C DIR`) the same is measured with that code too, each pair in its own child
+   process, alternating with the current code, so both see the same load.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ import time
 import tracemalloc
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if os.environ.get("BENCH_SHADOW_SRC"):   # a child measuring another version of the code
+    sys.path.insert(0, os.environ["BENCH_SHADOW_SRC"])
+else:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ["TUIEVAL_DEMO_SPEED"] = "0"
 
 from tuieval.traffic.log import iter_log  # noqa: E402
@@ -71,7 +77,7 @@ def peak(fn, *a) -> int:
     return p
 
 
-def shadow_overhead(tmp: Path, n: int) -> tuple[float, float]:
+def shadow_overhead(tmp: Path, n: int, rounds: int = 3) -> tuple[float, float]:
     from tuieval.backends.demo import DemoBackend
     from tuieval.engine import Engine, RunOptions
     from tuieval.store import Store
@@ -86,7 +92,7 @@ def shadow_overhead(tmp: Path, n: int) -> tuple[float, float]:
     log.write_text("".join(json.dumps({"prompt": p, "response": f"Person {i}", "latency_ms": 100}) + "\n"
                            for i, p in enumerate(prompts)))
     best_run = best_shadow = float("inf")
-    for k in range(3):
+    for k in range(rounds):
         store = Store(tmp / f"run{k}.db")
         suite = load_suite(str(data))
         opts = RunOptions(model="demo/steady", samples=1, temperature=0.0, concurrency=8)
@@ -106,11 +112,48 @@ def shadow_overhead(tmp: Path, n: int) -> tuple[float, float]:
     return best_run, best_shadow
 
 
+def _child_overhead(src: str | None, n: int, rounds: int) -> tuple[float, float]:
+    """(best run s, best shadow s) measured in a child process importing tuieval from `src`."""
+    import subprocess
+
+    env = dict(os.environ, BENCH_SHADOW_SRC=src or str(Path(__file__).resolve().parents[1]))
+    out = subprocess.run([sys.executable, __file__, "--overhead-child", str(n), "--rounds", str(rounds)],
+                         capture_output=True, text=True, env=env, cwd=tempfile.gettempdir(), check=True)
+    r, s = out.stdout.split()[-2:]
+    return float(r), float(s)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--prompts", type=int, default=400)
+    ap.add_argument("--baseline-src", default=None, help="a directory with another version's tuieval package")
+    ap.add_argument("--overhead-only", action="store_true", help="skip the reader measurements")
+    ap.add_argument("--overhead-child", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--rounds", type=int, default=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.overhead_child is not None:
+        with tempfile.TemporaryDirectory() as d:
+            r, s = shadow_overhead(Path(d), args.overhead_child, args.rounds)
+        print(r, s)
+        return
+    if args.baseline_src or args.overhead_only:
+        print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        print(f"| prompts | code | run s (best) | shadow s (best) | shadow × run |")
+        print("|---:|---|---:|---:|---:|")
+        for n in sorted({args.prompts, 4 * args.prompts}):
+            best = {}
+            for _ in range(3):   # alternate the two versions, a child each time
+                for label, src in (("current", None), ("baseline", args.baseline_src)):
+                    if label == "baseline" and not src:
+                        continue
+                    r, s = _child_overhead(src, n, 2)   # best of two: the first pays one-time set-up
+                    b = best.setdefault(label, [float("inf"), float("inf")])
+                    b[0], b[1] = min(b[0], r), min(b[1], s)
+            for label, (r, s) in best.items():
+                print(f"| {n} | {label} | {r:.2f} | {s:.2f} | {s / r:.2f} |")
+        print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        return
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         big, small = tmp / "big.jsonl", tmp / "small.jsonl"

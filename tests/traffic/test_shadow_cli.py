@@ -103,7 +103,7 @@ def test_shadow_with_a_baseline_model_and_early_stopping(tmp_path, model_server,
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["--max-cost", "5"], "--max-cost: not supported by shadow yet"),
+    (["--max-cost", "5", "--judge", "demo/judge"], "--max-cost: not with --judge yet"),
     (["--field", "prompt"], "--field: 'prompt' is not FIELD=PATH"),
     (["--agreement", "embeddings"], "--agreement embeddings needs --agreement-model"),
 ])

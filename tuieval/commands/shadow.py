@@ -3,7 +3,8 @@
 Samples the log (tuieval.traffic.sample), replays it through the candidate (and the baseline
 model, when given) with the engine, stops when the disagreement is known to `--precision`, and
 prints the `shadow` section of the candidate run's report. Exit 1 when a gate fails
-(`--max-disagreement`, `--max-p99-shift-ms`), 2 on bad input, 130 when interrupted.
+(`--max-disagreement`, `--max-p99-shift-ms`), 2 on bad input, 3 when it stopped at `--max-cost`
+(both runs partial, resumable with a higher limit), 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import sys
 
 import click
 
-from tuieval.cli import (DEFAULT_CONNECT_S, DEFAULT_TOTAL_S, EXIT_BAD_INPUT, EXIT_GATE_FAILED, EXIT_INTERRUPTED,
-                         BadInput, _open_store, _resolve, db_option, timeouts_from_flags)
+from tuieval.cli import (DEFAULT_CONNECT_S, DEFAULT_TOTAL_S, EXIT_BAD_INPUT, EXIT_BUDGET_STOPPED, EXIT_GATE_FAILED,
+                         EXIT_INTERRUPTED, BadInput, _open_store, _resolve, db_option, price_table,
+                         timeouts_from_flags)
 
 AGREEMENT_METHODS = ("canonical", "lexical", "embeddings", "entailment", "hybrid")
 
@@ -28,7 +30,10 @@ AGREEMENT_METHODS = ("canonical", "lexical", "embeddings", "entailment", "hybrid
 @click.option("--budget", type=click.IntRange(min=1), default=200, show_default=True,
               help="Prompts to sample from the log (requests per model).")
 @click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), default=None, metavar="USD",
-              help="Not supported by shadow yet (use --budget).")
+              help="Stop before the first sampled prompt whose estimated cost (candidate and baseline model) "
+                   "would pass this many dollars; partial, resumable with a higher limit.")
+@click.option("--prices", "prices_path", type=click.Path(), default=None, metavar="FILE",
+              help="A YAML price table laid over the shipped one (see README, Cost).")
 @click.option("--precision", type=click.FloatRange(min=0, max=1, min_open=True), default=None, metavar="W",
               help="Stop once the disagreement rate's anytime-valid 95% interval is narrower than W.")
 @click.option("--alpha", type=click.FloatRange(min=0, max=0.5, min_open=True), default=0.05, show_default=True)
@@ -65,7 +70,7 @@ AGREEMENT_METHODS = ("canonical", "lexical", "embeddings", "entailment", "hybrid
 @click.option("--resume", "resume_id", default=None, metavar="RUN_ID",
               help="Finish an interrupted shadow evaluation (its candidate run), with the settings it started with.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
-def shadow_command(log, candidate, baseline, budget, max_cost, precision, alpha, fields, agreement, agreement_model,
+def shadow_command(log, candidate, baseline, budget, max_cost, prices_path, precision, alpha, fields, agreement, agreement_model,
                    agreement_judge, judge, judge_base_url, judge_api_key_env, max_disagreement, max_p99_shift_ms, temperature, max_tokens, seed, concurrency,
                    base_url, api_key_env, baseline_base_url, baseline_api_key_env, timeout, connect_timeout,
                    read_timeout, max_retries, stream, fmt, db_path, resume_id, quiet) -> None:
@@ -93,9 +98,6 @@ def shadow_command(log, candidate, baseline, budget, max_cost, precision, alpha,
         resume = link
     elif not candidate:
         raise BadInput("--candidate is required (e.g. --candidate demo/steady)")
-    if max_cost is not None:
-        raise BadInput("--max-cost: not supported by shadow yet (the replay is not priced); "
-                       "bound it with --budget N (requests per model)")
     if not os.path.isfile(log):
         raise BadInput(f"{log}: no such file")
     if agreement == "embeddings" and not agreement_model:
@@ -114,6 +116,8 @@ def shadow_command(log, candidate, baseline, budget, max_cost, precision, alpha,
         # concurrency and the retries may change
         settings = ShadowSettings.from_stored(resume["config"]["settings"])
         settings.concurrency, settings.max_retries = concurrency, max_retries
+        # the limit given now: raising it is how a replay stopped at the limit goes on
+        settings.max_cost, settings.prices_path = max_cost, prices_path or settings.prices_path
         candidate, baseline, timeouts = settings.candidate, settings.baseline, settings.timeouts
         base_url, baseline_base_url = settings.candidate_base_url, settings.baseline_base_url
     else:
@@ -123,7 +127,17 @@ def shadow_command(log, candidate, baseline, budget, max_cost, precision, alpha,
                                   timeouts=timeouts, agreement=variance, max_disagreement=max_disagreement,
                                   max_p99_shift_ms=max_p99_shift_ms, candidate_base_url=base_url,
                                   baseline_base_url=baseline_base_url, judge=judge, judge_base_url=judge_base_url,
-                                  judge_api_key_env=judge_api_key_env)
+                                  judge_api_key_env=judge_api_key_env, max_cost=max_cost,
+                                  prices_path=prices_path)
+    prices = price_table(settings.prices_path)
+    if settings.max_cost is not None:
+        # a limit nothing counts against would be a lie: every replayed model needs a price
+        for flag, model in (("--candidate", settings.candidate), ("--baseline", settings.baseline)):
+            if model and prices.lookup(model) is None:
+                raise BadInput(f"--max-cost: no price for {model} ({flag}); give one with --prices FILE")
+        if settings.judge:
+            raise BadInput("--max-cost: not with --judge yet (the judge's calls are not admitted against the "
+                           "limit); judge afterwards, or bound the replay with --budget N")
     spec = judge_spec(settings)
     if spec is not None:
         from tuieval.engine.judging import make_judge_backends
@@ -162,7 +176,7 @@ def shadow_command(log, candidate, baseline, budget, max_cost, precision, alpha,
     async def _go():
         try:
             return await run_shadow(store, settings, plan, cand_backend, base_backend, on_batch=on_batch,
-                                    resume=resume)
+                                    resume=resume, prices=prices)
         finally:
             for b in (cand_backend, base_backend):
                 if b is not None:
@@ -193,4 +207,14 @@ def shadow_command(log, candidate, baseline, budget, max_cost, precision, alpha,
     else:
         click.echo(shadow_markdown(section))
     click.echo(f"shadow run {outcome.run_id} (baseline run {outcome.baseline_run_id})", err=True)
+    if outcome.stop == "cost":
+        from tuieval.cost.estimate import dollars
+
+        cost = outcome.cost or {}
+        click.echo(f"stopped at the cost limit: {dollars(cost.get('spent'))} spent of --max-cost "
+                   f"{dollars(cost.get('limit'))} ({outcome.n_replayed} of {len(plan.chosen)} sampled prompts; the "
+                   f"next would cost ≈ {dollars(cost.get('next_prompt_estimate'))}); runs {outcome.run_id} and "
+                   f"{outcome.baseline_run_id} are partial; raise the limit and finish with "
+                   f"`tuieval shadow {log} --resume {outcome.run_id} --max-cost N`", err=True)
+        sys.exit(EXIT_BUDGET_STOPPED)
     sys.exit(0 if section["passed"] else EXIT_GATE_FAILED)

@@ -107,7 +107,9 @@ def shadow_section(store: Store, run: Mapping[str, Any], cases: Sequence[Mapping
         "candidate": {"run_id": run["id"], "model": run["model"]},
         "log": {"path": link["log_path"], **(cfg.get("log") or {})},
         "sampling": {"budget": settings.get("budget"), "planned": cfg.get("planned"), "replayed": cfg.get("replayed"),
-                     "stop": cfg.get("stop"), "precision": settings.get("precision"), "alpha": alpha},
+                     "stop": cfg.get("stop"), "precision": settings.get("precision"), "alpha": alpha,
+                     # with --max-cost: the limit, what both runs cost, the next prompt's estimate
+                     "cost": cfg.get("cost")},
         "agreement_method": VarianceConfig.from_run(run).effective_method,
         "n_not_comparable": len([c for c in cases if c["case_id"] in cand]) - n,
         "disagreement": overall,

@@ -43,6 +43,7 @@ ANALYSIS_COLUMNS = ("case_id", "template", "sample_index", "dispatch_order", "an
 _LEAN_EXPR = {"answer": ANSWER_SQL, "latency_ms": "CASE WHEN cached = 1 THEN NULL ELSE latency_ms END",
               "ttft_ms": "CASE WHEN cached = 1 THEN NULL ELSE ttft_ms END"}
 _LEAN_SELECT = tuple(_LEAN_EXPR.get(c, c) for c in ANALYSIS_COLUMNS)
+LEAN_SELECT = _LEAN_SELECT  # the same expressions for the store's other modules (tuieval.store.shadow)
 
 
 #: rows per fetch when reading a run's samples as columns: bounds the tuples alive at once

@@ -91,3 +91,19 @@ def set_verdicts(store: Store, run_id: str, verdicts: Iterable[tuple[tuple[str, 
     with store._transaction():
         for key, scores, primary in verdicts:
             store.set_sample_verdict(run_id, key, scores, primary)
+
+
+def lean_samples(store: Store, run_id: str, case_ids: list[str]) -> list[dict[str, Any]]:
+    """`Store.analysis_samples` restricted to some cases (one replay batch), in the same order and
+    with the same sample rules: a batch reads its own rows, not the whole run again."""
+    from tuieval.sample_rules import is_correct
+    from tuieval.store.db import ANALYSIS_COLUMNS, LEAN_SELECT
+
+    rows = store.conn.execute(
+        f"SELECT {', '.join(LEAN_SELECT)} FROM samples WHERE run_id = ? "
+        "AND case_id IN (SELECT value FROM json_each(?)) ORDER BY case_id, template, sample_index",
+        (run_id, json.dumps(case_ids))).fetchall()
+    out = [dict(zip(ANALYSIS_COLUMNS, r)) for r in rows]
+    for s in out:
+        s["correct"] = is_correct(s)
+    return out

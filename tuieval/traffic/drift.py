@@ -23,6 +23,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import heapq
+import json
 import math
 import multiprocessing
 import os
@@ -31,7 +32,7 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -40,7 +41,7 @@ from tuieval.analysis.shadow import is_refusal
 from tuieval.analysis.slices import NUMERIC_BINS, _is_number, derive_features, hashable
 from tuieval.analysis.stats import newcombe_diff_ci, wilson
 from tuieval.analysis.variance.canonical import canonical_answer
-from tuieval.traffic.log import TrafficRecord, iter_log, parse_line
+from tuieval.traffic.log import LogProblem, TrafficRecord, iter_log, lean_flat, parse_line, utc_iso
 
 SCHEMA = "tuieval.drift/1"
 #: the derived features compared, as the suite's scoreboard names them
@@ -196,26 +197,38 @@ def feature_spec(cases: Sequence[Any]) -> FeatureSpec:
     return FeatureSpec(list(keys), edges)
 
 
+#: metadata values that are their own level (no binning, no JSON): what meta_level returns as is
+_PLAIN = (str, bool, type(None))
+
+
 def signatures(spec: FeatureSpec, texts: Sequence[str], metas: Sequence[Mapping[str, Any] | None],
                levels_seen: dict[str, set] | None = None) -> list[tuple]:
     """One tuple of levels per item, in `spec.keys` order."""
     d = derive_features(texts)
+    derived = list(zip(*(d[k] for k in DERIVED)))
+    keys = spec.metadata_keys
+    if not keys:
+        return derived
+    edges = spec.edges
+    seen_sets = None if levels_seen is None else [levels_seen.setdefault(k, set()) for k in keys]
     out = []
-    for i, meta in enumerate(metas):
-        meta = meta if isinstance(meta, Mapping) else {}
+    for meta, drv in zip(metas, derived):
+        if meta.__class__ is not dict:
+            meta = meta if isinstance(meta, Mapping) else {}
         row = []
-        for k in spec.metadata_keys:
-            v = spec.meta_level(k, meta.get(k))
-            if levels_seen is not None:
-                seen = levels_seen.setdefault(k, set())
+        for j, k in enumerate(keys):
+            v = meta.get(k)
+            if v.__class__ not in _PLAIN or k in edges:
+                v = spec.meta_level(k, v)
+            if seen_sets is not None:
+                seen = seen_sets[j]
                 if v not in seen:
                     if len(seen) >= MAX_LEVELS:
                         v = OTHER
                     else:
                         seen.add(v)
             row.append(v)
-        row.extend(d[k][i] for k in DERIVED)
-        out.append(tuple(row))
+        out.append((*row, *drv))
     return out
 
 
@@ -268,85 +281,72 @@ def _is_record(item: Any) -> bool:
     return isinstance(item, TrafficRecord)
 
 
+#: what the pass reads of one line: (line, prompt, response, seconds or None, timestamp mark, metadata);
+#: the mark is the logged timestamp value, turned into ISO text only for the report (utc_iso)
+Row = tuple
+
+
+def record_row(rec: TrafficRecord) -> Row:
+    """A record as the pass reads it."""
+    return (rec.line, record_text(rec), rec.response, parse_timestamp(rec.timestamp), rec.timestamp, rec.metadata)
+
+
+def lean_rows(lines: Iterable[bytes], first_line: int, mapping: Mapping[str, tuple]) -> Iterator[Row | LogProblem]:
+    """Rows (and problems) of raw log lines numbered from `first_line`, as `iter_log` would read
+    them: flat lines through `lean_flat` (no record built), every other line through `parse_line`."""
+    decode = json.JSONDecoder().decode   # json.loads without its per-call checks
+    n = first_line - 1
+    for raw in lines:
+        n += 1
+        if not mapping:
+            try:
+                got = lean_flat(decode(raw.decode("utf-8")))
+            except (ValueError, RecursionError):   # not UTF-8 or not JSON: parse_line says which
+                got = None
+            if got is not None:
+                yield (n, got[0], got[1], got[3], got[2], got[4])
+                continue
+        item = parse_line(raw, n, mapping)
+        if item is None:
+            continue
+        yield record_row(item) if item.__class__ is TrafficRecord else item
+
+
 def scan(records: Iterable[Any], spec: FeatureSpec, window: Window, total_lines: int) -> Scan:
-    """Count signatures, responses, refusals and short answers per bucket over `records`.
+    """Count signatures, responses, refusals and short answers per bucket over `records`
+    (TrafficRecords, rows from `lean_rows`, and LogProblems).
 
     Lines mode: bucket 0 = the last `window.size` lines, 1 = the ones before, 2 = older.
     Halves: 0 = the second half of the lines, 1 = the first.  Time: bucket = ⌊t / width⌋.
     """
     buckets: dict[int, Bucket] = {}
     problems: list[tuple[int, str]] = []
-    n_problems = no_ts = records_n = dropped = 0
+    n_problems = no_ts = records_n = 0
     levels_seen: dict[str, set] = {}
     meta_keys = set(spec.metadata_keys)
     traffic_only: dict[str, None] = {}
     present: Counter = Counter()
-    newest: int | None = None
-    keep_span = 2 * window.buckets
     half = (total_lines + 1) // 2
-    batch: list[tuple[int, Any, str, Any]] = []
-
-    def bucket_of(rec: Any) -> int | None:
-        nonlocal no_ts
-        line = rec.line
-        if window.kind == "lines":
-            back = total_lines - line  # 0 for the last line
-            return 0 if back < window.size else (1 if back < 2 * window.size else 2)
-        if window.kind == "halves":
-            return 0 if line > half else 1
-        ts = parse_timestamp(rec.timestamp)
-        if ts is None:
-            no_ts += 1
-            return None
-        return int(ts // window.bucket_s)
-
-    def flush() -> None:
-        nonlocal newest, dropped
-        if not batch:
-            return
-        sigs = signatures(spec, [b[2] for b in batch], [b[3] for b in batch], levels_seen)
-        for (bid, rec, _text, _meta), sig in zip(batch, sigs):
-            if window.kind == "time":
-                if newest is None or bid > newest:
-                    newest = bid
-                    for old in [b for b in buckets if b <= newest - keep_span]:
-                        dropped += buckets.pop(old).n
-                if bid <= newest - keep_span:
-                    dropped += 1
-                    continue
-            bk = buckets.get(bid)
-            if bk is None:
-                bk = buckets[bid] = Bucket()
-            bk.sigs[sig] += 1
-            bk.n += 1
-            mark = rec.timestamp if window.kind == "time" else rec.line
-            bk.first = mark if bk.first is None else _min(bk.first, mark)
-            bk.last = mark if bk.last is None else _max(bk.last, mark)
-            resp = rec.response
-            if isinstance(resp, str):
-                bk.responses += 1
-                if is_refusal(resp):
-                    bk.refusals += 1
-                if len(resp) > SHORT_ANSWER:
-                    form = LONG_ANSWER
-                else:
-                    form = canonical_answer(resp)
-                    if form not in bk.answers:
-                        if len(bk.answers) >= MAX_ANSWERS:
-                            form = OTHER
-                        else:
-                            bk.examples[form] = resp
-                bk.answers[form] += 1
-        batch.clear()
+    kind, size, width = window.kind, window.size, window.bucket_s
+    state = {"newest": None, "dropped": 0}
+    # a short answer's refusal verdict and canonical form, by its text: answers repeat (most
+    # traffic is answered from a small set), and canonicalising is most of a row's cost
+    memo: dict[str, tuple[bool, str]] = {}
+    rows: list[Row] = []
+    bids: list[int] = []
 
     for item in records:
-        if not _is_record(item):
-            n_problems += 1
-            if len(problems) < MAX_PROBLEMS:
-                problems.append((item.line, item.message))
-            continue
+        cls = item.__class__
+        if cls is not tuple:
+            if cls is TrafficRecord:
+                item = record_row(item)
+            else:
+                n_problems += 1
+                if len(problems) < MAX_PROBLEMS:
+                    problems.append((item.line, item.message))
+                continue
         records_n += 1
-        meta = item.metadata
+        meta = item[5]
         if meta:
             for k, v in meta.items():
                 if k in meta_keys:
@@ -354,15 +354,113 @@ def scan(records: Iterable[Any], spec: FeatureSpec, window: Window, total_lines:
                         present[k] += 1
                 elif len(traffic_only) < 50:
                     traffic_only.setdefault(str(k), None)
-        bid = bucket_of(item)
-        if bid is None:
+        if kind == "lines":
+            back = total_lines - item[0]  # 0 for the last line
+            bid = 0 if back < size else (1 if back < 2 * size else 2)
+        elif kind == "halves":
+            bid = 0 if item[0] > half else 1
+        else:
+            secs = item[3]
+            if secs is None:
+                no_ts += 1
+                continue
+            bid = int(secs // width)
+        rows.append(item)
+        bids.append(bid)
+        if len(rows) >= _BATCH:
+            _flush(spec, window, rows, bids, buckets, levels_seen, memo, state)
+            rows, bids = [], []
+    if rows:
+        _flush(spec, window, rows, bids, buckets, levels_seen, memo, state)
+    return Scan(buckets, total_lines, records_n, problems, n_problems, no_ts, list(traffic_only), state["newest"],
+                state["dropped"], present)
+
+
+#: distinct short answers remembered by the pass (the memo is emptied when full)
+_MEMO_MAX = 50_000
+
+
+def _flush(spec: FeatureSpec, window: Window, rows: list[Row], bids: list[int], buckets: dict[int, Bucket],
+           levels_seen: dict[str, set], memo: dict[str, tuple[bool, str]], state: dict[str, Any]) -> None:
+    """Count one batch of rows into their buckets (the derived features of the batch in one call).
+
+    Time windows: the newest bucket is the batch's newest; buckets two windows older are dropped,
+    and so are the batch's rows that would fall in them — the same rows and buckets a row-by-row
+    pass drops (a bucket filled and then dropped counts as dropped either way)."""
+    sigs = signatures(spec, [r[1] for r in rows], [r[5] for r in rows], levels_seen)
+    timed = window.kind == "time"
+    groups: dict[int, list[int]] = {}
+    if timed:
+        newest, dropped = state["newest"], state["dropped"]
+        top = max(bids)
+        if newest is None or top > newest:
+            newest = top
+            for old in [b for b in buckets if b <= newest - 2 * window.buckets]:
+                dropped += buckets.pop(old).n
+        lo = newest - 2 * window.buckets
+        for i, bid in enumerate(bids):
+            if bid <= lo:
+                dropped += 1
+            else:
+                groups.setdefault(bid, []).append(i)
+        state["newest"], state["dropped"] = newest, dropped
+    else:
+        for i, bid in enumerate(bids):
+            groups.setdefault(bid, []).append(i)
+    for bid, idxs in groups.items():
+        _count(buckets, bid, [rows[i] for i in idxs], [sigs[i] for i in idxs], timed, memo)
+
+
+def _count(buckets: dict[int, Bucket], bid: int, rows: list[Row], sigs: list[tuple], timed: bool,
+           memo: dict[str, tuple[bool, str]]) -> None:
+    """Add rows (in log order) to one bucket."""
+    if timed:
+        secs = [r[3] for r in rows]
+        # the first of equal times is kept, as a row-by-row pass keeps it
+        i, j = secs.index(min(secs)), secs.index(max(secs))
+        first, last = (secs[i], rows[i][4]), (secs[j], rows[j][4])
+    else:
+        first, last = rows[0][0], rows[-1][0]   # line numbers grow within a batch
+    bk = buckets.get(bid)
+    if bk is None:
+        bk = buckets[bid] = Bucket(first=first, last=last)
+    elif timed:   # by the seconds alone: two values of one instant are one time
+        if first[0] < bk.first[0]:
+            bk.first = first
+        if last[0] > bk.last[0]:
+            bk.last = last
+    else:
+        if first < bk.first:
+            bk.first = first
+        if last > bk.last:
+            bk.last = last
+    bk.sigs.update(sigs)
+    bk.n += len(rows)
+    answers, examples = bk.answers, bk.examples
+    for row in rows:
+        resp = row[2]
+        if resp is None:
             continue
-        batch.append((bid, item, record_text(item), meta))
-        if len(batch) >= _BATCH:
-            flush()
-    flush()
-    return Scan(buckets, total_lines, records_n, problems, n_problems, no_ts, list(traffic_only), newest, dropped,
-                present)
+        bk.responses += 1
+        if len(resp) > SHORT_ANSWER:
+            if is_refusal(resp):
+                bk.refusals += 1
+            form = LONG_ANSWER
+        else:
+            known = memo.get(resp)
+            if known is None:
+                if len(memo) >= _MEMO_MAX:
+                    memo.clear()
+                known = memo[resp] = (is_refusal(resp), canonical_answer(resp))
+            refused, form = known
+            if refused:
+                bk.refusals += 1
+            if form not in answers:
+                if len(answers) >= MAX_ANSWERS:
+                    form = OTHER
+                else:
+                    examples[form] = resp
+        answers[form] += 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -403,24 +501,21 @@ def _ranges(path: str, parts: int) -> tuple[list[tuple[int, int, int]], int]:
     return out, total
 
 
-def _iter_range(path: str, start: int, end: int, first_line: int, mapping: Mapping[str, tuple]):
-    with open(path, "rb") as fh:
-        fh.seek(start)
-        line, pos = first_line, start
-        while pos < end:
-            raw = fh.readline()
-            if not raw:
-                break
-            pos += len(raw)
-            item = parse_line(raw, line, mapping)
-            if item is not None:
-                yield item
-            line += 1
+def _range_lines(fh, start: int, end: int) -> Iterator[bytes]:
+    fh.seek(start)
+    pos = start
+    while pos < end:
+        raw = fh.readline()
+        if not raw:
+            break
+        pos += len(raw)
+        yield raw
 
 
 def _scan_range(args) -> Scan:
     path, start, end, first_line, mapping, spec, window, total = args
-    return scan(_iter_range(path, start, end, first_line, mapping), spec, window, total)
+    with open(path, "rb") as fh:
+        return scan(lean_rows(_range_lines(fh, start, end), first_line, mapping), spec, window, total)
 
 
 def merge_scans(parts: Sequence[Scan], window: Window) -> Scan:
@@ -455,8 +550,16 @@ def scan_file(path: str, mapping: Mapping[str, tuple], spec: FeatureSpec, window
     if workers is None:
         big = not str(path).endswith(".gz") and os.path.getsize(path) >= PARALLEL_MIN_BYTES
         workers = min(MAX_WORKERS, os.cpu_count() or 1) if big else 1
-    if workers <= 1 or str(path).endswith(".gz"):
+    if str(path).endswith(".gz"):
         return scan(iter_log(path, mapping), spec, window, count_lines(path))
+    if workers <= 1:
+        total = count_lines(path)
+        try:
+            fh = open(path, "rb")
+        except OSError:
+            return scan(iter_log(path, mapping), spec, window, total)   # iter_log says what is wrong
+        with fh:
+            return scan(lean_rows(fh, 1, mapping), spec, window, total)
     ranges, total = _ranges(path, workers)
     jobs = [(path, a, b, line, dict(mapping), spec, window, total) for a, b, line in ranges]
     if len(jobs) == 1:
@@ -518,9 +621,14 @@ def windows(result: Scan, window: Window) -> tuple[Bucket, Bucket, Bucket]:
     return cur, cur, prev
 
 
+def _mark(mark: Any) -> Any:
+    """A bucket's first or last mark as the report shows it: a line number, or ISO UTC text."""
+    return utc_iso(mark[1]) if isinstance(mark, tuple) else mark
+
+
 def _span(bk: Bucket, window: Window) -> dict[str, Any]:
     key = "timestamps" if window.kind == "time" else "lines"
-    return {"n": bk.n, key: [bk.first, bk.last] if bk.n else None}
+    return {"n": bk.n, key: [_mark(bk.first), _mark(bk.last)] if bk.n else None}
 
 
 def _answer_mix(cur: Bucket, prev: Bucket) -> dict[str, Any]:

@@ -380,6 +380,80 @@ def _parse_flat(obj: dict, line: int) -> TrafficRecord:
     return TrafficRecord(line, prompt, None, response, model, latency, timestamp, metadata)
 
 
+_EMPTY: dict = {}
+#: epoch numbers the lean path reads itself (up to ~year 5138 in ms); others take the full rules
+_LEAN_MAX_EPOCH = 1e14
+
+
+def lean_flat(obj: Any) -> tuple[str, str | None, Any, float | None, dict] | None:
+    """(prompt, response, timestamp value, seconds since the epoch or None, metadata) of a decoded
+    flat line whose every field is plainly valid, or None when the line needs the full rules
+    (`parse_line`: another shape, a field to report as bad, an unusual timestamp).
+
+    For the readers that need only those fields (`tuieval drift` over millions of lines): no record
+    is built and the timestamp is not written out as ISO text. What it returns for a line is what
+    `parse_line` reads from it (the timestamp value unnormalised: `utc_iso` turns it into the
+    record's text; the seconds are those of that text); the metadata dict is the line's own, not
+    a copy (read it, do not change it).
+    """
+    if obj.__class__ is not dict:
+        return None
+    prompt = obj.get("prompt")
+    if prompt.__class__ is not str or "messages" in obj or "request" in obj:
+        return None
+    resp = obj.get("response")
+    if resp is None:
+        if "completion" in obj:
+            return None
+    elif resp.__class__ is not str:
+        return None
+    model = obj.get("model")
+    if model is not None and model.__class__ is not str:
+        return None
+    latency = obj.get("latency_ms")
+    if latency is None:
+        if obj.get("duration_ms") is not None:
+            return None
+    elif not (latency.__class__ in _NUMBER and 0 <= latency < math.inf):
+        return None
+    meta = obj.get("metadata")
+    if meta is None:
+        meta = _EMPTY
+    elif meta.__class__ is not dict:
+        return None
+    ts = obj.get("timestamp")
+    if ts is None:
+        ts = obj.get("created_at")
+    if ts is None or ts == "":
+        secs = None
+    elif ts.__class__ is int and 0 <= ts < _LEAN_MAX_EPOCH:
+        # as _timestamp reads it; whole seconds or milliseconds survive the ISO round trip exactly
+        secs = ts / 1000.0 if ts > _EPOCH_MS_THRESHOLD else float(ts)
+    elif ts.__class__ is float and 0 <= ts < _LEAN_MAX_EPOCH:
+        # through the same datetime as the ISO text (it keeps microseconds, rounding as it does)
+        dt = datetime.fromtimestamp(ts / 1000.0 if ts > _EPOCH_MS_THRESHOLD else ts, tz=timezone.utc)
+        secs = dt.timestamp()
+    elif ts.__class__ is str:
+        try:
+            dt = datetime.fromisoformat(ts.strip())
+            secs = (dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)).timestamp()
+        except (ValueError, OverflowError, OSError):
+            return None
+    else:
+        return None
+    if not prompt.strip():
+        return None
+    return prompt, resp, ts, secs, meta
+
+
+def utc_iso(value: Any) -> str | None:
+    """A record's timestamp text (ISO 8601 UTC) from the value logged (what `lean_flat` returns)."""
+    try:
+        return _timestamp(value, "timestamp")
+    except _Bad:
+        return None
+
+
 def parse_line(text: str | bytes, line: int, mapping: Mapping[str, tuple] | None = None) -> TrafficRecord | LogProblem | None:
     """One log line as a record, a problem, or None when the line is blank."""
     if isinstance(text, bytes):

@@ -30,7 +30,8 @@ from tuieval.backends.base import ModelBackend, Timeouts
 from tuieval.engine import Engine, RunOptions
 from tuieval.scoring.base import ScorerSpec
 from tuieval.store import Store, now_iso
-from tuieval.store.shadow import add_cases, add_run_scorer, add_samples, save_shadow, set_verdicts
+from tuieval.store.shadow import (add_cases, add_run_scorer, add_samples, lean_samples, save_shadow,
+                                  set_verdicts)
 from tuieval.suite.model import Case, Sampling, Suite, Template
 from tuieval.traffic.log import iter_log
 from tuieval.traffic.sample import Chosen, SamplePlan, plan_sample
@@ -72,6 +73,10 @@ class ShadowSettings:
     judge: str | None = None                          # a pairwise judge of the disagreements
     judge_base_url: str | None = None
     judge_api_key_env: str | None = None
+    #: dollars the replay may spend (candidate and baseline model together); None: no limit.
+    #: A resume takes the limit given then, not the stored one (raising it is how one goes on)
+    max_cost: float | None = None
+    prices_path: str | None = None                    # --prices FILE laid over the shipped table
 
     @classmethod
     def from_stored(cls, d: Mapping[str, Any]) -> "ShadowSettings":
@@ -96,9 +101,10 @@ class ShadowOutcome:
     run_id: str
     baseline_run_id: str
     status: str                     # complete | partial | failed
-    stop: str                       # precision | budget | failed
+    stop: str                       # precision | budget | cost | failed
     n_replayed: int
     fatal: str | None = None
+    cost: dict[str, Any] | None = None   # with --max-cost: limit, spent (tuieval.traffic.spend)
 
 
 def judge_spec(settings: ShadowSettings) -> dict[str, Any] | None:
@@ -204,6 +210,19 @@ def agreement(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], baseli
     return out
 
 
+#: without --precision, each batch is as large as everything replayed before it (16, 16, 32, 64 …):
+#: the engine and the verdicts re-read a run once per batch, so a fixed batch would make the
+#: replay quadratic; with --precision a batch grows by a quarter at most, so the replay goes
+#: at most 25% past the point where the stopping rule would first have held
+GROWTH_NO_PRECISION = 1
+GROWTH_PRECISION = 4
+
+
+def batch_size(start: int, base: int, precision: float | None) -> int:
+    """How many prompts the batch starting at replay position `start` holds."""
+    return max(base, start // (GROWTH_PRECISION if precision is not None else GROWTH_NO_PRECISION))
+
+
 def _write_verdicts(store: Store, run_id: str, verdicts: Mapping[str, bool | None]) -> None:
     set_verdicts(store, run_id, (((cid, TEMPLATE_ID, 0),
                                   {"agreement": {"extracted": None, "correct": bool(ok), "score": float(bool(ok))}},
@@ -221,21 +240,25 @@ def make_plan(settings: ShadowSettings) -> SamplePlan:
 async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, candidate: ModelBackend,
                      baseline: ModelBackend | None, *, on_event: Callable | None = None,
                      on_batch: Callable[[dict[str, Any]], None] | None = None,
-                     resume: Mapping[str, Any] | None = None) -> ShadowOutcome:
+                     resume: Mapping[str, Any] | None = None, prices: Any = None) -> ShadowOutcome:
     """Replay `plan` batch by batch until it is used up or the disagreement is known to `precision`.
 
     With `resume` (a stored shadow link, `tuieval.store.shadow.get_shadow`) the same runs are
     finished: the plan is the same (same log, same settings), so the batches already stored are
     walked again without a request (the engine skips stored samples, the verdicts are recomputed
     the same way) and the replay goes on from the first missing answer, stopping where an
-    uninterrupted replay would have stopped."""
+    uninterrupted replay would have stopped.
+
+    `prices` (a tuieval.cost.prices.PriceTable) is stored with the runs, as `run` stores it;
+    with `settings.max_cost` the replay stops before the first prompt it cannot afford
+    (tuieval.traffic.spend), both runs partial and resumable with a higher limit."""
     from pathlib import Path
 
     name = f"shadow:{Path(settings.log_path).name}"
     suite = _suite(name, settings.log_path, settings)
     common = dict(samples=1, temperature=settings.temperature, max_tokens=settings.max_tokens, seed=settings.seed,
                   concurrency=settings.concurrency, stream=settings.stream, max_retries=settings.max_retries,
-                  timeouts=settings.timeouts)
+                  timeouts=settings.timeouts, prices=prices)
     cand_opts = RunOptions(model=settings.candidate, base_url=getattr(candidate, "base_url", None)
                            or settings.candidate_base_url, **common)
     base_engine = None
@@ -270,7 +293,7 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
                   "replayed": 0, "stop": None, "started_at": now_iso()}
     save_shadow(store, cand_id, base_id, kind, settings.log_path, config)
 
-    batch = settings.batch or max(16, 2 * settings.concurrency)
+    base_size = settings.batch or max(16, 2 * settings.concurrency)
     sequence: list[float] = []
     all_verdicts: dict[str, bool | None] = {}
     answered: set[str] = set()
@@ -278,9 +301,27 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
     status = "complete"
     fatal = None
     cand_run = store.get_run(cand_id)
+    spend = None
+    if settings.max_cost is not None:
+        from tuieval.cost.spend import run_prices
+        from tuieval.traffic.spend import ShadowSpend
+
+        priced = [(rid, run_prices(store.get_run(rid), prices)[model])
+                  for rid, model in ((cand_id, settings.candidate), (base_id, settings.baseline)) if model]
+        for (_rid, price), model in zip(priced, [m for m in (settings.candidate, settings.baseline) if m]):
+            if price is None:   # the command refuses this before anything is stored
+                raise ShadowError(f"--max-cost: no price for {model}; give one with --prices FILE")
+        spend = ShadowSpend(store, settings.max_cost, priced, settings.max_tokens)
+    start = 0
     try:
-        for start in range(0, len(plan.chosen), batch):
-            chunk = plan.chosen[start:start + batch]
+        while start < len(plan.chosen):
+            chunk = plan.chosen[start:start + batch_size(start, base_size, settings.precision)]
+            if spend is not None:
+                chunk = spend.affordable(chunk)
+                if not chunk:
+                    status, stop = "partial", "cost"
+                    break
+            chunk_ids = [ch.case_id for ch in chunk]
             if base_engine is not None:
                 add_cases(store, base_id, [_case(ch, ch.record.response) for ch in chunk])
                 finished = await base_engine.run(base_id, base_opts)
@@ -291,24 +332,28 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
                 add_cases(store, base_id, [_case(ch, ch.record.response) for ch in chunk])
                 add_samples(store, (_logged_sample(base_id, ch, start + i) for i, ch in enumerate(chunk)))
                 store.set_status(base_id, "complete")
-            base_rows = {s["case_id"]: s for s in store.analysis_samples(base_id)}
+            # only this batch's rows are read: a re-read of the whole run per batch grows quadratically
+            base_rows = {s["case_id"]: s for s in lean_samples(store, base_id, chunk_ids)}
             # the candidate's target is the baseline's answer: its run-time score is already agreement
             targets = {ch.case_id: _answer(base_rows.get(ch.case_id)) for ch in chunk}
-            add_cases(store, cand_id, [_case(ch, targets[ch.case_id]) for ch in chunk])
+            cand_cases = [_case(ch, targets[ch.case_id]) for ch in chunk]
+            add_cases(store, cand_id, cand_cases)
             finished = await cand_engine.run(cand_id, cand_opts)
             if finished.status == "failed":
                 status, stop, fatal = "failed", "failed", f"candidate {settings.candidate}: {cand_engine.fatal}"
                 break
-            cand_rows = {s["case_id"]: s for s in store.analysis_samples(cand_id)}
-            chunk_ids = [ch.case_id for ch in chunk]
-            verdicts = agreement(cand_run, store.analysis_cases(cand_id),
+            cand_rows = {s["case_id"]: s for s in lean_samples(store, cand_id, chunk_ids)}
+            verdicts = agreement(cand_run, cand_cases,
                                  {c: base_rows[c] for c in chunk_ids if c in base_rows},
                                  {c: cand_rows[c] for c in chunk_ids if c in cand_rows})
             _write_verdicts(store, cand_id, verdicts)
             all_verdicts.update(verdicts)
             answered.update(c for c in chunk_ids if _answer(cand_rows.get(c)) is not None)
             sequence.extend(0.0 if verdicts[c] else 1.0 for c in chunk_ids if verdicts.get(c) is not None)
-            config["replayed"] = start + len(chunk)
+            if spend is not None:
+                spend.measure(chunk)
+            start += len(chunk)
+            config["replayed"] = start
             config["sequence"] = disagreement_sequence(sequence, len(plan.chosen), settings.alpha)
             if on_batch is not None:
                 on_batch(config["sequence"])
@@ -327,6 +372,8 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
                     status, fatal = "failed", f"judge {settings.judge}: {cand_engine.fatal}"
     except BaseException:
         config["stop"] = "interrupted"
+        if spend is not None:
+            config["cost"] = spend.summary(False, None)
         save_shadow(store, cand_id, base_id, kind, settings.log_path, config)
         for rid in (cand_id, base_id):
             if store.get_run(rid)["status"] == "running":
@@ -334,8 +381,14 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
         raise
     config["stop"] = stop
     config["finished_at"] = now_iso()
+    if spend is not None:
+        nxt = plan.chosen[start] if stop == "cost" else None
+        config["cost"] = spend.summary(stop == "cost", nxt)
+    if stop == "cost":
+        for rid in (cand_id, base_id):
+            store.set_status(rid, "partial")
     save_shadow(store, cand_id, base_id, kind, settings.log_path, config)
-    return ShadowOutcome(cand_id, base_id, status, stop, config["replayed"], fatal)
+    return ShadowOutcome(cand_id, base_id, status, stop, config["replayed"], fatal, config.get("cost"))
 
 
 def _answer(sample: Mapping[str, Any] | None) -> str | None:

@@ -42,6 +42,14 @@ def shadow_markdown(sec: dict[str, Any]) -> str:
         + (f", precision {s['precision']:g}" if isinstance(s.get("precision"), (int, float)) else "") + ").",
         "",
     ]
+    cost = s.get("cost")
+    if cost:
+        from tuieval.cost.estimate import dollars
+
+        nxt = cost.get("next_prompt_estimate")
+        lines += [f"Cost: {dollars(cost.get('spent'))} spent of --max-cost {dollars(cost.get('limit'))}"
+                  + (f"; stopped at the limit (the next prompt ≈ {dollars(nxt)})" if cost.get("stopped") else "")
+                  + ".", ""]
     for g in sec.get("gates") or []:
         mark = "✓ passed" if g["passed"] else ("✗ FAILED" if g["passed"] is False else "? no value")
         value = f"{g['value']:.3f}" if isinstance(g.get("value"), (int, float)) else "no value"
