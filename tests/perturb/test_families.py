@@ -266,3 +266,16 @@ def test_distractor_insertion_points_are_sentence_boundaries(text, spans, expect
     from tuieval.perturb.distractors import _insertion_points
 
     assert _insertion_points(text, spans) == expected
+
+
+def test_distractor_boundaries_are_where_the_boundary_regex_ends_its_matches():
+    # the scan by marks must agree with the regex it stands for, on texts built from the
+    # characters that matter (marks, every kind of space, letters, digits)
+    from tuieval.perturb.distractors import BOUNDARY_RULE, _boundaries
+
+    rng = random.Random(7)
+    alphabet = ["a", "b", "3", ".", "!", "?", " ", "  ", "\n", "\n\n", "\t", "\u00a0", "\u2003", "\r\n"]
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
+        end = len(text.rstrip())
+        assert _boundaries(text, end) == [m.end() for m in BOUNDARY_RULE.finditer(text, 0, end)], repr(text)

@@ -62,10 +62,13 @@ SENTENCES: tuple[str, ...] = (
     "A faint smell of fresh paint lingered in the stairwell for a while.",
     "Nobody remembers who chose the colour of the curtains.",
 )
-# a boundary ends after the whitespace that follows . ! or ? (or after a run of newlines); the
-# punctuation is matched rather than looked behind for, which scans twice as fast and ends every
-# match at the same offset
-_BOUNDARY = re.compile(r"[.!?]\s+(?=\S)|\n+")
+# A boundary ends after the whitespace that follows . ! or ?, or after a run of newlines: the
+# offsets `re.finditer(r"[.!?]\s+(?=\S)|\n+")` ends its matches at. `_boundaries` finds them by
+# looking only at those four characters (str.find, in C) instead of running the regex over every
+# character of a long passage, which cost most of the padding's time (tests check the two agree).
+BOUNDARY_RULE = re.compile(r"[.!?]\s+(?=\S)|\n+")
+_SPACE_RUN = re.compile(r"\s+")
+_NEWLINE_RUN = re.compile(r"\n+")
 _NEXT = {"short": "medium", "medium": "long"}
 
 
@@ -75,7 +78,7 @@ def _insertion_points(text: str, spans) -> list[int]:
     end = len(text.rstrip())
     # searching only up to `end` leaves out the boundaries after the last sentence, and no match
     # can end past it (the text before `end` ends in a non-space)
-    points = [0, *[m.end() for m in _BOUNDARY.finditer(text, 0, end)]]
+    points = [0, *_boundaries(text, end)]
     if spans:
         # the points are ascending: each of the few spans removes one run of them, found by bisection
         # (not one test of every point against every span)
@@ -85,6 +88,32 @@ def _insertion_points(text: str, spans) -> list[int]:
         if drop:
             points = [at for k, at in enumerate(points) if k not in drop]
     return points
+
+
+def _boundaries(text: str, end: int) -> list[int]:
+    """The ends of `BOUNDARY_RULE`'s matches in text[:end], where text[end - 1] is not a space."""
+    marks: list[int] = []
+    for ch in ".!?\n":
+        find = text.find
+        i = find(ch, 0, end)
+        while i >= 0:
+            marks.append(i)
+            i = find(ch, i + 1, end)
+    marks.sort()
+    out: list[int] = []
+    resume = 0                       # where the regex would scan on from after its last match
+    for at in marks:
+        if at < resume:
+            continue                 # inside the whitespace a match already took
+        if text[at] == "\n":
+            resume = _NEWLINE_RUN.match(text, at, end).end()
+        else:
+            run = _SPACE_RUN.match(text, at + 1, end)
+            if run is None:
+                continue             # "3.5", "?!": no whitespace after the mark
+            resume = run.end()       # < end, so a non-space follows: the lookahead holds
+        out.append(resume)
+    return out
 
 
 def _added_tokens(sentence: str) -> float:
