@@ -18,11 +18,11 @@ SAMPLE_COLUMNS = ("case_id", "template", "sample_index", "response", "correct", 
 
 def contamination_section(store: Store, run: dict[str, Any]) -> dict[str, Any] | None:
     """The section for a probe run; None for any other run."""
-    from tuieval.contamination.analysis import contamination_section as analyse
-
     stored = store.get_contamination(run["id"])
     if stored is None:
         return None
+    from tuieval.contamination.analysis import contamination_section as analyse
+
     return analyse(stored["settings"], store.get_cases(run["id"]), store.get_samples(run["id"], columns=SAMPLE_COLUMNS),
                    stored["ngram"])
 
@@ -32,12 +32,13 @@ def label_cases(store: Store, run: dict[str, Any], cases: list[dict[str, Any]],
     """For a probe run: the section (the cached report's, else computed) with every case of
     `cases` labelled `contamination=likely|unflagged` in its metadata. None, and nothing
     changed, for any other run."""
-    from tuieval.contamination.analysis import likely_ids, with_slice
-
     section = (report or {}).get("contamination")
     if section is None:
         section = contamination_section(store, run)
     if section is None:
         return None
+    # imported only for a probe run: every run's report passes here, and the module is not light
+    from tuieval.contamination.analysis import likely_ids, with_slice
+
     with_slice(cases, likely_ids(section))
     return section
