@@ -140,6 +140,11 @@ class _AiohttpReply:
     def aiter_bytes(self) -> AsyncIterator[bytes]:
         return self._response.content.iter_any()
 
+    def at_eof(self) -> bool:
+        """The whole body has arrived (usually so right after a stream's terminal event: the
+        chunked body's end comes in the same read), so no background drain is needed."""
+        return self._response.content.at_eof()
+
     async def aclose(self) -> None:
         # Back to the pool when the body was read to its end, else the connection is closed.
         self._response.release()
@@ -501,7 +506,7 @@ class HTTPChatBackend:
                 raise ServerError(f"expected an event stream, got {shown} (HTTP {response.status_code})",
                                   status=response.status_code, kind="bad_response")
             self._end_of_stream(acc, finished)
-            if finished:
+            if finished and not getattr(response, "at_eof", _never)():
                 acc.drain = self._spawn_drain(response, chunks)
                 handed_off = True
         finally:
@@ -527,6 +532,10 @@ class HTTPChatBackend:
             raise ServerError(f"expected JSON, got {ctype} (HTTP {response.status_code})",
                               status=response.status_code, kind="bad_response")
         self._json_answer(raw, acc, response.status_code)
+
+
+def _never() -> bool:
+    return False
 
 
 def _content_type(response: Any) -> str:
