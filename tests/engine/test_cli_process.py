@@ -203,3 +203,24 @@ def test_kill_9_while_judging_then_resume_never_asks_a_finished_judgement_again(
     for key in judged_before:
         assert asked[key] == 1, key
     assert set(asked) == {k[:2] for k in rows}
+
+
+@pytest.mark.parametrize("gate_min, code", [(0.5, 0), (0.99, 1)])
+def test_a_finished_run_exits_with_its_code_and_leaves_the_database_whole(tmp_path, model_server, gate_min, code):
+    # 3 of 4 answers right (the server answers "wrong" for tok3): accuracy 0.75, so a 0.5 gate
+    # passes and a 0.99 gate fails. The process ends by os._exit after closing the database:
+    # the exit status is still the run's, the run id is still the last line, and no
+    # write-ahead log is left beside the file (the file alone holds the run).
+    model_server.answer_rule = lambda model, text, answer: "Answer: wrong" if "tok3" in text else answer
+    suite = write_echo_suite(tmp_path, 4, extra={"gates": [{"metric": "accuracy", "min": gate_min}]})
+    db = tmp_path / "runs.db"
+    result = subprocess.run(TUIEVAL + ["run", str(suite), "--model", "openai-compatible/echo", "--base-url",
+                                       model_server.openai_base_url, "--db", str(db)],
+                            capture_output=True, text=True, env=_env(), timeout=60)
+    assert result.returncode == code, result.stderr
+    assert not Path(str(db) + "-wal").exists()
+    with sqlite3.connect(db) as conn:
+        run_id, status = conn.execute("SELECT id, status FROM runs").fetchone()
+        assert conn.execute("SELECT SUM(correct), COUNT(*) FROM samples").fetchone() == (3, 4)
+    assert status == "complete"
+    assert result.stdout.strip().splitlines()[-1] == run_id
