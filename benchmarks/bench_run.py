@@ -18,7 +18,10 @@ Cold start, measured the same way (medians):
 tuieval's modules are byte-compiled first (``compileall``), as an installed package's are.
 
     python benchmarks/bench_run.py [--sizes 2000,10000] [--repeats 3] [--concurrency 64]
-                                   [--latency-ms 50] [--only stream|no-stream] [--no-cold]
+                                   [--latency-ms 50] [--only stream|no-stream] [--no-cold] [--also DIR]
+
+``--also DIR`` measures a second tuieval source tree (an older commit's ``git archive``) in the
+same repetitions, so a before/after comparison is side by side too.
 """
 
 from __future__ import annotations
@@ -73,10 +76,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _measure(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
+def _measure(cmd: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> dict[str, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in (0, 1):
@@ -131,10 +134,10 @@ class FirstRequestListener:
                 conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n"
                              b"content-length: " + str(len(_CANNED)).encode() + b"\r\n\r\n" + _CANNED)
 
-    def time_to_first(self, cmd: list[str], env: dict[str, str]) -> float:
+    def time_to_first(self, cmd: list[str], env: dict[str, str], cwd: Path = ROOT) -> float:
         self.arrived = None
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
         if proc.returncode not in (0, 1) or self.arrived is None:
             raise SystemExit(f"{cmd[:4]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
         return self.arrived - t0
@@ -149,20 +152,23 @@ def _tuieval_cmd(suite: Path, base: str, concurrency: int, db: Path, stream: boo
     return cmd if stream else cmd + ["--no-stream"]
 
 
-def _cold_start(tmp: Path, env: dict[str, str], repeats: int) -> dict[str, dict[str, float]]:
-    """Medians of the cold-start figures (seconds)."""
+def _cold_start(tmp: Path, env: dict[str, str], repeats: int,
+                trees: dict[str, Path]) -> dict[str, dict[str, float]]:
+    """Medians of the cold-start figures (seconds), for each tuieval source tree."""
     listener = FirstRequestListener()
     suite = _write_suite(tmp, 1)
-    got: dict[str, list[float]] = {k: [] for k in ("tuieval first request", "aiohttp first request",
-                                                   "tuieval --version", "tuieval --help", "python -c pass")}
+    got: dict[str, list[float]] = {"aiohttp first request": [], "python -c pass": []}
     try:
         for i in range(repeats):
             got["aiohttp first request"].append(listener.time_to_first(
                 [sys.executable, "-c", AIOHTTP_LOOP, listener.url, "1", "1", "0"], env))
-            got["tuieval first request"].append(listener.time_to_first(
-                _tuieval_cmd(suite, listener.url, 1, tmp / f"cold-{i}.db", False), env))
-            got["tuieval --version"].append(_measure([sys.executable, "-m", "tuieval", "--version"], env)["wall_s"])
-            got["tuieval --help"].append(_measure([sys.executable, "-m", "tuieval", "--help"], env)["wall_s"])
+            for label, root in trees.items():
+                tree_env = dict(env, PYTHONPATH=str(root))
+                got.setdefault(f"{label} first request", []).append(listener.time_to_first(
+                    _tuieval_cmd(suite, listener.url, 1, tmp / f"cold-{label}-{i}.db", False), tree_env, root))
+                for flag in ("--version", "--help"):
+                    got.setdefault(f"{label} {flag}", []).append(
+                        _measure([sys.executable, "-m", "tuieval", flag], tree_env, root)["wall_s"])
             got["python -c pass"].append(_measure([sys.executable, "-c", "pass"], env)["wall_s"])
     finally:
         listener.close()
@@ -177,6 +183,8 @@ def main() -> None:
     ap.add_argument("--latency-ms", type=float, default=50)
     ap.add_argument("--only", choices=["stream", "no-stream"], default=None)
     ap.add_argument("--no-cold", action="store_true", help="skip the cold-start figures")
+    ap.add_argument("--also", metavar="DIR", default=None,
+                    help="another tuieval source tree (e.g. an older commit's `git archive`), measured side by side")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     modes = [m for m in (True, False) if args.only is None or args.only == ("stream" if m else "no-stream")]
@@ -184,7 +192,12 @@ def main() -> None:
     # with PYTHONDONTWRITEBYTECODE set, every tuieval process would compile ~130 modules first.
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("OPENAI_", "TUIEVAL_")) and k != "PYTHONDONTWRITEBYTECODE"}
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "tuieval")], cwd=ROOT, env=env, check=True)
+    trees = {"tuieval": ROOT}
+    if args.also:
+        trees["other"] = Path(args.also).resolve()
+    for root in trees.values():
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(root / "tuieval")], cwd=root, env=env,
+                       check=True)
     load_before = os.getloadavg()
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-m", "tests.support.model_server", "--port", str(port),
@@ -201,17 +214,21 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}/v1"
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
-            cold = None if args.no_cold else _cold_start(tmp, env, max(args.repeats, 5))
+            cold = None if args.no_cold else _cold_start(tmp, env, max(args.repeats, 5), trees)
             for n in sizes:
                 suite = _write_suite(tmp, n)
                 for stream in modes:
-                    refs, ours = [], []
+                    refs: list[dict[str, float]] = []
+                    ours: dict[str, list[dict[str, float]]] = {label: [] for label in trees}
                     for rep in range(args.repeats):
                         refs.append(_measure([sys.executable, "-c", AIOHTTP_LOOP, base, str(n),
                                               str(args.concurrency), "1" if stream else "0"]))
-                        db = tmp / f"bench-{n}-{stream}-{rep}.db"
-                        ours.append(_measure(_tuieval_cmd(suite, base, args.concurrency, db, stream), env))
-                    rows.append((n, stream, refs, ours))
+                        for label, root in trees.items():
+                            db = tmp / f"bench-{label}-{n}-{stream}-{rep}.db"
+                            ours[label].append(_measure(_tuieval_cmd(suite, base, args.concurrency, db, stream),
+                                                        dict(env, PYTHONPATH=str(root)), root))
+                    for label in trees:
+                        rows.append((n, stream, label, refs, ours[label]))
     finally:
         server.terminate()
         server.wait()
@@ -222,17 +239,19 @@ def main() -> None:
 
     print(f"concurrency {args.concurrency}, server latency {args.latency_ms:g} ms, medians of {args.repeats}; "
           f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after")
-    print(f"{'requests':>8} {'mode':<10} {'aiohttp wall s':>14} {'tuieval wall s':>14} {'ratio':>6} "
+    if args.also:
+        print(f"other = {trees['other']}")
+    print(f"{'requests':>8} {'mode':<10} {'tree':<8} {'aiohttp wall s':>14} {'tuieval wall s':>14} {'ratio':>6} "
           f"{'CPU ms/req aiohttp':>18} {'CPU ms/req tuieval':>18}  tuieval walls")
-    for n, stream, refs, ours in rows:
+    for n, stream, label, refs, ours in rows:
         ref_w, our_w = med(refs, "wall_s"), med(ours, "wall_s")
-        print(f"{n:>8} {'stream' if stream else 'no-stream':<10} {ref_w:>14.2f} {our_w:>14.2f} "
+        print(f"{n:>8} {'stream' if stream else 'no-stream':<10} {label:<8} {ref_w:>14.2f} {our_w:>14.2f} "
               f"{our_w / ref_w:>6.2f} {med(refs, 'cpu_s') / n * 1000:>18.3f} {med(ours, 'cpu_s') / n * 1000:>18.3f}"
               "  " + " ".join(f"{r['wall_s']:.2f}" for r in ours))
     if cold is not None:
-        print("cold start (s)        median    min    max")
-        for name, v in cold.items():
-            print(f"{name:<22} {v['median']:>6.3f} {v['min']:>6.3f} {v['max']:>6.3f}")
+        print(f"{'cold start (s)':<24} median    min    max")
+        for name, v in sorted(cold.items()):
+            print(f"{name:<24} {v['median']:>6.3f} {v['min']:>6.3f} {v['max']:>6.3f}")
 
 
 if __name__ == "__main__":

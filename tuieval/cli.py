@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from tuieval import __version__
+
 EXIT_GATE_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_BUDGET_STOPPED = 3
@@ -100,7 +102,9 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="tuieval")
+# the package's own constant, not importlib.metadata (which reads every installed package's
+# metadata: a tenth of a second); tests/unit/test_import_hygiene.py checks the two agree
+@click.version_option(version=__version__, prog_name="tuieval")
 @click.option("--db", "db_path", default=None, metavar="PATH", help="Database for the app when no command is given.")
 @click.pass_context
 def cli(ctx: click.Context, db_path: str | None) -> None:

@@ -78,3 +78,14 @@ def test_commands_are_imported_only_when_named():
     mods = _modules_after("from tuieval import cli\ncli.cli.get_command(None, 'tag')")
     commands = {m for m in mods if m.startswith("tuieval.commands.")}
     assert commands == {"tuieval.commands.tag"}
+
+
+def test_version_is_the_installed_packages():
+    from importlib.metadata import version
+
+    from click.testing import CliRunner
+
+    from tuieval.cli import cli
+
+    out = CliRunner().invoke(cli, ["--version"]).output
+    assert out.strip() == f"tuieval, version {version('tuieval')}"
