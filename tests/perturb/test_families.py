@@ -250,3 +250,19 @@ def test_distractors_never_use_a_sentence_that_contains_the_target():
     for seed in range(5):
         out = _apply("distractors", _item("Which drink?", [target]), 1.0, seed)
         assert "coffee" not in out.texts[0].lower()
+
+
+@pytest.mark.parametrize("text, spans, expected", [
+    # after ". ", after "!\n\n" and after "? " (before the last sentence), and the start
+    ("One. Two!\n\nThree? Four", (), [0, 5, 11, 18]),
+    # nothing after the last sentence, however much whitespace follows it
+    ("One. Two.  \n\n", (), [0, 5]),
+    # a line break without punctuation is a boundary; "3.5" is not
+    ("Total 3.5 units\nNext line. End", (), [0, 16, 27]),
+    # a boundary inside a protected span (the answer "Two! Three") is never used
+    ("One. Two! Three. Four", ((5, 15),), [0, 5, 17]),
+])
+def test_distractor_insertion_points_are_sentence_boundaries(text, spans, expected):
+    from tuieval.perturb.distractors import _insertion_points
+
+    assert _insertion_points(text, spans) == expected

@@ -41,6 +41,17 @@ def test_token_estimate_and_buckets():
     assert token_bucket(64) == "short" and token_bucket(65) == "medium" and token_bucket(513) == "long"
 
 
+@pytest.mark.parametrize("text, expected", [
+    # 0.5 × (characters − CJK) / 4 + 0.5 × words × 4/3 + CJK, rounded (docs/statistics.md):
+    ("日本語 abc", 5),               # 7 chars, 3 CJK, 2 words: 0.5 + 1.333 + 3 = 4.83
+    ("한국어 Müller", 5),            # 10 chars, 3 hangul, 2 words: 0.875 + 1.333 + 3 = 5.21
+    ("Ärger über Öl", 4),            # 13 chars, no CJK, 3 words: 1.625 + 2 = 3.63
+    ("\U00020001\U00020002 x", 4),  # astral han counts: 4 chars, 2 CJK, 2 words: 0.25 + 1.333 + 2 = 3.58
+])
+def test_token_estimate_counts_cjk_characters_exactly(text, expected):
+    assert estimate_tokens(text) == expected
+
+
 def test_digits_and_names():
     assert has_digits("room 101") and has_digits("٣ apples") and not has_digits("no digits")
     assert has_non_ascii_name("Ask José about it")

@@ -19,7 +19,7 @@ from tuieval.perturb.base import Edit, Item, Skip, case_rng, make_item
 from tuieval.perturb.registry import PerturbSpec
 from tuieval.suite import template as tpl
 from tuieval.suite.sweep import SHOTS_PREFIX
-from tuieval.suite.model import Case, Suite, Template
+from tuieval.suite.model import Case, Suite, Template, input_text_of
 
 ID_SEPARATOR = "~"
 LINK_KEYS = ("perturbation", "severity", "original_case")
@@ -115,7 +115,7 @@ def _view(case: Case, input_vars: Sequence[str]) -> tuple[list[Slot], Item]:
     used = {s[0] for s in slots}
     # the rest of the input still counts towards its length (the distractors' length bucket)
     rest = {k: v for k, v in case.vars.items() if k not in used}
-    other = dataclasses.replace(case, vars=rest).input_text() if rest else ""
+    other = input_text_of(rest) if rest else ""
     return slots, make_item(texts, tuple(case.targets), other_text=other)
 
 

@@ -10,6 +10,7 @@ that rewrite them together with the input) or a `Skip` saying why it cannot appl
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import itertools
 import math
@@ -193,12 +194,18 @@ def find_whole(text: str, needle: str) -> list[tuple[int, int]]:
     return hits
 
 
+@functools.lru_cache(maxsize=256)
+def _single_char_word(ch: str) -> re.Pattern[str]:
+    return re.compile(r"(?<!\w)" + re.escape(ch) + r"(?!\w)", re.IGNORECASE)
+
+
 def protected_spans(text: str, protected: Iterable[str]) -> list[tuple[int, int]]:
     """Sorted, merged (start, end) spans of `text` where a protected string occurs (case-
     insensitively, whole words at word edges)."""
     if not text:
         return []
     low = text.lower()
+    ascii_text = text.isascii()
     found: list[tuple[int, int]] = []
     for p in protected:
         if not p:
@@ -206,6 +213,12 @@ def protected_spans(text: str, protected: Iterable[str]) -> list[tuple[int, int]
         lp = p.lower()
         if lp not in low:
             continue                 # the common case: the input does not contain this target
+        if ascii_text and len(p) == 1 and p.isascii() and _is_word_char(p):
+            # a letter or digit target ("B", "6") occurs inside most words: one scan for it as a
+            # whole word instead of a find and an edge test per occurrence (single characters
+            # cannot overlap, and in ASCII text the regex's case folding is lower()'s)
+            found.extend(m.span() for m in _single_char_word(p).finditer(text))
+            continue
         if len(low) != len(text) or len(lp) != len(p):
             # lower() changed a length ("İ" → "i̇"): offsets in `low` are not offsets in `text`
             rx = re.compile(re.escape(p), re.IGNORECASE)

@@ -9,6 +9,7 @@ file/field/line.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -44,9 +45,11 @@ class PerturbSpec:
     name: str
     severity: float | None
 
-    @property
+    @functools.cached_property
     def label(self) -> str:
-        """"typos:0.1", or "options" for a family without severity: the suffix of derived case ids."""
+        """"typos:0.1", or "options" for a family without severity: the suffix of derived case ids.
+
+        Cached: it is read once per perturbed case (the spec is frozen, so it never changes)."""
         return self.name if self.severity is None else f"{self.name}:{severity_label(self.severity)}"
 
     @property

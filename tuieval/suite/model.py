@@ -56,15 +56,20 @@ class Case:
 
     def input_text(self) -> str:
         """All input text of the case, for length and script slices."""
-        parts = []
-        for name, value in self.vars.items():
-            if name.startswith("_shots_"):  # few-shot examples (tuieval.suite.sweep), not this case's input
-                continue
-            if isinstance(value, list):
-                parts.extend(tpl.as_text(m.get("content", "")) if isinstance(m, dict) else tpl.as_text(m) for m in value)
-            else:
-                parts.append(tpl.as_text(value))
-        return "\n".join(parts)
+        return input_text_of(self.vars)
+
+
+def input_text_of(vars_: dict[str, Any]) -> str:
+    """All input text in a case's variables (`Case.input_text`), for any subset of them."""
+    parts = []
+    for name, value in vars_.items():
+        if name.startswith("_shots_"):  # few-shot examples (tuieval.suite.sweep), not this case's input
+            continue
+        if isinstance(value, list):
+            parts.extend(tpl.as_text(m.get("content", "")) if isinstance(m, dict) else tpl.as_text(m) for m in value)
+        else:
+            parts.append(tpl.as_text(value))
+    return "\n".join(parts)
 
 
 @dataclass(frozen=True)
