@@ -44,12 +44,15 @@ def _wait_for_samples(db: Path, n: int, proc: subprocess.Popen, timeout: float =
     raise AssertionError(f"fewer than {n} samples stored in {timeout}s")
 
 
-def test_kill_9_then_resume_completes_each_sample_exactly_once(tmp_path, model_server):
-    model_server.latency_ms = 60
+# at concurrency 16 the samples are committed in batches (tuieval.engine.writer): a kill -9 loses
+# the ones waiting for their commit, which the resume then asks for, once
+@pytest.mark.parametrize("concurrency, latency_ms", [("4", 60), ("16", 150)])
+def test_kill_9_then_resume_completes_each_sample_exactly_once(tmp_path, model_server, concurrency, latency_ms):
+    model_server.latency_ms = latency_ms
     suite = write_echo_suite(tmp_path, 60, samples=2)
     db = tmp_path / "runs.db"
     cmd = TUIEVAL + ["run", str(suite), "--model", "openai-compatible/echo", "--base-url",
-                     model_server.openai_base_url, "--concurrency", "4", "--db", str(db)]
+                     model_server.openai_base_url, "--concurrency", concurrency, "--db", str(db)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), text=True)
     _wait_for_samples(db, 20, proc)
     proc.send_signal(signal.SIGKILL)
@@ -65,7 +68,7 @@ def test_kill_9_then_resume_completes_each_sample_exactly_once(tmp_path, model_s
     assert listed[0]["status"] == "partial" and listed[0]["id"] == run_id
 
     done = subprocess.run(TUIEVAL + ["run", str(suite), "--resume", run_id, "--db", str(db), "--base-url",
-                                     model_server.openai_base_url, "--concurrency", "4"],
+                                     model_server.openai_base_url, "--concurrency", concurrency],
                           capture_output=True, text=True, env=_env(), timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == run_id

@@ -86,18 +86,18 @@ def test_a_cancelled_wait_leaves_its_sample_to_the_final_flush(tmp_path):
 
 
 def test_batch_size_follows_the_concurrency():
-    # half the slots, at least 1 (a run at concurrency 1 commits every sample alone), at most 64
-    assert [batch_rows_for(c) for c in (1, 2, 8, 64, 500)] == [1, 1, 4, 32, 64]
+    # every sample alone below concurrency 16, then half the slots, at most 64
+    assert [batch_rows_for(c) for c in (1, 8, 15, 16, 64, 500)] == [1, 1, 1, 8, 32, 64]
 
 
 def test_every_sample_is_on_disk_when_its_finished_event_arrives(tmp_path, model_server):
-    n = 24
+    n = 48
     suite = load_suite(write_echo_suite(tmp_path, n))
     db = tmp_path / "e.db"
     store = Store(db)
     timeouts = Timeouts(connect=2, read=5, total=10)
     backend = create_backend("openai-compatible/m", base_url=model_server.openai_base_url, timeouts=timeouts)
-    options = RunOptions(model="openai-compatible/m", base_url=model_server.openai_base_url, concurrency=8,
+    options = RunOptions(model="openai-compatible/m", base_url=model_server.openai_base_url, concurrency=16,
                          timeouts=timeouts)
     reader = sqlite3.connect(db)  # another connection sees only what is committed
     seen_on_disk: list[bool] = []
@@ -123,5 +123,5 @@ def test_every_sample_is_on_disk_when_its_finished_event_arrives(tmp_path, model
     reader.close()
     assert finished.status == "complete" and finished.n_done == n
     assert seen_on_disk == [True] * n
-    # at most 4 samples per commit at concurrency 8: at least 6 transactions; one per sample is 24
+    # at most 8 samples per commit at concurrency 16: at least 6 transactions; one per sample is 48
     assert 6 <= len(commits) < n

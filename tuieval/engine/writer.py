@@ -29,11 +29,19 @@ MAX_DELAY_S = 0.05
 MAX_ROWS = 64
 
 
+#: Below this concurrency every sample is committed alone, as it finishes: a small run finishes
+#: at most a few hundred samples a second, a commit each costs it little, and its schedule (which
+#: sample a worker takes next, and when) stays exactly what it was without the writer.
+BATCH_FROM_CONCURRENCY = 16
+
+
 def batch_rows_for(concurrency: int) -> int:
-    """Samples per commit for a run at this concurrency: half its slots (a worker waiting for
-    the commit holds no slot, and the engine keeps two workers per slot, so at most half of
-    the spare workers wait), between 1 (every sample alone) and MAX_ROWS."""
-    return max(1, min(MAX_ROWS, concurrency // 2))
+    """Samples per commit for a run at this concurrency: 1 below BATCH_FROM_CONCURRENCY, else
+    half its slots (a worker waiting for the commit holds no slot, and the engine keeps two
+    workers per slot, so at most half of the spare workers wait), at most MAX_ROWS."""
+    if concurrency < BATCH_FROM_CONCURRENCY:
+        return 1
+    return min(MAX_ROWS, concurrency // 2)
 
 
 class SampleWriter:
