@@ -1,11 +1,27 @@
 """Whole-process cost of `tuieval run` against a minimal aiohttp loop doing the same requests.
 
-2,000 requests at concurrency 64 against the loopback test server (50 ms before the first
-byte), streamed and not. Each contender runs as its own process; wall time, CPU seconds and
-peak RSS come from that process. Ratios are taken within one run of this script, because the
-machine is shared and noisy.
+Four configurations — 2,000 and 10,000 requests, streamed and not — at concurrency 64 against
+the loopback test server (50 ms before the first byte). Each contender runs as its own process;
+wall time and CPU seconds (getrusage of the children) come from that process. The two
+contenders alternate within each repetition (aiohttp, tuieval, aiohttp, tuieval, ...) and the
+medians of the repetitions are compared, because the machine is shared and noisy: only ratios
+measured side by side in one run of this script mean anything.
 
-    python benchmarks/bench_run.py [--requests 2000] [--concurrency 64] [--latency-ms 50]
+Cold start, measured the same way (medians):
+
+* ``first request``: from spawning the process to the first request's bytes arriving at a
+  listener inside this script (interpreter start, imports, suite load, database, the backend
+  client) — for `tuieval run` on a one-case suite and for the aiohttp loop with one request;
+* ``--version`` and ``--help``: the whole process, start to exit;
+* ``python -c pass``: the interpreter alone, the floor under all of them.
+
+tuieval's modules are byte-compiled first (``compileall``), as an installed package's are.
+
+    python benchmarks/bench_run.py [--sizes 2000,10000] [--repeats 3] [--concurrency 64]
+                                   [--latency-ms 50] [--only stream|no-stream] [--no-cold] [--also DIR]
+
+``--also DIR`` measures a second tuieval source tree (an older commit's ``git archive``) in the
+same repetitions, so a before/after comparison is side by side too.
 """
 
 from __future__ import annotations
@@ -14,10 +30,12 @@ import argparse
 import os
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -47,6 +65,10 @@ AIOHTTP_LOOP = textwrap.dedent("""
     asyncio.run(main())
 """)
 
+#: The whole answer the cold-start listener sends (non-streamed Chat Completions).
+_CANNED = (b'{"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant",'
+           b'"content":"Answer: tok0"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2}}')
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -54,16 +76,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _measure(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
+def _measure(cmd: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> dict[str, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{cmd[:4]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": after.ru_maxrss / 1024}
+    return {"wall_s": wall, "cpu_s": cpu}
 
 
 def _write_suite(directory: Path, n: int) -> Path:
@@ -74,21 +96,114 @@ def _write_suite(directory: Path, n: int) -> Path:
         "cases:",
     ]
     lines += [f"  - {{id: c{i}, token: tok{i}, target: tok{i}}}" for i in range(n)]
-    path = directory / "bench.yaml"
+    path = directory / f"bench-{n}.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
+class FirstRequestListener:
+    """A one-shot HTTP listener: notes when the first request's bytes arrive, answers it whole."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1"
+        self.arrived: float | None = None
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = conn.recv(65536)
+                if self.arrived is None and data:
+                    self.arrived = time.perf_counter()
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                while len(body) < length:
+                    more = conn.recv(65536)
+                    if not more:
+                        break
+                    body += more
+                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n"
+                             b"content-length: " + str(len(_CANNED)).encode() + b"\r\n\r\n" + _CANNED)
+
+    def time_to_first(self, cmd: list[str], env: dict[str, str], cwd: Path = ROOT) -> float:
+        self.arrived = None
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
+        if proc.returncode not in (0, 1) or self.arrived is None:
+            raise SystemExit(f"{cmd[:4]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        return self.arrived - t0
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _tuieval_cmd(suite: Path, base: str, concurrency: int, db: Path, stream: bool) -> list[str]:
+    cmd = [sys.executable, "-m", "tuieval", "run", str(suite), "--model", "openai-compatible/bench",
+           "--base-url", base, "--concurrency", str(concurrency), "--quiet", "--db", str(db)]
+    return cmd if stream else cmd + ["--no-stream"]
+
+
+def _cold_start(tmp: Path, env: dict[str, str], repeats: int,
+                trees: dict[str, Path]) -> dict[str, dict[str, float]]:
+    """Medians of the cold-start figures (seconds), for each tuieval source tree."""
+    listener = FirstRequestListener()
+    suite = _write_suite(tmp, 1)
+    got: dict[str, list[float]] = {"aiohttp first request": [], "python -c pass": []}
+    try:
+        for i in range(repeats):
+            got["aiohttp first request"].append(listener.time_to_first(
+                [sys.executable, "-c", AIOHTTP_LOOP, listener.url, "1", "1", "0"], env))
+            for label, root in trees.items():
+                tree_env = dict(env, PYTHONPATH=str(root))
+                got.setdefault(f"{label} first request", []).append(listener.time_to_first(
+                    _tuieval_cmd(suite, listener.url, 1, tmp / f"cold-{label}-{i}.db", False), tree_env, root))
+                for flag in ("--version", "--help"):
+                    got.setdefault(f"{label} {flag}", []).append(
+                        _measure([sys.executable, "-m", "tuieval", flag], tree_env, root)["wall_s"])
+            got["python -c pass"].append(_measure([sys.executable, "-c", "pass"], env)["wall_s"])
+    finally:
+        listener.close()
+    return {k: {"median": statistics.median(v), "min": min(v), "max": max(v)} for k, v in got.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--sizes", default="2000,10000", help="request counts, comma-separated")
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--latency-ms", type=float, default=50)
+    ap.add_argument("--only", choices=["stream", "no-stream"], default=None)
+    ap.add_argument("--no-cold", action="store_true", help="skip the cold-start figures")
+    ap.add_argument("--also", metavar="DIR", default=None,
+                    help="another tuieval source tree (e.g. an older commit's `git archive`), measured side by side")
     args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    modes = [m for m in (True, False) if args.only is None or args.only == ("stream" if m else "no-stream")]
+    # Bytecode is written and used, as for an installed package (pip compiles a wheel's modules):
+    # with PYTHONDONTWRITEBYTECODE set, every tuieval process would compile ~130 modules first.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("OPENAI_", "TUIEVAL_")) and k != "PYTHONDONTWRITEBYTECODE"}
+    trees = {"tuieval": ROOT}
+    if args.also:
+        trees["other"] = Path(args.also).resolve()
+    for root in trees.values():
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(root / "tuieval")], cwd=root, env=env,
+                       check=True)
+    load_before = os.getloadavg()
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-m", "tests.support.model_server", "--port", str(port),
                                "--latency-ms", str(args.latency_ms)], cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rows = []
     try:
         for _ in range(100):
             try:
@@ -97,31 +212,46 @@ def main() -> None:
             except OSError:
                 time.sleep(0.1)
         base = f"http://127.0.0.1:{port}/v1"
-        with tempfile.TemporaryDirectory() as tmp:
-            suite = _write_suite(Path(tmp), args.requests)
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TUIEVAL_"))}
-            rows = []
-            for stream in (True, False):
-                ref = _measure([sys.executable, "-c", AIOHTTP_LOOP, base, str(args.requests), str(args.concurrency),
-                                "1" if stream else "0"])
-                cmd = [sys.executable, "-m", "tuieval", "run", str(suite), "--model", "openai-compatible/bench",
-                       "--base-url", base, "--concurrency", str(args.concurrency), "--quiet",
-                       "--db", str(Path(tmp) / f"bench-{stream}.db")]
-                if not stream:
-                    cmd.append("--no-stream")
-                ours = _measure(cmd, env)
-                rows.append((stream, ref, ours))
+        with tempfile.TemporaryDirectory() as tmp_name:
+            tmp = Path(tmp_name)
+            cold = None if args.no_cold else _cold_start(tmp, env, max(args.repeats, 5), trees)
+            for n in sizes:
+                suite = _write_suite(tmp, n)
+                for stream in modes:
+                    refs: list[dict[str, float]] = []
+                    ours: dict[str, list[dict[str, float]]] = {label: [] for label in trees}
+                    for rep in range(args.repeats):
+                        refs.append(_measure([sys.executable, "-c", AIOHTTP_LOOP, base, str(n),
+                                              str(args.concurrency), "1" if stream else "0"]))
+                        for label, root in trees.items():
+                            db = tmp / f"bench-{label}-{n}-{stream}-{rep}.db"
+                            ours[label].append(_measure(_tuieval_cmd(suite, base, args.concurrency, db, stream),
+                                                        dict(env, PYTHONPATH=str(root)), root))
+                    for label in trees:
+                        rows.append((n, stream, label, refs, ours[label]))
     finally:
         server.terminate()
         server.wait()
-    n = args.requests
-    print(f"{n} requests, concurrency {args.concurrency}, server latency {args.latency_ms:g} ms")
-    print(f"{'mode':<10} {'aiohttp wall':>12} {'tuieval wall':>12} {'ratio':>6} {'CPU s/1k (aiohttp)':>19} "
-          f"{'CPU s/1k (tuieval)':>19} {'peak RSS MB':>12}")
-    for stream, ref, ours in rows:
-        print(f"{'stream' if stream else 'no-stream':<10} {ref['wall_s']:>12.2f} {ours['wall_s']:>12.2f} "
-              f"{ours['wall_s'] / ref['wall_s']:>6.2f} {ref['cpu_s'] / n * 1000:>19.2f} "
-              f"{ours['cpu_s'] / n * 1000:>19.2f} {ours['peak_rss_mb']:>12.0f}")
+    load_after = os.getloadavg()
+
+    def med(runs: list[dict[str, float]], key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    print(f"concurrency {args.concurrency}, server latency {args.latency_ms:g} ms, medians of {args.repeats}; "
+          f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after")
+    if args.also:
+        print(f"other = {trees['other']}")
+    print(f"{'requests':>8} {'mode':<10} {'tree':<8} {'aiohttp wall s':>14} {'tuieval wall s':>14} {'ratio':>6} "
+          f"{'CPU ms/req aiohttp':>18} {'CPU ms/req tuieval':>18}  tuieval walls")
+    for n, stream, label, refs, ours in rows:
+        ref_w, our_w = med(refs, "wall_s"), med(ours, "wall_s")
+        print(f"{n:>8} {'stream' if stream else 'no-stream':<10} {label:<8} {ref_w:>14.2f} {our_w:>14.2f} "
+              f"{our_w / ref_w:>6.2f} {med(refs, 'cpu_s') / n * 1000:>18.3f} {med(ours, 'cpu_s') / n * 1000:>18.3f}"
+              "  " + " ".join(f"{r['wall_s']:.2f}" for r in ours))
+    if cold is not None:
+        print(f"{'cold start (s)':<24} median    min    max")
+        for name, v in sorted(cold.items()):
+            print(f"{name:<24} {v['median']:>6.3f} {v['min']:>6.3f} {v['max']:>6.3f}")
 
 
 if __name__ == "__main__":

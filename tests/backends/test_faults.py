@@ -1,8 +1,9 @@
 """Backends against injected faults, headers, request bodies and non-streaming mode.
 
-Most fault tests run over both transports: aiohttp's (the default of make_client)
-and httpx's own (the fallback when httpx-aiohttp is missing), because the two raise
-different exceptions for the same failure.
+Most fault tests run over the three ways a backend sends: aiohttp used directly
+(AiohttpPool, what a run uses), httpx's client on aiohttp's transport (make_client, with a
+proxy set) and httpx's own transport (the fallback when httpx-aiohttp is missing), because
+they raise different exceptions for the same failure.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from tuieval.backends.base import (
     Timeouts,
     TransportError,
 )
-from tuieval.backends.http import make_client
+from tuieval.backends.http import AiohttpPool, make_client
 from tuieval.backends.openai import OpenAIBackend
 
 OPENAI_KEY = "sk-proj-TESTKEY0123456789abcdef"
@@ -36,8 +37,10 @@ def _req(key: str = "Paris", stream: bool = True, **kw) -> ChatRequest:
     return ChatRequest([{"role": "user", "content": f"Capital of France? <<{key}>>"}], stream=stream, **kw)
 
 
-def _make(protocol: str, url: str, transport: str = "aiohttp", timeouts: Timeouts = FAST, key: str | None = "default"):
-    client = make_client(timeouts, use_aiohttp=transport == "aiohttp")
+def _make(protocol: str, url: str, transport: str = "pool", timeouts: Timeouts = FAST, key: str | None = "default"):
+    # "pool": aiohttp used directly (what a run sends through); "aiohttp": httpx's client on
+    # aiohttp's transport; "httpx": httpx's own transport (the fallbacks)
+    client = AiohttpPool(timeouts) if transport == "pool" else make_client(timeouts, use_aiohttp=transport == "aiohttp")
     if protocol == "openai":
         return OpenAIBackend(
             "openai/test", "gpt-test", url + "/v1", OPENAI_KEY if key == "default" else key, client, timeouts
@@ -48,7 +51,7 @@ def _make(protocol: str, url: str, transport: str = "aiohttp", timeouts: Timeout
 
 
 BOTH = pytest.mark.parametrize("protocol", ["openai", "anthropic"])
-TRANSPORTS = pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+TRANSPORTS = pytest.mark.parametrize("transport", ["pool", "aiohttp", "httpx"])
 STREAM = pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
 
 
@@ -368,8 +371,9 @@ async def test_seeded_fault_probabilities_are_reproducible() -> None:
     assert {"ok", "rate_limited", "server_error"} <= set(first)
 
 
-async def test_backend_closes_only_clients_it_should(model_server: ModelServer) -> None:
-    client = make_client(FAST)
+@pytest.mark.parametrize("transport", ["pool", "aiohttp"])
+async def test_backend_closes_only_clients_it_should(transport, model_server: ModelServer) -> None:
+    client = AiohttpPool(FAST) if transport == "pool" else make_client(FAST)
     shared = OpenAIBackend("openai/a", "a", model_server.openai_base_url, None, client, FAST, close_client=False)
     await shared.aclose()
     assert not client.is_closed

@@ -44,12 +44,15 @@ def _wait_for_samples(db: Path, n: int, proc: subprocess.Popen, timeout: float =
     raise AssertionError(f"fewer than {n} samples stored in {timeout}s")
 
 
-def test_kill_9_then_resume_completes_each_sample_exactly_once(tmp_path, model_server):
-    model_server.latency_ms = 60
+# at concurrency 16 the samples are committed in batches (tuieval.engine.writer): a kill -9 loses
+# the ones waiting for their commit, which the resume then asks for, once
+@pytest.mark.parametrize("concurrency, latency_ms", [("4", 60), ("16", 150)])
+def test_kill_9_then_resume_completes_each_sample_exactly_once(tmp_path, model_server, concurrency, latency_ms):
+    model_server.latency_ms = latency_ms
     suite = write_echo_suite(tmp_path, 60, samples=2)
     db = tmp_path / "runs.db"
     cmd = TUIEVAL + ["run", str(suite), "--model", "openai-compatible/echo", "--base-url",
-                     model_server.openai_base_url, "--concurrency", "4", "--db", str(db)]
+                     model_server.openai_base_url, "--concurrency", concurrency, "--db", str(db)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), text=True)
     _wait_for_samples(db, 20, proc)
     proc.send_signal(signal.SIGKILL)
@@ -65,7 +68,7 @@ def test_kill_9_then_resume_completes_each_sample_exactly_once(tmp_path, model_s
     assert listed[0]["status"] == "partial" and listed[0]["id"] == run_id
 
     done = subprocess.run(TUIEVAL + ["run", str(suite), "--resume", run_id, "--db", str(db), "--base-url",
-                                     model_server.openai_base_url, "--concurrency", "4"],
+                                     model_server.openai_base_url, "--concurrency", concurrency],
                           capture_output=True, text=True, env=_env(), timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == run_id
@@ -203,3 +206,24 @@ def test_kill_9_while_judging_then_resume_never_asks_a_finished_judgement_again(
     for key in judged_before:
         assert asked[key] == 1, key
     assert set(asked) == {k[:2] for k in rows}
+
+
+@pytest.mark.parametrize("gate_min, code", [(0.5, 0), (0.99, 1)])
+def test_a_finished_run_exits_with_its_code_and_leaves_the_database_whole(tmp_path, model_server, gate_min, code):
+    # 3 of 4 answers right (the server answers "wrong" for tok3): accuracy 0.75, so a 0.5 gate
+    # passes and a 0.99 gate fails. The process ends by os._exit after closing the database:
+    # the exit status is still the run's, the run id is still the last line, and no
+    # write-ahead log is left beside the file (the file alone holds the run).
+    model_server.answer_rule = lambda model, text, answer: "Answer: wrong" if "tok3" in text else answer
+    suite = write_echo_suite(tmp_path, 4, extra={"gates": [{"metric": "accuracy", "min": gate_min}]})
+    db = tmp_path / "runs.db"
+    result = subprocess.run(TUIEVAL + ["run", str(suite), "--model", "openai-compatible/echo", "--base-url",
+                                       model_server.openai_base_url, "--db", str(db)],
+                            capture_output=True, text=True, env=_env(), timeout=60)
+    assert result.returncode == code, result.stderr
+    assert not Path(str(db) + "-wal").exists()
+    with sqlite3.connect(db) as conn:
+        run_id, status = conn.execute("SELECT id, status FROM runs").fetchone()
+        assert conn.execute("SELECT SUM(correct), COUNT(*) FROM samples").fetchone() == (3, 4)
+    assert status == "complete"
+    assert result.stdout.strip().splitlines()[-1] == run_id

@@ -49,3 +49,43 @@ def test_database_opens_in_sqlite_utils(tmp_path):
     assert {"runs", "cases", "samples", "clusters"} <= set(db.table_names())
     assert {"case_scores", "run_summary"} <= set(db.view_names())
     assert db["samples"].columns_dict["correct"] is int
+
+
+def test_the_run_path_imports_neither_httpx_nor_numpy_nor_other_commands_before_its_first_request(tmp_path):
+    # what `tuieval run` imports up to its first request: the CLI, the engine, a backend on its
+    # pool, the suite loader, the store; httpx (which brings rich and pygments for its own CLI),
+    # numpy (the analysis, after the run) and the other commands' modules are not among them
+    mods = _modules_after(
+        "from tuieval import cli\n"
+        "from tuieval.engine import Engine, RunOptions\n"
+        "from tuieval.backends.registry import create_backend\n"
+        "from tuieval.suite import load_suite\n"
+        "from tuieval.store import Store\n"
+        "from tuieval.progress import Progress\n"
+        "b = create_backend('openai-compatible/m', base_url='http://127.0.0.1:9/v1')\n"
+        "assert type(b.client).__name__ == 'AiohttpPool'\n"
+        "from pathlib import Path\n"
+        "from tests.support.suites import write_echo_suite\n"
+        f"load_suite(write_echo_suite(Path({str(tmp_path)!r}), 3))"
+    )
+    roots = {m.split(".")[0] for m in mods}
+    assert not roots & {"httpx", "numpy", "rich", "pygments", "textual"}
+    assert not {m for m in mods if m.startswith(("tuieval.commands.", "tuieval.perturb", "tuieval.analysis.report",
+                                                 "tuieval.analysis.slices", "tuieval.report", "tuieval.contamination"))}
+
+
+def test_commands_are_imported_only_when_named():
+    mods = _modules_after("from tuieval import cli\ncli.cli.get_command(None, 'tag')")
+    commands = {m for m in mods if m.startswith("tuieval.commands.")}
+    assert commands == {"tuieval.commands.tag"}
+
+
+def test_version_is_the_installed_packages():
+    from importlib.metadata import version
+
+    from click.testing import CliRunner
+
+    from tuieval.cli import cli
+
+    out = CliRunner().invoke(cli, ["--version"]).output
+    assert out.strip() == f"tuieval, version {version('tuieval')}"

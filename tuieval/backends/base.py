@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, runtime_checkable
 
+#: The User-Agent of every request tuieval sends (async and sync clients alike).
+USER_AGENT = "tuieval/0.1"
+
 #: Called with each piece of answer text as it arrives (never with reasoning text).
 DeltaCallback = Callable[[str], None]
 

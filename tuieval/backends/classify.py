@@ -22,11 +22,10 @@ import math
 import os
 import re
 import socket
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-
-import httpx
 
 from tuieval.backends.base import (
     BackendError,
@@ -313,7 +312,7 @@ class _ExcRule:
     fatal: bool = False
 
 
-def _build_exception_table() -> list[tuple[type[BaseException], _ExcRule]]:
+def _build_exception_table(with_httpx: bool = True) -> list[tuple[type[BaseException], _ExcRule]]:
     rows: list[tuple[type[BaseException], _ExcRule]] = []
     if aiohttp is not None:
         rows += [
@@ -334,22 +333,32 @@ def _build_exception_table() -> list[tuple[type[BaseException], _ExcRule]]:
             # e.g. ClientResponseError raised by the parser on a malformed HTTP response.
             (aiohttp.ClientError, _ExcRule("bad_response", "malformed HTTP response")),
         ]
+    httpx = sys.modules.get("httpx") if with_httpx else None
+    if httpx is not None:
+        rows += [
+            (httpx.ConnectTimeout, _ExcRule("connect", "connect timeout")),
+            (httpx.ReadTimeout, _ExcRule("timeout", "read timeout")),
+            (httpx.WriteTimeout, _ExcRule("timeout", "write timeout")),
+            (httpx.PoolTimeout, _ExcRule("timeout", "pool timeout")),
+            (httpx.TimeoutException, _ExcRule("timeout", "timeout")),
+            (httpx.UnsupportedProtocol, _ExcRule("client_error", "bad URL", fatal=True)),
+            (httpx.InvalidURL, _ExcRule("client_error", "bad URL", fatal=True)),
+            (httpx.LocalProtocolError, _ExcRule("client_error", "bad request setup")),
+        ]
     rows += [
-        (httpx.ConnectTimeout, _ExcRule("connect", "connect timeout")),
-        (httpx.ReadTimeout, _ExcRule("timeout", "read timeout")),
-        (httpx.WriteTimeout, _ExcRule("timeout", "write timeout")),
-        (httpx.PoolTimeout, _ExcRule("timeout", "pool timeout")),
-        (httpx.TimeoutException, _ExcRule("timeout", "timeout")),
-        (httpx.UnsupportedProtocol, _ExcRule("client_error", "bad URL", fatal=True)),
-        (httpx.InvalidURL, _ExcRule("client_error", "bad URL", fatal=True)),
-        (httpx.LocalProtocolError, _ExcRule("client_error", "bad request setup")),
+        # before httpx.ConnectError: a refused connection under it means nothing is there
         (socket.gaierror, _ExcRule("connect", "cannot resolve host", unreachable=True)),
         (ConnectionRefusedError, _ExcRule("connect", "connect failed", unreachable=True)),
-        (httpx.ConnectError, _ExcRule("connect", "connect failed")),
-        (httpx.RemoteProtocolError, _ExcRule("disconnected", "server closed the connection")),
-        (httpx.ReadError, _ExcRule("disconnected", "connection lost")),
-        (httpx.DecodingError, _ExcRule("bad_response", "undecodable response body")),
-        (httpx.TransportError, _ExcRule("disconnected", "connection lost")),
+    ]
+    if httpx is not None:
+        rows += [
+            (httpx.ConnectError, _ExcRule("connect", "connect failed")),
+            (httpx.RemoteProtocolError, _ExcRule("disconnected", "server closed the connection")),
+            (httpx.ReadError, _ExcRule("disconnected", "connection lost")),
+            (httpx.DecodingError, _ExcRule("bad_response", "undecodable response body")),
+            (httpx.TransportError, _ExcRule("disconnected", "connection lost")),
+        ]
+    rows += [
         (TimeoutError, _ExcRule("timeout", "timeout")),
         (OSError, _ExcRule("disconnected", "connection lost")),
     ]
@@ -357,7 +366,17 @@ def _build_exception_table() -> list[tuple[type[BaseException], _ExcRule]]:
 
 
 #: (exception type, rule), most specific first: the first row any link of the chain matches wins.
-EXCEPTION_TABLE = _build_exception_table()
+#: Built on first use; with httpx rows only once httpx is imported (no httpx exception can exist
+#: before, and the run's own request path does not import it: tuieval.backends.http).
+_TABLES: dict[bool, list[tuple[type[BaseException], _ExcRule]]] = {}
+
+
+def exception_table() -> list[tuple[type[BaseException], _ExcRule]]:
+    with_httpx = "httpx" in sys.modules
+    table = _TABLES.get(with_httpx)
+    if table is None:
+        table = _TABLES[with_httpx] = _build_exception_table(with_httpx)
+    return table
 
 
 def _walk(exc: BaseException) -> list[BaseException]:
@@ -394,7 +413,7 @@ def map_exception(
     if isinstance(exc, BackendError):
         return exc
     chain = _walk(exc)
-    rule = next((r for cls, r in EXCEPTION_TABLE for link in chain if isinstance(link, cls)), None)
+    rule = next((r for cls, r in exception_table() for link in chain if isinstance(link, cls)), None)
     if rule is None:
         return None
     kind = rule.kind

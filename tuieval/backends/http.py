@@ -1,9 +1,16 @@
 """HTTP plumbing shared by the real model backends.
 
-* :func:`make_client` builds the one ``httpx.AsyncClient`` a run shares. It rides on
-  aiohttp's connection pool through ``httpx_aiohttp.AiohttpTransport``: httpx's own
-  pool costs several times aiohttp's CPU per request at high concurrency
-  (encode/httpx#3215). If that package is missing, httpx's default transport is used.
+* :class:`AiohttpPool` is what a run's backends send through: aiohttp's connection pool used
+  directly, with no httpx objects made per request. httpx's client layers (request and URL
+  objects, cookies, auth, redirects, header re-encoding) cost a run about twice aiohttp's own
+  CPU per request, and with the model server on the same two cores that CPU is wall time
+  (benchmarks/README.md, "Whole-process `tuieval run`"). It is used when aiohttp is installed
+  and no proxy is set in the environment; otherwise :func:`make_client`'s httpx client is.
+* :func:`make_client` builds an ``httpx.AsyncClient``, riding on aiohttp's pool through
+  ``httpx_aiohttp.AiohttpTransport`` (httpx's own pool costs several times aiohttp's CPU per
+  request at high concurrency, encode/httpx#3215), or httpx's own transport if that package
+  is missing. A backend takes either; both are read through the same few response methods
+  (``status_code``, ``headers``, ``aread``, ``aiter_bytes``, ``aclose``).
 * :class:`HTTPChatBackend` is the request/stream/timeout skeleton that
   ``openai.py`` and ``anthropic.py`` fill in with their wire formats. What a status or an
   exception means comes from the one table in :mod:`tuieval.backends.classify`.
@@ -26,13 +33,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import AsyncIterator
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from tuieval.backends.base import (
+    USER_AGENT,
     BackendError,
     ChatRequest,
     ChatResult,
@@ -45,9 +52,12 @@ from tuieval.backends.base import (
 )
 from tuieval.backends.classify import STREAM_ENDED, error_for_status, map_exception, parse_rate_limit
 from tuieval.backends.sse import SSEDecoder, SSEEvent
-from tuieval.backends.sync_http import USER_AGENT
 
-__all__ = ["make_client", "StreamAccumulator", "HTTPChatBackend", "as_int", "DRAIN_SECONDS"]
+if TYPE_CHECKING:  # httpx is imported only where its client is used (the import costs a run's start)
+    import httpx
+
+__all__ = ["make_client", "make_pool", "AiohttpPool", "StreamAccumulator", "HTTPChatBackend", "as_int",
+           "DRAIN_SECONDS"]
 
 #: After a stream's terminator, how long a background task keeps reading so the connection
 #: can go back to the pool (the chunked-body end usually follows within microseconds).
@@ -58,7 +68,7 @@ DRAIN_SECONDS = 1.0
 DRAIN_GRACE_S = 0.1
 
 
-def make_client(timeouts: Timeouts, max_connections: int = 100, *, use_aiohttp: bool = True) -> httpx.AsyncClient:
+def make_client(timeouts: Timeouts, max_connections: int = 100, *, use_aiohttp: bool = True) -> "httpx.AsyncClient":
     """The shared client: aiohttp's pool behind the httpx API, keep-alive on.
 
     ``timeouts.connect`` bounds the TCP/TLS connect, ``timeouts.read`` each gap between
@@ -67,9 +77,10 @@ def make_client(timeouts: Timeouts, max_connections: int = 100, *, use_aiohttp: 
     is, and ``timeouts.total`` (enforced by the backends) bounds the whole attempt.
     ``use_aiohttp=False`` forces httpx's own transport (the fallback; tests use it).
     """
+    import httpx
+
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
     timeout = httpx.Timeout(connect=timeouts.connect, read=timeouts.read, write=timeouts.read, pool=None)
-    transport: httpx.AsyncBaseTransport | None
     transport = None
     if use_aiohttp:
         try:
@@ -85,6 +96,118 @@ def make_client(timeouts: Timeouts, max_connections: int = 100, *, use_aiohttp: 
         headers={"user-agent": USER_AGENT},
         follow_redirects=False,
     )
+
+
+#: Environment variables that route requests through a proxy: aiohttp used directly would
+#: ignore them, so with any of them set the backends go through httpx (which honours them).
+_PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy"})
+
+
+def _proxy_configured() -> bool:
+    return any(value and name.lower() in _PROXY_VARIABLES for name, value in os.environ.items())
+
+
+def make_pool(timeouts: Timeouts, max_connections: int = 100) -> "AiohttpPool | httpx.AsyncClient":
+    """What a run's backends send through: an :class:`AiohttpPool`, or :func:`make_client`'s httpx
+    client when aiohttp is missing or a proxy is configured."""
+    if not _proxy_configured():
+        try:
+            import aiohttp  # noqa: F401
+        except ImportError:  # pragma: no cover - aiohttp comes with httpx-aiohttp, a dependency
+            pass
+        else:
+            return AiohttpPool(timeouts, max_connections)
+    return make_client(timeouts, max_connections)
+
+
+class _AiohttpReply:
+    """An aiohttp response read through the names httpx's Response has (so one code path reads both)."""
+
+    __slots__ = ("_response", "_body", "status_code", "headers")
+
+    def __init__(self, response: Any) -> None:
+        self._response = response
+        self._body: bytes | None = None
+        self.status_code: int = response.status
+        self.headers = response.headers  # case-insensitive, as httpx's
+
+    async def aread(self) -> bytes:
+        # kept here: aiohttp refuses a second read once the connection is released
+        if self._body is None:
+            self._body = await self._response.read()
+        return self._body
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        return self._response.content.iter_any()
+
+    def at_eof(self) -> bool:
+        """The whole body has arrived (usually so right after a stream's terminal event: the
+        chunked body's end comes in the same read), so no background drain is needed."""
+        return self._response.content.at_eof()
+
+    async def aclose(self) -> None:
+        # Back to the pool when the body was read to its end, else the connection is closed.
+        self._response.release()
+
+
+class AiohttpPool:
+    """aiohttp's ClientSession behind the few calls a backend makes (see the module docstring).
+
+    The same timeouts as :func:`make_client`: ``connect`` bounds the TCP/TLS connect, ``read``
+    each gap between received bytes; waiting for a pooled connection is unbounded (the engine's
+    limit bounds it, ``timeouts.total`` the attempt). The session is made on first use, inside
+    the running loop, as aiohttp requires. TLS verification uses certifi's bundle, or
+    ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when set, as httpx does.
+    """
+
+    def __init__(self, timeouts: Timeouts, max_connections: int = 100) -> None:
+        import aiohttp
+
+        self.max_connections = max_connections
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=timeouts.connect,
+                                              sock_read=timeouts.read)
+        self._session: Any = None
+        self._ssl: Any = None
+        self.is_closed = False
+
+    def _session_now(self) -> Any:
+        if self._session is None:
+            import aiohttp
+
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.max_connections),
+                headers={"user-agent": USER_AGENT})
+        return self._session
+
+    def _ssl_context(self) -> Any:
+        if self._ssl is None:  # made for the first https request: a loopback run never pays for it
+            import ssl
+
+            if os.environ.get("SSL_CERT_FILE"):
+                self._ssl = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+            elif os.environ.get("SSL_CERT_DIR"):
+                self._ssl = ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+            else:
+                import certifi
+
+                self._ssl = ssl.create_default_context(cafile=certifi.where())
+        return self._ssl
+
+    async def post(self, url: str, headers: dict[str, str], body: dict[str, Any]) -> _AiohttpReply:
+        """POST ``body`` as JSON (encoded as httpx encodes it); the response's status and headers
+        have arrived, the body is read through the reply."""
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        kwargs: dict[str, Any] = {}
+        if url.startswith("https:"):
+            kwargs["ssl"] = self._ssl_context()
+        response = await self._session_now().post(url, data=data, headers=headers, timeout=self._timeout,
+                                                  allow_redirects=False, **kwargs)
+        return _AiohttpReply(response)
+
+    async def aclose(self) -> None:
+        self.is_closed = True
+        if self._session is not None:
+            await self._session.close()
 
 
 # --------------------------------------------------------------------------- backends
@@ -212,7 +335,7 @@ class HTTPChatBackend:
         model: str,
         base_url: str,
         api_key: str | None = None,
-        client: httpx.AsyncClient | None = None,
+        client: "AiohttpPool | httpx.AsyncClient | None" = None,
         timeouts: Timeouts | None = None,
         *,
         close_client: bool = True,
@@ -224,7 +347,7 @@ class HTTPChatBackend:
         self._api_key = api_key or None
         self.timeouts = timeouts or Timeouts()
         self._owns_client = client is None or close_client
-        self.client = client if client is not None else make_client(self.timeouts)
+        self.client = client if client is not None else make_pool(self.timeouts)
         # Background readers of what follows a finished stream (see the module docstring).
         self._drains: set[asyncio.Task[None]] = set()
 
@@ -333,7 +456,14 @@ class HTTPChatBackend:
             exc.rate_limit = acc.rate_limit
         return exc
 
-    async def _check_status(self, response: httpx.Response, acc: StreamAccumulator) -> None:
+    async def _send(self, url: str, headers: dict[str, str], body: dict[str, Any], stream: bool) -> Any:
+        """The response to one POST, its status and headers in, its body still to read."""
+        client = self.client
+        if isinstance(client, AiohttpPool):
+            return await client.post(url, headers, body)
+        return await client.send(client.build_request("POST", url, headers=headers, json=body), stream=True)
+
+    async def _check_status(self, response: Any, acc: StreamAccumulator) -> None:
         acc.responded = True
         acc.rate_limit = parse_rate_limit(response.headers)
         if response.status_code >= 300:
@@ -353,8 +483,7 @@ class HTTPChatBackend:
     async def _stream(
         self, url: str, headers: dict[str, str], body: dict[str, Any], acc: StreamAccumulator
     ) -> None:
-        response = await self.client.send(self.client.build_request("POST", url, headers=headers, json=body),
-                                          stream=True)
+        response = await self._send(url, headers, body, True)
         handed_off = False
         try:
             await self._check_status(response, acc)
@@ -384,36 +513,44 @@ class HTTPChatBackend:
                 raise ServerError(f"expected an event stream, got {shown} (HTTP {response.status_code})",
                                   status=response.status_code, kind="bad_response")
             self._end_of_stream(acc, finished)
-            if finished:
+            if finished and not getattr(response, "at_eof", _never)():
                 acc.drain = self._spawn_drain(response, chunks)
                 handed_off = True
         finally:
             if not handed_off:
                 await response.aclose()
 
-    def _spawn_drain(self, response: httpx.Response, chunks: AsyncIterator[bytes]) -> asyncio.Task[None]:
+    def _spawn_drain(self, response: Any, chunks: AsyncIterator[bytes]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(_drain(response, chunks))
         self._drains.add(task)
         task.add_done_callback(self._drains.discard)
         return task
 
     async def _once(self, url: str, headers: dict[str, str], body: dict[str, Any], acc: StreamAccumulator) -> None:
-        response = await self.client.post(url, headers=headers, json=body)
-        acc.mark_end()
+        response = await self._send(url, headers, body, False)
+        try:
+            raw = await response.aread()
+            acc.mark_end()
+        finally:
+            await response.aclose()
         await self._check_status(response, acc)
         ctype = _content_type(response)
         if ctype and not ctype.endswith("json"):
             raise ServerError(f"expected JSON, got {ctype} (HTTP {response.status_code})",
                               status=response.status_code, kind="bad_response")
-        self._json_answer(response.content, acc, response.status_code)
+        self._json_answer(raw, acc, response.status_code)
 
 
-def _content_type(response: httpx.Response) -> str:
+def _never() -> bool:
+    return False
+
+
+def _content_type(response: Any) -> str:
     """``application/json``, ``text/event-stream``, ... (lower case, no parameters)."""
     return response.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-async def _drain(response: httpx.Response, chunks: AsyncIterator[bytes]) -> None:
+async def _drain(response: Any, chunks: AsyncIterator[bytes]) -> None:
     """Read what follows a stream's terminator so the connection stays reusable.
 
     Bounded and silent: the answer is already complete and stored, so a server that keeps

@@ -45,10 +45,10 @@ def create_backend(
             raise BackendConfigError(f"--model: unknown demo model {model!r} (one of: {', '.join('demo/' + p for p in PROFILES)})")
         return DemoBackend(spec, model)
 
-    from tuieval.backends.http import make_client
+    from tuieval.backends.http import make_pool
 
     endpoint = resolve_endpoint(spec, base_url, api_key_env=api_key_env)
-    client = make_client(timeouts, max_connections=max_connections)
+    client = make_pool(timeouts, max_connections=max_connections)
     if provider == "anthropic":
         from tuieval.backends.anthropic import AnthropicBackend
 

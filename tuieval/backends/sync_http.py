@@ -13,14 +13,13 @@ from typing import Any, Callable
 
 import httpx
 
-from tuieval.backends.base import BackendError, ServerError, Timeouts
+from tuieval.backends.base import USER_AGENT, BackendError, ServerError, Timeouts
 from tuieval.backends.classify import error_for_status, map_exception
 from tuieval.backends.registry import Endpoint
 from tuieval.backends.retry import BackoffPolicy, backoff_delay
 
 __all__ = ["USER_AGENT", "RETRY_AFTER_CAP_S", "make_sync_client", "SyncJSONPoster", "PostingClient", "sleep"]
 
-USER_AGENT = "tuieval/0.1"
 #: Longest wait honoured from a server's Retry-After before retrying anyway.
 RETRY_AFTER_CAP_S = 30.0
 

@@ -126,12 +126,15 @@ class AdaptiveLimiter:
 
     def _wake(self) -> None:
         free = self.limit - self.in_flight
-        for fut in list(self._waiters):
-            if free <= 0:
-                break
+        if free <= 0:
+            return  # the common case after an acquire: nothing to hand out
+        # set_result only schedules the waiter, so the deque is not changed while it is walked
+        for fut in self._waiters:
             if not fut.done():
                 fut.set_result(None)
                 free -= 1
+                if free <= 0:
+                    break
 
     # -- feedback ----------------------------------------------------------------
 

@@ -5,7 +5,8 @@ a resumed run dispatches the same way), through an adaptive concurrency limit
 (tuieval.engine.limiter), with bounded retries: what to retry is the failure table's
 ``action`` (tuieval.backends.classify), how long to wait the one back-off policy
 (tuieval.backends.retry). Each finished sample is committed before the SampleFinished event
-is emitted, with its ``error_kind`` and ``attempts``.
+is emitted, with its ``error_kind`` and ``attempts`` (in small batches of samples that finish
+together: tuieval.engine.writer).
 
 The run stops early (status failed) when every request would fail the same way: a bad key
 or model (``action == "stop"``), or — before any request of this process has succeeded —
@@ -48,6 +49,7 @@ from tuieval.engine.events import (
     TokenDelta,
 )
 from tuieval.engine.limiter import AdaptiveLimiter
+from tuieval.engine.writer import SampleWriter, batch_rows_for
 from tuieval.store import Store
 from tuieval.suite.model import Case, Suite, Template
 
@@ -158,6 +160,8 @@ class Engine:
         #: The run's spending limit (`--max-cost`), and whether it stopped the run.
         self.budget: Budget | None = None
         self.stopped_by_budget = False
+        #: Commits the finished samples in small batches (tuieval.engine.writer); made per run.
+        self.writer: SampleWriter | None = None
 
     # -- planning ------------------------------------------------------------------
 
@@ -252,6 +256,7 @@ class Engine:
         if resumed:
             self.store.mark_resumed(run_id)
         self.limiter = AdaptiveLimiter(options.concurrency)
+        self.writer = SampleWriter(self.store, max_rows=batch_rows_for(options.concurrency))
         if options.max_cost is not None:
             self.budget = self._budget(run, options)
             self._budget_moved = asyncio.Event()
@@ -280,6 +285,7 @@ class Engine:
         except FatalRunError:
             status = "failed"
         finally:
+            self.writer.flush()  # what finished is stored, whatever ended the run
             await self._close_judges()
             self.store.set_status(run_id, status)
             finished = RunFinished(run_id, status, self.n_done, self.n_total, self.n_errors, time.monotonic() - started)
@@ -507,7 +513,7 @@ class Engine:
                 self.budget.settle(row["input_tokens"] or 0, row["output_tokens"] or 0,
                                    cached_tokens=row["cached_tokens"], cache_write_tokens=row["cache_write_tokens"])
             self._budget_changed()
-        stored = self.store.add_sample(row)
+        stored = await self.writer.add(row)
         if stored:
             self.n_done += 1
         self.on_event(SampleFinished(item.key, row, item.case.metadata))

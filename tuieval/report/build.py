@@ -215,12 +215,12 @@ def _perturbation_section(run: dict[str, Any], cases: list[dict[str, Any]],
 def _extraction_section(store: Store, run: dict[str, Any]) -> dict[str, Any] | None:
     """`robustness.extractors` when the suite scores with several scorers (or names `extractors:`):
     their stored verdicts, plus the named built-in extractors re-reading the responses."""
-    from tuieval.report.rescore import rescore
-
     config = run.get("config") or {}
     extra = list(config.get("extractors") or [])
     if len(config.get("scorers") or []) + len(extra) < 2:
         return None
+    from tuieval.report.rescore import rescore  # only when there is a section to build
+
     section = rescore(store, run["id"], extra)
     for key in ("schema", "run", "extractors_requested"):
         section.pop(key, None)

@@ -1,8 +1,9 @@
 """The SQLite store: one file holds every run, case and sample.
 
 WAL mode lets the app read a run while a headless `tuieval run` writes it; each finished
-sample is committed on its own before the engine reports it done, so a crash (even
-kill -9) loses at most the samples that were in flight.
+sample is committed before the engine reports it done (alone, or with the others that finished
+within a few milliseconds of it: tuieval.engine.writer), so a crash (even kill -9) loses at
+most the samples that were in flight or waiting for that commit.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ JUDGEMENT_COLUMNS = (
     "reply", "reasoning", "grade", "score", "parsed", "problem", "latency_ms", "input_tokens", "output_tokens",
     "attempts", "error", "error_kind", "created_at", "cached", "cached_tokens", "cache_write_tokens",
 )
+
+_INSERT_SAMPLE = (f"INSERT INTO samples ({', '.join(SAMPLE_COLUMNS)}) VALUES ({', '.join('?' * len(SAMPLE_COLUMNS))}) "
+                  "ON CONFLICT (run_id, case_id, template, sample_index) DO NOTHING")
 
 #: the sample columns `analysis_samples` returns; `answer` is tuieval.sample_rules.answer_text
 ANALYSIS_COLUMNS = ("case_id", "template", "sample_index", "dispatch_order", "answer", "correct", "error",
@@ -216,6 +220,18 @@ class Store:
 
     def add_sample(self, sample: dict[str, Any]) -> bool:
         """Commit one finished sample. Returns False if that (case, template, index) was already stored."""
+        return self._insert_sample(sample)
+
+    def add_samples(self, samples: list[dict[str, Any]]) -> list[bool]:
+        """Commit finished samples in one transaction (tuieval.engine.writer batches them: one commit,
+        and one full-text index segment, per batch instead of per sample). Returns, per sample,
+        whether it was stored (False: that key was already there); nothing is stored if one fails."""
+        if len(samples) == 1:
+            return [self._insert_sample(samples[0])]
+        with self._transaction():
+            return [self._insert_sample(s) for s in samples]
+
+    def _insert_sample(self, sample: dict[str, Any]) -> bool:
         row = dict(sample)
         row.setdefault("created_at", now_iso())
         row.setdefault("attempts", 1)
@@ -225,13 +241,9 @@ class Store:
         row["correct"] = int(bool(row.get("correct")))
         row["cached"] = int(bool(row.get("cached")))
         values = [row.get(c) for c in SAMPLE_COLUMNS]
-        cur = self.conn.execute(
-            # ON CONFLICT DO NOTHING, not OR IGNORE: only a duplicate key may be skipped; a
-            # NOT NULL violation must raise rather than lose a finished sample silently.
-            f"INSERT INTO samples ({', '.join(SAMPLE_COLUMNS)}) VALUES ({', '.join('?' * len(SAMPLE_COLUMNS))}) "
-            "ON CONFLICT (run_id, case_id, template, sample_index) DO NOTHING",
-            values,
-        )
+        # ON CONFLICT DO NOTHING, not OR IGNORE: only a duplicate key may be skipped; a
+        # NOT NULL violation must raise rather than lose a finished sample silently.
+        cur = self.conn.execute(_INSERT_SAMPLE, values)
         return cur.rowcount == 1
 
     def add_judgement(self, judgement: dict[str, Any]) -> bool:
