@@ -11,9 +11,10 @@ functions (and the store's SQL through `ANSWER_SQL`), so they cannot disagree.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-import numpy as np
+if TYPE_CHECKING:  # numpy only for the array rules: the run path (which stores samples) never loads it
+    import numpy as np
 
 #: the same rule as `answer_text`, for the store's lean queries
 ANSWER_SQL = "CASE WHEN error IS NOT NULL THEN NULL ELSE COALESCE(extracted, response) END"
@@ -29,13 +30,17 @@ def is_correct(sample: Mapping[str, Any]) -> bool:
     return bool(sample.get("correct")) and not is_error(sample)
 
 
-def error_mask(errors: Sequence[Any]) -> np.ndarray:
+def error_mask(errors: Sequence[Any]) -> "np.ndarray":
     """`is_error` over a column of stored `error` values (a large run's analysis reads columns)."""
+    import numpy as np
+
     return np.fromiter((e is not None for e in errors), dtype=bool, count=len(errors))
 
 
-def correct_mask(correct: Sequence[Any], errors: np.ndarray) -> np.ndarray:
+def correct_mask(correct: Sequence[Any], errors: "np.ndarray") -> "np.ndarray":
     """`is_correct` over a column of stored `correct` values and the `error_mask` beside it."""
+    import numpy as np
+
     return np.fromiter((bool(c) for c in correct), dtype=bool, count=len(correct)) & ~errors
 
 

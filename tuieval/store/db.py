@@ -14,11 +14,13 @@ import secrets
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from tuieval.sample_rules import ANSWER_SQL, is_correct
-from tuieval.sample_columns import SampleColumns
 from tuieval.store.schema import migrate
+
+if TYPE_CHECKING:  # numpy behind it: imported when a report reads columns, not when a run stores samples
+    from tuieval.sample_columns import SampleColumns
 
 DEFAULT_DB = "tuieval.db"
 #: run ids listed when a prefix matches several
@@ -474,7 +476,7 @@ class Store:
             s["correct"] = is_correct(s)
         return out
 
-    def analysis_sample_columns(self, run_id: str, case_ids: Iterable[str] | None = None) -> SampleColumns:
+    def analysis_sample_columns(self, run_id: str, case_ids: Iterable[str] | None = None) -> "SampleColumns":
         """`analysis_samples` as columns (tuieval.sample_columns): the same rows in the same order,
         read in chunks and transposed, with no dictionary per sample. Also holds each sample's
         row `id` (column "id", not part of the rows), for writing its cluster back by id.
@@ -496,6 +498,8 @@ class Store:
                 break
             for col, values in zip(lists, zip(*chunk)):
                 col.extend(values)
+        from tuieval.sample_columns import SampleColumns
+
         return SampleColumns(ANALYSIS_COLUMNS, columns)
 
     def latency_and_correct(self, run_id: str) -> tuple[list[float | None], list[bool]]:
