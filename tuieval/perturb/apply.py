@@ -15,7 +15,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from tuieval.perturb.base import Edit, Item, Skip, case_rng, make_item
+from tuieval.perturb.base import Edit, Item, RngKeys, Skip, make_item
 from tuieval.perturb.registry import PerturbSpec
 from tuieval.suite import template as tpl
 from tuieval.suite.sweep import SHOTS_PREFIX
@@ -111,35 +111,72 @@ def _write(vars_: dict[str, Any], slot: Slot, text: str) -> None:
 
 def _view(case: Case, input_vars: Sequence[str]) -> tuple[list[Slot], Item]:
     slots = _slots(case, input_vars)
-    texts = tuple(_read(case, s) for s in slots)
+    vars_ = case.vars
+    texts = tuple(vars_[s[0]] if len(s) == 1 else vars_[s[0]][s[1]]["content"] for s in slots)
     used = {s[0] for s in slots}
-    # the rest of the input still counts towards its length (the distractors' length bucket)
-    rest = {k: v for k, v in case.vars.items() if k not in used}
-    other = input_text_of(rest) if rest else ""
+    if len(used) < len(vars_):
+        # the rest of the input still counts towards its length (the distractors' length bucket)
+        rest = {k: v for k, v in vars_.items() if k not in used}
+        other = input_text_of(rest)
+    else:
+        other = ""                  # every variable is an input text: nothing else to count
     return slots, make_item(texts, tuple(case.targets), other_text=other)
 
 
-def _perturb(case: Case, spec: PerturbSpec, slots: list[Slot], item: Item, seed: int) -> Perturbed | Skipped:
-    if not slots:
-        return Skipped(case.id, spec.label, "no text input variable")
-    out = spec.family.apply(item, spec.severity, case_rng(seed, case.id, spec.name, spec.severity))
-    if isinstance(out, Skip):
-        return Skipped(case.id, spec.label, out.reason)
-    assert isinstance(out, Edit) and len(out.texts) == len(item.texts)
-    vars_ = {k: (list(v) if isinstance(v, list) else v) for k, v in case.vars.items()}
-    for slot, text in zip(slots, out.texts):
-        _write(vars_, slot, text)
-    metadata = {**case.metadata, "perturbation": spec.name, "severity": spec.severity, "original_case": case.id}
-    new = dataclasses.replace(case, id=derived_id(case.id, spec), vars=vars_,
-                              targets=list(out.targets) if out.targets is not None else list(case.targets),
-                              metadata=metadata)
-    return Perturbed(new, spec, out.edits, dict(out.detail))
+class _Plan:
+    """One spec, ready to apply to many cases: what does not depend on the case (the family's
+    function, the label, the id suffix, the non-case part of the random key) is looked up once."""
+
+    __slots__ = ("spec", "apply", "severity", "label", "suffix", "keys", "name")
+
+    def __init__(self, spec: PerturbSpec, seed: int) -> None:
+        self.spec = spec
+        self.apply = spec.family.apply
+        self.severity = spec.severity
+        self.name = spec.name
+        self.label = spec.label
+        self.suffix = ID_SEPARATOR + spec.label            # derived_id's rule, joined once
+        self.keys = RngKeys(seed, spec.name, spec.severity)
+
+    def run(self, case: Case, slots: list[Slot], item: Item) -> Perturbed | Skipped:
+        if not slots:
+            return Skipped(case.id, self.label, "no text input variable")
+        out = self.apply(item, self.severity, self.keys.rng(case.id))
+        if out.__class__ is not Edit:
+            if isinstance(out, Skip):
+                return Skipped(case.id, self.label, out.reason)
+            assert isinstance(out, Edit)
+        texts = out.texts
+        assert len(texts) == len(item.texts)
+        # lists are copied so that writing a message never reaches the original's list (and the
+        # copy never shares a list with it, as before)
+        vars_ = {k: (list(v) if isinstance(v, list) else v) for k, v in case.vars.items()}
+        for slot, text, old in zip(slots, texts, item.texts):
+            if text is not old:                 # an unchanged text is already in the copy
+                _write(vars_, slot, text)
+        metadata = {**case.metadata, "perturbation": self.name, "severity": self.severity, "original_case": case.id}
+        targets = list(out.targets) if out.targets is not None else list(case.targets)
+        return Perturbed(_copy_case(case, case.id + self.suffix, vars_, targets, metadata), self.spec, out.edits,
+                         dict(out.detail))
+
+
+def _copy_case(case: Case, id_: str, vars_: dict[str, Any], targets: list[Any], metadata: dict[str, Any]) -> Case:
+    # `dataclasses.replace` without its per-field checks (a third of the fixed cost of a copy):
+    # every other field (line, human_label, any added later) is carried over as it is. Case is a
+    # plain dataclass with no __post_init__, so nothing is skipped by not calling __init__.
+    new = _new_case(case.__class__)
+    new.__dict__.update(case.__dict__)
+    new.id, new.vars, new.targets, new.metadata = id_, vars_, targets, metadata
+    return new
+
+
+_new_case = object.__new__
 
 
 def perturb_case(case: Case, spec: PerturbSpec, *, seed: int, input_vars: Sequence[str]) -> Perturbed | Skipped:
     """One case under one spec: its perturbed copy, or why it cannot be perturbed."""
     slots, item = _view(case, input_vars)
-    return _perturb(case, spec, slots, item, seed)
+    return _Plan(spec, seed).run(case, slots, item)
 
 
 def perturb_cases(cases: Sequence[Case], specs: Sequence[PerturbSpec], *, seed: int,
@@ -151,18 +188,20 @@ def perturb_cases(cases: Sequence[Case], specs: Sequence[PerturbSpec], *, seed: 
     """
     names = list(input_vars) if input_vars is not None else template_vars(templates)
     result = PerturbationSet()
+    perturbed, skipped = result.perturbed, result.skipped
     originals = [c for c in cases if not is_perturbed(c)]   # a perturbed copy is never perturbed again
     existing = {c.id for c in originals}
+    plans = [_Plan(spec, seed) for spec in specs]
     for case in originals:
         slots, item = _view(case, names)          # once per case, shared by every spec
-        for spec in specs:
-            out = _perturb(case, spec, slots, item, seed)
-            if isinstance(out, Skipped):
-                result.skipped.append(out)
+        for plan in plans:
+            out = plan.run(case, slots, item)
+            if out.__class__ is Skipped:
+                skipped.append(out)
                 continue
             if out.case.id in existing:
                 raise ValueError(f"perturbed case id {out.case.id!r} is already a case id in the suite")
-            result.perturbed.append(out)
+            perturbed.append(out)
     return result
 
 

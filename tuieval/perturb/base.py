@@ -16,6 +16,7 @@ import itertools
 import math
 import random
 import re
+import _random
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -48,8 +49,8 @@ def make_item(texts: tuple[str, ...], targets: tuple[Any, ...], protected: tuple
     """An Item with its protected spans found (protected defaults to the target strings)."""
     if protected is None:
         protected = target_strings(targets)
-    spans = tuple(tuple(protected_spans(t, protected)) for t in texts)
-    return Item(texts=texts, targets=targets, protected=protected, other_text=other_text, spans=spans)
+    spans = tuple([tuple(protected_spans(t, protected)) if t else () for t in texts])
+    return Item(texts, targets, protected, other_text, spans)
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,42 @@ def case_rng(seed: int, case_id: str, name: str, severity: float | None) -> rand
     blake2b rather than `hash()`: Python salts str hashes per process, and the same suite must
     give the same perturbed inputs on every machine and every run.
     """
-    key = "\x1f".join((str(int(seed)), str(case_id), name, severity_label(severity))).encode("utf-8")
-    return random.Random(int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big"))
+    return RngKeys(seed, name, severity).rng(case_id)
+
+
+# `random.Random(n)` runs the Python-level `Random.__init__` and `Random.seed` (type checks,
+# `super()`) before the C seeding they end in; for an int, `Random.seed` is exactly
+# `_random.Random.seed` plus `gauss_next = None`. Calling those two directly on an unseeded
+# object gives the same generator state (tests hold it to `random.Random(n)`) for about half
+# the cost, which is paid once per case and perturbation.
+_new_random = random.Random.__new__
+_seed_c = _random.Random.seed
+
+
+def seeded_random(n: int) -> random.Random:
+    """`random.Random(n)` for an int n, the same state, without the Python-level seeding."""
+    rng = _new_random(random.Random)
+    _seed_c(rng, n)
+    rng.gauss_next = None
+    return rng
+
+
+class RngKeys:
+    """`case_rng` for one (seed, perturbation, severity) and many cases: the parts of the key
+    that do not depend on the case are joined once, not once per case."""
+
+    __slots__ = ("_head", "_tail")
+
+    def __init__(self, seed: int, name: str, severity: float | None) -> None:
+        self._head = f"{int(seed)}\x1f"
+        self._tail = f"\x1f{name}\x1f{severity_label(severity)}"
+
+    def rng(self, case_id: str) -> random.Random:
+        key = (self._head + (case_id if case_id.__class__ is str else str(case_id)) + self._tail).encode("utf-8")
+        return seeded_random(int.from_bytes(_blake2b(key, digest_size=8).digest(), "big"))
+
+
+_blake2b = hashlib.blake2b
 
 
 def below(rng: random.Random, n: int) -> int:
@@ -146,6 +181,12 @@ def draw_positions(rng: random.Random, n: int, rate: float) -> list[int]:
 def target_strings(targets: Iterable[Any]) -> tuple[str, ...]:
     """Every scalar leaf of the targets as text (dict values and list items included), longest
     first: these are the strings whose occurrences in the input carry the answer."""
+    if targets.__class__ in (list, tuple) and all(t.__class__ is str for t in targets):
+        # the common case, flat text targets: target_text of a str is the str itself
+        flat = [s for s in (t.strip() for t in targets) if s]
+        if len(flat) == 1:
+            return (flat[0],)
+        return tuple(sorted(dict.fromkeys(flat), key=len, reverse=True))
     out: dict[str, None] = {}
 
     def walk(value: Any) -> None:
@@ -195,8 +236,10 @@ def find_whole(text: str, needle: str) -> list[tuple[int, int]]:
 
 
 @functools.lru_cache(maxsize=256)
-def _single_char_word(ch: str) -> re.Pattern[str]:
-    return re.compile(r"(?<!\w)" + re.escape(ch) + r"(?!\w)", re.IGNORECASE)
+def _char_at_word_end(ch: str) -> re.Pattern[str]:
+    # starts with a literal, so the regex engine jumps between occurrences of `ch` (a leading
+    # look-behind, or IGNORECASE, would make it try every position of the text)
+    return re.compile(re.escape(ch) + r"(?!\w)")
 
 
 def protected_spans(text: str, protected: Iterable[str]) -> list[tuple[int, int]]:
@@ -205,7 +248,6 @@ def protected_spans(text: str, protected: Iterable[str]) -> list[tuple[int, int]
     if not text:
         return []
     low = text.lower()
-    ascii_text = text.isascii()
     found: list[tuple[int, int]] = []
     for p in protected:
         if not p:
@@ -213,11 +255,16 @@ def protected_spans(text: str, protected: Iterable[str]) -> list[tuple[int, int]
         lp = p.lower()
         if lp not in low:
             continue                 # the common case: the input does not contain this target
-        if ascii_text and len(p) == 1 and p.isascii() and _is_word_char(p):
-            # a letter or digit target ("B", "6") occurs inside most words: one scan for it as a
-            # whole word instead of a find and an edge test per occurrence (single characters
-            # cannot overlap, and in ASCII text the regex's case folding is lower()'s)
-            found.extend(m.span() for m in _single_char_word(p).finditer(text))
+        if len(p) == 1 and p.isascii() and _is_word_char(p) and text.isascii():
+            # a letter or digit target ("B", "6") occurs inside most words: a scan of the lower-
+            # cased text for it at a word end, then the start tested for the few matches, instead
+            # of a find and an edge test per occurrence (single characters cannot overlap; in
+            # ASCII text lower() keeps offsets and word characters, and folds case as a
+            # case-insensitive match would)
+            for m in _char_at_word_end(lp).finditer(low):
+                i = m.start()
+                if i == 0 or not ((c := low[i - 1]).isalnum() or c == "_"):
+                    found.append((i, i + 1))
             continue
         if len(low) != len(text) or len(lp) != len(p):
             # lower() changed a length ("İ" → "i̇"): offsets in `low` are not offsets in `text`
@@ -230,8 +277,8 @@ def protected_spans(text: str, protected: Iterable[str]) -> list[tuple[int, int]
                 hits.append((i, i + len(p)))
                 i = low.find(lp, i + 1)
         found.extend(h for h in hits if _whole_word_at(text, h[0], h[1], p))
-    if not found:
-        return []
+    if len(found) < 2:
+        return found
     found.sort()
     spans = [found[0]]
     for start, end in found[1:]:
