@@ -15,7 +15,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from tuieval.perturb.base import Edit, Item, RngKeys, Skip, make_item
+from tuieval.perturb.base import Edit, Item, RngKeys, Skip, frozen, make_item
 from tuieval.perturb.registry import PerturbSpec
 from tuieval.suite import template as tpl
 from tuieval.suite.sweep import SHOTS_PREFIX
@@ -140,11 +140,11 @@ class _Plan:
 
     def run(self, case: Case, slots: list[Slot], item: Item) -> Perturbed | Skipped:
         if not slots:
-            return Skipped(case.id, self.label, "no text input variable")
+            return frozen(Skipped, case_id=case.id, perturbation=self.label, reason="no text input variable")
         out = self.apply(item, self.severity, self.keys.rng(case.id))
         if out.__class__ is not Edit:
             if isinstance(out, Skip):
-                return Skipped(case.id, self.label, out.reason)
+                return frozen(Skipped, case_id=case.id, perturbation=self.label, reason=out.reason)
             assert isinstance(out, Edit)
         texts = out.texts
         assert len(texts) == len(item.texts)
@@ -156,8 +156,8 @@ class _Plan:
                 _write(vars_, slot, text)
         metadata = {**case.metadata, "perturbation": self.name, "severity": self.severity, "original_case": case.id}
         targets = list(out.targets) if out.targets is not None else list(case.targets)
-        return Perturbed(_copy_case(case, case.id + self.suffix, vars_, targets, metadata), self.spec, out.edits,
-                         dict(out.detail))
+        return frozen(Perturbed, case=_copy_case(case, case.id + self.suffix, vars_, targets, metadata),
+                      spec=self.spec, edits=out.edits, detail=dict(out.detail))
 
 
 def _copy_case(case: Case, id_: str, vars_: dict[str, Any], targets: list[Any], metadata: dict[str, Any]) -> Case:

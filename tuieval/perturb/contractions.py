@@ -61,8 +61,32 @@ def _trie_pattern(forms) -> str:
     return emit(root)
 
 
-_RX = re.compile(r"((?<![\w'\u2019])" + _trie_pattern(list(_TO_SHORT) + list(_TO_LONG)) + r"(?![\w'\u2019]))",
-                 re.IGNORECASE)
+_FORMS_RX = r"((?<![\w'\u2019])" + _trie_pattern(list(_TO_SHORT) + list(_TO_LONG)) + r"(?![\w'\u2019]))"
+_RX = re.compile(_FORMS_RX, re.IGNORECASE)
+# the forms are lower case: on lower-cased ASCII text (same offsets, same word characters) a
+# case-sensitive match finds what _RX finds in the text, and skips the case folding of every
+# character it tries
+_RX_LOWER = re.compile(_FORMS_RX)
+
+
+class _Forms:
+    """`_RX.split`, done on the lower-cased text when that is the same (ASCII) and cheaper."""
+
+    @staticmethod
+    def split(text: str) -> list[str]:
+        if not text.isascii():
+            return _RX.split(text)
+        parts = _RX_LOWER.split(text.lower())
+        if len(parts) == 1:
+            return [text]
+        # the pieces as the text writes them: lower() kept every length
+        out = []
+        pos = 0
+        for part in parts:
+            end = pos + len(part)
+            out.append(text[pos:end])
+            pos = end
+        return out
 
 
 def _match_case(template: str, new: str) -> str:
@@ -84,7 +108,7 @@ def _toggle(found: str) -> str:
 
 def apply(item: Item, severity: float | None, rng: random.Random) -> Edit | Skip:
     rate = float(severity if severity is not None else FAMILY.default_severity)
-    return edit_pieces(item, rng, rate, _RX, None, lambda parts, k, _rng: _toggle(parts[k]),
+    return edit_pieces(item, rng, rate, _Forms, None, lambda parts, k, _rng: _toggle(parts[k]),
                        "nothing to contract or expand")
 
 
