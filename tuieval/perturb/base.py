@@ -345,6 +345,8 @@ def has_free_match(rx: re.Pattern, text: str, spans) -> bool:
         pos = m.start() + 1
 
 
+# a compiled pattern with one capture group, or an object whose `split` gives the same pieces faster
+Splitter = "re.Pattern | Any"
 # None = every captured piece is eligible (saves a call per piece)
 Eligible = "Callable[[list[str], int], bool] | None"
 # returns the new piece, or None when the piece turns out not to be eligible
@@ -389,7 +391,7 @@ def edit_parts(rng: random.Random, parts: list[str], spans, rate: float, eligibl
     return edits
 
 
-def edit_pieces(item: Item, rng: random.Random, rate: float, splitter: re.Pattern, eligible: Eligible,
+def edit_pieces(item: Item, rng: random.Random, rate: float, splitter: "Splitter", eligible: Eligible,
                 replace: Replace, nothing: str, check: Eligible = None) -> "Edit | Skip":
     """The word-level families' loop: split each text by `splitter` (one capture group), change
     about `rate` of the eligible captured pieces outside the protected spans with `replace`,
@@ -448,7 +450,7 @@ class Choices(dict):
         return options
 
 
-def edit_choices(item: Item, rng: random.Random, rate: float, splitter: re.Pattern, choices: Choices,
+def edit_choices(item: Item, rng: random.Random, rate: float, splitter: "Splitter", choices: Choices,
                  nothing: str) -> "Edit | Skip":
     """`edit_pieces` for families whose replacement depends on the piece alone (casing,
     whitespace): each drawn piece becomes one of `choices[piece]`, uniformly; pieces with no

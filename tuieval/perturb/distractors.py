@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import operator
 import random
 import re
 
@@ -141,30 +142,30 @@ def apply(item: Item, severity: float | None, rng: random.Random) -> Edit | Skip
     pool = _pool(item.protected)
     if not pool:
         return Skip("every distractor sentence contains a target")
-    which = max(range(len(texts)), key=lambda i: len(texts[i]))
+    which = 0 if len(texts) == 1 else max(range(len(texts)), key=lambda i: len(texts[i]))
     base = texts[which]
-    if sum(e - s for s, e in item.spans_of(which)) >= len(base.strip()):
+    spans = item.spans_of(which)
+    if spans and sum(e - s for s, e in spans) >= len(base.strip()):
         # the text is the answer itself ("Repeat: {{ word }}"): padding it changes the task
         return Skip("the input text is all answer")
-    points = _insertion_points(base, item.spans_of(which))
+    points = _insertion_points(base, spans)
     # the estimate is rounded, so the unrounded one may be up to 0.5 lower; one token of
     # margin above the bucket's floor then guarantees the rounded estimate is past it
     floor = SHORT_MAX_TOKENS if goal == "medium" else MEDIUM_MAX_TOKENS
     need = floor + 1.0 - (tokens - 0.5)
-    inserted: dict[int, list[str]] = {}
+    # (insertion point, sentence) in the order drawn; grouped by point only once, in _assemble
+    placed: list[tuple[int, str]] = []
     unused = list(pool)
-    added = 0
-    rand, n_points, added_of = rng.random, len(points), _ADDED
+    rand, n_points, added_of, place = rng.random, len(points), _ADDED, placed.append
     while need > 0:
         if not unused:
             unused = list(pool)          # more padding than there are sentences: reuse them
         # `below(rng, n)` written out: two draws per sentence, the same draws in the same order
         sentence = unused.pop(int(rand() * len(unused)))
-        inserted.setdefault(points[int(rand() * n_points)], []).append(sentence)
-        added += 1
+        place((points[int(rand() * n_points)], sentence))
         need -= added_of[sentence]
-    texts[which] = _assemble(base, points, inserted)
-    return Edit(texts=tuple(texts), edits=added, detail={"bucket": [current, goal]})
+    texts[which] = _assemble(base, placed)
+    return Edit(texts=tuple(texts), edits=len(placed), detail={"bucket": [current, goal]})
 
 
 _ALL_LOWER = "\n".join(SENTENCES).lower()
@@ -188,16 +189,24 @@ def _contains_word(haystack: str, needle: str) -> bool:
     return re.search(r"(?<!\w)" + re.escape(needle) + r"(?!\w)", haystack) is not None
 
 
-def _assemble(base: str, points: list[int], inserted: dict[int, list[str]]) -> str:
+def _assemble(base: str, placed: list[tuple[int, str]]) -> str:
+    """`base` with each sentence inserted at its point: by point, and at one point in the order
+    drawn (the sort is stable). Each sentence is followed by one space, so it adds exactly its
+    words (see _added_tokens)."""
+    placed.sort(key=_point)
     out = []
     pos = 0
-    for at in sorted(inserted):
-        out.append(base[pos:at])
-        # each sentence is followed by one space, so it adds exactly its words (see _added_tokens)
-        out.append("".join(s + " " for s in inserted[at]))
-        pos = at
+    for at, sentence in placed:
+        if at != pos:
+            out.append(base[pos:at])
+            pos = at
+        out.append(sentence)
+        out.append(" ")
     out.append(base[pos:])
     return "".join(out)
+
+
+_point = operator.itemgetter(0)
 
 
 FAMILY = Family("distractors", "irrelevant sentences padding the input into a longer length bucket", apply, 0.5,
