@@ -145,7 +145,7 @@ class Worker:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cases", type=int, default=10_000)
-    ap.add_argument("--rounds", type=int, default=5, help="timed calls per row and side (medians over them)")
+    ap.add_argument("--rounds", "--repeat", type=int, default=5, help="timed calls per row and side (medians over them)")
     ap.add_argument("--baseline-src", type=Path, default=None,
                     help="a source tree of the code of before, timed side by side with this one")
     ap.add_argument("--families", default="", help="comma-separated labels to time (default: every row)")
