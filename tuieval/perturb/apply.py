@@ -96,11 +96,6 @@ def _slots(case: Case, input_vars: Sequence[str]) -> list[Slot]:
     return out
 
 
-def _read(case: Case, slot: Slot) -> str:
-    value = case.vars[slot[0]]
-    return value if len(slot) == 1 else value[slot[1]]["content"]
-
-
 def _write(vars_: dict[str, Any], slot: Slot, text: str) -> None:
     if len(slot) == 1:
         vars_[slot[0]] = text
