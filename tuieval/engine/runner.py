@@ -28,7 +28,7 @@ import json
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from tuieval.backends.base import BACK_OFF, STOP, BackendError, ChatRequest, ModelBackend, RequestTimeout, Timeouts
 from tuieval.backends.retry import BackoffPolicy, backoff_delay
@@ -207,8 +207,15 @@ class Engine:
             ),
         )
 
-    def plan(self, run: dict[str, Any]) -> tuple[list[WorkItem], int]:
-        """Every (case, template, sample) of the run in dispatch order, minus those stored."""
+    def plan(self, run: dict[str, Any], case_ids: Sequence[str] | None = None) -> tuple[list[WorkItem], int]:
+        """Every (case, template, sample) of the run in dispatch order, minus those stored, and how
+        many of the run's samples are stored.
+
+        With `case_ids` — cases appended to a run that grows batch by batch (tuieval.traffic.shadow) —
+        only those cases are planned, from their own stored rows and stored samples, so planning a
+        batch costs what the batch holds, not what the run holds (see `_plan_cases`)."""
+        if case_ids is not None:
+            return self._plan_cases(run, case_ids)
         templates = [Template(**t) for t in run["config"]["templates"]]
         cases = [
             Case(id=c["case_id"], vars=c["vars"], targets=c["targets"], metadata=c["metadata"])
@@ -228,6 +235,32 @@ class Engine:
         ]
         return work, len(done)
 
+    def _plan_cases(self, run: dict[str, Any], case_ids: Sequence[str]) -> tuple[list[WorkItem], int]:
+        """The work of some stored cases of a run (a batch appended to it).
+
+        Their dispatch positions start where the samples of the cases before them end (first
+        position × templates × samples) and are shuffled among themselves, seeded by the run and
+        that offset: the same batch planned again (a resume) keeps each sample's position, and
+        positions of different batches never collide."""
+        rows = self.store.get_cases(run["id"], case_ids)
+        if not rows:
+            return [], self.store.count_samples(run["id"])
+        templates = [Template(**t) for t in run["config"]["templates"]]
+        per_case = len(templates) * run["samples_per_case"]
+        offset = min(int(c["position"]) for c in rows) * per_case
+        keys = [
+            (Case(id=c["case_id"], vars=c["vars"], targets=c["targets"], metadata=c["metadata"]), template, i)
+            for c in rows for template in templates for i in range(run["samples_per_case"])
+        ]
+        random.Random(f"dispatch:{run['seed']}:{run['id']}:{offset}").shuffle(keys)
+        done = self.store.done_keys(run["id"], [c["case_id"] for c in rows])
+        work = [
+            WorkItem(SampleKey(case.id, template.id, i), case, template, offset + order)
+            for order, (case, template, i) in enumerate(keys)
+            if (case.id, template.id, i) not in done
+        ]
+        return work, self.store.count_samples(run["id"])
+
     # -- running -------------------------------------------------------------------
 
     def _budget(self, run: dict[str, Any], options: RunOptions) -> Budget:
@@ -242,13 +275,17 @@ class Engine:
         budget.add(stored_cost(self.store, run, prices)["total"])
         return budget
 
-    async def run(self, run_id: str, options: RunOptions, *, resumed: bool = False) -> RunFinished:
-        """Run (or finish) a stored run. Cancellation marks it partial and re-raises."""
+    async def run(self, run_id: str, options: RunOptions, *, resumed: bool = False,
+                  cases: Sequence[str] | None = None) -> RunFinished:
+        """Run (or finish) a stored run. Cancellation marks it partial and re-raises.
+
+        With `cases`, only the samples of those stored cases are planned and sent (a batch
+        appended to a growing run, `plan`)."""
         from tuieval.scoring import build_scorers
 
         run = self.store.get_run(run_id)
         scorers = build_scorers(run["config"].get("scorers"))
-        work, already = self.plan(run)
+        work, already = self.plan(run, cases)
         self.n_total = run["n_expected"]
         self.n_done = already
         self.n_errors = self.store.count_errors(run_id)

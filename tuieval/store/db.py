@@ -14,7 +14,7 @@ import secrets
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from tuieval.sample_rules import ANSWER_SQL, is_correct
 from tuieval.store.schema import migrate
@@ -410,11 +410,15 @@ class Store:
             run["status"] = "partial"
         return run
 
-    def get_cases(self, run_id: str) -> list[dict[str, Any]]:
-        rows = self.conn.execute(
-            "SELECT case_id, position, vars, targets, metadata, input_text FROM cases WHERE run_id = ? ORDER BY position",
-            (run_id,),
-        ).fetchall()
+    def get_cases(self, run_id: str, case_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """A run's cases in position order; with `case_ids`, only those (one batch of a run that
+        grows, read without decoding the rest)."""
+        sql = "SELECT case_id, position, vars, targets, metadata, input_text FROM cases WHERE run_id = ?"
+        args: tuple[Any, ...] = (run_id,)
+        if case_ids is not None:
+            sql += " AND case_id IN (SELECT value FROM json_each(?))"
+            args = (run_id, json.dumps(list(case_ids)))
+        rows = self.conn.execute(sql + " ORDER BY position", args).fetchall()
         out = []
         for r in rows:
             d = dict(r)
@@ -634,8 +638,14 @@ class Store:
         keys = ("model", "n_requests", "n_cached", "n_texts", "input_tokens", "estimated_tokens")
         return [dict(zip(keys, r)) for r in rows]
 
-    def done_keys(self, run_id: str) -> set[tuple[str, str, int]]:
-        rows = self.conn.execute("SELECT case_id, template, sample_index FROM samples WHERE run_id = ?", (run_id,))
+    def done_keys(self, run_id: str, case_ids: Sequence[str] | None = None) -> set[tuple[str, str, int]]:
+        """(case, template, sample index) of every stored sample of a run, or of the cases named."""
+        if case_ids is None:
+            rows = self.conn.execute("SELECT case_id, template, sample_index FROM samples WHERE run_id = ?", (run_id,))
+        else:
+            rows = self.conn.execute("SELECT case_id, template, sample_index FROM samples WHERE run_id = ? "
+                                     "AND case_id IN (SELECT value FROM json_each(?))",
+                                     (run_id, json.dumps(list(case_ids))))
         return {(r[0], r[1], r[2]) for r in rows}
 
     def judgement_keys(self, run_id: str) -> set[tuple[str, str, int, str, str, int, str]]:

@@ -13,25 +13,32 @@ from tuieval.store.db import Store, now_iso
 
 def add_cases(store: Store, run_id: str, cases: Iterable[dict[str, Any]]) -> int:
     """Append cases (case_id, vars, targets, metadata, input_text) to a run and raise its
-    n_cases / n_expected to match; returns how many were added (a case already there is kept)."""
-    run = store.conn.execute("SELECT n_cases, n_templates, samples_per_case FROM runs WHERE id = ?",
-                             (run_id,)).fetchone()
-    position = int(run[0])
-    added = 0
+    n_cases / n_expected to match; returns how many were added (a case already there is kept).
+
+    One look-up of the batch's ids that are already stored, then one executemany: a replay
+    batch costs what it holds, whatever the run holds."""
+    cases = list(cases)
+    ids = json.dumps([c["case_id"] for c in cases])
     with store._transaction():
+        position = int(store.conn.execute("SELECT n_cases FROM runs WHERE id = ?", (run_id,)).fetchone()[0])
+        seen = {r[0] for r in store.conn.execute(
+            "SELECT case_id FROM cases WHERE run_id = ? AND case_id IN (SELECT value FROM json_each(?))",
+            (run_id, ids))}
+        rows = []
         for c in cases:
-            cur = store.conn.execute(
-                "INSERT INTO cases (run_id, case_id, position, vars, targets, metadata, input_text) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, case_id) DO NOTHING",
-                (run_id, c["case_id"], position, json.dumps(c["vars"], ensure_ascii=False),
-                 json.dumps(c["targets"], ensure_ascii=False), json.dumps(c["metadata"], ensure_ascii=False),
-                 c["input_text"]))
-            if cur.rowcount == 1:
-                position += 1
-                added += 1
+            if c["case_id"] in seen:
+                continue
+            seen.add(c["case_id"])
+            rows.append((run_id, c["case_id"], position + len(rows), json.dumps(c["vars"], ensure_ascii=False),
+                         json.dumps(c["targets"], ensure_ascii=False), json.dumps(c["metadata"], ensure_ascii=False),
+                         c["input_text"]))
+        store.conn.executemany(
+            "INSERT INTO cases (run_id, case_id, position, vars, targets, metadata, input_text) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        position += len(rows)
         store.conn.execute("UPDATE runs SET n_cases = ?, n_expected = ? * n_templates * samples_per_case "
                            "WHERE id = ?", (position, position, run_id))
-    return added
+    return len(rows)
 
 
 def save_shadow(store: Store, run_id: str, baseline_run_id: str, baseline_kind: str, log_path: str,

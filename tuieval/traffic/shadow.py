@@ -140,6 +140,12 @@ def _case(ch: Chosen, target: str | None) -> dict[str, Any]:
             "input_text": case.input_text()}
 
 
+def _retarget(case: Mapping[str, Any], target: str | None) -> dict[str, Any]:
+    """The same case with another target (the candidate's copy of a baseline case: its target is
+    the baseline's answer), without building the case again."""
+    return {**case, "targets": [target] if target else []}
+
+
 def _baseline_run_row(suite: Suite, model: str, settings: ShadowSettings) -> dict[str, Any]:
     config = suite.config()
     config["stream"] = False
@@ -293,7 +299,10 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
                   "replayed": 0, "stop": None, "started_at": now_iso()}
     save_shadow(store, cand_id, base_id, kind, settings.log_path, config)
 
-    base_size = settings.batch or max(16, 2 * settings.concurrency)
+    # the first batch's size is kept with the run: a resume at another --concurrency cuts the
+    # replay into the same batches, so each sample keeps its dispatch position (Engine.plan)
+    base_size = int(config.get("batch_base") or settings.batch or max(16, 2 * settings.concurrency))
+    config["batch_base"] = base_size
     sequence: list[float] = []
     all_verdicts: dict[str, bool | None] = {}
     answered: set[str] = set()
@@ -322,23 +331,24 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
                     status, stop = "partial", "cost"
                     break
             chunk_ids = [ch.case_id for ch in chunk]
+            base_cases = [_case(ch, ch.record.response) for ch in chunk]
             if base_engine is not None:
-                add_cases(store, base_id, [_case(ch, ch.record.response) for ch in chunk])
-                finished = await base_engine.run(base_id, base_opts)
+                add_cases(store, base_id, base_cases)
+                finished = await base_engine.run(base_id, base_opts, cases=chunk_ids)
                 if finished.status == "failed":
                     status, stop, fatal = "failed", "failed", f"baseline {settings.baseline}: {base_engine.fatal}"
                     break
             else:
-                add_cases(store, base_id, [_case(ch, ch.record.response) for ch in chunk])
+                add_cases(store, base_id, base_cases)
                 add_samples(store, (_logged_sample(base_id, ch, start + i) for i, ch in enumerate(chunk)))
                 store.set_status(base_id, "complete")
             # only this batch's rows are read: a re-read of the whole run per batch grows quadratically
             base_rows = {s["case_id"]: s for s in lean_samples(store, base_id, chunk_ids)}
             # the candidate's target is the baseline's answer: its run-time score is already agreement
             targets = {ch.case_id: _answer(base_rows.get(ch.case_id)) for ch in chunk}
-            cand_cases = [_case(ch, targets[ch.case_id]) for ch in chunk]
+            cand_cases = [_retarget(c, targets[c["case_id"]]) for c in base_cases]
             add_cases(store, cand_id, cand_cases)
-            finished = await cand_engine.run(cand_id, cand_opts)
+            finished = await cand_engine.run(cand_id, cand_opts, cases=chunk_ids)
             if finished.status == "failed":
                 status, stop, fatal = "failed", "failed", f"candidate {settings.candidate}: {cand_engine.fatal}"
                 break
