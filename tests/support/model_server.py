@@ -103,6 +103,10 @@ byte: TransportError) and ``"malformed"`` (one ``data:`` line of invalid JSON
 mid-stream, or an invalid JSON body: the client must treat the stream as corrupt and
 raise a retryable ServerError).
 
+Billing: ``billed_input[key]`` and ``billed_output[key]`` add up the prompt and output tokens of
+every chat answer the server sent for that prompt key (the counts its usage reports; an answer a
+fault then cuts counts too), so a cost test prices what the server billed, request by request.
+
 Counters: ``requests_total``, ``status_counts[status]``, ``prompt_counts[key]``,
 ``fault_counts["cut"|"malformed"|...]``, ``connections_total`` (distinct client
 connections, to check keep-alive); ``last_headers`` (lower-cased names) and
@@ -323,6 +327,8 @@ class ModelServer:
         self.requests_total = 0
         self.status_counts: Counter[int] = Counter()
         self.prompt_counts: Counter[str] = Counter()
+        self.billed_input: Counter[str] = Counter()
+        self.billed_output: Counter[str] = Counter()
         self.fault_counts: Counter[str] = Counter()
         self._peers: set[tuple[str, int]] = set()
         self.embedding_requests = 0
@@ -421,6 +427,8 @@ class ModelServer:
             self.requests_total = 0
             self.status_counts.clear()
             self.prompt_counts.clear()
+            self.billed_input.clear()
+            self.billed_output.clear()
             self.fault_counts.clear()
             self._peers.clear()
             self.embedding_requests = self.embedding_inputs = self.judge_requests = 0
@@ -723,6 +731,9 @@ class ModelServer:
         if reply == "html":
             self._count_status(200)
             return web.Response(text="<html><body>Welcome to nginx!</body></html>", content_type="text/html")
+        with self._lock:
+            self.billed_input[key] += input_tokens
+            self.billed_output[key] += len(pieces)
         if not body.get("stream") or reply == "json":
             return await self._whole(request, proto, model, "".join(pieces), finish, len(pieces), input_tokens, fault,
                                      headers, cfg)

@@ -91,6 +91,7 @@ def stored_cost(store, run: Mapping[str, Any], prices: Mapping[str, Price | None
             per_case[row["case_id"]] = per_case.get(row["case_id"], 0.0) + d
             model_total += d
     judges: dict[str, dict[str, Any]] = {}
+    judge_per_case: dict[str, float] = {}
     for row in store.judge_token_usage(run["id"]):
         j = judges.setdefault(row["judge"], {"n_requests": 0, "input_tokens": 0, "output_tokens": 0,
                                              "cached_input_tokens": 0, "cache_write_tokens": 0,
@@ -105,6 +106,7 @@ def stored_cost(store, run: Mapping[str, Any], prices: Mapping[str, Price | None
         if d is not None:
             j["dollars"] += d
             per_case[row["case_id"]] = per_case.get(row["case_id"], 0.0) + d
+            judge_per_case[row["case_id"]] = judge_per_case.get(row["case_id"], 0.0) + d
     for spec, j in judges.items():
         if prices.get(spec) is None:
             j["dollars"] = None
@@ -119,4 +121,6 @@ def stored_cost(store, run: Mapping[str, Any], prices: Mapping[str, Price | None
     total = (model_total + sum(j["dollars"] or 0.0 for j in judges.values())
              + sum(e["dollars"] or 0.0 for e in embeddings.values()))
     return {"total": total, "model": model_total if price is not None else None, "tokens": tokens,
-            "judges": judges, "embeddings": embeddings, "per_case": per_case, "unpriced": unpriced, "batch": batch}
+            "judges": judges, "embeddings": embeddings, "per_case": per_case,
+            # the judges' share of per_case (a shadow replay calibrates its judge estimates on it)
+            "judge_per_case": judge_per_case, "unpriced": unpriced, "batch": batch}

@@ -82,8 +82,8 @@ class RunOptions:
     retry_cap_s: float = 30.0
     timeouts: Timeouts = field(default_factory=Timeouts)
     emit_tokens: bool = False
-    #: judge only the stored samples of these cases (None: every sample that owes judgements);
-    #: a shadow evaluation judges its disagreements alone
+    #: judge only the samples of these cases, stored or new (None: every sample that owes
+    #: judgements); a shadow evaluation judges its disagreements alone, and nothing while it replays
     judge_cases: frozenset[str] | None = None
     #: Stop sending requests once the run has cost this many dollars (tuieval.cost.budget);
     #: `prices` (a tuieval.cost.prices.PriceTable) then prices the model and the judges.
@@ -343,7 +343,8 @@ class Engine:
             cases = {cid: c for cid, c in cases.items() if cid in options.judge_cases}
         jobs = judging.pending_judging(self.store, run, scorers, cases)
         self.n_judge_done = self.store.count_judgements(run["id"])
-        self.n_judge_total = self.n_judge_done + sum(len(j.units) for j in jobs) + len(work) * per_sample
+        judged_work = len(work) if options.judge_cases is None else sum(w.case.id in options.judge_cases for w in work)
+        self.n_judge_total = self.n_judge_done + sum(len(j.units) for j in jobs) + judged_work * per_sample
         return jobs
 
     async def _close_judges(self) -> None:
@@ -555,6 +556,8 @@ class Engine:
             self.n_done += 1
         self.on_event(SampleFinished(item.key, row, item.case.metadata))
         units = judging.all_units(scorers)
+        if units and options.judge_cases is not None and item.case.id not in options.judge_cases:
+            units = []  # this run judges only the cases named (a shadow replay judges after it compares)
         if units and stored:
             if error is None:
                 await self._judge(judging.JudgeJob(item.key, item.case, judging.question_of(messages), result.text,
