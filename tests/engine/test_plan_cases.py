@@ -5,11 +5,13 @@ them and survive a resume. Against the loopback server, on a real SQLite file.""
 from __future__ import annotations
 
 import asyncio
+import json
 
 from tests.support.suites import write_echo_suite
 from tuieval.backends.base import Timeouts
 from tuieval.backends.registry import create_backend
 from tuieval.engine import Engine, RunOptions
+from tuieval.engine.runner import chat_request
 from tuieval.store import Store
 from tuieval.store.shadow import add_cases
 from tuieval.suite import load_suite
@@ -81,4 +83,24 @@ def test_planning_a_batch_again_keeps_each_missing_sample_at_its_position(tmp_pa
     assert after == {k: v for k, v in before.items() if k != ("c007", 1)}
     # and the batch's work is those cases' only, in the order of their dispatch positions
     assert [w.dispatch_order for w in work] == sorted(after.values())
+    asyncio.run(backend.aclose())
+
+
+def test_a_batch_plans_the_same_work_as_the_whole_run_restricted_to_it(tmp_path, model_server):
+    # the batch path holds to the plain one: same samples (case, template, index) with the same
+    # cases and requests, minus the same stored ones; only the dispatch positions differ
+    store, engine, backend, run_id, options = _setup(tmp_path, model_server)
+    store.add_sample({"run_id": run_id, "case_id": "c008", "template": "default", "sample_index": 0,
+                      "dispatch_order": 0, "prompt": "[]", "response": "Answer: tok8", "correct": True, "score": 1.0})
+    run = store.get_run(run_id)
+    batch = [f"c{i:03d}" for i in range(6, 10)]
+    whole, done_whole = engine.plan(run)
+    part, done_part = engine.plan(run, batch)
+    assert done_whole == done_part == 1
+    def sent(items):
+        return {(w.key, json.dumps(chat_request(w, run, False).messages), json.dumps(w.case.targets),
+                 json.dumps(w.case.metadata)) for w in items}
+
+    expected = sent(w for w in whole if w.case.id in batch)
+    assert sent(part) == expected and len(expected) == 7
     asyncio.run(backend.aclose())
