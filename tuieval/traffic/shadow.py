@@ -218,9 +218,10 @@ def agreement(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], baseli
 
 
 #: without --precision, each batch is as large as everything replayed before it (16, 16, 32, 64 …):
-#: the engine and the verdicts re-read a run once per batch, so a fixed batch would make the
-#: replay quadratic; with --precision a batch grows by a quarter at most, so the replay goes
-#: at most 25% past the point where the stopping rule would first have held
+#: a batch is planned alone, but each one ends with its slowest request and the --max-cost ledger
+#: re-reads both runs' cost once per batch, so the batches stay few; with --precision a batch grows
+#: by a quarter at most, so the replay goes at most 25% past the point where the stopping rule
+#: would first have held
 GROWTH_NO_PRECISION = 1
 GROWTH_PRECISION = 4
 
@@ -257,8 +258,12 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
     uninterrupted replay would have stopped.
 
     `prices` (a tuieval.cost.prices.PriceTable) is stored with the runs, as `run` stores it;
-    with `settings.max_cost` the replay stops before the first prompt it cannot afford
-    (tuieval.traffic.spend), both runs partial and resumable with a higher limit."""
+    with `settings.max_cost` the replay stops before the first prompt it cannot afford, and the
+    judging (with `settings.judge`) before the first disagreement it cannot afford
+    (tuieval.traffic.spend), both runs partial and resumable with a higher limit.
+
+    Each batch is appended to both runs and planned by the engine from its own cases alone
+    (`Engine.run(…, cases=…)`), so a batch costs what it holds, not what the runs hold."""
     from pathlib import Path
 
     name = f"shadow:{Path(settings.log_path).name}"
