@@ -84,6 +84,13 @@ def test_the_judging_stops_before_the_disagreement_it_cannot_afford_then_resumes
     assert cost["next_prompt_estimate"] is None
     assert sec["sampling"]["replayed"] == N and sec["disagreement"]["k"] == 4
     assert (sec["judge"]["n"], sec["judge"]["unjudged"]) == (2, 2)
+    from tuieval.cost.estimate import dollars
+    from tuieval.report.formats.shadow import shadow_markdown
+
+    md = shadow_markdown(sec)
+    assert (f"Cost: {dollars(spent)} spent of --max-cost {dollars(limit)} (candidate {dollars(N * per_prompt)}, "
+            f"judge {dollars(2 * per_disagreement)}); stopped at the limit (the next judgement ≈ "
+            f"{dollars(per_disagreement)})." in md)
     # the judged ones are the first two disagreements in replay order (a prefix, not the cheap ones)
     with Store(db) as store:
         assert {r["status"] for r in store.list_runs()} == {"partial"}
