@@ -333,8 +333,8 @@ class Engine:
                       options: RunOptions) -> list[judging.JudgeJob]:
         """Judge backends, the judging stored samples still owe, and the judge request counts."""
         per_sample = judging.units_per_sample(scorers)
-        if not per_sample:
-            return []
+        if not per_sample or options.judge_cases == frozenset():
+            return []   # nothing to judge (a shadow replay's batches judge nothing)
         self.judge_backends.update(judging.make_judge_backends(scorers, options.timeouts, self.judge_backends))
         cases = {w.case.id: w.case for w in work}
         cases.update({c["case_id"]: Case(id=c["case_id"], vars=c["vars"], targets=c["targets"],
