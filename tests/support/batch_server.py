@@ -13,7 +13,7 @@ follow the loopback model server's rule: "Answer: X" for the text X between << a
 last user message. Counters: `files_uploaded`, `batches_created`, `polls`, `lines_received`,
 `downloads`. Runs in its own thread and loop (aiohttp.web).
 
-Prompt caching: `prompt_cache_read` / `prompt_cache_write` (default 0) report that many of each
+Prompt caching: `prompt_cache_read` / `prompt_cache_write` / `prompt_cache_write_1h` (default 0) report that many of each
 line's prompt tokens as read from (and, Anthropic, written to) the provider's prompt cache, in the
 usage shapes of tests.support.model_server (`openai_usage`, `anthropic_usage`).
 """
@@ -69,6 +69,7 @@ class BatchServer:
         #: prompt tokens of each answered line reported as read from / written to the prompt cache
         self.prompt_cache_read = 0
         self.prompt_cache_write = 0
+        self.prompt_cache_write_1h = 0  # of the written tokens, those to the one-hour cache (Anthropic)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -181,7 +182,8 @@ class BatchServer:
         batch["status"] = final
 
     def _cache_cfg(self) -> dict[str, int]:
-        return {"prompt_cache_read": self.prompt_cache_read, "prompt_cache_write": self.prompt_cache_write}
+        return {"prompt_cache_read": self.prompt_cache_read, "prompt_cache_write": self.prompt_cache_write,
+                "prompt_cache_write_1h": self.prompt_cache_write_1h}
 
     def _public(self, batch: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in batch.items() if not k.startswith("_")}
