@@ -104,7 +104,8 @@ def stored_cost(store, run: Mapping[str, Any], prices: Mapping[str, Price | None
         j["cache_write_tokens"] += row["cache_write_tokens"]
         j["cache_write_1h_tokens"] += row["cache_write_1h_tokens"]
         j["n_uncounted"] += row["n_uncounted"] or 0
-        d = _dollars(prices.get(row["judge"]), row["input_tokens"], row["output_tokens"], False, row)
+        # a judge request answered in a provider batch (tuieval.batch) is priced with its discount
+        d = _dollars(prices.get(row["judge"]), row["input_tokens"], row["output_tokens"], bool(row.get("batched")), row)
         if d is not None:
             j["dollars"] += d
             per_case[row["case_id"]] = per_case.get(row["case_id"], 0.0) + d

@@ -90,6 +90,7 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "latency_ms": "judge request latency in ms", "input_tokens": "prompt tokens", "output_tokens": "reply tokens",
         "attempts": "requests made (retries + 1)", "error": "why the request failed, else null",
         "cached": "1 when answered from the response cache",
+        "batched": "1 when answered in a provider batch (run --batch; priced with the batch discount)",
         "cached_tokens": "of input_tokens, those the provider read from its prompt cache (cached-input price)",
         "cache_write_tokens": "of input_tokens, those the provider wrote to its prompt cache (Anthropic)",
         "cache_write_1h_tokens": "of cache_write_tokens, those written to the one-hour cache (priced at 2x input)",
