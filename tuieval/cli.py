@@ -370,8 +370,9 @@ def _check_batchable(model: str) -> None:
 def _run_batch(store, engine, backend, run_id: str, suite: str, resumed: bool, poll_s: float,
                batch_size: int | None, quiet: bool, options=None, compare_base: str | None = None,
                compare_to: str | None = None) -> None:
-    """`run --batch`: submit, poll and store; then the judges (interactive, under --max-cost), the
-    report and --compare-to, as for an interactive run."""
+    """`run --batch`: submit, poll and store; the judges with a batch API as a second batch
+    (tuieval.batch.runner); then the other judges (interactive, under --max-cost), the report and
+    --compare-to, as for an interactive run."""
     from tuieval.batch.openai_api import BatchAPIError
     from tuieval.batch.runner import BatchOverBudget, BatchRunner
 
@@ -401,10 +402,12 @@ def _run_batch(store, engine, backend, run_id: str, suite: str, resumed: bool, p
         click.echo(f"warning: {problem}", err=True)
     if not quiet:
         click.echo(f"{out.status}: {out.n_done}/{out.n_total} samples, {out.n_errors} errors "
-                   f"({out.n_batches} batch(es) submitted)", err=True)
+                   f"({out.n_batches} batch(es) submitted"
+                   + (f", {out.n_judge_lines} judge requests among them" if out.n_judge_lines else "") + ")", err=True)
     if out.n_cache_missing:
-        click.echo(f"cache-only: {out.n_cache_missing} requests were not in the cache and were not submitted; run "
-                   f"{run_id} is partial; fetch them with `tuieval run {suite} --resume {run_id} --cache`", err=True)
+        click.echo(f"cache-only: {out.n_cache_missing} requests (answers or judge requests) were not in the cache "
+                   f"and were not submitted; run {run_id} is {out.status}; fetch them with "
+                   f"`tuieval run {suite} --resume {run_id} --cache`", err=True)
         click.echo(run_id)
         sys.exit(EXIT_BUDGET_STOPPED)
     if options is not None and out.status == "complete":

@@ -84,6 +84,9 @@ def test_kill_9_while_polling_the_judge_batch_then_resume_polls_it(tmp_path, bat
     batch_server.hold_judges = False
     with sqlite3.connect(db) as conn:
         run_id = conn.execute("SELECT id FROM runs").fetchone()[0]
+    listed = subprocess.run(TUIEVAL + ["batch", "status", "--db", str(db)], capture_output=True, text=True,
+                            env=_env(), timeout=60).stdout.strip().splitlines()
+    assert len(listed) == 1 and "batch_2  judges (openai/judge)" in listed[0] and " open " in listed[0]
     out = _run(suite, db, "openai-compatible/m", batch_server.base_url, "--poll-interval", 0, "--resume", run_id)
     assert out.returncode == 0, out.stderr
     # nothing submitted twice: still the two batches and their 6 lines
@@ -112,3 +115,45 @@ def test_anthropic_judge_lines_that_expired_are_sent_again_and_only_those(tmp_pa
     assert [(r[1], r[3]) for r in _judgements(db)] == [("PASS", None)] * 4
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT correct FROM samples").fetchall() == [(1,)] * 4  # the verdict written anew
+
+
+def test_a_cached_rerun_submits_no_judge_batch(tmp_path, batch_server):
+    suite = _suite(tmp_path, batch_server, 3, "openai/judge", batch_server.base_url)
+    cache = tmp_path / "cache.db"
+    first = _run(suite, tmp_path / "one.db", "openai-compatible/m", batch_server.base_url, "--poll-interval", 0,
+                 "--cache-path", cache)
+    assert first.returncode == 0, first.stderr
+    assert (batch_server.batches_created, batch_server.lines_received) == (2, 6)
+    again = _run(suite, tmp_path / "two.db", "openai-compatible/m", batch_server.base_url, "--poll-interval", 0,
+                 "--cache-path", cache)
+    assert again.returncode == 0, again.stderr
+    assert (batch_server.batches_created, batch_server.lines_received) == (2, 6)  # answers and judges cached
+    with sqlite3.connect(tmp_path / "two.db") as conn:
+        assert conn.execute("SELECT grade, cached, batched FROM judgements").fetchall() == [("PASS", 1, 0)] * 3
+
+
+def test_max_cost_refuses_a_judge_batch_over_the_limit_and_resume_sends_it(tmp_path, batch_server):
+    from tests.batch.test_batch_with_the_rest import _estimate
+
+    judge = {"type": "judge", "model": "openai/judge", "base_url": batch_server.base_url, "api_key_env": "BATCH_KEY",
+             "max_tokens": 10}
+    suite = write_echo_suite(tmp_path, 3, extra={"scorers": [judge]})
+    db = tmp_path / "b.db"
+    prices = tmp_path / "p.yaml"
+    prices.write_text("batch_discount: {openai-compatible: 0.5, openai: 0.5}\nmodels:\n"
+                      "  openai-compatible/m: {input: 1000, output: 2000}\n  openai/judge: {input: 1000, output: 2000}\n",
+                      encoding="utf-8")
+    # enough for the answers' batch (its estimate, by hand); the judge batch's output bound alone,
+    # 3 × 10 tokens × $2000 per million at half price = $0.03, is over what is left
+    limit = _estimate(3, 10) * 1.01
+    out = _run(suite, db, "openai-compatible/m", batch_server.base_url, "--poll-interval", 0, "--prices", prices,
+               "--max-tokens", 10, "--max-cost", limit)
+    assert out.returncode == 3, out.stderr
+    assert "the judge batch to openai/judge of 3 requests would cost up to" in out.stderr
+    assert (batch_server.batches_created, batch_server.lines_received) == (1, 3)  # the answers only
+    run_id = out.stdout.strip().splitlines()[-1]
+    again = _run(suite, db, "openai-compatible/m", batch_server.base_url, "--poll-interval", 0, "--resume", run_id,
+                 "--max-cost", 100)
+    assert again.returncode == 0, again.stderr
+    assert (batch_server.batches_created, batch_server.lines_received) == (2, 6)
+    assert [r[1] for r in _judgements(db)] == ["PASS"] * 3
