@@ -157,3 +157,16 @@ def test_max_cost_refuses_a_judge_batch_over_the_limit_and_resume_sends_it(tmp_p
     assert again.returncode == 0, again.stderr
     assert (batch_server.batches_created, batch_server.lines_received) == (2, 6)
     assert [r[1] for r in _judgements(db)] == ["PASS"] * 3
+
+
+def test_dry_run_says_which_judges_go_as_a_batch(tmp_path):
+    scorers = [{"type": "judge", "model": "openai/judge", "name": "j1"},
+               {"type": "judge", "model": "openai-compatible/judge", "base_url": "http://127.0.0.1:9/v1", "name": "j2"}]
+    suite = write_echo_suite(tmp_path, 2, extra={"scorers": scorers})
+    out = subprocess.run(TUIEVAL + ["run", str(suite), "--model", "openai/gpt-4o-mini", "--batch", "--dry-run",
+                                    "--db", str(tmp_path / "d.db")], capture_output=True, text=True,
+                         env=_env(OPENAI_API_KEY="sk-x"), timeout=60)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout + out.stderr
+    assert "judge openai/judge: 2 requests (their cost depends on the answers, sent as a batch)" in text
+    assert "judge openai-compatible/judge: 2 requests (their cost depends on the answers)" in text

@@ -41,12 +41,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from tuieval.batch import judge_batchable
 from tuieval.batch import lines as L
 from tuieval.batch.openai_api import TERMINAL, OpenAIBatches
 from tuieval.store import batches as B
-
-#: judge model providers whose batch API tuieval speaks (an openai-compatible server may have none)
-JUDGE_BATCH_PROVIDERS = ("openai/", "anthropic/")
 
 
 class BatchOverBudget(Exception):
@@ -74,11 +72,6 @@ def provider_for(backend):
 
         return AnthropicBatches(backend)
     return OpenAIBatches(backend)
-
-
-def judge_batchable(spec: str) -> bool:
-    """Whether a judge model's requests can go as a provider batch."""
-    return spec.startswith(JUDGE_BATCH_PROVIDERS)
 
 
 @dataclass
