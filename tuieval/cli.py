@@ -671,8 +671,12 @@ def report_command(run_id: str, db_path: str | None, fmt: str, prices_path: str 
     store = _open_store(db_path, must_exist=True)
     rid = _resolve(store, run_id)
     if fmt == "html":
-        with replay_only(cache_only):
-            return _html_report(store, rid)
+        try:
+            with replay_only(cache_only):
+                return _html_report(store, rid)
+        except CacheOnlyMissing as exc:
+            click.echo(f"tuieval: {exc}", err=True)
+            sys.exit(EXIT_BUDGET_STOPPED)
     try:
         with replay_only(cache_only):
             report = build_report(store, rid, prices=prices)
@@ -690,8 +694,12 @@ def _html_report(store, run_id: str) -> None:
     from tuieval.report.formats.html import report_to_html
     from tuieval.report.page import run_page
 
+    from tuieval.report.endpoints import CacheOnlyMissing
+
     try:
         page = run_page(store, run_id)
+    except CacheOnlyMissing:
+        raise  # report --cache-only says what is missing, exit 3
     except ClusteringBackendError as exc:
         raise BadInput(str(exc)) from None
     click.echo(report_to_html(page), nl=False)

@@ -168,8 +168,10 @@ def test_run_and_report_cache_only_through_the_cli(tmp_path, model_server):
         in missing.stderr
     assert "Traceback" not in missing.stderr and model_server.embedding_requests == 1
     run_id = missing.stdout.strip().splitlines()[-1]
-    rep = _cli("report", run_id, "--db", db, "--cache-only", OPENAI_API_KEY=SECRET)
-    assert rep.returncode == 3 and "6 texts" in rep.stderr and model_server.embedding_requests == 1
+    for fmt in ("md", "html"):
+        rep = _cli("report", run_id, "--db", db, "--cache-only", "--format", fmt, OPENAI_API_KEY=SECRET)
+        assert rep.returncode == 3 and "6 texts" in rep.stderr and model_server.embedding_requests == 1
+        assert len(rep.stderr.strip().splitlines()) == 1
     rep = _cli("report", run_id, "--db", db, "--format", "json", OPENAI_API_KEY=SECRET)  # now sent
     assert rep.returncode == 0, rep.stderr
     assert model_server.embedding_requests == 2
