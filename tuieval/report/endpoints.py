@@ -1,8 +1,10 @@
 """The models a report's clustering calls (an embeddings endpoint, a judge) and their errors.
 
 A run's `variance:` config may name an embeddings model (`variance.model`) or a judge
-(`variance.judge`). `Endpoints` builds their clients for one clustering and maps every
-failure to `ClusteringBackendError`, whose message starts with the setting to fix.
+(`variance.judge`). `Endpoints` builds their clients for one clustering — both asking the run's
+response cache first, both replaying only from it under `--cache-only` (`replay_only`), the
+embeddings client recording its usage when closed (`usage_recorder`) — and maps every failure
+to `ClusteringBackendError`, whose message starts with the setting to fix.
 """
 
 from __future__ import annotations
@@ -107,7 +109,6 @@ class Endpoints:
         from tuieval.backends.embeddings import EmbeddingClient
         from tuieval.backends.judge import ChatJudge
         from tuieval.backends.registry import BackendConfigError
-
         from tuieval.engine.caching import EmbeddingCache, EntailmentCache
 
         var, method = self.var, self.method
