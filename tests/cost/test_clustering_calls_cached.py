@@ -19,6 +19,7 @@ from tuieval.backends.base import Timeouts
 from tuieval.backends.judge import ChatJudge
 from tuieval.backends.registry import create_backend
 from tuieval.engine import Engine, RunOptions
+from tuieval.cost.prices import PriceTable, parse_table
 from tuieval.engine.caching import EntailmentCache
 from tuieval.report import build_report, export_rows
 from tuieval.report.endpoints import CacheOnlyMissing, replay_only
@@ -193,6 +194,11 @@ def test_export_of_an_unanalysed_run_records_its_embedding_requests(tmp_path, mo
     assert len(rows) == 12 and model_server.embedding_requests == 1
     # by hand: the 6 distinct answers embedded are 4+4+4 + 1+1+4 = 18 words, the server's token count
     assert _usage(store, run_id) == [("export", 1, 6, 18)]
+    # the report then clusters once more (the export stored nothing): both are the run's cost
+    prices = PriceTable(parse_table({"models": {"openai-compatible/emb": {"input": 500, "output": 0}}}, "test"))
+    (emb,) = build_report(store, run_id, prices=prices)["cost"]["embeddings"]
+    assert (emb["n_requests"], emb["input_tokens"]) == (2, 36)
+    assert emb["dollars"] == pytest.approx(36 * 500 / 1e6)
     store.close()
 
 
