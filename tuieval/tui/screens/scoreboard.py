@@ -156,6 +156,7 @@ class ScoreboardScreen(AppScreen):
         self.query_one("#sb-hist").border_title = "Latency"
         self.query_one("#sb-deadline").border_title = "Deadline curve"
         self.tapp.run_changed.subscribe(self, self._run_changed)
+        self.tapp.slices_ready.subscribe(self, self._slices_ready)
         self.set_interval(1 / 4, self._tick, name="scoreboard")
         self.load()
 
@@ -204,6 +205,11 @@ class ScoreboardScreen(AppScreen):
             live = self.tapp.live_runs.get(self.run_id)
             if live is not None and live.finished and cached is None:
                 self.query_one("#sb-title", Static).update(Text("run finished — computing the report…", style="dim"))
+
+    def _slices_ready(self, run_id: str) -> None:
+        """The slice membership a highlighted slice's charts waited for has been derived."""
+        if run_id == self.run_id and self.mode == "report" and self._detail_sig is None:
+            self.update_detail()
 
     def _tick(self) -> None:
         if self.mode == "live" and self.is_current:
@@ -291,8 +297,19 @@ class ScoreboardScreen(AppScreen):
         self.query_one("#sb-detail", Static).update(_with_cost(_with_power(detail_line(sl, pal, spc), sl), sl, cost))
         slo = None
         if self.data is not None:
-            mask = self.data.sample_mask(sl)
-            lat, correct = self.data.latency[mask], self.data.correct[mask]
+            if sl is None or sl.get("key") == "overall":
+                lat, correct = self.data.latency, self.data.correct
+            elif not self.data.membership_ready():
+                # a report stored before its slice membership was kept with it: the app derives
+                # it in a thread (app._prepare_slices), and the charts follow when it is ready
+                # (`_slices_ready`) rather than the event loop deriving it now
+                self._detail_sig = None
+                for chart in (self.query_one("#sb-hist", Chart), self.query_one("#sb-deadline", Chart)):
+                    chart.show(Text("finding this slice's cases…", style="dim"))
+                return
+            else:
+                mask = self.data.sample_mask(sl)
+                lat, correct = self.data.latency[mask], self.data.correct[mask]
             slo = self.data.run.get("slo_ms")
             title = slice_key(sl) if sl else "overall"
         else:
