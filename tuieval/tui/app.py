@@ -247,6 +247,12 @@ class TuievalApp(App):
         """Open a run's scoreboard on top of the current mode (live if it is still running)."""
         from tuieval.tui.screens.scoreboard import ScoreboardScreen
 
+        run = next((r for r in self.runs if r["id"] == run_id), None)
+        if run is not None and run["status"] != "running" and run_id not in self.live_runs \
+                and run_id not in self.run_cache:
+            # a finished run's report read while its screen is composed, not after (the screen
+            # finds the read under way, `request_analysis` starts one at a time per run)
+            self.request_analysis(run_id)
         self.push_screen(ScoreboardScreen(run_id))
 
     def watch_live(self, run_id: str) -> None:

@@ -125,8 +125,14 @@ class DeadlineCurve:
 
     def __init__(self, latencies: np.ndarray, correct: np.ndarray, *, slo_ms: float | None = None,
                  palette: fmt.Palette | None = None) -> None:
-        self.lat = np.asarray(latencies, dtype=float)
-        self.correct = np.asarray(correct, dtype=bool)
+        lat = np.asarray(latencies, dtype=float)
+        correct = np.asarray(correct, dtype=bool)
+        # what every drawing needs, once: the chart is drawn again at each refresh and resize,
+        # and at a million samples each pass over the samples costs tens of milliseconds
+        self.n = correct.size
+        self.ok = sorted_known(lat[correct])
+        known = lat[~np.isnan(lat)]
+        self.range = (float(known.min()), float(known.max())) if known.size else None
         self.slo_ms = slo_ms
         self.palette = palette
         self.height: int | None = None
@@ -134,13 +140,11 @@ class DeadlineCurve:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = max(10, options.max_width)
         height = max(2, (self.height or options.height or 6) - 2)
-        n = self.correct.size
-        ok = sorted_known(self.lat[self.correct])
+        n, ok = self.n, self.ok
         if n == 0 or ok.size == 0:
             yield Text("no correct answers yet", style="dim")
             return
-        known = self.lat[~np.isnan(self.lat)]
-        lo, hi = max(1.0, float(known.min())), float(known.max())
+        lo, hi = max(1.0, self.range[0]), self.range[1]
         hi = max(hi, lo * 1.01)
         grid = np.geomspace(lo, hi, width)
         acc = np.searchsorted(ok, grid, side="right") / n
