@@ -34,6 +34,7 @@ from tuieval.tui.slices import (
     REPORT_DROP,
     live_columns,
     live_row,
+    n_width,
     ordered,
     report_columns,
     report_row,
@@ -222,7 +223,7 @@ class ScoreboardScreen(AppScreen):
         self.mode = "report"
         self.pivot, self.pivot_cells = False, None  # a new report: its pivot is computed again when asked
         table = self.query_one("#sb-table", KeyedTable)
-        table.set_columns(report_columns(), flex="slice", drop=REPORT_DROP)
+        table.set_columns(report_columns(n_width(self._slices())), flex="slice", drop=REPORT_DROP)
         self.repaint(force=True)
         table.focus()
         # the keys that depend on the report (`j` judge, `x` contamination, `w` shadow) show now
@@ -363,7 +364,8 @@ class ScoreboardScreen(AppScreen):
             return
         self.pivot = not self.pivot
         if not self.pivot:
-            self.query_one("#sb-table", KeyedTable).set_columns(report_columns(), flex="slice", drop=REPORT_DROP)
+            self.query_one("#sb-table", KeyedTable).set_columns(report_columns(n_width(self._slices())), flex="slice",
+                                                                drop=REPORT_DROP)
             self.repaint(force=True)
         elif self.pivot_cells is None:
             self.query_one("#sb-table", KeyedTable).border_title = "computing the template pivot…"
