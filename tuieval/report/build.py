@@ -91,7 +91,7 @@ def _build(store: Store, run_id: str, *, persist_clusters: bool, with_rows: bool
         if run["status"] != "running":
             # A finished run's report only changes with its samples: keep it so reopening a large
             # run (the app, `tuieval report`) costs a read, not a re-analysis.
-            store_report(store, run["id"], fingerprint, report, samples)
+            store_report(store, run["id"], fingerprint, report, samples, cases)
     if prices is not None:  # re-priced on purpose (`report --prices FILE`)
         report["cost"] = _cost_section(store, run, report, cases, prices)
     _add_redteam(store, run, report, prices)

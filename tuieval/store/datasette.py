@@ -73,6 +73,12 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "latency": "float64 little-endian ms per sample, NaN when unknown or cached",
         "correct": "one byte per sample, 1 when correct", "error": "one byte per sample, 1 for an error",
     }),
+    "report_slices": ("Which cases each slice of the stored report holds (what the app's slice views read), packed.", {
+        "run_id": "the run", "fingerprint": "the report's fingerprint",
+        "n_cases": "bits per slice level: the run's sampled cases, in the order of report_arrays.case_ids",
+        "levels": "JSON list of [key, value]: the slice levels, in the order of their bits",
+        "bits": "per level ceil(n_cases / 8) bytes; bit i, most significant first, set when case i is in the slice",
+    }),
     "shadow_runs": ("One row per shadow evaluation (tuieval shadow): the candidate's run and its baseline.", {
         "run_id": "the candidate's run", "baseline_run_id": "the run holding the baseline's answers",
         "baseline_kind": "logged (the log's responses) | model", "log_path": "the traffic log replayed",

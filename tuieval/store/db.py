@@ -689,8 +689,12 @@ class Store:
         """Changes whenever the run's report could: new samples, a new status, a new tuieval."""
         from tuieval import __version__
 
-        # two queries: MAX(id) alone is one index lookup (samples_run_id), together they scan
-        count = self.conn.execute("SELECT COUNT(*) FROM samples WHERE run_id = ?", (run["id"],)).fetchone()[0]
+        # two queries: MAX(id) alone is one index lookup (samples_run_id), together they scan.
+        # A dict from get_run/list_runs has counted the samples already (a pass over the run's
+        # index entries: 0.05 s at a million), so only a dict without the count counts again
+        count = run.get("n_samples")
+        if count is None:
+            count = self.conn.execute("SELECT COUNT(*) FROM samples WHERE run_id = ?", (run["id"],)).fetchone()[0]
         last = self.conn.execute("SELECT MAX(id) FROM samples WHERE run_id = ?", (run["id"],)).fetchone()[0]
         judged, last_judged = self.conn.execute("SELECT COUNT(*), MAX(id) FROM judgements WHERE run_id = ?",
                                                 (run["id"],)).fetchone()
