@@ -13,15 +13,21 @@ SQLite file, then three fresh processes are timed, each reporting its own peak R
              of 3, in one process;
   whole    — the whole document put back from its parts (what `tuieval report` reads) beside one
              JSON text of it decoded (how it was stored before), alternating, medians of 3;
-  app      — the app, headless (Textual's test driver, 120×40): from `open_run` to the scoreboard
-             showing the stored report (of which `load_run_data`, in its thread: the report without
-             its case list and the charts' packed arrays; the rest is composing and painting), then the run's cases view (every case,
-             worst first) to its first page drawn, then ctrl+end to its last row drawn, with the
-             pages of rows the cases table read.
+  app      — the app, headless (Textual's test driver, 120×40): from `open_run` to the first frame
+             drawn with the stored report shown (and to the screen settled after it; of which
+             `load_run_data`, in its thread: the report without its case list, the charts' packed
+             arrays and the slice membership; the rest is composing and painting), then the first
+             slice highlighted (its charts) and opened (its cases listed), then the run's cases
+             view (every case, worst first) to its first page drawn, then ctrl+end to its last row
+             drawn, with the pages of rows the cases table read.
 Targets (issue: a million samples): analysis under 15 s and 2 GB peak; export in bounded memory;
 the scoreboard filled in under 1 s from the stored report; the cases table not loading every row.
 
     --db PATH --run ID   time the steps on a run already written and analysed (reuse a 1M run)
+    --db PATH --run ID --before DIR --before-db PATH [--repeat 3]
+                         the app step with this code on PATH and the older code on its own copy of
+                         the run (analysed by that code), alternating, medians, with each process's
+                         CPU seconds
 
 `--before DIR` (a checkout of older code, e.g. `git archive COMMIT | tar -x -C DIR`) times the
 same three steps with that code too, on the same file, one after the other: the figures of a
@@ -101,6 +107,9 @@ elif step == "whole":
                       "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
     raise SystemExit(0)
 elif step == "app":
+    # the app headless, as a person uses it: open the run (to the first frame that shows the
+    # stored report's figures), highlight the first slice (its charts), open its cases, back, then
+    # the whole run's cases to the first page and ctrl+end to the last row
     import asyncio
     from tuieval.tui.app import make_app
     from tuieval.tui.screens.slice_cases import SliceCasesScreen
@@ -110,29 +119,71 @@ elif step == "app":
     real_load, loads = tui_data.load_run_data, []
 
     def timed_load(*a, **k):  # the scoreboard's data read, in its thread (the rest is the paint)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         got = real_load(*a, **k)
-        loads.append(time.perf_counter() - t)
+        loads.append((time.perf_counter() - t, time.thread_time() - c))
         return got
 
     tui_data.load_run_data = timed_load
 
+    def screen_text(app):
+        return "\n".join("".join(seg.text for seg in strip) for strip in app.screen._compositor.render_strips())
+
     async def drive():
         app = make_app(["/dev/null"], db, show_welcome=False, snapshot=True)
         async with app.run_test(size=(120, 40)) as pilot:
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            # the start-up settled first: the Runs screen composed behind reads the runs list (at a
+            # million samples 0.4 s of CPU) once the first frame is out, and must not be timed here
+            for _ in range(50):
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+                if not any(w.is_running for w in app.workers):
+                    break
             async def until(cond):
                 while not cond():
                     await pilot.pause()
+            frames = []
+            real_display = app._display
+
+            def display(screen, update):  # every frame Textual hands to the (headless) terminal
+                real_display(screen, update)
+                if getattr(screen, "mode", None) == "report":
+                    frames.append(time.perf_counter())
+
+            app._display = display
+            cpu, main_cpu = time.process_time(), time.thread_time()
             t = time.perf_counter()
             app.open_run(run_id)
+            await until(lambda: frames)
+            # first frame: the first one drawn once the report is shown (the header, gates and
+            # the slices table filled: checked below on the settled screen)
+            out = {"first_frame_s": frames[0] - t, "load_run_data_s": loads[-1][0], "load_run_data_cpu_s": loads[-1][1]}
             await until(lambda: type(app.screen).__name__ == "ScoreboardScreen" and app.screen.mode == "report")
             await pilot.pause()  # the paint that follows
-            out = {"scoreboard_s": time.perf_counter() - t, "load_run_data_s": loads[-1]}
-            data = app.screen.data
-            # the slice membership the app prepares after the first paint (a thread): let it
-            # finish, as it has by the time a person opens the cases, and say how long it took
+            out["scoreboard_s"] = time.perf_counter() - t
+            out["scoreboard_cpu_s"] = time.process_time() - cpu  # every thread of the process
+            out["scoreboard_main_cpu_s"] = time.thread_time() - main_cpu  # the event loop's
+            sb = app.screen
+            text = screen_text(app)
+            out["headline_shown"] = "overall" in text and " acc " in text
+            data = sb.data
+            # a slice highlighted at once: its detail line and charts (the slice's samples)
+            t = time.perf_counter()
+            await pilot.press("down")
+            await until(lambda: sb._detail_sig is not None and sb._detail_sig[1] not in (None, "overall"))
+            await pilot.pause()
+            out["highlight_slice_s"] = time.perf_counter() - t
+            # and opened: its cases listed worst first, the first page drawn
+            t = time.perf_counter()
+            await pilot.press("enter")
+            await until(lambda: type(app.screen).__name__ == "SliceCasesScreen" and app.screen.loaded)
+            await pilot.pause()
+            out.update(slice_cases_s=time.perf_counter() - t,
+                       slice_n_cases=app.screen.query_one("#cases-table").row_count)
+            await pilot.press("escape")
+            await until(lambda: app.screen is sb)
+            # what the app still does after that (a report stored without its slice membership
+            # derives it in a thread): let it finish, and say how long it took
             t = time.perf_counter()
             await app.workers.wait_for_complete()
             out["after_paint_work_s"] = time.perf_counter() - t
@@ -183,10 +234,46 @@ def write_run(path: str, size: int, samples: int) -> str:
 
 
 def step(db: str, run_id: str, name: str, code: Path = ROOT) -> dict:
+    """One step in a fresh process; `child_cpu_s` is that process's CPU seconds (every thread)."""
+    import resource
+
     env = {**os.environ, "PYTHONPATH": str(code)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run([sys.executable, "-c", STEP, db, run_id, name], capture_output=True, text=True,
                          cwd=code, check=True, env=env)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    got["child_cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return got
+
+
+#: the app step's figures compared side by side (`--db … --before DIR --before-db PATH`)
+APP_FIGURES = ("first_frame_s", "scoreboard_s", "scoreboard_cpu_s", "scoreboard_main_cpu_s", "load_run_data_s",
+               "load_run_data_cpu_s", "highlight_slice_s", "slice_cases_s",
+               "after_paint_work_s", "cases_first_page_s", "cases_last_row_s", "child_cpu_s")
+
+
+def app_side_by_side(db: str, before_db: str, run_id: str, before: Path, repeat: int) -> None:
+    """The app step with this code (on `db`) and the older code (on `before_db`, a copy of the
+    same run the older code analysed: it cannot open a newer schema), alternating, medians."""
+    import statistics
+
+    runs: dict[str, list[dict]] = {"this": [], "before": []}
+    for i in range(repeat):
+        for label, code, path in (("before", before, before_db), ("this", ROOT, db)):
+            got = step(path, run_id, "app", code)
+            runs[label].append(got)
+            print(f"# {i + 1}/{repeat} {label}: load {os.getloadavg()[0]:.1f} {json.dumps(got)}", flush=True)
+    print(f"| figure (median of {repeat}) | before | this | before / this |")
+    print("|---|---:|---:|---:|")
+    for key in APP_FIGURES:
+        b = [r[key] for r in runs["before"] if key in r]
+        t = [r[key] for r in runs["this"] if key in r]
+        if not b or not t:
+            continue
+        mb, mt = statistics.median(b), statistics.median(t)
+        ratio = f"{mb / mt:.1f}×" if mt > 0.0005 else "—"
+        print(f"| {key} | {mb:.3f} | {mt:.3f} | {ratio} |")
 
 
 def main(argv=None) -> int:
@@ -197,10 +284,17 @@ def main(argv=None) -> int:
     ap.add_argument("--db", help="a database already holding the run (with --run): no writing, no analysis")
     ap.add_argument("--run", help="the run in --db")
     ap.add_argument("--before", type=Path, help="a checkout of older code, timed beside this one")
+    ap.add_argument("--before-db", help="with --db and --before: the same run as the older code stored it; "
+                                        "the app step then runs with both codes, alternating")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of the side-by-side app step")
     args = ap.parse_args(argv)
     steps = args.steps.split(",")
     codes = [("this", ROOT)] + ([("before", args.before.resolve())] if args.before else [])
     print(f"load average at the start: {os.getloadavg()[0]:.1f} (1 min), cpus {os.cpu_count()}")
+    if args.db and args.before and args.before_db:
+        app_side_by_side(args.db, args.before_db, args.run, args.before.resolve(), args.repeat)
+        print(f"load average at the end: {os.getloadavg()[0]:.1f} (1 min)")
+        return 0
     if args.db:
         for name in steps:
             print(name, json.dumps(step(args.db, args.run, name)), flush=True)

@@ -8,10 +8,11 @@
    derived features, strata) over the 100,000-line log, against one `iter_log` pass over it.
 2. Shadow overhead: the same --prompts prompts through demo/steady (TUIEVAL_DEMO_SPEED=0, so the
    simulated model costs no time) as a `tuieval run` of a JSONL dataset and as `tuieval shadow`
-   of a log (budget = every prompt, logged baseline): wall time in-process, best of 3. With
+   of a log (budget = every prompt, logged baseline): wall and CPU time in-process. With
    `--baseline-src DIR` (another version's `tuieval` package, e.g. from `git archive OLD tuieval
    | tar -x -C DIR`) the same is measured with that code too, each pair in its own child
-   process, alternating with the current code, so both see the same load.
+   process (best of two rounds by CPU), alternating with the current code `--alternations`
+   times, medians, so both see the same load; `--sizes 400,1600,6400` sets the prompt counts.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def peak(fn, *a) -> int:
     return p
 
 
-def shadow_overhead(tmp: Path, n: int, rounds: int = 3) -> tuple[float, float]:
+def shadow_overhead(tmp: Path, n: int, rounds: int = 3) -> tuple[tuple[float, float], tuple[float, float]]:
+    """((run wall s, run CPU s), (shadow wall s, shadow CPU s)), each the best of `rounds`."""
     from tuieval.backends.demo import DemoBackend
     from tuieval.engine import Engine, RunOptions
     from tuieval.store import Store
@@ -91,36 +93,36 @@ def shadow_overhead(tmp: Path, n: int, rounds: int = 3) -> tuple[float, float]:
     log = tmp / "log.jsonl"
     log.write_text("".join(json.dumps({"prompt": p, "response": f"Person {i}", "latency_ms": 100}) + "\n"
                            for i, p in enumerate(prompts)))
-    best_run = best_shadow = float("inf")
+    best_run = best_shadow = (float("inf"), float("inf"))
     for k in range(rounds):
         store = Store(tmp / f"run{k}.db")
         suite = load_suite(str(data))
         opts = RunOptions(model="demo/steady", samples=1, temperature=0.0, concurrency=8)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         engine = Engine(store, DemoBackend("demo/steady", "steady", speed=0))
         rid = engine.create_run(suite, opts)
         asyncio.run(engine.run(rid, opts))
-        best_run = min(best_run, time.perf_counter() - t0)
+        best_run = min(best_run, (time.perf_counter() - t0, time.process_time() - c0), key=lambda x: x[1])
         store.close()
         store = Store(tmp / f"shadow{k}.db")
         settings = ShadowSettings(log_path=str(log), candidate="demo/steady", budget=n, concurrency=8)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         plan = make_plan(settings)
         asyncio.run(run_shadow(store, settings, plan, DemoBackend("demo/steady", "steady", speed=0), None))
-        best_shadow = min(best_shadow, time.perf_counter() - t0)
+        best_shadow = min(best_shadow, (time.perf_counter() - t0, time.process_time() - c0), key=lambda x: x[1])
         store.close()
     return best_run, best_shadow
 
 
-def _child_overhead(src: str | None, n: int, rounds: int) -> tuple[float, float]:
-    """(best run s, best shadow s) measured in a child process importing tuieval from `src`."""
+def _child_overhead(src: str | None, n: int, rounds: int) -> list[float]:
+    """[run wall, run CPU, shadow wall, shadow CPU] (seconds, best of `rounds` by CPU) measured in a
+    child process importing tuieval from `src`."""
     import subprocess
 
     env = dict(os.environ, BENCH_SHADOW_SRC=src or str(Path(__file__).resolve().parents[1]))
     out = subprocess.run([sys.executable, __file__, "--overhead-child", str(n), "--rounds", str(rounds)],
                          capture_output=True, text=True, env=env, cwd=tempfile.gettempdir(), check=True)
-    r, s = out.stdout.split()[-2:]
-    return float(r), float(s)
+    return [float(x) for x in out.stdout.split()[-4:]]
 
 
 def main() -> None:
@@ -131,27 +133,34 @@ def main() -> None:
     ap.add_argument("--overhead-only", action="store_true", help="skip the reader measurements")
     ap.add_argument("--overhead-child", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--rounds", type=int, default=3, help=argparse.SUPPRESS)
+    ap.add_argument("--sizes", default=None, help="prompt counts for the overhead table, e.g. 400,1600,6400")
+    ap.add_argument("--alternations", type=int, default=3, help="children per version and size (medians)")
     args = ap.parse_args()
     if args.overhead_child is not None:
         with tempfile.TemporaryDirectory() as d:
-            r, s = shadow_overhead(Path(d), args.overhead_child, args.rounds)
-        print(r, s)
+            (rw, rc), (sw, sc) = shadow_overhead(Path(d), args.overhead_child, args.rounds)
+        print(rw, rc, sw, sc)
         return
     if args.baseline_src or args.overhead_only:
+        from statistics import median
+
+        sizes = [int(x) for x in args.sizes.split(",")] if args.sizes else sorted({args.prompts, 4 * args.prompts})
         print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-        print(f"| prompts | code | run s (best) | shadow s (best) | shadow × run |")
-        print("|---:|---|---:|---:|---:|")
-        for n in sorted({args.prompts, 4 * args.prompts}):
-            best = {}
-            for _ in range(3):   # alternate the two versions, a child each time
+        print("| prompts | code | run wall s | run CPU s | shadow wall s | shadow CPU s | shadow × run (CPU) | "
+              "shadow × run (wall) |")
+        print("|---:|---|---:|---:|---:|---:|---:|---:|")
+        for n in sizes:
+            got: dict[str, list[list[float]]] = {}
+            for _ in range(args.alternations):   # alternate the two versions, a child each time
                 for label, src in (("current", None), ("baseline", args.baseline_src)):
                     if label == "baseline" and not src:
                         continue
-                    r, s = _child_overhead(src, n, 2)   # best of two: the first pays one-time set-up
-                    b = best.setdefault(label, [float("inf"), float("inf")])
-                    b[0], b[1] = min(b[0], r), min(b[1], s)
-            for label, (r, s) in best.items():
-                print(f"| {n} | {label} | {r:.2f} | {s:.2f} | {s / r:.2f} |")
+                    # best of two by CPU: the first pays one-time set-up
+                    got.setdefault(label, []).append(_child_overhead(src, n, 2))
+            for label, rows in got.items():
+                rw, rc, sw, sc = (median(r[i] for r in rows) for i in range(4))
+                print(f"| {n:,} | {label} | {rw:.2f} | {rc:.2f} | {sw:.2f} | {sc:.2f} | {sc / rc:.2f} | {sw / rw:.2f} |",
+                      flush=True)
         print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         return
     with tempfile.TemporaryDirectory() as d:
@@ -169,11 +178,11 @@ def main() -> None:
         print(f"| bare json.loads loop | {t_bare:.2f} | 1.00 | {m_bare / 1e6:.2f} |")
         print(f"| iter_log | {t_reader:.2f} | {t_reader / t_bare:.2f} | {m_reader / 1e6:.2f} |")
         print(f"| plan_sample, 100k lines (budget 500, two passes) | {t_plan:.2f} | {t_plan / t_small:.2f} × iter_log | |")
-        r, s = shadow_overhead(tmp, args.prompts)
-        print(f"\n{args.prompts} prompts, demo/steady at speed 0, best of 3:")
-        print(f"| command | wall s | × run |")
-        print(f"| run (JSONL dataset) | {r:.2f} | 1.00 |")
-        print(f"| shadow (logged baseline) | {s:.2f} | {s / r:.2f} |")
+        (r, rc), (s, sc) = shadow_overhead(tmp, args.prompts)
+        print(f"\n{args.prompts} prompts, demo/steady at speed 0, best of 3 by CPU:")
+        print(f"| command | wall s | CPU s | × run (CPU) |")
+        print(f"| run (JSONL dataset) | {r:.2f} | {rc:.2f} | 1.00 |")
+        print(f"| shadow (logged baseline) | {s:.2f} | {sc:.2f} | {sc / rc:.2f} |")
 
 
 if __name__ == "__main__":

@@ -90,7 +90,9 @@ Options also read and write as attributes (``server.latency_ms = 60``), through 
   ``prompt_tokens`` stays the whole prompt; Anthropic: ``cache_read_input_tokens`` and
   ``cache_creation_input_tokens``, ``input_tokens`` is what is left (as Anthropic counts), in
   whole answers, ``message_start`` and ``message_delta``; the embeddings usage always has
-  ``prompt_tokens`` (its word count);
+  ``prompt_tokens`` (its word count); ``prompt_cache_write_1h`` (Anthropic) says that this many
+  of the written tokens went to the one-hour cache, in ``usage.cache_creation``
+  (``ephemeral_5m_input_tokens``, ``ephemeral_1h_input_tokens``), as Anthropic now reports them;
 * ``fail_message`` — the error message of injected HTTP errors (default "injected HTTP N");
 * ``bucket_rate`` (requests/s) + ``bucket_capacity`` — **token-bucket mode**: a request
   finding the bucket empty gets a 429 with ``Retry-After`` (whole seconds, rounded up) and
@@ -102,6 +104,10 @@ must see a TransportError), ``"reset"`` (connection dropped before any response
 byte: TransportError) and ``"malformed"`` (one ``data:`` line of invalid JSON
 mid-stream, or an invalid JSON body: the client must treat the stream as corrupt and
 raise a retryable ServerError).
+
+Billing: ``billed_input[key]`` and ``billed_output[key]`` add up the prompt and output tokens of
+every chat answer the server sent for that prompt key (the counts its usage reports; an answer a
+fault then cuts counts too), so a cost test prices what the server billed, request by request.
 
 Counters: ``requests_total``, ``status_counts[status]``, ``prompt_counts[key]``,
 ``fault_counts["cut"|"malformed"|...]``, ``connections_total`` (distinct client
@@ -269,6 +275,7 @@ _CONFIG_FIELDS = {
     "grade_latency_ms": 0.0,
     "prompt_cache_read": 0,
     "prompt_cache_write": 0,
+    "prompt_cache_write_1h": 0,
 }
 
 
@@ -323,6 +330,8 @@ class ModelServer:
         self.requests_total = 0
         self.status_counts: Counter[int] = Counter()
         self.prompt_counts: Counter[str] = Counter()
+        self.billed_input: Counter[str] = Counter()
+        self.billed_output: Counter[str] = Counter()
         self.fault_counts: Counter[str] = Counter()
         self._peers: set[tuple[str, int]] = set()
         self.embedding_requests = 0
@@ -421,6 +430,8 @@ class ModelServer:
             self.requests_total = 0
             self.status_counts.clear()
             self.prompt_counts.clear()
+            self.billed_input.clear()
+            self.billed_output.clear()
             self.fault_counts.clear()
             self._peers.clear()
             self.embedding_requests = self.embedding_inputs = self.judge_requests = 0
@@ -723,6 +734,9 @@ class ModelServer:
         if reply == "html":
             self._count_status(200)
             return web.Response(text="<html><body>Welcome to nginx!</body></html>", content_type="text/html")
+        with self._lock:
+            self.billed_input[key] += input_tokens
+            self.billed_output[key] += len(pieces)
         if not body.get("stream") or reply == "json":
             return await self._whole(request, proto, model, "".join(pieces), finish, len(pieces), input_tokens, fault,
                                      headers, cfg)
@@ -917,6 +931,9 @@ def anthropic_usage(in_tokens: int, out_tokens: int, cfg: dict[str, Any] | None)
     usage: dict[str, Any] = {"input_tokens": in_tokens - read - write, "output_tokens": out_tokens}
     if read or write:
         usage.update(cache_read_input_tokens=read, cache_creation_input_tokens=write)
+    hour = min(write, int((cfg or {}).get("prompt_cache_write_1h") or 0))
+    if hour:
+        usage["cache_creation"] = {"ephemeral_5m_input_tokens": write - hour, "ephemeral_1h_input_tokens": hour}
     return usage
 
 

@@ -103,7 +103,8 @@ def test_shadow_with_a_baseline_model_and_early_stopping(tmp_path, model_server,
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["--max-cost", "5", "--judge", "demo/judge"], "--max-cost: not with --judge yet"),
+    (["--max-cost", "5", "--judge", "openai-compatible/unpriced", "--judge-base-url", "http://127.0.0.1:9/v1"],
+     "--max-cost: no price for openai-compatible/unpriced (--judge); give one with --prices FILE"),
     (["--field", "prompt"], "--field: 'prompt' is not FIELD=PATH"),
     (["--agreement", "embeddings"], "--agreement embeddings needs --agreement-model"),
 ])

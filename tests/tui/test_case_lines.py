@@ -144,3 +144,15 @@ def test_the_stored_rows_and_a_report_in_memory_list_the_same_cases(demo_db):
         assert [r.case for _, r in rows_a] == [r.case for _, r in rows_b] == expected
         assert [r.targets for _, r in rows_a] == [r.targets for _, r in rows_b] == [targets[c["id"]] for c in expected]
         a.close()
+
+
+async def test_the_scoreboard_shows_a_100k_case_count_in_full_at_80_columns(make, big_run):
+    """The n column grows to the widest count: 100000 is never cut to 1000."""
+    db, run_id, _, _ = big_run
+    app = make(db, show_welcome=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.open_run(run_id)
+        await settle(app, pilot)
+        overall = next(line for line in _screen_text(app).splitlines() if "overall" in line and "│" in line)
+        assert f" {N} " in overall

@@ -30,8 +30,9 @@ AGREEMENT_METHODS = ("canonical", "lexical", "embeddings", "entailment", "hybrid
 @click.option("--budget", type=click.IntRange(min=1), default=200, show_default=True,
               help="Prompts to sample from the log (requests per model).")
 @click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), default=None, metavar="USD",
-              help="Stop before the first sampled prompt whose estimated cost (candidate and baseline model) "
-                   "would pass this many dollars; partial, resumable with a higher limit.")
+              help="Stop before the first sampled prompt (or, with --judge, the first disagreement to judge) whose "
+                   "estimated cost would pass this many dollars, candidate, baseline model and judge together; "
+                   "partial, resumable with a higher limit.")
 @click.option("--prices", "prices_path", type=click.Path(), default=None, metavar="FILE",
               help="A YAML price table laid over the shipped one (see README, Cost).")
 @click.option("--precision", type=click.FloatRange(min=0, max=1, min_open=True), default=None, metavar="W",
@@ -132,12 +133,10 @@ def shadow_command(log, candidate, baseline, budget, max_cost, prices_path, prec
     prices = price_table(settings.prices_path)
     if settings.max_cost is not None:
         # a limit nothing counts against would be a lie: every replayed model needs a price
-        for flag, model in (("--candidate", settings.candidate), ("--baseline", settings.baseline)):
+        for flag, model in (("--candidate", settings.candidate), ("--baseline", settings.baseline),
+                            ("--judge", settings.judge)):
             if model and prices.lookup(model) is None:
                 raise BadInput(f"--max-cost: no price for {model} ({flag}); give one with --prices FILE")
-        if settings.judge:
-            raise BadInput("--max-cost: not with --judge yet (the judge's calls are not admitted against the "
-                           "limit); judge afterwards, or bound the replay with --budget N")
     spec = judge_spec(settings)
     if spec is not None:
         from tuieval.engine.judging import make_judge_backends
@@ -211,9 +210,16 @@ def shadow_command(log, candidate, baseline, budget, max_cost, prices_path, prec
         from tuieval.cost.estimate import dollars
 
         cost = outcome.cost or {}
+        if cost.get("stopped_in") == "judge":
+            judge = section.get("judge") or {}
+            where = (f"{outcome.n_replayed} sampled prompts compared; {judge.get('n', 0)} of "
+                     f"{section.get('n_disagreements', 0)} disagreements judged; the next judgement would cost ≈ "
+                     f"{dollars(cost.get('next_judgement_estimate'))}")
+        else:
+            where = (f"{outcome.n_replayed} of {len(plan.chosen)} sampled prompts; the next would cost ≈ "
+                     f"{dollars(cost.get('next_prompt_estimate'))}")
         click.echo(f"stopped at the cost limit: {dollars(cost.get('spent'))} spent of --max-cost "
-                   f"{dollars(cost.get('limit'))} ({outcome.n_replayed} of {len(plan.chosen)} sampled prompts; the "
-                   f"next would cost ≈ {dollars(cost.get('next_prompt_estimate'))}); runs {outcome.run_id} and "
+                   f"{dollars(cost.get('limit'))} ({where}); runs {outcome.run_id} and "
                    f"{outcome.baseline_run_id} are partial; raise the limit and finish with "
                    f"`tuieval shadow {log} --resume {outcome.run_id} --max-cost N`", err=True)
         sys.exit(EXIT_BUDGET_STOPPED)

@@ -28,7 +28,7 @@ import json
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from tuieval.backends.base import BACK_OFF, STOP, BackendError, ChatRequest, ModelBackend, RequestTimeout, Timeouts
 from tuieval.backends.retry import BackoffPolicy, backoff_delay
@@ -82,8 +82,8 @@ class RunOptions:
     retry_cap_s: float = 30.0
     timeouts: Timeouts = field(default_factory=Timeouts)
     emit_tokens: bool = False
-    #: judge only the stored samples of these cases (None: every sample that owes judgements);
-    #: a shadow evaluation judges its disagreements alone
+    #: judge only the samples of these cases, stored or new (None: every sample that owes
+    #: judgements); a shadow evaluation judges its disagreements alone, and nothing while it replays
     judge_cases: frozenset[str] | None = None
     #: Stop sending requests once the run has cost this many dollars (tuieval.cost.budget);
     #: `prices` (a tuieval.cost.prices.PriceTable) then prices the model and the judges.
@@ -207,8 +207,15 @@ class Engine:
             ),
         )
 
-    def plan(self, run: dict[str, Any]) -> tuple[list[WorkItem], int]:
-        """Every (case, template, sample) of the run in dispatch order, minus those stored."""
+    def plan(self, run: dict[str, Any], case_ids: Sequence[str] | None = None) -> tuple[list[WorkItem], int]:
+        """Every (case, template, sample) of the run in dispatch order, minus those stored, and how
+        many of the run's samples are stored.
+
+        With `case_ids` — cases appended to a run that grows batch by batch (tuieval.traffic.shadow) —
+        only those cases are planned, from their own stored rows and stored samples, so planning a
+        batch costs what the batch holds, not what the run holds (see `_plan_cases`)."""
+        if case_ids is not None:
+            return self._plan_cases(run, case_ids)
         templates = [Template(**t) for t in run["config"]["templates"]]
         cases = [
             Case(id=c["case_id"], vars=c["vars"], targets=c["targets"], metadata=c["metadata"])
@@ -228,6 +235,32 @@ class Engine:
         ]
         return work, len(done)
 
+    def _plan_cases(self, run: dict[str, Any], case_ids: Sequence[str]) -> tuple[list[WorkItem], int]:
+        """The work of some stored cases of a run (a batch appended to it).
+
+        Their dispatch positions start where the samples of the cases before them end (first
+        position × templates × samples) and are shuffled among themselves, seeded by the run and
+        that offset: the same batch planned again (a resume) keeps each sample's position, and
+        positions of different batches never collide."""
+        rows = self.store.get_cases(run["id"], case_ids)
+        if not rows:
+            return [], self.store.count_samples(run["id"])
+        templates = [Template(**t) for t in run["config"]["templates"]]
+        per_case = len(templates) * run["samples_per_case"]
+        offset = min(int(c["position"]) for c in rows) * per_case
+        keys = [
+            (Case(id=c["case_id"], vars=c["vars"], targets=c["targets"], metadata=c["metadata"]), template, i)
+            for c in rows for template in templates for i in range(run["samples_per_case"])
+        ]
+        random.Random(f"dispatch:{run['seed']}:{run['id']}:{offset}").shuffle(keys)
+        done = self.store.done_keys(run["id"], [c["case_id"] for c in rows])
+        work = [
+            WorkItem(SampleKey(case.id, template.id, i), case, template, offset + order)
+            for order, (case, template, i) in enumerate(keys)
+            if (case.id, template.id, i) not in done
+        ]
+        return work, self.store.count_samples(run["id"])
+
     # -- running -------------------------------------------------------------------
 
     def _budget(self, run: dict[str, Any], options: RunOptions) -> Budget:
@@ -242,13 +275,17 @@ class Engine:
         budget.add(stored_cost(self.store, run, prices)["total"])
         return budget
 
-    async def run(self, run_id: str, options: RunOptions, *, resumed: bool = False) -> RunFinished:
-        """Run (or finish) a stored run. Cancellation marks it partial and re-raises."""
+    async def run(self, run_id: str, options: RunOptions, *, resumed: bool = False,
+                  cases: Sequence[str] | None = None) -> RunFinished:
+        """Run (or finish) a stored run. Cancellation marks it partial and re-raises.
+
+        With `cases`, only the samples of those stored cases are planned and sent (a batch
+        appended to a growing run, `plan`)."""
         from tuieval.scoring import build_scorers
 
         run = self.store.get_run(run_id)
         scorers = build_scorers(run["config"].get("scorers"))
-        work, already = self.plan(run)
+        work, already = self.plan(run, cases)
         self.n_total = run["n_expected"]
         self.n_done = already
         self.n_errors = self.store.count_errors(run_id)
@@ -296,8 +333,8 @@ class Engine:
                       options: RunOptions) -> list[judging.JudgeJob]:
         """Judge backends, the judging stored samples still owe, and the judge request counts."""
         per_sample = judging.units_per_sample(scorers)
-        if not per_sample:
-            return []
+        if not per_sample or options.judge_cases == frozenset():
+            return []   # nothing to judge (a shadow replay's batches judge nothing)
         self.judge_backends.update(judging.make_judge_backends(scorers, options.timeouts, self.judge_backends))
         cases = {w.case.id: w.case for w in work}
         cases.update({c["case_id"]: Case(id=c["case_id"], vars=c["vars"], targets=c["targets"],
@@ -306,7 +343,8 @@ class Engine:
             cases = {cid: c for cid, c in cases.items() if cid in options.judge_cases}
         jobs = judging.pending_judging(self.store, run, scorers, cases)
         self.n_judge_done = self.store.count_judgements(run["id"])
-        self.n_judge_total = self.n_judge_done + sum(len(j.units) for j in jobs) + len(work) * per_sample
+        judged_work = len(work) if options.judge_cases is None else sum(w.case.id in options.judge_cases for w in work)
+        self.n_judge_total = self.n_judge_done + sum(len(j.units) for j in jobs) + judged_work * per_sample
         return jobs
 
     async def _close_judges(self) -> None:
@@ -377,7 +415,8 @@ class Engine:
             if price is not None:
                 self.budget.add(price.cost(row.get("input_tokens"), row.get("output_tokens"),
                                            cached_tokens=row.get("cached_tokens"),
-                                           cache_write_tokens=row.get("cache_write_tokens")))
+                                           cache_write_tokens=row.get("cache_write_tokens"),
+                                           cache_write_1h_tokens=row.get("cache_write_1h_tokens")))
         self.on_event(JudgeFinished(job.key, row, self.n_judge_done, self.n_judge_total))
 
     async def call(self, backend: ModelBackend, request: ChatRequest, options: RunOptions) -> "_Outcome":
@@ -508,16 +547,20 @@ class Engine:
             elif error is None:
                 self.budget.settle(row["input_tokens"], row["output_tokens"], prompt_text=row["prompt"],
                                    answer_text=row["response"], cached_tokens=row["cached_tokens"],
-                                   cache_write_tokens=row["cache_write_tokens"])
+                                   cache_write_tokens=row["cache_write_tokens"],
+                                   cache_write_1h_tokens=row["cache_write_1h_tokens"])
             else:  # a failed request is billed for what the server counted, if anything
                 self.budget.settle(row["input_tokens"] or 0, row["output_tokens"] or 0,
-                                   cached_tokens=row["cached_tokens"], cache_write_tokens=row["cache_write_tokens"])
+                                   cached_tokens=row["cached_tokens"], cache_write_tokens=row["cache_write_tokens"],
+                                   cache_write_1h_tokens=row["cache_write_1h_tokens"])
             self._budget_changed()
         stored = await self.writer.add(row)
         if stored:
             self.n_done += 1
         self.on_event(SampleFinished(item.key, row, item.case.metadata))
         units = judging.all_units(scorers)
+        if units and options.judge_cases is not None and item.case.id not in options.judge_cases:
+            units = []  # this run judges only the cases named (a shadow replay judges after it compares)
         if units and stored:
             if error is None:
                 await self._judge(judging.JudgeJob(item.key, item.case, judging.question_of(messages), result.text,
@@ -566,7 +609,7 @@ def sample_row(run_id: str, item: "WorkItem", messages: list[dict[str, Any]], sc
             ttft_ms=result.ttft_ms if latency_ms is not None else None,
             output_tokens=result.output_tokens, input_tokens=result.input_tokens,
             cached_tokens=result.cached_tokens, cache_write_tokens=result.cache_write_tokens,
-            finish_reason=result.finish_reason, cached=result.cached,
+            cache_write_1h_tokens=result.cache_write_1h_tokens, finish_reason=result.finish_reason, cached=result.cached,
         )
     else:
         assert error is not None
@@ -576,6 +619,7 @@ def sample_row(run_id: str, item: "WorkItem", messages: list[dict[str, Any]], sc
             error_kind=error.kind, ttft_ms=error.ttft_ms,
             output_tokens=error.output_tokens, input_tokens=error.input_tokens,
             cached_tokens=error.cached_tokens, cache_write_tokens=error.cache_write_tokens,
+            cache_write_1h_tokens=error.cache_write_1h_tokens,
             # A timeout is right-censored at the time we gave up: keep it for tail statistics.
             latency_ms=(error.latency_ms or latency_ms) if timed_out else None,
         )

@@ -91,7 +91,7 @@ def _build(store: Store, run_id: str, *, persist_clusters: bool, with_rows: bool
         if run["status"] != "running":
             # A finished run's report only changes with its samples: keep it so reopening a large
             # run (the app, `tuieval report`) costs a read, not a re-analysis.
-            store_report(store, run["id"], fingerprint, report, samples)
+            store_report(store, run["id"], fingerprint, report, samples, cases)
     if prices is not None:  # re-priced on purpose (`report --prices FILE`)
         report["cost"] = _cost_section(store, run, report, cases, prices)
     _add_redteam(store, run, report, prices)
@@ -190,13 +190,14 @@ def _perturbation_section(run: dict[str, Any], cases: list[dict[str, Any]],
     the variance's clustering fails: ClusteringBackendError naming the setting)."""
     from tuieval.analysis.perturbations import has_perturbed_copies, perturbation_analysis
     from tuieval.analysis.variance.config import REMOTE_METHODS
-    from tuieval.report.endpoints import Endpoints, clustering_error
+    from tuieval.report.endpoints import Endpoints, clustering_error, usage_recorder
 
     if not has_perturbed_copies(cases):
         return None
     var = VarianceConfig.from_run(run)
     method = var.effective_method
-    with Endpoints(var, method, (run.get("config") or {}).get("response_cache")) as ep:
+    usage = usage_recorder(store, run["id"], "perturbations") if store is not None else None
+    with Endpoints(var, method, (run.get("config") or {}).get("response_cache"), usage=usage) as ep:
         try:
             section = perturbation_analysis(cases, samples, method=method, threshold=var.threshold, judge=ep.judge,
                                             embed=ep.embed, tier=var.tier_args)
@@ -204,9 +205,6 @@ def _perturbation_section(run: dict[str, Any], cases: list[dict[str, Any]],
             if method not in REMOTE_METHODS:
                 raise
             raise clustering_error(method, exc, ep.field) from None
-        finally:
-            if store is not None:
-                ep.record_usage(store, run["id"], "perturbations")
         if section is not None:
             section["method"]["answer_change"]["counters"].update(ep.counters())
     return section

@@ -5,7 +5,10 @@ million samples, 100,000 entries) goes one row per case, the rest is one JSON te
 null, and the per-sample arrays the app's charts draw are packed beside it. `load_report` puts
 the document back together exactly (`tuieval report --format json` prints what the first build
 printed); `load_report(..., with_cases=False)` is the scoreboard's read, which never decodes the
-cases. The SQL is tuieval.store.report_parts'.
+cases. Given the analysis's cases, the slice membership of every case is kept beside it
+(tuieval.report.slice_membership_store). The arrays are kept in latency order, so the charts
+draw any slice's samples without sorting a million numbers on the app's event loop. The SQL is
+tuieval.store.report_parts'.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from tuieval.store import report_parts
 
 @dataclass
 class SampleArrays:
-    """One entry per sample, in the analysis rows' order (case, template, sample index)."""
+    """One entry per sample: in the analysis rows' order (case, template, sample index) from
+    `sample_arrays`, in latency order (`by_latency`) as stored and read back."""
 
     case_ids: list[str]          # the run's sampled case ids, sorted
     sample_case: np.ndarray      # index into case_ids
@@ -47,6 +51,23 @@ def sample_arrays(samples: Sequence[dict[str, Any]]) -> SampleArrays:
     )
 
 
+def by_latency(arrays: SampleArrays) -> SampleArrays:
+    """The same samples ordered by latency, unknown latencies last (a stable sort: ties keep
+    the analysis rows' order). Then `latency[mask]` is in order for any mask: what the charts
+    of a slice need."""
+    order = np.argsort(arrays.latency, kind="stable")  # numpy sorts NaN after every number
+    return SampleArrays(case_ids=arrays.case_ids, sample_case=arrays.sample_case[order],
+                        latency=arrays.latency[order], correct=arrays.correct[order], error=arrays.error[order])
+
+
+def is_by_latency(latency: np.ndarray) -> bool:
+    """Whether the latencies are ascending with every NaN at the end (arrays stored before they
+    were kept in this order are not)."""
+    known = ~np.isnan(latency)
+    k = int(known.sum())
+    return bool(known[:k].all() and (latency[1:k] >= latency[:k - 1]).all()) if k else True
+
+
 def _pack(arrays: SampleArrays) -> dict[str, Any]:
     return {"n": int(arrays.latency.size), "case_ids": json.dumps(arrays.case_ids, ensure_ascii=False),
             "sample_case": arrays.sample_case.astype("<i4").tobytes(),
@@ -55,12 +76,15 @@ def _pack(arrays: SampleArrays) -> dict[str, Any]:
 
 
 def _unpack(row: dict[str, Any]) -> SampleArrays:
+    """Read-only views of the stored bytes, no copies (numpy indexes with int32 as well, and a
+    stored 0/1 byte is a bool): at a million samples each copy is a few megabytes more before
+    the scoreboard's first frame."""
     n = int(row["n"])
-    sample_case = np.frombuffer(row["sample_case"], dtype="<i4", count=n).astype(np.int64)
-    latency = np.frombuffer(row["latency"], dtype="<f8", count=n).copy()
-    return SampleArrays(case_ids=json.loads(row["case_ids"]), sample_case=sample_case, latency=latency,
-                        correct=np.frombuffer(row["correct"], dtype=np.uint8, count=n).astype(bool),
-                        error=np.frombuffer(row["error"], dtype=np.uint8, count=n).astype(bool))
+    return SampleArrays(case_ids=json.loads(row["case_ids"]),
+                        sample_case=np.frombuffer(row["sample_case"], dtype="<i4", count=n),
+                        latency=np.frombuffer(row["latency"], dtype="<f8", count=n),
+                        correct=np.frombuffer(row["correct"], dtype=np.bool_, count=n),
+                        error=np.frombuffer(row["error"], dtype=np.bool_, count=n))
 
 
 def _num(x: Any) -> float | None:
@@ -71,18 +95,27 @@ def _num(x: Any) -> float | None:
 
 
 def store_report(store: Store, run_id: str, fingerprint: str, report: dict[str, Any],
-                 samples: Sequence[dict[str, Any]] | None) -> None:
-    """Keep a finished run's report (and, given its analysis rows, the charts' arrays)."""
-    cases = report.get("cases")
-    if not isinstance(cases, list):  # nothing to keep apart: the document as it is
-        report_parts.write_report(store, run_id, fingerprint, json.dumps(report, ensure_ascii=False), None,
-                                  _pack(sample_arrays(samples)) if samples is not None else None)
-        return
-    head = json.dumps({**report, "cases": None}, ensure_ascii=False)
-    rows = [(str(c.get("id")), _num(c.get("accuracy")), _num(c.get("consistency")),
-             json.dumps(c, ensure_ascii=False)) for c in cases]
-    report_parts.write_report(store, run_id, fingerprint, head, rows,
-                              _pack(sample_arrays(samples)) if samples is not None else None)
+                 samples: Sequence[dict[str, Any]] | None,
+                 cases: Sequence[dict[str, Any]] | None = None) -> None:
+    """Keep a finished run's report (and, given its analysis rows, the charts' arrays; given
+    the analysis's cases as well, which cases each slice holds)."""
+    from tuieval.report.slice_membership_store import masks_from_cases, write_membership
+
+    arrays = by_latency(sample_arrays(samples)) if samples is not None else None
+    packed = _pack(arrays) if arrays is not None else None
+    # computed before the write transaction opens, so another writer of the file never waits on it
+    masks = masks_from_cases(cases, arrays.case_ids) if arrays is not None and cases is not None else None
+    listed = report.get("cases")
+    if not isinstance(listed, list):  # nothing to keep apart: the document as it is
+        head, rows = json.dumps(report, ensure_ascii=False), None
+    else:
+        head = json.dumps({**report, "cases": None}, ensure_ascii=False)
+        rows = [(str(c.get("id")), _num(c.get("accuracy")), _num(c.get("consistency")),
+                 json.dumps(c, ensure_ascii=False)) for c in listed]
+    with report_parts.writing(store):
+        report_parts.write_report(store, run_id, fingerprint, head, rows, packed)
+        if masks is not None:  # (write_report dropped the previous report's)
+            write_membership(store, run_id, fingerprint, masks, len(arrays.case_ids))
 
 
 def _decode_list(bodies: list[str]) -> list[Any]:
@@ -117,4 +150,9 @@ def load_cases(store: Store, run_id: str) -> list[dict[str, Any]] | None:
 def load_arrays(store: Store, run_id: str, fingerprint: str) -> SampleArrays | None:
     """The charts' arrays stored with the report under `fingerprint`, or None."""
     row = report_parts.read_arrays(store, run_id, fingerprint)
-    return _unpack(row) if row is not None else None
+    if row is None:
+        return None
+    arrays = _unpack(row)
+    # kept in the analysis rows' order before they were kept in latency order: sorted here, in the
+    # reader's thread, once
+    return arrays if is_by_latency(arrays.latency) else by_latency(arrays)

@@ -47,6 +47,7 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "cached": "1 when answered from the response cache (run --cache); left out of latency and cost",
         "cached_tokens": "of input_tokens, those the provider read from its prompt cache (cached-input price)",
         "cache_write_tokens": "of input_tokens, those the provider wrote to its prompt cache (Anthropic)",
+        "cache_write_1h_tokens": "of cache_write_tokens, those written to the one-hour cache (priced at 2x input)",
     }),
     "clusters": ("Semantic clusters of each case's answers, as the analysis stored them.", {
         "run_id": "the run", "case_id": "the case", "template": "template id", "cluster": "cluster number",
@@ -72,6 +73,12 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "latency": "float64 little-endian ms per sample, NaN when unknown or cached",
         "correct": "one byte per sample, 1 when correct", "error": "one byte per sample, 1 for an error",
     }),
+    "report_slices": ("Which cases each slice of the stored report holds (what the app's slice views read), packed.", {
+        "run_id": "the run", "fingerprint": "the report's fingerprint",
+        "n_cases": "bits per slice level: the run's sampled cases, in the order of report_arrays.case_ids",
+        "levels": "JSON list of [key, value]: the slice levels, in the order of their bits",
+        "bits": "per level ceil(n_cases / 8) bytes; bit i, most significant first, set when case i is in the slice",
+    }),
     "shadow_runs": ("One row per shadow evaluation (tuieval shadow): the candidate's run and its baseline.", {
         "run_id": "the candidate's run", "baseline_run_id": "the run holding the baseline's answers",
         "baseline_kind": "logged (the log's responses) | model", "log_path": "the traffic log replayed",
@@ -89,8 +96,10 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "latency_ms": "judge request latency in ms", "input_tokens": "prompt tokens", "output_tokens": "reply tokens",
         "attempts": "requests made (retries + 1)", "error": "why the request failed, else null",
         "cached": "1 when answered from the response cache",
+        "batched": "1 when answered in a provider batch (run --batch; priced with the batch discount)",
         "cached_tokens": "of input_tokens, those the provider read from its prompt cache (cached-input price)",
         "cache_write_tokens": "of input_tokens, those the provider wrote to its prompt cache (Anthropic)",
+        "cache_write_1h_tokens": "of cache_write_tokens, those written to the one-hour cache (priced at 2x input)",
         "error_kind": "rate_limited | server_error | transport | timeout | client_error", "created_at": "ISO time stored",
     }),
     "embedding_usage": ("The embedding requests each computation of a run's clustering made, and their tokens.", {
@@ -108,6 +117,8 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "counts": "JSON request counts as last polled", "output_file_id": "the provider's output file",
         "error_file_id": "the provider's error file", "errors": "JSON: why the batch failed as a whole",
         "collected": "1 once its lines are stored as samples", "created_at": "ISO time", "updated_at": "ISO time",
+        "purpose": "samples (the run's answers) | judges (its judge scorers' requests)",
+        "model": "the judge model of a judges batch",
     }),
     "batch_requests": ("Which requests (custom_id) each batch holds.", {
         "local_id": "the batch", "custom_id": "JSON [case_id, template, sample_index]",

@@ -14,7 +14,7 @@ import secrets
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from tuieval.sample_rules import ANSWER_SQL, is_correct
 from tuieval.store.schema import migrate
@@ -30,6 +30,7 @@ SAMPLE_COLUMNS = (
     "run_id", "case_id", "template", "sample_index", "dispatch_order", "prompt", "response", "reasoning",
     "extracted", "correct", "score", "scores", "latency_ms", "ttft_ms", "output_tokens", "input_tokens",
     "finish_reason", "error", "error_kind", "attempts", "created_at", "cached", "cached_tokens", "cache_write_tokens",
+    "cache_write_1h_tokens",
 )
 
 
@@ -37,6 +38,7 @@ JUDGEMENT_COLUMNS = (
     "run_id", "case_id", "template", "sample_index", "scorer", "judge", "judge_sample", "orientation", "prompt",
     "reply", "reasoning", "grade", "score", "parsed", "problem", "latency_ms", "input_tokens", "output_tokens",
     "attempts", "error", "error_kind", "created_at", "cached", "cached_tokens", "cache_write_tokens",
+    "cache_write_1h_tokens", "batched",
 )
 
 _INSERT_SAMPLE = (f"INSERT INTO samples ({', '.join(SAMPLE_COLUMNS)}) VALUES ({', '.join('?' * len(SAMPLE_COLUMNS))}) "
@@ -258,6 +260,7 @@ class Store:
             row["prompt"] = json.dumps(row.get("prompt"), ensure_ascii=False)
         row["parsed"] = int(bool(row.get("parsed")))
         row["cached"] = int(bool(row.get("cached")))
+        row["batched"] = int(bool(row.get("batched")))
         values = [row.get(c) for c in JUDGEMENT_COLUMNS]
         cur = self.conn.execute(
             f"INSERT INTO judgements ({', '.join(JUDGEMENT_COLUMNS)}) "
@@ -410,11 +413,15 @@ class Store:
             run["status"] = "partial"
         return run
 
-    def get_cases(self, run_id: str) -> list[dict[str, Any]]:
-        rows = self.conn.execute(
-            "SELECT case_id, position, vars, targets, metadata, input_text FROM cases WHERE run_id = ? ORDER BY position",
-            (run_id,),
-        ).fetchall()
+    def get_cases(self, run_id: str, case_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """A run's cases in position order; with `case_ids`, only those (one batch of a run that
+        grows, read without decoding the rest)."""
+        sql = "SELECT case_id, position, vars, targets, metadata, input_text FROM cases WHERE run_id = ?"
+        args: tuple[Any, ...] = (run_id,)
+        if case_ids is not None:
+            sql += " AND case_id IN (SELECT value FROM json_each(?))"
+            args = (run_id, json.dumps(list(case_ids)))
+        rows = self.conn.execute(sql + " ORDER BY position", args).fetchall()
         out = []
         for r in rows:
             d = dict(r)
@@ -598,23 +605,25 @@ class Store:
                       SUM(CASE WHEN cached = 0 AND error IS NULL AND output_tokens IS NULL THEN LENGTH(response)
                           ELSE 0 END),
                       SUM(cached), COALESCE(SUM(cached_tokens * (cached = 0)), 0),
-                      COALESCE(SUM(cache_write_tokens * (cached = 0)), 0)
+                      COALESCE(SUM(cache_write_tokens * (cached = 0)), 0),
+                      COALESCE(SUM(cache_write_1h_tokens * (cached = 0)), 0)
                FROM samples WHERE run_id = ? GROUP BY case_id""", (run_id,)).fetchall()
         keys = ("case_id", "n", "input_tokens", "output_tokens", "n_uncounted", "uncounted_prompt_chars",
-                "uncounted_response_chars", "n_cached", "cached_tokens", "cache_write_tokens")
+                "uncounted_response_chars", "n_cached", "cached_tokens", "cache_write_tokens", "cache_write_1h_tokens")
         return [dict(zip(keys, r)) for r in rows]
 
     def judge_token_usage(self, run_id: str) -> list[dict[str, Any]]:
-        """Per (case, judge model): judge requests and the tokens counted."""
+        """Per (case, judge model, answered in a batch or not): judge requests and the tokens counted."""
         rows = self.conn.execute(
             """SELECT case_id, judge, SUM(cached = 0), COALESCE(SUM(input_tokens * (cached = 0)), 0),
                       COALESCE(SUM(output_tokens * (cached = 0)), 0),
                       SUM(cached = 0 AND error IS NULL AND (input_tokens IS NULL OR output_tokens IS NULL)),
                       SUM(cached), COALESCE(SUM(cached_tokens * (cached = 0)), 0),
-                      COALESCE(SUM(cache_write_tokens * (cached = 0)), 0)
-               FROM judgements WHERE run_id = ? GROUP BY case_id, judge""", (run_id,)).fetchall()
+                      COALESCE(SUM(cache_write_tokens * (cached = 0)), 0),
+                      COALESCE(SUM(cache_write_1h_tokens * (cached = 0)), 0), batched
+               FROM judgements WHERE run_id = ? GROUP BY case_id, judge, batched""", (run_id,)).fetchall()
         keys = ("case_id", "judge", "n", "input_tokens", "output_tokens", "n_uncounted", "n_cached", "cached_tokens",
-                "cache_write_tokens")
+                "cache_write_tokens", "cache_write_1h_tokens", "batched")
         return [dict(zip(keys, r)) for r in rows]
 
     def add_embedding_usage(self, run_id: str, model: str, purpose: str, counters: dict[str, Any]) -> None:
@@ -634,8 +643,14 @@ class Store:
         keys = ("model", "n_requests", "n_cached", "n_texts", "input_tokens", "estimated_tokens")
         return [dict(zip(keys, r)) for r in rows]
 
-    def done_keys(self, run_id: str) -> set[tuple[str, str, int]]:
-        rows = self.conn.execute("SELECT case_id, template, sample_index FROM samples WHERE run_id = ?", (run_id,))
+    def done_keys(self, run_id: str, case_ids: Sequence[str] | None = None) -> set[tuple[str, str, int]]:
+        """(case, template, sample index) of every stored sample of a run, or of the cases named."""
+        if case_ids is None:
+            rows = self.conn.execute("SELECT case_id, template, sample_index FROM samples WHERE run_id = ?", (run_id,))
+        else:
+            rows = self.conn.execute("SELECT case_id, template, sample_index FROM samples WHERE run_id = ? "
+                                     "AND case_id IN (SELECT value FROM json_each(?))",
+                                     (run_id, json.dumps(list(case_ids))))
         return {(r[0], r[1], r[2]) for r in rows}
 
     def judgement_keys(self, run_id: str) -> set[tuple[str, str, int, str, str, int, str]]:
@@ -674,8 +689,12 @@ class Store:
         """Changes whenever the run's report could: new samples, a new status, a new tuieval."""
         from tuieval import __version__
 
-        # two queries: MAX(id) alone is one index lookup (samples_run_id), together they scan
-        count = self.conn.execute("SELECT COUNT(*) FROM samples WHERE run_id = ?", (run["id"],)).fetchone()[0]
+        # two queries: MAX(id) alone is one index lookup (samples_run_id), together they scan.
+        # A dict from get_run/list_runs has counted the samples already (a pass over the run's
+        # index entries: 0.05 s at a million), so only a dict without the count counts again
+        count = run.get("n_samples")
+        if count is None:
+            count = self.conn.execute("SELECT COUNT(*) FROM samples WHERE run_id = ?", (run["id"],)).fetchone()[0]
         last = self.conn.execute("SELECT MAX(id) FROM samples WHERE run_id = ?", (run["id"],)).fetchone()[0]
         judged, last_judged = self.conn.execute("SELECT COUNT(*), MAX(id) FROM judgements WHERE run_id = ?",
                                                 (run["id"],)).fetchone()

@@ -25,7 +25,7 @@ WORST_FIRST = "COALESCE(accuracy, 2.0), COALESCE(consistency, 2.0), case_id"
 _CHUNK = 900
 
 
-def _writing(store: Store):
+def writing(store: Store):
     """A write transaction, unless the caller already holds one (then its own commits both)."""
     if store.conn.in_transaction:
         class _Joined:
@@ -47,7 +47,7 @@ def write_report(store: Store, run_id: str, fingerprint: str, head: str,
     `head` is the report's JSON; with `cases` (case id, accuracy, consistency, entry JSON, in
     list order) its `cases` key is null and the entries go one row each. `arrays`: n, case_ids
     (JSON text) and the sample_case, latency, correct, error bytes (tuieval.report.stored)."""
-    with _writing(store):
+    with writing(store):
         store.conn.execute("DELETE FROM report_cases WHERE run_id = ?", (run_id,))
         store.conn.execute(
             "INSERT INTO reports (run_id, fingerprint, created_at, body, cases_apart) VALUES (?, ?, ?, ?, ?) "
@@ -59,6 +59,9 @@ def write_report(store: Store, run_id: str, fingerprint: str, head: str,
                 "INSERT INTO report_cases (run_id, ord, case_id, accuracy, consistency, body) VALUES (?, ?, ?, ?, ?, ?)",
                 ((run_id, i, cid, acc, cons, body) for i, (cid, acc, cons, body) in enumerate(cases)))
         store.conn.execute("DELETE FROM report_arrays WHERE run_id = ?", (run_id,))
+        # the slice membership kept with the previous report (tuieval.store.report_slices): the
+        # caller writes the new one in this transaction, or there is none
+        store.conn.execute("DELETE FROM report_slices WHERE run_id = ?", (run_id,))
         if arrays is not None:
             store.conn.execute(
                 "INSERT INTO report_arrays (run_id, fingerprint, n, case_ids, sample_case, latency, correct, error) "

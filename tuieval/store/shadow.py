@@ -13,25 +13,32 @@ from tuieval.store.db import Store, now_iso
 
 def add_cases(store: Store, run_id: str, cases: Iterable[dict[str, Any]]) -> int:
     """Append cases (case_id, vars, targets, metadata, input_text) to a run and raise its
-    n_cases / n_expected to match; returns how many were added (a case already there is kept)."""
-    run = store.conn.execute("SELECT n_cases, n_templates, samples_per_case FROM runs WHERE id = ?",
-                             (run_id,)).fetchone()
-    position = int(run[0])
-    added = 0
+    n_cases / n_expected to match; returns how many were added (a case already there is kept).
+
+    One look-up of the batch's ids that are already stored, then one executemany: a replay
+    batch costs what it holds, whatever the run holds."""
+    cases = list(cases)
+    ids = json.dumps([c["case_id"] for c in cases])
     with store._transaction():
+        position = int(store.conn.execute("SELECT n_cases FROM runs WHERE id = ?", (run_id,)).fetchone()[0])
+        seen = {r[0] for r in store.conn.execute(
+            "SELECT case_id FROM cases WHERE run_id = ? AND case_id IN (SELECT value FROM json_each(?))",
+            (run_id, ids))}
+        rows = []
         for c in cases:
-            cur = store.conn.execute(
-                "INSERT INTO cases (run_id, case_id, position, vars, targets, metadata, input_text) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, case_id) DO NOTHING",
-                (run_id, c["case_id"], position, json.dumps(c["vars"], ensure_ascii=False),
-                 json.dumps(c["targets"], ensure_ascii=False), json.dumps(c["metadata"], ensure_ascii=False),
-                 c["input_text"]))
-            if cur.rowcount == 1:
-                position += 1
-                added += 1
+            if c["case_id"] in seen:
+                continue
+            seen.add(c["case_id"])
+            rows.append((run_id, c["case_id"], position + len(rows), json.dumps(c["vars"], ensure_ascii=False),
+                         json.dumps(c["targets"], ensure_ascii=False), json.dumps(c["metadata"], ensure_ascii=False),
+                         c["input_text"]))
+        store.conn.executemany(
+            "INSERT INTO cases (run_id, case_id, position, vars, targets, metadata, input_text) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        position += len(rows)
         store.conn.execute("UPDATE runs SET n_cases = ?, n_expected = ? * n_templates * samples_per_case "
                            "WHERE id = ?", (position, position, run_id))
-    return added
+    return len(rows)
 
 
 def save_shadow(store: Store, run_id: str, baseline_run_id: str, baseline_kind: str, log_path: str,
@@ -78,6 +85,21 @@ def add_run_scorer(store: Store, run_id: str, scorer: dict[str, Any]) -> None:
         store.conn.execute("UPDATE runs SET config = ? WHERE id = ?", (json.dumps(config, ensure_ascii=False), run_id))
 
 
+def add_run_prices(store: Store, run_id: str, prices: dict[str, Any]) -> None:
+    """Record prices (spec → Price.to_json()) with a stored run for the specs it has none for yet
+    (a shadow run's judge, priced when the run starts: a later price change does not rewrite it)."""
+    with store._transaction():
+        row = store.conn.execute("SELECT config FROM runs WHERE id = ?", (run_id,)).fetchone()
+        config = json.loads(row[0] or "{}")
+        stored = dict(config.get("prices") or {})
+        if all(spec in stored for spec in prices):
+            return
+        for spec, price in prices.items():
+            stored.setdefault(spec, price)
+        config["prices"] = stored
+        store.conn.execute("UPDATE runs SET config = ? WHERE id = ?", (json.dumps(config, ensure_ascii=False), run_id))
+
+
 def add_samples(store: Store, rows: Iterable[dict[str, Any]]) -> int:
     """Store many finished samples in one transaction (the logged baseline's answers); returns how
     many were new."""
@@ -85,12 +107,20 @@ def add_samples(store: Store, rows: Iterable[dict[str, Any]]) -> int:
         return sum(store.add_sample(r) for r in rows)
 
 
-def set_verdicts(store: Store, run_id: str, verdicts: Iterable[tuple[tuple[str, str, int], dict, dict]]) -> None:
-    """Write many samples' verdicts ((key, scores, primary) as `Store.set_sample_verdict` takes them)
-    in one transaction."""
+def set_verdicts(store: Store, run_id: str, verdicts: Iterable[tuple[tuple[str, str, int], str, dict]],
+                 replaces: str) -> None:
+    """Write many samples' verdicts in one statement: (key, name, {extracted, correct, score}) sets
+    `scores[name]` in place of the run-time scorer's entry `replaces`, and the sample's correct and
+    score from it. Other entries are kept: a judge's verdict stored before a resume is not lost when
+    the resumed replay writes the agreement again. An error sample keeps correct = 0 (as
+    `Store.set_sample_verdict`)."""
     with store._transaction():
-        for key, scores, primary in verdicts:
-            store.set_sample_verdict(run_id, key, scores, primary)
+        store.conn.executemany(
+            "UPDATE samples SET scores = json_set(json_remove(COALESCE(scores, '{}'), '$.' || ?), '$.' || ?, json(?)), "
+            "correct = ?, score = ? WHERE run_id = ? AND case_id = ? AND template = ? AND sample_index = ? "
+            "AND error IS NULL",
+            [(json.dumps(replaces), json.dumps(name), json.dumps(v, ensure_ascii=False), int(bool(v["correct"])),
+              float(v["score"]), run_id, *key) for key, name, v in verdicts])
 
 
 def lean_samples(store: Store, run_id: str, case_ids: list[str]) -> list[dict[str, Any]]:

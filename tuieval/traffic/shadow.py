@@ -73,7 +73,8 @@ class ShadowSettings:
     judge: str | None = None                          # a pairwise judge of the disagreements
     judge_base_url: str | None = None
     judge_api_key_env: str | None = None
-    #: dollars the replay may spend (candidate and baseline model together); None: no limit.
+    #: dollars the replay may spend (candidate and baseline model, and the judge's calls with
+    #: `judge`, together: tuieval.traffic.spend); None: no limit.
     #: A resume takes the limit given then, not the stored one (raising it is how one goes on)
     max_cost: float | None = None
     prices_path: str | None = None                    # --prices FILE laid over the shipped table
@@ -140,6 +141,12 @@ def _case(ch: Chosen, target: str | None) -> dict[str, Any]:
             "input_text": case.input_text()}
 
 
+def _retarget(case: Mapping[str, Any], target: str | None) -> dict[str, Any]:
+    """The same case with another target (the candidate's copy of a baseline case: its target is
+    the baseline's answer), without building the case again."""
+    return {**case, "targets": [target] if target else []}
+
+
 def _baseline_run_row(suite: Suite, model: str, settings: ShadowSettings) -> dict[str, Any]:
     config = suite.config()
     config["stream"] = False
@@ -184,7 +191,7 @@ def pair_samples(baseline: Sequence[Mapping[str, Any]], candidate: Sequence[Mapp
 
 
 def agreement(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], baseline: Mapping[str, Mapping[str, Any]],
-              candidate: Mapping[str, Mapping[str, Any]]) -> dict[str, bool | None]:
+              candidate: Mapping[str, Mapping[str, Any]], store: Store | None = None) -> dict[str, bool | None]:
     """case_id → the candidate agrees with the baseline (True / False), or None when the
     baseline has no answer (not comparable). A candidate error is a disagreement."""
     from tuieval.report.clustering import cluster_samples
@@ -203,7 +210,7 @@ def agreement(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], baseli
             both_c.append(c)
     if both_b:
         method = VarianceConfig.from_run(run).effective_method
-        assignments, _rows, _stats = cluster_samples(run, pair_samples(both_b, both_c), cases, method)
+        assignments, _rows, _stats = cluster_samples(run, pair_samples(both_b, both_c), cases, method, store, "shadow")
         for s in both_c:
             cid = s["case_id"]
             out[cid] = assignments.get((cid, PAIR_TEMPLATE, 0)) == assignments.get((cid, PAIR_TEMPLATE, 1))
@@ -211,9 +218,10 @@ def agreement(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], baseli
 
 
 #: without --precision, each batch is as large as everything replayed before it (16, 16, 32, 64 …):
-#: the engine and the verdicts re-read a run once per batch, so a fixed batch would make the
-#: replay quadratic; with --precision a batch grows by a quarter at most, so the replay goes
-#: at most 25% past the point where the stopping rule would first have held
+#: a batch is planned alone, but each one ends with its slowest request and the --max-cost ledger
+#: re-reads both runs' cost once per batch, so the batches stay few; with --precision a batch grows
+#: by a quarter at most, so the replay goes at most 25% past the point where the stopping rule
+#: would first have held
 GROWTH_NO_PRECISION = 1
 GROWTH_PRECISION = 4
 
@@ -224,9 +232,9 @@ def batch_size(start: int, base: int, precision: float | None) -> int:
 
 
 def _write_verdicts(store: Store, run_id: str, verdicts: Mapping[str, bool | None]) -> None:
-    set_verdicts(store, run_id, (((cid, TEMPLATE_ID, 0),
-                                  {"agreement": {"extracted": None, "correct": bool(ok), "score": float(bool(ok))}},
-                                  {"correct": bool(ok), "score": float(bool(ok))}) for cid, ok in verdicts.items()))
+    set_verdicts(store, run_id, (((cid, TEMPLATE_ID, 0), "agreement",
+                                  {"extracted": None, "correct": bool(ok), "score": float(bool(ok))})
+                                 for cid, ok in verdicts.items()), replaces=SCORER)
 
 
 def make_plan(settings: ShadowSettings) -> SamplePlan:
@@ -250,8 +258,12 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
     uninterrupted replay would have stopped.
 
     `prices` (a tuieval.cost.prices.PriceTable) is stored with the runs, as `run` stores it;
-    with `settings.max_cost` the replay stops before the first prompt it cannot afford
-    (tuieval.traffic.spend), both runs partial and resumable with a higher limit."""
+    with `settings.max_cost` the replay stops before the first prompt it cannot afford, and the
+    judging (with `settings.judge`) before the first disagreement it cannot afford
+    (tuieval.traffic.spend), both runs partial and resumable with a higher limit.
+
+    Each batch is appended to both runs and planned by the engine from its own cases alone
+    (`Engine.run(…, cases=…)`), so a batch costs what it holds, not what the runs hold."""
     from pathlib import Path
 
     name = f"shadow:{Path(settings.log_path).name}"
@@ -286,18 +298,27 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
             base_id = store.create_run(_baseline_run_row(suite, f"logged/{logged_model}", settings), [])
             kind = "logged"
     cand_engine = Engine(store, candidate, on_event)
+    # the replay judges nothing: on a resume the judge scorer is already in the run's config, and
+    # only the disagreements are judged, once the replay has compared them
+    replay_opts = replace(cand_opts, judge_cases=frozenset())
     if resume is None:
         # the candidate is created last, so `latest` names it (its report holds the shadow section)
         cand_id = cand_engine.create_run(suite, cand_opts)
         config = {"settings": settings.stored(), "log": _log_summary(plan), "planned": len(plan.chosen),
                   "replayed": 0, "stop": None, "started_at": now_iso()}
     save_shadow(store, cand_id, base_id, kind, settings.log_path, config)
+    judge_price = _judge_price(store, cand_id, settings, prices)
 
-    base_size = settings.batch or max(16, 2 * settings.concurrency)
+    # the first batch's size is kept with the run: a resume at another --concurrency cuts the
+    # replay into the same batches, so each sample keeps its dispatch position (Engine.plan)
+    base_size = int(config.get("batch_base") or settings.batch or max(16, 2 * settings.concurrency))
+    config["batch_base"] = base_size
     sequence: list[float] = []
     all_verdicts: dict[str, bool | None] = {}
     answered: set[str] = set()
     stop = "budget"
+    stopped_in = None            # with --max-cost: the phase the limit stopped (replay | judge)
+    next_judgement = None        # raw dollars of the first disagreement the limit left unjudged
     status = "complete"
     fatal = None
     cand_run = store.get_run(cand_id)
@@ -311,7 +332,12 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
         for (_rid, price), model in zip(priced, [m for m in (settings.candidate, settings.baseline) if m]):
             if price is None:   # the command refuses this before anything is stored
                 raise ShadowError(f"--max-cost: no price for {model}; give one with --prices FILE")
-        spend = ShadowSpend(store, settings.max_cost, priced, settings.max_tokens)
+        judge = None
+        if settings.judge:
+            if judge_price is None:   # the command refuses this too, before anything is stored
+                raise ShadowError(f"--max-cost: no price for {settings.judge} (--judge); give one with --prices FILE")
+            judge = (settings.judge, judge_price)
+        spend = ShadowSpend(store, settings.max_cost, priced, settings.max_tokens, judge=judge)
     start = 0
     try:
         while start < len(plan.chosen):
@@ -319,33 +345,34 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
             if spend is not None:
                 chunk = spend.affordable(chunk)
                 if not chunk:
-                    status, stop = "partial", "cost"
+                    status, stop, stopped_in = "partial", "cost", "replay"
                     break
             chunk_ids = [ch.case_id for ch in chunk]
+            base_cases = [_case(ch, ch.record.response) for ch in chunk]
             if base_engine is not None:
-                add_cases(store, base_id, [_case(ch, ch.record.response) for ch in chunk])
-                finished = await base_engine.run(base_id, base_opts)
+                add_cases(store, base_id, base_cases)
+                finished = await base_engine.run(base_id, base_opts, cases=chunk_ids)
                 if finished.status == "failed":
                     status, stop, fatal = "failed", "failed", f"baseline {settings.baseline}: {base_engine.fatal}"
                     break
             else:
-                add_cases(store, base_id, [_case(ch, ch.record.response) for ch in chunk])
+                add_cases(store, base_id, base_cases)
                 add_samples(store, (_logged_sample(base_id, ch, start + i) for i, ch in enumerate(chunk)))
                 store.set_status(base_id, "complete")
             # only this batch's rows are read: a re-read of the whole run per batch grows quadratically
             base_rows = {s["case_id"]: s for s in lean_samples(store, base_id, chunk_ids)}
             # the candidate's target is the baseline's answer: its run-time score is already agreement
             targets = {ch.case_id: _answer(base_rows.get(ch.case_id)) for ch in chunk}
-            cand_cases = [_case(ch, targets[ch.case_id]) for ch in chunk]
+            cand_cases = [_retarget(c, targets[c["case_id"]]) for c in base_cases]
             add_cases(store, cand_id, cand_cases)
-            finished = await cand_engine.run(cand_id, cand_opts)
+            finished = await cand_engine.run(cand_id, replay_opts, cases=chunk_ids)
             if finished.status == "failed":
                 status, stop, fatal = "failed", "failed", f"candidate {settings.candidate}: {cand_engine.fatal}"
                 break
             cand_rows = {s["case_id"]: s for s in lean_samples(store, cand_id, chunk_ids)}
             verdicts = agreement(cand_run, cand_cases,
                                  {c: base_rows[c] for c in chunk_ids if c in base_rows},
-                                 {c: cand_rows[c] for c in chunk_ids if c in cand_rows})
+                                 {c: cand_rows[c] for c in chunk_ids if c in cand_rows}, store)
             _write_verdicts(store, cand_id, verdicts)
             all_verdicts.update(verdicts)
             answered.update(c for c in chunk_ids if _answer(cand_rows.get(c)) is not None)
@@ -365,11 +392,16 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
         if spec is not None and status != "failed":
             # only now: a judge scorer in the config from the start would judge every sample
             add_run_scorer(store, cand_id, spec)
-            owed = frozenset(c for c, ok in all_verdicts.items() if ok is False and c in answered)
-            if owed:
-                finished = await cand_engine.run(cand_id, replace(cand_opts, judge_cases=owed))
-                if finished.status == "failed":
-                    status, fatal = "failed", f"judge {settings.judge}: {cand_engine.fatal}"
+            # in replay order, so a judging stopped at the cost limit has judged a prefix of the replay
+            owed = [ch.case_id for ch in plan.chosen[:start]
+                    if all_verdicts.get(ch.case_id) is False and ch.case_id in answered]
+            judged = await _judge_disagreements(store, cand_engine, cand_id, cand_opts, owed, spend, base_size)
+            if judged.fatal is not None:
+                status, fatal = "failed", f"judge {settings.judge}: {judged.fatal}"
+            elif judged.left is not None:
+                status, next_judgement = "partial", judged.left
+                if stop != "cost":
+                    stop, stopped_in = "cost", "judge"
     except BaseException:
         config["stop"] = "interrupted"
         if spend is not None:
@@ -382,13 +414,84 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
     config["stop"] = stop
     config["finished_at"] = now_iso()
     if spend is not None:
-        nxt = plan.chosen[start] if stop == "cost" else None
-        config["cost"] = spend.summary(stop == "cost", nxt)
+        nxt = plan.chosen[start] if stopped_in == "replay" else None
+        config["cost"] = spend.summary(stop == "cost", nxt, stopped_in=stopped_in, next_judgement_raw=next_judgement)
     if stop == "cost":
         for rid in (cand_id, base_id):
             store.set_status(rid, "partial")
     save_shadow(store, cand_id, base_id, kind, settings.log_path, config)
     return ShadowOutcome(cand_id, base_id, status, stop, config["replayed"], fatal, config.get("cost"))
+
+
+def _judge_price(store: Store, cand_id: str, settings: ShadowSettings, prices: Any):
+    """The judge's price, kept with the candidate's run from the start (as `run` keeps its model's),
+    so its calls are priced at what they cost when they were made; None without a judge or a price."""
+    if not settings.judge:
+        return None
+    from tuieval.cost.prices import price_from_json
+    from tuieval.store.shadow import add_run_prices
+
+    stored = (store.get_run(cand_id)["config"].get("prices") or {}).get(settings.judge)
+    if stored is not None:
+        return price_from_json(stored)
+    price = prices.lookup(settings.judge) if prices is not None else None
+    if price is not None:
+        add_run_prices(store, cand_id, {settings.judge: price.to_json()})
+    return price
+
+
+@dataclass
+class _Judged:
+    fatal: str | None = None     # the judge failed the way every request would
+    left: float | None = None    # raw dollars of the first disagreement the cost limit left unjudged
+
+
+async def _judge_disagreements(store: Store, engine: Engine, cand_id: str, options: RunOptions, owed: Sequence[str],
+                               spend: Any, base_size: int) -> _Judged:
+    """Ask the pairwise judge about the disagreements `owed` (replay order) still missing a judgement.
+
+    Without a cost limit in one engine pass; with one, in batches cut to what the limit still
+    affords (tuieval.traffic.spend), measured after each so the next estimate is calibrated."""
+    if not owed:
+        return _Judged()
+    if spend is None:
+        finished = await engine.run(cand_id, replace(options, judge_cases=frozenset(owed)), cases=())
+        return _Judged(fatal=engine.fatal if finished.status == "failed" else None)
+    jobs = _judge_costs(store, cand_id, owed, spend)
+    i = 0
+    while i < len(jobs):
+        chunk = spend.affordable_judging(jobs[i:i + max(base_size, i)])
+        if not chunk:
+            return _Judged(left=jobs[i][1])
+        finished = await engine.run(cand_id, replace(options, judge_cases=frozenset(c for c, _ in chunk)), cases=())
+        if finished.status == "failed":
+            return _Judged(fatal=engine.fatal)
+        spend.measure(judged=chunk)
+        i += len(chunk)
+    return _Judged()
+
+
+def _judge_costs(store: Store, cand_id: str, owed: Sequence[str], spend: Any) -> list[tuple[str, float]]:
+    """(case_id, raw dollars of the judge requests it still owes) for the disagreements of `owed`
+    not fully judged, in the order of `owed`; the messages priced are the ones the engine sends."""
+    from tuieval.engine import judging
+    from tuieval.scoring import build_scorers
+
+    run = store.get_run(cand_id)
+    scorers = build_scorers(run["config"].get("scorers"))
+    by_name = {s.name: s for s in judging.judge_scorers(scorers)}
+    cases = {c["case_id"]: Case(id=c["case_id"], vars=c["vars"], targets=c["targets"], metadata=c["metadata"])
+             for c in store.get_cases(cand_id, owed)}
+    jobs = {j.key.case_id: j for j in judging.pending_judging(store, run, scorers, cases)}
+    out = []
+    for cid in owed:
+        job = jobs.get(cid)
+        if job is None:
+            continue   # judged already (a resume)
+        messages = [judging.judge_request(by_name[u[0]], job, u[1], u[2], u[3], run["seed"]).messages
+                    for u in job.units]
+        out.append((cid, spend.judge_raw(messages)))
+    return out
 
 
 def _answer(sample: Mapping[str, Any] | None) -> str | None:

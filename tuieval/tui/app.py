@@ -107,6 +107,8 @@ class TuievalApp(App):
         self.comparisons: dict[tuple[str, str], dict[str, Any]] = {}
         #: published with a run id whenever a run starts, finishes or its report is ready
         self.run_changed: Signal[str] = Signal(self, "run-changed")
+        #: a run's slice membership, derived in a thread for a report stored without it
+        self.slices_ready: Signal[str] = Signal(self, "slices-ready")
         self.suites_changed: Signal[None] = Signal(self, "suites-changed")
         themes.install(self)
         # Dim text as a known blend towards its background rather than each terminal's faint
@@ -245,6 +247,12 @@ class TuievalApp(App):
         """Open a run's scoreboard on top of the current mode (live if it is still running)."""
         from tuieval.tui.screens.scoreboard import ScoreboardScreen
 
+        run = next((r for r in self.runs if r["id"] == run_id), None)
+        if run is not None and run["status"] != "running" and run_id not in self.live_runs \
+                and run_id not in self.run_cache:
+            # a finished run's report read while its screen is composed, not after (the screen
+            # finds the read under way, `request_analysis` starts one at a time per run)
+            self.request_analysis(run_id)
         self.push_screen(ScoreboardScreen(run_id))
 
     def watch_live(self, run_id: str) -> None:
@@ -403,7 +411,10 @@ class TuievalApp(App):
 
     @work(thread=True, group="analysis", description="slice membership")
     def _prepare_slices(self, result: data.RunData) -> None:
-        result.ensure_membership()  # needed once a slice is highlighted or opened
+        """A report stored without its slice membership (before it was kept with it): derive
+        it, needed once a slice is highlighted or opened, then tell the screens waiting on it."""
+        result.ensure_membership()
+        self.call_from_thread(self.slices_ready.publish, result.run["id"])
 
     def _analysis_failed(self, run_id: str, reason: str) -> None:
         self._analyzing.discard(run_id)
@@ -420,8 +431,9 @@ class TuievalApp(App):
         self._analyzing.discard(run_id)
         self.run_cache[run_id] = result
         self.run_changed.publish(run_id)
-        # after the first paint, so the slice masks do not compete with it
-        self.set_timer(0.3, lambda: self._prepare_slices(result))
+        if not result.membership_ready():
+            # after the first paint, so deriving the slice masks does not compete with it
+            self.set_timer(0.3, lambda: self._prepare_slices(result))
         self._prefetch_next_one()
 
     def prefetch(self, run: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tuieval.analysis.report import slice_membership, slice_value_key
+from tuieval.analysis.report import slice_value_key
 from tuieval.sample_rules import is_correct, is_error
 from tuieval.store import Store
 
@@ -89,22 +89,24 @@ class RunData:
     run: dict[str, Any]
     report: dict[str, Any]
     case_ids: list[str]
-    sample_case: np.ndarray      # index into case_ids, per sample
-    latency: np.ndarray          # ms, NaN when unknown
+    sample_case: np.ndarray      # index into case_ids, per sample (samples in latency order)
+    latency: np.ndarray          # ms, NaN when unknown; ascending, NaN last (tuieval.report.stored.by_latency)
     correct: np.ndarray          # bool
     error: np.ndarray            # bool
     #: the analysis rows of the cases (metadata, input text); None until first asked for
     #: (`ensure_cases`) when the report came from the store
     cases: list[dict[str, Any]] | None = field(default_factory=list, repr=False)
-    #: (key, value) → case ids; filled after the first paint (`ensure_membership`), it costs a
-    #: second pass of the derived features over every case
-    membership: dict[tuple[str, Any], set[str]] | None = None
+    #: (key, value) → one bool per case id: the cases of each slice level. Read with a stored
+    #: report (tuieval.report.slice_membership_store); else None until `ensure_membership`
+    #: computes it (the derived features of every case: seconds at 100,000 cases)
+    masks: dict[tuple[str, Any], np.ndarray] | None = field(default=None, repr=False)
     #: the database the report was read from, for what is read later
     db_path: str | None = None
     #: True when the report's cases are kept one row each in the store (tuieval.store.report_parts)
     cases_stored: bool = False
     _report_cases: list[dict[str, Any]] | None = field(default=None, repr=False)
     _lock: Any = field(default_factory=threading.Lock, repr=False)
+    _membership_lock: Any = field(default_factory=threading.Lock, repr=False)
 
     def ensure_cases(self) -> list[dict[str, Any]]:
         """The analysis rows of the run's cases, read once (a probe run's labelled as the report
@@ -137,18 +139,37 @@ class RunData:
         # the 600-sample demo run, megabytes of text for a big one) each time one was handed over
         return f"RunData(run={self.run.get('id')!r}, samples={self.latency.size}, cases={len(self.case_ids)})"
 
-    def ensure_membership(self) -> dict[tuple[str, Any], set[str]]:
-        if self.membership is None:
-            self.membership = slice_membership(self.ensure_cases(), set(self.case_ids))
-        return self.membership
+    def membership_ready(self) -> bool:
+        """Whether a slice's cases can be named without computing the membership first."""
+        return self.masks is not None
 
-    def slice_case_ids(self, sl: dict[str, Any]) -> set[str]:
-        membership = self.ensure_membership()
+    def ensure_membership(self) -> dict[tuple[str, Any], np.ndarray]:
+        """The slice levels' case masks: as stored, or computed once (in a thread: it derives
+        every case's features) by the analysis's rule."""
+        if self.masks is None:
+            with self._membership_lock:  # a second caller waits for the first's result
+                if self.masks is None:
+                    from tuieval.report.slice_membership_store import masks_from_cases
+
+                    self.masks = masks_from_cases(self.ensure_cases(), self.case_ids)
+        return self.masks
+
+    def slice_cases_mask(self, sl: dict[str, Any]) -> np.ndarray:
+        """One bool per case id: the slice's cases (a discovered slice's: every condition's)."""
+        masks = self.ensure_membership()
+        none = np.zeros(len(self.case_ids), dtype=bool)
         conditions = sl.get("conditions")
         if conditions:
-            sets = [membership.get((str(k), slice_value_key(v)), set()) for k, v in conditions]
-            return set.intersection(*sets) if sets else set()
-        return set(membership.get((str(sl.get("key")), slice_value_key(sl.get("value"))), set()))
+            out = none.copy()
+            for i, (k, v) in enumerate(conditions):
+                m = masks.get((str(k), slice_value_key(v)), none)
+                out = m.copy() if i == 0 else out & m
+            return out
+        return masks.get((str(sl.get("key")), slice_value_key(sl.get("value"))), none).copy()
+
+    def slice_case_ids(self, sl: dict[str, Any]) -> set[str]:
+        ids = self.case_ids
+        return {ids[i] for i in np.flatnonzero(self.slice_cases_mask(sl)).tolist()}
 
     def cases_of_slice(self, sl: dict[str, Any] | None) -> list[dict[str, Any]]:
         cases = self.report_cases()
@@ -160,8 +181,7 @@ class RunData:
     def sample_mask(self, sl: dict[str, Any] | None) -> np.ndarray:
         if sl is None or sl.get("key") == "overall":
             return np.ones(self.latency.size, dtype=bool)
-        ids = self.slice_case_ids(sl)
-        in_slice = np.array([c in ids for c in self.case_ids], dtype=bool)
+        in_slice = self.slice_cases_mask(sl)
         if in_slice.size == 0:
             return np.zeros(self.latency.size, dtype=bool)
         return in_slice[self.sample_case]
@@ -208,7 +228,8 @@ def load_run_data(db_path: str, run_id: str, *, persist_clusters: bool = False) 
     report still opens from what is stored, and the error is raised only if that fails too.
     """
     from tuieval.report import ClusteringBackendError, build
-    from tuieval.report.stored import sample_arrays
+    from tuieval.report.slice_membership_store import load_membership
+    from tuieval.report.stored import by_latency, sample_arrays
 
     with Store(db_path) as store:
         if not persist_clusters:
@@ -221,16 +242,21 @@ def load_run_data(db_path: str, run_id: str, *, persist_clusters: bool = False) 
             if not persist_clusters:
                 raise
             built = build(store, run_id, with_rows=True)
-    arrays = sample_arrays(built.samples or [])
+        arrays = by_latency(sample_arrays(built.samples or []))
+        # a finished run's report was stored with its membership just now: read, not derived again
+        masks = None
+        if built.run["status"] != "running":
+            masks = load_membership(store, built.run["id"], store.report_fingerprint(built.run), arrays.case_ids)
     return RunData(run=built.run, report=built.report, case_ids=arrays.case_ids, cases=built.cases or [],
                    sample_case=arrays.sample_case, latency=arrays.latency, correct=arrays.correct,
-                   error=arrays.error, db_path=db_path)
+                   error=arrays.error, db_path=db_path, masks=masks)
 
 
 def _stored_run_data(store: Store, db_path: str, run_id: str) -> RunData | None:
     """A finished run's RunData from its stored report and arrays, or None when either is missing
     or stale (then the report is built)."""
     from tuieval.report.redteam import redteam_section
+    from tuieval.report.slice_membership_store import load_membership
     from tuieval.report.stored import load_arrays, load_report
 
     run = store.get_run(run_id)
@@ -248,7 +274,8 @@ def _stored_run_data(store: Store, db_path: str, run_id: str) -> RunData | None:
         report["redteam"] = section
     return RunData(run=run, report=report, case_ids=arrays.case_ids, cases=None, sample_case=arrays.sample_case,
                    latency=arrays.latency, correct=arrays.correct, error=arrays.error, db_path=db_path,
-                   cases_stored="cases" not in report)
+                   cases_stored="cases" not in report,
+                   masks=load_membership(store, run["id"], fingerprint, arrays.case_ids))
 
 
 # -- one case's answers -----------------------------------------------------------------------
@@ -309,11 +336,12 @@ def load_case(db_path: str, run_id: str, case_id: str) -> CaseDetail:
         # Not analysed yet (a live or interrupted run): cluster this one case now, through the
         # report's own clustering so the groups match what the report will say.
         method = VarianceConfig.from_run(run).effective_method
-        try:
-            assignments, _, _ = cluster_samples(run, samples, [case], method)
-        except ClusteringBackendError as exc:
-            method = f"{LOCAL_FALLBACK} ({exc.field} unavailable)"
-            assignments, _, _ = cluster_samples(run, samples, [case], LOCAL_FALLBACK)
+        with Store(db_path) as store:  # the embedding requests it makes are recorded with the run
+            try:
+                assignments, _, _ = cluster_samples(run, samples, [case], method, store, "inspector")
+            except ClusteringBackendError as exc:
+                method = f"{LOCAL_FALLBACK} ({exc.field} unavailable)"
+                assignments, _, _ = cluster_samples(run, samples, [case], LOCAL_FALLBACK, None)
         for s in samples:
             s["cluster"] = assignments.get((s["case_id"], s["template"], int(s["sample_index"])))
     stored_by = {(r["template"], r["cluster"]): r for r in stored} if have_stored else {}

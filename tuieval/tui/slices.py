@@ -48,8 +48,13 @@ def _p99(metrics: dict[str, Any]) -> Text:
     return fmt.right(s)
 
 
-def report_columns() -> list[tuple[str, str, int | None]]:
-    return [("slice", "slice", 20), ("n", "n", 4), ("acc", "acc", 4), ("95% CI", "ci", 7), ("cons", "cons", 4),
+def n_width(slices: list[dict[str, Any]]) -> int:
+    """The n column's width: the widest case count in full (100000, never cut to 1000)."""
+    return max([4] + [len(str(s.get("n_cases"))) for s in slices if s.get("n_cases") is not None])
+
+
+def report_columns(n: int = 4) -> list[tuple[str, str, int | None]]:
+    return [("slice", "slice", 20), ("n", "n", n), ("acc", "acc", 4), ("95% CI", "ci", 7), ("cons", "cons", 4),
             ("SE", "se", 4), ("pass^k", "passk", 6), ("err", "err", 4), ("p50", "p50", 5), ("p99", "p99", 6),
             ("@SLO", "slo", 4)]
 

@@ -46,10 +46,17 @@ def shadow_markdown(sec: dict[str, Any]) -> str:
     if cost:
         from tuieval.cost.estimate import dollars
 
-        nxt = cost.get("next_prompt_estimate")
+        if cost.get("stopped_in") == "judge":
+            stop = f"; stopped at the limit (the next judgement ≈ {dollars(cost.get('next_judgement_estimate'))})"
+        elif cost.get("stopped"):
+            stop = f"; stopped at the limit (the next prompt ≈ {dollars(cost.get('next_prompt_estimate'))})"
+        else:
+            stop = ""
+        roles = cost.get("by_role") or {}
+        parts = ", ".join(f"{role} {dollars(roles[role])}" for role in ("candidate", "baseline", "judge")
+                          if roles.get(role) is not None)
         lines += [f"Cost: {dollars(cost.get('spent'))} spent of --max-cost {dollars(cost.get('limit'))}"
-                  + (f"; stopped at the limit (the next prompt ≈ {dollars(nxt)})" if cost.get("stopped") else "")
-                  + ".", ""]
+                  + (f" ({parts})" if parts else "") + stop + ".", ""]
     for g in sec.get("gates") or []:
         mark = "✓ passed" if g["passed"] else ("✗ FAILED" if g["passed"] is False else "? no value")
         value = f"{g['value']:.3f}" if isinstance(g.get("value"), (int, float)) else "no value"

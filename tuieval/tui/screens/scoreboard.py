@@ -34,6 +34,7 @@ from tuieval.tui.slices import (
     REPORT_DROP,
     live_columns,
     live_row,
+    n_width,
     ordered,
     report_columns,
     report_row,
@@ -156,6 +157,7 @@ class ScoreboardScreen(AppScreen):
         self.query_one("#sb-hist").border_title = "Latency"
         self.query_one("#sb-deadline").border_title = "Deadline curve"
         self.tapp.run_changed.subscribe(self, self._run_changed)
+        self.tapp.slices_ready.subscribe(self, self._slices_ready)
         self.set_interval(1 / 4, self._tick, name="scoreboard")
         self.load()
 
@@ -205,6 +207,11 @@ class ScoreboardScreen(AppScreen):
             if live is not None and live.finished and cached is None:
                 self.query_one("#sb-title", Static).update(Text("run finished — computing the report…", style="dim"))
 
+    def _slices_ready(self, run_id: str) -> None:
+        """The slice membership a highlighted slice's charts waited for has been derived."""
+        if run_id == self.run_id and self.mode == "report" and self._detail_sig is None:
+            self.update_detail()
+
     def _tick(self) -> None:
         if self.mode == "live" and self.is_current:
             self.repaint()
@@ -216,7 +223,7 @@ class ScoreboardScreen(AppScreen):
         self.mode = "report"
         self.pivot, self.pivot_cells = False, None  # a new report: its pivot is computed again when asked
         table = self.query_one("#sb-table", KeyedTable)
-        table.set_columns(report_columns(), flex="slice", drop=REPORT_DROP)
+        table.set_columns(report_columns(n_width(self._slices())), flex="slice", drop=REPORT_DROP)
         self.repaint(force=True)
         table.focus()
         # the keys that depend on the report (`j` judge, `x` contamination, `w` shadow) show now
@@ -291,8 +298,19 @@ class ScoreboardScreen(AppScreen):
         self.query_one("#sb-detail", Static).update(_with_cost(_with_power(detail_line(sl, pal, spc), sl), sl, cost))
         slo = None
         if self.data is not None:
-            mask = self.data.sample_mask(sl)
-            lat, correct = self.data.latency[mask], self.data.correct[mask]
+            if sl is None or sl.get("key") == "overall":
+                lat, correct = self.data.latency, self.data.correct
+            elif not self.data.membership_ready():
+                # a report stored before its slice membership was kept with it: the app derives
+                # it in a thread (app._prepare_slices), and the charts follow when it is ready
+                # (`_slices_ready`) rather than the event loop deriving it now
+                self._detail_sig = None
+                for chart in (self.query_one("#sb-hist", Chart), self.query_one("#sb-deadline", Chart)):
+                    chart.show(Text("finding this slice's cases…", style="dim"))
+                return
+            else:
+                mask = self.data.sample_mask(sl)
+                lat, correct = self.data.latency[mask], self.data.correct[mask]
             slo = self.data.run.get("slo_ms")
             title = slice_key(sl) if sl else "overall"
         else:
@@ -346,7 +364,8 @@ class ScoreboardScreen(AppScreen):
             return
         self.pivot = not self.pivot
         if not self.pivot:
-            self.query_one("#sb-table", KeyedTable).set_columns(report_columns(), flex="slice", drop=REPORT_DROP)
+            self.query_one("#sb-table", KeyedTable).set_columns(report_columns(n_width(self._slices())), flex="slice",
+                                                                drop=REPORT_DROP)
             self.repaint(force=True)
         elif self.pivot_cells is None:
             self.query_one("#sb-table", KeyedTable).border_title = "computing the template pivot…"
