@@ -596,7 +596,6 @@ def _finish_report(store, run_id: str, quiet: bool) -> int:
     """Analyse the run, store its clusters, print a summary and apply the suite's gates."""
     from tuieval.gates import failed_gates
     from tuieval.report import ClusteringBackendError, build_report
-    from tuieval.report.formats import summary_lines
 
     try:
         report = build_report(store, run_id, persist_clusters=True)
@@ -605,6 +604,9 @@ def _finish_report(store, run_id: str, quiet: bool) -> int:
         click.echo(f"tuieval: run {run_id} is stored but its report failed: {exc}", err=True)
         return EXIT_BAD_INPUT
     if not quiet:
+        # imported only to be printed: --quiet (CI, scripts) does not load every report format
+        from tuieval.report.formats import summary_lines
+
         for line in summary_lines(report):
             click.echo(line, err=True)
     failures = failed_gates(report.get("gates") or [])
