@@ -10,7 +10,6 @@ simulated model. A model with no price has no cost (reports say so), never a gue
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +126,8 @@ def default_table() -> PriceTable:
     its own dict over the same frozen Price entries."""
     global _DEFAULT_PRICES
     if _DEFAULT_PRICES is None:
-        text = resources.files("tuieval.cost").joinpath("default_prices.yaml").read_text(encoding="utf-8")
+        # beside this module (importlib.resources would import zipfile's machinery for it)
+        text = (Path(__file__).parent / "default_prices.yaml").read_text(encoding="utf-8")
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         _DEFAULT_PRICES = parse_table(data, "default_prices.yaml")
     return PriceTable(dict(_DEFAULT_PRICES))

@@ -54,6 +54,8 @@ from tuieval.store import Store
 from tuieval.suite.model import Case, Suite, Template
 
 EventHandler = Callable[[Event], None]
+#: json.dumps(messages, ensure_ascii=False) with its encoder made once, not once per sample
+_encode_prompt = json.JSONEncoder(ensure_ascii=False).encode
 
 #: After a cancellation, how long the engine waits for its workers to unwind before it
 #: marks the run partial and returns anyway (a stuck socket must not hold the exit).
@@ -550,7 +552,7 @@ def sample_row(run_id: str, item: "WorkItem", messages: list[dict[str, Any]], sc
     row: dict[str, Any] = {
         "run_id": run_id, "case_id": item.case.id, "template": item.template.id,
         "sample_index": item.key.sample_index, "dispatch_order": item.dispatch_order,
-        "prompt": json.dumps(messages, ensure_ascii=False), "attempts": attempts,
+        "prompt": _encode_prompt(messages), "attempts": attempts,
     }
     if error is None and result is not None:
         scores = [s.score(result.text, item.case.targets) for s in scorers]
