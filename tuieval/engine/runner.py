@@ -411,8 +411,6 @@ class Engine:
             if self.cache_only:
                 self.n_cache_missing += 1
                 raise _CacheMiss()
-        policy = BackoffPolicy(base_s=options.retry_base_s, cap_s=options.retry_cap_s,
-                               retry_after_cap_s=options.retry_cap_s)
         # A backend that enforces its total timeout keeps what arrived when it fires; only
         # one without (the simulators) gets the engine's clock.
         guard = None if getattr(backend, "enforces_total_timeout", False) else options.timeouts.total
@@ -430,8 +428,11 @@ class Engine:
                 on_attempt(attempt)
             t0 = time.perf_counter()
             try:
-                async with asyncio.timeout(guard):
+                if guard is None:  # the backend keeps its own clock: no second timer per request
                     result = await backend.complete(request, on_delta)
+                else:
+                    async with asyncio.timeout(guard):
+                        result = await backend.complete(request, on_delta)
                 error = None
             except TimeoutError:
                 error = RequestTimeout(f"total timeout ({options.timeouts.total:g}s)")
@@ -462,6 +463,8 @@ class Engine:
                 raise FatalRunError(self.fatal)
             if not error.retryable or attempt > options.max_retries:
                 break
+            policy = BackoffPolicy(base_s=options.retry_base_s, cap_s=options.retry_cap_s,
+                                   retry_after_cap_s=options.retry_cap_s)
             delay = backoff_delay(attempt, error.retry_after, policy)
             self.n_retries += 1
             if on_retry is not None:
