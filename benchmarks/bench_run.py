@@ -13,7 +13,9 @@ Cold start, measured the same way (medians):
   listener inside this script (interpreter start, imports, suite load, database, the backend
   client) — for `tuieval run` on a one-case suite and for the aiohttp loop with one request;
 * ``--version`` and ``--help``: the whole process, start to exit;
-* ``python -c pass``: the interpreter alone, the floor under all of them.
+* ``python -c pass``: the interpreter alone, the floor under all of them;
+* ``1-request CPU``: the CPU seconds of that one-case process, spawn to exit (the run, its
+  report, its exit too), which a loaded machine disturbs far less than any wall time.
 
 tuieval's modules are byte-compiled first (``compileall``), as an installed package's are.
 
@@ -134,13 +136,17 @@ class FirstRequestListener:
                 conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n"
                              b"content-length: " + str(len(_CANNED)).encode() + b"\r\n\r\n" + _CANNED)
 
-    def time_to_first(self, cmd: list[str], env: dict[str, str], cwd: Path = ROOT) -> float:
+    def time_to_first(self, cmd: list[str], env: dict[str, str], cwd: Path = ROOT) -> tuple[float, float]:
+        """(seconds from spawn to the first request's bytes, CPU seconds of the whole process)."""
         self.arrived = None
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if proc.returncode not in (0, 1) or self.arrived is None:
             raise SystemExit(f"{cmd[:4]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
-        return self.arrived - t0
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return self.arrived - t0, cpu
 
     def close(self) -> None:
         self.sock.close()
@@ -157,15 +163,20 @@ def _cold_start(tmp: Path, env: dict[str, str], repeats: int,
     """Medians of the cold-start figures (seconds), for each tuieval source tree."""
     listener = FirstRequestListener()
     suite = _write_suite(tmp, 1)
-    got: dict[str, list[float]] = {"aiohttp first request": [], "python -c pass": []}
+    got: dict[str, list[float]] = {"aiohttp first request": [], "aiohttp 1-request CPU": [], "python -c pass": []}
+
+    def first(label: str, cmd: list[str], tree_env: dict[str, str], root: Path = ROOT) -> None:
+        wall, cpu = listener.time_to_first(cmd, tree_env, root)
+        got.setdefault(f"{label} first request", []).append(wall)
+        # the whole process's CPU (to its exit): under load, steadier than any wall figure
+        got.setdefault(f"{label} 1-request CPU", []).append(cpu)
+
     try:
         for i in range(repeats):
-            got["aiohttp first request"].append(listener.time_to_first(
-                [sys.executable, "-c", AIOHTTP_LOOP, listener.url, "1", "1", "0"], env))
+            first("aiohttp", [sys.executable, "-c", AIOHTTP_LOOP, listener.url, "1", "1", "0"], env)
             for label, root in trees.items():
                 tree_env = dict(env, PYTHONPATH=str(root))
-                got.setdefault(f"{label} first request", []).append(listener.time_to_first(
-                    _tuieval_cmd(suite, listener.url, 1, tmp / f"cold-{label}-{i}.db", False), tree_env, root))
+                first(label, _tuieval_cmd(suite, listener.url, 1, tmp / f"cold-{label}-{i}.db", False), tree_env, root)
                 for flag in ("--version", "--help"):
                     got.setdefault(f"{label} {flag}", []).append(
                         _measure([sys.executable, "-m", "tuieval", flag], tree_env, root)["wall_s"])

@@ -601,7 +601,6 @@ def _finish_report(store, run_id: str, quiet: bool, cache_only: bool = False) ->
     from tuieval.gates import failed_gates
     from tuieval.report import ClusteringBackendError, build_report
     from tuieval.report.endpoints import CacheOnlyMissing, replay_only
-    from tuieval.report.formats import summary_lines
 
     try:
         with replay_only(cache_only):
@@ -614,6 +613,9 @@ def _finish_report(store, run_id: str, quiet: bool, cache_only: bool = False) ->
         click.echo(f"tuieval: run {run_id} is stored but its report failed: {exc}", err=True)
         return EXIT_BAD_INPUT
     if not quiet:
+        # imported only to be printed: --quiet (CI, scripts) does not load every report format
+        from tuieval.report.formats import summary_lines
+
         for line in summary_lines(report):
             click.echo(line, err=True)
     failures = failed_gates(report.get("gates") or [])

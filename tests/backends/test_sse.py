@@ -180,3 +180,75 @@ def test_fixture_decodes_the_same_whole_and_byte_by_byte(path) -> None:
     assert decode(*[wire[a:b] for a, b in zip(bounds, bounds[1:])]) == whole
     if len(wire) < 20_000:
         assert decode(*[wire[i : i + 1] for i in range(len(wire))]) == whole
+
+
+# -- the one-pass read of whole `data: ` events, held to the general rules ---------------------
+
+
+class _GeneralOnly(SSEDecoder):
+    """The decoder with its one-pass read turned off: every read goes through the line rules."""
+
+    def _whole_data_events(self, text: str):
+        return None
+
+
+def _both(pieces: list[bytes]) -> tuple[list, list, int | None, int | None]:
+    fast, general = SSEDecoder(), _GeneralOnly()
+    got, want = [], []
+    for piece in pieces:
+        got += [(e.event, e.data, e.id) for e in fast.feed(piece)]
+        want += [(e.event, e.data, e.id) for e in general.feed(piece)]
+    return got, want, fast.retry_ms, general.retry_ms
+
+
+def _cut(raw: bytes, cuts: list[int]) -> list[bytes]:
+    bounds = sorted({0, len(raw), *(c % (len(raw) + 1) for c in cuts)})
+    return [raw[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+def test_whole_data_events_are_read_in_one_pass_with_the_last_id() -> None:
+    dec = SSEDecoder()
+    assert dec.feed(b"id: 7\ndata: x\n\n") == [SSEEvent("x", "message", "7")]  # general (an id line)
+    assert dec._whole_data_events("data: a\n\ndata:  b\n\ndata: \n\n") == [
+        SSEEvent("a", "message", "7"), SSEEvent(" b", "message", "7"), SSEEvent("", "message", "7")]
+    # any other shape is left to the line rules
+    for text in ("data: a\ndata: b\n\n", "data: a\n\n\n", "data: a\n\nevent: e\ndata: b\n\n",
+                 "data: a\n\n: ping\n\n", "data:a\n\n"):
+        assert dec._whole_data_events(text) is None, text
+
+
+_line = st.one_of(
+    st.builds(lambda t: f"data: {t}", _text), st.builds(lambda t: f"data:{t}", _text), st.just("data"),
+    st.builds(lambda t: f"event: {t}", st.sampled_from(["message", "error", "ping"])),
+    st.builds(lambda t: f"id: {t}", st.sampled_from(["1", "2", "x"])), st.just("retry: 250"),
+    st.just(": keep-alive"), st.just(""), st.just("data: [DONE]"), st.just("\ufeffdata: bom"),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(_line, max_size=14),
+    eol=st.sampled_from(["\n", "\n", "\r\n", "\r"]),
+    cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=8),
+)
+def test_the_one_pass_read_equals_the_line_rules_on_any_stream_and_any_split(lines, eol, cuts) -> None:
+    raw = "".join(line + eol for line in lines).encode()
+    for pieces in ([raw], _cut(raw, cuts)):
+        got, want, fast_retry, general_retry = _both(pieces)
+        assert got == want and fast_retry == general_retry
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+def test_the_one_pass_read_equals_the_line_rules_on_every_captured_stream(path) -> None:
+    wire = path.read_bytes()
+    # as the server sends them (its split marks), whole, and cut at seeded offsets
+    marked = wire.split(SPLIT_MARKER)
+    plain = wire.replace(SPLIT_MARKER, b"")
+    rng = random.Random(f"fast:{path.stem}")
+    cuts = rng.sample(range(1, len(plain)), k=min(25, len(plain) - 1))
+    # event by event too: the one-pass read's own case (each read one or more whole events)
+    events = [part + b"\n\n" for part in plain.split(b"\n\n") if part]
+    for pieces in (marked, [plain], _cut(plain, cuts), events):
+        got, want, *_ = _both(pieces)
+        assert got == want
+        assert got, "every transcript holds at least one event"

@@ -61,3 +61,61 @@ def test_a_woken_waiter_that_is_cancelled_passes_its_turn_on():
         return limiter.in_flight
 
     assert asyncio.run(go()) == 1
+
+
+def test_waiters_get_slots_in_the_order_they_queued_and_a_newcomer_does_not_jump_a_woken_one():
+    async def go():
+        limiter = AdaptiveLimiter(2)
+        await limiter.acquire()
+        await limiter.acquire()  # both slots taken
+        order: list[str] = []
+
+        async def take(name: str) -> None:
+            await limiter.acquire()
+            order.append(name)
+
+        waiting = [asyncio.create_task(take(n)) for n in "abcd"]
+        await asyncio.sleep(0)  # a, b, c, d queue in that order
+        limiter.release()  # a is handed the slot, but has not run yet ...
+        late = asyncio.create_task(take("late"))  # ... so this newcomer must queue behind d
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        got_first = list(order)
+        for _ in range(4):
+            limiter.release()
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+        await asyncio.wait_for(asyncio.gather(*waiting, late), 5)  # 5 s: failure guard only
+        return got_first, order, limiter.in_flight
+
+    first, order, in_flight = asyncio.run(go())
+    assert first == ["a"]
+    assert order == ["a", "b", "c", "d", "late"]
+    assert in_flight == 2  # 2 held + 5 taken − 5 released
+
+
+def test_a_cancelled_queued_waiter_takes_no_slot_and_a_shrunk_limit_is_respected():
+    async def go():
+        limiter = AdaptiveLimiter(2)
+        await limiter.acquire()
+        await limiter.acquire()
+        b = asyncio.create_task(limiter.acquire())
+        c = asyncio.create_task(limiter.acquire())
+        await asyncio.sleep(0)
+        b.cancel()  # queued, never woken
+        await asyncio.sleep(0)
+        limiter.release()
+        await asyncio.wait_for(c, 5)  # c gets the slot b gave up (5 s: failure guard only)
+        after_c = limiter.in_flight
+        limiter.limit = 1  # as a window of 429s would shrink it
+        d = asyncio.create_task(limiter.acquire())
+        await asyncio.sleep(0)
+        limiter.release()  # 1 in flight, limit 1: d must keep waiting
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        waiting = not d.done()
+        limiter.release()  # 0 in flight: d's turn
+        await asyncio.wait_for(d, 5)
+        return after_c, waiting, limiter.in_flight
+
+    assert asyncio.run(go()) == (2, True, 1)

@@ -62,6 +62,7 @@ def test_the_run_path_imports_neither_httpx_nor_numpy_nor_other_commands_before_
         "from tuieval.suite import load_suite\n"
         "from tuieval.store import Store\n"
         "from tuieval.progress import Progress\n"
+        "cli.price_table(None)\n"
         "b = create_backend('openai-compatible/m', base_url='http://127.0.0.1:9/v1')\n"
         "assert type(b.client).__name__ == 'AiohttpPool'\n"
         "from pathlib import Path\n"
@@ -70,6 +71,9 @@ def test_the_run_path_imports_neither_httpx_nor_numpy_nor_other_commands_before_
     )
     roots = {m.split(".")[0] for m in mods}
     assert not roots & {"httpx", "numpy", "rich", "pygments", "textual"}
+    # nor what only an error message (difflib's did-you-mean) or importlib.resources (zipfile,
+    # for the price table beside its module) would need
+    assert not {"difflib", "zipfile"} & mods
     assert not {m for m in mods if m.startswith(("tuieval.commands.", "tuieval.perturb", "tuieval.analysis.report",
                                                  "tuieval.analysis.slices", "tuieval.report", "tuieval.contamination"))}
 

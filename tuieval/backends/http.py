@@ -66,6 +66,9 @@ DRAIN_SECONDS = 1.0
 #: How long a finished request waits for its drain before leaving it to the background
 #: (the chunked-body end usually follows within microseconds). Not timed, cannot fail.
 DRAIN_GRACE_S = 0.1
+#: json.dumps(body, ensure_ascii=False, separators=(",", ":")) with its encoder made once, not
+#: once per request (the same encoder class and settings, so the same bytes)
+_encode_body = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def make_client(timeouts: Timeouts, max_connections: int = 100, *, use_aiohttp: bool = True) -> "httpx.AsyncClient":
@@ -196,7 +199,7 @@ class AiohttpPool:
     async def post(self, url: str, headers: dict[str, str], body: dict[str, Any]) -> _AiohttpReply:
         """POST ``body`` as JSON (encoded as httpx encodes it); the response's status and headers
         have arrived, the body is read through the reply."""
-        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        data = _encode_body(body).encode("utf-8")
         kwargs: dict[str, Any] = {}
         if url.startswith("https:"):
             kwargs["ssl"] = self._ssl_context()

@@ -32,6 +32,9 @@ from tuieval.backends.http import HTTPChatBackend, StreamAccumulator, as_int
 from tuieval.backends.classify import STREAM_ENDED
 from tuieval.backends.sse import SSEEvent
 
+#: json.loads without its per-call wrapper (the same decoder json.loads uses for a str)
+_decode_json = json.JSONDecoder().decode
+
 __all__ = ["OpenAIBackend", "build_request", "parse_body", "content_text"]
 
 
@@ -132,27 +135,33 @@ class OpenAIBackend(HTTPChatBackend):
         return build_request(self.model, self.base_url, self._api_key, request)
 
     def _on_event(self, event: SSEEvent, acc: StreamAccumulator) -> bool:
+        # Once per streamed token: the common chunk (one choice 0 with a text delta, no usage)
+        # is read with as few lookups as the rules allow.
         data = event.data
-        if data == "[DONE]" or data.strip() == "[DONE]":
+        if data == "[DONE]":
             return True
         try:
-            chunk = json.loads(data)
+            chunk = _decode_json(data)
         except ValueError:
+            if data.strip() == "[DONE]":  # not JSON, so only checked once JSON has failed
+                return True
             raise ServerError("malformed stream chunk (invalid JSON)", kind="bad_response") from None
-        if not isinstance(chunk, dict):
+        if type(chunk) is not dict:  # json gives exactly dict for an object
             raise ServerError("malformed stream chunk (not an object)", kind="bad_response")
         err = chunk.get("error")
         if err or event.event == "error":
             raise _body_error(err or chunk, (self._api_key,), "in stream")
-        take_usage(chunk.get("usage"), acc)
+        usage = chunk.get("usage")
+        if usage is not None:
+            take_usage(usage, acc)
         for choice in chunk.get("choices") or ():
-            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+            if type(choice) is not dict or choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta")
-            if isinstance(delta, dict):
+            if type(delta) is dict:
                 content = delta.get("content")
                 if content:
-                    acc.answer(content_text(content))
+                    acc.answer(content if type(content) is str else content_text(content))
                 # Servers that send both fields send the same text twice: take one.
                 reasoning = delta.get("reasoning_content") or delta.get("reasoning")
                 if reasoning and isinstance(reasoning, str):

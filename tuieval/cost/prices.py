@@ -10,7 +10,6 @@ simulated model. A model with no price has no cost (reports say so), never a gue
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -128,9 +127,20 @@ def parse_table(data: Any, origin: str, base: dict[str, Price] | None = None) ->
     return out
 
 
+_DEFAULT_PRICES: dict[str, Price] | None = None
+
+
 def default_table() -> PriceTable:
-    text = resources.files("tuieval.cost").joinpath("default_prices.yaml").read_text(encoding="utf-8")
-    return PriceTable(parse_table(yaml.safe_load(text), "default_prices.yaml"))
+    """The shipped prices. Read and parsed once per process (a run asks for them before its first
+    request and again for its report), with libyaml's parser when it is there; every caller gets
+    its own dict over the same frozen Price entries."""
+    global _DEFAULT_PRICES
+    if _DEFAULT_PRICES is None:
+        # beside this module (importlib.resources would import zipfile's machinery for it)
+        text = (Path(__file__).parent / "default_prices.yaml").read_text(encoding="utf-8")
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        _DEFAULT_PRICES = parse_table(data, "default_prices.yaml")
+    return PriceTable(dict(_DEFAULT_PRICES))
 
 
 def load_table(path: str | None = None) -> PriceTable:

@@ -51,6 +51,7 @@ class AdaptiveLimiter:
         self.decrease = decrease
         self.max_pause_s = max_pause_s
         self._waiters: deque[asyncio.Future[None]] = deque()
+        self._woken = 0  # waiters handed a slot that have not resumed yet
         self._seq = 0  # dispatch counter: a ticket's number
         self._window_start = 0  # results of tickets at or below this belong to an older limit
         self._window_n = 0
@@ -63,35 +64,17 @@ class AdaptiveLimiter:
     # -- slots -------------------------------------------------------------------
 
     def _can_go(self) -> bool:
-        return self.in_flight < self.limit
+        # slots promised to woken waiters that have not run yet are taken
+        return self.in_flight + self._woken < self.limit
 
     async def acquire(self) -> int:
         """Wait for a slot; returns the ticket to pass to :meth:`on_result`."""
-        while True:
-            if self._can_go() and not self._waiters:
-                break
-            # Free slots go to those already waiting: wake them before queueing behind them.
-            self._wake()
-            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.append(fut)
-            try:
-                await fut
-            except asyncio.CancelledError:
-                if fut.done() and not fut.cancelled():
-                    self._wake()  # we were given a turn we will not take: pass it on
-                raise
-            finally:
-                try:
-                    self._waiters.remove(fut)
-                except ValueError:
-                    pass
-            if not self._can_go():
-                continue
-            break
+        # Free slots go to those already waiting: a newcomer queues behind them.
+        if self._waiters or not self._can_go():
+            await self._wait_turn()
         self.in_flight += 1
         self._seq += 1
         ticket = self._seq
-        self._wake()  # capacity may remain for the next waiter
         delay = self._pace()
         if delay > 0:
             try:
@@ -100,6 +83,30 @@ class AdaptiveLimiter:
                 self.release()
                 raise
         return ticket
+
+    async def _wait_turn(self) -> None:
+        """Queue until :meth:`_wake` hands this waiter a slot (it leaves the queue then)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            self._wake()  # free slots go to those ahead first
+            fut: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(fut)
+            try:
+                await fut
+            except asyncio.CancelledError:
+                if fut.done() and not fut.cancelled():
+                    self._woken -= 1
+                    self._wake()  # we were given a turn we will not take: pass it on
+                else:
+                    try:
+                        self._waiters.remove(fut)
+                    except ValueError:
+                        pass
+                raise
+            self._woken -= 1
+            if self.in_flight + self._woken < self.limit:
+                return
+            # the limit shrank while this waiter was being woken: queue again
 
     def _pace(self) -> float:
         """Seconds this dispatch waits for its turn when the limit is held down by 429s.
@@ -125,16 +132,20 @@ class AdaptiveLimiter:
         self._wake()
 
     def _wake(self) -> None:
-        free = self.limit - self.in_flight
-        if free <= 0:
-            return  # the common case after an acquire: nothing to hand out
-        # set_result only schedules the waiter, so the deque is not changed while it is walked
-        for fut in self._waiters:
-            if not fut.done():
-                fut.set_result(None)
-                free -= 1
-                if free <= 0:
-                    break
+        """Hand free slots to the waiters at the front of the queue, in order.
+
+        A woken waiter leaves the queue at once and its slot is counted as promised
+        (``_woken``) until it runs, so a wake-up costs one step per slot handed out, not a walk
+        over every waiter already woken."""
+        free = self.limit - self.in_flight - self._woken
+        waiters = self._waiters
+        while free > 0 and waiters:
+            fut = waiters.popleft()
+            if fut.done():  # cancelled while queued
+                continue
+            fut.set_result(None)
+            self._woken += 1
+            free -= 1
 
     # -- feedback ----------------------------------------------------------------
 

@@ -54,6 +54,8 @@ from tuieval.store import Store
 from tuieval.suite.model import Case, Suite, Template
 
 EventHandler = Callable[[Event], None]
+#: json.dumps(messages, ensure_ascii=False) with its encoder made once, not once per sample
+_encode_prompt = json.JSONEncoder(ensure_ascii=False).encode
 
 #: After a cancellation, how long the engine waits for its workers to unwind before it
 #: marks the run partial and returns anyway (a stuck socket must not hold the exit).
@@ -448,8 +450,6 @@ class Engine:
             if self.cache_only:
                 self.n_cache_missing += 1
                 raise _CacheMiss()
-        policy = BackoffPolicy(base_s=options.retry_base_s, cap_s=options.retry_cap_s,
-                               retry_after_cap_s=options.retry_cap_s)
         # A backend that enforces its total timeout keeps what arrived when it fires; only
         # one without (the simulators) gets the engine's clock.
         guard = None if getattr(backend, "enforces_total_timeout", False) else options.timeouts.total
@@ -467,8 +467,11 @@ class Engine:
                 on_attempt(attempt)
             t0 = time.perf_counter()
             try:
-                async with asyncio.timeout(guard):
+                if guard is None:  # the backend keeps its own clock: no second timer per request
                     result = await backend.complete(request, on_delta)
+                else:
+                    async with asyncio.timeout(guard):
+                        result = await backend.complete(request, on_delta)
                 error = None
             except TimeoutError:
                 error = RequestTimeout(f"total timeout ({options.timeouts.total:g}s)")
@@ -499,6 +502,8 @@ class Engine:
                 raise FatalRunError(self.fatal)
             if not error.retryable or attempt > options.max_retries:
                 break
+            policy = BackoffPolicy(base_s=options.retry_base_s, cap_s=options.retry_cap_s,
+                                   retry_after_cap_s=options.retry_cap_s)
             delay = backoff_delay(attempt, error.retry_after, policy)
             self.n_retries += 1
             if on_retry is not None:
@@ -593,7 +598,7 @@ def sample_row(run_id: str, item: "WorkItem", messages: list[dict[str, Any]], sc
     row: dict[str, Any] = {
         "run_id": run_id, "case_id": item.case.id, "template": item.template.id,
         "sample_index": item.key.sample_index, "dispatch_order": item.dispatch_order,
-        "prompt": json.dumps(messages, ensure_ascii=False), "attempts": attempts,
+        "prompt": _encode_prompt(messages), "attempts": attempts,
     }
     if error is None and result is not None:
         scores = [s.score(result.text, item.case.targets) for s in scorers]

@@ -68,8 +68,9 @@ class SampleWriter:
             self.flush()
         elif self._timer is None:
             self._timer = loop.call_later(self.max_delay_s, self._flush_quietly)
-        # Shielded: a worker cancelled while it waits leaves its row to the final flush.
-        return await asyncio.shield(done)
+        # A worker cancelled while it waits cancels only its own future: its row stays queued
+        # for the next (or the final) flush, which skips futures already done.
+        return await done
 
     def _flush_quietly(self) -> None:
         # From the timer: a failed commit is raised in the workers that wait for it, not here.

@@ -21,7 +21,6 @@ suggestion.
 
 from __future__ import annotations
 
-import difflib
 import re
 from decimal import Decimal
 from typing import Any, Callable
@@ -176,6 +175,7 @@ def build_extractor(name: str) -> BuiltinExtractor:
         return BuiltinExtractor(f"json_field:{path}", _json_field(path), _value_or_text, _value_or_text_equal)
     if key in _FAMILY:
         return _FAMILY[key]()
+    import difflib  # only for a suggestion in an error: not on every run's path
     close = difflib.get_close_matches(key, list(_FAMILY) + ["json_field"], n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""
     raise ValueError(f"unknown extractor {name!r}{hint}; one of {', '.join(EXTRACTOR_NAMES)}")

@@ -8,7 +8,6 @@ number". Type names are matched case-insensitively ("Numeric", "any-of" are acce
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Mapping
@@ -65,6 +64,7 @@ def _at(path: str, key: str) -> str:
 
 
 def _suggest(word: str, options: tuple[str, ...]) -> str:
+    import difflib  # only for a suggestion in an error: not on every run's path
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

@@ -6,7 +6,6 @@ any request and before a run row exists) apply the same rules.
 
 from __future__ import annotations
 
-import difflib
 from typing import Any, Callable, Iterable, Sequence
 
 from tuieval.suite import template as tpl
@@ -17,6 +16,7 @@ Report = Callable[..., None]  # (field path, message, line=None)
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """"; did you mean 'x'?" for the closest choice, or "" when nothing is close."""
+    import difflib  # only for a suggestion in an error: not on every run's path
     close = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 

@@ -35,31 +35,57 @@ GATE_METRICS = {"accuracy", "accuracy_ci_low", "majority_accuracy", "consistency
 
 
 class _Lines:
-    """Maps YAML field paths to line numbers, from the composed node tree."""
+    """Maps YAML field paths to line numbers, from the composed node tree.
+
+    The tree is walked on the first lookup: only a problem needs a line, so a valid suite of
+    thousands of inline cases (every `tuieval run`) never pays for the walk."""
 
     def __init__(self, node: yaml.Node | None) -> None:
-        self.lines: dict[tuple, int] = {}
-        if node is not None:
-            self._walk(node, ())
+        self._node = node
+        self._lines: dict[tuple, int] | None = None
+
+    @property
+    def lines(self) -> dict[tuple, int]:
+        if self._lines is None:
+            self._lines = {}
+            if self._node is not None:
+                self._walk(self._node, ())
+            self._node = None
+        return self._lines
 
     def _walk(self, node: yaml.Node, path: tuple) -> None:
-        self.lines[path] = node.start_mark.line + 1
+        lines = self._lines
+        assert lines is not None
+        lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 child = path + (key.value,)
-                self.lines[child] = key.start_mark.line + 1
+                lines[child] = key.start_mark.line + 1
                 self._walk(value, child)
-                self.lines[child] = key.start_mark.line + 1
+                lines[child] = key.start_mark.line + 1
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
                 self._walk(item, path + (i,))
 
+    def case_line(self, index: int) -> int | None:
+        """The line of ``cases[index]`` (what ``get(("cases", index))`` gives), read straight
+        from the node of that item instead of walking the whole tree first."""
+        node = self._node
+        if self._lines is None and isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == "cases":
+                    if isinstance(value, yaml.SequenceNode) and index < len(value.value):
+                        return value.value[index].start_mark.line + 1
+                    break
+        return self.get(("cases", index))
+
     def get(self, path: tuple) -> int | None:
+        lines = self.lines
         while path:
-            if path in self.lines:
-                return self.lines[path]
+            if path in lines:
+                return lines[path]
             path = path[:-1]
-        return self.lines.get(())
+        return lines.get(())
 
 
 def _field(path: tuple) -> str:
@@ -339,7 +365,7 @@ def _cases(data: dict, suite_path: Path, col: _Collector) -> list[Case]:
                 if not isinstance(item, dict):
                     col.add(("cases", i), "each case must be a mapping (id:, target:, metadata:, variables)")
                     continue
-                case = _case_from_mapping(item, i, col, ("cases", i), col.lines.get(("cases", i)))
+                case = _case_from_mapping(item, i, col, ("cases", i), col.lines.case_line(i))
                 if case:
                     cases.append(case)
     dataset = data.get("dataset")
