@@ -73,6 +73,8 @@ Options also read and write as attributes (``server.latency_ms = 60``), through 
 
 * ``slow_close_ms`` — after the terminal event (``[DONE]``, ``message_stop``) wait this long
   before ending the chunked body, as a slow proxy does;
+* ``stall_after_events`` + ``stall_ms`` — the same, once that many SSE events are written (a
+  stall at a known point of the answer, whatever the load);
 * ``stall_after_bytes`` + ``stall_ms`` — go silent for ``stall_ms`` once that many body
   bytes of a stream were written (a read-timeout probe);
 * ``stream_reply`` — how a *streamed* request is answered: ``"json"`` a whole JSON answer
@@ -265,6 +267,7 @@ _CONFIG_FIELDS = {
     "slow_close_ms": 0.0,
     "stall_after_bytes": None,
     "stall_ms": 0.0,
+    "stall_after_events": None,
     "stream_reply": None,
     "ratelimit_headers": False,
     "ratelimit_remaining": 100,
@@ -868,6 +871,7 @@ class ModelServer:
         tokens_per_s = cfg["tokens_per_s"]
         gap = 1.0 / tokens_per_s if tokens_per_s else 0.0
         stall_at, stalled, sent = cfg["stall_after_bytes"], False, 0
+        stall_after_events = cfg["stall_after_events"]
         for i, event in enumerate(events):
             if i == half and fault == "cut":
                 await asyncio.sleep(0.005)  # let the sent part arrive before the reset
@@ -875,7 +879,8 @@ class ModelServer:
                 return resp
             if i == half and fault == "malformed":
                 await resp.write(b'data: {"choices": [{"index": 0, "delta": {"content": "x"\n\n')
-            if stall_at is not None and not stalled and sent >= stall_at:
+            if not stalled and ((stall_at is not None and sent >= stall_at)
+                                or (stall_after_events is not None and i == stall_after_events)):
                 stalled = True
                 await asyncio.sleep(cfg["stall_ms"] / 1000.0)
             await resp.write(event)
