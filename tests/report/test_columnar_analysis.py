@@ -133,3 +133,26 @@ def test_html_page_reads_two_columns_yet_draws_what_the_rows_give(tmp_path):
         mine = [{k: s.get(k) for k in ("template", "sample_index", "answer", "correct", "latency_ms", "error")}
                 for s in rows if s["case_id"] == case["id"]]
         assert case["answers"] == mine[:ANSWERS_PER_CASE] and case["n_answers"] == len(mine) > 0
+
+
+def test_chart_arrays_from_columns_equal_those_from_rows(tmp_path):
+    """The charts' per-sample arrays stored with the report, made from the columns without a row
+    dictionary, hold what the row path makes (a stray case, errors, cached samples with no latency)."""
+    import numpy as np
+
+    from tuieval.report.stored import sample_arrays
+
+    db = tmp_path / "v.db"
+    run_id = _varied_run(db, "canonical")
+    with Store(str(db)) as store:
+        rows = store.analysis_samples(run_id)
+        columns = store.analysis_sample_columns(run_id)
+    fast, slow = sample_arrays(columns), sample_arrays(rows)
+    assert fast.case_ids == slow.case_ids and "stray" in fast.case_ids and len(fast.case_ids) == 60
+    for name in ("sample_case", "latency", "correct", "error"):
+        a, b = getattr(fast, name), getattr(slow, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True), name
+    # hand-checked against the rows themselves: the errors counted, cached latencies missing
+    assert int(fast.error.sum()) == sum(1 for s in rows if s["error"] is not None) > 0
+    assert int(np.isnan(fast.latency).sum()) == sum(1 for s in rows if s["latency_ms"] is None) > 0
+    assert not (fast.correct & fast.error).any()

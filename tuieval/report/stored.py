@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from tuieval.sample_columns import SampleColumns
 from tuieval.sample_rules import is_error
 from tuieval.store import Store
 from tuieval.store import report_parts
@@ -33,7 +34,10 @@ class SampleArrays:
 
 
 def sample_arrays(samples: Sequence[dict[str, Any]]) -> SampleArrays:
-    """The arrays of the analysis rows (Store.analysis_samples)."""
+    """The arrays of the analysis rows (Store.analysis_samples); from the columns themselves when
+    the rows are a SampleColumns (no dictionary per sample: a million of them cost seconds)."""
+    if isinstance(samples, SampleColumns):
+        return _column_arrays(samples)
     case_ids = sorted({s["case_id"] for s in samples})
     index = {c: i for i, c in enumerate(case_ids)}
     n = len(samples)
@@ -45,6 +49,22 @@ def sample_arrays(samples: Sequence[dict[str, Any]]) -> SampleArrays:
         correct=np.fromiter((s["correct"] for s in samples), dtype=bool, count=n),
         error=np.fromiter((is_error(s) for s in samples), dtype=bool, count=n),
     )
+
+
+def _column_arrays(samples: SampleColumns) -> SampleArrays:
+    """`sample_arrays` of columns: the same arrays, read with numpy (held to the row path by
+    tests/report/test_columnar_analysis.py)."""
+    case_col = samples.columns["case_id"]
+    n = len(samples)
+    if n == 0:
+        return SampleArrays(case_ids=[], sample_case=np.zeros(0, dtype=np.int64), latency=np.zeros(0),
+                            correct=np.zeros(0, dtype=bool), error=np.zeros(0, dtype=bool))
+    case_ids = sorted(set(case_col))
+    index = {c: i for i, c in enumerate(case_ids)}
+    return SampleArrays(case_ids=case_ids, sample_case=np.fromiter(map(index.__getitem__, case_col), dtype=np.int64,
+                                                                   count=n),
+                        latency=samples.floats("latency_ms").copy(), correct=samples.correct_mask.copy(),
+                        error=samples.errors.copy())
 
 
 def _pack(arrays: SampleArrays) -> dict[str, Any]:
