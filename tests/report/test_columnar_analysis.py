@@ -156,3 +156,25 @@ def test_chart_arrays_from_columns_equal_those_from_rows(tmp_path):
     assert int(fast.error.sum()) == sum(1 for s in rows if s["error"] is not None) > 0
     assert int(np.isnan(fast.latency).sum()) == sum(1 for s in rows if s["latency_ms"] is None) > 0
     assert not (fast.correct & fast.error).any()
+
+
+def test_clusters_written_back_only_where_they_changed(tmp_path):
+    """A second analysis rewrites no sample row whose stored cluster is already right, and
+    repairs one that is wrong; the stored clusters stay the reference's."""
+    db = tmp_path / "v.db"
+    run_id = _varied_run(db, "lexical")
+    with Store(str(db)) as store:
+        build(store, run_id, persist_clusters=True)
+        first = {(s["case_id"], s["template"], s["sample_index"]): s["cluster"] for s in store.analysis_samples(run_id)}
+        answered = [k for k, c in first.items() if c is not None]
+        assert len(answered) > 300
+        victim = answered[17]
+        store.conn.execute("UPDATE samples SET cluster = 99 WHERE run_id = ? AND case_id = ? AND template = ? "
+                           "AND sample_index = ?", (run_id, *victim))
+        updates: list[str] = []
+        store.conn.set_trace_callback(lambda sql: updates.append(sql) if sql.startswith("UPDATE samples") else None)
+        build(store, run_id, persist_clusters=True)
+        store.conn.set_trace_callback(None)
+        again = {(s["case_id"], s["template"], s["sample_index"]): s["cluster"] for s in store.analysis_samples(run_id)}
+    assert again == first
+    assert len(updates) == 1  # the repaired sample alone
