@@ -178,3 +178,18 @@ def test_clusters_written_back_only_where_they_changed(tmp_path):
         again = {(s["case_id"], s["template"], s["sample_index"]): s["cluster"] for s in store.analysis_samples(run_id)}
     assert again == first
     assert len(updates) == 1  # the repaired sample alone
+
+
+def test_analysis_cases_decode_every_case_metadata_as_get_case_does(tmp_path):
+    store = Store(str(tmp_path / "c.db"))
+    metas = [{}, {"lang": "ru", "tags": ["a", "b"]}, {"note": "Jürgen \u2028 \"quoted\"", "n": 1.5},
+             {"nested": {"x": [1, {"y": None}]}}, {"lang": "ja"}]
+    cases = [{"case_id": f"k{i}", "position": i, "vars": {}, "targets": ["1"], "metadata": m, "input_text": f"q{i}"}
+             for i, m in enumerate(metas)]
+    run_id = store.create_run({"suite": "m", "model": "demo/m", "samples_per_case": 1, "temperature": 0.0, "n_cases": 5,
+                               "n_templates": 1, "n_expected": 5}, cases)
+    got = store.analysis_cases(run_id)
+    assert [c["metadata"] for c in got] == metas
+    assert [c["metadata"] for c in got] == [store.get_case(run_id, f"k{i}")["metadata"] for i in range(5)]
+    assert [(c["case_id"], c["position"], c["input_text"]) for c in got] == [(f"k{i}", i, f"q{i}") for i in range(5)]
+    store.close()
