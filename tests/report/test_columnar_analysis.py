@@ -193,3 +193,18 @@ def test_analysis_cases_decode_every_case_metadata_as_get_case_does(tmp_path):
     assert [c["metadata"] for c in got] == [store.get_case(run_id, f"k{i}")["metadata"] for i in range(5)]
     assert [(c["case_id"], c["position"], c["input_text"]) for c in got] == [(f"k{i}", i, f"q{i}") for i in range(5)]
     store.close()
+
+
+def test_case_entries_encoded_as_json_dumps_encodes_them():
+    import json
+    import math
+
+    from tuieval.report.stored import _entry_encoder
+
+    encode = _entry_encoder()
+    entries = [{"id": "c1", "accuracy": 0.1 + 0.2, "x": float("nan"), "y": [math.inf, -math.inf, 1e-320, 10**20],
+                "text": "Jürgen \u2028 \"q\" \\ \x00 \ud800 日本", "nested": {"a": [None, True, False, {}]}},
+               {}, {"k": []}, {"1": 1, "2": [1.5, "ü"]}]
+    for e in entries:
+        assert encode(e) == json.dumps(e, ensure_ascii=False)
+    assert encode(entries[0]) == encode(entries[0])  # reusable
