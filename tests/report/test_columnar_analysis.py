@@ -158,12 +158,20 @@ def test_chart_arrays_from_columns_equal_those_from_rows(tmp_path):
     assert not (fast.correct & fast.error).any()
 
 
-def test_clusters_written_back_only_where_they_changed(tmp_path):
+@pytest.mark.parametrize("packed", [True, False])
+def test_clusters_written_back_only_where_they_changed(tmp_path, monkeypatch, packed):
     """A second analysis rewrites no sample row whose stored cluster is already right, and
-    repairs one that is wrong; the stored clusters stay the reference's."""
+    repairs one that is wrong; the stored clusters stay the reference's — written as one
+    statement over a packed JSON array, or one statement per sample where SQLite lacks it."""
+    import tuieval.store.db as db_module
+
+    monkeypatch.setattr(db_module, "_PACKED_UPDATE", packed and db_module._PACKED_UPDATE)
     db = tmp_path / "v.db"
     run_id = _varied_run(db, "lexical")
     with Store(str(db)) as store:
+        rows = store.analysis_samples(run_id)
+        cases = store.analysis_cases(run_id)
+        reference, _, _ = cluster_samples(store.get_run(run_id), rows, cases, "lexical")
         build(store, run_id, persist_clusters=True)
         first = {(s["case_id"], s["template"], s["sample_index"]): s["cluster"] for s in store.analysis_samples(run_id)}
         answered = [k for k, c in first.items() if c is not None]
@@ -173,11 +181,18 @@ def test_clusters_written_back_only_where_they_changed(tmp_path):
                            "AND sample_index = ?", (run_id, *victim))
         updates: list[str] = []
         store.conn.set_trace_callback(lambda sql: updates.append(sql) if sql.startswith("UPDATE samples") else None)
+        before = store.conn.total_changes
         build(store, run_id, persist_clusters=True)
+        changed = store.conn.total_changes - before
         store.conn.set_trace_callback(None)
         again = {(s["case_id"], s["template"], s["sample_index"]): s["cluster"] for s in store.analysis_samples(run_id)}
+        n_cluster_rows = len(store.get_clusters(run_id))
+    assert {k: c for k, c in first.items() if c is not None} == reference
     assert again == first
-    assert len(updates) == 1  # the repaired sample alone
+    assert len(updates) == 1  # one statement (packed) or the repaired sample's alone
+    # rows changed: the repaired sample, the cluster rows deleted and inserted again, the report's rows
+    report_rows = changed - 1 - 2 * n_cluster_rows
+    assert 0 < report_rows < 200
 
 
 def test_analysis_cases_decode_every_case_metadata_as_get_case_does(tmp_path):
