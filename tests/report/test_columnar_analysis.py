@@ -171,7 +171,7 @@ def test_clusters_written_back_only_where_they_changed(tmp_path, monkeypatch, pa
     with Store(str(db)) as store:
         rows = store.analysis_samples(run_id)
         cases = store.analysis_cases(run_id)
-        reference, _, _ = cluster_samples(store.get_run(run_id), rows, cases, "lexical")
+        reference, _, _ = cluster_samples(store.get_run(run_id), rows, cases, "lexical", store)
         build(store, run_id, persist_clusters=True)
         first = {(s["case_id"], s["template"], s["sample_index"]): s["cluster"] for s in store.analysis_samples(run_id)}
         answered = [k for k, c in first.items() if c is not None]

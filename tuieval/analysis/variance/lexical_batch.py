@@ -9,7 +9,7 @@ stacked groups together instead of once per group.
 Why the clusters stay exactly the per-group rule's although the float32 sums may be added in
 another order: a float32 dot product of two rows of length D (each of norm 1) is within
 γ_D = D·u/(1 − D·u), u = 2⁻²⁴, of the exact value whatever the order of its additions
-(Higham, *Accuracy and Stability of Numerical Algorithms*, §3.1), so the per-group product and
+(Higham, *Accuracy and Stability of Numerical Algorithms*, ch. 3), so the per-group product and
 the batched one differ by at most 2γ_D (< 1e-4 for D = 768). A pair whose batched similarity
 is farther than that from the threshold falls on the same side in both; a group with any pair
 closer than `MARGIN` is clustered by the per-group rule itself (rare: a tie with the
