@@ -32,6 +32,9 @@ the scoreboard filled in under 1 s from the stored report; the cases table not l
 `--before DIR` (a checkout of older code, e.g. `git archive COMMIT | tar -x -C DIR`) times the
 same three steps with that code too, on the same file, one after the other: the figures of a
 change measured side by side under the same load (the load average is printed).
+`--before DIR --interleave N` times only the analysis, the two codes in alternation N times
+each, every time on a fresh copy of the written run (with `--db/--run`: of that file), and
+prints medians of wall and CPU seconds.
 """
 
 from __future__ import annotations
@@ -276,6 +279,54 @@ def app_side_by_side(db: str, before_db: str, run_id: str, before: Path, repeat:
         print(f"| {key} | {mb:.3f} | {mt:.3f} | {ratio} |")
 
 
+def _fresh_copy(src: str, dst: str) -> None:
+    import shutil
+
+    for ext in ("", "-wal", "-shm"):
+        if os.path.exists(dst + ext):
+            os.remove(dst + ext)
+    shutil.copyfile(src, dst)
+
+
+def interleaved(args) -> int:
+    """The analysis of each size by the older code and this code in alternation, each time on a
+    fresh copy of the same written run (no clusters or report stored yet, as `tuieval run` leaves
+    it): wall and CPU seconds, peak RSS, medians over the repeats, and the load average."""
+    import statistics
+
+    if args.before is None:
+        raise SystemExit("--interleave needs --before DIR")
+    codes = [("before", args.before.resolve()), ("this", ROOT)]
+    print(f"load average at the start: {os.getloadavg()[0]:.1f} (1 min), cpus {os.cpu_count()}")
+    print("| samples | code | analyse s, median (runs) | cpu s, median (runs) | peak MB | load 1 min |")
+    print("|---:|---|---:|---:|---:|---:|")
+    sizes = [None] if args.db else [int(x) for x in args.sizes.split(",")]
+    for size in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            if args.db:
+                src, run_id, size = args.db, args.run, None
+            else:
+                src = os.path.join(tmp, "m.db")
+                run_id = write_run(src, size, args.samples)
+            work = os.path.join(tmp, "work.db")
+            got: dict[str, list[dict]] = {label: [] for label, _ in codes}
+            loads = []
+            for _ in range(args.interleave):
+                for label, code in codes:
+                    _fresh_copy(src, work)
+                    got[label].append(step(work, run_id, "analyse", code))
+                    loads.append(os.getloadavg()[0])
+            for label, _ in codes:
+                runs = got[label]
+                wall = [r["s"] for r in runs]
+                cpu = [r["cpu_s"] for r in runs]
+                name = f"{size:,}" if size else os.path.basename(src)
+                print(f"| {name} | {label} | {statistics.median(wall):.2f} ({', '.join(f'{w:.1f}' for w in wall)}) | "
+                      f"{statistics.median(cpu):.2f} ({', '.join(f'{c:.1f}' for c in cpu)}) | "
+                      f"{max(r['rss_mb'] for r in runs):.0f} | {min(loads):.1f}–{max(loads):.1f} |", flush=True)
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="10000,100000,1000000")
@@ -287,7 +338,12 @@ def main(argv=None) -> int:
     ap.add_argument("--before-db", help="with --db and --before: the same run as the older code stored it; "
                                         "the app step then runs with both codes, alternating")
     ap.add_argument("--repeat", type=int, default=3, help="rounds of the side-by-side app step")
+    ap.add_argument("--interleave", type=int, default=0, metavar="N",
+                    help="with --before: only the analysis, N times per code in alternation (before, this, "
+                         "before, this …), each on a fresh copy of the written run; medians printed")
     args = ap.parse_args(argv)
+    if args.interleave:
+        return interleaved(args)
     steps = args.steps.split(",")
     codes = [("this", ROOT)] + ([("before", args.before.resolve())] if args.before else [])
     print(f"load average at the start: {os.getloadavg()[0]:.1f} (1 min), cpus {os.cpu_count()}")

@@ -133,3 +133,93 @@ def test_html_page_reads_two_columns_yet_draws_what_the_rows_give(tmp_path):
         mine = [{k: s.get(k) for k in ("template", "sample_index", "answer", "correct", "latency_ms", "error")}
                 for s in rows if s["case_id"] == case["id"]]
         assert case["answers"] == mine[:ANSWERS_PER_CASE] and case["n_answers"] == len(mine) > 0
+
+
+def test_chart_arrays_from_columns_equal_those_from_rows(tmp_path):
+    """The charts' per-sample arrays stored with the report, made from the columns without a row
+    dictionary, hold what the row path makes (a stray case, errors, cached samples with no latency)."""
+    import numpy as np
+
+    from tuieval.report.stored import sample_arrays
+
+    db = tmp_path / "v.db"
+    run_id = _varied_run(db, "canonical")
+    with Store(str(db)) as store:
+        rows = store.analysis_samples(run_id)
+        columns = store.analysis_sample_columns(run_id)
+    fast, slow = sample_arrays(columns), sample_arrays(rows)
+    assert fast.case_ids == slow.case_ids and "stray" in fast.case_ids and len(fast.case_ids) == 60
+    for name in ("sample_case", "latency", "correct", "error"):
+        a, b = getattr(fast, name), getattr(slow, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True), name
+    # hand-checked against the rows themselves: the errors counted, cached latencies missing
+    assert int(fast.error.sum()) == sum(1 for s in rows if s["error"] is not None) > 0
+    assert int(np.isnan(fast.latency).sum()) == sum(1 for s in rows if s["latency_ms"] is None) > 0
+    assert not (fast.correct & fast.error).any()
+
+
+@pytest.mark.parametrize("packed", [True, False])
+def test_clusters_written_back_only_where_they_changed(tmp_path, monkeypatch, packed):
+    """A second analysis rewrites no sample row whose stored cluster is already right, and
+    repairs one that is wrong; the stored clusters stay the reference's — written as one
+    statement over a packed JSON array, or one statement per sample where SQLite lacks it."""
+    import tuieval.store.db as db_module
+
+    monkeypatch.setattr(db_module, "_PACKED_UPDATE", packed and db_module._PACKED_UPDATE)
+    db = tmp_path / "v.db"
+    run_id = _varied_run(db, "lexical")
+    with Store(str(db)) as store:
+        rows = store.analysis_samples(run_id)
+        cases = store.analysis_cases(run_id)
+        reference, _, _ = cluster_samples(store.get_run(run_id), rows, cases, "lexical", store)
+        build(store, run_id, persist_clusters=True)
+        first = {(s["case_id"], s["template"], s["sample_index"]): s["cluster"] for s in store.analysis_samples(run_id)}
+        answered = [k for k, c in first.items() if c is not None]
+        assert len(answered) > 300
+        victim = answered[17]
+        store.conn.execute("UPDATE samples SET cluster = 99 WHERE run_id = ? AND case_id = ? AND template = ? "
+                           "AND sample_index = ?", (run_id, *victim))
+        updates: list[str] = []
+        store.conn.set_trace_callback(lambda sql: updates.append(sql) if sql.startswith("UPDATE samples") else None)
+        before = store.conn.total_changes
+        build(store, run_id, persist_clusters=True)
+        changed = store.conn.total_changes - before
+        store.conn.set_trace_callback(None)
+        again = {(s["case_id"], s["template"], s["sample_index"]): s["cluster"] for s in store.analysis_samples(run_id)}
+        n_cluster_rows = len(store.get_clusters(run_id))
+    assert {k: c for k, c in first.items() if c is not None} == reference
+    assert again == first
+    assert len(updates) == 1  # one statement (packed) or the repaired sample's alone
+    # rows changed: the repaired sample, the cluster rows deleted and inserted again, the report's rows
+    report_rows = changed - 1 - 2 * n_cluster_rows
+    assert 0 < report_rows < 200
+
+
+def test_analysis_cases_decode_every_case_metadata_as_get_case_does(tmp_path):
+    store = Store(str(tmp_path / "c.db"))
+    metas = [{}, {"lang": "ru", "tags": ["a", "b"]}, {"note": "Jürgen \u2028 \"quoted\"", "n": 1.5},
+             {"nested": {"x": [1, {"y": None}]}}, {"lang": "ja"}]
+    cases = [{"case_id": f"k{i}", "position": i, "vars": {}, "targets": ["1"], "metadata": m, "input_text": f"q{i}"}
+             for i, m in enumerate(metas)]
+    run_id = store.create_run({"suite": "m", "model": "demo/m", "samples_per_case": 1, "temperature": 0.0, "n_cases": 5,
+                               "n_templates": 1, "n_expected": 5}, cases)
+    got = store.analysis_cases(run_id)
+    assert [c["metadata"] for c in got] == metas
+    assert [c["metadata"] for c in got] == [store.get_case(run_id, f"k{i}")["metadata"] for i in range(5)]
+    assert [(c["case_id"], c["position"], c["input_text"]) for c in got] == [(f"k{i}", i, f"q{i}") for i in range(5)]
+    store.close()
+
+
+def test_case_entries_encoded_as_json_dumps_encodes_them():
+    import json
+    import math
+
+    from tuieval.report.stored import _entry_encoder
+
+    encode = _entry_encoder()
+    entries = [{"id": "c1", "accuracy": 0.1 + 0.2, "x": float("nan"), "y": [math.inf, -math.inf, 1e-320, 10**20],
+                "text": "Jürgen \u2028 \"q\" \\ \x00 \ud800 日本", "nested": {"a": [None, True, False, {}]}},
+               {}, {"k": []}, {"1": 1, "2": [1.5, "ü"]}]
+    for e in entries:
+        assert encode(e) == json.dumps(e, ensure_ascii=False)
+    assert encode(entries[0]) == encode(entries[0])  # reusable

@@ -313,3 +313,19 @@ def test_normal_mixture_halfwidth_check_values():
     assert normal_mixture_halfwidth(1000, 100) == pytest.approx(0.0487, abs=1e-4)
     assert normal_mixture_halfwidth(400, 100) == pytest.approx(0.076, abs=1e-3)
     assert normal_mixture_halfwidth(400, 100) > wilson(200, 400)[1] - 0.5
+
+
+def test_per_task_pass_at_k_is_the_scalar_rule_task_by_task():
+    """The vectorised per-task pass@k / pass^k give each task exactly the scalar formula's value
+    (fuzzed tasks: several n, every c, including c = 0 and c = n)."""
+    import random
+
+    from tuieval.analysis.stats import pass_at_k, pass_hat_k, per_task_pass_at_k, per_task_pass_hat_k
+
+    rng = random.Random(3)
+    ns = [rng.choice([3, 5, 10, 12]) for _ in range(400)]
+    cs = [rng.randint(0, n) for n in ns]
+    for k in (1, 2, 3):
+        assert per_task_pass_at_k(ns, cs, k).tolist() == [pass_at_k(n, c, k) for n, c in zip(ns, cs)]
+        assert per_task_pass_hat_k(ns, cs, k).tolist() == [pass_hat_k(n, c, k) for n, c in zip(ns, cs)]
+    assert per_task_pass_at_k([], [], 1).size == 0

@@ -133,12 +133,19 @@ def _store_clusters(store: Store, run_id: str, method: str, samples, per_sample,
     """Write each sample's cluster (per_sample: aligned with `samples`, -1 for none) and the cluster rows."""
     from tuieval.sample_columns import SampleColumns
 
-    keep = (per_sample >= 0).tolist()
-    clusters = per_sample.tolist()
     if isinstance(samples, SampleColumns):
-        ids = samples.columns["id"]
-        store.write_cluster_ids(run_id, method, ((c, i) for c, i, k in zip(clusters, ids, keep) if k), rows)
+        import numpy as np
+
+        # only the samples whose stored cluster differs (each UPDATE rewrites a whole sample row),
+        # in row-id order (neighbouring rows share pages); NULL reads as NaN, unequal to any id
+        stored = samples.floats("cluster")
+        write = (per_sample >= 0) & (per_sample != stored)
+        ids = np.asarray(samples.columns["id"], dtype=np.int64)[write]
+        order = np.argsort(ids, kind="stable")
+        store.write_cluster_ids(run_id, method, zip(per_sample[write][order].tolist(), ids[order].tolist()), rows)
     else:
+        keep = (per_sample >= 0).tolist()
+        clusters = per_sample.tolist()
         store.write_clusters(run_id, method, {(s["case_id"], s["template"], int(s["sample_index"])): c
                                               for s, c, k in zip(samples, clusters, keep) if k}, rows)
 

@@ -54,6 +54,26 @@ _LEAN_SELECT = tuple(_LEAN_EXPR.get(c, c) for c in ANALYSIS_COLUMNS)
 LEAN_SELECT = _LEAN_SELECT  # the same expressions for the store's other modules (tuieval.store.shadow)
 
 
+#: a cluster id packed with its sample's row id into one JSON integer (write_cluster_ids): a
+#: cluster id is below the samples of one (case, template), far below 2²⁰; row ids below 2⁴³
+_CLUSTER_BITS = 20
+_CLUSTER_SPAN = 1 << _CLUSTER_BITS
+_MAX_PACKED_ID = 1 << (63 - _CLUSTER_BITS)
+
+
+def _packed_update_works() -> bool:
+    """UPDATE … FROM needs SQLite 3.33, json_each its JSON functions (built in since 3.38)."""
+    if sqlite3.sqlite_version_info < (3, 33, 0):
+        return False
+    try:
+        with sqlite3.connect(":memory:") as probe:
+            return probe.execute("SELECT COUNT(*) FROM json_each('[1, 2]')").fetchone()[0] == 2
+    except sqlite3.Error:
+        return False
+
+
+_PACKED_UPDATE = _packed_update_works()
+
 #: rows per fetch when reading a run's samples as columns: bounds the tuples alive at once
 _COLUMN_CHUNK = 65_536
 
@@ -327,9 +347,17 @@ class Store:
                           clusters: list[dict[str, Any]]) -> None:
         """`write_clusters` with each sample named by its row id (`analysis_sample_columns`' "id"):
         (cluster, id) pairs. The primary key finds each row, not the four-column unique index."""
+        pairs = list(sample_clusters)
         with self._transaction():
             self.conn.execute("DELETE FROM clusters WHERE run_id = ?", (run_id,))
-            self.conn.executemany("UPDATE samples SET cluster = ? WHERE id = ?", sample_clusters)
+            if _PACKED_UPDATE and all(0 <= c < _CLUSTER_SPAN and 0 <= i < _MAX_PACKED_ID for c, i in pairs):
+                # one statement over one JSON array of id·2²⁰ + cluster (json_each, UPDATE … FROM):
+                # SQLite walks the array itself instead of one bound statement per sample
+                packed = "[" + ",".join([str((i << _CLUSTER_BITS) | c) for c, i in pairs]) + "]"
+                self.conn.execute(f"UPDATE samples SET cluster = j.value & {_CLUSTER_SPAN - 1} FROM json_each(?) AS j "
+                                  f"WHERE samples.id = j.value >> {_CLUSTER_BITS}", (packed,))
+            else:
+                self.conn.executemany("UPDATE samples SET cluster = ? WHERE id = ?", pairs)
             self._insert_clusters(run_id, method, clusters)
 
     def _insert_clusters(self, run_id: str, method: str, clusters: list[dict[str, Any]]) -> None:
@@ -468,7 +496,15 @@ class Store:
         """What the analysis reads of each case, in suite order: no vars or targets to decode."""
         rows = self.conn.execute("SELECT case_id, position, metadata, input_text FROM cases WHERE run_id = ? "
                                  "ORDER BY position", (run_id,)).fetchall()
-        return [{"case_id": r[0], "position": r[1], "metadata": json.loads(r[2]), "input_text": r[3]} for r in rows]
+        if not rows:
+            return []
+        ids, positions, metadata, texts = zip(*rows)
+        # one JSON array decoded in one call: a call per case costs the decoder's set-up 100,000 times
+        decoded = json.loads("[" + ",".join(metadata) + "]")
+        if len(decoded) != len(rows):  # a text holding two values (not ours): decode one by one
+            decoded = [json.loads(m) for m in metadata]
+        return [{"case_id": c, "position": p, "metadata": m, "input_text": t}
+                for c, p, m, t in zip(ids, positions, decoded, texts)]
 
     def analysis_samples(self, run_id: str) -> list[dict[str, Any]]:
         """The sample columns the analysis reads, with the sample rules applied once

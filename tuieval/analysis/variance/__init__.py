@@ -6,6 +6,7 @@ into clusters that "mean the same thing", in tiers of increasing cost, one modul
     config         the suite's `variance:` block (VarianceConfig) and the tiers' names/defaults
     canonical      1. canonical — normalised exact match; what self-consistency uses (§1.2)
     lexical        2. lexical — character-3-gram + token cosine with number/negation guards
+    lexical_batch  the lexical rule for many groups of equal size at once (the same clusters)
     agglomerative  3. embeddings — agglomerative clustering of S = Ê·Êᵀ (complete | average)
     entailment     4. entailment — bidirectional entailment with a judge; hybrid's bands
     partition      the cluster-result shape, first-appearance numbering, the leader loop

@@ -22,11 +22,13 @@ from tuieval.analysis.variance.config import (DEFAULT_EMBEDDING_THRESHOLD, DEFAU
                                               RULES)
 from tuieval.analysis.variance.entailment import EntailmentOracle, Judge, hybrid_equivalence
 from tuieval.analysis.variance.lexical import LexicalFeatures, lexical_equivalence
+from tuieval.analysis.variance.lexical_batch import GroupGuards, lexical_clusters_stacked, stack_by_size
 from tuieval.analysis.variance.partition import leader_clusters
 
 __all__ = ["FEATURE_CHUNK", "cluster_groups"]
 
 FEATURE_CHUNK = 1024  # distinct answers featurised (or embedded) at once
+LEXICAL_CHUNK = 1 << 14  # the lexical tier's chunk: ~50 MB of float32 features
 
 
 @dataclass
@@ -51,23 +53,22 @@ class _Forms:
 
 def _forms(texts: Sequence[str | None], groups: np.ndarray) -> _Forms | None:
     n = len(texts)
-    # canonical forms, computed once per distinct raw string (answers repeat a lot)
-    raw_cache: dict[str, str] = {}
+    # canonical forms, computed once per distinct raw string (answers repeat a lot); the
+    # distinct strings in order of first appearance (dict.fromkeys), so canonical ids are
+    # numbered by first appearance as a loop over the answers would number them
     canon_id: dict[str, int] = {}
     canon: list[str] = []
-    cid = np.empty(n, dtype=np.int64)
-    for i, t in enumerate(texts):
+    raw_id: dict[str | None, int] = {None: -1}
+    for t in dict.fromkeys(texts):
         if t is None:
-            cid[i] = -1
             continue
-        c = raw_cache.get(t)
-        if c is None:
-            c = raw_cache[t] = canonical_answer(t)
+        c = canonical_answer(t)
         k = canon_id.get(c)
         if k is None:
             k = canon_id[c] = len(canon)
             canon.append(c)
-        cid[i] = k
+        raw_id[t] = k
+    cid = np.fromiter(map(raw_id.__getitem__, texts), dtype=np.int64, count=n)
     valid = np.flatnonzero(cid >= 0)
     if valid.size == 0:
         return None
@@ -86,18 +87,30 @@ def _forms(texts: Sequence[str | None], groups: np.ndarray) -> _Forms | None:
                   starts=starts, counts=counts)
 
 
-def _chunks(multi: np.ndarray, counts: np.ndarray) -> Iterator[np.ndarray]:
-    """Consecutive runs of the groups in `multi` holding ≤ FEATURE_CHUNK forms together
+def _chunks(multi: np.ndarray, counts: np.ndarray, size: int = FEATURE_CHUNK) -> Iterator[np.ndarray]:
+    """Consecutive runs of the groups in `multi` holding ≤ `size` forms together
     (a larger group is a chunk of its own), so memory stays bounded however many
     distinct answers the run has."""
+    if multi.size == 0:
+        return
+    # chunk ends from the running total of forms: the same cuts as adding group by group
+    total = np.cumsum(counts[multi])
     pos = 0
     while pos < multi.size:
-        total, end = 0, pos
-        while end < multi.size and (end == pos or total + counts[multi[end]] <= FEATURE_CHUNK):
-            total += int(counts[multi[end]])
-            end += 1
+        base = int(total[pos - 1]) if pos else 0
+        end = int(np.searchsorted(total, base + size, side="right"))
+        end = max(end, pos + 1)
         yield multi[pos:end]
         pos = end
+
+
+def _form_positions(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """starts[k] … starts[k] + counts[k] − 1 for every k, concatenated."""
+    counts = np.asarray(counts, dtype=np.int64)
+    if counts.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.repeat(np.asarray(starts, dtype=np.int64) - np.r_[0, np.cumsum(counts)[:-1]], counts) + \
+        np.arange(int(counts.sum()))
 
 
 def _check(method: str, judge: Judge | None, embed: Embed | None, linkage: str, rule: str) -> None:
@@ -167,7 +180,9 @@ def cluster_groups(texts: Sequence[str | None], groups: np.ndarray, method: str 
     if method != "canonical" and multi.size:
         tier = _Tier(method, texts, forms, threshold, linkage, judge, questions, rule, tau_low, tau_high,
                      embed if use_embed else None, bands, stats)
-        for chunk in _chunks(multi, forms.counts):
+        # the lexical tier clusters a chunk's groups stacked (lexical_batch), so larger chunks pay
+        size = LEXICAL_CHUNK if method == "lexical" else FEATURE_CHUNK
+        for chunk in _chunks(multi, forms.counts, size):
             tier.cluster_chunk(chunk, form_cluster)
         if method in ("entailment", "hybrid"):
             stats.update(tier.judge_counters())
@@ -196,9 +211,12 @@ class _Tier:
         f = self.forms
         feats = None
         if self.method in ("lexical", "hybrid") and self.embed is None:
-            need = np.unique(np.concatenate([f.form_canon[f.starts[g]: f.starts[g] + f.counts[g]] for g in chunk]))
+            need = np.unique(f.form_canon[_form_positions(f.starts[chunk], f.counts[chunk])])
             self.row_of[need] = np.arange(need.size)
-            feats = LexicalFeatures([f.canon[c] for c in need])
+            feats = LexicalFeatures([f.canon[c] for c in need.tolist()])
+        if self.method == "lexical":
+            self._lexical_stacked(chunk, feats, form_cluster)
+            return
         # the judge and the embedding model read an original answer, not the normalised form
         originals: dict[int, list[str]] = {}
         if self.method != "lexical":
@@ -209,6 +227,15 @@ class _Tier:
         for g in chunk.tolist():
             s, m = int(f.starts[g]), int(f.counts[g])
             form_cluster[s: s + m] = self._cluster_group(g, s, m, feats, originals.get(g), E, emb_row)
+
+    def _lexical_stacked(self, chunk: np.ndarray, feats: LexicalFeatures, form_cluster: np.ndarray) -> None:
+        """The chunk's groups clustered by size, stacked (lexical_batch: the per-group rule's clusters)."""
+        f = self.forms
+        guards = GroupGuards(feats)
+        for m, gs in stack_by_size(f.starts, f.counts, chunk).items():
+            pos = f.starts[gs][:, None] + np.arange(m)           # (G, m) form positions
+            ids, _ = lexical_clusters_stacked(feats, self.row_of[f.form_canon[pos]], self.threshold, guards)
+            form_cluster[pos] = ids
 
     def _embed_chunk(self, originals: dict[int, list[str]]) -> tuple[np.ndarray | None, dict[str, int]]:
         if self.embed is None:

@@ -1,0 +1,122 @@
+"""The lexical tier's rule applied to many groups at once: the same clusters as
+`leader_clusters(m, lexical_equivalence(...))` group by group, in numpy passes.
+
+Groups with the same number m of distinct forms are stacked, so one batched product gives
+every group's m × m similarities, the guards and the threshold become boolean arrays, and
+the leader loop (docs/statistics.md §1.2) runs once per position j = 0 … m−1 for all the
+stacked groups together instead of once per group.
+
+Why the clusters stay exactly the per-group rule's although the float32 sums may be added in
+another order: a float32 dot product of two rows of length D (each of norm 1) is within
+γ_D = D·u/(1 − D·u), u = 2⁻²⁴, of the exact value whatever the order of its additions
+(Higham, *Accuracy and Stability of Numerical Algorithms*, ch. 3), so the per-group product and
+the batched one differ by at most 2γ_D (< 1e-4 for D = 768). A pair whose batched similarity
+is farther than that from the threshold falls on the same side in both; a group with any pair
+closer than `MARGIN` is clustered by the per-group rule itself (rare: a tie with the
+threshold to four decimals).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from tuieval.analysis.variance.lexical import CONTAINMENT_MAX_TOKENS, LexicalFeatures, lexical_equivalence
+from tuieval.analysis.variance.partition import leader_clusters
+
+__all__ = ["MARGIN", "GroupGuards", "lexical_clusters_stacked"]
+
+_U = 2.0 ** -24
+#: twice γ_D for the feature width, with room to spare (see the module docstring)
+MARGIN = 1e-4
+STACK_FORMS = 1 << 15  # forms (rows of m) stacked at once: ~100 MB of float32 features at most
+
+
+class GroupGuards:
+    """The guards of `LexicalFeatures` as arrays over its rows, for comparing many pairs at once:
+    structured (JSON), negated, the number set as an id (0: no numbers), the token count."""
+
+    def __init__(self, feats: LexicalFeatures) -> None:
+        ids: dict[frozenset, int] = {frozenset(): 0}
+        self.numbers = np.fromiter((ids.setdefault(s, len(ids)) for s in feats.numbers), dtype=np.int64,
+                                   count=len(feats.numbers))
+        self.structured = np.asarray(feats.structured, dtype=bool)
+        self.negated = np.asarray(feats.negated, dtype=bool)
+        self.n_tokens = np.asarray(feats.n_tokens, dtype=np.int64)
+
+
+def _check_margin(width: int) -> None:
+    gamma = width * _U / (1 - width * _U)
+    if 2 * gamma >= MARGIN:  # a wider feature space would need a wider margin
+        raise AssertionError(f"MARGIN {MARGIN} too small for feature width {width}")
+
+
+def lexical_clusters_stacked(feats: LexicalFeatures, rows: np.ndarray, threshold: float,
+                             guards: GroupGuards | None = None) -> tuple[np.ndarray, int]:
+    """Cluster G groups of m forms each: rows[g] are group g's feature rows in sample order.
+
+    Returns (cluster ids, shape (G, m), numbered by first appearance; the number of groups that
+    were near the threshold and so clustered by the per-group rule)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    G, m = rows.shape
+    out = np.zeros((G, m), dtype=np.int64)
+    if G == 0 or m < 2:
+        return out, 0
+    _check_margin(feats.matrix.shape[1])
+    guards = guards or GroupGuards(feats)
+    per = max(1, STACK_FORMS // m)
+    exact = 0
+    for lo in range(0, G, per):
+        exact += _stacked(feats, guards, rows[lo: lo + per], threshold, out[lo: lo + per])
+    return out, exact
+
+
+def _stacked(feats: LexicalFeatures, guards: GroupGuards, rows: np.ndarray, threshold: float,
+             out: np.ndarray) -> int:
+    G, m = rows.shape
+    X = feats.matrix[rows]                                    # (G, m, D) float32
+    S = np.clip(np.matmul(X, X.transpose(0, 2, 1)), 0.0, 1.0)  # (G, m, m)
+    upper = np.triu(np.ones((m, m), dtype=bool), 1)           # pairs (leader r, later j), r < j
+    near = ((np.abs(S.astype(np.float64) - threshold) < MARGIN) & upper).any(axis=(1, 2))
+    similar = S >= threshold
+    num = guards.numbers[rows]
+    neg = guards.negated[rows]
+    struct = guards.structured[rows]
+    ok = ~(struct[:, :, None] | struct[:, None, :])
+    ok &= ~((num[:, :, None] > 0) & (num[:, None, :] > 0) & (num[:, :, None] != num[:, None, :]))
+    ok &= neg[:, :, None] == neg[:, None, :]
+    ok &= upper
+    eq = ok & similar
+    # containment, only where it can decide: guards pass, not similar, the shorter of ≤ 4 tokens
+    tok = guards.n_tokens[rows]
+    shorter = np.minimum(tok[:, :, None], tok[:, None, :])
+    ask = ok & ~similar & (shorter > 0) & (shorter <= CONTAINMENT_MAX_TOKENS) & ~near[:, None, None]
+    for g, r, j in zip(*(a.tolist() for a in np.nonzero(ask))):
+        if feats.contains(int(rows[g, r]), int(rows[g, j])):
+            eq[g, r, j] = True
+    # the leader loop for every group at once: item j joins the cluster of the first leader
+    # r < j it is equivalent to, else founds the next cluster
+    leader = np.zeros((G, m), dtype=bool)
+    leader[:, 0] = True
+    n_clusters = np.ones(G, dtype=np.int64)
+    out[:, 0] = 0
+    for j in range(1, m):
+        cand = eq[:, :j, j] & leader[:, :j]
+        joins = cand.any(axis=1)
+        first = cand.argmax(axis=1)
+        out[:, j] = np.where(joins, out[np.arange(G), first], n_clusters)
+        leader[:, j] = ~joins
+        n_clusters += ~joins
+    slow = np.flatnonzero(near)
+    for g in slow.tolist():
+        group_rows = rows[g].tolist()
+        out[g] = leader_clusters(m, lexical_equivalence(feats, group_rows, threshold))
+    return int(slow.size)
+
+
+def stack_by_size(starts: np.ndarray, counts: np.ndarray, chunk: Sequence[int]) -> dict[int, np.ndarray]:
+    """The groups of `chunk` by their number of forms: m → the groups (indices into starts/counts)."""
+    chunk = np.asarray(chunk, dtype=np.int64)
+    sizes = counts[chunk]
+    return {int(m): chunk[sizes == m] for m in np.unique(sizes).tolist()}
