@@ -38,9 +38,10 @@ import numpy as np
 
 from tuieval.analysis.drift import OTHER, compare_counts, chi2_homogeneity, under_covered
 from tuieval.analysis.shadow import is_refusal
-from tuieval.analysis.slices import NUMERIC_BINS, _is_number, derive_features, hashable
+from tuieval.analysis.slices import NUMERIC_BINS, _is_number, hashable
 from tuieval.analysis.stats import newcombe_diff_ci, wilson
 from tuieval.analysis.variance.canonical import canonical_answer
+from tuieval.traffic.features import LEVELS, derived_codes
 from tuieval.traffic.log import LogProblem, TrafficRecord, iter_log, lean_flat, parse_line, utc_iso
 
 SCHEMA = "tuieval.drift/1"
@@ -204,15 +205,29 @@ _PLAIN = (str, bool, type(None))
 def signatures(spec: FeatureSpec, texts: Sequence[str], metas: Sequence[Mapping[str, Any] | None],
                levels_seen: dict[str, set] | None = None) -> list[tuple]:
     """One tuple of levels per item, in `spec.keys` order."""
-    d = derive_features(texts)
-    derived = list(zip(*(d[k] for k in DERIVED)))
+    return [expand_key(k) for k in signature_keys(spec, texts, metas, levels_seen)]
+
+
+def expand_key(key: Any) -> tuple:
+    """The tuple of levels of a key from `signature_keys`."""
+    if key.__class__ is int:
+        return LEVELS[key]
+    return (*key[:-1], *LEVELS[key[-1]])
+
+
+def signature_keys(spec: FeatureSpec, texts: Sequence[str], metas: Sequence[Mapping[str, Any] | None],
+                   levels_seen: dict[str, set] | None = None) -> list:
+    """What the pass counts per item: its signature with the derived levels as one small int
+    (an index in `features.LEVELS`) — the metadata levels and that int in a tuple, or the int
+    alone when the suite has no metadata (`expand_key` gives the signature back)."""
+    codes = derived_codes(texts).tolist()
     keys = spec.metadata_keys
     if not keys:
-        return derived
+        return codes
     edges = spec.edges
     seen_sets = None if levels_seen is None else [levels_seen.setdefault(k, set()) for k in keys]
     out = []
-    for meta, drv in zip(metas, derived):
+    for meta, code in zip(metas, codes):
         if meta.__class__ is not dict:
             meta = meta if isinstance(meta, Mapping) else {}
         row = []
@@ -228,7 +243,8 @@ def signatures(spec: FeatureSpec, texts: Sequence[str], metas: Sequence[Mapping[
                     else:
                         seen.add(v)
             row.append(v)
-        out.append((*row, *drv))
+        row.append(code)
+        out.append(tuple(row))
     return out
 
 
@@ -372,6 +388,8 @@ def scan(records: Iterable[Any], spec: FeatureSpec, window: Window, total_lines:
             rows, bids = [], []
     if rows:
         _flush(spec, window, rows, bids, buckets, levels_seen, memo, state)
+    for bk in buckets.values():   # the counted keys as the signatures they stand for
+        bk.sigs = Counter({expand_key(k): c for k, c in bk.sigs.items()})
     return Scan(buckets, total_lines, records_n, problems, n_problems, no_ts, list(traffic_only), state["newest"],
                 state["dropped"], present)
 
@@ -387,7 +405,7 @@ def _flush(spec: FeatureSpec, window: Window, rows: list[Row], bids: list[int], 
     Time windows: the newest bucket is the batch's newest; buckets two windows older are dropped,
     and so are the batch's rows that would fall in them — the same rows and buckets a row-by-row
     pass drops (a bucket filled and then dropped counts as dropped either way)."""
-    sigs = signatures(spec, [r[1] for r in rows], [r[5] for r in rows], levels_seen)
+    sigs = signature_keys(spec, [r[1] for r in rows], [r[5] for r in rows], levels_seen)
     timed = window.kind == "time"
     groups: dict[int, list[int]] = {}
     if timed:
