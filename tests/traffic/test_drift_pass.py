@@ -216,3 +216,17 @@ def test_metadata_values_equal_across_types_are_not_taken_for_text(tmp_path):
         for sig, n in bk.sigs.items():
             levels[(type(sig[0]).__name__, sig[0])] += n
     assert levels == Counter({("str", "1"): 2, ("int", 1): 4})
+
+
+def test_problems_in_later_byte_ranges_keep_their_line_numbers(tmp_path):
+    # a time window reads the ranges without counting lines first: each numbers from 1 and its
+    # problems are renumbered after; the broken lines here sit in the second and third thirds
+    good = [json.dumps({"prompt": f"Who wrote report {i}?", "timestamp": 1_790_000_000 + i}) for i in range(300)]
+    lines = good[:150] + ["{broken"] + good[150:250] + ["", "[1]"] + good[250:] + ['{"prompt": ""}']
+    path = tmp_path / "t.jsonl"
+    path.write_text("\n".join(lines), encoding="utf-8")   # and no newline after the last line
+    want = [151, 253, len(lines)]   # "{broken", "[1]" (the blank line before it is no problem), the empty prompt
+    for workers in (1, 3):
+        got = d.scan_file(str(path), {}, SPEC, d.parse_window("1h"), workers=workers)
+        assert [ln for ln, _ in got.problems] == want
+        assert got.lines == len(lines) and got.records == 300

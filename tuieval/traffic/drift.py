@@ -358,7 +358,7 @@ def scan(records: Iterable[Any], spec: FeatureSpec, window: Window, total_lines:
 
 
 def scan_lines(fh, start: int, end: int | None, first_line: int, mapping: Mapping[str, tuple], spec: FeatureSpec,
-               window: Window, total_lines: int) -> Scan:
+               window: Window, total_lines: int | None) -> Scan:
     """`scan` of the lines of `fh` from byte `start` (a line start) to `end` (a line start, or
     None: the end of the file), numbered from `first_line` — read a block at a time, not a line.
 
@@ -369,8 +369,10 @@ def scan_lines(fh, start: int, end: int | None, first_line: int, mapping: Mappin
     white space around the value, a value that runs on to the next line, not JSON, another
     shape — is handed to `lean_rows` as its own bytes, so it is read (or reported) exactly as
     line by line.  A block that is not valid UTF-8, and every line under a field mapping, take
-    `lean_rows` too."""
-    p = _Pass(spec, window, total_lines)
+    `lean_rows` too.  `total_lines` None (a time window only, which buckets by time, not by line):
+    the Scan's `lines` are the lines read."""
+    assert total_lines is not None or window.kind == "time"
+    p = _Pass(spec, window, total_lines or 0)
     scan_once = json.JSONDecoder().scan_once
     L, P, R, S, K, M = (c.append for c in p.columns)
     add, problem, batch = p.add, p.problem, p.columns[0]
@@ -430,6 +432,9 @@ def scan_lines(fh, start: int, end: int | None, first_line: int, mapping: Mappin
             pos = nl + 1
     if rest:   # a last line without a newline
         slow([rest], line)
+        line += 1
+    if total_lines is None:   # a time window needs no line count ahead: the lines read are it
+        p.total = line - first_line
     return p.result()
 
 
@@ -691,8 +696,8 @@ PARALLEL_MIN_BYTES = 8 << 20
 MAX_WORKERS = 4
 
 
-def _ranges(path: str, parts: int) -> tuple[list[tuple[int, int, int]], int]:
-    """[(start byte, end byte, line number of the first line)] cut at line starts, and the line count."""
+def _cuts(path: str, parts: int) -> list[tuple[int, int, int]]:
+    """[(start byte, end byte, 1)]: the log cut at line starts into up to `parts` ranges."""
     size = os.path.getsize(path)
     cuts = [0]
     with open(path, "rb") as fh:
@@ -702,22 +707,26 @@ def _ranges(path: str, parts: int) -> tuple[list[tuple[int, int, int]], int]:
             pos = fh.tell()
             if cuts[-1] < pos < size:
                 cuts.append(pos)
-        cuts.append(size)
-        out, line = [], 1
-        for a, b in zip(cuts, cuts[1:]):
+    cuts.append(size)
+    return [(a, b, 1) for a, b in zip(cuts, cuts[1:])]
+
+
+def _ranges(path: str, parts: int) -> tuple[list[tuple[int, int, int]], int]:
+    """[(start byte, end byte, line number of the first line)] cut at line starts, and the line count."""
+    out, line, last = [], 1, b"\n"
+    with open(path, "rb") as fh:
+        for a, b, _ in _cuts(path, parts):
             out.append((a, b, line))
             fh.seek(a)
-            left, newlines, last = b - a, 0, b"\n"
+            left = b - a
             while left > 0:
                 chunk = fh.read(min(left, 1 << 20))
                 if not chunk:
                     break
-                newlines += chunk.count(b"\n")
+                line += chunk.count(b"\n")
                 last = chunk[-1:]
                 left -= len(chunk)
-            line += newlines
-    total = line - 1 + (0 if last == b"\n" or size == 0 else 1)
-    return out, total
+    return out, line - 1 + (0 if last == b"\n" else 1)
 
 
 def _scan_range(args) -> Scan:
@@ -761,20 +770,33 @@ def scan_file(path: str, mapping: Mapping[str, tuple], spec: FeatureSpec, window
     if str(path).endswith(".gz"):
         return scan(iter_log(path, mapping), spec, window, count_lines(path))
     if workers <= 1:
-        total = count_lines(path)
+        total = None if window.kind == "time" else count_lines(path)
         try:
             fh = open(path, "rb")
         except OSError:
             return scan(iter_log(path, mapping), spec, window, total)   # iter_log says what is wrong
         with fh:
             return scan_lines(fh, 0, None, 1, mapping, spec, window, total)
-    ranges, total = _ranges(path, workers)
+    if window.kind == "time":
+        # buckets by time: no line count ahead (a read of the whole log before the pass); each
+        # range numbers its lines from 1 and its problems are renumbered once the counts are back
+        ranges, total = _cuts(path, workers), None
+    else:
+        ranges, total = _ranges(path, workers)
     jobs = [(path, a, b, line, dict(mapping), spec, window, total) for a, b, line in ranges]
     if len(jobs) == 1:
         return _scan_range(jobs[0])
+    derived_codes(["É a Zoë", "x" * 600 + " É"])   # its tables built once, before the fork, not in each worker
     ctx = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
     with ProcessPoolExecutor(len(jobs), mp_context=ctx) as pool:
         parts = list(pool.map(_scan_range, jobs))
+    if total is None:
+        before = 0
+        for p in parts:
+            p.problems = [(ln + before, msg) for ln, msg in p.problems]
+            before += p.lines
+        for p in parts:
+            p.lines = before
     return merge_scans(parts, window)
 
 
