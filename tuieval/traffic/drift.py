@@ -374,8 +374,8 @@ def scan_lines(fh, start: int, end: int | None, first_line: int, mapping: Mappin
     assert total_lines is not None or window.kind == "time"
     p = _Pass(spec, window, total_lines or 0)
     scan_once = json.JSONDecoder().scan_once
-    L, P, R, S, K, M = (c.append for c in p.columns)
-    add, problem, batch = p.add, p.problem, p.columns[0]
+    L, G = p.lines.append, p.fields.append
+    add, problem, batch = p.add, p.problem, p.lines
 
     def slow(lines: list[bytes], first: int) -> None:
         for item in lean_rows(lines, first, mapping):
@@ -419,11 +419,7 @@ def scan_lines(fh, start: int, end: int | None, first_line: int, mapping: Mappin
                 got = lean_flat(obj)
             if got is not None:
                 L(line)
-                P(got[0])
-                R(got[1])
-                S(got[3])
-                K(got[2])
-                M(got[4])
+                G(got)
                 if len(batch) >= _BATCH:
                     p.flush()
             else:
@@ -454,8 +450,11 @@ class _Pass:
 
     def __init__(self, spec: FeatureSpec, window: Window, total_lines: int) -> None:
         self.spec, self.window, self.total = spec, window, total_lines
-        #: line, prompt, response, seconds or None, timestamp mark, metadata — one list each
-        self.columns: tuple[list, ...] = ([], [], [], [], [], [])
+        #: the rows read since the last flush: their line numbers, and (prompt, response,
+        #: timestamp mark, seconds or None, metadata) of each — what `lean_flat` returns
+        self.lines: list[int] = []
+        self.fields: list[tuple] = []
+        self.columns: tuple = ()   # during a flush: lines, prompts, responses, seconds, marks, metadata
         self.buckets: dict[int, Bucket] = {}
         self.problems: list[tuple[int, str]] = []
         self.n_problems = self.no_ts = self.records = 0
@@ -471,6 +470,7 @@ class _Pass:
         self.level_ids: dict[tuple, int] = {}
         self.id_levels: list[tuple] = []
         self.key_tuples: set[tuple] = set()
+        self.known_keys: set = set(self.key_set)   # the suite's keys and those noted in traffic_only
         # a short answer's refusal verdict and canonical form, by its text: answers repeat (most
         # traffic is answered from a small set), and canonicalising is most of a row's cost
         self.memo: dict[str, tuple[bool, str]] = {}
@@ -478,10 +478,10 @@ class _Pass:
     def add(self, row: Row) -> None:
         meta = row[5]
         if meta.__class__ is not dict:
-            row = (*row[:5], meta if isinstance(meta, Mapping) else {})
-        for col, v in zip(self.columns, row):
-            col.append(v)
-        if len(self.columns[0]) >= _BATCH:
+            meta = meta if isinstance(meta, Mapping) else {}
+        self.lines.append(row[0])
+        self.fields.append((row[1], row[2], row[4], row[3], meta))
+        if len(self.lines) >= _BATCH:
             self.flush()
 
     def problem(self, item: LogProblem) -> None:
@@ -499,10 +499,12 @@ class _Pass:
     # -- one batch ---------------------------------------------------------------------------
 
     def flush(self) -> None:
-        lines, prompts, resps, secs, marks, metas = self.columns
+        lines = self.lines
         n = len(lines)
         if not n:
             return
+        prompts, resps, marks, secs, metas = zip(*self.fields)
+        self.columns = (lines, prompts, resps, secs, marks, metas)
         self.records += n
         vals = self._metadata(metas)
         window = self.window
@@ -530,8 +532,9 @@ class _Pass:
             codes = derived_codes(prompts)
             keys = (np.asarray(self._meta_ids(vals), dtype=np.int64) * _NL + codes).tolist()
             self._count(list(idx), bids, keys)
-        for col in self.columns:
-            col.clear()
+        self.lines.clear()   # (in place: the reader holds their append methods)
+        self.fields.clear()
+        self.columns = ()
 
     def _metadata(self, metas: list) -> list[tuple]:
         """The suite's metadata values of each row (a tuple, None where missing); counts which
@@ -555,7 +558,8 @@ class _Pass:
                         if x is not None:
                             present[k] += 1
         only = self.traffic_only
-        if len(only) < 50:
+        # (a batch whose keys are all known — the usual case — is passed over by one set union)
+        if len(only) < 50 and not set().union(*metas) <= self.known_keys:
             done = self.key_tuples
             for kt in dict.fromkeys(map(tuple, metas)):   # each distinct key order once, in order
                 if kt in done:
@@ -564,6 +568,7 @@ class _Pass:
                 for k in kt:
                     if k not in self.key_set and len(only) < 50:
                         only.setdefault(str(k), None)
+            self.known_keys = self.key_set | set(only)
         return vals
 
     def _meta_ids(self, vals: list[tuple]) -> list[int]:
