@@ -2,6 +2,7 @@
 
 * `derive_features` (a batch, numpy tables) against the one-text rules: `len(text.split())` in
   the token estimate, the `\\d` regex, `has_non_ascii_name`, `detect_script`;
+* `tuieval.traffic.features` (what drift reads traffic prompts with) against `derive_features`;
 * `lean_rows` (no record built) against `iter_log` + `record_row`, line by line, on lines of
   every kind, good and bad;
 * a lone surrogate (a `\\ud800` escape in the log) is read, not a crash.
