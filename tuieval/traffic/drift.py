@@ -3,9 +3,11 @@
 One pass over the log (records from `tuieval.traffic.log.iter_log`) turns each prompt into
 its feature levels (the derived slices of tuieval.analysis.slices, plus the metadata keys
 the suite has) and counts each distinct combination of levels per *bucket*; memory is
-bounded by buckets × combinations, never by the number of lines.  A large plain (not gzipped)
-log is cut into byte ranges at line starts and read by several processes whose counts are
-added (`scan_file`, `merge_scans`).  Buckets are:
+bounded by buckets × combinations, never by the number of lines.  A plain log is read a block
+at a time, each line decoded in place by the JSON scanner (`scan_lines`), and counted in batches
+(`_Pass`: the derived features of a batch in one numpy pass, tuieval.traffic.features); a large
+one is cut into byte ranges at line starts and read by several processes whose counts are added
+(`scan_file`, `merge_scans`).  Buckets are:
 
 - `--window N` (lines): the last N lines are the current window, the N before it the
   previous one (the log's lines are counted first, a byte scan);
@@ -204,48 +206,70 @@ _PLAIN = (str, bool, type(None))
 
 def signatures(spec: FeatureSpec, texts: Sequence[str], metas: Sequence[Mapping[str, Any] | None],
                levels_seen: dict[str, set] | None = None) -> list[tuple]:
-    """One tuple of levels per item, in `spec.keys` order."""
-    return [expand_key(k) for k in signature_keys(spec, texts, metas, levels_seen)]
+    """One tuple of levels per item, in `spec.keys` order (with `levels_seen`, a key's values
+    beyond MAX_LEVELS count as OTHER, as in traffic)."""
+    levels = MetaLevels(spec, levels_seen)
+    ids = levels.ids(levels.values([m if m.__class__ is dict else (m if isinstance(m, Mapping) else {}) for m in metas]))
+    return [(*levels.levels[i], *LEVELS[c]) for i, c in zip(ids, derived_codes(texts).tolist())]
 
 
-def expand_key(key: Any) -> tuple:
-    """The tuple of levels of a key from `signature_keys`."""
-    if key.__class__ is int:
-        return LEVELS[key]
-    return (*key[:-1], *LEVELS[key[-1]])
+class MetaLevels:
+    """A row's metadata values (the suite's keys) → their levels (`FeatureSpec.meta_level`; when
+    capped, a key's new values beyond MAX_LEVELS as OTHER, the first seen first), as small ids:
+    `levels[id]` is the tuple of levels.  Levels are remembered by the values when those are all
+    text or missing (values of other types may compare equal across types: 1 == 1.0 == True)."""
 
+    def __init__(self, spec: FeatureSpec, levels_seen: dict[str, set] | None = None) -> None:
+        self.spec, self.keys = spec, list(spec.metadata_keys)
+        self.seen = levels_seen
+        self.memo: dict[tuple, int] = {}
+        self.level_ids: dict[tuple, int] = {}
+        self.levels: list[tuple] = []
 
-def signature_keys(spec: FeatureSpec, texts: Sequence[str], metas: Sequence[Mapping[str, Any] | None],
-                   levels_seen: dict[str, set] | None = None) -> list:
-    """What the pass counts per item: its signature with the derived levels as one small int
-    (an index in `features.LEVELS`) — the metadata levels and that int in a tuple, or the int
-    alone when the suite has no metadata (`expand_key` gives the signature back)."""
-    codes = derived_codes(texts).tolist()
-    keys = spec.metadata_keys
-    if not keys:
-        return codes
-    edges = spec.edges
-    seen_sets = None if levels_seen is None else [levels_seen.setdefault(k, set()) for k in keys]
-    out = []
-    for meta, code in zip(metas, codes):
-        if meta.__class__ is not dict:
-            meta = meta if isinstance(meta, Mapping) else {}
-        row = []
-        for j, k in enumerate(keys):
-            v = meta.get(k)
-            if v.__class__ not in _PLAIN or k in edges:
+    def values(self, metas: Sequence[Mapping[str, Any]]) -> list[tuple]:
+        """The suite's metadata values of each row (None where missing)."""
+        keys = self.keys
+        return [tuple(map(m.get, keys)) for m in metas] if keys else [()] * len(metas)
+
+    def ids(self, vals: list[tuple]) -> list[int]:
+        """The id of each row's levels, in row order (the first sight of a value decides its level)."""
+        get = self.memo.get
+        try:
+            ids = [get(v, -1) for v in vals]
+        except TypeError:   # an unhashable value somewhere in the batch
+            return [self.id(v) for v in vals]
+        if -1 in ids:
+            ids = [i if i >= 0 else self.id(v) for i, v in zip(ids, vals)]
+        return ids
+
+    def id(self, vals: tuple) -> int:
+        """The id of one row's levels."""
+        try:
+            got = self.memo.get(vals)
+        except TypeError:
+            got = None
+        if got is not None:
+            return got
+        spec, row = self.spec, []
+        for k, v in zip(self.keys, vals):
+            if v.__class__ not in _PLAIN or k in spec.edges:
                 v = spec.meta_level(k, v)
-            if seen_sets is not None:
-                seen = seen_sets[j]
+            if self.seen is not None:
+                seen = self.seen.setdefault(k, set())
                 if v not in seen:
                     if len(seen) >= MAX_LEVELS:
                         v = OTHER
                     else:
                         seen.add(v)
             row.append(v)
-        row.append(code)
-        out.append(tuple(row))
-    return out
+        levels = tuple(row)
+        mid = self.level_ids.get(levels)
+        if mid is None:
+            mid = self.level_ids[levels] = len(self.levels)
+            self.levels.append(levels)
+        if all(v is None or v.__class__ is str for v in vals):
+            self.memo[vals] = mid
+        return mid
 
 
 def level_counts(spec: FeatureSpec, sigs: Mapping[tuple, int]) -> dict[str, Counter]:
@@ -464,11 +488,7 @@ class _Pass:
         self.key_set = set(self.keys)
         self.traffic_only: dict[str, None] = {}
         self.present: Counter = Counter()
-        self.levels_seen: dict[str, set] = {}
-        # metadata values (all text or missing) → id; id → the levels they stand for
-        self.meta_memo: dict[tuple, int] = {}
-        self.level_ids: dict[tuple, int] = {}
-        self.id_levels: list[tuple] = []
+        self.meta = MetaLevels(spec, {})
         self.key_tuples: set[tuple] = set()
         self.known_keys: set = set(self.key_set)   # the suite's keys and those noted in traffic_only
         # a short answer's refusal verdict and canonical form, by its text: answers repeat (most
@@ -492,7 +512,7 @@ class _Pass:
     def result(self) -> Scan:
         self.flush()
         for bk in self.buckets.values():   # the counted keys as the signatures they stand for
-            bk.sigs = Counter({(*self.id_levels[k // _NL], *LEVELS[k % _NL]): c for k, c in bk.sigs.items()})
+            bk.sigs = Counter({(*self.meta.levels[k // _NL], *LEVELS[k % _NL]): c for k, c in bk.sigs.items()})
         return Scan(self.buckets, self.total, self.records, self.problems, self.n_problems, self.no_ts,
                     list(self.traffic_only), self.newest, self.dropped, self.present)
 
@@ -530,7 +550,7 @@ class _Pass:
                 prompts = [prompts[i] for i in idx]
                 vals = [vals[i] for i in idx]
             codes = derived_codes(prompts)
-            keys = (np.asarray(self._meta_ids(vals), dtype=np.int64) * _NL + codes).tolist()
+            keys = (np.asarray(self.meta.ids(vals), dtype=np.int64) * _NL + codes).tolist()
             self._count(list(idx), bids, keys)
         self.lines.clear()   # (in place: the reader holds their append methods)
         self.fields.clear()
@@ -540,7 +560,7 @@ class _Pass:
         """The suite's metadata values of each row (a tuple, None where missing); counts which
         rows carry each key, and notes the keys only traffic has (first seen first)."""
         keys = self.keys
-        vals = [tuple(map(m.get, keys)) for m in metas] if keys else [()] * len(metas)
+        vals = self.meta.values(metas)
         if keys:
             try:
                 seen = Counter(vals)
@@ -570,47 +590,6 @@ class _Pass:
                         only.setdefault(str(k), None)
             self.known_keys = self.key_set | set(only)
         return vals
-
-    def _meta_ids(self, vals: list[tuple]) -> list[int]:
-        """`_meta_id` of each row, in row order (the first sight of a value decides its level)."""
-        get = self.meta_memo.get
-        try:
-            ids = [get(v, -1) for v in vals]
-        except TypeError:   # an unhashable value somewhere in the batch
-            return [self._meta_id(v) for v in vals]
-        if -1 in ids:
-            ids = [i if i >= 0 else self._meta_id(v) for i, v in zip(ids, vals)]
-        return ids
-
-    def _meta_id(self, vals: tuple) -> int:
-        """The id of the levels of one row's metadata values (`FeatureSpec.meta_level`, new values
-        beyond MAX_LEVELS per key as OTHER) — remembered by the values when they are all text or
-        missing (values of other types may compare equal across types: 1 == 1.0 == True)."""
-        try:
-            got = self.meta_memo.get(vals)
-        except TypeError:
-            got = None
-        if got is not None:
-            return got
-        spec, row = self.spec, []
-        for k, v in zip(self.keys, vals):
-            if v.__class__ not in _PLAIN or k in spec.edges:
-                v = spec.meta_level(k, v)
-            seen = self.levels_seen.setdefault(k, set())
-            if v not in seen:
-                if len(seen) >= MAX_LEVELS:
-                    v = OTHER
-                else:
-                    seen.add(v)
-            row.append(v)
-        levels = tuple(row)
-        mid = self.level_ids.get(levels)
-        if mid is None:
-            mid = self.level_ids[levels] = len(self.id_levels)
-            self.id_levels.append(levels)
-        if all(v is None or v.__class__ is str for v in vals):
-            self.meta_memo[vals] = mid
-        return mid
 
     def _count(self, idx: list[int], bids: list[int], keys: list[int]) -> None:
         """Add the batch's bucketed rows (positions `idx` in the columns) to their buckets."""
