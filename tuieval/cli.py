@@ -335,7 +335,7 @@ def execute_run(store, engine, run_id: str, options, *, suite: str, resumed: boo
                    f"`tuieval run {suite} --resume {run_id}`", err=True)
         exit_code = EXIT_BAD_INPUT
     else:
-        exit_code = _finish_report(store, run_id, quiet)
+        exit_code = _finish_report(store, run_id, quiet, cache_only=engine.cache_only)
         if compare_base is not None:
             exit_code = max(exit_code, _compare_after_run(store, compare_base, compare_to, run_id, quiet))
     click.echo(run_id)
@@ -370,8 +370,9 @@ def _check_batchable(model: str) -> None:
 def _run_batch(store, engine, backend, run_id: str, suite: str, resumed: bool, poll_s: float,
                batch_size: int | None, quiet: bool, options=None, compare_base: str | None = None,
                compare_to: str | None = None) -> None:
-    """`run --batch`: submit, poll and store; then the judges (interactive, under --max-cost), the
-    report and --compare-to, as for an interactive run."""
+    """`run --batch`: submit, poll and store; the judges with a batch API as a second batch
+    (tuieval.batch.runner); then the other judges (interactive, under --max-cost), the report and
+    --compare-to, as for an interactive run."""
     from tuieval.batch.openai_api import BatchAPIError
     from tuieval.batch.runner import BatchOverBudget, BatchRunner
 
@@ -401,10 +402,12 @@ def _run_batch(store, engine, backend, run_id: str, suite: str, resumed: bool, p
         click.echo(f"warning: {problem}", err=True)
     if not quiet:
         click.echo(f"{out.status}: {out.n_done}/{out.n_total} samples, {out.n_errors} errors "
-                   f"({out.n_batches} batch(es) submitted)", err=True)
+                   f"({out.n_batches} batch(es) submitted"
+                   + (f", {out.n_judge_lines} judge requests among them" if out.n_judge_lines else "") + ")", err=True)
     if out.n_cache_missing:
-        click.echo(f"cache-only: {out.n_cache_missing} requests were not in the cache and were not submitted; run "
-                   f"{run_id} is partial; fetch them with `tuieval run {suite} --resume {run_id} --cache`", err=True)
+        click.echo(f"cache-only: {out.n_cache_missing} requests (answers or judge requests) were not in the cache "
+                   f"and were not submitted; run {run_id} is {out.status}; fetch them with "
+                   f"`tuieval run {suite} --resume {run_id} --cache`", err=True)
         click.echo(run_id)
         sys.exit(EXIT_BUDGET_STOPPED)
     if options is not None and out.status == "complete":
@@ -412,7 +415,7 @@ def _run_batch(store, engine, backend, run_id: str, suite: str, resumed: bool, p
         # interactive run's own ending; the engine has no sample left to send.
         execute_run(store, engine, run_id, options, suite=suite, resumed=True, quiet=quiet,
                     compare_base=compare_base, compare_to=compare_to)
-    code = _finish_report(store, run_id, quiet)
+    code = _finish_report(store, run_id, quiet, cache_only=engine.cache_only)
     click.echo(run_id)
     sys.exit(code)
 
@@ -592,14 +595,20 @@ def _headless_listener(store, run_id: str, progress):
     return listener
 
 
-def _finish_report(store, run_id: str, quiet: bool) -> int:
-    """Analyse the run, store its clusters, print a summary and apply the suite's gates."""
+def _finish_report(store, run_id: str, quiet: bool, cache_only: bool = False) -> int:
+    """Analyse the run, store its clusters, print a summary and apply the suite's gates
+    (under --cache-only the clustering's own requests are replayed from the cache too)."""
     from tuieval.gates import failed_gates
     from tuieval.report import ClusteringBackendError, build_report
+    from tuieval.report.endpoints import CacheOnlyMissing, replay_only
     from tuieval.report.formats import summary_lines
 
     try:
-        report = build_report(store, run_id, persist_clusters=True)
+        with replay_only(cache_only):
+            report = build_report(store, run_id, persist_clusters=True)
+    except CacheOnlyMissing as exc:
+        click.echo(f"tuieval: run {run_id} is stored but its report is not: {exc}", err=True)
+        return EXIT_BUDGET_STOPPED
     except ClusteringBackendError as exc:
         # the samples are stored; only the analysis needs the failing endpoint
         click.echo(f"tuieval: run {run_id} is stored but its report failed: {exc}", err=True)
@@ -650,18 +659,30 @@ def runs_command(db_path: str | None, as_json: bool) -> None:
               show_default=True)
 @click.option("--prices", "prices_path", type=click.Path(), default=None, metavar="FILE",
               help="Re-price the run with this YAML price table (laid over the shipped one).")
-def report_command(run_id: str, db_path: str | None, fmt: str, prices_path: str | None) -> None:
+@click.option("--cache-only", is_flag=True,
+              help="Replay the clustering's embedding and judge calls from the run's response cache; send nothing.")
+def report_command(run_id: str, db_path: str | None, fmt: str, prices_path: str | None, cache_only: bool) -> None:
     """Report on a run (RUN_ID or `latest`)."""
     from tuieval.report import ClusteringBackendError, build_report
+    from tuieval.report.endpoints import CacheOnlyMissing, replay_only
     from tuieval.report.formats import RENDERERS
 
     prices = price_table(prices_path) if prices_path else None
     store = _open_store(db_path, must_exist=True)
     rid = _resolve(store, run_id)
     if fmt == "html":
-        return _html_report(store, rid)
+        try:
+            with replay_only(cache_only):
+                return _html_report(store, rid)
+        except CacheOnlyMissing as exc:
+            click.echo(f"tuieval: {exc}", err=True)
+            sys.exit(EXIT_BUDGET_STOPPED)
     try:
-        report = build_report(store, rid, prices=prices)
+        with replay_only(cache_only):
+            report = build_report(store, rid, prices=prices)
+    except CacheOnlyMissing as exc:
+        click.echo(f"tuieval: {exc}", err=True)
+        sys.exit(EXIT_BUDGET_STOPPED)
     except ClusteringBackendError as exc:
         raise BadInput(str(exc)) from None
     click.echo(RENDERERS[fmt](report), nl=False)
@@ -673,8 +694,12 @@ def _html_report(store, run_id: str) -> None:
     from tuieval.report.formats.html import report_to_html
     from tuieval.report.page import run_page
 
+    from tuieval.report.endpoints import CacheOnlyMissing
+
     try:
         page = run_page(store, run_id)
+    except CacheOnlyMissing:
+        raise  # report --cache-only says what is missing, exit 3
     except ClusteringBackendError as exc:
         raise BadInput(str(exc)) from None
     click.echo(report_to_html(page), nl=False)

@@ -46,7 +46,8 @@ def test_each_distinct_string_is_sent_once_and_empty_strings_never(model_server)
     assert model_server.embedding_batches == [2, 1]  # "Paris" twice in one call counts once; "" not sent
     # tokens: the server's word counts, 1 + 4 for the first request and 1 for "Lyon"
     assert counters == {"requests": 2, "retries": 0, "texts_sent": 3, "cache_hits": 1, "tokens": 6,
-                        "tokens_estimated": 0, "cached_requests": 0}
+                        "tokens_estimated": 0, "cached_requests": 0,
+                        "missing_requests": 0, "missing_texts": 0}
     assert not a[3].any() and not a[4].any()  # blank answers: zero rows, similar to nothing
     np.testing.assert_array_equal(a[1], b[0])
     assert a[0] @ a[1] == pytest.approx(1 / np.sqrt(4))  # one shared word of 1 and 4
@@ -158,7 +159,7 @@ def test_judge_prompt_and_request_shape(model_server):
     assert model_server.prompt_counts[JUDGE_KEY] == 1
     # default server rule: canonical forms differ ("paris definitely paris" vs "paris")
     assert parse_judge_reply(reply) == ("contradiction", True)
-    assert judge.counters() == {"calls": 1, "requests": 1, "retries": 0}
+    assert judge.counters() == {"calls": 1, "requests": 1, "retries": 0, "cached_requests": 0, "missing_requests": 0}
     assert judge_messages("q", "a" * 50, "b", max_chars=10)[1]["content"].count("a") < 20
 
 
@@ -190,4 +191,5 @@ def test_judge_retries_server_errors(model_server):
     waits: list[float] = []
     judge = make_judge("openai-compatible/j", model_server.openai_base_url, sleep=waits.append)
     assert parse_judge_reply(judge("q", "x", "x"))[0] == "entailment"
-    assert judge.counters() == {"calls": 1, "requests": 3, "retries": 2} and len(waits) == 2
+    assert judge.counters() == {"calls": 1, "requests": 3, "retries": 2, "cached_requests": 0,
+                                "missing_requests": 0} and len(waits) == 2

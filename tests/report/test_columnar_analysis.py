@@ -82,7 +82,7 @@ def test_fast_path_report_and_clusters_equal_the_reference(tmp_path, method):
         assert list(columns) == rows and columns[5] == rows[5] and columns[-1] == rows[-1]
 
         cases = store.analysis_cases(run_id)
-        assignments, cluster_rows, stats = cluster_samples(run, rows, cases, method)
+        assignments, cluster_rows, stats = cluster_samples(run, rows, cases, method, None)
         reference = analyze_run(run, cases, rows, method=method, clusters=assignments, cluster_stats=stats)
 
         fast = build(store, run_id, persist_clusters=True).report

@@ -10,10 +10,12 @@ expired), `x-api-key` auth.
 Each GET of a batch advances it one step: validating → in_progress → finalizing → completed
 (or → expired when `expire` names some of its requests, → cancelled after a cancel). Answers
 follow the loopback model server's rule: "Answer: X" for the text X between << and >> of the
-last user message. Counters: `files_uploaded`, `batches_created`, `polls`, `lines_received`,
-`downloads`. Runs in its own thread and loop (aiohttp.web).
+last user message; a judge scorer's rubric prompt is graded by the model server's grader
+(`default_grade_rule`: PASS when the reference is inside the answer), so judges can go as a batch
+too. Counters: `files_uploaded`, `batches_created`, `polls`, `lines_received`, `grade_lines`
+(rubric lines answered), `downloads`. Runs in its own thread and loop (aiohttp.web).
 
-Prompt caching: `prompt_cache_read` / `prompt_cache_write` (default 0) report that many of each
+Prompt caching: `prompt_cache_read` / `prompt_cache_write` / `prompt_cache_write_1h` (default 0) report that many of each
 line's prompt tokens as read from (and, Anthropic, written to) the provider's prompt cache, in the
 usage shapes of tests.support.model_server (`openai_usage`, `anthropic_usage`).
 """
@@ -29,7 +31,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.support.model_server import anthropic_usage, openai_usage
+from tests.support.model_server import anthropic_usage, default_grade_rule, openai_usage, rubric_parts
 
 _KEY_RE = re.compile(r"<<(.*?)>>", re.S)
 STEPS = ("validating", "in_progress", "finalizing")
@@ -60,15 +62,21 @@ class BatchServer:
         self.polls = 0
         self.lines_received = 0
         self.downloads = 0
+        self.grade_lines = 0
         #: set when a batch is created (tests wait on it before killing a client)
         self.created = threading.Event()
         #: set at the first GET of a batch (its client has recorded the id by then)
         self.polled = threading.Event()
         #: answer POST /v1/batches only after this many seconds (a client killed mid-submission)
         self.hang_after_create_s = 0.0
+        #: while set, a batch of rubric judge lines stays in_progress however often it is polled
+        #: (a client killed while polling the judge batch); `judge_polled` is set at its first poll
+        self.hold_judges = False
+        self.judge_polled = threading.Event()
         #: prompt tokens of each answered line reported as read from / written to the prompt cache
         self.prompt_cache_read = 0
         self.prompt_cache_write = 0
+        self.prompt_cache_write_1h = 0  # of the written tokens, those to the one-hour cache (Anthropic)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -162,7 +170,7 @@ class BatchServer:
                 failed += 1
                 continue
             body = line["body"]
-            text = answer_for(body)
+            text = self._reply(body)
             prompt_tokens = max(1, len(json.dumps(body.get("messages", ""))) // 4)
             out.append({"id": f"req_{cid}", "custom_id": cid, "error": None, "response": {
                 "status_code": 200, "request_id": f"r_{cid}", "body": {
@@ -180,8 +188,28 @@ class BatchServer:
         batch["request_counts"] = {"total": len(batch["_lines"]), "completed": done, "failed": failed}
         batch["status"] = final
 
+    def _reply(self, body: dict[str, Any]) -> str:
+        """A rubric judge line's grade, else the echo answer."""
+        parts = rubric_parts(body)
+        if parts is None:
+            return answer_for(body)
+        self.grade_lines += 1
+        return default_grade_rule(parts)
+
+    def _judges_held(self, batch: dict[str, Any], bodies: list[dict[str, Any]]) -> bool:
+        """A judge batch polled while `hold_judges`: it stays where it is."""
+        if not bodies or rubric_parts(bodies[0]) is None:
+            return False
+        self.judge_polled.set()
+        if not self.hold_judges:
+            return False
+        if batch.get("status") == "validating":
+            batch["status"] = "in_progress"
+        return True
+
     def _cache_cfg(self) -> dict[str, int]:
-        return {"prompt_cache_read": self.prompt_cache_read, "prompt_cache_write": self.prompt_cache_write}
+        return {"prompt_cache_read": self.prompt_cache_read, "prompt_cache_write": self.prompt_cache_write,
+                "prompt_cache_write_1h": self.prompt_cache_write_1h}
 
     def _public(self, batch: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in batch.items() if not k.startswith("_")}
@@ -255,6 +283,8 @@ class BatchServer:
             batch = self.batches.get(request.match_info["id"])
             if batch is None:
                 return web.json_response({"error": {"message": "No such batch"}}, status=404)
+            if self._judges_held(batch, [line["body"] for line in batch["_lines"]]):
+                return web.json_response(self._public(batch))
             if batch["status"] == "cancelling":
                 self._finish(batch, "cancelled")
             elif batch["status"] in STEPS:
@@ -305,6 +335,8 @@ class BatchServer:
             if batch is None:
                 return web.json_response({"type": "error", "error": {"type": "not_found_error",
                                                                      "message": "no such batch"}}, status=404)
+            if self._judges_held(batch, [r["params"] for r in batch["_reqs"]]):
+                return web.json_response(self._m_public(batch))
             batch["_step"] += 1
             if batch["_step"] >= 2 and batch["processing_status"] == "in_progress":
                 lines, counts = [], {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
@@ -318,7 +350,7 @@ class BatchServer:
                             "type": "error", "error": {"type": "invalid_request_error", "message": "bad params"}}}})
                         counts["errored"] += 1
                     else:
-                        text = answer_for(params)
+                        text = self._reply(params)
                         lines.append({"custom_id": cid, "result": {"type": "succeeded", "message": {
                             "id": f"msg_{cid}", "type": "message", "role": "assistant", "model": params.get("model"),
                             "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",

@@ -90,7 +90,9 @@ Options also read and write as attributes (``server.latency_ms = 60``), through 
   ``prompt_tokens`` stays the whole prompt; Anthropic: ``cache_read_input_tokens`` and
   ``cache_creation_input_tokens``, ``input_tokens`` is what is left (as Anthropic counts), in
   whole answers, ``message_start`` and ``message_delta``; the embeddings usage always has
-  ``prompt_tokens`` (its word count);
+  ``prompt_tokens`` (its word count); ``prompt_cache_write_1h`` (Anthropic) says that this many
+  of the written tokens went to the one-hour cache, in ``usage.cache_creation``
+  (``ephemeral_5m_input_tokens``, ``ephemeral_1h_input_tokens``), as Anthropic now reports them;
 * ``fail_message`` — the error message of injected HTTP errors (default "injected HTTP N");
 * ``bucket_rate`` (requests/s) + ``bucket_capacity`` — **token-bucket mode**: a request
   finding the bucket empty gets a 429 with ``Retry-After`` (whole seconds, rounded up) and
@@ -269,6 +271,7 @@ _CONFIG_FIELDS = {
     "grade_latency_ms": 0.0,
     "prompt_cache_read": 0,
     "prompt_cache_write": 0,
+    "prompt_cache_write_1h": 0,
 }
 
 
@@ -917,6 +920,9 @@ def anthropic_usage(in_tokens: int, out_tokens: int, cfg: dict[str, Any] | None)
     usage: dict[str, Any] = {"input_tokens": in_tokens - read - write, "output_tokens": out_tokens}
     if read or write:
         usage.update(cache_read_input_tokens=read, cache_creation_input_tokens=write)
+    hour = min(write, int((cfg or {}).get("prompt_cache_write_1h") or 0))
+    if hour:
+        usage["cache_creation"] = {"ephemeral_5m_input_tokens": write - hour, "ephemeral_1h_input_tokens": hour}
     return usage
 
 

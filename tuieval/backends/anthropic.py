@@ -90,8 +90,10 @@ def take_usage(usage: Any, acc: StreamAccumulator, *, output: bool = True) -> No
     result). Anthropic's ``input_tokens`` leaves out the prompt tokens read from its cache
     (``cache_read_input_tokens``) and those written to it (``cache_creation_input_tokens``); they
     are added back so that input_tokens is the whole prompt, as OpenAI counts it, with the two
-    parts kept beside it to be priced at their own rates. A count an object leaves out keeps the
-    value an earlier event gave."""
+    parts kept beside it to be priced at their own rates. The writes are split by lifetime in
+    ``cache_creation`` (``ephemeral_5m_input_tokens``, ``ephemeral_1h_input_tokens``): the one-hour
+    part is kept as ``cache_write_1h_tokens`` (of ``cache_write_tokens``). A count an object leaves
+    out keeps the value an earlier event gave."""
     if not isinstance(usage, dict):
         return
     if output:
@@ -102,6 +104,14 @@ def take_usage(usage: Any, acc: StreamAccumulator, *, output: bool = True) -> No
     if read is not None:
         acc.cached_tokens = read
     write = as_int(usage.get("cache_creation_input_tokens"))
+    # the writes by lifetime: a one-hour write is priced higher than a five-minute one
+    split = usage.get("cache_creation")
+    if isinstance(split, dict):
+        five, hour = as_int(split.get("ephemeral_5m_input_tokens")), as_int(split.get("ephemeral_1h_input_tokens"))
+        if hour is not None:
+            acc.cache_write_1h_tokens = hour
+        if write is None and (five is not None or hour is not None):
+            write = (five or 0) + (hour or 0)
     if write is not None:
         acc.cache_write_tokens = write
     uncached = as_int(usage.get("input_tokens"))

@@ -45,6 +45,8 @@ class ChatResult:
     #: (priced at the cached-input rate) and those it wrote to it (Anthropic's cache writes).
     cached_tokens: int | None = None
     cache_write_tokens: int | None = None
+    #: Of cache_write_tokens, those written with Anthropic's one-hour lifetime (priced higher).
+    cache_write_1h_tokens: int | None = None
     #: What the server's rate-limit headers said on this response, if it sent any.
     rate_limit: RateLimitInfo | None = None
     #: Answered from the response cache (tuieval run --cache), not by the server just now.
@@ -113,6 +115,7 @@ class BackendError(Exception):
         self.input_tokens: int | None = None
         self.cached_tokens: int | None = None
         self.cache_write_tokens: int | None = None
+        self.cache_write_1h_tokens: int | None = None
         #: Set on timeouts: when the attempt was given up (a right-censored latency).
         self.latency_ms: float | None = None
         self.rate_limit: RateLimitInfo | None = None

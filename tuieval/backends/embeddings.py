@@ -16,6 +16,12 @@ after a run, outside the engine's event loop, so this client is a plain
   string is sent at most once.  Given a response cache (``cache``, a
   tuieval.engine.caching.EmbeddingCache: a run made with ``--cache``), a whole request
   already answered there is not sent again and costs nothing.
+* Replay only (``replay_only``, a report under ``--cache-only``): a request the response cache
+  does not hold is not sent; it is counted (``missing_requests``, ``missing_texts``) and its
+  strings get zero rows, so the caller can say what is missing (tuieval.report.endpoints).
+* Usage: given ``on_usage``, the client hands it its counters (what was spent since the last
+  hand-over) when it is closed — the one place embedding spending is recorded, whoever calls
+  the client (the report, export, the app's inspector, shadow).
 * Tokens: ``usage.prompt_tokens`` of each response is counted (``tokens``); a response
   without it has its inputs' tokens estimated from their length (about four characters a
   token, ``tokens_estimated``), so the cost section can price the embeddings.  Empty or whitespace-only strings are not sent (OpenAI
@@ -110,7 +116,8 @@ class EmbeddingClient(PostingClient):
                  timeouts: Timeouts | None = None, batch_size: int = DEFAULT_BATCH_SIZE, max_retries: int = 4,
                  backoff_base_s: float = 0.5, backoff_cap_s: float = 8.0, max_chars: int = DEFAULT_MAX_CHARS,
                  client: httpx.Client | None = None, field: str = "--model",
-                 sleep: Callable[[float], None] | None = None, cache: Any = None) -> None:
+                 sleep: Callable[[float], None] | None = None, cache: Any = None,
+                 on_usage: Callable[[dict[str, int]], None] | None = None, replay_only: bool = False) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be ≥ 1")
         self.endpoint = resolve_endpoint(spec, base_url, api_key_env=api_key_env, field=field, purpose="embeddings")
@@ -127,11 +134,27 @@ class EmbeddingClient(PostingClient):
         self.tokens = 0
         self.tokens_estimated = 0
         self.cached_requests = 0
+        self.on_usage = on_usage
+        self.replay_only = bool(replay_only)
+        self.missing_requests = 0
+        self.missing_texts = 0
+        self._handed_over: dict[str, int] = {}
 
     def counters(self) -> dict[str, int]:
         return {"requests": self.requests, "retries": self.retries, "texts_sent": self.texts_sent,
                 "cache_hits": self.cache_hits, "tokens": self.tokens, "tokens_estimated": self.tokens_estimated,
-                "cached_requests": self.cached_requests}
+                "cached_requests": self.cached_requests, "missing_requests": self.missing_requests,
+                "missing_texts": self.missing_texts}
+
+    def hand_over_usage(self) -> None:
+        """Give `on_usage` what was spent since the last hand-over (nothing when nothing was asked)."""
+        if self.on_usage is None:
+            return
+        now = self.counters()
+        delta = {k: v - self._handed_over.get(k, 0) for k, v in now.items()}
+        if delta["requests"] or delta["cached_requests"]:
+            self.on_usage(delta)
+        self._handed_over = now
 
     def _headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json", "accept": "application/json"}
@@ -139,9 +162,9 @@ class EmbeddingClient(PostingClient):
             headers["authorization"] = f"Bearer {self.endpoint.api_key}"
         return headers
 
-    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray | None:
         """One request (with retries) for `texts`, or its answer from the response cache: rows
-        in input order."""
+        in input order. None when replaying only and the cache does not hold it (not sent)."""
         body = {"model": self.endpoint.model, "input": list(texts)}
         n = len(texts)
         url = f"{self.endpoint.base_url}/embeddings"
@@ -150,6 +173,10 @@ class EmbeddingClient(PostingClient):
             if hit is not None:
                 self.cached_requests += 1
                 return hit[0]
+        if self.replay_only:
+            self.missing_requests += 1
+            self.missing_texts += n
+            return None
         matrix, counted = self._poster.post(url, self._headers(), body,
                                             lambda obj: (parse_embeddings(obj, n), usage_tokens(obj)))
         if counted is None:
@@ -174,6 +201,8 @@ class EmbeddingClient(PostingClient):
         for i in range(0, len(todo), self.batch_size):
             batch = todo[i: i + self.batch_size]
             matrix = self.embed_batch([t[: self.max_chars] for t in batch])
+            if matrix is None:  # replaying only, not in the cache: zero rows, counted as missing
+                continue
             if self._dim is None:
                 self._dim = int(matrix.shape[1])
             elif matrix.shape[1] != self._dim:
@@ -190,6 +219,7 @@ class EmbeddingClient(PostingClient):
         return out
 
     def close(self) -> None:
+        self.hand_over_usage()
         self._poster.close()
 
     def __enter__(self) -> EmbeddingClient:

@@ -226,6 +226,7 @@ class StreamAccumulator:
         "input_tokens",
         "cached_tokens",
         "cache_write_tokens",
+        "cache_write_1h_tokens",
         "ttft_ms",
         "end",
         "responded",
@@ -250,6 +251,7 @@ class StreamAccumulator:
         self.input_tokens: int | None = None
         self.cached_tokens: int | None = None
         self.cache_write_tokens: int | None = None
+        self.cache_write_1h_tokens: int | None = None
         self.ttft_ms: float | None = None
 
     def answer(self, piece: str) -> None:
@@ -301,6 +303,7 @@ class StreamAccumulator:
             input_tokens=self.input_tokens,
             cached_tokens=self.cached_tokens,
             cache_write_tokens=self.cache_write_tokens,
+            cache_write_1h_tokens=self.cache_write_1h_tokens,
             ttft_ms=self.ttft_ms,
             latency_ms=self.elapsed_ms(),
             rate_limit=self.rate_limit,
@@ -450,6 +453,7 @@ class HTTPChatBackend:
         if exc.input_tokens is None:
             exc.input_tokens = acc.input_tokens
             exc.cached_tokens, exc.cache_write_tokens = acc.cached_tokens, acc.cache_write_tokens
+            exc.cache_write_1h_tokens = acc.cache_write_1h_tokens
         if exc.kind == "timeout" and exc.latency_ms is None:
             exc.latency_ms = acc.elapsed_ms()
         if exc.rate_limit is None:

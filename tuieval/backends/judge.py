@@ -16,6 +16,11 @@ characters of the reply (`parse_judge_reply`) and counts replies it cannot read.
 * A leading ``<think>…</think>`` block (reasoning models that inline their thinking)
   is removed from the reply; a separate reasoning field is never read.
 * Each answer is cut to ``max_chars`` characters inside the prompt.
+* Given a response cache (``cache``, a tuieval.engine.caching.EntailmentCache: a run made with
+  ``--cache``), a request already answered there is not sent again; with ``replay_only`` (a
+  report under ``--cache-only``) one it does not hold is not sent at all: it is counted in
+  ``missing_requests`` and answered with an empty reply (read as unparsed), so the caller can
+  say what is missing.
 
 The prompt puts the question and the two answers inside ``<question>``, ``<premise>``
 and ``<hypothesis>`` tags, and both prompts contain :data:`JUDGE_MARKER` (the loopback
@@ -74,7 +79,8 @@ class ChatJudge(PostingClient):
     def __init__(self, spec: str, *, base_url: str | None = None, api_key_env: str | None = None,
                  timeouts: Timeouts | None = None, max_retries: int = 4, backoff_base_s: float = 0.5,
                  backoff_cap_s: float = 8.0, max_chars: int = DEFAULT_MAX_CHARS, client: httpx.Client | None = None,
-                 field: str = "--model", sleep: Callable[[float], None] | None = None) -> None:
+                 field: str = "--model", sleep: Callable[[float], None] | None = None, cache: Any = None,
+                 replay_only: bool = False) -> None:
         self.endpoint: Endpoint = resolve_endpoint(spec, base_url, api_key_env=api_key_env, field=field,
                                                    purpose="chat")
         self.spec = spec
@@ -82,9 +88,14 @@ class ChatJudge(PostingClient):
         self._poster = SyncJSONPoster(self.endpoint, client, timeouts=timeouts, max_retries=max_retries,
                                       backoff_base_s=backoff_base_s, backoff_cap_s=backoff_cap_s, sleep=sleep)
         self.calls = 0
+        self.response_cache = cache
+        self.replay_only = bool(replay_only)
+        self.cached_requests = 0
+        self.missing_requests = 0
 
     def counters(self) -> dict[str, int]:
-        return {"calls": self.calls, "requests": self.requests, "retries": self.retries}
+        return {"calls": self.calls, "requests": self.requests, "retries": self.retries,
+                "cached_requests": self.cached_requests, "missing_requests": self.missing_requests}
 
     def _request(self, messages: list[dict]) -> tuple[str, dict[str, str], dict[str, Any], Callable[[Any], str]]:
         ep = self.endpoint
@@ -108,7 +119,16 @@ class ChatJudge(PostingClient):
         self.calls += 1
         url, headers, body, parse = self._request(
             judge_messages(str(question or ""), str(premise), str(hypothesis), self.max_chars))
-        reply = self._poster.post(url, headers, body, parse)
+        reply = None if self.response_cache is None else self.response_cache.get(url, self.spec, body)
+        if reply is not None:
+            self.cached_requests += 1
+        elif self.replay_only:
+            self.missing_requests += 1
+            return ""
+        else:
+            reply = self._poster.post(url, headers, body, parse)
+            if self.response_cache is not None:
+                self.response_cache.put(url, self.spec, body, reply)
         return _THINK.sub("", reply).strip()
 
     def close(self) -> None:

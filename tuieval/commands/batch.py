@@ -29,7 +29,8 @@ def status_command(db_path: str | None, show_all: bool) -> None:
         return
     for b in rows:
         counts = b["counts"] or {}
-        click.echo(f"{b['run_id']}  {b['batch_id'] or '(not created)'}  {b['status']:<11} "
+        what = "" if (b.get("purpose") or "samples") == "samples" else f"  judges ({b.get('model')})"
+        click.echo(f"{b['run_id']}  {b['batch_id'] or '(not created)'}{what}  {b['status']:<11} "
                    f"{counts.get('completed', 0)}/{counts.get('total', b['n_requests'])} done, "
                    f"{counts.get('failed', 0)} failed  {'collected' if b['collected'] else 'open'}  {b['updated_at']}")
 

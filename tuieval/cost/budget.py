@@ -53,7 +53,7 @@ class Budget:
 
     def settle(self, input_tokens: int | None, output_tokens: int | None, *, prompt_text: str = "",
                answer_text: str | None = None, admitted: bool = True, cached_tokens: int | None = None,
-               cache_write_tokens: int | None = None) -> float:
+               cache_write_tokens: int | None = None, cache_write_1h_tokens: int | None = None) -> float:
         """Count one finished request's cost; returns it."""
         if admitted and self.in_flight > 0:
             self.in_flight -= 1
@@ -63,7 +63,8 @@ class Budget:
         if output_tokens is None:
             output_tokens = tokens_from_text(answer_text)
         dollars = self.price.cost(input_tokens, output_tokens, batch=self.batch, cached_tokens=cached_tokens,
-                                  cache_write_tokens=cache_write_tokens)
+                                  cache_write_tokens=cache_write_tokens,
+                                  cache_write_1h_tokens=cache_write_1h_tokens)
         self.spent += dollars
         self.n_costed += 1
         self.n_estimated += int(estimated)

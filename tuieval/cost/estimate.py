@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from tuieval.batch import judge_batchable
 from tuieval.cost.budget import CHARS_PER_TOKEN
 from tuieval.cost.prices import Price, PriceTable
 
@@ -110,7 +111,9 @@ def describe(est: Estimate) -> list[str]:
                      + (f"≤ {dollars(out)} output = ≤ {dollars(total)}" if out is not None else "output unbounded")
                      + f" ({rate})")
     for spec, n in sorted(est.judge_requests.items()):
-        lines.append(f"judge {spec}: {n:,} requests (their cost depends on the answers)")
+        # with --batch, a judge whose provider has a batch API is sent as a second batch (tuieval.batch.runner)
+        how = ", sent as a batch" if est.batch and judge_batchable(spec) else ""
+        lines.append(f"judge {spec}: {n:,} requests (their cost depends on the answers{how})")
     lines.append("no request was sent")
     return lines
 

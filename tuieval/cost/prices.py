@@ -1,5 +1,5 @@
 """The price table: US dollars per million input, output and cached-input tokens (and, for
-Anthropic, prompt-cache writes), per model.
+Anthropic, prompt-cache writes: five-minute and one-hour), per model.
 
 The defaults ship in `default_prices.yaml` with the date they were read; `--prices FILE` (same
 shape) overrides or adds models. A model spec matches its longest listed prefix, so a dated
@@ -32,6 +32,9 @@ class Price:
     output: float
     cached_input: float | None = None  # None: cached prompt tokens cost the input rate
     cache_write: float | None = None   # None: prompt tokens written to the cache cost the input rate
+    #: Anthropic's one-hour cache writes (2× input against 1.25× for five minutes); None: the
+    #: five-minute write rate (else the input rate), the nearest rate the table does state
+    cache_write_1h: float | None = None
     batch_discount: float = 0.0  # share taken off input and output in the provider's batch API
     simulated: bool = False
     source: str = ""
@@ -39,19 +42,25 @@ class Price:
 
     def cost(self, input_tokens: int | float | None, output_tokens: int | float | None, *,
              batch: bool = False, cached_tokens: int | float | None = None,
-             cache_write_tokens: int | float | None = None) -> float:
+             cache_write_tokens: int | float | None = None,
+             cache_write_1h_tokens: int | float | None = None) -> float:
         """Dollars for one request's tokens (missing counts as none).
 
         `input_tokens` is the whole prompt; `cached_tokens` of it were read from the provider's
-        prompt cache (the cached-input rate) and `cache_write_tokens` written to it (the
-        cache-write rate); the rest is priced at the input rate. The batch discount applies to
-        every part (both providers state that their cache prices stack with it)."""
+        prompt cache (the cached-input rate) and `cache_write_tokens` written to it, of which
+        `cache_write_1h_tokens` with the one-hour lifetime (the one-hour write rate; the rest at
+        the five-minute write rate); the rest of the prompt is priced at the input rate. The
+        batch discount applies to every part (both providers state that their cache prices
+        stack with it)."""
         cached = cached_tokens or 0
         written = cache_write_tokens or 0
+        hour = min(cache_write_1h_tokens or 0, written)
         plain = max(0.0, (input_tokens or 0) - cached - written)
+        write_5m = self.input if self.cache_write is None else self.cache_write
+        write_1h = write_5m if self.cache_write_1h is None else self.cache_write_1h
         dollars = (plain * self.input
                    + cached * (self.input if self.cached_input is None else self.cached_input)
-                   + written * (self.input if self.cache_write is None else self.cache_write)
+                   + (written - hour) * write_5m + hour * write_1h
                    + (output_tokens or 0) * self.output) / PER
         return dollars * (1.0 - self.batch_discount) if batch else dollars
 
@@ -100,16 +109,17 @@ def parse_table(data: Any, origin: str, base: dict[str, Price] | None = None) ->
             raise PriceError(f"{where}: expected a model spec provider/model (or a provider/ prefix)")
         if not isinstance(entry, dict):
             raise PriceError(f"{where}: expected {{input, output, cached_input}}")
-        unknown = set(entry) - {"input", "output", "cached_input", "cache_write", "simulated"}
+        unknown = set(entry) - {"input", "output", "cached_input", "cache_write", "cache_write_1h", "simulated"}
         if unknown:
             raise PriceError(f"{where}.{sorted(unknown)[0]}: unknown field (input, output, cached_input, "
-                             "cache_write)")
+                             "cache_write, cache_write_1h)")
         out[model] = Price(
             model=model,
             input=_number(entry.get("input"), f"{where}.input", required=True),
             output=_number(entry.get("output"), f"{where}.output", required=True),
             cached_input=_number(entry.get("cached_input"), f"{where}.cached_input", required=False),
             cache_write=_number(entry.get("cache_write"), f"{where}.cache_write", required=False),
+            cache_write_1h=_number(entry.get("cache_write_1h"), f"{where}.cache_write_1h", required=False),
             batch_discount=float(discounts.get(model.split("/", 1)[0], 0.0)),
             simulated=bool(entry.get("simulated", False)),
             source=str(data.get("source") or origin),

@@ -63,7 +63,8 @@ def _dollars(price: Price | None, input_tokens: float, output_tokens: float, bat
     row = row or {}
     return None if price is None else price.cost(input_tokens, output_tokens, batch=batch,
                                                  cached_tokens=row.get("cached_tokens"),
-                                                 cache_write_tokens=row.get("cache_write_tokens"))
+                                                 cache_write_tokens=row.get("cache_write_tokens"),
+                                                 cache_write_1h_tokens=row.get("cache_write_1h_tokens"))
 
 
 def stored_cost(store, run: Mapping[str, Any], prices: Mapping[str, Price | None]) -> dict[str, Any]:
@@ -73,8 +74,8 @@ def stored_cost(store, run: Mapping[str, Any], prices: Mapping[str, Price | None
     batch = bool((run.get("config") or {}).get("batch"))
     price = prices.get(run["model"])
     per_case: dict[str, float] = {}
-    tokens = {"input": 0, "output": 0, "cached_input": 0, "cache_write": 0, "n_requests": 0, "n_estimated": 0,
-              "n_cached": 0}
+    tokens = {"input": 0, "output": 0, "cached_input": 0, "cache_write": 0, "cache_write_1h": 0, "n_requests": 0,
+              "n_estimated": 0, "n_cached": 0}
     model_total = 0.0
     for row in store.token_usage(run["id"]):
         est_in = row["uncounted_prompt_chars"] / CHARS_PER_TOKEN
@@ -86,6 +87,7 @@ def stored_cost(store, run: Mapping[str, Any], prices: Mapping[str, Price | None
         tokens["n_cached"] += row["n_cached"] or 0
         tokens["cached_input"] += row["cached_tokens"]
         tokens["cache_write"] += row["cache_write_tokens"]
+        tokens["cache_write_1h"] += row["cache_write_1h_tokens"]
         d = _dollars(price, row["input_tokens"] + est_in, row["output_tokens"] + est_out, batch, row)
         if d is not None:
             per_case[row["case_id"]] = per_case.get(row["case_id"], 0.0) + d
@@ -94,14 +96,16 @@ def stored_cost(store, run: Mapping[str, Any], prices: Mapping[str, Price | None
     for row in store.judge_token_usage(run["id"]):
         j = judges.setdefault(row["judge"], {"n_requests": 0, "input_tokens": 0, "output_tokens": 0,
                                              "cached_input_tokens": 0, "cache_write_tokens": 0,
-                                             "n_uncounted": 0, "dollars": 0.0})
+                                             "cache_write_1h_tokens": 0, "n_uncounted": 0, "dollars": 0.0})
         j["n_requests"] += row["n"]
         j["input_tokens"] += row["input_tokens"]
         j["output_tokens"] += row["output_tokens"]
         j["cached_input_tokens"] += row["cached_tokens"]
         j["cache_write_tokens"] += row["cache_write_tokens"]
+        j["cache_write_1h_tokens"] += row["cache_write_1h_tokens"]
         j["n_uncounted"] += row["n_uncounted"] or 0
-        d = _dollars(prices.get(row["judge"]), row["input_tokens"], row["output_tokens"], False, row)
+        # a judge request answered in a provider batch (tuieval.batch) is priced with its discount
+        d = _dollars(prices.get(row["judge"]), row["input_tokens"], row["output_tokens"], bool(row.get("batched")), row)
         if d is not None:
             j["dollars"] += d
             per_case[row["case_id"]] = per_case.get(row["case_id"], 0.0) + d

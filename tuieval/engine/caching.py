@@ -2,7 +2,11 @@
 and the conversion between a cached row and a ChatResult.
 
 Embedding requests (the clustering's embeddings tier) go through `EmbeddingCache`, keyed by the
-same rule with one draw index for all (an embedding is not a draw).
+same rule with one draw index for all (an embedding is not a draw). The entailment judge of the
+entailment and hybrid tiers goes through `EntailmentCache`, keyed by the same rule too: its
+draw index is one for all as well, because the clustering asks it each ordered pair of answers
+once, at temperature 0 (the question and both answers are in the body, so two pairs never share
+a key).
 
 The key covers what decides the answer — the endpoint, the model, the whole request body the
 backend would send (never its headers, which hold the key) — plus the draw index: the sample
@@ -89,6 +93,26 @@ class EmbeddingCache:
 
     def close(self) -> None:
         self.cache.close()
+
+
+#: The draw index of an entailment judge request: one per body (see the module docstring).
+ENTAILMENT_DRAW = "entailment"
+
+
+class EntailmentCache:
+    """The response cache as the entailment judge asks it (tuieval.backends.judge.ChatJudge):
+    one entry per judge request, keyed by its endpoint, model and whole body; the raw reply is
+    kept (the analysis reads it as it would a fresh one)."""
+
+    def __init__(self, cache: Any) -> None:
+        self.cache = cache
+
+    def get(self, url: str, spec: str, body: dict[str, Any]) -> str | None:
+        hit = self.cache.get(body_key(url, spec, body, ENTAILMENT_DRAW))
+        return None if hit is None else hit["text"]
+
+    def put(self, url: str, spec: str, body: dict[str, Any], reply: str) -> None:
+        self.cache.put(body_key(url, spec, body, ENTAILMENT_DRAW), url, spec, ENTAILMENT_DRAW, {"text": reply})
 
 
 def result_from_row(row: dict[str, Any]) -> ChatResult:

@@ -113,13 +113,15 @@ def judgement_row(run_id: str, scorer: JudgeScorer, job: JudgeJob, unit: Unit, r
         row.update(reply=result.text, reasoning=grade.reasoning or None, grade=grade.grade, score=grade.score,
                    parsed=grade.parsed, problem=grade.problem, latency_ms=result.latency_ms or latency_ms,
                    input_tokens=result.input_tokens, output_tokens=result.output_tokens, cached=result.cached,
-                   cached_tokens=result.cached_tokens, cache_write_tokens=result.cache_write_tokens)
+                   cached_tokens=result.cached_tokens, cache_write_tokens=result.cache_write_tokens,
+                   cache_write_1h_tokens=result.cache_write_1h_tokens)
     else:
         row.update(reply=getattr(error, "partial_text", None) or None, parsed=False, problem="request failed",
                    error=error.reason, error_kind=error.kind, input_tokens=getattr(error, "input_tokens", None),
                    output_tokens=getattr(error, "output_tokens", None),
                    cached_tokens=getattr(error, "cached_tokens", None),
-                   cache_write_tokens=getattr(error, "cache_write_tokens", None))
+                   cache_write_tokens=getattr(error, "cache_write_tokens", None),
+                   cache_write_1h_tokens=getattr(error, "cache_write_1h_tokens", None))
     return row
 
 

@@ -377,7 +377,8 @@ class Engine:
             if price is not None:
                 self.budget.add(price.cost(row.get("input_tokens"), row.get("output_tokens"),
                                            cached_tokens=row.get("cached_tokens"),
-                                           cache_write_tokens=row.get("cache_write_tokens")))
+                                           cache_write_tokens=row.get("cache_write_tokens"),
+                                           cache_write_1h_tokens=row.get("cache_write_1h_tokens")))
         self.on_event(JudgeFinished(job.key, row, self.n_judge_done, self.n_judge_total))
 
     async def call(self, backend: ModelBackend, request: ChatRequest, options: RunOptions) -> "_Outcome":
@@ -508,10 +509,12 @@ class Engine:
             elif error is None:
                 self.budget.settle(row["input_tokens"], row["output_tokens"], prompt_text=row["prompt"],
                                    answer_text=row["response"], cached_tokens=row["cached_tokens"],
-                                   cache_write_tokens=row["cache_write_tokens"])
+                                   cache_write_tokens=row["cache_write_tokens"],
+                                   cache_write_1h_tokens=row["cache_write_1h_tokens"])
             else:  # a failed request is billed for what the server counted, if anything
                 self.budget.settle(row["input_tokens"] or 0, row["output_tokens"] or 0,
-                                   cached_tokens=row["cached_tokens"], cache_write_tokens=row["cache_write_tokens"])
+                                   cached_tokens=row["cached_tokens"], cache_write_tokens=row["cache_write_tokens"],
+                                   cache_write_1h_tokens=row["cache_write_1h_tokens"])
             self._budget_changed()
         stored = await self.writer.add(row)
         if stored:
@@ -566,7 +569,7 @@ def sample_row(run_id: str, item: "WorkItem", messages: list[dict[str, Any]], sc
             ttft_ms=result.ttft_ms if latency_ms is not None else None,
             output_tokens=result.output_tokens, input_tokens=result.input_tokens,
             cached_tokens=result.cached_tokens, cache_write_tokens=result.cache_write_tokens,
-            finish_reason=result.finish_reason, cached=result.cached,
+            cache_write_1h_tokens=result.cache_write_1h_tokens, finish_reason=result.finish_reason, cached=result.cached,
         )
     else:
         assert error is not None
@@ -576,6 +579,7 @@ def sample_row(run_id: str, item: "WorkItem", messages: list[dict[str, Any]], sc
             error_kind=error.kind, ttft_ms=error.ttft_ms,
             output_tokens=error.output_tokens, input_tokens=error.input_tokens,
             cached_tokens=error.cached_tokens, cache_write_tokens=error.cache_write_tokens,
+            cache_write_1h_tokens=error.cache_write_1h_tokens,
             # A timeout is right-censored at the time we gave up: keep it for tail statistics.
             latency_ms=(error.latency_ms or latency_ms) if timed_out else None,
         )

@@ -190,13 +190,14 @@ def _perturbation_section(run: dict[str, Any], cases: list[dict[str, Any]],
     the variance's clustering fails: ClusteringBackendError naming the setting)."""
     from tuieval.analysis.perturbations import has_perturbed_copies, perturbation_analysis
     from tuieval.analysis.variance.config import REMOTE_METHODS
-    from tuieval.report.endpoints import Endpoints, clustering_error
+    from tuieval.report.endpoints import Endpoints, clustering_error, usage_recorder
 
     if not has_perturbed_copies(cases):
         return None
     var = VarianceConfig.from_run(run)
     method = var.effective_method
-    with Endpoints(var, method, (run.get("config") or {}).get("response_cache")) as ep:
+    usage = usage_recorder(store, run["id"], "perturbations") if store is not None else None
+    with Endpoints(var, method, (run.get("config") or {}).get("response_cache"), usage=usage) as ep:
         try:
             section = perturbation_analysis(cases, samples, method=method, threshold=var.threshold, judge=ep.judge,
                                             embed=ep.embed, tier=var.tier_args)
@@ -204,9 +205,6 @@ def _perturbation_section(run: dict[str, Any], cases: list[dict[str, Any]],
             if method not in REMOTE_METHODS:
                 raise
             raise clustering_error(method, exc, ep.field) from None
-        finally:
-            if store is not None:
-                ep.record_usage(store, run["id"], "perturbations")
         if section is not None:
             section["method"]["answer_change"]["counters"].update(ep.counters())
     return section

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from tuieval.analysis.variance.config import REMOTE_METHODS, VarianceConfig
-from tuieval.report.endpoints import Endpoints, clustering_error
+from tuieval.report.endpoints import Endpoints, clustering_error, usage_recorder
 from tuieval.sample_rules import answer_text
 from tuieval.store import Store
 
@@ -18,18 +18,22 @@ Assignments = dict[tuple[Any, Any, int], int]
 
 
 def cluster_samples(run: Mapping[str, Any], samples: Sequence[Mapping[str, Any]],
-                    cases: Sequence[Mapping[str, Any]] | None, method: str, store: Store | None = None,
-                    ) -> tuple[Assignments, list[dict[str, Any]], dict[str, Any]]:
+                    cases: Sequence[Mapping[str, Any]] | None, method: str, store: Store | None,
+                    purpose: str = "clustering") -> tuple[Assignments, list[dict[str, Any]], dict[str, Any]]:
     """Cluster samples with the run's tier: (assignments, cluster rows for the store, stats).
 
     `cases` gives the judge each case's question (input text); without it the judge sees an
-    empty question. With `store`, the embedding requests made are recorded there (their cost).
-    Raises ClusteringBackendError when a remote tier's endpoint fails."""
+    empty question. The embedding requests made are recorded in `store` (their cost) under
+    `purpose` (what clustered: clustering, export, inspector, shadow); `store` is a required
+    argument so that no caller forgets it — None only where nothing is spent on the run's
+    behalf. Raises ClusteringBackendError when a remote tier's endpoint fails (CacheOnlyMissing
+    under --cache-only when the response cache lacks some of its requests)."""
     from tuieval.analysis.report import cluster_records, cluster_run
 
     var = VarianceConfig.from_run(run)
     questions = {c["case_id"]: c.get("input_text") or "" for c in cases} if cases is not None else None
-    with Endpoints(var, method, (run.get("config") or {}).get("response_cache")) as ep:
+    usage = usage_recorder(store, run["id"], purpose) if store is not None else None
+    with Endpoints(var, method, (run.get("config") or {}).get("response_cache"), usage=usage) as ep:
         try:
             results = cluster_run(samples, method, threshold=var.threshold, judge=ep.judge, embed=ep.embed,
                                   questions=questions, **var.tier_args)
@@ -39,8 +43,6 @@ def cluster_samples(run: Mapping[str, Any], samples: Sequence[Mapping[str, Any]]
             error = clustering_error(method, exc, ep.field)
         else:
             error = None
-        if store is not None:
-            ep.record_usage(store, run["id"], "clustering")  # spent even when the clustering failed
         if error is not None:
             raise error
         stats = {**results.stats, "source": "computed", **ep.counters()}

@@ -44,7 +44,7 @@ def export_rows(store: Store, run_id: str) -> Iterator[dict[str, Any]]:
     if store.count_samples(run["id"]) and not store.has_clusters(run["id"]):
         # never analysed (e.g. an interrupted run): cluster now from the lean rows, without writing
         assignments, _, _ = cluster_samples(run, store.analysis_samples(run["id"]), cases,
-                                            VarianceConfig.from_run(run).effective_method)
+                                            VarianceConfig.from_run(run).effective_method, store, "export")
     judged = _judged(store, run)
     # streamed: one row at a time, so a million-sample run is exported in bounded memory
     for s in store.iter_samples(run["id"]):

@@ -8,18 +8,21 @@ from typing import Any, Iterable
 from tuieval.store.db import Store, now_iso
 
 COLUMNS = ("local_id", "run_id", "provider", "base_url", "input_file_id", "batch_id", "status", "n_requests",
-           "counts", "output_file_id", "error_file_id", "errors", "collected", "created_at", "updated_at")
+           "counts", "output_file_id", "error_file_id", "errors", "collected", "created_at", "updated_at",
+           "purpose", "model")
 
 
 def add_batch(store: Store, local_id: str, run_id: str, provider: str, base_url: str | None,
-              custom_ids: Iterable[str]) -> None:
-    """Record a batch about to be uploaded, with the requests it holds, in one transaction."""
+              custom_ids: Iterable[str], *, purpose: str = "samples", model: str | None = None) -> None:
+    """Record a batch about to be uploaded, with the requests it holds, in one transaction
+    (`purpose`: the run's answers, or the judge requests of judge model `model`)."""
     ids = list(custom_ids)
     now = now_iso()
     with store.transaction():
         store.conn.execute(
-            "INSERT INTO batches (local_id, run_id, provider, base_url, status, n_requests, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, 'preparing', ?, ?, ?)", (local_id, run_id, provider, base_url, len(ids), now, now))
+            "INSERT INTO batches (local_id, run_id, provider, base_url, status, n_requests, created_at, updated_at, "
+            "purpose, model) VALUES (?, ?, ?, ?, 'preparing', ?, ?, ?, ?, ?)",
+            (local_id, run_id, provider, base_url, len(ids), now, now, purpose, model))
         store.conn.executemany("INSERT INTO batch_requests (local_id, custom_id) VALUES (?, ?)",
                                [(local_id, c) for c in ids])
 
@@ -67,5 +70,16 @@ def drop_resubmittable(store: Store, run_id: str, kinds: Iterable[str]) -> int:
     with store.transaction():
         cur = store.conn.execute(
             f"DELETE FROM samples WHERE run_id = ? AND error_kind IN ({', '.join('?' * len(kinds))})",
+            (run_id, *kinds))
+    return cur.rowcount
+
+
+def drop_resubmittable_judgements(store: Store, run_id: str, kinds: Iterable[str]) -> int:
+    """Delete the run's judgements whose batch line did not run, so a resumed run judges those
+    samples again (in a new, smaller judge batch); returns how many."""
+    kinds = list(kinds)
+    with store.transaction():
+        cur = store.conn.execute(
+            f"DELETE FROM judgements WHERE run_id = ? AND error_kind IN ({', '.join('?' * len(kinds))})",
             (run_id, *kinds))
     return cur.rowcount

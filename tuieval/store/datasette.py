@@ -47,6 +47,7 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "cached": "1 when answered from the response cache (run --cache); left out of latency and cost",
         "cached_tokens": "of input_tokens, those the provider read from its prompt cache (cached-input price)",
         "cache_write_tokens": "of input_tokens, those the provider wrote to its prompt cache (Anthropic)",
+        "cache_write_1h_tokens": "of cache_write_tokens, those written to the one-hour cache (priced at 2x input)",
     }),
     "clusters": ("Semantic clusters of each case's answers, as the analysis stored them.", {
         "run_id": "the run", "case_id": "the case", "template": "template id", "cluster": "cluster number",
@@ -89,8 +90,10 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "latency_ms": "judge request latency in ms", "input_tokens": "prompt tokens", "output_tokens": "reply tokens",
         "attempts": "requests made (retries + 1)", "error": "why the request failed, else null",
         "cached": "1 when answered from the response cache",
+        "batched": "1 when answered in a provider batch (run --batch; priced with the batch discount)",
         "cached_tokens": "of input_tokens, those the provider read from its prompt cache (cached-input price)",
         "cache_write_tokens": "of input_tokens, those the provider wrote to its prompt cache (Anthropic)",
+        "cache_write_1h_tokens": "of cache_write_tokens, those written to the one-hour cache (priced at 2x input)",
         "error_kind": "rate_limited | server_error | transport | timeout | client_error", "created_at": "ISO time stored",
     }),
     "embedding_usage": ("The embedding requests each computation of a run's clustering made, and their tokens.", {
@@ -108,6 +111,8 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "counts": "JSON request counts as last polled", "output_file_id": "the provider's output file",
         "error_file_id": "the provider's error file", "errors": "JSON: why the batch failed as a whole",
         "collected": "1 once its lines are stored as samples", "created_at": "ISO time", "updated_at": "ISO time",
+        "purpose": "samples (the run's answers) | judges (its judge scorers' requests)",
+        "model": "the judge model of a judges batch",
     }),
     "batch_requests": ("Which requests (custom_id) each batch holds.", {
         "local_id": "the batch", "custom_id": "JSON [case_id, template, sample_index]",

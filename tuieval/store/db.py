@@ -30,6 +30,7 @@ SAMPLE_COLUMNS = (
     "run_id", "case_id", "template", "sample_index", "dispatch_order", "prompt", "response", "reasoning",
     "extracted", "correct", "score", "scores", "latency_ms", "ttft_ms", "output_tokens", "input_tokens",
     "finish_reason", "error", "error_kind", "attempts", "created_at", "cached", "cached_tokens", "cache_write_tokens",
+    "cache_write_1h_tokens",
 )
 
 
@@ -37,6 +38,7 @@ JUDGEMENT_COLUMNS = (
     "run_id", "case_id", "template", "sample_index", "scorer", "judge", "judge_sample", "orientation", "prompt",
     "reply", "reasoning", "grade", "score", "parsed", "problem", "latency_ms", "input_tokens", "output_tokens",
     "attempts", "error", "error_kind", "created_at", "cached", "cached_tokens", "cache_write_tokens",
+    "cache_write_1h_tokens", "batched",
 )
 
 _INSERT_SAMPLE = (f"INSERT INTO samples ({', '.join(SAMPLE_COLUMNS)}) VALUES ({', '.join('?' * len(SAMPLE_COLUMNS))}) "
@@ -258,6 +260,7 @@ class Store:
             row["prompt"] = json.dumps(row.get("prompt"), ensure_ascii=False)
         row["parsed"] = int(bool(row.get("parsed")))
         row["cached"] = int(bool(row.get("cached")))
+        row["batched"] = int(bool(row.get("batched")))
         values = [row.get(c) for c in JUDGEMENT_COLUMNS]
         cur = self.conn.execute(
             f"INSERT INTO judgements ({', '.join(JUDGEMENT_COLUMNS)}) "
@@ -598,23 +601,25 @@ class Store:
                       SUM(CASE WHEN cached = 0 AND error IS NULL AND output_tokens IS NULL THEN LENGTH(response)
                           ELSE 0 END),
                       SUM(cached), COALESCE(SUM(cached_tokens * (cached = 0)), 0),
-                      COALESCE(SUM(cache_write_tokens * (cached = 0)), 0)
+                      COALESCE(SUM(cache_write_tokens * (cached = 0)), 0),
+                      COALESCE(SUM(cache_write_1h_tokens * (cached = 0)), 0)
                FROM samples WHERE run_id = ? GROUP BY case_id""", (run_id,)).fetchall()
         keys = ("case_id", "n", "input_tokens", "output_tokens", "n_uncounted", "uncounted_prompt_chars",
-                "uncounted_response_chars", "n_cached", "cached_tokens", "cache_write_tokens")
+                "uncounted_response_chars", "n_cached", "cached_tokens", "cache_write_tokens", "cache_write_1h_tokens")
         return [dict(zip(keys, r)) for r in rows]
 
     def judge_token_usage(self, run_id: str) -> list[dict[str, Any]]:
-        """Per (case, judge model): judge requests and the tokens counted."""
+        """Per (case, judge model, answered in a batch or not): judge requests and the tokens counted."""
         rows = self.conn.execute(
             """SELECT case_id, judge, SUM(cached = 0), COALESCE(SUM(input_tokens * (cached = 0)), 0),
                       COALESCE(SUM(output_tokens * (cached = 0)), 0),
                       SUM(cached = 0 AND error IS NULL AND (input_tokens IS NULL OR output_tokens IS NULL)),
                       SUM(cached), COALESCE(SUM(cached_tokens * (cached = 0)), 0),
-                      COALESCE(SUM(cache_write_tokens * (cached = 0)), 0)
-               FROM judgements WHERE run_id = ? GROUP BY case_id, judge""", (run_id,)).fetchall()
+                      COALESCE(SUM(cache_write_tokens * (cached = 0)), 0),
+                      COALESCE(SUM(cache_write_1h_tokens * (cached = 0)), 0), batched
+               FROM judgements WHERE run_id = ? GROUP BY case_id, judge, batched""", (run_id,)).fetchall()
         keys = ("case_id", "judge", "n", "input_tokens", "output_tokens", "n_uncounted", "n_cached", "cached_tokens",
-                "cache_write_tokens")
+                "cache_write_tokens", "cache_write_1h_tokens", "batched")
         return [dict(zip(keys, r)) for r in rows]
 
     def add_embedding_usage(self, run_id: str, model: str, purpose: str, counters: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 
 # Each entry upgrades a database from version i to i+1. Never edit a released step:
 # append a new one, so every file created by an older tuieval still opens.
@@ -374,6 +374,19 @@ MIGRATIONS: list[str] = [
         correct BLOB NOT NULL,             -- uint8 per sample (the sample rules applied)
         error BLOB NOT NULL                -- uint8 per sample
     );
+    """,
+    # 14 -> 15: Anthropic's prompt-cache writes by lifetime: of cache_write_tokens, those written
+    # to the one-hour cache (usage.cache_creation.ephemeral_1h_input_tokens), priced at 2x input
+    # against 1.25x for the five-minute writes; NULL: the server did not split them. And which
+    # requests a provider batch holds: the run's answers, or its judges' requests (a judge batch
+    # goes to the judge model's own provider, `model`), and which judgements were answered in a
+    # batch (priced with the batch discount).
+    """
+    ALTER TABLE samples ADD COLUMN cache_write_1h_tokens INTEGER;
+    ALTER TABLE judgements ADD COLUMN cache_write_1h_tokens INTEGER;
+    ALTER TABLE batches ADD COLUMN purpose TEXT NOT NULL DEFAULT 'samples';  -- samples | judges
+    ALTER TABLE batches ADD COLUMN model TEXT;                                -- the judge spec of a judge batch
+    ALTER TABLE judgements ADD COLUMN batched INTEGER NOT NULL DEFAULT 0;     -- 1: answered in a provider batch
     """,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -184,7 +184,7 @@ def pair_samples(baseline: Sequence[Mapping[str, Any]], candidate: Sequence[Mapp
 
 
 def agreement(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], baseline: Mapping[str, Mapping[str, Any]],
-              candidate: Mapping[str, Mapping[str, Any]]) -> dict[str, bool | None]:
+              candidate: Mapping[str, Mapping[str, Any]], store: Store | None = None) -> dict[str, bool | None]:
     """case_id → the candidate agrees with the baseline (True / False), or None when the
     baseline has no answer (not comparable). A candidate error is a disagreement."""
     from tuieval.report.clustering import cluster_samples
@@ -203,7 +203,7 @@ def agreement(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], baseli
             both_c.append(c)
     if both_b:
         method = VarianceConfig.from_run(run).effective_method
-        assignments, _rows, _stats = cluster_samples(run, pair_samples(both_b, both_c), cases, method)
+        assignments, _rows, _stats = cluster_samples(run, pair_samples(both_b, both_c), cases, method, store, "shadow")
         for s in both_c:
             cid = s["case_id"]
             out[cid] = assignments.get((cid, PAIR_TEMPLATE, 0)) == assignments.get((cid, PAIR_TEMPLATE, 1))
@@ -345,7 +345,7 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
             cand_rows = {s["case_id"]: s for s in lean_samples(store, cand_id, chunk_ids)}
             verdicts = agreement(cand_run, cand_cases,
                                  {c: base_rows[c] for c in chunk_ids if c in base_rows},
-                                 {c: cand_rows[c] for c in chunk_ids if c in cand_rows})
+                                 {c: cand_rows[c] for c in chunk_ids if c in cand_rows}, store)
             _write_verdicts(store, cand_id, verdicts)
             all_verdicts.update(verdicts)
             answered.update(c for c in chunk_ids if _answer(cand_rows.get(c)) is not None)

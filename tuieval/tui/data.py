@@ -309,11 +309,12 @@ def load_case(db_path: str, run_id: str, case_id: str) -> CaseDetail:
         # Not analysed yet (a live or interrupted run): cluster this one case now, through the
         # report's own clustering so the groups match what the report will say.
         method = VarianceConfig.from_run(run).effective_method
-        try:
-            assignments, _, _ = cluster_samples(run, samples, [case], method)
-        except ClusteringBackendError as exc:
-            method = f"{LOCAL_FALLBACK} ({exc.field} unavailable)"
-            assignments, _, _ = cluster_samples(run, samples, [case], LOCAL_FALLBACK)
+        with Store(db_path) as store:  # the embedding requests it makes are recorded with the run
+            try:
+                assignments, _, _ = cluster_samples(run, samples, [case], method, store, "inspector")
+            except ClusteringBackendError as exc:
+                method = f"{LOCAL_FALLBACK} ({exc.field} unavailable)"
+                assignments, _, _ = cluster_samples(run, samples, [case], LOCAL_FALLBACK, None)
         for s in samples:
             s["cluster"] = assignments.get((s["case_id"], s["template"], int(s["sample_index"])))
     stored_by = {(r["template"], r["cluster"]): r for r in stored} if have_stored else {}

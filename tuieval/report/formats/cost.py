@@ -41,6 +41,8 @@ def cost_markdown(cost: dict[str, Any] | None) -> list[str]:
                 f"provider's prompt cache (priced at {rate} per million)")
         if model.get("cache_write_tokens"):
             line += f" and {model['cache_write_tokens']:,} were written to it"
+            if model.get("cache_write_1h_tokens"):
+                line += f" ({model['cache_write_1h_tokens']:,} of them to the one-hour cache)"
         out += ["", line + "."]
     for j in cost.get("judges") or []:
         out.append(f"- judge `{cell(j['model'])}`: {dollars(j.get('dollars'))} over {j['n_requests']} requests")
