@@ -2,6 +2,7 @@
 
 * `derive_features` (a batch, numpy tables) against the one-text rules: `len(text.split())` in
   the token estimate, the `\\d` regex, `has_non_ascii_name`, `detect_script`;
+* `tuieval.traffic.features` (what drift reads traffic prompts with) against `derive_features`;
 * `lean_rows` (no record built) against `iter_log` + `record_row`, line by line, on lines of
   every kind, good and bad;
 * a lone surrogate (a `\\ud800` escape in the log) is read, not a crash.
@@ -101,3 +102,32 @@ def test_the_bmp_pattern_finds_the_same_words_as_the_rule_pattern():
         t = "".join(rng.choice(bmp) for _ in range(rng.choice([1, 5, 30, 200])))
         assert [m.span() for m in _non_ascii_capitalised_bmp().finditer(t)] == \
             [m.span() for m in _non_ascii_capitalised().finditer(t)], t
+
+
+def test_the_drift_features_are_the_slices_features(monkeypatch):
+    # traffic prompts take tuieval.traffic.features (one numpy pass, a regex holding the whole name
+    # rule); it must give what slices.derive_features gives, text for text: fuzzed texts of every
+    # length (long ones take the located-words path), emoji (set aside for the slices batch),
+    # sentence marks at every distance before a capitalised non-ASCII word, acronyms, a newline
+    from tuieval.traffic.features import KEYS, SCRIPTS, derived_columns, derived_levels
+
+    rng = random.Random(19)
+    marks = ["a", "Ł", "É", ".", "!", "?", ":", ";", "\n", " ", "\t", "\u00a0", "\u3000", "9", "Jos", "é", "ÉÉ",
+             "ǅ", "Ж", "ж", "中", "😀", "Müller", "AÉ", "x.  ", "\u2028", "\x1f", "\x1c", "\x85", "٣"]
+    texts = [_random_text(rng) for _ in range(1500)]
+    texts += ["".join(rng.choice(marks) for _ in range(rng.choice([2, 6, 12, 30, 600]))) for _ in range(1500)]
+    texts += [" " * k + "Łukasz" for k in range(11)] + ["a." + " " * k + "Łukasz" for k in range(10)]
+    texts += ["ab" + " " * k + "Łukasz" for k in range(11)] + ["ab\n" + " " * k + "Łukasz" for k in range(10)]
+    texts += ["x" * 600 + " and Zoë", "A" * 600 + ". Zoë", "Ab\nÉcole", "ÉCOLE de x", "x ÉCOLE", "x É", None, "",
+              "y" * 600 + " x ÉCOLE y", "y" * 600 + " x ÉCOLE and Zoë", "a\x1fb", "ab", "a b", "é"]
+    want = derive_features([t or "" for t in texts])
+    got = derived_levels(texts)
+    est, script, _, _ = derived_columns(texts)
+    for i, t in enumerate(texts):
+        assert got[i] == tuple(want[k][i] for k in KEYS), repr(t)
+        assert est[i] == want["input_tokens_estimate"][i] and SCRIPTS[script[i]] == want["script"][i], repr(t)
+    # a batch cut in small chunks (each numpy pass reads one) gives what it gives whole
+    import tuieval.traffic.features as features
+
+    monkeypatch.setattr(features, "_CHUNK_UNITS", 500)
+    assert derived_levels(texts) == got

@@ -3,9 +3,11 @@
 One pass over the log (records from `tuieval.traffic.log.iter_log`) turns each prompt into
 its feature levels (the derived slices of tuieval.analysis.slices, plus the metadata keys
 the suite has) and counts each distinct combination of levels per *bucket*; memory is
-bounded by buckets × combinations, never by the number of lines.  A large plain (not gzipped)
-log is cut into byte ranges at line starts and read by several processes whose counts are
-added (`scan_file`, `merge_scans`).  Buckets are:
+bounded by buckets × combinations, never by the number of lines.  A plain log is read a block
+at a time, each line decoded in place by the JSON scanner (`scan_lines`), and counted in batches
+(`_Pass`: the derived features of a batch in one numpy pass, tuieval.traffic.features); a large
+one is cut into byte ranges at line starts and read by several processes whose counts are added
+(`scan_file`, `merge_scans`).  Buckets are:
 
 - `--window N` (lines): the last N lines are the current window, the N before it the
   previous one (the log's lines are counted first, a byte scan);
@@ -38,9 +40,10 @@ import numpy as np
 
 from tuieval.analysis.drift import OTHER, compare_counts, chi2_homogeneity, under_covered
 from tuieval.analysis.shadow import is_refusal
-from tuieval.analysis.slices import NUMERIC_BINS, _is_number, derive_features, hashable
+from tuieval.analysis.slices import NUMERIC_BINS, _is_number, hashable
 from tuieval.analysis.stats import newcombe_diff_ci, wilson
 from tuieval.analysis.variance.canonical import canonical_answer
+from tuieval.traffic.features import LEVELS, derived_codes
 from tuieval.traffic.log import LogProblem, TrafficRecord, iter_log, lean_flat, parse_line, utc_iso
 
 SCHEMA = "tuieval.drift/1"
@@ -203,33 +206,70 @@ _PLAIN = (str, bool, type(None))
 
 def signatures(spec: FeatureSpec, texts: Sequence[str], metas: Sequence[Mapping[str, Any] | None],
                levels_seen: dict[str, set] | None = None) -> list[tuple]:
-    """One tuple of levels per item, in `spec.keys` order."""
-    d = derive_features(texts)
-    derived = list(zip(*(d[k] for k in DERIVED)))
-    keys = spec.metadata_keys
-    if not keys:
-        return derived
-    edges = spec.edges
-    seen_sets = None if levels_seen is None else [levels_seen.setdefault(k, set()) for k in keys]
-    out = []
-    for meta, drv in zip(metas, derived):
-        if meta.__class__ is not dict:
-            meta = meta if isinstance(meta, Mapping) else {}
-        row = []
-        for j, k in enumerate(keys):
-            v = meta.get(k)
-            if v.__class__ not in _PLAIN or k in edges:
+    """One tuple of levels per item, in `spec.keys` order (with `levels_seen`, a key's values
+    beyond MAX_LEVELS count as OTHER, as in traffic)."""
+    levels = MetaLevels(spec, levels_seen)
+    ids = levels.ids(levels.values([m if m.__class__ is dict else (m if isinstance(m, Mapping) else {}) for m in metas]))
+    return [(*levels.levels[i], *LEVELS[c]) for i, c in zip(ids, derived_codes(texts).tolist())]
+
+
+class MetaLevels:
+    """A row's metadata values (the suite's keys) → their levels (`FeatureSpec.meta_level`; when
+    capped, a key's new values beyond MAX_LEVELS as OTHER, the first seen first), as small ids:
+    `levels[id]` is the tuple of levels.  Levels are remembered by the values when those are all
+    text or missing (values of other types may compare equal across types: 1 == 1.0 == True)."""
+
+    def __init__(self, spec: FeatureSpec, levels_seen: dict[str, set] | None = None) -> None:
+        self.spec, self.keys = spec, list(spec.metadata_keys)
+        self.seen = levels_seen
+        self.memo: dict[tuple, int] = {}
+        self.level_ids: dict[tuple, int] = {}
+        self.levels: list[tuple] = []
+
+    def values(self, metas: Sequence[Mapping[str, Any]]) -> list[tuple]:
+        """The suite's metadata values of each row (None where missing)."""
+        keys = self.keys
+        return [tuple(map(m.get, keys)) for m in metas] if keys else [()] * len(metas)
+
+    def ids(self, vals: list[tuple]) -> list[int]:
+        """The id of each row's levels, in row order (the first sight of a value decides its level)."""
+        get = self.memo.get
+        try:
+            ids = [get(v, -1) for v in vals]
+        except TypeError:   # an unhashable value somewhere in the batch
+            return [self.id(v) for v in vals]
+        if -1 in ids:
+            ids = [i if i >= 0 else self.id(v) for i, v in zip(ids, vals)]
+        return ids
+
+    def id(self, vals: tuple) -> int:
+        """The id of one row's levels."""
+        try:
+            got = self.memo.get(vals)
+        except TypeError:
+            got = None
+        if got is not None:
+            return got
+        spec, row = self.spec, []
+        for k, v in zip(self.keys, vals):
+            if v.__class__ not in _PLAIN or k in spec.edges:
                 v = spec.meta_level(k, v)
-            if seen_sets is not None:
-                seen = seen_sets[j]
+            if self.seen is not None:
+                seen = self.seen.setdefault(k, set())
                 if v not in seen:
                     if len(seen) >= MAX_LEVELS:
                         v = OTHER
                     else:
                         seen.add(v)
             row.append(v)
-        out.append((*row, *drv))
-    return out
+        levels = tuple(row)
+        mid = self.level_ids.get(levels)
+        if mid is None:
+            mid = self.level_ids[levels] = len(self.levels)
+            self.levels.append(levels)
+        if all(v is None or v.__class__ is str for v in vals):
+            self.memo[vals] = mid
+        return mid
 
 
 def level_counts(spec: FeatureSpec, sigs: Mapping[tuple, int]) -> dict[str, Counter]:
@@ -312,6 +352,16 @@ def lean_rows(lines: Iterable[bytes], first_line: int, mapping: Mapping[str, tup
         yield record_row(item) if item.__class__ is TrafficRecord else item
 
 
+#: bytes read at a time by `scan_lines`
+BLOCK_BYTES = 1 << 20
+
+
+def _split_lines(block: bytes) -> list[bytes]:
+    """The lines of a block that ends with a newline, as a file yields them (split at b"\\n" only:
+    bytes.splitlines would also split at a lone \\r, and number the lines differently)."""
+    return [ln + b"\n" for ln in block.split(b"\n")[:-1]]
+
+
 def scan(records: Iterable[Any], spec: FeatureSpec, window: Window, total_lines: int) -> Scan:
     """Count signatures, responses, refusals and short answers per bucket over `records`
     (TrafficRecords, rows from `lean_rows`, and LogProblems).
@@ -319,148 +369,306 @@ def scan(records: Iterable[Any], spec: FeatureSpec, window: Window, total_lines:
     Lines mode: bucket 0 = the last `window.size` lines, 1 = the ones before, 2 = older.
     Halves: 0 = the second half of the lines, 1 = the first.  Time: bucket = ⌊t / width⌋.
     """
-    buckets: dict[int, Bucket] = {}
-    problems: list[tuple[int, str]] = []
-    n_problems = no_ts = records_n = 0
-    levels_seen: dict[str, set] = {}
-    meta_keys = set(spec.metadata_keys)
-    traffic_only: dict[str, None] = {}
-    present: Counter = Counter()
-    half = (total_lines + 1) // 2
-    kind, size, width = window.kind, window.size, window.bucket_s
-    state = {"newest": None, "dropped": 0}
-    # a short answer's refusal verdict and canonical form, by its text: answers repeat (most
-    # traffic is answered from a small set), and canonicalising is most of a row's cost
-    memo: dict[str, tuple[bool, str]] = {}
-    rows: list[Row] = []
-    bids: list[int] = []
-
+    p = _Pass(spec, window, total_lines)
     for item in records:
         cls = item.__class__
-        if cls is not tuple:
-            if cls is TrafficRecord:
-                item = record_row(item)
-            else:
-                n_problems += 1
-                if len(problems) < MAX_PROBLEMS:
-                    problems.append((item.line, item.message))
-                continue
-        records_n += 1
-        meta = item[5]
-        if meta:
-            for k, v in meta.items():
-                if k in meta_keys:
-                    if v is not None:
-                        present[k] += 1
-                elif len(traffic_only) < 50:
-                    traffic_only.setdefault(str(k), None)
-        if kind == "lines":
-            back = total_lines - item[0]  # 0 for the last line
-            bid = 0 if back < size else (1 if back < 2 * size else 2)
-        elif kind == "halves":
-            bid = 0 if item[0] > half else 1
+        if cls is tuple:
+            p.add(item)
+        elif cls is TrafficRecord:
+            p.add(record_row(item))
         else:
-            secs = item[3]
-            if secs is None:
-                no_ts += 1
-                continue
-            bid = int(secs // width)
-        rows.append(item)
-        bids.append(bid)
-        if len(rows) >= _BATCH:
-            _flush(spec, window, rows, bids, buckets, levels_seen, memo, state)
-            rows, bids = [], []
-    if rows:
-        _flush(spec, window, rows, bids, buckets, levels_seen, memo, state)
-    return Scan(buckets, total_lines, records_n, problems, n_problems, no_ts, list(traffic_only), state["newest"],
-                state["dropped"], present)
+            p.problem(item)
+    return p.result()
+
+
+def scan_lines(fh, start: int, end: int | None, first_line: int, mapping: Mapping[str, tuple], spec: FeatureSpec,
+               window: Window, total_lines: int | None) -> Scan:
+    """`scan` of the lines of `fh` from byte `start` (a line start) to `end` (a line start, or
+    None: the end of the file), numbered from `first_line` — read a block at a time, not a line.
+
+    A block is decoded from UTF-8 once, and each line in it by the JSON scanner in place
+    (`scan_once` at the line's start: no line copied out, no `json.loads` wrapper); its fields go
+    straight into the pass's columns.  A line is taken so only when the scanner's value ends
+    exactly at the line's newline (or its `\r\n`) and `lean_flat` reads it; any other line —
+    white space around the value, a value that runs on to the next line, not JSON, another
+    shape — is handed to `lean_rows` as its own bytes, so it is read (or reported) exactly as
+    line by line.  A block that is not valid UTF-8, and every line under a field mapping, take
+    `lean_rows` too.  `total_lines` None (a time window only, which buckets by time, not by line):
+    the Scan's `lines` are the lines read."""
+    assert total_lines is not None or window.kind == "time"
+    p = _Pass(spec, window, total_lines or 0)
+    scan_once = json.JSONDecoder().scan_once
+    L, G = p.lines.append, p.fields.append
+    add, problem, batch = p.add, p.problem, p.lines
+
+    def slow(lines: list[bytes], first: int) -> None:
+        for item in lean_rows(lines, first, mapping):
+            if item.__class__ is tuple:
+                add(item)
+            else:
+                problem(item)
+
+    fh.seek(start)
+    pos_file, line, rest = start, first_line, b""
+    while end is None or pos_file < end:
+        chunk = fh.read(BLOCK_BYTES if end is None else min(BLOCK_BYTES, end - pos_file))
+        if not chunk:
+            break
+        pos_file += len(chunk)
+        data = rest + chunk if rest else chunk
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:   # no whole line yet
+            rest = data
+            continue
+        block, rest = data[:cut], data[cut:]
+        try:
+            text = None if mapping else block.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        if text is None:
+            lines = _split_lines(block)
+            slow(lines, line)
+            line += len(lines)
+            continue
+        pos, size = 0, len(text)
+        find = text.find
+        while pos < size:
+            nl = find("\n", pos)   # never -1: the block ends with a newline
+            got = None
+            try:
+                obj, stop = scan_once(text, pos)
+            except (StopIteration, ValueError, RecursionError):
+                stop = -1
+            if stop == nl or (stop == nl - 1 and text[stop] == "\r"):
+                got = lean_flat(obj)
+            if got is not None:
+                L(line)
+                G(got)
+                if len(batch) >= _BATCH:
+                    p.flush()
+            else:
+                slow([text[pos:nl + 1].encode("utf-8")], line)
+            line += 1
+            pos = nl + 1
+    if rest:   # a last line without a newline
+        slow([rest], line)
+        line += 1
+    if total_lines is None:   # a time window needs no line count ahead: the lines read are it
+        p.total = line - first_line
+    return p.result()
 
 
 #: distinct short answers remembered by the pass (the memo is emptied when full)
 _MEMO_MAX = 50_000
+#: derived-level codes per metadata combination in a counted key (features.LEVELS)
+_NL = len(LEVELS)
 
 
-def _flush(spec: FeatureSpec, window: Window, rows: list[Row], bids: list[int], buckets: dict[int, Bucket],
-           levels_seen: dict[str, set], memo: dict[str, tuple[bool, str]], state: dict[str, Any]) -> None:
-    """Count one batch of rows into their buckets (the derived features of the batch in one call).
+class _Pass:
+    """The state of one streamed pass: the columns of the rows read since the last flush, and the
+    counts so far.  Rows are counted a batch at a time (`flush`): the derived features of a batch
+    in one call, each distinct metadata combination turned into levels once, each distinct answer
+    canonicalised once.  What is counted does not depend on where batches are cut (time windows
+    included: a row dropped with its batch is a row a row-by-row pass would count into a bucket
+    it later drops)."""
 
-    Time windows: the newest bucket is the batch's newest; buckets two windows older are dropped,
-    and so are the batch's rows that would fall in them — the same rows and buckets a row-by-row
-    pass drops (a bucket filled and then dropped counts as dropped either way)."""
-    sigs = signatures(spec, [r[1] for r in rows], [r[5] for r in rows], levels_seen)
-    timed = window.kind == "time"
-    groups: dict[int, list[int]] = {}
-    if timed:
-        newest, dropped = state["newest"], state["dropped"]
-        top = max(bids)
-        if newest is None or top > newest:
-            newest = top
-            for old in [b for b in buckets if b <= newest - 2 * window.buckets]:
-                dropped += buckets.pop(old).n
-        lo = newest - 2 * window.buckets
-        for i, bid in enumerate(bids):
-            if bid <= lo:
-                dropped += 1
+    def __init__(self, spec: FeatureSpec, window: Window, total_lines: int) -> None:
+        self.spec, self.window, self.total = spec, window, total_lines
+        #: the rows read since the last flush: their line numbers, and (prompt, response,
+        #: timestamp mark, seconds or None, metadata) of each — what `lean_flat` returns
+        self.lines: list[int] = []
+        self.fields: list[tuple] = []
+        self.columns: tuple = ()   # during a flush: lines, prompts, responses, seconds, marks, metadata
+        self.buckets: dict[int, Bucket] = {}
+        self.problems: list[tuple[int, str]] = []
+        self.n_problems = self.no_ts = self.records = 0
+        self.newest: int | None = None
+        self.dropped = 0
+        self.keys = list(spec.metadata_keys)
+        self.key_set = set(self.keys)
+        self.traffic_only: dict[str, None] = {}
+        self.present: Counter = Counter()
+        self.meta = MetaLevels(spec, {})
+        self.key_tuples: set[tuple] = set()
+        self.known_keys: set = set(self.key_set)   # the suite's keys and those noted in traffic_only
+        # a short answer's refusal verdict and canonical form, by its text: answers repeat (most
+        # traffic is answered from a small set), and canonicalising is most of a row's cost
+        self.memo: dict[str, tuple[bool, str]] = {}
+
+    def add(self, row: Row) -> None:
+        meta = row[5]
+        if meta.__class__ is not dict:
+            meta = meta if isinstance(meta, Mapping) else {}
+        self.lines.append(row[0])
+        self.fields.append((row[1], row[2], row[4], row[3], meta))
+        if len(self.lines) >= _BATCH:
+            self.flush()
+
+    def problem(self, item: LogProblem) -> None:
+        self.n_problems += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append((item.line, item.message))
+
+    def result(self) -> Scan:
+        self.flush()
+        for bk in self.buckets.values():   # the counted keys as the signatures they stand for
+            bk.sigs = Counter({(*self.meta.levels[k // _NL], *LEVELS[k % _NL]): c for k, c in bk.sigs.items()})
+        return Scan(self.buckets, self.total, self.records, self.problems, self.n_problems, self.no_ts,
+                    list(self.traffic_only), self.newest, self.dropped, self.present)
+
+    # -- one batch ---------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        lines = self.lines
+        n = len(lines)
+        if not n:
+            return
+        prompts, resps, marks, secs, metas = zip(*self.fields)
+        self.columns = (lines, prompts, resps, secs, marks, metas)
+        self.records += n
+        vals = self._metadata(metas)
+        window = self.window
+        kind, size = window.kind, window.size
+        if kind == "time":
+            if None in secs:
+                idx = [i for i, t in enumerate(secs) if t is not None]
+                self.no_ts += n - len(idx)
             else:
-                groups.setdefault(bid, []).append(i)
-        state["newest"], state["dropped"] = newest, dropped
-    else:
-        for i, bid in enumerate(bids):
-            groups.setdefault(bid, []).append(i)
-    for bid, idxs in groups.items():
-        _count(buckets, bid, [rows[i] for i in idxs], [sigs[i] for i in idxs], timed, memo)
-
-
-def _count(buckets: dict[int, Bucket], bid: int, rows: list[Row], sigs: list[tuple], timed: bool,
-           memo: dict[str, tuple[bool, str]]) -> None:
-    """Add rows (in log order) to one bucket."""
-    if timed:
-        secs = [r[3] for r in rows]
-        # the first of equal times is kept, as a row-by-row pass keeps it
-        i, j = secs.index(min(secs)), secs.index(max(secs))
-        first, last = (secs[i], rows[i][4]), (secs[j], rows[j][4])
-    else:
-        first, last = rows[0][0], rows[-1][0]   # line numbers grow within a batch
-    bk = buckets.get(bid)
-    if bk is None:
-        bk = buckets[bid] = Bucket(first=first, last=last)
-    elif timed:   # by the seconds alone: two values of one instant are one time
-        if first[0] < bk.first[0]:
-            bk.first = first
-        if last[0] > bk.last[0]:
-            bk.last = last
-    else:
-        if first < bk.first:
-            bk.first = first
-        if last > bk.last:
-            bk.last = last
-    bk.sigs.update(sigs)
-    bk.n += len(rows)
-    answers, examples = bk.answers, bk.examples
-    for row in rows:
-        resp = row[2]
-        if resp is None:
-            continue
-        bk.responses += 1
-        if len(resp) > SHORT_ANSWER:
-            if is_refusal(resp):
-                bk.refusals += 1
-            form = LONG_ANSWER
+                idx = range(n)
+            width = window.bucket_s
+            bids = [int(secs[i] // width) for i in idx]
         else:
-            known = memo.get(resp)
-            if known is None:
-                if len(memo) >= _MEMO_MAX:
-                    memo.clear()
-                known = memo[resp] = (is_refusal(resp), canonical_answer(resp))
-            refused, form = known
-            if refused:
-                bk.refusals += 1
-            if form not in answers:
-                if len(answers) >= MAX_ANSWERS:
-                    form = OTHER
+            idx = range(n)
+            if kind == "lines":
+                total = self.total
+                bids = [0 if total - ln < size else (1 if total - ln < 2 * size else 2) for ln in lines]
+            else:
+                half = (self.total + 1) // 2
+                bids = [0 if ln > half else 1 for ln in lines]
+        if bids:
+            if idx.__class__ is not range:
+                prompts = [prompts[i] for i in idx]
+                vals = [vals[i] for i in idx]
+            codes = derived_codes(prompts)
+            keys = (np.asarray(self.meta.ids(vals), dtype=np.int64) * _NL + codes).tolist()
+            self._count(list(idx), bids, keys)
+        self.lines.clear()   # (in place: the reader holds their append methods)
+        self.fields.clear()
+        self.columns = ()
+
+    def _metadata(self, metas: list) -> list[tuple]:
+        """The suite's metadata values of each row (a tuple, None where missing); counts which
+        rows carry each key, and notes the keys only traffic has (first seen first)."""
+        keys = self.keys
+        vals = self.meta.values(metas)
+        if keys:
+            try:
+                seen = Counter(vals)
+            except TypeError:   # a list or an object as a value: count row by row
+                seen = None
+            present = self.present
+            if seen is not None:
+                for v, c in seen.items():
+                    for k, x in zip(keys, v):
+                        if x is not None:
+                            present[k] += c
+            else:
+                for v in vals:
+                    for k, x in zip(keys, v):
+                        if x is not None:
+                            present[k] += 1
+        only = self.traffic_only
+        # (a batch whose keys are all known — the usual case — is passed over by one set union)
+        if len(only) < 50 and not set().union(*metas) <= self.known_keys:
+            done = self.key_tuples
+            for kt in dict.fromkeys(map(tuple, metas)):   # each distinct key order once, in order
+                if kt in done:
+                    continue
+                done.add(kt)
+                for k in kt:
+                    if k not in self.key_set and len(only) < 50:
+                        only.setdefault(str(k), None)
+            self.known_keys = self.key_set | set(only)
+        return vals
+
+    def _count(self, idx: list[int], bids: list[int], keys: list[int]) -> None:
+        """Add the batch's bucketed rows (positions `idx` in the columns) to their buckets."""
+        window = self.window
+        timed = window.kind == "time"
+        groups: dict[int, list[int]] = {}
+        if timed:
+            newest, dropped = self.newest, self.dropped
+            top = max(bids)
+            if newest is None or top > newest:
+                newest = top
+                for old in [b for b in self.buckets if b <= newest - 2 * window.buckets]:
+                    dropped += self.buckets.pop(old).n
+            lo = newest - 2 * window.buckets
+            for j, bid in enumerate(bids):
+                if bid <= lo:
+                    dropped += 1
                 else:
-                    examples[form] = resp
-        answers[form] += 1
+                    groups.setdefault(bid, []).append(j)
+            self.newest, self.dropped = newest, dropped
+        elif len(set(bids)) == 1:
+            groups[bids[0]] = list(range(len(bids)))
+        else:
+            for j, bid in enumerate(bids):
+                groups.setdefault(bid, []).append(j)
+        lines, _, resps, secs, marks, _ = self.columns
+        for bid, js in groups.items():
+            rows = [idx[j] for j in js]
+            if timed:
+                ts = [secs[i] for i in rows]
+                # the first of equal times is kept, as a row-by-row pass keeps it
+                a, b = ts.index(min(ts)), ts.index(max(ts))
+                first, last = (ts[a], marks[rows[a]]), (ts[b], marks[rows[b]])
+            else:
+                first, last = lines[rows[0]], lines[rows[-1]]   # line numbers grow within a batch
+            bk = self.buckets.get(bid)
+            if bk is None:
+                bk = self.buckets[bid] = Bucket(first=first, last=last)
+            elif timed:   # by the seconds alone: two values of one instant are one time
+                if first[0] < bk.first[0]:
+                    bk.first = first
+                if last[0] > bk.last[0]:
+                    bk.last = last
+            else:
+                if first < bk.first:
+                    bk.first = first
+                if last > bk.last:
+                    bk.last = last
+            bk.sigs.update([keys[j] for j in js])
+            bk.n += len(rows)
+            self._answers(bk, Counter([resps[i] for i in rows]))
+
+    def _answers(self, bk: Bucket, counts: Counter) -> None:
+        """Count responses, refusals and canonical answers, each distinct answer text once
+        (in the order first seen, so the first MAX_ANSWERS forms are those a row-by-row pass keeps)."""
+        answers, examples, memo = bk.answers, bk.examples, self.memo
+        for resp, c in counts.items():
+            if resp is None:
+                continue
+            bk.responses += c
+            if len(resp) > SHORT_ANSWER:
+                if is_refusal(resp):
+                    bk.refusals += c
+                form = LONG_ANSWER
+            else:
+                known = memo.get(resp)
+                if known is None:
+                    if len(memo) >= _MEMO_MAX:
+                        memo.clear()
+                    known = memo[resp] = (is_refusal(resp), canonical_answer(resp))
+                refused, form = known
+                if refused:
+                    bk.refusals += c
+                if form not in answers:
+                    if len(answers) >= MAX_ANSWERS:
+                        form = OTHER
+                    else:
+                        examples[form] = resp
+            answers[form] += c
 
 
 # ---------------------------------------------------------------------------------------------
@@ -472,8 +680,8 @@ PARALLEL_MIN_BYTES = 8 << 20
 MAX_WORKERS = 4
 
 
-def _ranges(path: str, parts: int) -> tuple[list[tuple[int, int, int]], int]:
-    """[(start byte, end byte, line number of the first line)] cut at line starts, and the line count."""
+def _cuts(path: str, parts: int) -> list[tuple[int, int, int]]:
+    """[(start byte, end byte, 1)]: the log cut at line starts into up to `parts` ranges."""
     size = os.path.getsize(path)
     cuts = [0]
     with open(path, "rb") as fh:
@@ -483,39 +691,32 @@ def _ranges(path: str, parts: int) -> tuple[list[tuple[int, int, int]], int]:
             pos = fh.tell()
             if cuts[-1] < pos < size:
                 cuts.append(pos)
-        cuts.append(size)
-        out, line = [], 1
-        for a, b in zip(cuts, cuts[1:]):
+    cuts.append(size)
+    return [(a, b, 1) for a, b in zip(cuts, cuts[1:])]
+
+
+def _ranges(path: str, parts: int) -> tuple[list[tuple[int, int, int]], int]:
+    """[(start byte, end byte, line number of the first line)] cut at line starts, and the line count."""
+    out, line, last = [], 1, b"\n"
+    with open(path, "rb") as fh:
+        for a, b, _ in _cuts(path, parts):
             out.append((a, b, line))
             fh.seek(a)
-            left, newlines, last = b - a, 0, b"\n"
+            left = b - a
             while left > 0:
                 chunk = fh.read(min(left, 1 << 20))
                 if not chunk:
                     break
-                newlines += chunk.count(b"\n")
+                line += chunk.count(b"\n")
                 last = chunk[-1:]
                 left -= len(chunk)
-            line += newlines
-    total = line - 1 + (0 if last == b"\n" or size == 0 else 1)
-    return out, total
-
-
-def _range_lines(fh, start: int, end: int) -> Iterator[bytes]:
-    fh.seek(start)
-    pos = start
-    while pos < end:
-        raw = fh.readline()
-        if not raw:
-            break
-        pos += len(raw)
-        yield raw
+    return out, line - 1 + (0 if last == b"\n" else 1)
 
 
 def _scan_range(args) -> Scan:
     path, start, end, first_line, mapping, spec, window, total = args
     with open(path, "rb") as fh:
-        return scan(lean_rows(_range_lines(fh, start, end), first_line, mapping), spec, window, total)
+        return scan_lines(fh, start, end, first_line, mapping, spec, window, total)
 
 
 def merge_scans(parts: Sequence[Scan], window: Window) -> Scan:
@@ -553,20 +754,33 @@ def scan_file(path: str, mapping: Mapping[str, tuple], spec: FeatureSpec, window
     if str(path).endswith(".gz"):
         return scan(iter_log(path, mapping), spec, window, count_lines(path))
     if workers <= 1:
-        total = count_lines(path)
+        total = None if window.kind == "time" else count_lines(path)
         try:
             fh = open(path, "rb")
         except OSError:
             return scan(iter_log(path, mapping), spec, window, total)   # iter_log says what is wrong
         with fh:
-            return scan(lean_rows(fh, 1, mapping), spec, window, total)
-    ranges, total = _ranges(path, workers)
+            return scan_lines(fh, 0, None, 1, mapping, spec, window, total)
+    if window.kind == "time":
+        # buckets by time: no line count ahead (a read of the whole log before the pass); each
+        # range numbers its lines from 1 and its problems are renumbered once the counts are back
+        ranges, total = _cuts(path, workers), None
+    else:
+        ranges, total = _ranges(path, workers)
     jobs = [(path, a, b, line, dict(mapping), spec, window, total) for a, b, line in ranges]
     if len(jobs) == 1:
         return _scan_range(jobs[0])
+    derived_codes(["É a Zoë", "x" * 600 + " É"])   # its tables built once, before the fork, not in each worker
     ctx = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
     with ProcessPoolExecutor(len(jobs), mp_context=ctx) as pool:
         parts = list(pool.map(_scan_range, jobs))
+    if total is None:
+        before = 0
+        for p in parts:
+            p.problems = [(ln + before, msg) for ln, msg in p.problems]
+            before += p.lines
+        for p in parts:
+            p.lines = before
     return merge_scans(parts, window)
 
 
