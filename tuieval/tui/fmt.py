@@ -18,6 +18,32 @@ from tuieval.units import format_duration, format_p
 DASH = "—"
 
 
+def rich_colour(value: Any, fallback: str) -> str:
+    """A theme variable's colour as Rich style text, always `#rrggbb`. Textual's colour names
+    are not all Rich's: the ANSI themes give `ansi_green`, which Rich cannot parse (the app
+    crashed drawing the scoreboard under ansi-light), and a Rich colour without RGB values
+    crashes Textual's dimming of the text it is in; so every form Textual accepts becomes its
+    RGB. The terminal's default colour has none: the fallback's is used."""
+    from textual.color import Color, ColorParseError
+
+    for candidate in (value, fallback):
+        if not candidate:
+            continue
+        try:
+            colour = Color.parse(str(candidate))
+        except (ColorParseError, ValueError):
+            continue
+        if colour.ansi != -1:  # -1: the terminal's default colour, no RGB of its own
+            return Color(*colour.rgb).hex  # (an ANSI colour's own .hex is its name again)
+    return "#808080"
+
+
+def theme_colour(app: Any, name: str, fallback: str) -> str:
+    """The app's theme variable `name` (e.g. `text-success`) as Rich style text."""
+    v = getattr(app, "theme_variables", {}) or {}
+    return rich_colour(v.get(name), fallback)
+
+
 @dataclass(frozen=True)
 class Palette:
     good: str
@@ -27,9 +53,8 @@ class Palette:
 
     @classmethod
     def of(cls, app: Any) -> "Palette":
-        v = getattr(app, "theme_variables", {}) or {}
-        return cls(good=v.get("text-success", "green"), bad=v.get("text-error", "red"),
-                   warn=v.get("text-warning", "yellow"), accent=v.get("text-accent", "cyan"))
+        return cls(good=theme_colour(app, "text-success", "green"), bad=theme_colour(app, "text-error", "red"),
+                   warn=theme_colour(app, "text-warning", "yellow"), accent=theme_colour(app, "text-accent", "cyan"))
 
 
 def num(x: Any) -> float | None:

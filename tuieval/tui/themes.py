@@ -121,7 +121,13 @@ def readable_theme(theme: Theme) -> Theme:
 
 
 def install(app) -> None:
-    """Register the readable versions under the built-in names."""
+    """Register the readable versions under the built-in names, and withdraw the ANSI themes:
+    their colours are the terminal's own, with no RGB values, so neither the app's contrast
+    rules nor the blend that draws dim text can work with them (Textual's dimming crashed on
+    their background)."""
+    for name, theme in list(app.available_themes.items()):
+        if getattr(theme, "ansi", False):
+            app.unregister_theme(name)
     for name in THEMES:
         theme = app.get_theme(name)
         if theme is not None:

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tuieval.tui import data
+from tuieval.tui.fmt import theme_colour
 from tuieval.tui.sanitize import inert, sanitize
 from tuieval.tui.screens.base import AppScreen
 
@@ -98,7 +99,7 @@ class SuitesScreen(AppScreen):
         ol.clear_options()
         for i, e in enumerate(self.tapp.suites):
             if e.suite is None:
-                label = Text("✗ ", style="bold " + self.app.theme_variables.get("text-error", "red"))
+                label = Text("✗ ", style="bold " + theme_colour(self.app, "text-error", "red"))
                 label.append_text(inert(e.name, single_line=True))
             else:
                 label = inert(e.name, single_line=True)
@@ -230,12 +231,12 @@ class SuitesScreen(AppScreen):
             except KeyError as exc:
                 messages = [{"role": "error", "content": f"template {template.id} needs variable {exc}"}]
             for m in messages:
-                out.append(f"\n{m['role']}", style="bold " + self.app.theme_variables.get("text-accent", ""))
+                out.append(f"\n{m['role']}", style="bold " + theme_colour(self.app, "text-accent", "cyan"))
                 out.append(f" · template {template.id}\n" if m["role"] == "user" else "\n", style="dim")
                 out.append(sanitize(m["content"]))
                 out.append("\n")
         targets = ", ".join(t if isinstance(t, str) else _json(t) for t in case.targets)
-        out.append("\ntarget ", style="bold " + self.app.theme_variables.get("text-success", ""))
+        out.append("\ntarget ", style="bold " + theme_colour(self.app, "text-success", "green"))
         out.append(sanitize(targets) or "(none)")
         self.query_one("#case-preview-body", Static).update(out)
 
