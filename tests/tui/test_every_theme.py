@@ -6,6 +6,7 @@ withdrawn from the palette, and a theme colour goes into a Rich style as RGB."""
 from __future__ import annotations
 
 from rich.style import Style
+from textual.color import Color
 
 from tests.tui.conftest import BRITTLE, settle
 from tuieval.tui.fmt import rich_colour
@@ -22,21 +23,27 @@ def test_every_colour_form_textual_accepts_becomes_one_rich_parses():
     assert rich_colour("ansi_default", "#00FF00").upper() == "#00FF00"  # no RGB of its own
 
 
-async def test_the_scoreboard_and_the_suites_draw_under_every_theme(make, demo_db):
+async def test_every_offered_theme_has_rgb_colours_and_the_screens_draw_under_them(make, demo_db):
     app = make(demo_db)
     async with app.run_test(size=(100, 32)) as pilot:
-        themes = sorted(app.available_themes)
+        themes = app.available_themes
         assert "textual-dark" in themes and "textual-light" in themes and len(themes) > 10
         assert "ansi-light" not in themes and "ansi-dark" not in themes  # no RGB: withdrawn
+        for name, theme in themes.items():  # every colour the screens put into Rich styles
+            variables = theme.to_color_system().generate()
+            for key in ("text-success", "text-error", "text-warning", "text-accent"):
+                assert Color.parse(variables[key]).ansi is None, (name, key, variables[key])
+        # drawn under a dark, a light and a third-party theme (a theme switch re-parses the CSS,
+        # so not all of them): the suites' case preview, then the scoreboard's gates and flags
+        drawn = ("textual-light", "gruvbox", "solarized-light")
         await pilot.press("escape")
-        await settle(app, pilot)
-        for theme in themes:  # the suites' case preview: role, target and problems in theme colours
+        for theme in drawn:
             app.theme = theme
             await settle(app, pilot)
         app.open_run(BRITTLE)
         await settle(app, pilot)
         await pilot.press("down")
-        for theme in themes:  # the gates line, flagged rows and charts in theme colours
+        for theme in drawn:
             app.theme = theme
             await settle(app, pilot)
             assert app.screen.__class__.__name__ == "ScoreboardScreen", theme
