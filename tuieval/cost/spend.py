@@ -67,17 +67,20 @@ def _dollars(price: Price | None, input_tokens: float, output_tokens: float, bat
                                                  cache_write_1h_tokens=row.get("cache_write_1h_tokens"))
 
 
-def stored_cost(store, run: Mapping[str, Any], prices: Mapping[str, Price | None]) -> dict[str, Any]:
+def stored_cost(store, run: Mapping[str, Any], prices: Mapping[str, Price | None],
+                usage: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """Dollars per case (model + judges), the run's total and the token totals behind them.
 
-    A model or judge without a price contributes nothing and is listed in `unpriced`."""
+    A model or judge without a price contributes nothing and is listed in `unpriced`. `usage`:
+    the run's `Store.token_usage` rows when the caller has them already (from the columns the
+    analysis read: tuieval.store.usage_columns), else they are read."""
     batch = bool((run.get("config") or {}).get("batch"))
     price = prices.get(run["model"])
     per_case: dict[str, float] = {}
     tokens = {"input": 0, "output": 0, "cached_input": 0, "cache_write": 0, "cache_write_1h": 0, "n_requests": 0,
               "n_estimated": 0, "n_cached": 0}
     model_total = 0.0
-    for row in store.token_usage(run["id"]):
+    for row in (store.token_usage(run["id"]) if usage is None else usage):
         est_in = row["uncounted_prompt_chars"] / CHARS_PER_TOKEN
         est_out = row["uncounted_response_chars"] / CHARS_PER_TOKEN
         tokens["input"] += row["input_tokens"]

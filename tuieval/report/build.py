@@ -87,11 +87,14 @@ def _build(store: Store, run_id: str, *, persist_clusters: bool, with_rows: bool
         if shadow is not None:
             report["shadow"] = shadow
         report["gates"] = evaluate_gates(report, (run.get("config") or {}).get("gates") or [])
-        report["cost"] = _cost_section(store, run, report, cases, None)
+        # the per-sample arrays and the slice membership, made once for the cost section and the store
+        shared = _shared_parts(cases, samples)
+        report["cost"] = _cost_section(store, run, report, cases, None, shared)
         if run["status"] != "running":
             # A finished run's report only changes with its samples: keep it so reopening a large
             # run (the app, `tuieval report`) costs a read, not a re-analysis.
-            store_report(store, run["id"], fingerprint, report, samples, cases)
+            store_report(store, run["id"], fingerprint, report, samples, cases,
+                         arrays=shared.get("arrays"), masks=shared.get("masks"))
     if prices is not None:  # re-priced on purpose (`report --prices FILE`)
         report["cost"] = _cost_section(store, run, report, cases, prices)
     _add_redteam(store, run, report, prices)
@@ -157,13 +160,33 @@ def _shadow(store: Store, run: dict[str, Any], cases, samples) -> dict[str, Any]
     return shadow_section(store, run, cases, samples)
 
 
+def _shared_parts(cases: list[dict[str, Any]], samples) -> dict[str, Any]:
+    """From the sample columns: the per-sample arrays (analysis order), the slice membership
+    over their case ids and the token usage per case (tuieval.store.usage_columns) — what the
+    cost section and the stored report would otherwise each compute, or read, again."""
+    from tuieval.sample_columns import SampleColumns
+
+    if not isinstance(samples, SampleColumns) or "usage" not in samples.columns:
+        return {}
+    from tuieval.report.slice_membership_store import masks_from_cases
+    from tuieval.report.stored import sample_arrays
+    from tuieval.store.usage_columns import usage_from_columns
+
+    arrays = sample_arrays(samples)
+    return {"arrays": arrays, "masks": masks_from_cases(cases, arrays.case_ids), "case_ids": arrays.case_ids,
+            "usage": usage_from_columns(arrays.case_ids, arrays.sample_case, samples.floats("output_tokens"),
+                                        samples.columns["usage"])}
+
+
 def _cost_section(store: Store, run: dict[str, Any], report: dict[str, Any], cases: list[dict[str, Any]] | None,
-                  prices: Any) -> dict[str, Any]:
+                  prices: Any, shared: dict[str, Any] | None = None) -> dict[str, Any]:
     from tuieval.report.cost import cost_section
 
     if cases is None:
         cases = store.analysis_cases(run["id"])
-    return cost_section(store, run, cases, report.get("slices") or [], prices)
+    shared = shared or {}
+    return cost_section(store, run, cases, report.get("slices") or [], prices, usage=shared.get("usage"),
+                        masks=shared.get("masks"), case_ids=shared.get("case_ids"))
 
 
 def _judge_section(store: Store, run: dict[str, Any], samples: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -28,23 +28,43 @@ def _mean_ci(values: Sequence[float]) -> tuple[float | None, list[float] | None]
     return mean, [max(0.0, mean - h), mean + h]
 
 
+def _members(cases, per_case: Mapping[str, float], masks, case_ids):
+    """level → its priced cases' ids, sorted (None for a level with none)."""
+    if masks is not None and case_ids is not None and len(case_ids) == len(per_case) \
+            and all(c in per_case for c in case_ids):
+        import numpy as np
+
+        # case_ids are sorted, so a mask's members come out in sorted order
+        return lambda level: (None if (m := masks.get(level)) is None
+                              else [case_ids[i] for i in np.flatnonzero(m).tolist()])
+    membership = slice_membership(cases, set(per_case))
+    return lambda level: None if (m := membership.get(level)) is None else sorted(m)
+
+
 def cost_section(store, run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]],
-                 report_slices: Sequence[Mapping[str, Any]], prices: PriceTable | None = None) -> dict[str, Any]:
+                 report_slices: Sequence[Mapping[str, Any]], prices: PriceTable | None = None, *,
+                 usage: Sequence[Mapping[str, Any]] | None = None,
+                 masks: Mapping[tuple[str, Any], Any] | None = None,
+                 case_ids: Sequence[str] | None = None) -> dict[str, Any]:
+    """The section. `usage`: the run's token usage rows when the caller has them (else read);
+    `masks` over the sorted `case_ids` of the run's samples: the slice membership the caller
+    computed already (tuieval.report.slice_membership_store.masks_from_cases), used when those
+    are exactly the priced cases (else the membership is computed here)."""
     table = run_prices(run, prices)
-    spent = stored_cost(store, run, table)
+    spent = stored_cost(store, run, table, usage)
     per_case = spent["per_case"]
     model_price = table.get(run["model"])
     priced = model_price is not None
     values = [per_case.get(c["case_id"], 0.0) for c in cases if c["case_id"] in per_case] if priced else []
     mean, ci = _mean_ci(values)
     n_requests = spent["tokens"]["n_requests"]
-    membership = slice_membership(cases, set(per_case)) if priced else {}
+    members_of = _members(cases, per_case, masks, case_ids) if priced else (lambda level: None)
     slices = []
     for s in report_slices:
-        members = membership.get((s["key"], slice_value_key(s["value"])))
+        members = members_of((s["key"], slice_value_key(s["value"])))
         if not members:
             continue
-        vals = [per_case[c] for c in sorted(members) if c in per_case]  # sorted: the same sum in every process
+        vals = [per_case[c] for c in members if c in per_case]  # sorted: the same sum in every process
         m, m_ci = _mean_ci(vals)
         slices.append({"key": s["key"], "value": s["value"], "n_cases": len(vals),
                        "dollars": json_float(sum(vals)), "per_case": json_float(m),

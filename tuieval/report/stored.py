@@ -116,15 +116,21 @@ def _num(x: Any) -> float | None:
 
 def store_report(store: Store, run_id: str, fingerprint: str, report: dict[str, Any],
                  samples: Sequence[dict[str, Any]] | None,
-                 cases: Sequence[dict[str, Any]] | None = None) -> None:
+                 cases: Sequence[dict[str, Any]] | None = None, *,
+                 arrays: SampleArrays | None = None, masks: Any = None) -> None:
     """Keep a finished run's report (and, given its analysis rows, the charts' arrays; given
-    the analysis's cases as well, which cases each slice holds)."""
+    the analysis's cases as well, which cases each slice holds). `arrays` (`sample_arrays` of
+    `samples`) and `masks` (`masks_from_cases` over its case ids) when the caller made them
+    already."""
     from tuieval.report.slice_membership_store import masks_from_cases, write_membership
 
-    arrays = by_latency(sample_arrays(samples)) if samples is not None else None
+    if arrays is None and samples is not None:
+        arrays = sample_arrays(samples)
+    arrays = by_latency(arrays) if arrays is not None else None
     packed = _pack(arrays) if arrays is not None else None
     # computed before the write transaction opens, so another writer of the file never waits on it
-    masks = masks_from_cases(cases, arrays.case_ids) if arrays is not None and cases is not None else None
+    if masks is None:
+        masks = masks_from_cases(cases, arrays.case_ids) if arrays is not None and cases is not None else None
     listed = report.get("cases")
     if not isinstance(listed, list):  # nothing to keep apart: the document as it is
         head, rows = json.dumps(report, ensure_ascii=False), None

@@ -522,17 +522,23 @@ class Store:
     def analysis_sample_columns(self, run_id: str, case_ids: Iterable[str] | None = None) -> "SampleColumns":
         """`analysis_samples` as columns (tuieval.sample_columns): the same rows in the same order,
         read in chunks and transposed, with no dictionary per sample. Also holds each sample's
-        row `id` (column "id", not part of the rows), for writing its cluster back by id.
+        row `id` (column "id", not part of the rows), for writing its cluster back by id, and
+        its share of the token usage (column "usage", tuieval.store.usage_columns.USAGE_SQL), so
+        the cost section needs no second scan of the samples.
         `case_ids` limits it to those cases' samples (a few: the HTML page's worst cases)."""
         where, args = "run_id = ?", [run_id]
         if case_ids is not None:
             ids = list(case_ids)
             where += f" AND case_id IN ({', '.join('?' * len(ids))})"
             args += ids
-        cur = self.conn.execute(
-            f"SELECT id, {', '.join(_LEAN_SELECT)} FROM samples WHERE {where} "
-            "ORDER BY case_id, template, sample_index", args)
-        names = ("id",) + ANALYSIS_COLUMNS
+        from tuieval.store.usage_columns import USAGE_SQL
+
+        # plain tuples, not sqlite3.Row objects: a million of them are a second of the read
+        cur = self.conn.cursor()
+        cur.row_factory = None
+        cur.execute(f"SELECT id, {', '.join(_LEAN_SELECT)}, {USAGE_SQL} FROM samples WHERE {where} "
+                    "ORDER BY case_id, template, sample_index", args)
+        names = ("id",) + ANALYSIS_COLUMNS + ("usage",)
         columns: dict[str, list[Any]] = {k: [] for k in names}
         lists = [columns[k] for k in names]
         while True:
@@ -632,20 +638,10 @@ class Store:
     def token_usage(self, run_id: str) -> list[dict[str, Any]]:
         """Per case: samples, tokens the server counted, and the answered samples it gave no
         counts for (their cost is estimated from the text, tuieval.cost.spend)."""
-        rows = self.conn.execute(
-            # a sample answered from the response cache cost nothing this time
-            """SELECT case_id, SUM(cached = 0), COALESCE(SUM(input_tokens * (cached = 0)), 0),
-                      COALESCE(SUM(output_tokens * (cached = 0)), 0),
-                      SUM(cached = 0 AND error IS NULL AND (input_tokens IS NULL OR output_tokens IS NULL)),
-                      SUM(CASE WHEN cached = 0 AND error IS NULL AND input_tokens IS NULL THEN LENGTH(prompt) ELSE 0 END),
-                      SUM(CASE WHEN cached = 0 AND error IS NULL AND output_tokens IS NULL THEN LENGTH(response)
-                          ELSE 0 END),
-                      SUM(cached), COALESCE(SUM(cached_tokens * (cached = 0)), 0),
-                      COALESCE(SUM(cache_write_tokens * (cached = 0)), 0),
-                      COALESCE(SUM(cache_write_1h_tokens * (cached = 0)), 0)
-               FROM samples WHERE run_id = ? GROUP BY case_id""", (run_id,)).fetchall()
-        keys = ("case_id", "n", "input_tokens", "output_tokens", "n_uncounted", "uncounted_prompt_chars",
-                "uncounted_response_chars", "n_cached", "cached_tokens", "cache_write_tokens", "cache_write_1h_tokens")
+        from tuieval.store.usage_columns import GROUPED_SQL, USAGE_KEYS
+
+        rows = self.conn.execute(GROUPED_SQL, (run_id,)).fetchall()
+        keys = USAGE_KEYS
         return [dict(zip(keys, r)) for r in rows]
 
     def judge_token_usage(self, run_id: str) -> list[dict[str, Any]]:
