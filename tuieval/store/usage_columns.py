@@ -43,15 +43,19 @@ PER_ROW = (
 GROUPED_SQL = (f"SELECT case_id, {', '.join(agg.format(expr) for expr, agg in PER_ROW)} "
                "FROM samples WHERE run_id = ? GROUP BY case_id")
 
-#: a sample whose shares are (1, input tokens, output tokens, 0, …, 0): integer counts (or an
-#: error, whose missing counts add nothing), nothing cached
-_PLAIN = ("cached = 0 AND cached_tokens IS NULL AND cache_write_tokens IS NULL AND cache_write_1h_tokens IS NULL "
-          "AND typeof(input_tokens) IN ('integer', 'null') AND typeof(output_tokens) IN ('integer', 'null') "
-          "AND (error IS NOT NULL OR (input_tokens IS NOT NULL AND output_tokens IS NOT NULL))")
+#: a sample whose shares fit one integer: not answered from the response cache, no prompt-cache
+#: counts, integer counts, its output tokens counted (or an error, whose missing counts add
+#: nothing). Its shares are (1, input tokens, output tokens, 0, …) — or, an answer without its
+#: input tokens counted, (1, 0, output tokens, 1, prompt characters, 0, …)
+_ONE_INT = ("cached = 0 AND cached_tokens IS NULL AND cache_write_tokens IS NULL AND cache_write_1h_tokens IS NULL "
+            "AND typeof(input_tokens) IN ('integer', 'null') AND typeof(output_tokens) IN ('integer', 'null') "
+            "AND (error IS NOT NULL OR output_tokens IS NOT NULL)")
 
-#: the value read per sample beside the analysis columns: an integer (a plain sample's input
-#: tokens), else the JSON array of its shares in PER_ROW order
-USAGE_SQL = (f"CASE WHEN {_PLAIN} THEN COALESCE(input_tokens, 0) "
+#: the value read per sample beside the analysis columns: for a sample of _ONE_INT its input
+#: tokens (≥ 0), or −1 − its prompt's length when they were not counted; for any other sample
+#: the JSON array of its shares in PER_ROW order
+USAGE_SQL = (f"CASE WHEN {_ONE_INT} THEN (CASE WHEN error IS NULL AND input_tokens IS NULL "
+             f"THEN -1 - COALESCE(LENGTH(prompt), 0) ELSE COALESCE(input_tokens, 0) END) "
              f"ELSE json_array({', '.join(expr for expr, _ in PER_ROW)}) END")
 
 
@@ -62,19 +66,25 @@ def usage_from_columns(case_ids: Sequence[str], sample_case: np.ndarray, output_
     (NaN for NULL), `usage` the USAGE_SQL column. Rows in case id order, as the query's."""
     import numpy as np
 
-    n_cases = len(case_ids)
-    plain = np.fromiter((u.__class__ is int for u in usage), dtype=bool, count=len(usage))
+    n_cases, n = len(case_ids), len(usage)
+    try:  # every sample's shares one integer (the usual run): one conversion
+        values = np.array(usage, dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
+        plain = np.ones(n, dtype=bool)
+    except (TypeError, ValueError):
+        plain = np.fromiter((u.__class__ is int for u in usage), dtype=bool, count=n)
+        values = np.fromiter((u if p else 0 for u, p in zip(usage, plain.tolist())), dtype=np.int64, count=n)
     sums = np.zeros((len(PER_ROW), n_cases), dtype=np.int64)
     if plain.any():
-        cases = sample_case[plain]
-        # integer-valued float64 weights sum exactly far past any token count (2⁵³)
+        cases, values = sample_case[plain], values[plain]
+        uncounted = values < 0
+        # integer-valued float64 weights: bincount sums them exactly far past any token count (2⁵³)
         sums[0] = np.bincount(cases, minlength=n_cases)
-        inputs = np.fromiter((u for u, p in zip(usage, plain.tolist()) if p), dtype=np.float64, count=int(plain.sum()))
-        sums[1] = np.bincount(cases, weights=inputs, minlength=n_cases).astype(np.int64)
-        out = np.nan_to_num(output_tokens[plain], nan=0.0)
-        sums[2] = np.bincount(cases, weights=out, minlength=n_cases).astype(np.int64)
+        sums[1] = np.bincount(cases, weights=np.where(uncounted, 0, values), minlength=n_cases)
+        sums[2] = np.bincount(cases, weights=np.nan_to_num(output_tokens[plain], nan=0.0), minlength=n_cases)
+        sums[3] = np.bincount(cases, weights=uncounted, minlength=n_cases)
+        sums[4] = np.bincount(cases, weights=np.where(uncounted, -1 - values, 0), minlength=n_cases)
     extra = np.flatnonzero(~plain)
-    # the other samples (cached, prompt-cache counts, uncounted answers): few, added one by one
+    # the other samples (cached, prompt-cache counts, answers without output counts): few, one by one
     exact: dict[int, list[Any]] = {}
     for i in extra.tolist():
         shares = json.loads(usage[i])
