@@ -166,6 +166,9 @@ def test_clusters_written_back_only_where_they_changed(tmp_path, monkeypatch, pa
     import tuieval.store.db as db_module
 
     monkeypatch.setattr(db_module, "_PACKED_UPDATE", packed and db_module._PACKED_UPDATE)
+    # on the store's own connection, where the trace sees it (the write-back in a thread, on a
+    # connection of its own, is held to this one by tests/report/test_storage_fast_paths.py)
+    monkeypatch.setattr(db_module.Store, "_can_write_beside", lambda self: False)
     db = tmp_path / "v.db"
     run_id = _varied_run(db, "lexical")
     with Store(str(db)) as store:

@@ -11,6 +11,8 @@ way it replaced, and to figures worked out by hand, on a real SQLite file:
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
 
 import pytest
 
@@ -115,3 +117,102 @@ def test_the_cost_section_by_hand_and_the_same_as_the_plain_way(tmp_path):
     assert cost["model"]["n_requests"] == 6 and cost["model"]["n_estimated"] == 2 and cost["model"]["n_cached"] == 1
     assert (cost["model"]["input_tokens"], cost["model"]["output_tokens"]) == (383, 39)
     assert cost["n_cases"] == 3 and cost["per_case"] == pytest.approx(547e-6 / 3)
+
+
+def _tables(path, run_id: str) -> dict:
+    """Everything the analysis stores for a run, as read back with plain SQL."""
+    with sqlite3.connect(path) as conn:
+        q = lambda sql: conn.execute(sql, (run_id,)).fetchall()  # noqa: E731
+        return {
+            "reports": q("SELECT fingerprint, body, cases_apart FROM reports WHERE run_id = ?"),
+            "report_cases": q("SELECT ord, case_id, accuracy, consistency, body FROM report_cases WHERE run_id = ? "
+                              "ORDER BY ord"),
+            "report_arrays": q("SELECT fingerprint, n, case_ids, sample_case, latency, correct, error FROM report_arrays "
+                               "WHERE run_id = ?"),
+            "report_slices": q("SELECT fingerprint, n_cases, levels, bits FROM report_slices WHERE run_id = ?"),
+            "clusters": q("SELECT rowid, case_id, template, cluster, method, size, correct, representative FROM clusters "
+                          "WHERE run_id = ? ORDER BY rowid"),
+            "sample_clusters": q("SELECT id, cluster FROM samples WHERE run_id = ? ORDER BY id"),
+        }
+
+
+def test_the_stored_report_is_the_same_whichever_way_it_is_written(tmp_path, monkeypatch):
+    """Fast: the write-back in a thread, packed cluster rows, usage and membership shared from
+    the read. Plain: every one of them the old way. Every stored table byte for byte the same."""
+    import importlib
+
+    import tuieval.store.db as db_module
+    from tests.report.test_columnar_analysis import _varied_run
+
+    build_module = importlib.import_module("tuieval.report.build")  # (tuieval.report.build is also a function)
+    fast_db, plain_db = tmp_path / "fast.db", tmp_path / "plain.db"
+    run_id = _varied_run(fast_db, "lexical")
+    shutil.copyfile(fast_db, plain_db)
+    with Store(fast_db) as store:
+        threads = []
+        real = db_module.PendingWrite.__init__
+
+        def spy(self, path, write):  # the write-back really went to a thread of its own
+            threads.append(path)
+            real(self, path, write)
+
+        monkeypatch.setattr(db_module.PendingWrite, "__init__", spy)
+        fast = build_report(store, run_id, persist_clusters=True)
+        monkeypatch.undo()
+        assert threads == [str(fast_db)]
+        assert _usage_from_read(store, run_id) == store.token_usage(run_id)
+    with monkeypatch.context() as m:
+        m.setattr(db_module.Store, "_can_write_beside", lambda self: False)
+        m.setattr(db_module, "_PACKED_UPDATE", False)
+        m.setattr(build_module, "_shared_parts", lambda cases, samples: {})
+        with Store(plain_db) as store:
+            plain = build_report(store, run_id, persist_clusters=True)
+    assert json.dumps(fast, ensure_ascii=False) == json.dumps(plain, ensure_ascii=False)
+    assert fast["cost"]["slices"] and fast["cost"]["model"]["n_cached"] > 0
+    got, want = _tables(fast_db, run_id), _tables(plain_db, run_id)
+    for name in want:
+        assert got[name] == want[name], name
+    assert len(got["clusters"]) > 100 and sum(c is not None for _, c in got["sample_clusters"]) > 300
+
+
+def test_a_failed_write_back_is_raised_and_stores_no_report(tmp_path):
+    from tests.report.test_columnar_analysis import _varied_run
+
+    db = tmp_path / "f.db"
+    run_id = _varied_run(db, "lexical")
+    with sqlite3.connect(db) as conn:  # a real failure inside SQLite, on the write-back's connection
+        conn.execute("CREATE TRIGGER no_clusters BEFORE UPDATE OF cluster ON samples "
+                     "BEGIN SELECT RAISE(ABORT, 'clusters refused'); END")
+    with Store(db) as store:
+        with pytest.raises(sqlite3.IntegrityError, match="clusters refused"):
+            build_report(store, run_id, persist_clusters=True)
+    tables = _tables(db, run_id)
+    assert tables["reports"] == [] and tables["clusters"] == []
+    assert all(c is None for _, c in tables["sample_clusters"])
+
+
+def test_the_write_back_goes_on_while_the_caller_does(tmp_path):
+    """Another writer holds the file: the call returns at once, the clusters land once it lets go."""
+    from tests.report.test_columnar_analysis import _varied_run
+
+    db = tmp_path / "w.db"
+    run_id = _varied_run(db, "lexical")
+    holder = sqlite3.connect(db, isolation_level=None)
+    with Store(db) as store:
+        ids = [r[0] for r in store.conn.execute("SELECT id FROM samples WHERE run_id = ? ORDER BY id LIMIT 3",
+                                                (run_id,))]
+        holder.execute("BEGIN IMMEDIATE")
+        pending = store.write_cluster_ids(run_id, "lexical", [(5, ids[0]), (6, ids[1]), (7, ids[2])],
+                                          [{"case_id": "c000", "template": "plain", "cluster": 5, "size": 1,
+                                            "correct": True, "representative": "0"}], background=True)
+        # returned while the file is still held: nothing written yet
+        assert holder.execute("SELECT COUNT(*) FROM clusters").fetchone()[0] == 0
+        holder.execute("COMMIT")
+        pending.wait()
+        got = store.conn.execute(f"SELECT cluster FROM samples WHERE id IN ({', '.join('?' * 3)}) ORDER BY id",
+                                 ids).fetchall()
+        rows = store.get_clusters(run_id)
+    holder.close()
+    assert [r[0] for r in got] == [5, 6, 7]
+    assert [(r["case_id"], r["cluster"], r["size"], r["correct"], r["representative"]) for r in rows] == \
+        [("c000", 5, 1, 1, "0")]

@@ -22,6 +22,7 @@ from tuieval.report.gc_pause import paused_gc
 from tuieval.report.stored import load_report, store_report
 from tuieval.analysis.variance.config import VarianceConfig
 from tuieval.store import Store
+from tuieval.store.db import PendingWrite
 
 @dataclass
 class BuiltReport:
@@ -71,34 +72,48 @@ def _build(store: Store, run_id: str, *, persist_clusters: bool, with_rows: bool
         # a probe run's cases get their contamination=likely|unflagged slice before the analysis
         contamination = label_cases(store, run, cases, report)
     if report is None:
-        report = _analyze(store, run, cases, samples, persist_clusters)
-        if contamination is not None:
-            report["contamination"] = contamination
-        extractors = _extraction_section(store, run)
-        if extractors is not None:
-            report.setdefault("robustness", {})["extractors"] = extractors
-        perturbations = _perturbation_section(run, cases, samples, store)
-        if perturbations is not None:
-            report.setdefault("robustness", {})["perturbations"] = perturbations
-        judge = _judge_section(store, run, samples)
-        if judge is not None:
-            report["judge"] = judge
-        shadow = _shadow(store, run, cases, samples)
-        if shadow is not None:
-            report["shadow"] = shadow
-        report["gates"] = evaluate_gates(report, (run.get("config") or {}).get("gates") or [])
-        # the per-sample arrays and the slice membership, made once for the cost section and the store
-        shared = _shared_parts(cases, samples)
-        report["cost"] = _cost_section(store, run, report, cases, None, shared)
-        if run["status"] != "running":
-            # A finished run's report only changes with its samples: keep it so reopening a large
-            # run (the app, `tuieval report`) costs a read, not a re-analysis.
-            store_report(store, run["id"], fingerprint, report, samples, cases,
-                         arrays=shared.get("arrays"), masks=shared.get("masks"))
+        pending: list = []  # the clusters' write-back, running beside what follows (Store.write_cluster_ids)
+        try:
+            report = _report(store, run, fingerprint, cases, samples, persist_clusters, contamination, pending)
+        finally:
+            for write in pending:  # joined whatever happened: nothing is left writing after build returns
+                write.wait()
     if prices is not None:  # re-priced on purpose (`report --prices FILE`)
         report["cost"] = _cost_section(store, run, report, cases, prices)
     _add_redteam(store, run, report, prices)
     return BuiltReport(run=run, report=report, cases=cases, samples=samples)
+
+
+def _report(store: Store, run: dict[str, Any], fingerprint: str, cases, samples, persist_clusters: bool,
+            contamination, pending: list) -> dict[str, Any]:
+    """The analysis and the sections beside it; the report stored when the run is finished."""
+    report = _analyze(store, run, cases, samples, persist_clusters, pending)
+    if contamination is not None:
+        report["contamination"] = contamination
+    extractors = _extraction_section(store, run)
+    if extractors is not None:
+        report.setdefault("robustness", {})["extractors"] = extractors
+    perturbations = _perturbation_section(run, cases, samples, store)
+    if perturbations is not None:
+        report.setdefault("robustness", {})["perturbations"] = perturbations
+    judge = _judge_section(store, run, samples)
+    if judge is not None:
+        report["judge"] = judge
+    shadow = _shadow(store, run, cases, samples)
+    if shadow is not None:
+        report["shadow"] = shadow
+    report["gates"] = evaluate_gates(report, (run.get("config") or {}).get("gates") or [])
+    # the per-sample arrays and the slice membership, made once for the cost section and the store
+    shared = _shared_parts(cases, samples)
+    report["cost"] = _cost_section(store, run, report, cases, None, shared)
+    if run["status"] != "running":
+        # A finished run's report only changes with its samples: keep it so reopening a large
+        # run (the app, `tuieval report`) costs a read, not a re-analysis.
+        # (the clusters' write-back finished first: one writer at a time, clusters before the report)
+        store_report(store, run["id"], fingerprint, report, samples, cases,
+                     arrays=shared.get("arrays"), masks=shared.get("masks"),
+                     before_write=lambda: [write.wait() for write in pending])
+    return report
 
 
 def build_report(store: Store, run_id: str, *, persist_clusters: bool = False, prices: Any = None) -> dict[str, Any]:
@@ -107,7 +122,9 @@ def build_report(store: Store, run_id: str, *, persist_clusters: bool = False, p
 
 
 def _analyze(store: Store, run: dict[str, Any], cases: list[dict[str, Any]], samples: list[dict[str, Any]],
-             persist_clusters: bool) -> dict[str, Any]:
+             persist_clusters: bool, pending: list | None = None) -> dict[str, Any]:
+    """The analysis proper; a local tier's clusters are written back in the background, their
+    write added to `pending` (the caller waits on it)."""
     from tuieval.analysis.report import analyze_run, analyze_run_clustered
 
     config = VarianceConfig.from_run(run)
@@ -119,7 +136,9 @@ def _analyze(store: Store, run: dict[str, Any], cases: list[dict[str, Any]], sam
         report, clustered = analyze_run_clustered(run, cases, samples, method=method,
                                                   cluster_stats={"source": "computed"})
         per_sample, rows = clustered.records()
-        _store_clusters(store, run["id"], method, samples, per_sample, rows)
+        write = _store_clusters(store, run["id"], method, samples, per_sample, rows, background=pending is not None)
+        if pending is not None:
+            pending.append(write)
         return report
     if not persist_clusters:
         stored = stored_assignments(store, run, samples, method)
@@ -132,8 +151,9 @@ def _analyze(store: Store, run: dict[str, Any], cases: list[dict[str, Any]], sam
     return analyze_run(run, cases, samples, method=method, clusters=assignments, cluster_stats=stats)
 
 
-def _store_clusters(store: Store, run_id: str, method: str, samples, per_sample, rows) -> None:
-    """Write each sample's cluster (per_sample: aligned with `samples`, -1 for none) and the cluster rows."""
+def _store_clusters(store: Store, run_id: str, method: str, samples, per_sample, rows, *, background: bool = False):
+    """Write each sample's cluster (per_sample: aligned with `samples`, -1 for none) and the cluster
+    rows; with `background`, in a thread when the store can (the returned handle's `wait()` joins it)."""
     from tuieval.sample_columns import SampleColumns
 
     if isinstance(samples, SampleColumns):
@@ -145,12 +165,13 @@ def _store_clusters(store: Store, run_id: str, method: str, samples, per_sample,
         write = (per_sample >= 0) & (per_sample != stored)
         ids = np.asarray(samples.columns["id"], dtype=np.int64)[write]
         order = np.argsort(ids, kind="stable")
-        store.write_cluster_ids(run_id, method, zip(per_sample[write][order].tolist(), ids[order].tolist()), rows)
-    else:
-        keep = (per_sample >= 0).tolist()
-        clusters = per_sample.tolist()
-        store.write_clusters(run_id, method, {(s["case_id"], s["template"], int(s["sample_index"])): c
-                                              for s, c, k in zip(samples, clusters, keep) if k}, rows)
+        return store.write_cluster_ids(run_id, method, zip(per_sample[write][order].tolist(), ids[order].tolist()),
+                                       rows, background=background)
+    keep = (per_sample >= 0).tolist()
+    clusters = per_sample.tolist()
+    store.write_clusters(run_id, method, {(s["case_id"], s["template"], int(s["sample_index"])): c
+                                          for s, c, k in zip(samples, clusters, keep) if k}, rows)
+    return PendingWrite(None, None)  # (done)
 
 
 def _shadow(store: Store, run: dict[str, Any], cases, samples) -> dict[str, Any] | None:

@@ -117,11 +117,12 @@ def _num(x: Any) -> float | None:
 def store_report(store: Store, run_id: str, fingerprint: str, report: dict[str, Any],
                  samples: Sequence[dict[str, Any]] | None,
                  cases: Sequence[dict[str, Any]] | None = None, *,
-                 arrays: SampleArrays | None = None, masks: Any = None) -> None:
+                 arrays: SampleArrays | None = None, masks: Any = None, before_write=None) -> None:
     """Keep a finished run's report (and, given its analysis rows, the charts' arrays; given
     the analysis's cases as well, which cases each slice holds). `arrays` (`sample_arrays` of
     `samples`) and `masks` (`masks_from_cases` over its case ids) when the caller made them
-    already."""
+    already; `before_write` is called once everything is encoded, just before the write
+    transaction (tuieval.report.build waits there for its clusters' write-back)."""
     from tuieval.report.slice_membership_store import masks_from_cases, write_membership
 
     if arrays is None and samples is not None:
@@ -139,6 +140,8 @@ def store_report(store: Store, run_id: str, fingerprint: str, report: dict[str, 
         encode = _entry_encoder()
         rows = [(str(c.get("id")), _num(c.get("accuracy")), _num(c.get("consistency")), encode(c))
                 for c in listed]
+    if before_write is not None:
+        before_write()
     with report_parts.writing(store):
         report_parts.write_report(store, run_id, fingerprint, head, rows, packed)
         if masks is not None:  # (write_report dropped the previous report's)

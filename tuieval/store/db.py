@@ -78,6 +78,64 @@ _PACKED_UPDATE = _packed_update_works()
 _COLUMN_CHUNK = 65_536
 
 
+def _cluster_rows(clusters: list[dict[str, Any]]) -> list[list[Any]]:
+    """Each cluster row's values but run_id and method, in the order _insert_cluster_rows reads them."""
+    return [[c["case_id"], c["template"], c["cluster"], c["size"], int(bool(c["correct"])), c.get("representative")]
+            for c in clusters]
+
+
+_CLUSTER_INSERT = ("INSERT INTO clusters (run_id, case_id, template, cluster, method, size, correct, representative) ")
+
+
+def _insert_cluster_rows(conn: sqlite3.Connection, run_id: str, method: str, rows: list[list[Any]],
+                         packed: str | None) -> None:
+    """Insert the cluster rows: one statement over their JSON array when SQLite can (`packed`:
+    json.dumps(rows)), else one bound statement per row. The same rows in the same order."""
+    if packed is not None:
+        conn.execute(_CLUSTER_INSERT + "SELECT ?, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), "
+                     "json_extract(j.value, '$[2]'), ?, json_extract(j.value, '$[3]'), json_extract(j.value, '$[4]'), "
+                     "json_extract(j.value, '$[5]') FROM json_each(?) AS j", (run_id, method, packed))  # json_each: in array order
+    else:
+        conn.executemany(_CLUSTER_INSERT + "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         [(run_id, r[0], r[1], r[2], method, r[3], r[4], r[5]) for r in rows])
+
+
+class PendingWrite:
+    """A write on a connection of its own, in a thread (`Store.write_cluster_ids(background=True)`),
+    or one already done (`path` None). `wait()` joins it and raises what the write raised."""
+
+    def __init__(self, path: str | None, write) -> None:
+        self._error: BaseException | None = None
+        self._thread = None
+        if path is None:
+            return
+        import threading
+
+        def run() -> None:
+            try:
+                conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+                try:
+                    conn.execute("PRAGMA busy_timeout = 30000")
+                    conn.execute("PRAGMA foreign_keys = ON")
+                    conn.execute("PRAGMA synchronous = NORMAL")
+                    write(conn)
+                finally:
+                    conn.close()
+            except BaseException as exc:  # handed to the waiting thread
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="tuieval-cluster-write", daemon=False)
+        self._thread.start()
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+
 class RunNotFound(LookupError):
     """No run with that id (or no runs at all, for `latest`), or a prefix that matches several."""
 
@@ -344,29 +402,53 @@ class Store:
             self._insert_clusters(run_id, method, clusters)
 
     def write_cluster_ids(self, run_id: str, method: str, sample_clusters: Iterable[tuple[int, int]],
-                          clusters: list[dict[str, Any]]) -> None:
+                          clusters: list[dict[str, Any]], *, background: bool = False) -> "PendingWrite":
         """`write_clusters` with each sample named by its row id (`analysis_sample_columns`' "id"):
-        (cluster, id) pairs. The primary key finds each row, not the four-column unique index."""
+        (cluster, id) pairs. The primary key finds each row, not the four-column unique index.
+
+        With `background` (and a file SQLite can open twice, outside a transaction) the write
+        runs in a thread on a connection of its own: SQLite rewriting a million sample rows is
+        seconds in which the caller's thread goes on (the statements release the GIL). The
+        caller must `wait()` on the returned handle before it writes or returns (it raises the
+        write's error, if any); without `background` the write is done when this returns."""
         pairs = list(sample_clusters)
-        with self._transaction():
-            self.conn.execute("DELETE FROM clusters WHERE run_id = ?", (run_id,))
-            if _PACKED_UPDATE and all(0 <= c < _CLUSTER_SPAN and 0 <= i < _MAX_PACKED_ID for c, i in pairs):
-                # one statement over one JSON array of id·2²⁰ + cluster (json_each, UPDATE … FROM):
-                # SQLite walks the array itself instead of one bound statement per sample
-                packed = "[" + ",".join([str((i << _CLUSTER_BITS) | c) for c, i in pairs]) + "]"
-                self.conn.execute(f"UPDATE samples SET cluster = j.value & {_CLUSTER_SPAN - 1} FROM json_each(?) AS j "
-                                  f"WHERE samples.id = j.value >> {_CLUSTER_BITS}", (packed,))
-            else:
-                self.conn.executemany("UPDATE samples SET cluster = ? WHERE id = ?", pairs)
-            self._insert_clusters(run_id, method, clusters)
+        packed = None
+        if _PACKED_UPDATE and all(0 <= c < _CLUSTER_SPAN and 0 <= i < _MAX_PACKED_ID for c, i in pairs):
+            # one statement over one JSON array of id·2²⁰ + cluster (json_each, UPDATE … FROM):
+            # SQLite walks the array itself instead of one bound statement per sample
+            packed = "[" + ",".join([str((i << _CLUSTER_BITS) | c) for c, i in pairs]) + "]"
+        rows = _cluster_rows(clusters)
+        rows_packed = json.dumps(rows, ensure_ascii=False) if _PACKED_UPDATE else None
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("DELETE FROM clusters WHERE run_id = ?", (run_id,))
+                if packed is not None:
+                    conn.execute(f"UPDATE samples SET cluster = j.value & {_CLUSTER_SPAN - 1} FROM json_each(?) AS j "
+                                 f"WHERE samples.id = j.value >> {_CLUSTER_BITS}", (packed,))
+                else:
+                    conn.executemany("UPDATE samples SET cluster = ? WHERE id = ?", pairs)
+                _insert_cluster_rows(conn, run_id, method, rows, rows_packed)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+        if background and self._can_write_beside():
+            return PendingWrite(self.path, write)
+        write(self.conn)
+        return PendingWrite(None, None)
+
+    def _can_write_beside(self) -> bool:
+        """Whether a second connection can write this file while this one goes on reading."""
+        return (self.path not in ("", ":memory:") and not self.path.startswith("file:")
+                and not self.conn.in_transaction and os.path.exists(self.path))
 
     def _insert_clusters(self, run_id: str, method: str, clusters: list[dict[str, Any]]) -> None:
-        self.conn.executemany(
-            "INSERT INTO clusters (run_id, case_id, template, cluster, method, size, correct, representative) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(run_id, c["case_id"], c["template"], c["cluster"], method, c["size"], int(bool(c["correct"])),
-              c.get("representative")) for c in clusters],
-        )
+        rows = _cluster_rows(clusters)
+        _insert_cluster_rows(self.conn, run_id, method, rows, json.dumps(rows, ensure_ascii=False)
+                             if _PACKED_UPDATE else None)
 
     def transaction(self):
         """One write transaction (BEGIN IMMEDIATE … COMMIT, ROLLBACK on an exception)."""
