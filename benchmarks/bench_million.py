@@ -6,6 +6,11 @@ For each size, a synthetic run (benchmarks/bench_analysis.make_run: numeric, ent
 sentence answers, ~1% errors, long contexts; cases = size / samples) is written to a real
 SQLite file, then three fresh processes are timed, each reporting its own peak RSS:
   analyse  — what `tuieval run` does at the end: build the report, store clusters and report;
+  phases   — the same, with the phases timed (wall, CPU of the main thread): reading the cases
+             and the sample columns, the analysis (`_analyze`, the clusters' write-back started
+             in it), the arrays and membership shared by the cost section and the store, the
+             cost section, storing the report (waiting there for the write-back); `--db/--run`
+             only, on a copy of the run (`--steps phases`);
   reopen   — `build_report` again: the stored report read back (what the app's scoreboard reads);
   export   — `tuieval export` streamed to /dev/null;
   load     — the scoreboard's data read (`tuieval.tui.data.load_run_data`) beside the read it
@@ -62,6 +67,40 @@ store = Store(db)
 t0 = time.perf_counter()
 if step == "analyse":
     r = build_report(store, run_id, persist_clusters=True)
+elif step == "phases":
+    # the analysis step with each storage-side phase timed (wall, and CPU of the main thread alone:
+    # the clusters' write-back runs in a thread of its own beside it)
+    import functools, importlib
+    from tuieval.store import db as dbm
+    b = importlib.import_module("tuieval.report.build")
+    phases = {}
+
+    def timed(owner, name):
+        f = getattr(owner, name, None)
+        if f is None:  # (the older code may not have it)
+            return
+
+        @functools.wraps(f)
+        def g(*a, **k):
+            t, c = time.perf_counter(), time.thread_time()
+            try:
+                return f(*a, **k)
+            finally:
+                w0, c0 = phases.get(name, (0.0, 0.0))
+                phases[name] = (w0 + time.perf_counter() - t, c0 + time.thread_time() - c)
+        setattr(owner, name, g)
+
+    for name in ("analysis_cases", "analysis_sample_columns", "token_usage"):
+        timed(dbm.Store, name)
+    for name in ("_analyze", "_store_clusters", "_shared_parts", "_cost_section", "store_report"):
+        timed(b, name)
+    c0 = time.thread_time()
+    b.build_report(store, run_id, persist_clusters=True)
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"s": time.perf_counter() - t0, "main_cpu_s": time.thread_time() - c0,
+                      "cpu_s": use.ru_utime + use.ru_stime, "rss_mb": use.ru_maxrss / 1024,
+                      "phases": {k: [round(w, 3), round(c, 3)] for k, (w, c) in phases.items()}}))
+    raise SystemExit(0)
 elif step == "reopen":
     r = build_report(store, run_id)
 elif step == "load":

@@ -165,8 +165,8 @@ def _store_clusters(store: Store, run_id: str, method: str, samples, per_sample,
         write = (per_sample >= 0) & (per_sample != stored)
         ids = np.asarray(samples.columns["id"], dtype=np.int64)[write]
         order = np.argsort(ids, kind="stable")
-        return store.write_cluster_ids(run_id, method, zip(per_sample[write][order].tolist(), ids[order].tolist()),
-                                       rows, background=background)
+        return store.write_cluster_columns(run_id, method, per_sample[write][order], ids[order], rows,
+                                           background=background)
     keep = (per_sample >= 0).tolist()
     clusters = per_sample.tolist()
     store.write_clusters(run_id, method, {(s["case_id"], s["template"], int(s["sample_index"])): c
