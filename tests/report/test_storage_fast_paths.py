@@ -137,7 +137,7 @@ def _tables(path, run_id: str) -> dict:
 
 
 def test_the_stored_report_is_the_same_whichever_way_it_is_written(tmp_path, monkeypatch):
-    """Fast: the write-back in a thread, packed cluster rows, usage and membership shared from
+    """Fast: the write-back in a thread (its ids packed with numpy), usage and membership shared from
     the read. Plain: every one of them the old way. Every stored table byte for byte the same."""
     import importlib
 
