@@ -164,7 +164,7 @@ def test_the_stored_report_is_the_same_whichever_way_it_is_written(tmp_path, mon
     with monkeypatch.context() as m:
         m.setattr(db_module.Store, "_can_write_beside", lambda self: False)
         m.setattr(db_module, "_PACKED_UPDATE", False)
-        m.setattr(build_module, "_shared_parts", lambda cases, samples: {})
+        m.setattr(build_module, "_shared_parts", lambda cases, samples, **kw: {})
         with Store(plain_db) as store:
             plain = build_report(store, run_id, persist_clusters=True)
     assert json.dumps(fast, ensure_ascii=False) == json.dumps(plain, ensure_ascii=False)

@@ -72,7 +72,7 @@ def _build(store: Store, run_id: str, *, persist_clusters: bool, with_rows: bool
         # a probe run's cases get their contamination=likely|unflagged slice before the analysis
         contamination = label_cases(store, run, cases, report)
     if report is None:
-        pending: list = []  # the clusters' write-back, running beside what follows (Store.write_cluster_ids)
+        pending: list = []  # the clusters' write-back, running beside what follows (Store.write_cluster_columns)
         try:
             report = _report(store, run, fingerprint, cases, samples, persist_clusters, contamination, pending)
         finally:
@@ -104,7 +104,7 @@ def _report(store: Store, run: dict[str, Any], fingerprint: str, cases, samples,
         report["shadow"] = shadow
     report["gates"] = evaluate_gates(report, (run.get("config") or {}).get("gates") or [])
     # the per-sample arrays and the slice membership, made once for the cost section and the store
-    shared = _shared_parts(cases, samples)
+    shared = _shared_parts(cases, samples, with_masks=run["status"] != "running")
     report["cost"] = _cost_section(store, run, report, cases, None, shared)
     if run["status"] != "running":
         # A finished run's report only changes with its samples: keep it so reopening a large
@@ -181,10 +181,11 @@ def _shadow(store: Store, run: dict[str, Any], cases, samples) -> dict[str, Any]
     return shadow_section(store, run, cases, samples)
 
 
-def _shared_parts(cases: list[dict[str, Any]], samples) -> dict[str, Any]:
+def _shared_parts(cases: list[dict[str, Any]], samples, *, with_masks: bool = True) -> dict[str, Any]:
     """From the sample columns: the per-sample arrays (analysis order), the slice membership
-    over their case ids and the token usage per case (tuieval.store.usage_columns) — what the
-    cost section and the stored report would otherwise each compute, or read, again."""
+    over their case ids (`with_masks`: when the report is stored, which needs it anyway) and the
+    token usage per case (tuieval.store.usage_columns) — what the cost section and the stored
+    report would otherwise each compute, or read, again."""
     from tuieval.sample_columns import SampleColumns
 
     if not isinstance(samples, SampleColumns) or "usage" not in samples.columns:
@@ -194,7 +195,8 @@ def _shared_parts(cases: list[dict[str, Any]], samples) -> dict[str, Any]:
     from tuieval.store.usage_columns import usage_from_columns
 
     arrays = sample_arrays(samples)
-    return {"arrays": arrays, "masks": masks_from_cases(cases, arrays.case_ids), "case_ids": arrays.case_ids,
+    return {"arrays": arrays, "masks": masks_from_cases(cases, arrays.case_ids) if with_masks else None,
+            "case_ids": arrays.case_ids,
             "usage": usage_from_columns(arrays.case_ids, arrays.sample_case, samples.floats("output_tokens"),
                                         samples.columns["usage"])}
 
