@@ -91,7 +91,7 @@ _CLUSTER_INSERT = ("INSERT INTO clusters (run_id, case_id, template, cluster, me
 
 
 class PendingWrite:
-    """A write on a connection of its own, in a thread (`Store.write_cluster_ids(background=True)`),
+    """A write on a connection of its own, in a thread (`Store.write_cluster_columns(background=True)`),
     or one already done (`path` None). `wait()` joins it and raises what the write raised."""
 
     def __init__(self, path: str | None, write) -> None:
@@ -621,11 +621,9 @@ class Store:
             args += ids
         from tuieval.store.usage_columns import USAGE_SQL
 
-        # plain tuples, not sqlite3.Row objects: a million of them are a second of the read
-        cur = self.conn.cursor()
-        cur.row_factory = None
-        cur.execute(f"SELECT id, {', '.join(_LEAN_SELECT)}, {USAGE_SQL} FROM samples WHERE {where} "
-                    "ORDER BY case_id, template, sample_index", args)
+        cur = self.conn.execute(
+            f"SELECT id, {', '.join(_LEAN_SELECT)}, {USAGE_SQL} FROM samples WHERE {where} "
+            "ORDER BY case_id, template, sample_index", args)
         names = ("id",) + ANALYSIS_COLUMNS + ("usage",)
         columns: dict[str, list[Any]] = {k: [] for k in names}
         lists = [columns[k] for k in names]
@@ -729,8 +727,7 @@ class Store:
         from tuieval.store.usage_columns import GROUPED_SQL, USAGE_KEYS
 
         rows = self.conn.execute(GROUPED_SQL, (run_id,)).fetchall()
-        keys = USAGE_KEYS
-        return [dict(zip(keys, r)) for r in rows]
+        return [dict(zip(USAGE_KEYS, r)) for r in rows]
 
     def judge_token_usage(self, run_id: str) -> list[dict[str, Any]]:
         """Per (case, judge model, answered in a batch or not): judge requests and the tokens counted."""
