@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
@@ -383,13 +384,12 @@ class _Analysis:
 NOT_SLICES = frozenset({"original_case", "probe_of"})
 
 
-def case_slice_columns(cases: Sequence[Mapping[str, Any]]) -> tuple[dict[str, list], dict[str, str]]:
-    """Slice columns per case: metadata keys (first-seen order) then derived features."""
-    keys: dict[str, None] = {}
-    for c in cases:
-        for k in (c.get("metadata") or {}):
-            if k not in NOT_SLICES:
-                keys.setdefault(k, None)
+def case_slice_columns(cases: Sequence[Mapping[str, Any]],
+                       keys: Sequence[str] | None = None) -> tuple[dict[str, list], dict[str, str]]:
+    """Slice columns per case: metadata keys (first-seen order; `keys` when given, e.g. those
+    of a larger set of cases) then derived features."""
+    if keys is None:
+        keys = metadata_keys(cases)
     cols: dict[str, list] = {k: [(c.get("metadata") or {}).get(k) for c in cases] for k in keys}
     source = {k: "metadata" for k in keys}
     derived = derive_features([c.get("input_text") or "" for c in cases])
@@ -400,6 +400,78 @@ def case_slice_columns(cases: Sequence[Mapping[str, Any]]) -> tuple[dict[str, li
     return cols, source
 
 
+def metadata_keys(cases: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The metadata keys that are slice columns, in first-seen order."""
+    keys: dict[str, None] = {}
+    for c in cases:
+        for k in (c.get("metadata") or {}):
+            if k not in NOT_SLICES:
+                keys.setdefault(k, None)
+    return list(keys)
+
+
+@dataclass
+class SliceLevels:
+    """The slice columns of some cases (in the order given) and their levels, as the report uses
+    them: `levels` after `distinct_levels` (no level holding every case, one name per set of
+    cases), `skipped` the columns left out and why, `source` metadata | derived per column."""
+
+    ids: list[Any]
+    cols: dict[str, list]
+    source: dict[str, str]
+    levels: dict[str, list[Level]]
+    skipped: dict[str, str]
+    _members: dict[tuple[str, Any], frozenset] | None = None
+
+    def membership(self) -> dict[tuple[str, Any], frozenset]:
+        """(key, slice_value_key(value)) → the case ids of the level (made once)."""
+        if self._members is None:
+            ids = self.ids
+            self._members = {(k, slice_value_key(lv.value)): frozenset(ids[i] for i in np.flatnonzero(lv.mask).tolist())
+                             for k, lvls in self.levels.items() for lv in lvls}
+        return self._members
+
+
+#: the last cases slice_levels saw and what it made of them: the analysis, the stored report's
+#: slice membership and the cost section ask for the same cases' levels one after the other
+#: (at 100,000 cases each asking cost about a second)
+_LAST_LEVELS: tuple[tuple, SliceLevels] | None = None
+
+
+def slice_levels(cases: Sequence[Mapping[str, Any]], keys: Sequence[str] | None = None,
+                 drop: str | None = None) -> SliceLevels:
+    """The slice levels of `cases` (each case one item, in the order given): the columns of
+    `case_slice_columns(cases, keys)` without `drop` (the cluster key: the clustering unit, not a
+    slice), each cut into levels by `column_levels`, then `distinct_levels`. The same cases
+    asked for again with the same keys are answered from the last call (compared by value: the
+    case ids, a copy of each case's metadata and its input text). Callers must not modify what
+    they get."""
+    global _LAST_LEVELS
+    if keys is None:
+        keys = metadata_keys(cases)
+    memo_key = (tuple(keys), drop, [(c["case_id"], dict(c.get("metadata") or {}), c.get("input_text") or "")
+                                    for c in cases])
+    last = _LAST_LEVELS
+    if last is not None and last[0] == memo_key:
+        return last[1]
+    cols, source = case_slice_columns(cases, keys)
+    if drop:
+        cols.pop(drop, None)
+    levels: dict[str, list[Level]] = {}
+    skipped: dict[str, str] = {}
+    for k, vals in cols.items():
+        lv, why = column_levels(k, vals)
+        if why:
+            skipped[k] = why
+        else:
+            levels[k] = lv
+    levels, merged_away = distinct_levels(levels, len(cases))
+    skipped.update(merged_away)
+    out = SliceLevels([c["case_id"] for c in cases], cols, source, levels, skipped)
+    _LAST_LEVELS = (memo_key, out)
+    return out
+
+
 def slice_value_key(v: Any) -> Any:
     """A slice value as a dictionary key: JSON text for lists and dicts, as the report writes them."""
     if isinstance(v, (dict, list)):
@@ -408,26 +480,15 @@ def slice_value_key(v: Any) -> Any:
 
 
 def slice_membership(cases: Sequence[Mapping[str, Any]],
-                     analyzed: set[Any] | None = None) -> dict[tuple[str, Any], set[Any]]:
+                     analyzed: set[Any] | None = None) -> dict[tuple[str, Any], frozenset]:
     """(key, value) → case ids, with the slice levels the report uses (metadata values, numeric
     bins, derived features; a level holding every case dropped, levels with the same cases
-    listed once under the report's name), computed over the cases that have samples (`analyzed`)."""
+    listed once under the report's name), computed over the cases that have samples (`analyzed`).
+    The sets are shared between calls on the same cases (`slice_levels`): read them, never modify them."""
     cases = sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
     if analyzed is not None:
         cases = [c for c in cases if c["case_id"] in analyzed]
-    ids = [c["case_id"] for c in cases]
-    cols, _ = case_slice_columns(cases)
-    by_column: dict[str, list[Level]] = {}
-    for k, vals in cols.items():
-        levels, why = column_levels(k, vals)
-        if not why:
-            by_column[k] = levels
-    by_column, _ = distinct_levels(by_column, len(ids))
-    out: dict[tuple[str, Any], set[Any]] = {}
-    for k, levels in by_column.items():
-        for lv in levels:
-            out[(k, slice_value_key(lv.value))] = {ids[i] for i in np.flatnonzero(lv.mask).tolist()}
-    return out
+    return dict(slice_levels(cases).membership())
 
 
 class _Clustered:
@@ -550,21 +611,10 @@ def analyze_run_clustered(run: Mapping[str, Any], cases: Sequence[Mapping[str, A
 
     # -- slices ------------------------------------------------------------------------------------
     analyzed = np.flatnonzero(has)
-    cols_all, source = case_slice_columns(cases)
-    if cluster_key:
-        cols_all.pop(cluster_key, None)  # the clustering unit (e.g. passage) is not a slice
-    cols = {k: [v[i] for i in analyzed.tolist()] for k, v in cols_all.items()}
-    levels: dict[str, list[Level]] = {}
-    skipped: dict[str, str] = {}
-    for k, vals in cols.items():
-        lv, why = column_levels(k, vals)
-        if why:
-            skipped[k] = why
-        else:
-            levels[k] = lv
-    # a level holding every case is the overall line; levels with the same cases are one slice
-    levels, merged_away = distinct_levels(levels, int(analyzed.size))
-    skipped.update(merged_away)
+    # the columns of every case name the columns (a key only unsampled cases carry is still a
+    # column, reported as skipped); the levels are those of the sampled cases
+    sl = slice_levels([cases[i] for i in analyzed.tolist()], keys=metadata_keys(cases), drop=cluster_key)
+    cols, source, levels, skipped = sl.cols, sl.source, sl.levels, dict(sl.skipped)
     disc_info: dict[str, Any] = {"enabled": discover}
     found: dict[tuple, Any] = {}
     conj: list = []
