@@ -794,78 +794,80 @@ def _template_breakdown(table: _Table, gs: dict, an: _Analysis, alpha: float) ->
     return out
 
 
+def json_floats(values: np.ndarray) -> list[float | None]:
+    """`json_float` of every value of a float array at once (NaN, ±inf → None; −0.0 → 0.0):
+    the same Python floats, without a call per value."""
+    arr = np.asarray(values, dtype=np.float64) + 0.0  # −0.0 + 0.0 is 0.0, as json_float adds it
+    out = arr.astype(object)
+    out[~np.isfinite(arr)] = None
+    return out.tolist()
+
+
 def _cases_output(cases: Sequence[Mapping[str, Any]], table: _Table, ids: np.ndarray, gs: dict,
                   an: _Analysis) -> list[dict]:
-    """The report's `cases` list; cluster members are listed by sample_index."""
-    G = table.n_groups
+    """The report's `cases` list; cluster members are listed by sample_index.
+
+    Every (group, cluster) with members is one entry of `clusters`, in group order then
+    cluster id: the nonzero cells of `counts` in row-major order, which are also the sorted
+    distinct keys group·C + cluster of the valid samples, so each cluster's members are one
+    slice of the samples sorted by that key. A case's groups are consecutive (the table is
+    sorted by case, then template), so its clusters are one slice of that flat list."""
     counts, rep = gs["counts"], gs["rep"]
     C = counts.shape[1]
     valid = np.flatnonzero(ids >= 0)
     key = table.group[valid] * C + ids[valid]
-    n_corr = np.bincount(key, weights=table.correct[valid], minlength=G * C).reshape(G, C)
-    # members of each (group, cluster), in sample order: one sort, one split
-    srt = np.argsort(key, kind="stable")
+    srt = np.argsort(key, kind="stable")  # members in sample order inside each cluster
     skeys = key[srt]
-    cut = np.flatnonzero(np.diff(skeys)) + 1
-    # one list sliced, not one small array per cluster (a million samples make ~300,000 clusters)
     member_si = table.sample_index[valid][srt].tolist()
-    starts = np.r_[0, cut].tolist() if skeys.size else []
-    ends = starts[1:] + [len(member_si)]
-    member_keys = skeys[starts].tolist() if skeys.size else []
-    members = {k: member_si[a:b] for k, a, b in zip(member_keys, starts, ends)}
-    groups_of: dict[int, list[int]] = {}
-    for g, c in enumerate(table.group_case.tolist()):
-        groups_of.setdefault(c, []).append(g)
-    multi_t = len(table.templates) > 1
+    cut = (np.flatnonzero(np.diff(skeys)) + 1).tolist()
+    starts, ends = [0] + cut, cut + [len(member_si)]
+    cl_g, cl_k = np.nonzero(counts)           # row-major: group, then cluster id
+    size = counts[cl_g, cl_k]
+    r = rep[cl_g, cl_k]
+    n_corr = np.bincount(key, weights=table.correct[valid], minlength=counts.size).reshape(counts.shape)
     texts = table.texts
-    correct = table.correct.tolist()
-    tied_case = an.is_tied.tolist()
-    gtmpl = table.group_tmpl.tolist()
-    counts_l = counts.tolist()
-    rep_l = rep.tolist()
-    ncorr_l = n_corr.tolist()
-    gtied = gs["is_tied"].tolist()
-    acc = an.accuracy.tolist()
-    cons = an.consistency.tolist()
-    se = an.se.tolist()
-    hn = an.semantic_entropy_normalized.tolist()
-    mm = an.mm.tolist()
-    maj = an.maj_rate.tolist()
-    ns = an.n_samples.tolist()
-    nv = an.n_valid.tolist()
-    ne = an.n_errors.tolist()
+    members = [member_si[a:b] for a, b in zip(starts, ends)] if skeys.size else []
+    cols = (size.tolist(), table.correct[r].tolist(), [texts[i] for i in r.tolist()],
+            np.rint(n_corr[cl_g, cl_k]).astype(np.int64).tolist(), members)
+    if len(table.templates) > 1:
+        names = [table.templates[t] for t in table.group_tmpl[cl_g].tolist()]
+        flat = [{"size": a, "correct": b, "representative": c, "n_correct": d, "sample_indices": e, "template": t}
+                for a, b, c, d, e, t in zip(*cols, names)]
+    else:
+        flat = [{"size": a, "correct": b, "representative": c, "n_correct": d, "sample_indices": e}
+                for a, b, c, d, e in zip(*cols)]
+    # each case's slice of the flat list, and the positions in it of its tied modes
+    nc = len(cases)
+    cl_case = table.group_case[cl_g]
+    n_cl = np.bincount(cl_case, minlength=nc)
+    case_start = np.r_[0, np.cumsum(n_cl)[:-1]] if nc else np.zeros(0, dtype=np.int64)
+    top = counts.max(axis=1)
+    tied = (size == top[cl_g]) & gs["is_tied"][cl_g]
+    tied_at = np.flatnonzero(tied)
+    tied_pos = (tied_at - case_start[cl_case[tied_at]]).tolist()
+    tied_from = np.searchsorted(cl_case[tied_at], np.arange(nc + 1)).tolist()
+    cs, ce = case_start.tolist(), (case_start + n_cl).tolist()
+    has = (an.n_samples > 0).tolist()
+    maj = an.maj_rate
+    with np.errstate(invalid="ignore"):
+        majority = np.where(an.n_samples > 0, maj >= 0.5, False).tolist()
     out = []
-    for i, c in enumerate(cases):
-        clusters = []
-        tied_all = []
-        for g in groups_of.get(i, []):
-            row = counts_l[g]
-            top = max(row)
-            tname = table.templates[gtmpl[g]]
-            for k, size in enumerate(row):
-                if size == 0:
-                    continue
-                r = rep_l[g][k]
-                cl = {"size": size, "correct": correct[r], "representative": texts[r],
-                      "n_correct": int(ncorr_l[g][k]), "sample_indices": members.get(g * C + k, [])}
-                if multi_t:
-                    cl["template"] = tname
-                clusters.append(cl)
-                if size == top and gtied[g]:
-                    tied_all.append(len(clusters) - 1)
-        has = ns[i] > 0
-        mrate = maj[i]
-        entry = {
+    for i, (c, acc, cons, se, hn, mm, mrate, ns, nv, ne, tc) in enumerate(zip(
+            cases, json_floats(an.accuracy), json_floats(an.consistency), json_floats(an.se),
+            json_floats(an.semantic_entropy_normalized), json_floats(an.mm), json_floats(maj),
+            an.n_samples.tolist(), np.rint(an.n_valid).astype(np.int64).tolist(),
+            np.rint(an.n_errors).astype(np.int64).tolist(), an.is_tied.tolist())):
+        a, b = cs[i], ce[i]
+        out.append({
             "id": c["case_id"], "metadata": c.get("metadata") or {},
-            "accuracy": _f(acc[i]), "consistency": _f(cons[i]), "n_clusters": len(clusters),
-            "semantic_entropy": _f(se[i]),
-            "majority_correct": (bool(mrate >= 0.5) if has else None),
-            "clusters": clusters,
+            "accuracy": acc, "consistency": cons, "n_clusters": b - a,
+            "semantic_entropy": se,
+            "majority_correct": majority[i] if has[i] else None,
+            "clusters": flat[a:b],
             # extras
-            "position": c.get("position"), "n_samples": int(ns[i]), "n_valid": int(nv[i]),
-            "n_errors": int(ne[i]), "is_tied": tied_case[i], "tied_clusters": tied_all,
-            "semantic_entropy_normalized": _f(hn[i]), "miller_madow": _f(mm[i]),
-            "majority_correct_rate": _f(mrate),
-        }
-        out.append(entry)
+            "position": c.get("position"), "n_samples": int(ns), "n_valid": nv,
+            "n_errors": ne, "is_tied": tc, "tied_clusters": tied_pos[tied_from[i]:tied_from[i + 1]],
+            "semantic_entropy_normalized": hn, "miller_madow": mm,
+            "majority_correct_rate": mrate,
+        })
     return out
