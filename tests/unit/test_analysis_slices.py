@@ -268,3 +268,54 @@ def test_slice_membership_names_each_set_of_cases_once_as_the_report_does():
     assert m[("name_origin", "non_english")] == {f"c{i}" for i in range(0, 40, 4)}
     assert ("non_ascii_name", True) not in m and ("non_ascii_name", False) not in m
     assert ("script", "latin") not in m  # every case
+
+
+def _memo_cases(n=60):
+    return [{"case_id": f"c{i}", "position": i,
+             "metadata": {"lang": ["en", "de", "ru"][i % 3], "size": i % 13, "tag": ["a", "b"][i % 2]},
+             "input_text": "Wie viel kostet es, Jürgen?" if i % 3 == 1 else "What is 12 plus 7?"} for i in range(n)]
+
+
+def _fresh_membership(cases, analyzed=None):
+    import tuieval.analysis.report as report_mod
+
+    report_mod._LAST_LEVELS = None  # nothing remembered: computed from the cases
+    return report_mod.slice_membership(cases, analyzed)
+
+
+def test_slice_levels_asked_again_are_the_ones_computed_fresh_and_follow_a_change():
+    # the report, its stored membership and the cost section ask for the same cases' levels in
+    # turn: the second answer comes from the first, and a changed case is never answered stale
+    from tuieval.analysis.report import slice_membership
+
+    cases = _memo_cases()
+    sampled = {c["case_id"] for c in cases[:50]}
+    want = _fresh_membership(cases, sampled)
+    assert slice_membership(cases, sampled) == want
+    assert want[("lang", "de")] == {f"c{i}" for i in range(1, 50, 3)}
+    # a metadata value changed in place, a case's text changed, another set of cases
+    cases[4]["metadata"]["lang"] = "de"
+    got = slice_membership(cases, sampled)
+    assert "c4" in got[("lang", "de")] and got == _fresh_membership(cases, sampled)
+    cases[7]["input_text"] = "Сколько стоит?"
+    got = slice_membership(cases, sampled)
+    assert got == _fresh_membership(cases, sampled) and "c7" in got[("script", "cyrillic")]
+    assert slice_membership(cases, sampled - {"c0"}) == _fresh_membership(cases, sampled - {"c0"})
+
+
+def test_report_slices_are_those_of_the_fresh_levels_after_the_memo_served_them():
+    # the analysis names columns from every case (a key only unsampled cases carry is still a
+    # column, skipped) and drops the cluster key: its levels are not the membership's when the
+    # keys differ, and each call gets its own
+    import tuieval.analysis.report as report_mod
+
+    cases = _memo_cases()
+    cases[55]["metadata"]["only_unsampled"] = "x"
+    sampled = [c for c in cases if int(c["case_id"][1:]) < 50]
+    report_mod._LAST_LEVELS = None
+    a = report_mod.slice_levels(sampled, keys=report_mod.metadata_keys(cases), drop="tag")
+    b = report_mod.slice_levels(sampled)
+    assert "only_unsampled" in a.skipped and "only_unsampled" not in b.cols
+    assert "tag" in b.levels and "tag" not in a.levels and "tag" not in a.skipped
+    assert report_mod.slice_levels(sampled, keys=report_mod.metadata_keys(cases), drop="tag").levels.keys() == \
+        a.levels.keys()
