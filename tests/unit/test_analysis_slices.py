@@ -319,3 +319,16 @@ def test_report_slices_are_those_of_the_fresh_levels_after_the_memo_served_them(
     assert "tag" in b.levels and "tag" not in a.levels and "tag" not in a.skipped
     assert report_mod.slice_levels(sampled, keys=report_mod.metadata_keys(cases), drop="tag").levels.keys() == \
         a.levels.keys()
+
+
+def test_slice_masks_over_case_ids_in_any_order_are_the_membership_sets():
+    from tuieval.analysis.report import slice_masks
+
+    cases = _memo_cases()
+    case_ids = [f"c{i}" for i in range(49, -1, -1)] + ["stray"]  # reversed, and an id with no case row
+    want = _fresh_membership(cases, set(case_ids))
+    got = slice_masks(cases, case_ids)
+    assert list(got) == list(want)
+    for level, members in want.items():
+        assert {c for c, m in zip(case_ids, got[level].tolist()) if m} == members, level
+    assert not any(m[-1] for m in got.values())

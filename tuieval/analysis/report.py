@@ -491,6 +491,25 @@ def slice_membership(cases: Sequence[Mapping[str, Any]],
     return dict(slice_levels(cases).membership())
 
 
+def slice_masks(cases: Sequence[Mapping[str, Any]], case_ids: Sequence[Any]) -> dict[tuple[str, Any], np.ndarray]:
+    """`slice_membership(cases, set(case_ids))` as one boolean array per level over `case_ids`
+    (in their order; an id with no case row is in no level), read from the levels' own masks
+    rather than from sets of ids."""
+    analyzed = set(case_ids)
+    cases = sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
+    sl = slice_levels([c for c in cases if c["case_id"] in analyzed])
+    at = {cid: i for i, cid in enumerate(sl.ids)}
+    pos = np.fromiter((at.get(c, -1) for c in case_ids), dtype=np.int64, count=len(case_ids))
+    known = pos >= 0
+    out: dict[tuple[str, Any], np.ndarray] = {}
+    for k, lvls in sl.levels.items():
+        for lv in lvls:
+            mask = np.zeros(len(case_ids), dtype=bool)
+            mask[known] = lv.mask[pos[known]]
+            out[(k, slice_value_key(lv.value))] = mask
+    return out
+
+
 class _Clustered:
     """What one analysis clustered: the sample table, each row's cluster and the per-group counts."""
 
