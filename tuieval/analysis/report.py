@@ -51,8 +51,10 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -103,15 +105,19 @@ class _Table:
             si = np.array(col["sample_index"], dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
         else:
             si = np.fromiter((int(s.get("sample_index") or 0) for s in samples), dtype=np.int64, count=n)
-        order = np.lexsort((si, ti, ci))
+        # the store reads samples by case id, template, sample index: when that is already the
+        # analysis's order (case ids that sort like positions), no sort and no reordering
+        in_order = n < 2 or _non_decreasing(ci, ti, si)
+        order = np.arange(n) if in_order else np.lexsort((si, ti, ci))
         self.order = order
-        self.case = ci[order]
-        self.tmpl = ti[order]
-        self.sample_index = si[order]
+        self.case = ci if in_order else ci[order]
+        self.tmpl = ti if in_order else ti[order]
+        self.sample_index = si if in_order else si[order]
         if columnar:
             self.error = samples.errors[order]
             self.correct = samples.correct_mask[order]
-            self.censored = np.fromiter((k == "timeout" for k in col["error_kind"]), dtype=bool, count=n)[order]
+            timeouts = map(operator.eq, col["error_kind"], repeat("timeout", n))
+            self.censored = np.fromiter(timeouts, dtype=bool, count=n)[order]
             self.latency = samples.floats("latency_ms")[order]
             self.ttft = samples.floats("ttft_ms")[order]
             self.out_tokens = samples.floats("output_tokens")[order]
@@ -126,14 +132,29 @@ class _Table:
             self.ttft = _nan_array([s.get("ttft_ms") for s in samples])[order] if n else np.zeros(0)
             self.out_tokens = _nan_array([s.get("output_tokens") for s in samples])[order] if n else np.zeros(0)
             texts = [answer_text(s) for s in samples]
-        self.texts = [texts[i] for i in order.tolist()]
-        self.valid_text = np.fromiter((t is not None for t in self.texts), dtype=bool, count=n)
+        self.texts = list(texts) if in_order else [texts[i] for i in order.tolist()]
+        self.valid_text = np.fromiter(map(operator.is_not, self.texts, repeat(None, n)), dtype=bool, count=n)
         gkey = self.case * T + self.tmpl
         ukey, self.group = np.unique(gkey, return_inverse=True)
         self.group = self.group.reshape(-1)
         self.n_groups = int(ukey.size)
         self.group_case = ukey // T
         self.group_tmpl = ukey % T
+
+
+def _non_decreasing(*keys: np.ndarray) -> bool:
+    """Whether rows are already sorted by the keys (first key first), i.e. lexsort would keep them."""
+    first = keys[0]
+    step = np.diff(first)
+    if (step < 0).any():
+        return False
+    tie = step == 0
+    for k in keys[1:]:
+        d = np.diff(k)
+        if (tie & (d < 0)).any():
+            return False
+        tie &= d == 0
+    return True
 
 
 def _cluster_table(table: _Table, method: str, *, threshold: float | None, judge: Judge | None,
@@ -318,6 +339,9 @@ class _Analysis:
             self.pass_at[k], self.pass_hat[k] = _group_mean(gc, a, nc), _group_mean(gc, h, nc)
         self.lat_index = LatencyIndex(table.latency, table.censored)
         self.ttft_index = LatencyIndex(table.ttft)
+        # the case of each sample in each index's order: a case mask selects sorted samples in one gather
+        self.lat_case = table.case[self.lat_index.order]
+        self.ttft_case = table.case[self.ttft_index.order]
 
     def metrics(self, mask: np.ndarray) -> dict:
         """METRICS of tuieval.report/1 (plus extras) for the cases in `mask`."""
@@ -346,9 +370,8 @@ class _Analysis:
             if k <= n_min and k in self.pass_at:
                 pak[str(k)] = _f(self.pass_at[k][m].mean())
                 phk[str(k)] = _f(self.pass_hat[k][m].mean())
-        smask = m[self.t.case]
-        lat = self.lat_index.summary(smask)
-        ttft = self.ttft_index.summary(smask, with_max=False)
+        lat = self.lat_index.summary(selected=m[self.lat_case])
+        ttft = self.ttft_index.summary(with_max=False, selected=m[self.ttft_case])
         out: dict[str, Any] = {
             "n_cases": n_cases, "n_samples": n_samples, "n_errors": n_errors,
             "accuracy": _f(acc["mean"]), "accuracy_ci": [_f(x) for x in acc["ci"]] if acc["ci"] else None,
@@ -373,7 +396,7 @@ class _Analysis:
             s = mean_ci_items(self.slo_case[m], self.alpha, cluster_ids=cl)
             out["accuracy_within_slo"] = _f(s["mean"])
             out["accuracy_within_slo_ci"] = [_f(x) for x in s["ci"]]
-            met = self.slo_met[smask]
+            met = self.slo_met[m[self.t.case]]
             out["slo_attainment"] = _f(met.mean()) if met.size else None
         return out
 
