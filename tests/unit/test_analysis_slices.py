@@ -332,3 +332,66 @@ def test_slice_masks_over_case_ids_in_any_order_are_the_membership_sets():
     for level, members in want.items():
         assert {c for c, m in zip(case_ids, got[level].tolist()) if m} == members, level
     assert not any(m[-1] for m in got.values())
+
+
+def _column_levels_value_by_value(key, values):
+    """column_levels's rule one value at a time (as it was written before it read the values'
+    types in one pass): the reference for the fast path."""
+    import math as _math
+
+    from tuieval.analysis.slices import HARD_MAX_LEVELS, MAX_CATEGORICAL_LEVELS, NUMERIC_BINS, Level, hashable
+
+    def is_number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and not (isinstance(v, float) and _math.isnan(v))
+
+    n = len(values)
+    vals = [hashable(v) for v in values]
+    present = [v for v in vals if v is not None]
+    distinct = set(present)
+    if present and all(is_number(v) for v in present) and len(distinct) > NUMERIC_BINS:
+        arr = np.array([np.nan if v is None else float(v) for v in vals])
+        ok = ~np.isnan(arr)
+        srt = np.sort(arr[ok])
+        edges = np.unique([srt[max(0, _math.ceil(q * srt.size) - 1)] for q in np.arange(1, NUMERIC_BINS) / NUMERIC_BINS])
+        bins = np.searchsorted(edges, arr, side="left")
+        bounds = np.r_[srt[0], edges, srt[-1]]
+        levels = []
+        for b in range(edges.size + 1):
+            mask = ok & (bins == b)
+            if mask.any():
+                lo, hi = (float(bounds[b]) if b > 0 else float(srt[0])), float(bounds[b + 1])
+                levels.append(Level(key, f"[{lo:g}, {hi:g}]" if b == 0 else f"({lo:g}, {hi:g}]", mask, (lo, hi)))
+        if (~ok).any():
+            levels.append(Level(key, None, ~ok))
+        return levels, None
+    if (len(distinct) > MAX_CATEGORICAL_LEVELS and len(distinct) > n / 10) or len(distinct) > HARD_MAX_LEVELS:
+        return [], f"{len(distinct)} distinct values: looks like an identifier"
+    codes = {}
+    code = np.array([codes.setdefault(v, len(codes)) for v in vals], dtype=np.int64)
+    levels = [Level(key, v, code == c) for v, c in codes.items()]
+    levels.sort(key=lambda lv: (lv.value is None, -int(lv.mask.sum()), str(lv.value)))
+    return levels, None
+
+
+def test_column_levels_read_by_type_equal_the_value_by_value_rule():
+    # numbers (ints, floats, NaN, inf, numpy scalars), bools, strings, lists, dicts and None mixed
+    import random
+
+    rng = random.Random(5)
+    pool = [None, 1, 2.5, float("nan"), True, False, "a", "b", [1, 2], {"x": 1}, np.float64(3.0), np.int64(4),
+            7, 0, -1.5, 1e300, float("inf")]
+    kinds_seen = set()
+    for _ in range(1500):
+        kinds = rng.sample(pool, rng.randint(1, 5))
+        share = rng.random()
+        values = [rng.choice(kinds) if rng.random() < share else (rng.randint(0, 30) if rng.random() < 0.5
+                                                                    else rng.random()) for _ in range(rng.randint(1, 60))]
+        got, why = column_levels("k", values)
+        want, why_want = _column_levels_value_by_value("k", values)
+        assert why == why_want
+        assert [(lv.value, lv.mask.tolist(), lv.bin) for lv in got] == \
+            [(lv.value, lv.mask.tolist(), lv.bin) for lv in want], values
+        kinds_seen.add("binned" if any(lv.bin for lv in got) else "categorical")
+    assert kinds_seen == {"binned", "categorical"}
+    ids = [f"id{i}" for i in range(120)] + [None]  # an identifier-like column is skipped by both
+    assert column_levels("k", ids)[1] == _column_levels_value_by_value("k", ids)[1] is not None
