@@ -550,18 +550,21 @@ class _Clustered:
         first = np.full(len(self.cases), t.n, dtype=np.int64)
         np.minimum.at(first, t.case, t.order)
         g_order = np.lexsort((t.group_tmpl, first[t.group_case]))
-        counts, rep = gs["counts"].tolist(), gs["rep"].tolist()
+        counts, rep = gs["counts"], gs["rep"]
+        # every (group, cluster) with members, groups in g_order, then by cluster id
+        rank = np.empty(g_order.size, dtype=np.int64)
+        rank[g_order] = np.arange(g_order.size)
+        cl_g, cl_k = np.nonzero(counts)
+        by = np.lexsort((cl_k, rank[cl_g]))
+        cl_g, cl_k = cl_g[by], cl_k[by]
+        r = rep[cl_g, cl_k]
         case_ids = [c["case_id"] for c in self.cases]
-        gcase, gtmpl = t.group_case.tolist(), t.group_tmpl.tolist()
-        correct, texts = t.correct.tolist(), t.texts
-        rows: list[dict[str, Any]] = []
-        for g in g_order.tolist():
-            cid, tmpl = case_ids[gcase[g]], t.templates[gtmpl[g]]
-            for k, size in enumerate(counts[g]):
-                if size:
-                    r = rep[g][k]
-                    rows.append({"case_id": cid, "template": tmpl, "cluster": k, "size": size,
-                                 "correct": correct[r], "representative": texts[r]})
+        texts = t.texts
+        rows = [{"case_id": case_ids[c], "template": t.templates[tm], "cluster": k, "size": size,
+                 "correct": ok, "representative": texts[i]}
+                for c, tm, k, size, ok, i in zip(t.group_case[cl_g].tolist(), t.group_tmpl[cl_g].tolist(),
+                                                 cl_k.tolist(), counts[cl_g, cl_k].tolist(), t.correct[r].tolist(),
+                                                 r.tolist())]
         return per_input, rows
 
 
