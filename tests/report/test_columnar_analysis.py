@@ -24,11 +24,13 @@ from tuieval.store import Store
 REFUSAL = "I'm sorry, I can't help with that."
 
 
-def _varied_run(path, method: str) -> str:
+def _varied_run(path, method: str, pad: bool = True) -> str:
+    """`pad=False` names cases c0, c1 … c58: read by case id (c1, c10, c11 …) they are out of position order."""
     rng = random.Random(7)
+    name = (lambda i: f"c{i:03d}") if pad else (lambda i: f"c{i}")
     store = Store(str(path))
     langs = ["en", "de", "ru", "ja"]
-    cases = [{"case_id": f"c{i:03d}", "position": i, "vars": {}, "targets": [str(i)],
+    cases = [{"case_id": name(i), "position": i, "vars": {}, "targets": [str(i)],
               "metadata": {"lang": langs[i % 4], "difficulty": ["easy", "hard"][i % 2 == 0 and i % 3 == 0]},
               "input_text": ["What is the total?", "Wie viel kostet es, Jürgen?", "Сколько у Дмитрия яблок?",
                              "りんごは何個？"][i % 4] + " x" * (i % 50)} for i in range(60)]
@@ -40,7 +42,7 @@ def _varied_run(path, method: str) -> str:
         for template in ("plain", "terse"):
             for k in range(4):
                 roll = rng.random()
-                row = {"run_id": run_id, "case_id": f"c{i:03d}", "template": template, "sample_index": k,
+                row = {"run_id": run_id, "case_id": name(i), "template": template, "sample_index": k,
                        "dispatch_order": order, "prompt": "[]", "score": 0.0, "correct": False,
                        "latency_ms": rng.lognormvariate(6.5, 0.5), "ttft_ms": rng.uniform(20, 90),
                        "output_tokens": rng.randint(3, 60), "cached": rng.random() < 0.15}

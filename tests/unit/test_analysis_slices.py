@@ -268,3 +268,130 @@ def test_slice_membership_names_each_set_of_cases_once_as_the_report_does():
     assert m[("name_origin", "non_english")] == {f"c{i}" for i in range(0, 40, 4)}
     assert ("non_ascii_name", True) not in m and ("non_ascii_name", False) not in m
     assert ("script", "latin") not in m  # every case
+
+
+def _memo_cases(n=60):
+    return [{"case_id": f"c{i}", "position": i,
+             "metadata": {"lang": ["en", "de", "ru"][i % 3], "size": i % 13, "tag": ["a", "b"][i % 2]},
+             "input_text": "Wie viel kostet es, Jürgen?" if i % 3 == 1 else "What is 12 plus 7?"} for i in range(n)]
+
+
+def _fresh_membership(cases, analyzed=None):
+    import tuieval.analysis.report as report_mod
+
+    report_mod._LAST_LEVELS = None  # nothing remembered: computed from the cases
+    return report_mod.slice_membership(cases, analyzed)
+
+
+def test_slice_levels_asked_again_are_the_ones_computed_fresh_and_follow_a_change():
+    # the report, its stored membership and the cost section ask for the same cases' levels in
+    # turn: the second answer comes from the first, and a changed case is never answered stale
+    from tuieval.analysis.report import slice_membership
+
+    cases = _memo_cases()
+    sampled = {c["case_id"] for c in cases[:50]}
+    want = _fresh_membership(cases, sampled)
+    assert slice_membership(cases, sampled) == want
+    assert want[("lang", "de")] == {f"c{i}" for i in range(1, 50, 3)}
+    # a metadata value changed in place, a case's text changed, another set of cases
+    cases[4]["metadata"]["lang"] = "de"
+    got = slice_membership(cases, sampled)
+    assert "c4" in got[("lang", "de")] and got == _fresh_membership(cases, sampled)
+    cases[7]["input_text"] = "Сколько стоит?"
+    got = slice_membership(cases, sampled)
+    assert got == _fresh_membership(cases, sampled) and "c7" in got[("script", "cyrillic")]
+    assert slice_membership(cases, sampled - {"c0"}) == _fresh_membership(cases, sampled - {"c0"})
+
+
+def test_report_slices_are_those_of_the_fresh_levels_after_the_memo_served_them():
+    # the analysis names columns from every case (a key only unsampled cases carry is still a
+    # column, skipped) and drops the cluster key: its levels are not the membership's when the
+    # keys differ, and each call gets its own
+    import tuieval.analysis.report as report_mod
+
+    cases = _memo_cases()
+    cases[55]["metadata"]["only_unsampled"] = "x"
+    sampled = [c for c in cases if int(c["case_id"][1:]) < 50]
+    report_mod._LAST_LEVELS = None
+    a = report_mod.slice_levels(sampled, keys=report_mod.metadata_keys(cases), drop="tag")
+    b = report_mod.slice_levels(sampled)
+    assert "only_unsampled" in a.skipped and "only_unsampled" not in b.cols
+    assert "tag" in b.levels and "tag" not in a.levels and "tag" not in a.skipped
+    assert report_mod.slice_levels(sampled, keys=report_mod.metadata_keys(cases), drop="tag").levels.keys() == \
+        a.levels.keys()
+
+
+def test_slice_masks_over_case_ids_in_any_order_are_the_membership_sets():
+    from tuieval.analysis.report import slice_masks
+
+    cases = _memo_cases()
+    case_ids = [f"c{i}" for i in range(49, -1, -1)] + ["stray"]  # reversed, and an id with no case row
+    want = _fresh_membership(cases, set(case_ids))
+    got = slice_masks(cases, case_ids)
+    assert list(got) == list(want)
+    for level, members in want.items():
+        assert {c for c, m in zip(case_ids, got[level].tolist()) if m} == members, level
+    assert not any(m[-1] for m in got.values())
+
+
+def _column_levels_value_by_value(key, values):
+    """column_levels's rule one value at a time (as it was written before it read the values'
+    types in one pass): the reference for the fast path."""
+    import math as _math
+
+    from tuieval.analysis.slices import HARD_MAX_LEVELS, MAX_CATEGORICAL_LEVELS, NUMERIC_BINS, Level, hashable
+
+    def is_number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and not (isinstance(v, float) and _math.isnan(v))
+
+    n = len(values)
+    vals = [hashable(v) for v in values]
+    present = [v for v in vals if v is not None]
+    distinct = set(present)
+    if present and all(is_number(v) for v in present) and len(distinct) > NUMERIC_BINS:
+        arr = np.array([np.nan if v is None else float(v) for v in vals])
+        ok = ~np.isnan(arr)
+        srt = np.sort(arr[ok])
+        edges = np.unique([srt[max(0, _math.ceil(q * srt.size) - 1)] for q in np.arange(1, NUMERIC_BINS) / NUMERIC_BINS])
+        bins = np.searchsorted(edges, arr, side="left")
+        bounds = np.r_[srt[0], edges, srt[-1]]
+        levels = []
+        for b in range(edges.size + 1):
+            mask = ok & (bins == b)
+            if mask.any():
+                lo, hi = (float(bounds[b]) if b > 0 else float(srt[0])), float(bounds[b + 1])
+                levels.append(Level(key, f"[{lo:g}, {hi:g}]" if b == 0 else f"({lo:g}, {hi:g}]", mask, (lo, hi)))
+        if (~ok).any():
+            levels.append(Level(key, None, ~ok))
+        return levels, None
+    if (len(distinct) > MAX_CATEGORICAL_LEVELS and len(distinct) > n / 10) or len(distinct) > HARD_MAX_LEVELS:
+        return [], f"{len(distinct)} distinct values: looks like an identifier"
+    codes = {}
+    code = np.array([codes.setdefault(v, len(codes)) for v in vals], dtype=np.int64)
+    levels = [Level(key, v, code == c) for v, c in codes.items()]
+    levels.sort(key=lambda lv: (lv.value is None, -int(lv.mask.sum()), str(lv.value)))
+    return levels, None
+
+
+def test_column_levels_read_by_type_equal_the_value_by_value_rule():
+    # numbers (ints, floats, NaN, inf, numpy scalars), bools, strings, lists, dicts and None mixed
+    import random
+
+    rng = random.Random(5)
+    pool = [None, 1, 2.5, float("nan"), True, False, "a", "b", [1, 2], {"x": 1}, np.float64(3.0), np.int64(4),
+            7, 0, -1.5, 1e300, float("inf")]
+    kinds_seen = set()
+    for _ in range(1500):
+        kinds = rng.sample(pool, rng.randint(1, 5))
+        share = rng.random()
+        values = [rng.choice(kinds) if rng.random() < share else (rng.randint(0, 30) if rng.random() < 0.5
+                                                                    else rng.random()) for _ in range(rng.randint(1, 60))]
+        got, why = column_levels("k", values)
+        want, why_want = _column_levels_value_by_value("k", values)
+        assert why == why_want
+        assert [(lv.value, lv.mask.tolist(), lv.bin) for lv in got] == \
+            [(lv.value, lv.mask.tolist(), lv.bin) for lv in want], values
+        kinds_seen.add("binned" if any(lv.bin for lv in got) else "categorical")
+    assert kinds_seen == {"binned", "categorical"}
+    ids = [f"id{i}" for i in range(120)] + [None]  # an identifier-like column is skipped by both
+    assert column_levels("k", ids)[1] == _column_levels_value_by_value("k", ids)[1] is not None

@@ -91,3 +91,33 @@ def test_stacked_groups_of_one_form_and_none():
     assert got.tolist() == [[0], [0], [0]] and exact == 0
     got, _ = lexical_clusters_stacked(feats, np.zeros((0, 4), dtype=np.int64), 0.6)
     assert got.shape == (0, 4)
+
+
+@pytest.mark.parametrize("chunk", [7, 40, 1 << 14])
+def test_featurised_once_or_chunk_by_chunk_the_clusters_are_the_per_group_rule(monkeypatch, chunk):
+    # the distinct forms of every group featurised once (they fit one chunk) or, when they do
+    # not, chunk by chunk as before: a small chunk forces the second way
+    import tuieval.analysis.variance.groups as groups_mod
+
+    monkeypatch.setattr(groups_mod, "LEXICAL_CHUNK", chunk)
+    answers = _groups(4, 120)
+    texts, groups = _flat(answers)
+    ids, _ = cluster_groups(texts, groups, "lexical", threshold=0.6)
+    pos = 0
+    for g in answers:
+        assert ids[pos: pos + len(g)].tolist() == cluster_lexical(g, 0.6), g
+        pos += len(g)
+
+
+def test_pairs_repeated_across_groups_get_one_similarity_and_the_per_group_rule():
+    # the same two forms in many groups (in both orders) and a contained short answer: each
+    # distinct pair is computed once, and every group still gets the per-group rule's clusters
+    canon = ["paris", "it is paris", "lyon", "the capital of france is paris", "paris france", "it is lyon"]
+    feats = LexicalFeatures(canon)
+    rng = np.random.default_rng(3)
+    rows = np.array([rng.permutation(len(canon))[:4] for _ in range(200)])
+    for threshold in (0.3, 0.6, 0.9):
+        got, _ = lexical_clusters_stacked(feats, rows, threshold)
+        want = [leader_clusters(4, lexical_equivalence(feats, r.tolist(), threshold)) for r in rows]
+        assert got.tolist() == want
+    assert len({tuple(sorted(p)) for r in rows.tolist() for p in zip(r, r[1:])}) < 200  # pairs did repeat

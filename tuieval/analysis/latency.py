@@ -74,10 +74,14 @@ class LatencyIndex:
         self.timeout = timeout
 
     def summary(self, mask: np.ndarray | None = None, quantiles: dict[str, float] | None = None,
-                with_max: bool = True) -> dict:
-        """p50/p95/p99/max, n, censoring markers for the samples selected by `mask`."""
+                with_max: bool = True, *, selected: np.ndarray | None = None) -> dict:
+        """p50/p95/p99/max, n, censoring markers for the samples selected by `mask`; or by
+        `selected`, the same selection already in the index's order (`mask[index.order]`: a
+        caller selecting by case maps its case mask straight to the sorted samples)."""
         quantiles = quantiles or DEFAULT_QUANTILES
-        if mask is None:
+        if selected is not None:
+            vals, cens = self.values[selected], self.cens[selected]
+        elif mask is None:
             vals, cens = self.values, self.cens
         else:
             sel = np.asarray(mask, dtype=bool)[self.order]

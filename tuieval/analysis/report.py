@@ -51,7 +51,10 @@ from __future__ import annotations
 
 import json
 import math
+import operator
+from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -102,15 +105,19 @@ class _Table:
             si = np.array(col["sample_index"], dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
         else:
             si = np.fromiter((int(s.get("sample_index") or 0) for s in samples), dtype=np.int64, count=n)
-        order = np.lexsort((si, ti, ci))
+        # the store reads samples by case id, template, sample index: when that is already the
+        # analysis's order (case ids that sort like positions), no sort and no reordering
+        in_order = n < 2 or _non_decreasing(ci, ti, si)
+        order = np.arange(n) if in_order else np.lexsort((si, ti, ci))
         self.order = order
-        self.case = ci[order]
-        self.tmpl = ti[order]
-        self.sample_index = si[order]
+        self.case = ci if in_order else ci[order]
+        self.tmpl = ti if in_order else ti[order]
+        self.sample_index = si if in_order else si[order]
         if columnar:
             self.error = samples.errors[order]
             self.correct = samples.correct_mask[order]
-            self.censored = np.fromiter((k == "timeout" for k in col["error_kind"]), dtype=bool, count=n)[order]
+            timeouts = map(operator.eq, col["error_kind"], repeat("timeout", n))
+            self.censored = np.fromiter(timeouts, dtype=bool, count=n)[order]
             self.latency = samples.floats("latency_ms")[order]
             self.ttft = samples.floats("ttft_ms")[order]
             self.out_tokens = samples.floats("output_tokens")[order]
@@ -125,14 +132,29 @@ class _Table:
             self.ttft = _nan_array([s.get("ttft_ms") for s in samples])[order] if n else np.zeros(0)
             self.out_tokens = _nan_array([s.get("output_tokens") for s in samples])[order] if n else np.zeros(0)
             texts = [answer_text(s) for s in samples]
-        self.texts = [texts[i] for i in order.tolist()]
-        self.valid_text = np.fromiter((t is not None for t in self.texts), dtype=bool, count=n)
+        self.texts = list(texts) if in_order else [texts[i] for i in order.tolist()]
+        self.valid_text = np.fromiter(map(operator.is_not, self.texts, repeat(None, n)), dtype=bool, count=n)
         gkey = self.case * T + self.tmpl
         ukey, self.group = np.unique(gkey, return_inverse=True)
         self.group = self.group.reshape(-1)
         self.n_groups = int(ukey.size)
         self.group_case = ukey // T
         self.group_tmpl = ukey % T
+
+
+def _non_decreasing(*keys: np.ndarray) -> bool:
+    """Whether rows are already sorted by the keys (first key first), i.e. lexsort would keep them."""
+    first = keys[0]
+    step = np.diff(first)
+    if (step < 0).any():
+        return False
+    tie = step == 0
+    for k in keys[1:]:
+        d = np.diff(k)
+        if (tie & (d < 0)).any():
+            return False
+        tie &= d == 0
+    return True
 
 
 def _cluster_table(table: _Table, method: str, *, threshold: float | None, judge: Judge | None,
@@ -317,6 +339,9 @@ class _Analysis:
             self.pass_at[k], self.pass_hat[k] = _group_mean(gc, a, nc), _group_mean(gc, h, nc)
         self.lat_index = LatencyIndex(table.latency, table.censored)
         self.ttft_index = LatencyIndex(table.ttft)
+        # the case of each sample in each index's order: a case mask selects sorted samples in one gather
+        self.lat_case = table.case[self.lat_index.order]
+        self.ttft_case = table.case[self.ttft_index.order]
 
     def metrics(self, mask: np.ndarray) -> dict:
         """METRICS of tuieval.report/1 (plus extras) for the cases in `mask`."""
@@ -345,9 +370,8 @@ class _Analysis:
             if k <= n_min and k in self.pass_at:
                 pak[str(k)] = _f(self.pass_at[k][m].mean())
                 phk[str(k)] = _f(self.pass_hat[k][m].mean())
-        smask = m[self.t.case]
-        lat = self.lat_index.summary(smask)
-        ttft = self.ttft_index.summary(smask, with_max=False)
+        lat = self.lat_index.summary(selected=m[self.lat_case])
+        ttft = self.ttft_index.summary(with_max=False, selected=m[self.ttft_case])
         out: dict[str, Any] = {
             "n_cases": n_cases, "n_samples": n_samples, "n_errors": n_errors,
             "accuracy": _f(acc["mean"]), "accuracy_ci": [_f(x) for x in acc["ci"]] if acc["ci"] else None,
@@ -372,7 +396,7 @@ class _Analysis:
             s = mean_ci_items(self.slo_case[m], self.alpha, cluster_ids=cl)
             out["accuracy_within_slo"] = _f(s["mean"])
             out["accuracy_within_slo_ci"] = [_f(x) for x in s["ci"]]
-            met = self.slo_met[smask]
+            met = self.slo_met[m[self.t.case]]
             out["slo_attainment"] = _f(met.mean()) if met.size else None
         return out
 
@@ -383,13 +407,12 @@ class _Analysis:
 NOT_SLICES = frozenset({"original_case", "probe_of"})
 
 
-def case_slice_columns(cases: Sequence[Mapping[str, Any]]) -> tuple[dict[str, list], dict[str, str]]:
-    """Slice columns per case: metadata keys (first-seen order) then derived features."""
-    keys: dict[str, None] = {}
-    for c in cases:
-        for k in (c.get("metadata") or {}):
-            if k not in NOT_SLICES:
-                keys.setdefault(k, None)
+def case_slice_columns(cases: Sequence[Mapping[str, Any]],
+                       keys: Sequence[str] | None = None) -> tuple[dict[str, list], dict[str, str]]:
+    """Slice columns per case: metadata keys (first-seen order; `keys` when given, e.g. those
+    of a larger set of cases) then derived features."""
+    if keys is None:
+        keys = metadata_keys(cases)
     cols: dict[str, list] = {k: [(c.get("metadata") or {}).get(k) for c in cases] for k in keys}
     source = {k: "metadata" for k in keys}
     derived = derive_features([c.get("input_text") or "" for c in cases])
@@ -400,6 +423,78 @@ def case_slice_columns(cases: Sequence[Mapping[str, Any]]) -> tuple[dict[str, li
     return cols, source
 
 
+def metadata_keys(cases: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The metadata keys that are slice columns, in first-seen order."""
+    keys: dict[str, None] = {}
+    for c in cases:
+        for k in (c.get("metadata") or {}):
+            if k not in NOT_SLICES:
+                keys.setdefault(k, None)
+    return list(keys)
+
+
+@dataclass
+class SliceLevels:
+    """The slice columns of some cases (in the order given) and their levels, as the report uses
+    them: `levels` after `distinct_levels` (no level holding every case, one name per set of
+    cases), `skipped` the columns left out and why, `source` metadata | derived per column."""
+
+    ids: list[Any]
+    cols: dict[str, list]
+    source: dict[str, str]
+    levels: dict[str, list[Level]]
+    skipped: dict[str, str]
+    _members: dict[tuple[str, Any], frozenset] | None = None
+
+    def membership(self) -> dict[tuple[str, Any], frozenset]:
+        """(key, slice_value_key(value)) → the case ids of the level (made once)."""
+        if self._members is None:
+            ids = self.ids
+            self._members = {(k, slice_value_key(lv.value)): frozenset(ids[i] for i in np.flatnonzero(lv.mask).tolist())
+                             for k, lvls in self.levels.items() for lv in lvls}
+        return self._members
+
+
+#: the last cases slice_levels saw and what it made of them: the analysis, the stored report's
+#: slice membership and the cost section ask for the same cases' levels one after the other
+#: (at 100,000 cases each asking cost about a second)
+_LAST_LEVELS: tuple[tuple, SliceLevels] | None = None
+
+
+def slice_levels(cases: Sequence[Mapping[str, Any]], keys: Sequence[str] | None = None,
+                 drop: str | None = None) -> SliceLevels:
+    """The slice levels of `cases` (each case one item, in the order given): the columns of
+    `case_slice_columns(cases, keys)` without `drop` (the cluster key: the clustering unit, not a
+    slice), each cut into levels by `column_levels`, then `distinct_levels`. The same cases
+    asked for again with the same keys are answered from the last call (compared by value: the
+    case ids, a copy of each case's metadata and its input text). Callers must not modify what
+    they get."""
+    global _LAST_LEVELS
+    if keys is None:
+        keys = metadata_keys(cases)
+    memo_key = (tuple(keys), drop, [(c["case_id"], dict(c.get("metadata") or {}), c.get("input_text") or "")
+                                    for c in cases])
+    last = _LAST_LEVELS
+    if last is not None and last[0] == memo_key:
+        return last[1]
+    cols, source = case_slice_columns(cases, keys)
+    if drop:
+        cols.pop(drop, None)
+    levels: dict[str, list[Level]] = {}
+    skipped: dict[str, str] = {}
+    for k, vals in cols.items():
+        lv, why = column_levels(k, vals)
+        if why:
+            skipped[k] = why
+        else:
+            levels[k] = lv
+    levels, merged_away = distinct_levels(levels, len(cases))
+    skipped.update(merged_away)
+    out = SliceLevels([c["case_id"] for c in cases], cols, source, levels, skipped)
+    _LAST_LEVELS = (memo_key, out)
+    return out
+
+
 def slice_value_key(v: Any) -> Any:
     """A slice value as a dictionary key: JSON text for lists and dicts, as the report writes them."""
     if isinstance(v, (dict, list)):
@@ -408,25 +503,33 @@ def slice_value_key(v: Any) -> Any:
 
 
 def slice_membership(cases: Sequence[Mapping[str, Any]],
-                     analyzed: set[Any] | None = None) -> dict[tuple[str, Any], set[Any]]:
+                     analyzed: set[Any] | None = None) -> dict[tuple[str, Any], frozenset]:
     """(key, value) → case ids, with the slice levels the report uses (metadata values, numeric
     bins, derived features; a level holding every case dropped, levels with the same cases
-    listed once under the report's name), computed over the cases that have samples (`analyzed`)."""
+    listed once under the report's name), computed over the cases that have samples (`analyzed`).
+    The sets are shared between calls on the same cases (`slice_levels`): read them, never modify them."""
     cases = sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
     if analyzed is not None:
         cases = [c for c in cases if c["case_id"] in analyzed]
-    ids = [c["case_id"] for c in cases]
-    cols, _ = case_slice_columns(cases)
-    by_column: dict[str, list[Level]] = {}
-    for k, vals in cols.items():
-        levels, why = column_levels(k, vals)
-        if not why:
-            by_column[k] = levels
-    by_column, _ = distinct_levels(by_column, len(ids))
-    out: dict[tuple[str, Any], set[Any]] = {}
-    for k, levels in by_column.items():
-        for lv in levels:
-            out[(k, slice_value_key(lv.value))] = {ids[i] for i in np.flatnonzero(lv.mask).tolist()}
+    return dict(slice_levels(cases).membership())
+
+
+def slice_masks(cases: Sequence[Mapping[str, Any]], case_ids: Sequence[Any]) -> dict[tuple[str, Any], np.ndarray]:
+    """`slice_membership(cases, set(case_ids))` as one boolean array per level over `case_ids`
+    (in their order; an id with no case row is in no level), read from the levels' own masks
+    rather than from sets of ids."""
+    analyzed = set(case_ids)
+    cases = sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
+    sl = slice_levels([c for c in cases if c["case_id"] in analyzed])
+    at = {cid: i for i, cid in enumerate(sl.ids)}
+    pos = np.fromiter((at.get(c, -1) for c in case_ids), dtype=np.int64, count=len(case_ids))
+    known = pos >= 0
+    out: dict[tuple[str, Any], np.ndarray] = {}
+    for k, lvls in sl.levels.items():
+        for lv in lvls:
+            mask = np.zeros(len(case_ids), dtype=bool)
+            mask[known] = lv.mask[pos[known]]
+            out[(k, slice_value_key(lv.value))] = mask
     return out
 
 
@@ -447,18 +550,21 @@ class _Clustered:
         first = np.full(len(self.cases), t.n, dtype=np.int64)
         np.minimum.at(first, t.case, t.order)
         g_order = np.lexsort((t.group_tmpl, first[t.group_case]))
-        counts, rep = gs["counts"].tolist(), gs["rep"].tolist()
+        counts, rep = gs["counts"], gs["rep"]
+        # every (group, cluster) with members, groups in g_order, then by cluster id
+        rank = np.empty(g_order.size, dtype=np.int64)
+        rank[g_order] = np.arange(g_order.size)
+        cl_g, cl_k = np.nonzero(counts)
+        by = np.lexsort((cl_k, rank[cl_g]))
+        cl_g, cl_k = cl_g[by], cl_k[by]
+        r = rep[cl_g, cl_k]
         case_ids = [c["case_id"] for c in self.cases]
-        gcase, gtmpl = t.group_case.tolist(), t.group_tmpl.tolist()
-        correct, texts = t.correct.tolist(), t.texts
-        rows: list[dict[str, Any]] = []
-        for g in g_order.tolist():
-            cid, tmpl = case_ids[gcase[g]], t.templates[gtmpl[g]]
-            for k, size in enumerate(counts[g]):
-                if size:
-                    r = rep[g][k]
-                    rows.append({"case_id": cid, "template": tmpl, "cluster": k, "size": size,
-                                 "correct": correct[r], "representative": texts[r]})
+        texts = t.texts
+        rows = [{"case_id": case_ids[c], "template": t.templates[tm], "cluster": k, "size": size,
+                 "correct": ok, "representative": texts[i]}
+                for c, tm, k, size, ok, i in zip(t.group_case[cl_g].tolist(), t.group_tmpl[cl_g].tolist(),
+                                                 cl_k.tolist(), counts[cl_g, cl_k].tolist(), t.correct[r].tolist(),
+                                                 r.tolist())]
         return per_input, rows
 
 
@@ -550,21 +656,10 @@ def analyze_run_clustered(run: Mapping[str, Any], cases: Sequence[Mapping[str, A
 
     # -- slices ------------------------------------------------------------------------------------
     analyzed = np.flatnonzero(has)
-    cols_all, source = case_slice_columns(cases)
-    if cluster_key:
-        cols_all.pop(cluster_key, None)  # the clustering unit (e.g. passage) is not a slice
-    cols = {k: [v[i] for i in analyzed.tolist()] for k, v in cols_all.items()}
-    levels: dict[str, list[Level]] = {}
-    skipped: dict[str, str] = {}
-    for k, vals in cols.items():
-        lv, why = column_levels(k, vals)
-        if why:
-            skipped[k] = why
-        else:
-            levels[k] = lv
-    # a level holding every case is the overall line; levels with the same cases are one slice
-    levels, merged_away = distinct_levels(levels, int(analyzed.size))
-    skipped.update(merged_away)
+    # the columns of every case name the columns (a key only unsampled cases carry is still a
+    # column, reported as skipped); the levels are those of the sampled cases
+    sl = slice_levels([cases[i] for i in analyzed.tolist()], keys=metadata_keys(cases), drop=cluster_key)
+    cols, source, levels, skipped = sl.cols, sl.source, sl.levels, dict(sl.skipped)
     disc_info: dict[str, Any] = {"enabled": discover}
     found: dict[tuple, Any] = {}
     conj: list = []
@@ -744,78 +839,80 @@ def _template_breakdown(table: _Table, gs: dict, an: _Analysis, alpha: float) ->
     return out
 
 
+def json_floats(values: np.ndarray) -> list[float | None]:
+    """`json_float` of every value of a float array at once (NaN, ±inf → None; −0.0 → 0.0):
+    the same Python floats, without a call per value."""
+    arr = np.asarray(values, dtype=np.float64) + 0.0  # −0.0 + 0.0 is 0.0, as json_float adds it
+    out = arr.astype(object)
+    out[~np.isfinite(arr)] = None
+    return out.tolist()
+
+
 def _cases_output(cases: Sequence[Mapping[str, Any]], table: _Table, ids: np.ndarray, gs: dict,
                   an: _Analysis) -> list[dict]:
-    """The report's `cases` list; cluster members are listed by sample_index."""
-    G = table.n_groups
+    """The report's `cases` list; cluster members are listed by sample_index.
+
+    Every (group, cluster) with members is one entry of `clusters`, in group order then
+    cluster id: the nonzero cells of `counts` in row-major order, which are also the sorted
+    distinct keys group·C + cluster of the valid samples, so each cluster's members are one
+    slice of the samples sorted by that key. A case's groups are consecutive (the table is
+    sorted by case, then template), so its clusters are one slice of that flat list."""
     counts, rep = gs["counts"], gs["rep"]
     C = counts.shape[1]
     valid = np.flatnonzero(ids >= 0)
     key = table.group[valid] * C + ids[valid]
-    n_corr = np.bincount(key, weights=table.correct[valid], minlength=G * C).reshape(G, C)
-    # members of each (group, cluster), in sample order: one sort, one split
-    srt = np.argsort(key, kind="stable")
+    srt = np.argsort(key, kind="stable")  # members in sample order inside each cluster
     skeys = key[srt]
-    cut = np.flatnonzero(np.diff(skeys)) + 1
-    # one list sliced, not one small array per cluster (a million samples make ~300,000 clusters)
     member_si = table.sample_index[valid][srt].tolist()
-    starts = np.r_[0, cut].tolist() if skeys.size else []
-    ends = starts[1:] + [len(member_si)]
-    member_keys = skeys[starts].tolist() if skeys.size else []
-    members = {k: member_si[a:b] for k, a, b in zip(member_keys, starts, ends)}
-    groups_of: dict[int, list[int]] = {}
-    for g, c in enumerate(table.group_case.tolist()):
-        groups_of.setdefault(c, []).append(g)
-    multi_t = len(table.templates) > 1
+    cut = (np.flatnonzero(np.diff(skeys)) + 1).tolist()
+    starts, ends = [0] + cut, cut + [len(member_si)]
+    cl_g, cl_k = np.nonzero(counts)           # row-major: group, then cluster id
+    size = counts[cl_g, cl_k]
+    r = rep[cl_g, cl_k]
+    n_corr = np.bincount(key, weights=table.correct[valid], minlength=counts.size).reshape(counts.shape)
     texts = table.texts
-    correct = table.correct.tolist()
-    tied_case = an.is_tied.tolist()
-    gtmpl = table.group_tmpl.tolist()
-    counts_l = counts.tolist()
-    rep_l = rep.tolist()
-    ncorr_l = n_corr.tolist()
-    gtied = gs["is_tied"].tolist()
-    acc = an.accuracy.tolist()
-    cons = an.consistency.tolist()
-    se = an.se.tolist()
-    hn = an.semantic_entropy_normalized.tolist()
-    mm = an.mm.tolist()
-    maj = an.maj_rate.tolist()
-    ns = an.n_samples.tolist()
-    nv = an.n_valid.tolist()
-    ne = an.n_errors.tolist()
+    members = [member_si[a:b] for a, b in zip(starts, ends)] if skeys.size else []
+    cols = (size.tolist(), table.correct[r].tolist(), [texts[i] for i in r.tolist()],
+            np.rint(n_corr[cl_g, cl_k]).astype(np.int64).tolist(), members)
+    if len(table.templates) > 1:
+        names = [table.templates[t] for t in table.group_tmpl[cl_g].tolist()]
+        flat = [{"size": a, "correct": b, "representative": c, "n_correct": d, "sample_indices": e, "template": t}
+                for a, b, c, d, e, t in zip(*cols, names)]
+    else:
+        flat = [{"size": a, "correct": b, "representative": c, "n_correct": d, "sample_indices": e}
+                for a, b, c, d, e in zip(*cols)]
+    # each case's slice of the flat list, and the positions in it of its tied modes
+    nc = len(cases)
+    cl_case = table.group_case[cl_g]
+    n_cl = np.bincount(cl_case, minlength=nc)
+    case_start = np.r_[0, np.cumsum(n_cl)[:-1]] if nc else np.zeros(0, dtype=np.int64)
+    top = counts.max(axis=1)
+    tied = (size == top[cl_g]) & gs["is_tied"][cl_g]
+    tied_at = np.flatnonzero(tied)
+    tied_pos = (tied_at - case_start[cl_case[tied_at]]).tolist()
+    tied_from = np.searchsorted(cl_case[tied_at], np.arange(nc + 1)).tolist()
+    cs, ce = case_start.tolist(), (case_start + n_cl).tolist()
+    has = (an.n_samples > 0).tolist()
+    maj = an.maj_rate
+    with np.errstate(invalid="ignore"):
+        majority = np.where(an.n_samples > 0, maj >= 0.5, False).tolist()
     out = []
-    for i, c in enumerate(cases):
-        clusters = []
-        tied_all = []
-        for g in groups_of.get(i, []):
-            row = counts_l[g]
-            top = max(row)
-            tname = table.templates[gtmpl[g]]
-            for k, size in enumerate(row):
-                if size == 0:
-                    continue
-                r = rep_l[g][k]
-                cl = {"size": size, "correct": correct[r], "representative": texts[r],
-                      "n_correct": int(ncorr_l[g][k]), "sample_indices": members.get(g * C + k, [])}
-                if multi_t:
-                    cl["template"] = tname
-                clusters.append(cl)
-                if size == top and gtied[g]:
-                    tied_all.append(len(clusters) - 1)
-        has = ns[i] > 0
-        mrate = maj[i]
-        entry = {
+    for i, (c, acc, cons, se, hn, mm, mrate, ns, nv, ne, tc) in enumerate(zip(
+            cases, json_floats(an.accuracy), json_floats(an.consistency), json_floats(an.se),
+            json_floats(an.semantic_entropy_normalized), json_floats(an.mm), json_floats(maj),
+            an.n_samples.tolist(), np.rint(an.n_valid).astype(np.int64).tolist(),
+            np.rint(an.n_errors).astype(np.int64).tolist(), an.is_tied.tolist())):
+        a, b = cs[i], ce[i]
+        out.append({
             "id": c["case_id"], "metadata": c.get("metadata") or {},
-            "accuracy": _f(acc[i]), "consistency": _f(cons[i]), "n_clusters": len(clusters),
-            "semantic_entropy": _f(se[i]),
-            "majority_correct": (bool(mrate >= 0.5) if has else None),
-            "clusters": clusters,
+            "accuracy": acc, "consistency": cons, "n_clusters": b - a,
+            "semantic_entropy": se,
+            "majority_correct": majority[i] if has[i] else None,
+            "clusters": flat[a:b],
             # extras
-            "position": c.get("position"), "n_samples": int(ns[i]), "n_valid": int(nv[i]),
-            "n_errors": int(ne[i]), "is_tied": tied_case[i], "tied_clusters": tied_all,
-            "semantic_entropy_normalized": _f(hn[i]), "miller_madow": _f(mm[i]),
-            "majority_correct_rate": _f(mrate),
-        }
-        out.append(entry)
+            "position": c.get("position"), "n_samples": int(ns), "n_valid": nv,
+            "n_errors": ne, "is_tied": tc, "tied_clusters": tied_pos[tied_from[i]:tied_from[i + 1]],
+            "semantic_entropy_normalized": hn, "miller_madow": mm,
+            "majority_correct_rate": mrate,
+        })
     return out

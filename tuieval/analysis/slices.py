@@ -561,12 +561,25 @@ def column_levels(key: str, values: Sequence[Any]) -> tuple[list[Level], str | N
     too small to test and would flood the report.  Lists and dicts are compared as sorted-key JSON.
     """
     n = len(values)
-    vals = [hashable(v) for v in values]
+    types = set(map(type, values))
+    # lists and mappings become JSON text; other values are their own keys (one pass by type)
+    if any(issubclass(t, (dict, list)) for t in types):
+        vals = [hashable(v) for v in values]
+        types = set(map(type, vals))
+    else:
+        vals = list(values)
     present = [v for v in vals if v is not None]
     distinct = set(present)
-    numeric = bool(present) and all(_is_number(v) for v in present)
+    arr = None
+    if present and types - {type(None)} <= {int, float}:
+        # plain ints and floats: numeric unless a float is NaN (None reads as NaN here too)
+        arr = np.array(vals, dtype=float)
+        numeric = int(np.isnan(arr).sum()) == n - len(present)
+    else:
+        numeric = bool(present) and all(_is_number(v) for v in present)
     if numeric and len(distinct) > NUMERIC_BINS:
-        arr = np.array([np.nan if v is None else float(v) for v in vals])
+        if arr is None:
+            arr = np.array([np.nan if v is None else float(v) for v in vals])
         ok = ~np.isnan(arr)
         srt = np.sort(arr[ok])
         qs = np.arange(1, NUMERIC_BINS) / NUMERIC_BINS

@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from tuieval.analysis.report import slice_membership
+from tuieval.analysis.report import slice_masks
 from tuieval.store import Store
 from tuieval.store import report_slices
 
@@ -31,14 +31,8 @@ Masks = dict[tuple[str, Any], np.ndarray]
 
 def masks_from_cases(cases: Sequence[Mapping[str, Any]], case_ids: Sequence[str]) -> Masks:
     """The membership of every slice level over `case_ids` (the run's sampled cases), by the
-    analysis's rule."""
-    index = {c: i for i, c in enumerate(case_ids)}
-    out: Masks = {}
-    for level, members in slice_membership(cases, set(case_ids)).items():
-        mask = np.zeros(len(case_ids), dtype=bool)
-        mask[np.fromiter((index[c] for c in members), dtype=np.int64, count=len(members))] = True
-        out[level] = mask
-    return out
+    analysis's rule (`slice_masks`: the analysis's own level masks, reordered)."""
+    return slice_masks(cases, case_ids)
 
 
 def _json_key(value: Any) -> Any:

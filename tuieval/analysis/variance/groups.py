@@ -182,8 +182,14 @@ def cluster_groups(texts: Sequence[str | None], groups: np.ndarray, method: str 
                      embed if use_embed else None, bands, stats)
         # the lexical tier clusters a chunk's groups stacked (lexical_batch), so larger chunks pay
         size = LEXICAL_CHUNK if method == "lexical" else FEATURE_CHUNK
-        for chunk in _chunks(multi, forms.counts, size):
-            tier.cluster_chunk(chunk, form_cluster)
+        if method == "lexical" and tier.featurise_all(multi, size):
+            # the distinct forms of every group fit in one chunk's features (answers repeat across
+            # groups: a million samples had 10,127 distinct forms where chunks of groups asked for
+            # 112,563): featurised once, and every group stacked at once
+            tier.cluster_chunk(multi, form_cluster)
+        else:
+            for chunk in _chunks(multi, forms.counts, size):
+                tier.cluster_chunk(chunk, form_cluster)
         if method in ("entailment", "hybrid"):
             stats.update(tier.judge_counters())
     if method == "hybrid":
@@ -206,11 +212,24 @@ class _Tier:
         self.embed, self.bands, self.stats = embed, bands, stats
         self.oracles: dict[str, EntailmentOracle] = {}
         self.row_of = np.full(len(forms.canon), -1, dtype=np.int64)
+        self.all_feats: LexicalFeatures | None = None  # set by featurise_all
+
+    def featurise_all(self, groups: np.ndarray, limit: int) -> bool:
+        """Featurise the distinct forms of all `groups` at once when there are at most `limit`
+        of them (a chunk's memory): then `cluster_chunk` reuses these features. False otherwise.
+        A form's feature row is the same whichever forms are featurised beside it."""
+        f = self.forms
+        need = np.unique(f.form_canon[_form_positions(f.starts[groups], f.counts[groups])])
+        if need.size > limit:
+            return False
+        self.row_of[need] = np.arange(need.size)
+        self.all_feats = LexicalFeatures([f.canon[c] for c in need.tolist()])
+        return True
 
     def cluster_chunk(self, chunk: np.ndarray, form_cluster: np.ndarray) -> None:
         f = self.forms
-        feats = None
-        if self.method in ("lexical", "hybrid") and self.embed is None:
+        feats = self.all_feats
+        if feats is None and self.method in ("lexical", "hybrid") and self.embed is None:
             need = np.unique(f.form_canon[_form_positions(f.starts[chunk], f.counts[chunk])])
             self.row_of[need] = np.arange(need.size)
             feats = LexicalFeatures([f.canon[c] for c in need.tolist()])

@@ -65,18 +65,43 @@ def lexical_clusters_stacked(feats: LexicalFeatures, rows: np.ndarray, threshold
         return out, 0
     _check_margin(feats.matrix.shape[1])
     guards = guards or GroupGuards(feats)
+    sims = _pair_similarities(feats, rows)
     per = max(1, STACK_FORMS // m)
     exact = 0
     for lo in range(0, G, per):
-        exact += _stacked(feats, guards, rows[lo: lo + per], threshold, out[lo: lo + per])
+        exact += _stacked(feats, guards, rows[lo: lo + per], threshold, out[lo: lo + per], sims[lo: lo + per])
     return out, exact
 
 
-def _stacked(feats: LexicalFeatures, guards: GroupGuards, rows: np.ndarray, threshold: float,
-             out: np.ndarray) -> int:
+def _pair_codes(a: np.ndarray, b: np.ndarray, n_rows: int) -> np.ndarray:
+    """One integer per unordered pair of feature rows (the similarity and containment are symmetric)."""
+    return np.minimum(a, b) * n_rows + np.maximum(a, b)
+
+
+def _pair_similarities(feats: LexicalFeatures, rows: np.ndarray) -> np.ndarray:
+    """(G, P): the similarity of every pair r < j of each group (np.triu_indices order), each
+    distinct pair of feature rows computed once (answers repeat across groups: a million
+    samples' 541,754 pairs were 137,961 distinct ones). A dot product in any order of its
+    additions is within γ_D of the exact value, as the per-group product is (module docstring)."""
     G, m = rows.shape
-    X = feats.matrix[rows]                                    # (G, m, D) float32
-    S = np.clip(np.matmul(X, X.transpose(0, 2, 1)), 0.0, 1.0)  # (G, m, m)
+    iu, ju = np.triu_indices(m, 1)
+    R = feats.matrix.shape[0]
+    codes = _pair_codes(rows[:, iu], rows[:, ju], R)
+    uniq, inv = np.unique(codes, return_inverse=True)
+    dots = np.empty(uniq.size, dtype=np.float32)
+    step = max(1, STACK_FORMS // 2)  # two gathered blocks of at most STACK_FORMS rows together
+    for lo in range(0, uniq.size, step):
+        u = uniq[lo: lo + step]
+        dots[lo: lo + step] = np.einsum("ij,ij->i", feats.matrix[u // R], feats.matrix[u % R])
+    return np.clip(dots, 0.0, 1.0)[inv.reshape(codes.shape)]
+
+
+def _stacked(feats: LexicalFeatures, guards: GroupGuards, rows: np.ndarray, threshold: float,
+             out: np.ndarray, pair_sims: np.ndarray) -> int:
+    G, m = rows.shape
+    iu, ju = np.triu_indices(m, 1)
+    S = np.zeros((G, m, m), dtype=np.float32)                 # only pairs (leader r, later j), r < j, are read
+    S[:, iu, ju] = pair_sims
     upper = np.triu(np.ones((m, m), dtype=bool), 1)           # pairs (leader r, later j), r < j
     near = ((np.abs(S.astype(np.float64) - threshold) < MARGIN) & upper).any(axis=(1, 2))
     similar = S >= threshold
@@ -88,13 +113,19 @@ def _stacked(feats: LexicalFeatures, guards: GroupGuards, rows: np.ndarray, thre
     ok &= neg[:, :, None] == neg[:, None, :]
     ok &= upper
     eq = ok & similar
-    # containment, only where it can decide: guards pass, not similar, the shorter of ≤ 4 tokens
+    # containment, only where it can decide: guards pass, not similar, the shorter of ≤ 4 tokens;
+    # asked once per distinct pair of forms
     tok = guards.n_tokens[rows]
     shorter = np.minimum(tok[:, :, None], tok[:, None, :])
     ask = ok & ~similar & (shorter > 0) & (shorter <= CONTAINMENT_MAX_TOKENS) & ~near[:, None, None]
-    for g, r, j in zip(*(a.tolist() for a in np.nonzero(ask))):
-        if feats.contains(int(rows[g, r]), int(rows[g, j])):
-            eq[g, r, j] = True
+    g_at, r_at, j_at = np.nonzero(ask)
+    if g_at.size:
+        codes = _pair_codes(rows[g_at, r_at], rows[g_at, j_at], feats.matrix.shape[0])
+        uniq, inv = np.unique(codes, return_inverse=True)
+        R = feats.matrix.shape[0]
+        got = np.fromiter((feats.contains(a, b) for a, b in zip((uniq // R).tolist(), (uniq % R).tolist())),
+                          dtype=bool, count=uniq.size)
+        eq[g_at, r_at, j_at] = got[inv.reshape(-1)]
     # the leader loop for every group at once: item j joins the cluster of the first leader
     # r < j it is equivalent to, else founds the next cluster
     leader = np.zeros((G, m), dtype=bool)
