@@ -38,22 +38,26 @@ class _Unsupported(Exception):
 
 
 class SuiteYAMLLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """The safe loader (libyaml's parser when present) resolving each distinct scalar's tag
-    once: the tag of a plain scalar depends only on its text and style (the safe loader has
-    no path resolvers), and a suite repeats the same keys in every case."""
+    """The safe loader (libyaml's parser when present) resolving each distinct plain scalar's
+    tag once. Without path resolvers (the safe loader has none) a tag depends only on the
+    node's kind, its text and whether it was plain: quoted text is a string, a collection
+    its default tag, and a suite repeats the same keys and values in every case."""
 
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
-        self._tags: dict[Any, str] = {}
+        self._tags: dict[str, str] = {}
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        if kind is not yaml.ScalarNode:
+        if self.yaml_path_resolvers:
             return super().resolve(kind, value, implicit)
-        key = (value, implicit)
-        tag = self._tags.get(key)
-        if tag is None:
-            tag = self._tags[key] = super().resolve(kind, value, implicit)
-        return tag
+        if kind is yaml.ScalarNode:
+            if not implicit[0]:
+                return self.DEFAULT_SCALAR_TAG
+            tag = self._tags.get(value)
+            if tag is None:
+                tag = self._tags[value] = super().resolve(kind, value, implicit)
+            return tag
+        return self.DEFAULT_SEQUENCE_TAG if kind is yaml.SequenceNode else self.DEFAULT_MAPPING_TAG
 
 
 def plain_values(node: yaml.Node | None) -> Any:
