@@ -261,12 +261,19 @@ def parse_rate_limit(headers: Mapping[str, str]) -> RateLimitInfo | None:
     """The rate-limit headers OpenAI (``x-ratelimit-{remaining,reset}-{requests,tokens}``) and
     Anthropic (``anthropic-ratelimit-{requests,tokens}-{remaining,reset}``) send; None if none."""
     get = headers.get
+    remaining_requests = get("x-ratelimit-remaining-requests") or get("anthropic-ratelimit-requests-remaining")
+    reset_requests = get("x-ratelimit-reset-requests") or get("anthropic-ratelimit-requests-reset")
+    limit_requests = get("x-ratelimit-limit-requests") or get("anthropic-ratelimit-requests-limit")
+    remaining_tokens = get("x-ratelimit-remaining-tokens") or get("anthropic-ratelimit-tokens-remaining")
+    reset_tokens = get("x-ratelimit-reset-tokens") or get("anthropic-ratelimit-tokens-reset")
+    if not (remaining_requests or reset_requests or limit_requests or remaining_tokens or reset_tokens):
+        return None  # the usual case of a server without them: no object built on every response
     info = RateLimitInfo(
-        remaining_requests=_count(get("x-ratelimit-remaining-requests") or get("anthropic-ratelimit-requests-remaining")),
-        reset_requests_s=_reset_seconds(get("x-ratelimit-reset-requests") or get("anthropic-ratelimit-requests-reset")),
-        limit_requests=_count(get("x-ratelimit-limit-requests") or get("anthropic-ratelimit-requests-limit")),
-        remaining_tokens=_count(get("x-ratelimit-remaining-tokens") or get("anthropic-ratelimit-tokens-remaining")),
-        reset_tokens_s=_reset_seconds(get("x-ratelimit-reset-tokens") or get("anthropic-ratelimit-tokens-reset")),
+        remaining_requests=_count(remaining_requests),
+        reset_requests_s=_reset_seconds(reset_requests),
+        limit_requests=_count(limit_requests),
+        remaining_tokens=_count(remaining_tokens),
+        reset_tokens_s=_reset_seconds(reset_tokens),
     )
     return None if info == RateLimitInfo() else info
 
