@@ -67,6 +67,8 @@ MAX_REASON = 200
 
 @dataclass(frozen=True)
 class StatusRule:
+    """What a status means: the failure kind and what the engine does about it."""
+
     kind: str
     action: str  # retry | back_off | fail | stop
 
@@ -313,6 +315,8 @@ STREAM_ENDED = "stream cut: the body ended before the answer did"
 
 @dataclass(frozen=True)
 class _ExcRule:
+    """What a transport exception means (kind, reason, whether nothing answered, fatal)."""
+
     kind: str
     reason: str
     unreachable: bool = False  # nothing answered: refused, or the host does not resolve
