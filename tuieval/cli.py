@@ -181,6 +181,10 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
                 db_path, resume_id, max_cost, prices_path, dry_run, use_cache, cache_only, cache_path, use_batch,
                 poll_interval, batch_size, quiet, compare_to=None) -> None:
     """Run SUITE (a suite YAML or a JSONL dataset) against a model; print the run id last."""
+    if _as_program:
+        from tuieval.gc_tuning import collect_less
+
+        collect_less()  # before the imports and the suite: they allocate the most
     from tuieval.backends.registry import BackendConfigError, create_backend
     from tuieval.engine import Engine, RunOptions
     from tuieval.suite import SuiteError, load_suite
@@ -309,6 +313,10 @@ def execute_run(store, engine, run_id: str, options, *, suite: str, resumed: boo
             except (Exception, asyncio.CancelledError):
                 pass  # closing sockets is best effort once the samples are stored
 
+    if _as_program:
+        from tuieval.gc_tuning import freeze_startup
+
+        freeze_startup()
     try:
         finished = asyncio.run(_go())
     except (KeyboardInterrupt, asyncio.CancelledError):
@@ -346,6 +354,10 @@ def execute_run(store, engine, run_id: str, options, *, suite: str, resumed: boo
         cache.close()
     _exit_fast_after(exit_code)
 
+
+#: Set by main() when it runs as the program (no ``argv``): only then does `run` tune the
+#: process's garbage collector (tuieval.gc_tuning); in-process callers keep theirs.
+_as_program = False
 
 #: Set when a command has stored and closed everything it wrote: main(), run as the program,
 #: then ends the process with os._exit instead of the interpreter's teardown (freeing every
@@ -961,6 +973,8 @@ def main(argv: list[str] | None = None) -> None:
     command that has closed what it wrote (``_exit_fast_after``) ends with ``os._exit`` once
     stdout and stderr are flushed; called with ``argv`` (tests, other Python code) it never does.
     """
+    global _as_program
+    _as_program = argv is None
     try:
         _main(argv)
     except SystemExit as exc:

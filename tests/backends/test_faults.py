@@ -292,6 +292,19 @@ async def test_read_timeout_fires_when_first_byte_is_late(protocol, stream, tran
     assert exc.reason == "read timeout (no byte for 0.2s)"
 
 
+@STREAM
+async def test_a_read_timeout_as_long_as_the_total_is_the_total_deadline(stream, model_server) -> None:
+    # The pool arms no per-read timer when read >= total (the default): a silent server is
+    # still cut off, by the total deadline, at the total.
+    model_server.configure(latency_ms=1500)
+    timeouts = Timeouts(connect=1.0, read=0.3, total=0.3)
+    backend = _make("openai", model_server.url, "pool", timeouts)
+    assert backend.client.read_timer is None and AiohttpPool(Timeouts(read=0.2, total=0.3)).read_timer == 0.2
+    exc = await _fails(backend, _req(stream=stream))
+    assert type(exc) is RequestTimeout and exc.reason == "total timeout (0.3s)"
+    assert exc.latency_ms == 300.0
+
+
 @TRANSPORTS
 async def test_read_timeout_mid_stream_keeps_partial_text(transport, model_server: ModelServer) -> None:
     # Two writes 1.5 s apart: the first carries "Hel", then the server stalls.

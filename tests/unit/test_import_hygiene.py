@@ -93,3 +93,21 @@ def test_version_is_the_installed_packages():
 
     out = CliRunner().invoke(cli, ["--version"]).output
     assert out.strip() == f"tuieval, version {version('tuieval')}"
+
+
+def test_a_small_runs_report_does_not_import_numpy_ma(tmp_path):
+    # np.unique of a plain array imports numpy.ma (to ask whether it is masked): ~20 ms of
+    # every `tuieval run`'s end for nothing; the report of an ordinary run does without it
+    mods = _modules_after(
+        "from pathlib import Path\n"
+        "from tests.support.suites import write_echo_suite\n"
+        f"suite = write_echo_suite(Path({str(tmp_path)!r}), 3)\n"
+        "from tuieval import cli\n"
+        "try:\n"
+        f"    cli.main(['run', str(suite), '--model', 'demo/steady', '-n', '2', '--quiet', '--db', "
+        f"{str(tmp_path / 'r.db')!r}])\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+    )
+    assert "numpy" in mods and "tuieval.report.stored" in mods  # the report was built and stored
+    assert "numpy.ma" not in mods

@@ -67,6 +67,8 @@ MAX_REASON = 200
 
 @dataclass(frozen=True)
 class StatusRule:
+    """What a status means: the failure kind and what the engine does about it."""
+
     kind: str
     action: str  # retry | back_off | fail | stop
 
@@ -261,12 +263,19 @@ def parse_rate_limit(headers: Mapping[str, str]) -> RateLimitInfo | None:
     """The rate-limit headers OpenAI (``x-ratelimit-{remaining,reset}-{requests,tokens}``) and
     Anthropic (``anthropic-ratelimit-{requests,tokens}-{remaining,reset}``) send; None if none."""
     get = headers.get
+    remaining_requests = get("x-ratelimit-remaining-requests") or get("anthropic-ratelimit-requests-remaining")
+    reset_requests = get("x-ratelimit-reset-requests") or get("anthropic-ratelimit-requests-reset")
+    limit_requests = get("x-ratelimit-limit-requests") or get("anthropic-ratelimit-requests-limit")
+    remaining_tokens = get("x-ratelimit-remaining-tokens") or get("anthropic-ratelimit-tokens-remaining")
+    reset_tokens = get("x-ratelimit-reset-tokens") or get("anthropic-ratelimit-tokens-reset")
+    if not (remaining_requests or reset_requests or limit_requests or remaining_tokens or reset_tokens):
+        return None  # the usual case of a server without them: no object built on every response
     info = RateLimitInfo(
-        remaining_requests=_count(get("x-ratelimit-remaining-requests") or get("anthropic-ratelimit-requests-remaining")),
-        reset_requests_s=_reset_seconds(get("x-ratelimit-reset-requests") or get("anthropic-ratelimit-requests-reset")),
-        limit_requests=_count(get("x-ratelimit-limit-requests") or get("anthropic-ratelimit-requests-limit")),
-        remaining_tokens=_count(get("x-ratelimit-remaining-tokens") or get("anthropic-ratelimit-tokens-remaining")),
-        reset_tokens_s=_reset_seconds(get("x-ratelimit-reset-tokens") or get("anthropic-ratelimit-tokens-reset")),
+        remaining_requests=_count(remaining_requests),
+        reset_requests_s=_reset_seconds(reset_requests),
+        limit_requests=_count(limit_requests),
+        remaining_tokens=_count(remaining_tokens),
+        reset_tokens_s=_reset_seconds(reset_tokens),
     )
     return None if info == RateLimitInfo() else info
 
@@ -306,6 +315,8 @@ STREAM_ENDED = "stream cut: the body ended before the answer did"
 
 @dataclass(frozen=True)
 class _ExcRule:
+    """What a transport exception means (kind, reason, whether nothing answered, fatal)."""
+
     kind: str
     reason: str
     unreachable: bool = False  # nothing answered: refused, or the host does not resolve

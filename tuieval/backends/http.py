@@ -157,7 +157,8 @@ class AiohttpPool:
     """aiohttp's ClientSession behind the few calls a backend makes (see the module docstring).
 
     The same timeouts as :func:`make_client`: ``connect`` bounds the TCP/TLS connect, ``read``
-    each gap between received bytes; waiting for a pooled connection is unbounded (the engine's
+    each gap between received bytes (only when shorter than ``total``, which bounds them all);
+    waiting for a pooled connection is unbounded (the engine's
     limit bounds it, ``timeouts.total`` the attempt). The session is made on first use, inside
     the running loop, as aiohttp requires. TLS verification uses certifi's bundle, or
     ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when set, as httpx does.
@@ -167,8 +168,12 @@ class AiohttpPool:
         import aiohttp
 
         self.max_connections = max_connections
+        # A read timeout as long as the attempt's total (the default) cannot fire first: the
+        # backend's total deadline (HTTPChatBackend.complete) starts before the request and
+        # covers every read. aiohttp would otherwise re-arm a read timer on every received chunk.
+        self.read_timer = timeouts.read if timeouts.read < timeouts.total else None
         self._timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=timeouts.connect,
-                                              sock_read=timeouts.read)
+                                              sock_read=self.read_timer)
         self._session: Any = None
         self._ssl: Any = None
         self.is_closed = False

@@ -16,6 +16,8 @@ __all__ = ["BackoffPolicy", "backoff_delay"]
 
 @dataclass(frozen=True)
 class BackoffPolicy:
+    """The back-off's base, ceiling and the cap on a server's Retry-After, in seconds."""
+
     base_s: float = 0.5
     cap_s: float = 30.0
     retry_after_cap_s: float = 30.0

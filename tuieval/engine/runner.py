@@ -100,6 +100,8 @@ class RunOptions:
 
 @dataclass
 class WorkItem:
+    """One (case, template, sample) to send, in its dispatch order."""
+
     key: SampleKey
     case: Case
     template: Template
@@ -108,6 +110,8 @@ class WorkItem:
 
 @dataclass
 class _Outcome:
+    """One request's end: the result or the error, the attempts, the latency."""
+
     result: Any
     error: BackendError | None
     attempts: int

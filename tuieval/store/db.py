@@ -312,7 +312,7 @@ class Store:
                 row[key] = json.dumps(row[key], ensure_ascii=False)
         row["correct"] = int(bool(row.get("correct")))
         row["cached"] = int(bool(row.get("cached")))
-        values = [row.get(c) for c in SAMPLE_COLUMNS]
+        values = list(map(row.get, SAMPLE_COLUMNS))
         # ON CONFLICT DO NOTHING, not OR IGNORE: only a duplicate key may be skipped; a
         # NOT NULL violation must raise rather than lose a finished sample silently.
         cur = self.conn.execute(_INSERT_SAMPLE, values)

@@ -24,6 +24,7 @@ from tuieval.suite import checks, labels, sweep
 from tuieval.scoring.base import ScorerSpec
 from tuieval.suite.errors import Problem, SuiteError
 from tuieval.suite.model import Case, Gate, Sampling, Suite, Template
+from tuieval.suite.yaml_values import UNSUPPORTED, SuiteYAMLLoader, plain_values
 
 SUITE_KEYS = {
     "name", "description", "template", "templates", "system", "cases", "dataset", "target_field",
@@ -166,14 +167,19 @@ def _load_yaml(path: Path, shown: str, text: str, digest: str) -> tuple[Suite | 
     try:
         # Compose once (the node tree carries line numbers), then build Python values from it;
         # libyaml's parser when present is ~10x faster on suites with thousands of inline cases.
-        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        data = yaml.constructor.SafeConstructor().construct_document(node) if node is not None else None
+        node = yaml.compose(text, Loader=SuiteYAMLLoader)
+        # mappings, lists and standard scalars in one walk; anything else the general way
+        data = plain_values(node)
+        general = data is UNSUPPORTED
+        if general:
+            data = yaml.constructor.SafeConstructor().construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         return None, [Problem(shown, "", f"invalid YAML: {problem}", mark.line + 1 if mark else None)]
     col = _Collector(shown, _Lines(node))
-    data = _plain(data, (), col)
+    if general:
+        data = _plain(data, (), col)
     if not isinstance(data, dict):
         col.add((), "a suite must be a YAML mapping (name:, templates:, cases: …)")
         return None, col.problems

@@ -117,6 +117,8 @@ class Gate:
 
 @dataclass
 class Suite:
+    """A loaded, validated suite: templates, cases, scorers and the run settings it asks for."""
+
     name: str
     path: str
     description: str = ""
