@@ -38,6 +38,31 @@ def test_a_version_1_file_is_migrated_without_losing_data(tmp_path):
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_a_migration_that_fails_half_way_leaves_the_file_at_its_version(tmp_path, monkeypatch):
+    from tuieval.store import schema
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    conn.close()
+    # the last step fails after the earlier ones ran in the same script
+    broken = [*MIGRATIONS[:-1], MIGRATIONS[-1] + "; CREATE TABLE runs (x);"]
+    monkeypatch.setattr(schema, "MIGRATIONS", broken)
+    conn = sqlite3.connect(path, isolation_level=None)
+    with pytest.raises(sqlite3.OperationalError):
+        schema.migrate(conn)
+    conn.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(samples)")}
+    assert "cluster" not in columns  # migration 2's column was rolled back with the rest
+    conn.close()
+    monkeypatch.undo()
+    store = Store(path)  # and the real migrations then bring it up to date
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    store.close()
+
+
 def test_a_duplicate_sample_is_skipped_but_a_broken_one_raises(tmp_path):
     store = Store(tmp_path / "x.db")
     run_id = store.create_run(dict(RUN), [CASE])

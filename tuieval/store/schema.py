@@ -426,7 +426,11 @@ def migrate(conn: sqlite3.Connection) -> int:
     before = conn.execute("PRAGMA user_version").fetchone()[0]
     if before > SCHEMA_VERSION:
         raise RuntimeError(f"database schema version {before} is newer than this tuieval ({SCHEMA_VERSION})")
-    for version in range(before, SCHEMA_VERSION):
-        # One transaction per step: a crash mid-migration leaves the previous version intact.
-        conn.executescript("BEGIN;" + MIGRATIONS[version] + f"; PRAGMA user_version = {version + 1}; COMMIT;")
+    if before == SCHEMA_VERSION:
+        return before
+    # Every pending step in one transaction (user_version is transactional): a crash
+    # mid-migration leaves the version the file had intact, and a new database is made with one
+    # commit instead of one per step (a tenth of a first run's start-up went to those commits).
+    steps = "".join(MIGRATIONS[v] + f"; PRAGMA user_version = {v + 1};" for v in range(before, SCHEMA_VERSION))
+    conn.executescript("BEGIN;" + steps + " COMMIT;")
     return before
