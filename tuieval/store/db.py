@@ -43,6 +43,7 @@ JUDGEMENT_COLUMNS = (
 
 _INSERT_SAMPLE = (f"INSERT INTO samples ({', '.join(SAMPLE_COLUMNS)}) VALUES ({', '.join('?' * len(SAMPLE_COLUMNS))}) "
                   "ON CONFLICT (run_id, case_id, template, sample_index) DO NOTHING")
+INSERT_SAMPLE = _INSERT_SAMPLE  # the same statement for the store's other modules (tuieval.store.bulk)
 
 #: the sample columns `analysis_samples` returns; `answer` is tuieval.sample_rules.answer_text
 ANALYSIS_COLUMNS = ("case_id", "template", "sample_index", "dispatch_order", "answer", "correct", "error",
@@ -153,6 +154,20 @@ def default_db_path() -> str:
     return os.environ.get("TUIEVAL_DB") or DEFAULT_DB
 
 
+def sample_values(sample: dict[str, Any]) -> list[Any]:
+    """A sample dict as the values of `INSERT_SAMPLE` (SAMPLE_COLUMNS order): prompt and scores as
+    JSON, the flags as 0/1, created_at now and one attempt unless given."""
+    row = dict(sample)
+    row.setdefault("created_at", now_iso())
+    row.setdefault("attempts", 1)
+    for key in ("prompt", "scores"):
+        if not isinstance(row.get(key), (str, type(None))):
+            row[key] = json.dumps(row[key], ensure_ascii=False)
+    row["correct"] = int(bool(row.get("correct")))
+    row["cached"] = int(bool(row.get("cached")))
+    return [row.get(c) for c in SAMPLE_COLUMNS]
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -256,18 +271,9 @@ class Store:
             return [self._insert_sample(s) for s in samples]
 
     def _insert_sample(self, sample: dict[str, Any]) -> bool:
-        row = dict(sample)
-        row.setdefault("created_at", now_iso())
-        row.setdefault("attempts", 1)
-        for key in ("prompt", "scores"):
-            if not isinstance(row.get(key), (str, type(None))):
-                row[key] = json.dumps(row[key], ensure_ascii=False)
-        row["correct"] = int(bool(row.get("correct")))
-        row["cached"] = int(bool(row.get("cached")))
-        values = [row.get(c) for c in SAMPLE_COLUMNS]
         # ON CONFLICT DO NOTHING, not OR IGNORE: only a duplicate key may be skipped; a
         # NOT NULL violation must raise rather than lose a finished sample silently.
-        cur = self.conn.execute(_INSERT_SAMPLE, values)
+        cur = self.conn.execute(_INSERT_SAMPLE, sample_values(sample))
         return cur.rowcount == 1
 
     def add_judgement(self, judgement: dict[str, Any]) -> bool:

@@ -101,10 +101,11 @@ def add_run_prices(store: Store, run_id: str, prices: dict[str, Any]) -> None:
 
 
 def add_samples(store: Store, rows: Iterable[dict[str, Any]]) -> int:
-    """Store many finished samples in one transaction (the logged baseline's answers); returns how
-    many were new."""
-    with store._transaction():
-        return sum(store.add_sample(r) for r in rows)
+    """Store many finished samples in one transaction (the logged baseline's answers), their
+    full-text index rows in one statement (tuieval.store.bulk); returns how many were new."""
+    from tuieval.store.bulk import add_samples_bulk
+
+    return add_samples_bulk(store, rows)
 
 
 def set_verdicts(store: Store, run_id: str, verdicts: Iterable[tuple[tuple[str, str, int], str, dict]],
@@ -136,4 +137,20 @@ def lean_samples(store: Store, run_id: str, case_ids: list[str]) -> list[dict[st
     out = [dict(zip(ANALYSIS_COLUMNS, r)) for r in rows]
     for s in out:
         s["correct"] = is_correct(s)
+    return out
+
+
+def lean_row(sample: dict[str, Any]) -> dict[str, Any]:
+    """The row `lean_samples` reads back for a sample dict just stored (as `Store.add_sample`
+    takes it): the same columns, values and sample rules, without reading it again."""
+    from tuieval.sample_rules import answer_text, is_correct
+    from tuieval.store.db import ANALYSIS_COLUMNS
+
+    cached = bool(sample.get("cached"))
+    out = {c: sample.get(c) for c in ANALYSIS_COLUMNS}
+    out["answer"] = answer_text(sample)
+    for c in ("latency_ms", "ttft_ms"):   # REAL columns; a cached sample's latency is not this run's
+        v = out[c]
+        out[c] = None if cached or v is None else float(v)
+    out["correct"] = is_correct(sample)
     return out

@@ -30,7 +30,7 @@ from tuieval.backends.base import ModelBackend, Timeouts
 from tuieval.engine import Engine, RunOptions
 from tuieval.scoring.base import ScorerSpec
 from tuieval.store import Store, now_iso
-from tuieval.store.shadow import (add_cases, add_run_scorer, add_samples, lean_samples, save_shadow,
+from tuieval.store.shadow import (add_cases, add_run_scorer, add_samples, lean_row, lean_samples, save_shadow,
                                   set_verdicts)
 from tuieval.suite.model import Case, Sampling, Suite, Template
 from tuieval.traffic.log import iter_log
@@ -163,11 +163,12 @@ def _scorer():
     return build_scorers([SCORER])[0]
 
 
-def _logged_sample(run_id: str, ch: Chosen, order: int) -> dict[str, Any]:
+def _logged_sample(run_id: str, ch: Chosen, order: int, created_at: str) -> dict[str, Any]:
     rec = ch.record
     messages = rec.messages if rec.messages is not None else [{"role": "user", "content": rec.prompt}]
     row: dict[str, Any] = {"run_id": run_id, "case_id": ch.case_id, "template": TEMPLATE_ID, "sample_index": 0,
-                           "dispatch_order": order, "prompt": messages, "latency_ms": rec.latency_ms}
+                           "dispatch_order": order, "prompt": messages, "latency_ms": rec.latency_ms,
+                           "created_at": created_at}
     if rec.response is None:
         row.update(response=None, correct=False, score=0.0, error="no response in the log", error_kind="not_logged")
     else:
@@ -357,10 +358,16 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
                     break
             else:
                 add_cases(store, base_id, base_cases)
-                add_samples(store, (_logged_sample(base_id, ch, start + i) for i, ch in enumerate(chunk)))
+                created = now_iso()
+                logged = [_logged_sample(base_id, ch, start + i, created) for i, ch in enumerate(chunk)]
+                # every row new: what is stored is what is in memory; else (a resume) the stored rows win
+                in_memory = add_samples(store, logged) == len(logged)
                 store.set_status(base_id, "complete")
-            # only this batch's rows are read: a re-read of the whole run per batch grows quadratically
-            base_rows = {s["case_id"]: s for s in lean_samples(store, base_id, chunk_ids)}
+            if base_engine is None and in_memory:
+                base_rows = {s["case_id"]: lean_row(s) for s in logged}
+            else:
+                # only this batch's rows are read: a re-read of the whole run per batch grows quadratically
+                base_rows = {s["case_id"]: s for s in lean_samples(store, base_id, chunk_ids)}
             # the candidate's target is the baseline's answer: its run-time score is already agreement
             targets = {ch.case_id: _answer(base_rows.get(ch.case_id)) for ch in chunk}
             cand_cases = [_retarget(c, targets[c["case_id"]]) for c in base_cases]
