@@ -55,3 +55,67 @@ def test_lean_row_is_what_lean_samples_reads_back(tmp_path):
     assert [(s["answer"], s["correct"], s["latency_ms"], s["ttft_ms"]) for s in back] == [
         ("Paris", True, 100.0, None), ("Rome", True, None, None), (None, False, None, None), (None, False, None, None)]
     assert all(type(a["latency_ms"]) is type(b["latency_ms"]) for a, b in zip(map(lean_row, rows), back))
+
+
+def test_a_prompt_is_encoded_once_as_each_run_would_encode_its_case():
+    from tuieval.traffic.log import TrafficRecord
+    from tuieval.traffic.sample import Chosen
+    from tuieval.traffic.shadow import _case_row, _prompt
+
+    messages = [{"role": "system", "content": 'Say "yes"\nor no'}, {"role": "user", "content": "José García?"}]
+    meta = {"team": "ü", "n": [1, {"a": None}]}
+    chat = Chosen(TrafficRecord(line=3, prompt="José García?", messages=messages, response="Sí", metadata=meta),
+                  "k1", 0.5, ())
+    flat = Chosen(TrafficRecord(line=4, prompt="Who?"), "k2", 0.5, ())
+    p = _prompt(chat)
+    # what `add_cases` stores for the case {vars: {messages}, targets, metadata, input_text}
+    assert _case_row(p, "Sí") == ("k1", json.dumps({"messages": messages}, ensure_ascii=False),
+                                  json.dumps(["Sí"], ensure_ascii=False), json.dumps(meta, ensure_ascii=False),
+                                  'Say "yes"\nor no\nJosé García?')
+    assert json.loads(p.vars_json) == {"messages": messages} and json.loads(p.prompt_json) == messages
+    # a flat record's prompt becomes one user turn; no answer: no target
+    q = _prompt(flat)
+    assert _case_row(q, None) == ("k2", '{"messages": [{"role": "user", "content": "Who?"}]}', "[]", "{}", "Who?")
+    assert q.prompt_json == '[{"role": "user", "content": "Who?"}]'
+
+
+def test_the_candidates_rows_from_the_engines_events_are_the_stored_rows(tmp_path, model_server):
+    import asyncio
+
+    from tests.support.suites import write_echo_suite
+    from tuieval.backends.base import Timeouts
+    from tuieval.backends.registry import create_backend
+    from tuieval.engine import Engine, RunOptions
+    from tuieval.suite import load_suite
+    from tuieval.traffic.shadow import _Answers
+
+    suite = load_suite(write_echo_suite(tmp_path, 6))
+    timeouts = Timeouts(connect=2, read=5, total=10)
+    backend = create_backend("openai-compatible/m", base_url=model_server.openai_base_url, timeouts=timeouts)
+    store = Store(tmp_path / "t.db")
+    options = RunOptions(model="openai-compatible/m", base_url=model_server.openai_base_url, timeouts=timeouts,
+                         concurrency=2, max_retries=0)
+    seen = []
+    answers = _Answers(seen.append)
+    engine = Engine(store, backend, answers)
+    run_id = engine.create_run(suite, options)
+    model_server.fail_first(1, 500, key="tok2")    # c002: an error sample
+    ids = [f"c{i:03d}" for i in range(6)]
+
+    async def go():
+        try:
+            await engine.run(run_id, options, cases=ids[:3])
+            first = answers.batch_rows(store, run_id, engine, ids[:3])
+            # a resume: c000–c002 are stored, only c003–c005 are asked
+            await engine.run(run_id, options, cases=ids)
+            return first, answers.batch_rows(store, run_id, engine, ids), dict(answers.rows)
+        finally:
+            await backend.aclose()
+
+    first, both, asked = asyncio.run(go())
+    assert first == {s["case_id"]: s for s in lean_samples(store, run_id, ids[:3])}
+    assert both == {s["case_id"]: s for s in lean_samples(store, run_id, ids)}
+    assert sorted(asked) == ids[3:]                      # the second pass asked only those
+    assert (both["c002"]["answer"], both["c002"]["correct"]) == (None, False)
+    assert (both["c001"]["answer"], both["c001"]["correct"]) == ("tok1", True)
+    assert seen                                           # the caller's on_event still hears every event

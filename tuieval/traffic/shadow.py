@@ -20,6 +20,7 @@ stops once it is narrower than `precision`. Only the prompts reached are stored.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Callable, Mapping, Sequence
@@ -27,12 +28,12 @@ from typing import Any, Callable, Mapping, Sequence
 from tuieval.analysis.shadow import JUDGE_NAME, disagreement_sequence, precise_enough
 from tuieval.analysis.variance.config import VarianceConfig
 from tuieval.backends.base import ModelBackend, Timeouts
-from tuieval.engine import Engine, RunOptions
+from tuieval.engine import Engine, RunOptions, RunStarted, SampleFinished
 from tuieval.scoring.base import ScorerSpec
 from tuieval.store import Store, now_iso
-from tuieval.store.shadow import (add_cases, add_run_scorer, add_samples, lean_row, lean_samples, save_shadow,
-                                  set_verdicts)
-from tuieval.suite.model import Case, Sampling, Suite, Template
+from tuieval.store.shadow import (add_encoded_cases, add_run_scorer, add_samples, lean_row, lean_samples,
+                                  save_shadow, set_verdicts)
+from tuieval.suite.model import Case, Sampling, Suite, Template, input_text_of
 from tuieval.traffic.log import iter_log
 from tuieval.traffic.sample import Chosen, SamplePlan, plan_sample
 
@@ -132,19 +133,32 @@ def _suite(name: str, path: str, settings: ShadowSettings) -> Suite:
                  variance=VarianceConfig.from_mapping(settings.agreement))
 
 
-def _case(ch: Chosen, target: str | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Prompt:
+    """One sampled prompt, encoded once for both runs: the columns of its case (the baseline's and
+    the candidate's differ only in their target) and the logged sample's prompt."""
+
+    case_id: str
+    prompt_json: str      # the messages, as a sample's prompt column holds them
+    vars_json: str
+    metadata_json: str
+    input_text: str
+
+
+def _prompt(ch: Chosen) -> _Prompt:
     rec = ch.record
     messages = rec.messages if rec.messages is not None else [{"role": "user", "content": rec.prompt}]
-    case = Case(id=ch.case_id, vars={"messages": messages}, targets=[target] if target else [],
-                metadata=dict(rec.metadata))
-    return {"case_id": case.id, "vars": case.vars, "targets": case.targets, "metadata": case.metadata,
-            "input_text": case.input_text()}
+    prompt_json = json.dumps(messages, ensure_ascii=False)
+    # json.dumps of a one-key mapping is the key and its value's encoding: the messages once, not twice
+    return _Prompt(ch.case_id, prompt_json, '{"messages": ' + prompt_json + "}",
+                   json.dumps(dict(rec.metadata), ensure_ascii=False), input_text_of({"messages": messages}))
 
 
-def _retarget(case: Mapping[str, Any], target: str | None) -> dict[str, Any]:
-    """The same case with another target (the candidate's copy of a baseline case: its target is
-    the baseline's answer), without building the case again."""
-    return {**case, "targets": [target] if target else []}
+def _case_row(p: _Prompt, target: str | None) -> tuple[str, str, str, str, str]:
+    """The case of `p` with `target` (the baseline's: its logged answer; the candidate's: the
+    baseline's answer), as `add_encoded_cases` takes it."""
+    return (p.case_id, p.vars_json, json.dumps([target] if target else [], ensure_ascii=False), p.metadata_json,
+            p.input_text)
 
 
 def _baseline_run_row(suite: Suite, model: str, settings: ShadowSettings) -> dict[str, Any]:
@@ -163,11 +177,10 @@ def _scorer():
     return build_scorers([SCORER])[0]
 
 
-def _logged_sample(run_id: str, ch: Chosen, order: int, created_at: str) -> dict[str, Any]:
+def _logged_sample(run_id: str, ch: Chosen, p: _Prompt, order: int, created_at: str) -> dict[str, Any]:
     rec = ch.record
-    messages = rec.messages if rec.messages is not None else [{"role": "user", "content": rec.prompt}]
     row: dict[str, Any] = {"run_id": run_id, "case_id": ch.case_id, "template": TEMPLATE_ID, "sample_index": 0,
-                           "dispatch_order": order, "prompt": messages, "latency_ms": rec.latency_ms,
+                           "dispatch_order": order, "prompt": p.prompt_json, "latency_ms": rec.latency_ms,
                            "created_at": created_at}
     if rec.response is None:
         row.update(response=None, correct=False, score=0.0, error="no response in the log", error_kind="not_logged")
@@ -176,6 +189,36 @@ def _logged_sample(run_id: str, ch: Chosen, order: int, created_at: str) -> dict
         row.update(response=rec.response, extracted=sc.extracted, correct=sc.correct, score=sc.score,
                    scores={SCORER: {"extracted": sc.extracted, "correct": sc.correct, "score": sc.score}})
     return row
+
+
+class _Answers:
+    """The candidate's samples of the batch being replayed, as the engine reports them stored
+    (SampleFinished), passed on to the caller's `on_event`: the batch's verdicts take them from
+    memory rather than reading them back."""
+
+    def __init__(self, on_event: Callable | None) -> None:
+        self.on_event = on_event
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.already = 0
+
+    def __call__(self, event: Any) -> None:
+        if isinstance(event, RunStarted):
+            self.rows, self.already = {}, event.n_already_done
+        elif isinstance(event, SampleFinished):
+            self.rows[event.key.case_id] = event.row
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def batch_rows(self, store: Store, run_id: str, engine: Engine, case_ids: Sequence[str]) -> dict[str, dict]:
+        """case_id → the lean row (`lean_samples`) of the candidate's sample of each of `case_ids`:
+        from memory when every sample reported was stored (none met a row already there), read
+        for the cases not asked in this batch (stored before a resume)."""
+        out = ({cid: lean_row(r) for cid, r in self.rows.items()}
+               if engine.n_done - self.already == len(self.rows) else {})
+        missing = [c for c in case_ids if c not in out]
+        if missing:
+            out.update((r["case_id"], r) for r in lean_samples(store, run_id, missing))
+        return out
 
 
 def pair_samples(baseline: Sequence[Mapping[str, Any]], candidate: Sequence[Mapping[str, Any]],
@@ -298,7 +341,8 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
             logged_model = next((c.record.model for c in plan.chosen if c.record.model), None) or "unknown"
             base_id = store.create_run(_baseline_run_row(suite, f"logged/{logged_model}", settings), [])
             kind = "logged"
-    cand_engine = Engine(store, candidate, on_event)
+    answers = _Answers(on_event)
+    cand_engine = Engine(store, candidate, answers)
     # the replay judges nothing: on a resume the judge scorer is already in the run's config, and
     # only the disagreements are judged, once the replay has compared them
     replay_opts = replace(cand_opts, judge_cases=frozenset())
@@ -349,17 +393,19 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
                     status, stop, stopped_in = "partial", "cost", "replay"
                     break
             chunk_ids = [ch.case_id for ch in chunk]
-            base_cases = [_case(ch, ch.record.response) for ch in chunk]
+            prompts = [_prompt(ch) for ch in chunk]
+            base_cases = [_case_row(p, ch.record.response) for p, ch in zip(prompts, chunk)]
             if base_engine is not None:
-                add_cases(store, base_id, base_cases)
+                add_encoded_cases(store, base_id, base_cases)
                 finished = await base_engine.run(base_id, base_opts, cases=chunk_ids)
                 if finished.status == "failed":
                     status, stop, fatal = "failed", "failed", f"baseline {settings.baseline}: {base_engine.fatal}"
                     break
             else:
-                add_cases(store, base_id, base_cases)
+                add_encoded_cases(store, base_id, base_cases)
                 created = now_iso()
-                logged = [_logged_sample(base_id, ch, start + i, created) for i, ch in enumerate(chunk)]
+                logged = [_logged_sample(base_id, ch, p, start + i, created)
+                          for i, (ch, p) in enumerate(zip(chunk, prompts))]
                 # every row new: what is stored is what is in memory; else (a resume) the stored rows win
                 in_memory = add_samples(store, logged) == len(logged)
                 store.set_status(base_id, "complete")
@@ -370,14 +416,13 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
                 base_rows = {s["case_id"]: s for s in lean_samples(store, base_id, chunk_ids)}
             # the candidate's target is the baseline's answer: its run-time score is already agreement
             targets = {ch.case_id: _answer(base_rows.get(ch.case_id)) for ch in chunk}
-            cand_cases = [_retarget(c, targets[c["case_id"]]) for c in base_cases]
-            add_cases(store, cand_id, cand_cases)
+            add_encoded_cases(store, cand_id, [_case_row(p, targets[p.case_id]) for p in prompts])
             finished = await cand_engine.run(cand_id, replay_opts, cases=chunk_ids)
             if finished.status == "failed":
                 status, stop, fatal = "failed", "failed", f"candidate {settings.candidate}: {cand_engine.fatal}"
                 break
-            cand_rows = {s["case_id"]: s for s in lean_samples(store, cand_id, chunk_ids)}
-            verdicts = agreement(cand_run, cand_cases,
+            cand_rows = answers.batch_rows(store, cand_id, cand_engine, chunk_ids)
+            verdicts = agreement(cand_run, [{"case_id": p.case_id, "input_text": p.input_text} for p in prompts],
                                  {c: base_rows[c] for c in chunk_ids if c in base_rows},
                                  {c: cand_rows[c] for c in chunk_ids if c in cand_rows}, store)
             _write_verdicts(store, cand_id, verdicts)
