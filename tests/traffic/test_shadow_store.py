@@ -119,3 +119,22 @@ def test_the_candidates_rows_from_the_engines_events_are_the_stored_rows(tmp_pat
     assert (both["c002"]["answer"], both["c002"]["correct"]) == (None, False)
     assert (both["c001"]["answer"], both["c001"]["correct"]) == ("tok1", True)
     assert seen                                           # the caller's on_event still hears every event
+
+
+def test_a_logged_answer_is_scored_as_the_scorer_scores_it_against_itself():
+    from tuieval.traffic.log import TrafficRecord
+    from tuieval.traffic.sample import Chosen
+    from tuieval.traffic.shadow import _logged_sample, _prompt, _scorer
+
+    for response in ["  Paris ", "", "   ", "!!!", "The", "the Eiffel-Tower!", "José", "2.5", "Answer: N3"]:
+        ch = Chosen(TrafficRecord(line=1, prompt="q", response=response), "k", 0.5, ())
+        row = _logged_sample("r", ch, _prompt(ch), 0, "2026-12-01T00:00:00+00:00")
+        plain = _scorer().score(response, [response])
+        assert (row["extracted"], row["correct"], row["score"]) == (plain.extracted, plain.correct, plain.score)
+        assert row["scores"] == {"normalized": {"extracted": plain.extracted, "correct": plain.correct,
+                                                "score": plain.score}}
+    # by hand: punctuation and articles only normalise to nothing, so they are no answer
+    ch = Chosen(TrafficRecord(line=1, prompt="q", response="The"), "k", 0.5, ())
+    assert _logged_sample("r", ch, _prompt(ch), 0, "t")["correct"] is False
+    ch = Chosen(TrafficRecord(line=1, prompt="q", response=" Paris "), "k", 0.5, ())
+    assert _logged_sample("r", ch, _prompt(ch), 0, "t")["extracted"] == "Paris"

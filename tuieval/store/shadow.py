@@ -122,13 +122,15 @@ def set_verdicts(store: Store, run_id: str, verdicts: Iterable[tuple[tuple[str, 
     score from it. Other entries are kept: a judge's verdict stored before a resume is not lost when
     the resumed replay writes the agreement again. An error sample keeps correct = 0 (as
     `Store.set_sample_verdict`)."""
+    gone = json.dumps(replaces)
+    names: dict[str, str] = {}   # a few names for many rows: each encoded once
+    rows = [(gone, names.get(name) or names.setdefault(name, json.dumps(name)), json.dumps(v, ensure_ascii=False),
+             int(bool(v["correct"])), float(v["score"]), run_id, *key) for key, name, v in verdicts]
     with store._transaction():
         store.conn.executemany(
             "UPDATE samples SET scores = json_set(json_remove(COALESCE(scores, '{}'), '$.' || ?), '$.' || ?, json(?)), "
             "correct = ?, score = ? WHERE run_id = ? AND case_id = ? AND template = ? AND sample_index = ? "
-            "AND error IS NULL",
-            [(json.dumps(replaces), json.dumps(name), json.dumps(v, ensure_ascii=False), int(bool(v["correct"])),
-              float(v["score"]), run_id, *key) for key, name, v in verdicts])
+            "AND error IS NULL", rows)
 
 
 def lean_samples(store: Store, run_id: str, case_ids: list[str]) -> list[dict[str, Any]]:

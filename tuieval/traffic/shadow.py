@@ -185,9 +185,14 @@ def _logged_sample(run_id: str, ch: Chosen, p: _Prompt, order: int, created_at: 
     if rec.response is None:
         row.update(response=None, correct=False, score=0.0, error="no response in the log", error_kind="not_logged")
     else:
-        sc = _scorer().score(rec.response, [rec.response])
-        row.update(response=rec.response, extracted=sc.extracted, correct=sc.correct, score=sc.score,
-                   scores={SCORER: {"extracted": sc.extracted, "correct": sc.correct, "score": sc.score}})
+        # a logged answer is its own target, and an answer matches itself whenever it is one: so
+        # the scorer extracts it against no target (one normalisation, not two) and it is correct
+        # exactly when something was extracted
+        extracted = _scorer().score(rec.response, []).extracted
+        correct = extracted is not None
+        score = float(correct)
+        row.update(response=rec.response, extracted=extracted, correct=correct, score=score,
+                   scores={SCORER: {"extracted": extracted, "correct": correct, "score": score}})
     return row
 
 
