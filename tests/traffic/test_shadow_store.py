@@ -55,6 +55,9 @@ def test_lean_row_is_what_lean_samples_reads_back(tmp_path):
     assert [(s["answer"], s["correct"], s["latency_ms"], s["ttft_ms"]) for s in back] == [
         ("Paris", True, 100.0, None), ("Rome", True, None, None), (None, False, None, None), (None, False, None, None)]
     assert all(type(a["latency_ms"]) is type(b["latency_ms"]) for a, b in zip(map(lean_row, rows), back))
+    from tuieval.store.db import ANALYSIS_COLUMNS
+
+    assert all(list(lean_row(r)) == list(ANALYSIS_COLUMNS) for r in rows)
 
 
 def test_a_prompt_is_encoded_once_as_each_run_would_encode_its_case():
@@ -138,3 +141,21 @@ def test_a_logged_answer_is_scored_as_the_scorer_scores_it_against_itself():
     assert _logged_sample("r", ch, _prompt(ch), 0, "t")["correct"] is False
     ch = Chosen(TrafficRecord(line=1, prompt="q", response=" Paris "), "k", 0.5, ())
     assert _logged_sample("r", ch, _prompt(ch), 0, "t")["extracted"] == "Paris"
+
+
+def test_the_assignments_without_cluster_rows_are_those_with_them():
+    from tuieval.report.clustering import cluster_samples
+
+    run = {"id": "r", "config": {"variance": {"method": "canonical"}}}
+    answers = {("a", 0): "Paris", ("a", 1): "paris.", ("a", 2): None, ("b", 0): "4", ("b", 1): "four",
+               ("b", 2): "4.0", ("c", 0): None}
+    samples = [{"case_id": c, "template": "pair", "sample_index": i, "dispatch_order": n, "answer": a,
+                "correct": a is not None, "error": None if a is not None else "timeout"}
+               for n, ((c, i), a) in enumerate(answers.items())]
+    full, cluster_rows, _ = cluster_samples(run, samples, None, "canonical", None)
+    lean, no_rows, _ = cluster_samples(run, samples, None, "canonical", None, rows=False)
+    assert lean == full and no_rows == [] and cluster_rows
+    # by hand (canonical: case and punctuation go, numbers compare as numbers): "Paris" and
+    # "paris." one cluster; "4" and "4.0" one, "four" another; errors have none
+    assert lean == {("a", "pair", 0): 0, ("a", "pair", 1): 0, ("b", "pair", 0): 0, ("b", "pair", 1): 1,
+                    ("b", "pair", 2): 0}

@@ -19,7 +19,8 @@ Assignments = dict[tuple[Any, Any, int], int]
 
 def cluster_samples(run: Mapping[str, Any], samples: Sequence[Mapping[str, Any]],
                     cases: Sequence[Mapping[str, Any]] | None, method: str, store: Store | None,
-                    purpose: str = "clustering") -> tuple[Assignments, list[dict[str, Any]], dict[str, Any]]:
+                    purpose: str = "clustering", *, rows: bool = True,
+                    ) -> tuple[Assignments, list[dict[str, Any]], dict[str, Any]]:
     """Cluster samples with the run's tier: (assignments, cluster rows for the store, stats).
 
     `cases` gives the judge each case's question (input text); without it the judge sees an
@@ -27,7 +28,8 @@ def cluster_samples(run: Mapping[str, Any], samples: Sequence[Mapping[str, Any]]
     `purpose` (what clustered: clustering, export, inspector, shadow); `store` is a required
     argument so that no caller forgets it — None only where nothing is spent on the run's
     behalf. Raises ClusteringBackendError when a remote tier's endpoint fails (CacheOnlyMissing
-    under --cache-only when the response cache lacks some of its requests)."""
+    under --cache-only when the response cache lacks some of its requests). With `rows=False` only
+    the assignments are made (the cluster rows are [], for a caller that stores none: shadow)."""
     from tuieval.analysis.report import cluster_records, cluster_run
 
     var = VarianceConfig.from_run(run)
@@ -46,8 +48,22 @@ def cluster_samples(run: Mapping[str, Any], samples: Sequence[Mapping[str, Any]]
         if error is not None:
             raise error
         stats = {**results.stats, "source": "computed", **ep.counters()}
-    assignments, rows = cluster_records(samples, results)
-    return assignments, rows, stats
+    if not rows:
+        return sample_assignments(results), [], stats
+    assignments, cluster_rows = cluster_records(samples, results)
+    return assignments, cluster_rows, stats
+
+
+def sample_assignments(results: Mapping[tuple[Any, Any], Any]) -> Assignments:
+    """{(case_id, template, sample_index): cluster} of clustered samples (errors left out), as
+    `cluster_records` gives it, without the cluster rows."""
+    out: Assignments = {}
+    for (cid, tmpl), res in results.items():
+        sidx = res.sample_indices or range(len(res.ids))
+        for si, c in zip(sidx, res.ids):
+            if c >= 0:
+                out[(cid, tmpl, si)] = c
+    return out
 
 
 def stored_assignments(store: Store, run: Mapping[str, Any], samples: Sequence[Mapping[str, Any]],

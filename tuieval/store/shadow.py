@@ -153,13 +153,14 @@ def lean_row(sample: dict[str, Any]) -> dict[str, Any]:
     """The row `lean_samples` reads back for a sample dict just stored (as `Store.add_sample`
     takes it): the same columns, values and sample rules, without reading it again."""
     from tuieval.sample_rules import answer_text, is_correct
-    from tuieval.store.db import ANALYSIS_COLUMNS
 
-    cached = bool(sample.get("cached"))
-    out = {c: sample.get(c) for c in ANALYSIS_COLUMNS}
-    out["answer"] = answer_text(sample)
-    for c in ("latency_ms", "ttft_ms"):   # REAL columns; a cached sample's latency is not this run's
-        v = out[c]
-        out[c] = None if cached or v is None else float(v)
-    out["correct"] = is_correct(sample)
-    return out
+    get = sample.get
+    cached = bool(get("cached"))
+    latency, ttft = get("latency_ms"), get("ttft_ms")
+    # ANALYSIS_COLUMNS, in order; latency and ttft are REAL columns, and a cached sample's are not this run's
+    return {"case_id": get("case_id"), "template": get("template"), "sample_index": get("sample_index"),
+            "dispatch_order": get("dispatch_order"), "answer": answer_text(sample), "correct": is_correct(sample),
+            "error": get("error"), "error_kind": get("error_kind"),
+            "latency_ms": None if cached or latency is None else float(latency),
+            "ttft_ms": None if cached or ttft is None else float(ttft),
+            "output_tokens": get("output_tokens"), "cluster": get("cluster")}

@@ -259,7 +259,8 @@ def agreement(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], baseli
             both_c.append(c)
     if both_b:
         method = VarianceConfig.from_run(run).effective_method
-        assignments, _rows, _stats = cluster_samples(run, pair_samples(both_b, both_c), cases, method, store, "shadow")
+        assignments, _rows, _stats = cluster_samples(run, pair_samples(both_b, both_c), cases, method, store, "shadow",
+                                                      rows=False)
         for s in both_c:
             cid = s["case_id"]
             out[cid] = assignments.get((cid, PAIR_TEMPLATE, 0)) == assignments.get((cid, PAIR_TEMPLATE, 1))
