@@ -78,3 +78,22 @@ def test_a_failed_bulk_write_stores_nothing_and_keeps_the_trigger(tmp_path):
     assert _trigger_present(store)
     store.add_sample(_rows(run_id, 1)[0])
     assert _hits(store, "L0") == ["c0"]
+
+
+def test_sample_values_encode_a_sample_as_the_insert_takes_it():
+    from tuieval.store.db import SAMPLE_COLUMNS, sample_values
+
+    sample = {"run_id": "r", "case_id": "c", "template": "t", "sample_index": 0, "dispatch_order": 3,
+              "prompt": [{"role": "user", "content": "é?"}], "response": "x", "correct": True, "score": 1.0,
+              "scores": {"s": {"correct": True}}, "attempts": None}
+    got = dict(zip(SAMPLE_COLUMNS, sample_values(sample)))
+    assert got["prompt"] == '[{"role": "user", "content": "é?"}]'      # JSON, not ASCII-escaped
+    assert got["scores"] == '{"s": {"correct": true}}'
+    assert (got["correct"], got["cached"]) == (1, 0)
+    assert got["attempts"] is None                                       # given (None) is kept, as setdefault keeps it
+    assert got["created_at"][:2] == "20" and got["created_at"].endswith("+00:00")
+    assert got["reasoning"] is None and got["response"] == "x"
+    assert "created_at" not in sample and sample["prompt"] == [{"role": "user", "content": "é?"}]   # not changed
+    again = dict(zip(SAMPLE_COLUMNS, sample_values({**sample, "prompt": "[]", "created_at": "t0"})))
+    assert (again["prompt"], again["created_at"]) == ("[]", "t0")
+    assert dict(zip(SAMPLE_COLUMNS, sample_values({"correct": 0})))["attempts"] == 1
