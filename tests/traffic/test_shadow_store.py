@@ -143,19 +143,21 @@ def test_a_logged_answer_is_scored_as_the_scorer_scores_it_against_itself():
     assert _logged_sample("r", ch, _prompt(ch), 0, "t")["extracted"] == "Paris"
 
 
-def test_the_assignments_without_cluster_rows_are_those_with_them():
-    from tuieval.report.clustering import cluster_samples
 
-    run = {"id": "r", "config": {"variance": {"method": "canonical"}}}
-    answers = {("a", 0): "Paris", ("a", 1): "paris.", ("a", 2): None, ("b", 0): "4", ("b", 1): "four",
-               ("b", 2): "4.0", ("c", 0): None}
-    samples = [{"case_id": c, "template": "pair", "sample_index": i, "dispatch_order": n, "answer": a,
-                "correct": a is not None, "error": None if a is not None else "timeout"}
-               for n, ((c, i), a) in enumerate(answers.items())]
-    full, cluster_rows, _ = cluster_samples(run, samples, None, "canonical", None)
-    lean, no_rows, _ = cluster_samples(run, samples, None, "canonical", None, rows=False)
-    assert lean == full and no_rows == [] and cluster_rows
-    # by hand (canonical: case and punctuation go, numbers compare as numbers): "Paris" and
-    # "paris." one cluster; "4" and "4.0" one, "four" another; errors have none
-    assert lean == {("a", "pair", 0): 0, ("a", "pair", 1): 0, ("b", "pair", 0): 0, ("b", "pair", 1): 1,
-                    ("b", "pair", 2): 0}
+def test_pairs_agree_exactly_when_the_full_clustering_puts_them_in_one_cluster():
+    from tuieval.report.clustering import cluster_pairs, cluster_samples
+
+    pairs = [("Paris", "paris."), ("4", "4.0"), ("4", "four"), ("The Eiffel Tower", "eiffel tower!"),
+             ("José", "Jose"), ("Person 3", "Person 3"), ("yes", "no")]
+    # by hand (canonical: case, punctuation and articles go, numbers compare as numbers, accents stay)
+    want = [True, True, False, True, False, True, False]
+    for method, expected in (("canonical", want), ("lexical", None)):
+        run = {"id": "r", "config": {"variance": {"method": method}}}
+        samples = [{"case_id": f"k{i}", "template": "pair", "sample_index": j, "answer": text, "error": None}
+                   for i, pair in enumerate(pairs) for j, text in enumerate(pair)]
+        full, _rows, _ = cluster_samples(run, samples, None, method, None)
+        same = [full[(f"k{i}", "pair", 0)] == full[(f"k{i}", "pair", 1)] for i in range(len(pairs))]
+        got = cluster_pairs(run, pairs, None, method, None)
+        assert got == same, method
+        if expected is not None:
+            assert got == expected

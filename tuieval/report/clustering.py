@@ -7,6 +7,7 @@ endpoints it calls and on the errors it raises.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Any, Mapping, Sequence
 
 from tuieval.analysis.variance.config import REMOTE_METHODS, VarianceConfig
@@ -19,8 +20,7 @@ Assignments = dict[tuple[Any, Any, int], int]
 
 def cluster_samples(run: Mapping[str, Any], samples: Sequence[Mapping[str, Any]],
                     cases: Sequence[Mapping[str, Any]] | None, method: str, store: Store | None,
-                    purpose: str = "clustering", *, rows: bool = True,
-                    ) -> tuple[Assignments, list[dict[str, Any]], dict[str, Any]]:
+                    purpose: str = "clustering") -> tuple[Assignments, list[dict[str, Any]], dict[str, Any]]:
     """Cluster samples with the run's tier: (assignments, cluster rows for the store, stats).
 
     `cases` gives the judge each case's question (input text); without it the judge sees an
@@ -28,17 +28,50 @@ def cluster_samples(run: Mapping[str, Any], samples: Sequence[Mapping[str, Any]]
     `purpose` (what clustered: clustering, export, inspector, shadow); `store` is a required
     argument so that no caller forgets it — None only where nothing is spent on the run's
     behalf. Raises ClusteringBackendError when a remote tier's endpoint fails (CacheOnlyMissing
-    under --cache-only when the response cache lacks some of its requests). With `rows=False` only
-    the assignments are made (the cluster rows are [], for a caller that stores none: shadow)."""
+    under --cache-only when the response cache lacks some of its requests)."""
     from tuieval.analysis.report import cluster_records, cluster_run
 
     var = VarianceConfig.from_run(run)
     questions = {c["case_id"]: c.get("input_text") or "" for c in cases} if cases is not None else None
+    with _tier_endpoints(run, var, method, store, purpose) as ep:
+        results = cluster_run(samples, method, threshold=var.threshold, judge=ep.judge, embed=ep.embed,
+                              questions=questions, **var.tier_args)
+        stats = {**results.stats, "source": "computed", **ep.counters()}
+    assignments, rows = cluster_records(samples, results)
+    return assignments, rows, stats
+
+
+def cluster_pairs(run: Mapping[str, Any], pairs: Sequence[tuple[str, str]], questions: Sequence[str] | None,
+                  method: str, store: Store | None, purpose: str = "shadow") -> list[bool]:
+    """Whether the two answers of each pair fall in one cluster under the run's tier: a shadow
+    replay's agreement (the baseline's answer and the candidate's, one group per prompt, with
+    that prompt's question for the judge tiers).
+
+    The same tiers, endpoints, usage records and errors as `cluster_samples`, without the
+    per-sample table and the cluster rows a report needs: two answers a group, nothing stored."""
+    import numpy as np
+
+    from tuieval.analysis.variance.groups import cluster_groups
+
+    var = VarianceConfig.from_run(run)
+    texts = [t for pair in pairs for t in pair]
+    groups = np.repeat(np.arange(len(pairs), dtype=np.int64), 2)
+    # as cluster_run passes them: a tier argument left unset takes cluster_groups' default
+    tier = {k: v for k, v in var.tier_args.items() if v is not None}
+    with _tier_endpoints(run, var, method, store, purpose) as ep:
+        ids, _stats = cluster_groups(texts, groups, method, threshold=var.threshold, judge=ep.judge, embed=ep.embed,
+                                     questions=list(questions) if questions is not None else None, **tier)
+    return (ids[0::2] == ids[1::2]).tolist()
+
+
+@contextmanager
+def _tier_endpoints(run: Mapping[str, Any], var: VarianceConfig, method: str, store: Store | None, purpose: str):
+    """The run's clustering endpoints for `method`; a remote tier's failure inside is raised as
+    its ClusteringBackendError (not chained to the ValueError it came as)."""
     usage = usage_recorder(store, run["id"], purpose) if store is not None else None
     with Endpoints(var, method, (run.get("config") or {}).get("response_cache"), usage=usage) as ep:
         try:
-            results = cluster_run(samples, method, threshold=var.threshold, judge=ep.judge, embed=ep.embed,
-                                  questions=questions, **var.tier_args)
+            yield ep
         except ValueError as exc:
             if method not in REMOTE_METHODS:
                 raise
@@ -47,23 +80,6 @@ def cluster_samples(run: Mapping[str, Any], samples: Sequence[Mapping[str, Any]]
             error = None
         if error is not None:
             raise error
-        stats = {**results.stats, "source": "computed", **ep.counters()}
-    if not rows:
-        return sample_assignments(results), [], stats
-    assignments, cluster_rows = cluster_records(samples, results)
-    return assignments, cluster_rows, stats
-
-
-def sample_assignments(results: Mapping[tuple[Any, Any], Any]) -> Assignments:
-    """{(case_id, template, sample_index): cluster} of clustered samples (errors left out), as
-    `cluster_records` gives it, without the cluster rows."""
-    out: Assignments = {}
-    for (cid, tmpl), res in results.items():
-        sidx = res.sample_indices or range(len(res.ids))
-        for si, c in zip(sidx, res.ids):
-            if c >= 0:
-                out[(cid, tmpl, si)] = c
-    return out
 
 
 def stored_assignments(store: Store, run: Mapping[str, Any], samples: Sequence[Mapping[str, Any]],

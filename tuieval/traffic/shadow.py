@@ -40,7 +40,6 @@ from tuieval.traffic.sample import Chosen, SamplePlan, plan_sample
 TEMPLATE_ID = "logged"
 #: the scorer a shadow run's samples carry (the run-time check; the tier decides `correct`)
 SCORER = "normalized"
-PAIR_TEMPLATE = "pair"
 
 
 class ShadowError(ValueError):
@@ -226,44 +225,37 @@ class _Answers:
         return out
 
 
-def pair_samples(baseline: Sequence[Mapping[str, Any]], candidate: Sequence[Mapping[str, Any]],
-                 ) -> list[dict[str, Any]]:
-    """The rows clustered to decide agreement: per case, the baseline's answer as sample 0 and
-    the candidate's as sample 1, in one group (template "pair")."""
-    rows: list[dict[str, Any]] = []
-    for i, s in enumerate(baseline):
-        rows.append({**s, "template": PAIR_TEMPLATE, "sample_index": 0, "dispatch_order": 2 * i})
-    for i, s in enumerate(candidate):
-        rows.append({**s, "template": PAIR_TEMPLATE, "sample_index": 1, "dispatch_order": 2 * i + 1})
-    rows.sort(key=lambda r: (r["case_id"], r["sample_index"]))
-    return rows
-
-
 def agreement(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], baseline: Mapping[str, Mapping[str, Any]],
               candidate: Mapping[str, Mapping[str, Any]], store: Store | None = None) -> dict[str, bool | None]:
     """case_id → the candidate agrees with the baseline (True / False), or None when the
     baseline has no answer (not comparable). A candidate error is a disagreement."""
-    from tuieval.report.clustering import cluster_samples
+    from tuieval.report.clustering import cluster_pairs
     from tuieval.sample_rules import answer_text
 
     out: dict[str, bool | None] = {}
-    both_b, both_c = [], []
+    both: list[str] = []
+    pairs: list[tuple[str, str]] = []
     for cid, c in candidate.items():
         b = baseline.get(cid)
-        if b is None or answer_text(b) is None:
+        b_answer = answer_text(b) if b is not None else None
+        c_answer = answer_text(c)
+        if b_answer is None:
             out[cid] = None
-        elif answer_text(c) is None:
+        elif c_answer is None:
             out[cid] = False
         else:
-            both_b.append(b)
-            both_c.append(c)
-    if both_b:
+            both.append(cid)
+            pairs.append((b_answer, c_answer))
+    if pairs:
         method = VarianceConfig.from_run(run).effective_method
-        assignments, _rows, _stats = cluster_samples(run, pair_samples(both_b, both_c), cases, method, store, "shadow",
-                                                      rows=False)
-        for s in both_c:
-            cid = s["case_id"]
-            out[cid] = assignments.get((cid, PAIR_TEMPLATE, 0)) == assignments.get((cid, PAIR_TEMPLATE, 1))
+        questions = None
+        if cases is not None:
+            # the judge tiers' question: the prompt's input text ("" for a case not given)
+            by_case = {c["case_id"]: c.get("input_text") or "" for c in cases}
+            questions = [by_case.get(cid, "") for cid in both]
+        # one group per prompt: the baseline's answer and the candidate's, clustered by the run's tier
+        for cid, same in zip(both, cluster_pairs(run, pairs, questions, method, store, "shadow")):
+            out[cid] = same
     return out
 
 
