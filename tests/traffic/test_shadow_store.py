@@ -1,5 +1,6 @@
-"""How a shadow replay stores its logged baseline: in bulk (tuieval.store.bulk), found by `search`
-like any sample, and read from memory (`lean_row`) exactly as `lean_samples` would read it back."""
+"""How a shadow replay stores and reads what it compares: the logged baseline in bulk
+(tuieval.store.bulk), found by `search` like any sample; a prompt encoded once for both runs; the
+answers compared taken from memory, as the store holds them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import json
 
 from tests.traffic.test_shadow_cli import _invoke, _traffic_log
 from tuieval.store import Store
-from tuieval.store.shadow import get_shadow, lean_row, lean_samples
+from tuieval.sample_rules import answer_text
+from tuieval.store.shadow import get_shadow, lean_samples
 
 
 def test_the_logged_baseline_answers_are_found_by_search(tmp_path, model_server, capsys):
@@ -30,34 +32,6 @@ def test_the_logged_baseline_answers_are_found_by_search(tmp_path, model_server,
     # the prompt of a logged row is searchable too: both runs hold "number 3"
     code, out, _ = _invoke(["search", "number 3", "--json", "--db", str(db)], capsys)
     assert sorted(h["run_id"] for h in json.loads(out)) == sorted([baseline, run_id])
-
-
-def test_lean_row_is_what_lean_samples_reads_back(tmp_path):
-    store = Store(tmp_path / "x.db")
-    run_id = store.create_run({"suite": "s", "model": "m/one", "samples_per_case": 1, "temperature": 0.0,
-                               "n_cases": 0, "n_templates": 1, "n_expected": 0, "config": {}}, [])
-    base = {"run_id": run_id, "template": "logged", "sample_index": 0, "prompt": [{"role": "user", "content": "q"}],
-            "score": 1.0}
-    rows = [
-        {**base, "case_id": "a", "dispatch_order": 0, "response": " Paris ", "extracted": "Paris", "correct": True,
-         "latency_ms": 100},                                              # int latency: stored REAL
-        {**base, "case_id": "b", "dispatch_order": 1, "response": "Rome", "correct": True, "latency_ms": 7.5,
-         "cached": True, "ttft_ms": 3.0, "output_tokens": 4},             # cached: no latency for the analysis
-        {**base, "case_id": "c", "dispatch_order": 2, "response": None, "correct": False, "score": 0.0,
-         "error": "no response in the log", "error_kind": "not_logged"},  # an error: no answer, never correct
-        {**base, "case_id": "d", "dispatch_order": 3, "response": "x", "correct": True, "error": "timeout"},
-    ]
-    for r in rows:
-        store.add_sample(r)
-    back = lean_samples(store, run_id, ["a", "b", "c", "d"])
-    assert [lean_row(r) for r in rows] == back
-    # by hand, so that both cannot be wrong the same way
-    assert [(s["answer"], s["correct"], s["latency_ms"], s["ttft_ms"]) for s in back] == [
-        ("Paris", True, 100.0, None), ("Rome", True, None, None), (None, False, None, None), (None, False, None, None)]
-    assert all(type(a["latency_ms"]) is type(b["latency_ms"]) for a, b in zip(map(lean_row, rows), back))
-    from tuieval.store.db import ANALYSIS_COLUMNS
-
-    assert all(list(lean_row(r)) == list(ANALYSIS_COLUMNS) for r in rows)
 
 
 def test_a_prompt_is_encoded_once_as_each_run_would_encode_its_case():
@@ -116,11 +90,18 @@ def test_the_candidates_rows_from_the_engines_events_are_the_stored_rows(tmp_pat
             await backend.aclose()
 
     first, both, asked = asyncio.run(go())
-    assert first == {s["case_id"]: s for s in lean_samples(store, run_id, ids[:3])}
-    assert both == {s["case_id"]: s for s in lean_samples(store, run_id, ids)}
+
+    def answers_of(rows):
+        return {cid: (answer_text(r), r.get("error") is None) for cid, r in rows.items()}
+
+    # what the verdicts read (the answer, and whether it is an error) is what the store holds
+    assert answers_of(first) == answers_of({s["case_id"]: s for s in lean_samples(store, run_id, ids[:3])})
+    assert answers_of(both) == answers_of({s["case_id"]: s for s in lean_samples(store, run_id, ids)})
     assert sorted(asked) == ids[3:]                      # the second pass asked only those
-    assert (both["c002"]["answer"], both["c002"]["correct"]) == (None, False)
-    assert (both["c001"]["answer"], both["c001"]["correct"]) == ("tok1", True)
+    assert answers_of(both)["c002"] == (None, False)     # by hand: c002 failed, c001 answered tok1
+    assert answers_of(both)["c001"] == ("tok1", True)
+    # the first batch came from memory: the very rows the engine reported
+    assert all(first[c] is not None and "prompt" in first[c] for c in ids[:3])
     assert seen                                           # the caller's on_event still hears every event
 
 

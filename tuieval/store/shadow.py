@@ -148,19 +148,3 @@ def lean_samples(store: Store, run_id: str, case_ids: list[str]) -> list[dict[st
         s["correct"] = is_correct(s)
     return out
 
-
-def lean_row(sample: dict[str, Any]) -> dict[str, Any]:
-    """The row `lean_samples` reads back for a sample dict just stored (as `Store.add_sample`
-    takes it): the same columns, values and sample rules, without reading it again."""
-    from tuieval.sample_rules import answer_text, is_correct
-
-    get = sample.get
-    cached = bool(get("cached"))
-    latency, ttft = get("latency_ms"), get("ttft_ms")
-    # ANALYSIS_COLUMNS, in order; latency and ttft are REAL columns, and a cached sample's are not this run's
-    return {"case_id": get("case_id"), "template": get("template"), "sample_index": get("sample_index"),
-            "dispatch_order": get("dispatch_order"), "answer": answer_text(sample), "correct": is_correct(sample),
-            "error": get("error"), "error_kind": get("error_kind"),
-            "latency_ms": None if cached or latency is None else float(latency),
-            "ttft_ms": None if cached or ttft is None else float(ttft),
-            "output_tokens": get("output_tokens"), "cluster": get("cluster")}

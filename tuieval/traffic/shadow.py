@@ -31,7 +31,7 @@ from tuieval.backends.base import ModelBackend, Timeouts
 from tuieval.engine import Engine, RunOptions, RunStarted, SampleFinished
 from tuieval.scoring.base import ScorerSpec
 from tuieval.store import Store, now_iso
-from tuieval.store.shadow import (add_encoded_cases, add_run_scorer, add_samples, lean_row, lean_samples,
+from tuieval.store.shadow import (add_encoded_cases, add_run_scorer, add_samples, lean_samples,
                                   save_shadow, set_verdicts)
 from tuieval.suite.model import Case, Sampling, Suite, Template, input_text_of
 from tuieval.traffic.log import iter_log
@@ -214,11 +214,11 @@ class _Answers:
             self.on_event(event)
 
     def batch_rows(self, store: Store, run_id: str, engine: Engine, case_ids: Sequence[str]) -> dict[str, dict]:
-        """case_id → the lean row (`lean_samples`) of the candidate's sample of each of `case_ids`:
-        from memory when every sample reported was stored (none met a row already there), read
-        for the cases not asked in this batch (stored before a resume)."""
-        out = ({cid: lean_row(r) for cid, r in self.rows.items()}
-               if engine.n_done - self.already == len(self.rows) else {})
+        """case_id → the candidate's sample of each of `case_ids`, as `answer_text` reads it (all
+        the verdicts need): the row the engine stored, from memory, when every sample reported was
+        stored (none met a row already there); the stored lean row (`lean_samples`) of a case not
+        asked in this batch (stored before a resume)."""
+        out = dict(self.rows) if engine.n_done - self.already == len(self.rows) else {}
         missing = [c for c in case_ids if c not in out]
         if missing:
             out.update((r["case_id"], r) for r in lean_samples(store, run_id, missing))
@@ -408,7 +408,7 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
                 in_memory = add_samples(store, logged) == len(logged)
                 store.set_status(base_id, "complete")
             if base_engine is None and in_memory:
-                base_rows = {s["case_id"]: lean_row(s) for s in logged}
+                base_rows = {s["case_id"]: s for s in logged}   # as stored: all answer_text needs
             else:
                 # only this batch's rows are read: a re-read of the whole run per batch grows quadratically
                 base_rows = {s["case_id"]: s for s in lean_samples(store, base_id, chunk_ids)}
