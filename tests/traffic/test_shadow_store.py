@@ -142,3 +142,18 @@ def test_pairs_agree_exactly_when_the_full_clustering_puts_them_in_one_cluster()
         assert got == same, method
         if expected is not None:
             assert got == expected
+
+
+def test_identical_answers_agree_without_clustering_and_the_rest_as_clustered():
+    from tuieval.report.clustering import cluster_pairs
+    from tuieval.traffic.shadow import agreement
+
+    run = {"id": "r", "config": {"variance": {"method": "canonical"}}}
+    pairs = {"a": ("Paris", "Paris"), "b": ("Paris", "paris."), "c": ("4", "four"), "d": ("x", None), "e": (None, "y")}
+    base = {k: {"case_id": k, "response": b, "error": None if b is not None else "timeout"} for k, (b, _c) in pairs.items()}
+    cand = {k: {"case_id": k, "response": c, "error": None if c is not None else "timeout"} for k, (_b, c) in pairs.items()}
+    got = agreement(run, None, base, cand, None)
+    # by hand: a identical, b the same canonical form, c not; d the candidate failed (disagrees),
+    # e the baseline has no answer (not comparable)
+    assert got == {"a": True, "b": True, "c": False, "d": False, "e": None}
+    assert [got[k] for k in "abc"] == cluster_pairs(run, [pairs[k] for k in "abc"], None, "canonical", None)

@@ -243,6 +243,10 @@ def agreement(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], baseli
             out[cid] = None
         elif c_answer is None:
             out[cid] = False
+        elif c_answer == b_answer:
+            # the same text has the same canonical form, and every tier starts from those forms:
+            # one cluster whatever the tier (no request is made for a group of one form either)
+            out[cid] = True
         else:
             both.append(cid)
             pairs.append((b_answer, c_answer))
