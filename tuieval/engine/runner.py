@@ -298,7 +298,7 @@ class Engine:
         jobs = self._plan_judging(run, scorers, work, options)
         if resumed:
             self.store.mark_resumed(run_id)
-        self.limiter = AdaptiveLimiter(options.concurrency)
+        self.limiter = self._limiter_for(options.concurrency)
         self.writer = SampleWriter(self.store, max_rows=batch_rows_for(options.concurrency))
         if options.max_cost is not None:
             self.budget = self._budget(run, options)
@@ -334,6 +334,16 @@ class Engine:
             finished = RunFinished(run_id, status, self.n_done, self.n_total, self.n_errors, time.monotonic() - started)
             self.on_event(finished)
         return finished
+
+    def _limiter_for(self, concurrency: int) -> AdaptiveLimiter:
+        """The limiter a run() call sends through: the one an earlier call on this engine used, when it
+        was for the same --concurrency and holds no request, so a run that grows batch by batch
+        (tuieval.traffic.shadow) starts each batch at the limit the server's 429s taught the last one
+        rather than at full concurrency again; else a new one."""
+        old = self.limiter
+        if old is not None and old.maximum == max(1, concurrency) and old.in_flight == 0:
+            return old
+        return AdaptiveLimiter(concurrency)
 
     def _plan_judging(self, run: dict[str, Any], scorers: list, work: list[WorkItem],
                       options: RunOptions) -> list[judging.JudgeJob]:

@@ -7,6 +7,7 @@ endpoints it calls and on the errors it raises.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Any, Mapping, Sequence
 
 from tuieval.analysis.variance.config import REMOTE_METHODS, VarianceConfig
@@ -32,11 +33,45 @@ def cluster_samples(run: Mapping[str, Any], samples: Sequence[Mapping[str, Any]]
 
     var = VarianceConfig.from_run(run)
     questions = {c["case_id"]: c.get("input_text") or "" for c in cases} if cases is not None else None
+    with _tier_endpoints(run, var, method, store, purpose) as ep:
+        results = cluster_run(samples, method, threshold=var.threshold, judge=ep.judge, embed=ep.embed,
+                              questions=questions, **var.tier_args)
+        stats = {**results.stats, "source": "computed", **ep.counters()}
+    assignments, rows = cluster_records(samples, results)
+    return assignments, rows, stats
+
+
+def cluster_pairs(run: Mapping[str, Any], pairs: Sequence[tuple[str, str]], questions: Sequence[str] | None,
+                  method: str, store: Store | None, purpose: str = "shadow") -> list[bool]:
+    """Whether the two answers of each pair fall in one cluster under the run's tier: a shadow
+    replay's agreement (the baseline's answer and the candidate's, one group per prompt, with
+    that prompt's question for the judge tiers).
+
+    The same tiers, endpoints, usage records and errors as `cluster_samples`, without the
+    per-sample table and the cluster rows a report needs: two answers a group, nothing stored."""
+    import numpy as np
+
+    from tuieval.analysis.variance.groups import cluster_groups
+
+    var = VarianceConfig.from_run(run)
+    texts = [t for pair in pairs for t in pair]
+    groups = np.repeat(np.arange(len(pairs), dtype=np.int64), 2)
+    # as cluster_run passes them: a tier argument left unset takes cluster_groups' default
+    tier = {k: v for k, v in var.tier_args.items() if v is not None}
+    with _tier_endpoints(run, var, method, store, purpose) as ep:
+        ids, _stats = cluster_groups(texts, groups, method, threshold=var.threshold, judge=ep.judge, embed=ep.embed,
+                                     questions=list(questions) if questions is not None else None, **tier)
+    return (ids[0::2] == ids[1::2]).tolist()
+
+
+@contextmanager
+def _tier_endpoints(run: Mapping[str, Any], var: VarianceConfig, method: str, store: Store | None, purpose: str):
+    """The run's clustering endpoints for `method`; a remote tier's failure inside is raised as
+    its ClusteringBackendError (not chained to the ValueError it came as)."""
     usage = usage_recorder(store, run["id"], purpose) if store is not None else None
     with Endpoints(var, method, (run.get("config") or {}).get("response_cache"), usage=usage) as ep:
         try:
-            results = cluster_run(samples, method, threshold=var.threshold, judge=ep.judge, embed=ep.embed,
-                                  questions=questions, **var.tier_args)
+            yield ep
         except ValueError as exc:
             if method not in REMOTE_METHODS:
                 raise
@@ -45,9 +80,6 @@ def cluster_samples(run: Mapping[str, Any], samples: Sequence[Mapping[str, Any]]
             error = None
         if error is not None:
             raise error
-        stats = {**results.stats, "source": "computed", **ep.counters()}
-    assignments, rows = cluster_records(samples, results)
-    return assignments, rows, stats
 
 
 def stored_assignments(store: Store, run: Mapping[str, Any], samples: Sequence[Mapping[str, Any]],

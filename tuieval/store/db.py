@@ -43,6 +43,10 @@ JUDGEMENT_COLUMNS = (
 
 _INSERT_SAMPLE = (f"INSERT INTO samples ({', '.join(SAMPLE_COLUMNS)}) VALUES ({', '.join('?' * len(SAMPLE_COLUMNS))}) "
                   "ON CONFLICT (run_id, case_id, template, sample_index) DO NOTHING")
+_JSON_AT = tuple(SAMPLE_COLUMNS.index(c) for c in ("prompt", "scores"))
+_FLAG_AT = tuple(SAMPLE_COLUMNS.index(c) for c in ("correct", "cached"))
+_CREATED_AT, _ATTEMPTS_AT = SAMPLE_COLUMNS.index("created_at"), SAMPLE_COLUMNS.index("attempts")
+INSERT_SAMPLE = _INSERT_SAMPLE  # the same statement for the store's other modules (tuieval.store.bulk)
 
 #: the sample columns `analysis_samples` returns; `answer` is tuieval.sample_rules.answer_text
 ANALYSIS_COLUMNS = ("case_id", "template", "sample_index", "dispatch_order", "answer", "correct", "error",
@@ -201,6 +205,22 @@ def default_db_path() -> str:
     return os.environ.get("TUIEVAL_DB") or DEFAULT_DB
 
 
+def sample_values(sample: dict[str, Any]) -> list[Any]:
+    """A sample dict as the values of `INSERT_SAMPLE` (SAMPLE_COLUMNS order): prompt and scores as
+    JSON, the flags as 0/1, created_at now and one attempt unless given."""
+    values = list(map(sample.get, SAMPLE_COLUMNS))   # the caller's dict is left as it is
+    for i in _JSON_AT:
+        if not isinstance(values[i], (str, type(None))):
+            values[i] = json.dumps(values[i], ensure_ascii=False)
+    for i in _FLAG_AT:
+        values[i] = int(bool(values[i]))
+    if "created_at" not in sample:
+        values[_CREATED_AT] = now_iso()
+    if "attempts" not in sample:
+        values[_ATTEMPTS_AT] = 1
+    return values
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -304,18 +324,9 @@ class Store:
             return [self._insert_sample(s) for s in samples]
 
     def _insert_sample(self, sample: dict[str, Any]) -> bool:
-        row = dict(sample)
-        row.setdefault("created_at", now_iso())
-        row.setdefault("attempts", 1)
-        for key in ("prompt", "scores"):
-            if not isinstance(row.get(key), (str, type(None))):
-                row[key] = json.dumps(row[key], ensure_ascii=False)
-        row["correct"] = int(bool(row.get("correct")))
-        row["cached"] = int(bool(row.get("cached")))
-        values = list(map(row.get, SAMPLE_COLUMNS))
         # ON CONFLICT DO NOTHING, not OR IGNORE: only a duplicate key may be skipped; a
         # NOT NULL violation must raise rather than lose a finished sample silently.
-        cur = self.conn.execute(_INSERT_SAMPLE, values)
+        cur = self.conn.execute(_INSERT_SAMPLE, sample_values(sample))
         return cur.rowcount == 1
 
     def add_judgement(self, judgement: dict[str, Any]) -> bool:

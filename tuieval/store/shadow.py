@@ -13,32 +13,39 @@ from tuieval.store.db import Store, now_iso
 
 def add_cases(store: Store, run_id: str, cases: Iterable[dict[str, Any]]) -> int:
     """Append cases (case_id, vars, targets, metadata, input_text) to a run and raise its
-    n_cases / n_expected to match; returns how many were added (a case already there is kept).
+    n_cases / n_expected to match; returns how many were added (a case already there is kept)."""
+    return add_encoded_cases(store, run_id, ((c["case_id"], json.dumps(c["vars"], ensure_ascii=False),
+                                              json.dumps(c["targets"], ensure_ascii=False),
+                                              json.dumps(c["metadata"], ensure_ascii=False), c["input_text"])
+                                             for c in cases))
+
+
+def add_encoded_cases(store: Store, run_id: str, rows: Iterable[tuple[str, str, str, str, str]]) -> int:
+    """`add_cases` with the columns already encoded: (case_id, vars JSON, targets JSON, metadata
+    JSON, input_text). A shadow replay encodes a prompt once for both of its runs.
 
     One look-up of the batch's ids that are already stored, then one executemany: a replay
     batch costs what it holds, whatever the run holds."""
-    cases = list(cases)
-    ids = json.dumps([c["case_id"] for c in cases])
+    rows = list(rows)
+    ids = json.dumps([r[0] for r in rows])
     with store._transaction():
         position = int(store.conn.execute("SELECT n_cases FROM runs WHERE id = ?", (run_id,)).fetchone()[0])
         seen = {r[0] for r in store.conn.execute(
             "SELECT case_id FROM cases WHERE run_id = ? AND case_id IN (SELECT value FROM json_each(?))",
             (run_id, ids))}
-        rows = []
-        for c in cases:
-            if c["case_id"] in seen:
+        new = []
+        for case_id, vars_json, targets_json, metadata_json, input_text in rows:
+            if case_id in seen:
                 continue
-            seen.add(c["case_id"])
-            rows.append((run_id, c["case_id"], position + len(rows), json.dumps(c["vars"], ensure_ascii=False),
-                         json.dumps(c["targets"], ensure_ascii=False), json.dumps(c["metadata"], ensure_ascii=False),
-                         c["input_text"]))
+            seen.add(case_id)
+            new.append((run_id, case_id, position + len(new), vars_json, targets_json, metadata_json, input_text))
         store.conn.executemany(
             "INSERT INTO cases (run_id, case_id, position, vars, targets, metadata, input_text) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-        position += len(rows)
+            "VALUES (?, ?, ?, ?, ?, ?, ?)", new)
+        position += len(new)
         store.conn.execute("UPDATE runs SET n_cases = ?, n_expected = ? * n_templates * samples_per_case "
                            "WHERE id = ?", (position, position, run_id))
-    return len(rows)
+    return len(new)
 
 
 def save_shadow(store: Store, run_id: str, baseline_run_id: str, baseline_kind: str, log_path: str,
@@ -101,10 +108,11 @@ def add_run_prices(store: Store, run_id: str, prices: dict[str, Any]) -> None:
 
 
 def add_samples(store: Store, rows: Iterable[dict[str, Any]]) -> int:
-    """Store many finished samples in one transaction (the logged baseline's answers); returns how
-    many were new."""
-    with store._transaction():
-        return sum(store.add_sample(r) for r in rows)
+    """Store many finished samples in one transaction (the logged baseline's answers), their
+    full-text index rows in one statement (tuieval.store.bulk); returns how many were new."""
+    from tuieval.store.bulk import add_samples_bulk
+
+    return add_samples_bulk(store, rows)
 
 
 def set_verdicts(store: Store, run_id: str, verdicts: Iterable[tuple[tuple[str, str, int], str, dict]],
@@ -114,13 +122,15 @@ def set_verdicts(store: Store, run_id: str, verdicts: Iterable[tuple[tuple[str, 
     score from it. Other entries are kept: a judge's verdict stored before a resume is not lost when
     the resumed replay writes the agreement again. An error sample keeps correct = 0 (as
     `Store.set_sample_verdict`)."""
+    gone = json.dumps(replaces)
+    names: dict[str, str] = {}   # a few names for many rows: each encoded once
+    rows = [(gone, names.get(name) or names.setdefault(name, json.dumps(name)), json.dumps(v, ensure_ascii=False),
+             int(bool(v["correct"])), float(v["score"]), run_id, *key) for key, name, v in verdicts]
     with store._transaction():
         store.conn.executemany(
             "UPDATE samples SET scores = json_set(json_remove(COALESCE(scores, '{}'), '$.' || ?), '$.' || ?, json(?)), "
             "correct = ?, score = ? WHERE run_id = ? AND case_id = ? AND template = ? AND sample_index = ? "
-            "AND error IS NULL",
-            [(json.dumps(replaces), json.dumps(name), json.dumps(v, ensure_ascii=False), int(bool(v["correct"])),
-              float(v["score"]), run_id, *key) for key, name, v in verdicts])
+            "AND error IS NULL", rows)
 
 
 def lean_samples(store: Store, run_id: str, case_ids: list[str]) -> list[dict[str, Any]]:
@@ -137,3 +147,4 @@ def lean_samples(store: Store, run_id: str, case_ids: list[str]) -> list[dict[st
     for s in out:
         s["correct"] = is_correct(s)
     return out
+

@@ -20,6 +20,7 @@ stops once it is narrower than `precision`. Only the prompts reached are stored.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Callable, Mapping, Sequence
@@ -27,19 +28,18 @@ from typing import Any, Callable, Mapping, Sequence
 from tuieval.analysis.shadow import JUDGE_NAME, disagreement_sequence, precise_enough
 from tuieval.analysis.variance.config import VarianceConfig
 from tuieval.backends.base import ModelBackend, Timeouts
-from tuieval.engine import Engine, RunOptions
+from tuieval.engine import Engine, RunOptions, RunStarted, SampleFinished
 from tuieval.scoring.base import ScorerSpec
 from tuieval.store import Store, now_iso
-from tuieval.store.shadow import (add_cases, add_run_scorer, add_samples, lean_samples, save_shadow,
-                                  set_verdicts)
-from tuieval.suite.model import Case, Sampling, Suite, Template
+from tuieval.store.shadow import (add_encoded_cases, add_run_scorer, add_samples, lean_samples,
+                                  save_shadow, set_verdicts)
+from tuieval.suite.model import Case, Sampling, Suite, Template, input_text_of
 from tuieval.traffic.log import iter_log
 from tuieval.traffic.sample import Chosen, SamplePlan, plan_sample
 
 TEMPLATE_ID = "logged"
 #: the scorer a shadow run's samples carry (the run-time check; the tier decides `correct`)
 SCORER = "normalized"
-PAIR_TEMPLATE = "pair"
 
 
 class ShadowError(ValueError):
@@ -132,19 +132,32 @@ def _suite(name: str, path: str, settings: ShadowSettings) -> Suite:
                  variance=VarianceConfig.from_mapping(settings.agreement))
 
 
-def _case(ch: Chosen, target: str | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Prompt:
+    """One sampled prompt, encoded once for both runs: the columns of its case (the baseline's and
+    the candidate's differ only in their target) and the logged sample's prompt."""
+
+    case_id: str
+    prompt_json: str      # the messages, as a sample's prompt column holds them
+    vars_json: str
+    metadata_json: str
+    input_text: str
+
+
+def _prompt(ch: Chosen) -> _Prompt:
     rec = ch.record
     messages = rec.messages if rec.messages is not None else [{"role": "user", "content": rec.prompt}]
-    case = Case(id=ch.case_id, vars={"messages": messages}, targets=[target] if target else [],
-                metadata=dict(rec.metadata))
-    return {"case_id": case.id, "vars": case.vars, "targets": case.targets, "metadata": case.metadata,
-            "input_text": case.input_text()}
+    prompt_json = json.dumps(messages, ensure_ascii=False)
+    # json.dumps of a one-key mapping is the key and its value's encoding: the messages once, not twice
+    return _Prompt(ch.case_id, prompt_json, '{"messages": ' + prompt_json + "}",
+                   json.dumps(dict(rec.metadata), ensure_ascii=False), input_text_of({"messages": messages}))
 
 
-def _retarget(case: Mapping[str, Any], target: str | None) -> dict[str, Any]:
-    """The same case with another target (the candidate's copy of a baseline case: its target is
-    the baseline's answer), without building the case again."""
-    return {**case, "targets": [target] if target else []}
+def _case_row(p: _Prompt, target: str | None) -> tuple[str, str, str, str, str]:
+    """The case of `p` with `target` (the baseline's: its logged answer; the candidate's: the
+    baseline's answer), as `add_encoded_cases` takes it."""
+    return (p.case_id, p.vars_json, json.dumps([target] if target else [], ensure_ascii=False), p.metadata_json,
+            p.input_text)
 
 
 def _baseline_run_row(suite: Suite, model: str, settings: ShadowSettings) -> dict[str, Any]:
@@ -163,57 +176,90 @@ def _scorer():
     return build_scorers([SCORER])[0]
 
 
-def _logged_sample(run_id: str, ch: Chosen, order: int) -> dict[str, Any]:
+def _logged_sample(run_id: str, ch: Chosen, p: _Prompt, order: int, created_at: str) -> dict[str, Any]:
     rec = ch.record
-    messages = rec.messages if rec.messages is not None else [{"role": "user", "content": rec.prompt}]
     row: dict[str, Any] = {"run_id": run_id, "case_id": ch.case_id, "template": TEMPLATE_ID, "sample_index": 0,
-                           "dispatch_order": order, "prompt": messages, "latency_ms": rec.latency_ms}
+                           "dispatch_order": order, "prompt": p.prompt_json, "latency_ms": rec.latency_ms,
+                           "created_at": created_at}
     if rec.response is None:
         row.update(response=None, correct=False, score=0.0, error="no response in the log", error_kind="not_logged")
     else:
-        sc = _scorer().score(rec.response, [rec.response])
-        row.update(response=rec.response, extracted=sc.extracted, correct=sc.correct, score=sc.score,
-                   scores={SCORER: {"extracted": sc.extracted, "correct": sc.correct, "score": sc.score}})
+        # a logged answer is its own target, and an answer matches itself whenever it is one: so
+        # the scorer extracts it against no target (one normalisation, not two) and it is correct
+        # exactly when something was extracted
+        extracted = _scorer().score(rec.response, []).extracted
+        correct = extracted is not None
+        score = float(correct)
+        row.update(response=rec.response, extracted=extracted, correct=correct, score=score,
+                   scores={SCORER: {"extracted": extracted, "correct": correct, "score": score}})
     return row
 
 
-def pair_samples(baseline: Sequence[Mapping[str, Any]], candidate: Sequence[Mapping[str, Any]],
-                 ) -> list[dict[str, Any]]:
-    """The rows clustered to decide agreement: per case, the baseline's answer as sample 0 and
-    the candidate's as sample 1, in one group (template "pair")."""
-    rows: list[dict[str, Any]] = []
-    for i, s in enumerate(baseline):
-        rows.append({**s, "template": PAIR_TEMPLATE, "sample_index": 0, "dispatch_order": 2 * i})
-    for i, s in enumerate(candidate):
-        rows.append({**s, "template": PAIR_TEMPLATE, "sample_index": 1, "dispatch_order": 2 * i + 1})
-    rows.sort(key=lambda r: (r["case_id"], r["sample_index"]))
-    return rows
+class _Answers:
+    """The candidate's samples of the batch being replayed, as the engine reports them stored
+    (SampleFinished), passed on to the caller's `on_event`: the batch's verdicts take them from
+    memory rather than reading them back."""
+
+    def __init__(self, on_event: Callable | None) -> None:
+        self.on_event = on_event
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.already = 0
+
+    def __call__(self, event: Any) -> None:
+        if isinstance(event, RunStarted):
+            self.rows, self.already = {}, event.n_already_done
+        elif isinstance(event, SampleFinished):
+            self.rows[event.key.case_id] = event.row
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def batch_rows(self, store: Store, run_id: str, engine: Engine, case_ids: Sequence[str]) -> dict[str, dict]:
+        """case_id → the candidate's sample of each of `case_ids`, as `answer_text` reads it (all
+        the verdicts need): the row the engine stored, from memory, when every sample reported was
+        stored (none met a row already there); the stored lean row (`lean_samples`) of a case not
+        asked in this batch (stored before a resume)."""
+        out = dict(self.rows) if engine.n_done - self.already == len(self.rows) else {}
+        missing = [c for c in case_ids if c not in out]
+        if missing:
+            out.update((r["case_id"], r) for r in lean_samples(store, run_id, missing))
+        return out
 
 
 def agreement(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], baseline: Mapping[str, Mapping[str, Any]],
               candidate: Mapping[str, Mapping[str, Any]], store: Store | None = None) -> dict[str, bool | None]:
     """case_id → the candidate agrees with the baseline (True / False), or None when the
     baseline has no answer (not comparable). A candidate error is a disagreement."""
-    from tuieval.report.clustering import cluster_samples
+    from tuieval.report.clustering import cluster_pairs
     from tuieval.sample_rules import answer_text
 
     out: dict[str, bool | None] = {}
-    both_b, both_c = [], []
+    both: list[str] = []
+    pairs: list[tuple[str, str]] = []
     for cid, c in candidate.items():
         b = baseline.get(cid)
-        if b is None or answer_text(b) is None:
+        b_answer = answer_text(b) if b is not None else None
+        c_answer = answer_text(c)
+        if b_answer is None:
             out[cid] = None
-        elif answer_text(c) is None:
+        elif c_answer is None:
             out[cid] = False
+        elif c_answer == b_answer:
+            # the same text has the same canonical form, and every tier starts from those forms:
+            # one cluster whatever the tier (no request is made for a group of one form either)
+            out[cid] = True
         else:
-            both_b.append(b)
-            both_c.append(c)
-    if both_b:
+            both.append(cid)
+            pairs.append((b_answer, c_answer))
+    if pairs:
         method = VarianceConfig.from_run(run).effective_method
-        assignments, _rows, _stats = cluster_samples(run, pair_samples(both_b, both_c), cases, method, store, "shadow")
-        for s in both_c:
-            cid = s["case_id"]
-            out[cid] = assignments.get((cid, PAIR_TEMPLATE, 0)) == assignments.get((cid, PAIR_TEMPLATE, 1))
+        questions = None
+        if cases is not None:
+            # the judge tiers' question: the prompt's input text ("" for a case not given)
+            by_case = {c["case_id"]: c.get("input_text") or "" for c in cases}
+            questions = [by_case.get(cid, "") for cid in both]
+        # one group per prompt: the baseline's answer and the candidate's, clustered by the run's tier
+        for cid, same in zip(both, cluster_pairs(run, pairs, questions, method, store, "shadow")):
+            out[cid] = same
     return out
 
 
@@ -297,7 +343,8 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
             logged_model = next((c.record.model for c in plan.chosen if c.record.model), None) or "unknown"
             base_id = store.create_run(_baseline_run_row(suite, f"logged/{logged_model}", settings), [])
             kind = "logged"
-    cand_engine = Engine(store, candidate, on_event)
+    answers = _Answers(on_event)
+    cand_engine = Engine(store, candidate, answers)
     # the replay judges nothing: on a resume the judge scorer is already in the run's config, and
     # only the disagreements are judged, once the replay has compared them
     replay_opts = replace(cand_opts, judge_cases=frozenset())
@@ -348,29 +395,36 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
                     status, stop, stopped_in = "partial", "cost", "replay"
                     break
             chunk_ids = [ch.case_id for ch in chunk]
-            base_cases = [_case(ch, ch.record.response) for ch in chunk]
+            prompts = [_prompt(ch) for ch in chunk]
+            base_cases = [_case_row(p, ch.record.response) for p, ch in zip(prompts, chunk)]
             if base_engine is not None:
-                add_cases(store, base_id, base_cases)
+                add_encoded_cases(store, base_id, base_cases)
                 finished = await base_engine.run(base_id, base_opts, cases=chunk_ids)
                 if finished.status == "failed":
                     status, stop, fatal = "failed", "failed", f"baseline {settings.baseline}: {base_engine.fatal}"
                     break
             else:
-                add_cases(store, base_id, base_cases)
-                add_samples(store, (_logged_sample(base_id, ch, start + i) for i, ch in enumerate(chunk)))
+                add_encoded_cases(store, base_id, base_cases)
+                created = now_iso()
+                logged = [_logged_sample(base_id, ch, p, start + i, created)
+                          for i, (ch, p) in enumerate(zip(chunk, prompts))]
+                # every row new: what is stored is what is in memory; else (a resume) the stored rows win
+                in_memory = add_samples(store, logged) == len(logged)
                 store.set_status(base_id, "complete")
-            # only this batch's rows are read: a re-read of the whole run per batch grows quadratically
-            base_rows = {s["case_id"]: s for s in lean_samples(store, base_id, chunk_ids)}
+            if base_engine is None and in_memory:
+                base_rows = {s["case_id"]: s for s in logged}   # as stored: all answer_text needs
+            else:
+                # only this batch's rows are read: a re-read of the whole run per batch grows quadratically
+                base_rows = {s["case_id"]: s for s in lean_samples(store, base_id, chunk_ids)}
             # the candidate's target is the baseline's answer: its run-time score is already agreement
             targets = {ch.case_id: _answer(base_rows.get(ch.case_id)) for ch in chunk}
-            cand_cases = [_retarget(c, targets[c["case_id"]]) for c in base_cases]
-            add_cases(store, cand_id, cand_cases)
+            add_encoded_cases(store, cand_id, [_case_row(p, targets[p.case_id]) for p in prompts])
             finished = await cand_engine.run(cand_id, replay_opts, cases=chunk_ids)
             if finished.status == "failed":
                 status, stop, fatal = "failed", "failed", f"candidate {settings.candidate}: {cand_engine.fatal}"
                 break
-            cand_rows = {s["case_id"]: s for s in lean_samples(store, cand_id, chunk_ids)}
-            verdicts = agreement(cand_run, cand_cases,
+            cand_rows = answers.batch_rows(store, cand_id, cand_engine, chunk_ids)
+            verdicts = agreement(cand_run, [{"case_id": p.case_id, "input_text": p.input_text} for p in prompts],
                                  {c: base_rows[c] for c in chunk_ids if c in base_rows},
                                  {c: cand_rows[c] for c in chunk_ids if c in cand_rows}, store)
             _write_verdicts(store, cand_id, verdicts)
