@@ -15,6 +15,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
+from tuieval.gc_pause import paused_gc
 from tuieval.perturb.base import Edit, Item, RngKeys, Skip, frozen, make_item
 from tuieval.perturb.registry import PerturbSpec
 from tuieval.suite import template as tpl
@@ -187,16 +188,20 @@ def perturb_cases(cases: Sequence[Case], specs: Sequence[PerturbSpec], *, seed: 
     originals = [c for c in cases if not is_perturbed(c)]   # a perturbed copy is never perturbed again
     existing = {c.id for c in originals}
     plans = [_Plan(spec, seed) for spec in specs]
-    for case in originals:
-        slots, item = _view(case, names)          # once per case, shared by every spec
-        for plan in plans:
-            out = plan.run(case, slots, item)
-            if out.__class__ is Skipped:
-                skipped.append(out)
-                continue
-            if out.case.id in existing:
-                raise ValueError(f"perturbed case id {out.case.id!r} is already a case id in the suite")
-            perturbed.append(out)
+    # the collector paused: every copy made here stays alive and none is in a cycle, so the
+    # collections its allocations trigger (each walking every copy made so far) find nothing;
+    # they were 10-20% of a family's time on 10,000 cases
+    with paused_gc():
+        for case in originals:
+            slots, item = _view(case, names)          # once per case, shared by every spec
+            for plan in plans:
+                out = plan.run(case, slots, item)
+                if out.__class__ is Skipped:
+                    skipped.append(out)
+                    continue
+                if out.case.id in existing:
+                    raise ValueError(f"perturbed case id {out.case.id!r} is already a case id in the suite")
+                perturbed.append(out)
     return result
 
 

@@ -9,39 +9,21 @@ run it came from (schema `tuieval.rescore/1`).
 
 from __future__ import annotations
 
-import gc
 import json
-from contextlib import contextmanager
 from operator import itemgetter
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from tuieval.analysis.report import slice_membership
 from tuieval.analysis.robustness.extraction import extraction_sensitivity
+from tuieval.gc_pause import paused_gc
 from tuieval.scoring.extractors import build_extractor
 from tuieval.store import Store
 
 SCHEMA = "tuieval.rescore/1"
 #: what a rescore reads of a sample
 _COLUMNS = ("case_id", "template", "sample_index", "response", "error")
-
-
-@contextmanager
-def _bulk() -> Iterator[None]:
-    """The cyclic garbage collector paused while a large run's rows and columns are built.
-
-    Re-scoring makes hundreds of thousands of small containers (sample rows, readings, the
-    disagreement list) and none of them forms a reference cycle, yet each allocation burst
-    triggers collections that re-scan every live object: on 100,000 samples that was a third of
-    the time. Reference counting still frees everything; the collector runs again on exit."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def extractor_columns(built: Sequence[Any], samples: Sequence[dict[str, Any]], targets: dict[Any, Any],
@@ -93,7 +75,9 @@ def read_samples(samples: Sequence[dict[str, Any]], targets: dict[Any, Any], ext
 def rescore(store: Store, run_id: str, extractors: Sequence[str], *, include_scorers: bool = True,
             alpha: float = 0.05) -> dict[str, Any]:
     """Re-read a stored run's responses with `extractors` (built-in names); ValueError names a bad one."""
-    with _bulk():
+    # the collector paused: re-scoring builds hundreds of thousands of small containers (sample
+    # rows, readings, the disagreement list), none in a cycle (a third of the time on 100,000 samples)
+    with paused_gc():
         return _rescore(store, run_id, extractors, include_scorers=include_scorers, alpha=alpha)
 
 
