@@ -58,6 +58,10 @@ def _value_or_text(targets: list) -> tuple[frozenset[Decimal], frozenset[str]]:
     return _numbers(targets), _texts(targets)
 
 
+# what _value_or_text is made of (the same preparations `number` and `strict` use)
+_VALUE_OR_TEXT_PARTS = (_numbers, _texts)
+
+
 def _value_or_text_equal(extracted: str, prepared: tuple[frozenset[Decimal], frozenset[str]]) -> bool:
     """Numbers by value (`1,000` = `1000.0`), anything else as normalised text."""
     numbers, texts = prepared
@@ -97,9 +101,16 @@ class BuiltinExtractor(BaseScorer):
     type = "extractor"
 
     def __init__(self, name: str, read: Callable[[str], Any], prepare: Callable[[list], Any],
-                 equal: Callable[[Any, Any], bool], shown: Callable[[Any], str] = str) -> None:
+                 equal: Callable[[Any, Any], bool], shown: Callable[[Any], str] = str,
+                 prepare_parts: tuple[Callable[[list], Any], ...] = ()) -> None:
         super().__init__(name)
         self._read, self.prepare, self._equal, self._shown = read, prepare, equal, shown
+        #: when not empty, `prepare(t)` is `tuple(f(t) for f in prepare_parts)`: a caller judging
+        #: many cases with several extractors prepares each part once per case for all of them
+        self.prepare_parts = prepare_parts
+        # the reader, the comparison and the display as attributes, for a caller's tight loop
+        # (`tuieval rescore`: one call per reading instead of a method call around each)
+        self.reader, self.equal, self.shown = read, equal, shown
 
     def options(self) -> dict[str, Any]:
         return {}
@@ -160,7 +171,8 @@ _FAMILY: dict[str, Callable[[], BuiltinExtractor]] = {
     "number": lambda: BuiltinExtractor("number", extract_last_number, _numbers, lambda x, t: x[1] in t,
                                        shown=lambda x: x[0]),
     "choice": lambda: BuiltinExtractor("choice", _CHOICE.extract, _letters, lambda x, t: x.upper() in t),
-    "boxed": lambda: BuiltinExtractor("boxed", read_boxed, _value_or_text, _value_or_text_equal),
+    "boxed": lambda: BuiltinExtractor("boxed", read_boxed, _value_or_text, _value_or_text_equal,
+                                      prepare_parts=_VALUE_OR_TEXT_PARTS),
 }
 EXTRACTOR_NAMES = (*_FAMILY, "json_field:PATH")
 
@@ -172,7 +184,8 @@ def build_extractor(name: str) -> BuiltinExtractor:
         path = name.strip()[len("json_field:"):]
         if not path:
             raise ValueError("json_field needs a field: json_field:PATH")
-        return BuiltinExtractor(f"json_field:{path}", _json_field(path), _value_or_text, _value_or_text_equal)
+        return BuiltinExtractor(f"json_field:{path}", _json_field(path), _value_or_text, _value_or_text_equal,
+                                prepare_parts=_VALUE_OR_TEXT_PARTS)
     if key in _FAMILY:
         return _FAMILY[key]()
     import difflib  # only for a suggestion in an error: not on every run's path
