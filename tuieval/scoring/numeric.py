@@ -65,6 +65,16 @@ def extract_last_number(text: str) -> tuple[str, Decimal] | None:
     """The last number in `text` as (text as written, value), or None if there is none."""
     # Convert from the end: only the last number that parses is wanted (`find_numbers` skips
     # the ones whose exponent is too large even for Decimal, so this may look further back).
+    # The scan keeps only the last match; the list of all of them is made only in the rare case
+    # that the last one does not parse.
+    last = None
+    for last in _NUMBER.finditer(text):
+        pass
+    if last is None:
+        return None
+    value = _to_decimal(last)
+    if value is not None:
+        return last.group(0), value
     for match in reversed(list(_NUMBER.finditer(text))):
         value = _to_decimal(match)
         if value is not None:
