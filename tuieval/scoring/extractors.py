@@ -72,6 +72,10 @@ def _value_or_text_equal(extracted: str, prepared: tuple[frozenset[Decimal], fro
 
 
 def read_strict(response: str) -> str | None:
+    if response.isascii() and "answer" not in response.lower():
+        # no label: for ASCII text the case-insensitive match needs "answer" in the lower-cased
+        # text (outside ASCII it does not: "anſwer" matches too, by Unicode case folding)
+        return None
     found = list(_STRICT.finditer(response))
     return found[-1].group("A").strip() if found else None
 
