@@ -24,8 +24,7 @@ from typing import Any
 
 from tuieval.scoring.base import BaseScorer, Score, binary, is_number
 
-_NUMBER = re.compile(
-    r"""
+NUMBER_RULE = r"""
     (?<![\w.])                                  # not the tail of a word, number or version
     (?P<sign>[-+\u2212])?
     (?P<currency>[$€£¥])?
@@ -37,9 +36,12 @@ _NUMBER = re.compile(
     )
     (?P<exponent>[eE][-+]?[0-9]+)?
     (?P<percent>%)?
-    """,
-    re.VERBOSE,
-)
+    """
+# The same matches: every number starts with a sign, a currency sign, a digit or ".", and a
+# look-ahead for those first lets the regex engine reject every other position at once, where the
+# look-behind and three optional groups were tried at each (a quarter less time on chatty
+# answers; tests hold the two patterns to each other).
+_NUMBER = re.compile(r"(?=[-+\u2212$€£¥0-9.])" + NUMBER_RULE, re.VERBOSE)
 
 
 def _to_decimal(match: re.Match[str]) -> Decimal | None:
