@@ -159,7 +159,12 @@ def test_judge_prompt_and_request_shape(model_server):
     assert model_server.prompt_counts[JUDGE_KEY] == 1
     # default server rule: canonical forms differ ("paris definitely paris" vs "paris")
     assert parse_judge_reply(reply) == ("contradiction", True)
-    assert judge.counters() == {"calls": 1, "requests": 1, "retries": 0, "cached_requests": 0, "missing_requests": 0}
+    counters = judge.counters()
+    assert {k: counters[k] for k in ("calls", "requests", "retries", "cached_requests", "missing_requests")} == {
+        "calls": 1, "requests": 1, "retries": 0, "cached_requests": 0, "missing_requests": 0}
+    # the tokens are what the server billed for its one answer
+    assert (counters["input_tokens"], counters["output_tokens"]) == (model_server.billed_input[JUDGE_KEY],
+                                                                     model_server.billed_output[JUDGE_KEY])
     assert judge_messages("q", "a" * 50, "b", max_chars=10)[1]["content"].count("a") < 20
 
 
@@ -191,5 +196,8 @@ def test_judge_retries_server_errors(model_server):
     waits: list[float] = []
     judge = make_judge("openai-compatible/j", model_server.openai_base_url, sleep=waits.append)
     assert parse_judge_reply(judge("q", "x", "x"))[0] == "entailment"
-    assert judge.counters() == {"calls": 1, "requests": 3, "retries": 2, "cached_requests": 0,
-                                "missing_requests": 0} and len(waits) == 2
+    counters = judge.counters()
+    assert {k: counters[k] for k in ("calls", "requests", "retries", "cached_requests", "missing_requests")} == {
+        "calls": 1, "requests": 3, "retries": 2, "cached_requests": 0, "missing_requests": 0} and len(waits) == 2
+    # only the answered request's tokens count (the two 500s carried none)
+    assert counters["input_tokens"] == model_server.billed_input[JUDGE_KEY]

@@ -4,6 +4,7 @@ output escaped, the figures placed from the run's own rows — and a real browse
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import sqlite3
@@ -157,3 +158,24 @@ def test_dataset_text_is_inert_too():
     for shown in ("&lt;i&gt;suite&lt;/i&gt;", "&lt;em&gt;de&lt;/em&gt;", "&lt;t&gt;", "c&lt;1&gt;", "a &amp; b",
                   "<pre>gone</pre>"):
         assert shown in html
+
+
+def test_run_page_shows_what_the_run_cost(runs):
+    db, base, cand = runs
+    page = _html("report", cand, "--db", db, "--format", "html")
+    section = page.split("<h2>Cost")[1].split("<h2>")[0]
+    with sqlite3.connect(db) as conn:
+        config = json.loads(conn.execute("SELECT config FROM runs WHERE id = ?", (cand,)).fetchone()[0])
+        i, o, n, n_cases = conn.execute(
+            "SELECT SUM(input_tokens), SUM(output_tokens), COUNT(*), COUNT(DISTINCT case_id) FROM samples "
+            "WHERE run_id = ? AND input_tokens IS NOT NULL AND output_tokens IS NOT NULL", (cand,)).fetchone()
+    assert n == N_GOOD + N_BAD  # every demo answer has its token counts: nothing estimated
+    price = config["prices"]["demo/steady"]
+    total = (i * price["input"] + o * price["output"]) / 1e6  # by hand, dollars per million tokens
+    digits = max(2, 1 - math.floor(math.log10(total)))
+    assert f"${total:.{digits}f}" in section
+    assert f"n={n} requests" in section and f"n={n_cases} cases" in section
+    assert "made-up price" in section and f"{i:,} / {o:,}" in section
+    # the echo server's model has no price: the page says so instead of a figure
+    page = _html("report", base, "--db", db, "--format", "html")
+    assert "No price for openai-compatible/echo" in page.split("<h2>Cost")[1]

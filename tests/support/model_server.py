@@ -85,6 +85,8 @@ Options also read and write as attributes (``server.latency_ms = 60``), through 
   answer: the bucket's state in bucket mode, else ``ratelimit_remaining`` and
   ``ratelimit_reset_s``;
 * ``grade_latency_ms`` — extra latency of rubric judge requests only (a slow judge);
+* ``omit_usage`` — whole (non-streamed) chat answers carry no ``usage`` (a server that counts
+  no tokens: the client must estimate them);
 * ``prompt_cache_read`` / ``prompt_cache_write`` — **prompt caching** (default 0: not reported):
   of a chat request's prompt tokens (always ``max(1, len(json.dumps(messages)) // 4)``), say that
   this many were read from the provider's prompt cache (capped at the prompt) and, Anthropic only,
@@ -279,6 +281,7 @@ _CONFIG_FIELDS = {
     "prompt_cache_read": 0,
     "prompt_cache_write": 0,
     "prompt_cache_write_1h": 0,
+    "omit_usage": False,
 }
 
 
@@ -840,6 +843,8 @@ class ModelServer:
                 "stop_sequence": None,
                 "usage": anthropic_usage(in_tokens, out_tokens, cfg),
             }
+        if cfg and cfg.get("omit_usage"):
+            del obj["usage"]
         return await self._send_json(request, json.dumps(obj).encode(), fault, headers)
 
     async def _send_json(self, request: web.Request, raw: bytes, fault: int | str | None,

@@ -21,6 +21,11 @@ characters of the reply (`parse_judge_reply`) and counts replies it cannot read.
   report under ``--cache-only``) one it does not hold is not sent at all: it is counted in
   ``missing_requests`` and answered with an empty reply (read as unparsed), so the caller can
   say what is missing.
+* Usage: each answered request's tokens are counted as the server gave them (``input_tokens``,
+  ``output_tokens``, ``cached_input_tokens``); a reply without counts has its prompt and reply
+  estimated from their length (``estimated_input_tokens``, ``estimated_output_tokens``, about four
+  characters a token). Given ``on_usage``, the judge hands it what was spent since the last
+  hand-over when it is closed, so the cost section can price the clustering's judge calls.
 
 The prompt puts the question and the two answers inside ``<question>``, ``<premise>``
 and ``<hypothesis>`` tags, and both prompts contain :data:`JUDGE_MARKER` (the loopback
@@ -39,6 +44,7 @@ from tuieval.backends.base import ChatRequest, Timeouts
 from tuieval.backends.http import StreamAccumulator
 from tuieval.backends.registry import Endpoint, resolve_endpoint
 from tuieval.backends.sync_http import PostingClient, SyncJSONPoster
+from tuieval.cost.budget import tokens_from_text
 
 __all__ = ["JUDGE_MARKER", "JUDGE_SYSTEM", "judge_messages", "ChatJudge", "make_judge"]
 
@@ -80,7 +86,7 @@ class ChatJudge(PostingClient):
                  timeouts: Timeouts | None = None, max_retries: int = 4, backoff_base_s: float = 0.5,
                  backoff_cap_s: float = 8.0, max_chars: int = DEFAULT_MAX_CHARS, client: httpx.Client | None = None,
                  field: str = "--model", sleep: Callable[[float], None] | None = None, cache: Any = None,
-                 replay_only: bool = False) -> None:
+                 replay_only: bool = False, on_usage: Callable[[dict[str, int]], None] | None = None) -> None:
         self.endpoint: Endpoint = resolve_endpoint(spec, base_url, api_key_env=api_key_env, field=field,
                                                    purpose="chat")
         self.spec = spec
@@ -92,10 +98,41 @@ class ChatJudge(PostingClient):
         self.replay_only = bool(replay_only)
         self.cached_requests = 0
         self.missing_requests = 0
+        self.input_tokens = self.output_tokens = self.cached_input_tokens = 0
+        self.estimated_input_tokens = self.estimated_output_tokens = 0
+        self.on_usage = on_usage
+        self._handed_over: dict[str, int] = {}
 
     def counters(self) -> dict[str, int]:
         return {"calls": self.calls, "requests": self.requests, "retries": self.retries,
-                "cached_requests": self.cached_requests, "missing_requests": self.missing_requests}
+                "cached_requests": self.cached_requests, "missing_requests": self.missing_requests,
+                "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+                "cached_input_tokens": self.cached_input_tokens,
+                "estimated_input_tokens": self.estimated_input_tokens,
+                "estimated_output_tokens": self.estimated_output_tokens}
+
+    def hand_over_usage(self) -> None:
+        """Give `on_usage` what was spent since the last hand-over (nothing when nothing was asked)."""
+        if self.on_usage is None:
+            return
+        now = self.counters()
+        delta = {k: v - self._handed_over.get(k, 0) for k, v in now.items()}
+        if delta["requests"] or delta["cached_requests"]:
+            self.on_usage(delta)
+        self._handed_over = now
+
+    def _count(self, body: dict[str, Any], acc: StreamAccumulator) -> None:
+        """Add one answered request's tokens: the server's counts, else estimates from the text."""
+        if acc.input_tokens is not None:
+            self.input_tokens += acc.input_tokens
+            self.cached_input_tokens += acc.cached_tokens or 0
+        else:
+            prompt = "".join(str(m.get("content") or "") for m in body.get("messages") or () if isinstance(m, dict))
+            self.estimated_input_tokens += tokens_from_text(prompt + str(body.get("system") or ""))
+        if acc.output_tokens is not None:
+            self.output_tokens += acc.output_tokens
+        else:
+            self.estimated_output_tokens += tokens_from_text(acc.text)
 
     def _request(self, messages: list[dict]) -> tuple[str, dict[str, str], dict[str, Any], Callable[[Any], str]]:
         ep = self.endpoint
@@ -111,6 +148,7 @@ class ChatJudge(PostingClient):
         def parse(obj: Any) -> str:
             acc = StreamAccumulator()
             wire.parse_body(obj, acc, secrets)
+            self._count(body, acc)
             return acc.text
 
         return url, headers, body, parse
@@ -132,6 +170,7 @@ class ChatJudge(PostingClient):
         return _THINK.sub("", reply).strip()
 
     def close(self) -> None:
+        self.hand_over_usage()
         self._poster.close()
 
     def __enter__(self) -> ChatJudge:

@@ -23,18 +23,20 @@ def judge_models(scorer_specs: Sequence[Any] | None) -> list[str]:
                    for m in getattr(s, "models", ())})
 
 
-def embedding_models(config: Mapping[str, Any] | None) -> list[str]:
-    """The embeddings model a run's clustering calls (`variance.model`), if it names one."""
+def clustering_models(config: Mapping[str, Any] | None) -> list[str]:
+    """The models a run's clustering calls: its embeddings model (`variance.model`) and its
+    entailment judge (`variance.judge`), those it names."""
     variance = (config or {}).get("variance") or {}
-    model = variance.get("model") if isinstance(variance, Mapping) else None
-    return [str(model)] if model else []
+    if not isinstance(variance, Mapping):
+        return []
+    return [str(variance[k]) for k in ("model", "judge") if variance.get(k)]
 
 
 def stored_prices(table: PriceTable, model: str, scorer_specs: Sequence[Any] | None,
                   config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """spec → the price a run starts with (None where the table has no price)."""
     out: dict[str, Any] = {}
-    for spec in [model, *judge_models(scorer_specs), *embedding_models(config)]:
+    for spec in [model, *judge_models(scorer_specs), *clustering_models(config)]:
         price = table.lookup(spec)
         out[spec] = price.to_json() if price is not None else None
     return out
@@ -47,7 +49,7 @@ def run_prices(run: Mapping[str, Any], override: PriceTable | None = None,
     before prices were stored)."""
     config = run.get("config") or {}
     stored = config.get("prices") or {}
-    specs = [run["model"], *judge_models(config.get("scorers")), *embedding_models(config)]
+    specs = [run["model"], *judge_models(config.get("scorers")), *clustering_models(config)]
     table = override if override is not None else (fallback if fallback is not None else default_table())
     out: dict[str, Price | None] = {}
     for spec in specs:
@@ -121,10 +123,21 @@ def stored_cost(store, run: Mapping[str, Any], prices: Mapping[str, Price | None
         e_price = prices.get(row["model"])
         e["dollars"] = None if e_price is None else e_price.cost(row["input_tokens"] + row["estimated_tokens"], 0)
         embeddings[row["model"]] = e
-    unpriced = sorted({spec for spec in [run["model"], *judges, *embeddings] if prices.get(spec) is None})
+    # The entailment judge of the entailment / hybrid tiers: like embeddings, the run's, no case's.
+    clustering_judges: dict[str, dict[str, Any]] = {}
+    for row in store.clustering_judge_usage(run["id"]):
+        e = dict(row)
+        e_price = prices.get(row["model"])
+        e["dollars"] = None if e_price is None else e_price.cost(
+            row["input_tokens"] + row["estimated_input_tokens"], row["output_tokens"] + row["estimated_output_tokens"],
+            cached_tokens=row["cached_input_tokens"])
+        clustering_judges[row["model"]] = e
+    unpriced = sorted({spec for spec in [run["model"], *judges, *embeddings, *clustering_judges]
+                       if prices.get(spec) is None})
     total = (model_total + sum(j["dollars"] or 0.0 for j in judges.values())
-             + sum(e["dollars"] or 0.0 for e in embeddings.values()))
+             + sum(e["dollars"] or 0.0 for e in embeddings.values())
+             + sum(e["dollars"] or 0.0 for e in clustering_judges.values()))
     return {"total": total, "model": model_total if price is not None else None, "tokens": tokens,
-            "judges": judges, "embeddings": embeddings, "per_case": per_case,
+            "judges": judges, "embeddings": embeddings, "clustering_judges": clustering_judges, "per_case": per_case,
             # the judges' share of per_case (a shadow replay calibrates its judge estimates on it)
             "judge_per_case": judge_per_case, "unpriced": unpriced, "batch": batch}

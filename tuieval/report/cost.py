@@ -57,9 +57,15 @@ def cost_section(store, run: Mapping[str, Any], cases: Sequence[Mapping[str, Any
                    "dollars": json_float(e["dollars"]),
                    "price": table[spec].to_json() if table.get(spec) else None}
                   for spec, e in sorted(spent["embeddings"].items())]
+    clustering_judges = [{"model": spec, **{k: e[k] for k in (
+                              "n_requests", "n_cached", "input_tokens", "cached_input_tokens", "output_tokens",
+                              "estimated_input_tokens", "estimated_output_tokens")},
+                          "dollars": json_float(e["dollars"]),
+                          "price": table[spec].to_json() if table.get(spec) else None}
+                         for spec, e in sorted(spent["clustering_judges"].items())]
     return {
         "currency": "USD",
-        "total": json_float(spent["total"]) if priced or judges or embeddings else None,
+        "total": json_float(spent["total"]) if priced or judges or embeddings or clustering_judges else None,
         "n_cases": len(values),
         "per_case": json_float(mean),
         "per_case_ci": [json_float(x) for x in ci] if ci else None,
@@ -75,6 +81,7 @@ def cost_section(store, run: Mapping[str, Any], cases: Sequence[Mapping[str, Any
         },
         "judges": judges,
         "embeddings": embeddings,
+        "clustering_judges": clustering_judges,
         "slices": slices,
         "unpriced": spent["unpriced"],
         "batch": spent["batch"],

@@ -88,12 +88,13 @@ class Endpoints:
     """
 
     def __init__(self, var: VarianceConfig, method: str, cache_path: str | None = None, *,
-                 usage: Callable[[str, dict[str, int]], None] | None = None) -> None:
+                 usage: Callable[..., None] | None = None) -> None:
         self.var, self.method = var, method
         #: the run's response cache (`run --cache`): embedding and judge requests answered there
         #: are not sent
         self.cache_path = cache_path
-        #: usage(model, counters) records the embedding requests made (`usage_recorder`)
+        #: usage(model, counters, kind) records the embedding ("embeddings") and entailment judge
+        #: ("judge") requests made (`usage_recorder`)
         self.usage = usage
         self.replay_only = _REPLAY_ONLY.get()
         self._cache: Any = None
@@ -129,9 +130,12 @@ class Endpoints:
                                                  on_usage=on_usage, replay_only=self.replay_only)
                 self.embed = self._guard(self._embedder, "variance.model", "embeddings")
             if method in ("entailment", "hybrid"):
-                self._judge = ChatJudge(str(var.judge), base_url=var.judge_url, field="variance.judge",
+                judge_spec = str(var.judge)
+                on_judge_usage = (None if self.usage is None
+                                  else (lambda c, spec=judge_spec: self.usage(spec, c, "judge")))
+                self._judge = ChatJudge(judge_spec, base_url=var.judge_url, field="variance.judge",
                                         cache=EntailmentCache(self._cache) if self._cache else None,
-                                        replay_only=self.replay_only)
+                                        replay_only=self.replay_only, on_usage=on_judge_usage)
                 self.judge = self._guard(self._judge, "variance.judge", "judge")
         except BackendConfigError as exc:
             self.__exit__()
@@ -205,12 +209,15 @@ class Endpoints:
                                 "run the report without --cache-only to send them", missing)
 
 
-def usage_recorder(store: Any, run_id: str, purpose: str) -> Callable[[str, dict[str, int]], None]:
-    """Where a clustering's embedding requests are recorded (table embedding_usage, priced in the
-    cost section): `purpose` says what embedded them (clustering, perturbations, export,
-    inspector, shadow)."""
-    def record(model: str, counters: dict[str, int]) -> None:
-        store.add_embedding_usage(run_id, model, purpose, counters)
+def usage_recorder(store: Any, run_id: str, purpose: str) -> Callable[..., None]:
+    """Where a clustering's remote requests are recorded, priced in the cost section: embedding
+    requests in table embedding_usage, the entailment judge's in clustering_judge_usage. `purpose`
+    says what clustered (clustering, perturbations, export, inspector, shadow)."""
+    def record(model: str, counters: dict[str, int], kind: str = "embeddings") -> None:
+        if kind == "judge":
+            store.add_clustering_judge_usage(run_id, model, purpose, counters)
+        else:
+            store.add_embedding_usage(run_id, model, purpose, counters)
 
     return record
 

@@ -104,9 +104,22 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
     }),
     "embedding_usage": ("The embedding requests each computation of a run's clustering made, and their tokens.", {
         "id": "row id", "run_id": "the run", "model": "the embeddings model spec (variance.model)",
-        "purpose": "clustering | perturbations", "requests": "HTTP requests sent (retries included)",
+        "purpose": "clustering | perturbations | export | inspector | shadow",
+        "requests": "HTTP requests sent (retries included)",
         "cached_requests": "answered from the response cache (cost nothing)", "texts": "distinct strings sent",
         "input_tokens": "tokens the server counted", "estimated_tokens": "tokens estimated where it gave no count",
+        "created_at": "ISO time recorded",
+    }),
+    "clustering_judge_usage": ("The entailment judge requests each computation of a run's clustering made "
+                               "(entailment and hybrid tiers), and their tokens.", {
+        "id": "row id", "run_id": "the run", "model": "the judge model spec (variance.judge)",
+        "purpose": "clustering | perturbations | export | inspector | shadow",
+        "requests": "HTTP requests sent (retries included)",
+        "cached_requests": "answered from the response cache (cost nothing)",
+        "input_tokens": "prompt tokens the server counted", "cached_input_tokens": "of those, read from the "
+        "provider's prompt cache", "output_tokens": "reply tokens the server counted",
+        "estimated_input_tokens": "prompt tokens estimated where the server gave no count",
+        "estimated_output_tokens": "reply tokens estimated where the server gave no count",
         "created_at": "ISO time recorded",
     }),
     "batches": ("Provider batch jobs of `run --batch`, recorded before upload so a resumed run polls them.", {

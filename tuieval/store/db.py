@@ -696,6 +696,25 @@ class Store:
         keys = ("model", "n_requests", "n_cached", "n_texts", "input_tokens", "estimated_tokens")
         return [dict(zip(keys, r)) for r in rows]
 
+    def add_clustering_judge_usage(self, run_id: str, model: str, purpose: str, counters: dict[str, Any]) -> None:
+        """Record the entailment judge requests one computation of a run's clustering made (its cost)."""
+        keys = ("requests", "cached_requests", "input_tokens", "cached_input_tokens", "output_tokens",
+                "estimated_input_tokens", "estimated_output_tokens")
+        self.conn.execute(
+            "INSERT INTO clustering_judge_usage (run_id, model, purpose, " + ", ".join(keys) + ", created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, model, purpose, *(int(counters.get(k) or 0) for k in keys), now_iso()))
+
+    def clustering_judge_usage(self, run_id: str) -> list[dict[str, Any]]:
+        """Per entailment judge model: requests, those from the response cache, tokens counted and estimated."""
+        rows = self.conn.execute(
+            "SELECT model, SUM(requests), SUM(cached_requests), SUM(input_tokens), SUM(cached_input_tokens), "
+            "SUM(output_tokens), SUM(estimated_input_tokens), SUM(estimated_output_tokens) "
+            "FROM clustering_judge_usage WHERE run_id = ? GROUP BY model ORDER BY model", (run_id,)).fetchall()
+        keys = ("model", "n_requests", "n_cached", "input_tokens", "cached_input_tokens", "output_tokens",
+                "estimated_input_tokens", "estimated_output_tokens")
+        return [dict(zip(keys, r)) for r in rows]
+
     def done_keys(self, run_id: str, case_ids: Sequence[str] | None = None) -> set[tuple[str, str, int]]:
         """(case, template, sample index) of every stored sample of a run, or of the cases named."""
         if case_ids is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 16
+SCHEMA_VERSION = 17
 
 # Each entry upgrades a database from version i to i+1. Never edit a released step:
 # append a new one, so every file created by an older tuieval still opens.
@@ -397,6 +397,24 @@ MIGRATIONS: list[str] = [
         n_cases INTEGER NOT NULL,          -- bits per level: the run's sampled cases (report_arrays.case_ids)
         levels TEXT NOT NULL,              -- JSON list of [key, value]: the slice levels, in the order of bits
         bits BLOB NOT NULL                 -- per level ceil(n_cases / 8) bytes, bit i (most significant first) = case i
+    );
+    """,
+    # 16 -> 17: the entailment judge's requests of a run's clustering (the `entailment` and
+    # `hybrid` tiers), one row per computation, with their tokens, so the cost section prices them
+    """
+    CREATE TABLE IF NOT EXISTS clustering_judge_usage (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,                 -- the judge model spec (variance.judge)
+        purpose TEXT NOT NULL,               -- clustering | perturbations | export | inspector | shadow
+        requests INTEGER NOT NULL,           -- HTTP requests sent (retries included)
+        cached_requests INTEGER NOT NULL,    -- answered from the response cache (cost nothing)
+        input_tokens INTEGER NOT NULL,       -- as the server counted them (the whole prompt)
+        cached_input_tokens INTEGER NOT NULL,  -- of those, read from the provider's prompt cache
+        output_tokens INTEGER NOT NULL,
+        estimated_input_tokens INTEGER NOT NULL,   -- of replies without counts: four characters a token
+        estimated_output_tokens INTEGER NOT NULL,
+        created_at TEXT NOT NULL
     );
     """,
 ]

@@ -51,6 +51,12 @@ def cost_markdown(cost: dict[str, Any] | None) -> list[str]:
         est = f", {e['estimated_tokens']:,} estimated from text" if e.get("estimated_tokens") else ""
         out.append(f"- embeddings `{cell(e['model'])}`: {dollars(e.get('dollars'))} over {e['n_requests']} requests "
                    f"({e['input_tokens']:,} tokens{est}{cached})")
+    for e in cost.get("clustering_judges") or []:
+        cached = f", {e['n_cached']} answered from the response cache" if e.get("n_cached") else ""
+        est = e.get("estimated_input_tokens", 0) + e.get("estimated_output_tokens", 0)
+        est_text = f", {est:,} estimated from text" if est else ""
+        out.append(f"- clustering judge `{cell(e['model'])}`: {dollars(e.get('dollars'))} over {e['n_requests']} "
+                   f"requests ({e['input_tokens']:,} input / {e['output_tokens']:,} output tokens{est_text}{cached})")
     slices = sorted((s for s in cost.get("slices") or [] if s.get("per_case") is not None),
                     key=lambda s: -s["per_case"])
     if slices:

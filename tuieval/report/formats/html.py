@@ -14,6 +14,7 @@ import math
 from typing import Any, Iterable
 
 from tuieval.report.formats.cells import TEST_NAMES, ms, p_cell, p_value, pct, pts
+from tuieval.report.formats.cost_html import cost_html
 from tuieval.textsafe import sanitize
 
 CSS = """
@@ -243,7 +244,7 @@ def _p99(m: dict[str, Any]) -> str:
     return text
 
 
-def _table(header: Iterable[str], rows: Iterable[Iterable[str]], numeric: set[int] = frozenset()) -> str:
+def html_table(header: Iterable[str], rows: Iterable[Iterable[str]], numeric: set[int] = frozenset()) -> str:
     head = "".join(f"<th{' class=n' if i in numeric else ''}>{h}</th>" for i, h in enumerate(header))
     body = "".join("<tr>" + "".join(f"<td{' class=n' if i in numeric else ''}>{c}</td>" for i, c in enumerate(r))
                    + "</tr>" for r in rows)
@@ -251,7 +252,7 @@ def _table(header: Iterable[str], rows: Iterable[Iterable[str]], numeric: set[in
 
 
 def report_to_html(page: dict[str, Any]) -> str:
-    """The page of one run: header, gates, overall, slice forest plot, latency, worst cases."""
+    """The page of one run: header, gates, overall, slice forest plot, latency, templates, cost, worst cases."""
     report = page["report"]
     run, o = report["run"], report["overall"]
     sim = "<span class=\"badge\">simulated</span>" if run.get("simulated") else ""
@@ -266,7 +267,7 @@ def report_to_html(page: dict[str, Any]) -> str:
     if gates:
         failed = sum(1 for g in gates if not g["passed"])
         body.append(f"<h2>Gates: {f'{failed} of {len(gates)} failed' if failed else f'all {len(gates)} passed'}</h2>")
-        body.append(_table(["", "gate", "value", "n"], (
+        body.append(html_table(["", "gate", "value", "n"], (
             [("<span class=pass>✓ passed</span>" if g["passed"] else "<span class=fail>✗ FAILED</span>"),
              esc(g["gate"]), f"{g['value']:.3f}" if isinstance(g.get("value"), (int, float)) else "no value",
              esc(g.get("n") if g.get("n") is not None else "n/a")] for g in gates), {2, 3}))
@@ -298,7 +299,7 @@ def report_to_html(page: dict[str, Any]) -> str:
     body.append(f"<h2>Slices ({len(slices)}; {n_flagged} flagged, flagged first)</h2>")
     body.append(forest_plot(slices, o.get("accuracy")))
     if slices:
-        body.append(_table(["slice", "n", "accuracy", "95% CI", "consistency", "errors", "p50 / p99 ms", "q", ""], (
+        body.append(html_table(["slice", "n", "accuracy", "95% CI", "consistency", "errors", "p50 / p99 ms", "q", ""], (
             [esc(f"{s['key']}={s['value']}"), str(s["n_cases"]), pct(s.get("accuracy")), _ci(s.get("accuracy_ci")),
              pct(s.get("consistency")), pct(s.get("error_rate")),
              f"{ms((s.get('latency_ms') or {}).get('p50'))} / {_p99(s)}", p_cell(s.get("q_value")),
@@ -316,9 +317,11 @@ def report_to_html(page: dict[str, Any]) -> str:
     templates = ((report.get("robustness") or {}).get("templates") or {}).get("templates") or []
     if templates:
         body.append("<h2>Templates</h2>")
-        body.append(_table(["template", "cases", "accuracy", "95% CI"], (
+        body.append(html_table(["template", "cases", "accuracy", "95% CI"], (
             [esc(t["template"]), str(t["n_cases"]), pct(t.get("accuracy")), _ci(t.get("accuracy_ci"))]
             for t in templates), {1, 2}))
+
+    body += cost_html(report.get("cost"))
 
     worst = page.get("worst") or []
     if worst:
@@ -337,7 +340,7 @@ def _case_html(c: dict[str, Any], open_: bool = False) -> str:
     out.append(f"</p><pre>{esc(c.get('input_text'), INPUT_LIMIT)}</pre>")
     clusters = c.get("clusters") or []
     if clusters:
-        out.append(_table(["cluster", "size", "", "representative answer"], (
+        out.append(html_table(["cluster", "size", "", "representative answer"], (
             [str(i + 1), str(cl.get("size")), "<span class=ok>✓</span>" if cl.get("correct") else "<span class=no>✗</span>",
              f"<pre>{esc(cl.get('representative'), ANSWER_LIMIT)}</pre>"] for i, cl in enumerate(clusters)), {1}))
     answers = c.get("answers") or []
@@ -345,7 +348,7 @@ def _case_html(c: dict[str, Any], open_: bool = False) -> str:
         shown = len(answers)
         more = f" (first {shown} of {c['n_answers']})" if c.get("n_answers", shown) > shown else ""
         out.append(f"<p class=\"muted\">Answers{more}</p>")
-        out.append(_table(["template", "#", "", "latency ms", "answer"], (
+        out.append(html_table(["template", "#", "", "latency ms", "answer"], (
             [esc(a.get("template")), esc(a.get("sample_index")),
              "<span class=ok>✓</span>" if a.get("correct") else "<span class=no>✗</span>", ms(a.get("latency_ms")),
              f"<pre>{esc(a.get('answer') if a.get('answer') is not None else ('error: ' + str(a.get('error') or '')), ANSWER_LIMIT)}</pre>"]
@@ -374,7 +377,7 @@ def comparison_to_html(cmp: dict[str, Any]) -> str:
     unpaired = cmp.get("unpaired_cases") or 0
     body = [
         f"<h1>Comparison · {esc(base.get('suite'))}</h1>",
-        _table(["", "run", "model", "samples/case", "status"], [run_row("baseline", base), run_row("candidate", cand)]),
+        html_table(["", "run", "model", "samples/case", "status"], [run_row("baseline", base), run_row("candidate", cand)]),
         "<h2>Overall</h2><div class=\"cards\">",
         _card("baseline → candidate", f"{pct(o.get('baseline_accuracy'))} → {pct(o.get('candidate_accuracy'))}",
               f"{cmp.get('n_cases', o.get('n_cases'))} paired cases" + (f", {unpaired} unpaired" if unpaired else "")),
@@ -390,7 +393,7 @@ def comparison_to_html(cmp: dict[str, Any]) -> str:
     ordered = sorted(slices, key=lambda s: (not s.get("significant"), s.get("delta") or 0))
     body.append(forest_plot(ordered, None, delta=True))
     if ordered:
-        body.append(_table(["slice", "n", "baseline", "candidate", f"Δ pts ({conf} CI)", "p", "q", ""], (
+        body.append(html_table(["slice", "n", "baseline", "candidate", f"Δ pts ({conf} CI)", "p", "q", ""], (
             [esc(f"{s['key']}={s['value']}"), str(s["n_cases"]), pct(s.get("baseline_accuracy")),
              pct(s.get("candidate_accuracy")), f"{pts(s.get('delta'))} {_delta_ci(s.get('delta_ci'))}",
              p_cell(s.get("p_value")), p_cell(s.get("q_value")),
