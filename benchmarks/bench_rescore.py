@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -119,9 +120,14 @@ def main() -> None:
     ap.add_argument("--db", default=None, help="reuse (or create) the database here instead of a temporary one")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--run", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--build-with", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         worker(args.worker, args.db, args.run)
+        return
+    if args.build_with:
+        sys.path.insert(0, args.build_with)
+        print(build(args.db, args.samples))
         return
     with tempfile.TemporaryDirectory() as tmp:
         db = args.db or os.path.join(tmp, "bench.db")
@@ -129,13 +135,20 @@ def main() -> None:
         if args.db and id_file.exists() and Path(db).exists():
             run_id = id_file.read_text()
         else:
-            sys.path.insert(0, str(ROOT))
-            run_id = build(db, args.samples)
+            # built by the older tree when there is one: the newer code opens an older schema (and
+            # migrates it), not the reverse
+            src = args.baseline_src.resolve() if args.baseline_src else ROOT
+            run_id = subprocess.run([sys.executable, __file__, str(args.samples), "--db", db, "--build-with", str(src)],
+                                    cwd=src, check=True, capture_output=True, text=True).stdout.strip()
             if args.db:
                 id_file.write_text(run_id)
-        sides = {"this": Worker(ROOT, db, run_id)}
+        # each side reads its own copy (a newer tree migrates the schema of the file it opens)
+        copies = {side: os.path.join(tmp, f"{side}.db") for side in ("before", "this")}
+        for path in copies.values():
+            shutil.copyfile(db, path)
+        sides = {"this": Worker(ROOT, copies["this"], run_id)}
         if args.baseline_src:
-            sides = {"before": Worker(args.baseline_src.resolve(), db, run_id), **sides}
+            sides = {"before": Worker(args.baseline_src.resolve(), copies["before"], run_id), **sides}
         order = list(sides)
         load_before = os.getloadavg()
         print(f"samples {args.samples}, extractors {len(EXTRACTORS)} + the stored scorer; medians of {args.rounds} "
