@@ -90,3 +90,31 @@ def test_same_output_in_another_process_with_another_hash_seed():
 def test_few_shot_examples_of_a_sweep_are_not_input():
     templates = [Template(id="plain/2shot", prompt="{{ _shots_2 }}{{ question }}")]
     assert template_vars(templates) == ["question"]
+
+
+def test_the_cyclic_collector_does_not_run_while_copies_are_made_and_is_back_on_after():
+    import gc
+
+    cases = [Case(f"c{i}", {"question": f"Is {i} do not odd? It is not."}, ["yes"]) for i in range(400)]
+    collections: list[int] = []
+
+    def count(phase: str, info: dict) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    # the same work with the collector on, outside perturb_cases, does trigger collections
+    gc.callbacks.append(count)
+    try:
+        junk = [{"vars": {"q": c.vars["question"]}, "targets": [list(c.targets)]} for c in cases for _ in range(3)]
+        assert collections, "the allocations below would trigger the collector"
+        specs = parse_specs("casing,contractions,typos")
+        collections.clear()
+        out = perturb_cases(cases, specs, seed=1, input_vars=["question"])
+    finally:
+        gc.callbacks.remove(count)
+    del junk
+    assert len(out.perturbed) == 3 * 400
+    # with the collector running, these 1,200 copies set off a dozen young collections; paused,
+    # at most the one that the deferred allocations trigger as the pause ends
+    assert len(collections) <= 1, collections
+    assert gc.isenabled()

@@ -133,7 +133,9 @@ OLD_PATTERNS = {
 def test_each_splitter_gives_the_plain_patterns_pieces(family):
     fast, plain = OLD_PATTERNS[family]
     extra = ["1,000,000.", "a1", "-5", "x.5", "5,", "1,234,56 7", "(1000)", "٣,٤", "Do  not", "I AM", "DON'T",
-             "it\u2019s", "_is not", "xdo not", "don'tx", "\u212aelvin", "Canberra,Sydney"]
+             "it\u2019s", "_is not", "xdo not", "don'tx", "\u212aelvin", "Canberra,Sydney",
+             # the contractions' look-behind after the first letter: each character that may precede a form
+             "'do not", "\u2019cannot", "9it is", "\ndo not", "do not", ".I am", "x'd", "é do not"]
     for text in ALL + ASCII + extra:
         assert fast.split(text) == plain.split(text), (family, text)
 

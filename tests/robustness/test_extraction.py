@@ -73,3 +73,19 @@ def test_an_extractor_that_reads_nothing_does_not_apply():
     assert [(p["a"], p["b"]) for p in out["pairs"]] == [("A", "B")]
     assert out["points_depending"]["spread_points"] == pytest.approx(100 / 3)
     assert out["disagreement_rate"]["n_disagree"] == 1
+
+
+def test_strict_reads_what_its_pattern_finds_with_or_without_the_ascii_shortcut():
+    from tuieval.scoring.extractors import _STRICT, read_strict
+
+    def plain(response):
+        found = list(_STRICT.finditer(response))
+        return found[-1].group("A").strip() if found else None
+
+    responses = ["Answer: 42", "ANSWER: B", "  **answer**: 7.", "no label here", "The answer is 5", "answer：九",
+                 "Working...\n> Answer: $3\nAnswer: 4", "anſwer: 9", "AnſWER: 10", "\u212aey. Answer: x", "", "answer:"]
+    for r in responses:
+        assert read_strict(r) == plain(r), r
+    # the long s and the Kelvin sign fold to s and k: outside ASCII the label is found by the pattern
+    assert read_strict("anſwer: 9") == "9"
+    assert read_strict("no label here") is None

@@ -122,3 +122,22 @@ def test_stored_verdicts_read_in_sql_match_the_rows_decoded_in_python(tmp_path):
     assert got["z"] == ([True, False, False, False], ["1", None, None, None])
     assert got['b"q'] == ([False, True, False, False], [None, {"k": [1, 2]}, None, None])
     assert got["a"] == ([False, False, False, True], [None, None, None, 7])
+
+
+def test_stored_verdicts_names_in_object_order_when_every_sample_has_the_same_scorers(tmp_path):
+    # every sample has the same two scorers, written "zeta" first: that is their order (not the
+    # alphabetical one), whatever order the samples were stored in
+    with Store(tmp_path / "w.db") as st:
+        run_id = st.create_run({"suite": "s", "model": "m", "samples_per_case": 1, "temperature": 0.0, "n_cases": 3,
+                                "n_templates": 1, "n_expected": 3, "config": {}},
+                               [{"case_id": f"c{i}", "position": i, "vars": {}, "targets": ["1"], "metadata": {},
+                                 "input_text": "q"} for i in range(3)])
+        for i in (2, 0, 1):
+            st.add_sample({"run_id": run_id, "case_id": f"c{i}", "template": "t", "sample_index": 0,
+                           "dispatch_order": i, "prompt": [], "response": "1", "correct": False, "score": 0.0,
+                           "latency_ms": 1.0, "scores": {"zeta": {"correct": i == 1, "extracted": str(i)},
+                                                         "alpha": {"correct": i != 1, "extracted": None}}})
+        got = st.stored_verdicts(run_id)
+    assert list(got) == ["zeta", "alpha"]
+    assert got["zeta"] == ([False, True, False], ["0", "1", "2"])
+    assert got["alpha"] == ([True, False, True], [None, None, None])

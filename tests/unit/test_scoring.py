@@ -532,3 +532,27 @@ def test_disagreement_from_real_scorers():
     assert [sc.correct for sc in scores[0]] == [True, True, False]
     assert [sc.correct for sc in scores[1]] == [False, True, False]
     assert extraction_disagreement(scores) == 1
+
+
+def test_the_last_number_that_parses_is_taken_when_the_last_one_does_not():
+    from decimal import Decimal
+
+    from tuieval.scoring.numeric import extract_last_number
+
+    # an exponent too large even for Decimal: that number is skipped, the one before it is the answer
+    assert extract_last_number("7 then 1e99999999999999999999") == ("7", Decimal("7"))
+    assert extract_last_number("1e99999999999999999999") is None
+    assert extract_last_number("a 3, b $4.5") == ("$4.5", Decimal("4.5"))
+    assert extract_last_number("no digits") is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789.,-+\u2212$€£¥%eE xa_\u0663\n", max_size=40) | st.text(max_size=40))
+def test_the_number_scan_finds_what_the_plain_rule_finds(text):
+    import re
+
+    from tuieval.scoring.numeric import _NUMBER, NUMBER_RULE
+
+    plain = re.compile(NUMBER_RULE, re.VERBOSE)
+    assert [m.groupdict() | {"span": m.span()} for m in _NUMBER.finditer(text)] == \
+        [m.groupdict() | {"span": m.span()} for m in plain.finditer(text)]

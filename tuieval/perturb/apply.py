@@ -15,6 +15,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
+from tuieval.gc_pause import paused_gc
 from tuieval.perturb.base import Edit, Item, RngKeys, Skip, frozen, make_item
 from tuieval.perturb.registry import PerturbSpec
 from tuieval.suite import template as tpl
@@ -182,6 +183,13 @@ def perturb_cases(cases: Sequence[Case], specs: Sequence[PerturbSpec], *, seed: 
     always gives the same result, on any machine.
     """
     names = list(input_vars) if input_vars is not None else template_vars(templates)
+    # the collector paused: every copy made here stays alive and none is in a cycle, so the
+    # collections its allocations trigger (each walking every copy made so far) find nothing
+    with paused_gc():
+        return _perturb_all(cases, specs, seed, names)
+
+
+def _perturb_all(cases: Sequence[Case], specs: Sequence[PerturbSpec], seed: int, names: list[str]) -> PerturbationSet:
     result = PerturbationSet()
     perturbed, skipped = result.perturbed, result.skipped
     originals = [c for c in cases if not is_perturbed(c)]   # a perturbed copy is never perturbed again

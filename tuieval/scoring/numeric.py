@@ -24,8 +24,7 @@ from typing import Any
 
 from tuieval.scoring.base import BaseScorer, Score, binary, is_number
 
-_NUMBER = re.compile(
-    r"""
+NUMBER_RULE = r"""
     (?<![\w.])                                  # not the tail of a word, number or version
     (?P<sign>[-+\u2212])?
     (?P<currency>[$€£¥])?
@@ -37,9 +36,12 @@ _NUMBER = re.compile(
     )
     (?P<exponent>[eE][-+]?[0-9]+)?
     (?P<percent>%)?
-    """,
-    re.VERBOSE,
-)
+    """
+# The same matches: every number starts with a sign, a currency sign, a digit or ".", and a
+# look-ahead for those first lets the regex engine reject every other position at once, where the
+# look-behind and three optional groups were tried at each (a quarter less time on chatty
+# answers; tests hold the two patterns to each other).
+_NUMBER = re.compile(r"(?=[-+\u2212$€£¥0-9.])" + NUMBER_RULE, re.VERBOSE)
 
 
 def _to_decimal(match: re.Match[str]) -> Decimal | None:
@@ -65,6 +67,16 @@ def extract_last_number(text: str) -> tuple[str, Decimal] | None:
     """The last number in `text` as (text as written, value), or None if there is none."""
     # Convert from the end: only the last number that parses is wanted (`find_numbers` skips
     # the ones whose exponent is too large even for Decimal, so this may look further back).
+    # The scan keeps only the last match; the list of all of them is made only in the rare case
+    # that the last one does not parse.
+    last = None
+    for last in _NUMBER.finditer(text):
+        pass
+    if last is None:
+        return None
+    value = _to_decimal(last)
+    if value is not None:
+        return last.group(0), value
     for match in reversed(list(_NUMBER.finditer(text))):
         value = _to_decimal(match)
         if value is not None:

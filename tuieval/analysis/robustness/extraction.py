@@ -121,10 +121,10 @@ def extraction_sensitivity(verdicts: np.ndarray, extracted: Sequence[Sequence[st
     keys = [str(n) for n in names_all]
     # the listed samples' readings, gathered column by column, then one row per sample
     rows = list(zip(*[[col[i] for i in listed] for col in cols])) if cols else [()] * len(listed)
+    # one sample looked up once per entry (a large run lists tens of thousands)
     out["disagreements"] = [
-        {"case_id": samples[i]["case_id"], "template": samples[i].get("template"),
-         "sample_index": samples[i].get("sample_index"),
+        {"case_id": s["case_id"], "template": s.get("template"), "sample_index": s.get("sample_index"),
          "extracted": dict(zip(keys, read)), "correct": dict(zip(keys, ok))}
-        for i, read, ok in zip(listed, rows, v_all[listed].tolist())
+        for s, read, ok in zip(map(samples.__getitem__, listed), rows, v_all[listed].tolist())
     ]
     return out
