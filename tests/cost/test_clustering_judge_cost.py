@@ -6,22 +6,14 @@ a real SQLite file and a real cache file; the expected tokens are what the serve
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from tests.engine.test_remote_clustering import _write_suite
+from tests.cost.test_embedding_cost import _run as run_and_cost
 from tests.support.model_server import JUDGE_KEY
-from tuieval.backends.base import Timeouts
 from tuieval.backends.judge import ChatJudge
-from tuieval.backends.registry import create_backend
 from tuieval.cost.prices import PriceTable, parse_table
-from tuieval.engine import Engine, RunOptions
-from tuieval.report import build_report
 from tuieval.report.formats.cost import cost_markdown
 from tuieval.store import Store
-from tuieval.store.response_cache import ResponseCache
-from tuieval.suite import load_suite
 
 # $ per million tokens; the judge's cached-input rate is a quarter of its input rate
 PRICES = PriceTable(parse_table({"models": {
@@ -34,25 +26,7 @@ def _run(tmp_path, server, store, judge="openai-compatible/judge", cache_path=No
     judge_url = server.url if judge.startswith("anthropic/") else server.openai_base_url
     variance = {"method": method, "judge": judge, "judge_base_url": judge_url} if method != "lexical" else {
         "method": method}
-    suite = load_suite(_write_suite(tmp_path, variance))
-    timeouts = Timeouts(connect=2, read=5, total=10)
-    backend = create_backend("openai-compatible/echo", base_url=server.openai_base_url, timeouts=timeouts)
-    cache = ResponseCache(cache_path) if cache_path else None
-    options = RunOptions(model="openai-compatible/echo", base_url=server.openai_base_url, concurrency=4,
-                         timeouts=timeouts, prices=PRICES, cache_path=cache.path if cache else None)
-    engine = Engine(store, backend, cache=cache)
-    run_id = engine.create_run(suite, options)
-
-    async def go():
-        try:
-            return await engine.run(run_id, options)
-        finally:
-            await backend.aclose()
-
-    assert asyncio.run(go()).status == "complete"
-    if cache is not None:
-        cache.close()
-    return run_id, build_report(store, run_id, persist_clusters=True)["cost"]
+    return run_and_cost(tmp_path, server, store, cache_path, variance=variance, prices=PRICES)
 
 
 def _model_dollars(store, run_id):

@@ -26,15 +26,17 @@ PRICES = PriceTable(parse_table({"models": {"openai-compatible/echo": {"input": 
                                             "openai-compatible/emb": {"input": 500, "output": 0}}}, "test"))
 
 
-def _run(tmp_path, server, store, cache_path=None):
-    """One run of the embeddings-tier suite, then its report as `tuieval run` computes it."""
-    suite = load_suite(_write_suite(tmp_path, {"method": "embeddings", "model": "openai-compatible/emb",
-                                               "base_url": server.openai_base_url}))
+def _run(tmp_path, server, store, cache_path=None, variance=None, prices=PRICES):
+    """One run of the embeddings-tier suite (or of another `variance`), then its report as
+    `tuieval run` computes it: (run id, its cost section)."""
+    variance = variance or {"method": "embeddings", "model": "openai-compatible/emb",
+                            "base_url": server.openai_base_url}
+    suite = load_suite(_write_suite(tmp_path, variance))
     timeouts = Timeouts(connect=2, read=5, total=10)
     backend = create_backend("openai-compatible/echo", base_url=server.openai_base_url, timeouts=timeouts)
     cache = ResponseCache(cache_path) if cache_path else None
     options = RunOptions(model="openai-compatible/echo", base_url=server.openai_base_url, concurrency=4,
-                         timeouts=timeouts, prices=PRICES, cache_path=cache.path if cache else None)
+                         timeouts=timeouts, prices=prices, cache_path=cache.path if cache else None)
     engine = Engine(store, backend, cache=cache)
     run_id = engine.create_run(suite, options)
 

@@ -146,16 +146,6 @@ class EmbeddingClient(PostingClient):
                 "cached_requests": self.cached_requests, "missing_requests": self.missing_requests,
                 "missing_texts": self.missing_texts}
 
-    def hand_over_usage(self) -> None:
-        """Give `on_usage` what was spent since the last hand-over (nothing when nothing was asked)."""
-        if self.on_usage is None:
-            return
-        now = self.counters()
-        delta = {k: v - self._handed_over.get(k, 0) for k, v in now.items()}
-        if delta["requests"] or delta["cached_requests"]:
-            self.on_usage(delta)
-        self._handed_over = now
-
     def _headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json", "accept": "application/json"}
         if self.endpoint.api_key:

@@ -111,16 +111,6 @@ class ChatJudge(PostingClient):
                 "estimated_input_tokens": self.estimated_input_tokens,
                 "estimated_output_tokens": self.estimated_output_tokens}
 
-    def hand_over_usage(self) -> None:
-        """Give `on_usage` what was spent since the last hand-over (nothing when nothing was asked)."""
-        if self.on_usage is None:
-            return
-        now = self.counters()
-        delta = {k: v - self._handed_over.get(k, 0) for k, v in now.items()}
-        if delta["requests"] or delta["cached_requests"]:
-            self.on_usage(delta)
-        self._handed_over = now
-
     def _count(self, body: dict[str, Any], acc: StreamAccumulator) -> None:
         """Add one answered request's tokens: the server's counts, else estimates from the text."""
         if acc.input_tokens is not None:

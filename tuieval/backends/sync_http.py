@@ -99,11 +99,17 @@ class SyncJSONPoster:
 
 
 class PostingClient:
-    """What the embeddings client and the judge share: a SyncJSONPoster and its counters."""
+    """What the embeddings client and the judge share: a SyncJSONPoster, its counters, and the
+    hand-over of what was spent to `on_usage` (set by the subclass with `_handed_over = {}`)."""
 
     spec: str
     endpoint: Endpoint
     _poster: SyncJSONPoster
+    on_usage: Callable[[dict[str, int]], None] | None
+    _handed_over: dict[str, int]
+
+    def counters(self) -> dict[str, int]:
+        raise NotImplementedError
 
     def __repr__(self) -> str:  # the key stays out of logs and tracebacks
         return f"{type(self).__name__}(spec={self.spec!r}, base_url={self.endpoint.base_url!r})"
@@ -115,3 +121,13 @@ class PostingClient:
     @property
     def retries(self) -> int:
         return self._poster.retries
+
+    def hand_over_usage(self) -> None:
+        """Give `on_usage` what was spent since the last hand-over (nothing when nothing was asked)."""
+        if self.on_usage is None:
+            return
+        now = self.counters()
+        delta = {k: v - self._handed_over.get(k, 0) for k, v in now.items()}
+        if delta["requests"] or delta["cached_requests"]:
+            self.on_usage(delta)
+        self._handed_over = now
