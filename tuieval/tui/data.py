@@ -74,8 +74,10 @@ def find_demo_suite(entries: list[SuiteEntry]) -> str | None:
 # -- runs -----------------------------------------------------------------------------------
 
 def list_runs(db_path: str) -> list[dict[str, Any]]:
-    with Store(db_path) as store:
-        return store.list_runs()
+    """Every run, newest first; read again only when the database changed (tuieval.tui.runs_list)."""
+    from tuieval.tui.runs_list import runs_list
+
+    return runs_list(db_path).read()
 
 
 @dataclass
