@@ -54,7 +54,7 @@ import math
 import operator
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -426,12 +426,9 @@ def case_slice_columns(cases: Sequence[Mapping[str, Any]],
 
 def metadata_keys(cases: Sequence[Mapping[str, Any]]) -> list[str]:
     """The metadata keys that are slice columns, in first-seen order."""
-    keys: dict[str, None] = {}
-    for c in cases:
-        for k in (c.get("metadata") or {}):
-            if k not in NOT_SLICES:
-                keys.setdefault(k, None)
-    return list(keys)
+    # every case's keys chained into one dict (first-seen order) in C, then the links dropped
+    keys = dict.fromkeys(chain.from_iterable(c.get("metadata") or () for c in cases))
+    return [k for k in keys if k not in NOT_SLICES]
 
 
 @dataclass
@@ -447,6 +444,24 @@ class SliceLevels:
     skipped: dict[str, str]
     _members: dict[tuple[str, Any], frozenset] | None = None
 
+    def masks_over(self, case_ids: Sequence[Any]) -> dict[tuple[str, Any], np.ndarray]:
+        """Each level's mask as one boolean array over `case_ids` (in their order; an id that is
+        not one of these cases is in no level), keyed (key, slice_value_key(value))."""
+        at = {cid: i for i, cid in enumerate(self.ids)}
+        pos = np.fromiter(map(at.get, case_ids, repeat(-1)), dtype=np.int64, count=len(case_ids))
+        known = pos >= 0
+        same = bool(known.all()) and pos.size == len(self.ids) and bool((pos == np.arange(pos.size)).all())
+        out: dict[tuple[str, Any], np.ndarray] = {}
+        for k, lvls in self.levels.items():
+            for lv in lvls:
+                if same:  # the ids in the levels' own order: the masks as they are (copied)
+                    mask = lv.mask.copy()
+                else:
+                    mask = np.zeros(len(case_ids), dtype=bool)
+                    mask[known] = lv.mask[pos[known]]
+                out[(k, slice_value_key(lv.value))] = mask
+        return out
+
     def membership(self) -> dict[tuple[str, Any], frozenset]:
         """(key, slice_value_key(value)) → the case ids of the level (made once)."""
         if self._members is None:
@@ -455,6 +470,10 @@ class SliceLevels:
                              for k, lvls in self.levels.items() for lv in lvls}
         return self._members
 
+
+_CASE_ID = operator.itemgetter("case_id")
+_GET_METADATA = operator.methodcaller("get", "metadata")
+_GET_TEXT = operator.methodcaller("get", "input_text")
 
 #: the last cases slice_levels saw and what it made of them: the analysis, the stored report's
 #: slice membership and the cost section ask for the same cases' levels one after the other
@@ -473,8 +492,11 @@ def slice_levels(cases: Sequence[Mapping[str, Any]], keys: Sequence[str] | None 
     global _LAST_LEVELS
     if keys is None:
         keys = metadata_keys(cases)
-    memo_key = (tuple(keys), drop, [(c["case_id"], dict(c.get("metadata") or {}), c.get("input_text") or "")
-                                    for c in cases])
+    # the cases by value, read by C-level maps (a Python step per case was ~0.4 s at 100,000)
+    metadata = list(map(_GET_METADATA, cases))
+    memo_key = (tuple(keys), drop, list(map(_CASE_ID, cases)),
+                list(map(dict, metadata)) if None not in metadata else [dict(m or {}) for m in metadata],
+                list(map(_GET_TEXT, cases)))
     last = _LAST_LEVELS
     if last is not None and last[0] == memo_key:
         return last[1]
@@ -521,24 +543,22 @@ def slice_masks(cases: Sequence[Mapping[str, Any]], case_ids: Sequence[Any]) -> 
     rather than from sets of ids."""
     analyzed = set(case_ids)
     cases = sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
-    sl = slice_levels([c for c in cases if c["case_id"] in analyzed])
-    at = {cid: i for i, cid in enumerate(sl.ids)}
-    pos = np.fromiter((at.get(c, -1) for c in case_ids), dtype=np.int64, count=len(case_ids))
-    known = pos >= 0
-    out: dict[tuple[str, Any], np.ndarray] = {}
-    for k, lvls in sl.levels.items():
-        for lv in lvls:
-            mask = np.zeros(len(case_ids), dtype=bool)
-            mask[known] = lv.mask[pos[known]]
-            out[(k, slice_value_key(lv.value))] = mask
-    return out
+    return slice_levels([c for c in cases if c["case_id"] in analyzed]).masks_over(case_ids)
 
 
 class _Clustered:
     """What one analysis clustered: the sample table, each row's cluster and the per-group counts."""
 
-    def __init__(self, table: _Table, ids: np.ndarray, gs: dict, cases: Sequence[Mapping[str, Any]]) -> None:
+    def __init__(self, table: _Table, ids: np.ndarray, gs: dict, cases: Sequence[Mapping[str, Any]],
+                 membership: SliceLevels | None = None) -> None:
         self.table, self.ids, self.gs, self.cases = table, ids, gs, cases
+        self._membership = membership
+
+    def slice_masks(self, case_ids: Sequence[Any]) -> dict[tuple[str, Any], np.ndarray] | None:
+        """`slice_masks(cases, case_ids)` from the levels the analysis cut its slices from, when
+        those are the membership's (the run's case rows, sampled, with the columns they carry and
+        none dropped); None otherwise (the caller derives them: `slice_masks`)."""
+        return None if self._membership is None else self._membership.masks_over(case_ids)
 
     def records(self) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """(cluster per input sample, in the order the samples were given, -1 for none;
@@ -620,8 +640,8 @@ def analyze_run_clustered(run: Mapping[str, Any], cases: Sequence[Mapping[str, A
     case_ids = [c["case_id"] for c in cases]
     case_index = {cid: i for i, cid in enumerate(case_ids)}
     sample_cases = samples.columns["case_id"] if isinstance(samples, SampleColumns) else [s["case_id"] for s in samples]
-    extra = [c for c in sample_cases if c not in case_index]
-    for cid in dict.fromkeys(extra):
+    extra = [c for c in dict.fromkeys(sample_cases) if c not in case_index]  # (each distinct id once)
+    for cid in extra:
         case_index[cid] = len(case_ids)
         case_ids.append(cid)
         cases.append({"case_id": cid, "position": None, "metadata": {}, "input_text": "", "targets": [], "vars": {}})
@@ -649,7 +669,7 @@ def analyze_run_clustered(run: Mapping[str, Any], cases: Sequence[Mapping[str, A
     overall["deadline_curve"] = deadline_curve(table.correct, np.where(table.censored, np.nan, table.latency),
                                                _slo_grid(table, slo))
     tp = tpot(table.latency, table.ttft, table.out_tokens)
-    tidx = LatencyIndex(tp)
+    tidx = LatencyIndex(tp, keep_order=False)  # one summary: sorted values, no order
     ts = tidx.summary(with_max=False)
     overall["tpot_ms"] = {k: ts[k] for k in ("p50", "p95", "p99", "n")}
     wall = _seconds_between(run.get("started_at"), run.get("finished_at"))
@@ -659,7 +679,13 @@ def analyze_run_clustered(run: Mapping[str, Any], cases: Sequence[Mapping[str, A
     analyzed = np.flatnonzero(has)
     # the columns of every case name the columns (a key only unsampled cases carry is still a
     # column, reported as skipped); the levels are those of the sampled cases
-    sl = slice_levels([cases[i] for i in analyzed.tolist()], keys=metadata_keys(cases), drop=cluster_key)
+    sampled = [cases[i] for i in analyzed.tolist()]
+    all_keys = metadata_keys(cases)
+    sl = slice_levels(sampled, keys=all_keys, drop=cluster_key)
+    # the stored membership's rule (`slice_masks`) reads only the sampled case rows, their own
+    # keys, nothing dropped: when that is what the analysis read, its levels are handed over
+    same_rule = (not extra and (not cluster_key or cluster_key not in sl.source)
+                 and (len(sampled) == nc or all_keys == metadata_keys(sampled)))
     cols, source, levels, skipped = sl.cols, sl.source, sl.levels, dict(sl.skipped)
     disc_info: dict[str, Any] = {"enabled": discover}
     found: dict[tuple, Any] = {}
@@ -723,7 +749,7 @@ def analyze_run_clustered(run: Mapping[str, Any], cases: Sequence[Mapping[str, A
     templates = template_robustness(table, case_ids, alpha, rng_seed, exclude=copies)
     if templates is not None:
         report["robustness"] = {"templates": templates}
-    return report, _Clustered(table, ids, gs, cases)
+    return report, _Clustered(table, ids, gs, cases, sl if same_rule else None)
 
 
 def template_robustness(table: _Table, case_ids: Sequence[Any], alpha: float, rng_seed: int,

@@ -568,16 +568,19 @@ def column_levels(key: str, values: Sequence[Any]) -> tuple[list[Level], str | N
         types = set(map(type, vals))
     else:
         vals = list(values)
-    present = [v for v in vals if v is not None]
-    distinct = set(present)
+    # every distinct value once, in first-seen order (a dict keeps the first of equal keys, as
+    # a set of them would count them): one C pass, not a Python step per value
+    first = dict.fromkeys(vals)
+    n_none = vals.count(None) if None in first else 0
+    n_distinct = len(first) - (n_none > 0)
     arr = None
-    if present and types - {type(None)} <= {int, float}:
+    if n_none < n and types - {type(None)} <= {int, float}:
         # plain ints and floats: numeric unless a float is NaN (None reads as NaN here too)
         arr = np.array(vals, dtype=float)
-        numeric = int(np.isnan(arr).sum()) == n - len(present)
+        numeric = int(np.isnan(arr).sum()) == n_none
     else:
-        numeric = bool(present) and all(_is_number(v) for v in present)
-    if numeric and len(distinct) > NUMERIC_BINS:
+        numeric = n_none < n and all(_is_number(v) for v in vals if v is not None)  # (stops at the first string)
+    if numeric and n_distinct > NUMERIC_BINS:
         if arr is None:
             arr = np.array([np.nan if v is None else float(v) for v in vals])
         ok = ~np.isnan(arr)
@@ -598,10 +601,11 @@ def column_levels(key: str, values: Sequence[Any]) -> tuple[list[Level], str | N
         if (~ok).any():
             levels.append(Level(key, None, ~ok))
         return levels, None
-    if (len(distinct) > MAX_CATEGORICAL_LEVELS and len(distinct) > n / 10) or len(distinct) > HARD_MAX_LEVELS:
-        return [], f"{len(distinct)} distinct values: looks like an identifier"
-    codes: dict = {}
-    code = np.fromiter((codes.setdefault(v, len(codes)) for v in vals), dtype=np.int64, count=n)
+    if (n_distinct > MAX_CATEGORICAL_LEVELS and n_distinct > n / 10) or n_distinct > HARD_MAX_LEVELS:
+        return [], f"{n_distinct} distinct values: looks like an identifier"
+    # codes by first appearance (the first of equal values names the level), looked up in C
+    codes = {v: i for i, v in enumerate(first)}
+    code = np.fromiter(map(codes.__getitem__, vals), dtype=np.int64, count=n)
     levels = [Level(key, v, code == c) for v, c in codes.items()]
     # stable, readable order: by support (largest first), then by value text; missing last
     levels.sort(key=lambda lv: (lv.value is None, -int(lv.mask.sum()), str(lv.value)))
