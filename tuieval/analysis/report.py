@@ -347,54 +347,56 @@ class _Analysis:
     def metrics(self, mask: np.ndarray) -> dict:
         """METRICS of tuieval.report/1 (plus extras) for the cases in `mask`."""
         m = mask & (self.n_samples > 0)
-        n_cases = int(m.sum())
-        n_samples = int(self.n_samples[m].sum())
-        n_errors = int(self.n_errors[m].sum())
-        acc_vals = self.accuracy[m]
+        # the cases' positions once: gathering by them gives the arrays a boolean mask would (the
+        # same values in the same order, so the same sums), at a fraction of the cost
+        at = np.flatnonzero(m)
+        n_cases = int(at.size)
+        n_samples = int(self.n_samples[at].sum())
+        n_errors = int(self.n_errors[at].sum())
+        acc_vals = self.accuracy[at]
         cl = None
         if self.cluster_ids is not None:
-            idx = np.flatnonzero(m)
-            cl = [self.cluster_ids[i] for i in idx.tolist()]
+            cl = [self.cluster_ids[i] for i in at.tolist()]
         acc = mean_ci_items(acc_vals, self.alpha, cluster_ids=cl)
-        cons_vals = self.consistency[m]
+        cons_vals = self.consistency[at]
         cons_vals = cons_vals[~np.isnan(cons_vals)]
         cons = mean_ci_items(cons_vals, self.alpha)
-        se_vals = self.se[m]
+        se_vals = self.se[at]
         se_vals = se_vals[~np.isnan(se_vals)]
-        hn = self.semantic_entropy_normalized[m]
+        hn = self.semantic_entropy_normalized[at]
         hn = hn[~np.isnan(hn)]
-        mm = self.mm[m]
+        mm = self.mm[at]
         mm = mm[~np.isnan(mm)]
         pak, phk = {}, {}
-        n_min = int(self.min_task_n[m].min()) if n_cases else 0
+        n_min = int(self.min_task_n[at].min()) if n_cases else 0
         for k in self.ks:
             if k <= n_min and k in self.pass_at:
-                pak[str(k)] = _f(self.pass_at[k][m].mean())
-                phk[str(k)] = _f(self.pass_hat[k][m].mean())
+                pak[str(k)] = _f(self.pass_at[k][at].mean())
+                phk[str(k)] = _f(self.pass_hat[k][at].mean())
         lat = self.lat_index.summary(selected=m[self.lat_case])
         ttft = self.ttft_index.summary(with_max=False, selected=m[self.ttft_case])
         out: dict[str, Any] = {
             "n_cases": n_cases, "n_samples": n_samples, "n_errors": n_errors,
             "accuracy": _f(acc["mean"]), "accuracy_ci": [_f(x) for x in acc["ci"]] if acc["ci"] else None,
-            "majority_accuracy": _f(self.maj_rate[m].mean()) if n_cases else None,
+            "majority_accuracy": _f(self.maj_rate[at].mean()) if n_cases else None,
             "consistency": _f(cons["mean"]), "semantic_entropy": _f(se_vals.mean()) if se_vals.size else None,
             "pass_at_k": pak, "pass_hat_k": phk,
             "error_rate": (n_errors / n_samples) if n_samples else None,
             "latency_ms": lat, "ttft_ms": {k: ttft[k] for k in ("p50", "p95", "p99", "n")},
             "accuracy_within_slo": None,
             # extras (not part of the contract's required fields)
-            "accuracy_ci_method": acc["method"], "n_valid": int(self.n_valid[m].sum()),
+            "accuracy_ci_method": acc["method"], "n_valid": int(self.n_valid[at].sum()),
             "consistency_ci": [_f(x) for x in cons["ci"]] if cons["ci"] else None,
             "semantic_entropy_normalized": _f(hn.mean()) if hn.size else None,
             "miller_madow": _f(mm.mean()) if mm.size else None,
-            "n_tied_cases": int(self.is_tied[m].sum()),
+            "n_tied_cases": int(self.is_tied[at].sum()),
         }
         if "warning" in acc:
             out["accuracy_ci_warning"] = acc["warning"]
         if "n_clusters" in acc:
             out["n_item_clusters"] = acc["n_clusters"]
         if self.slo is not None and n_cases:
-            s = mean_ci_items(self.slo_case[m], self.alpha, cluster_ids=cl)
+            s = mean_ci_items(self.slo_case[at], self.alpha, cluster_ids=cl)
             out["accuracy_within_slo"] = _f(s["mean"])
             out["accuracy_within_slo_ci"] = [_f(x) for x in s["ci"]]
             met = self.slo_met[m[self.t.case]]
@@ -414,9 +416,11 @@ def case_slice_columns(cases: Sequence[Mapping[str, Any]],
     of a larger set of cases) then derived features."""
     if keys is None:
         keys = metadata_keys(cases)
-    cols: dict[str, list] = {k: [(c.get("metadata") or {}).get(k) for c in cases] for k in keys}
+    metadata = [m or {} for m in map(_GET_METADATA, cases)]
+    # each key's column by a C-level map of dict.get over the cases' metadata
+    cols: dict[str, list] = {k: list(map(operator.methodcaller("get", k), metadata)) for k in keys}
     source = {k: "metadata" for k in keys}
-    derived = derive_features([c.get("input_text") or "" for c in cases])
+    derived = derive_features([t or "" for t in map(_GET_TEXT, cases)])
     for k in DERIVED_KEYS:
         name = k if k not in keys else f"derived.{k}"
         cols[name] = derived[k]

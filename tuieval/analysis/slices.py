@@ -799,6 +799,7 @@ def discover_slices_columns(columns: Mapping[str, Sequence[Any]], failures: Sequ
     else:
         disc = np.ones(n, dtype=bool)
     conf = ~disc if split else disc
+    disc_at = np.flatnonzero(disc)
     codes = None
     if cluster_ids is not None:
         table: dict = {}
@@ -825,7 +826,9 @@ def discover_slices_columns(columns: Mapping[str, Sequence[Any]], failures: Sequ
     def run(batch):
         if not batch:
             return np.zeros(0), [], np.zeros(0), np.zeros(0), np.zeros(0)
-        masks = np.stack([m[disc] for _, m in batch])
+        # the masks stacked whole, then the discovery items' columns taken at once (the same
+        # rows as each mask's own m[disc], without a boolean gather per mask)
+        masks = np.take(np.stack([m for _, m in batch]), disc_at, axis=1)
         ns, s1, s2 = tester.stats(masks)
         ps, kinds = [], []
         for i in range(len(batch)):
