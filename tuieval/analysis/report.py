@@ -135,7 +135,12 @@ class _Table:
         self.texts = list(texts) if in_order else [texts[i] for i in order.tolist()]
         self.valid_text = np.fromiter(map(operator.is_not, self.texts, repeat(None, n)), dtype=bool, count=n)
         gkey = self.case * T + self.tmpl
-        ukey, self.group = np.unique(gkey, return_inverse=True)
+        if n and (in_order or _non_decreasing(gkey)):
+            # sorted keys: the distinct ones start where the key changes (what np.unique finds by sorting)
+            change = np.r_[True, gkey[1:] != gkey[:-1]]
+            ukey, self.group = gkey[change], np.cumsum(change) - 1
+        else:
+            ukey, self.group = np.unique(gkey, return_inverse=True)
         self.group = self.group.reshape(-1)
         self.n_groups = int(ukey.size)
         self.group_case = ukey // T

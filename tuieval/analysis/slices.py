@@ -890,6 +890,9 @@ def discover_slices_columns(columns: Mapping[str, Sequence[Any]], failures: Sequ
     deff = design_effect(p_bar, float(f_disc.var()) if f_disc.size else 0.0, samples_per_item)
 
     results: list[SliceResult] = []
+    if split and all_tests:
+        # every test's confirmation items taken at once (row i is all_tests[i]'s mask[conf])
+        on_conf = np.take(np.stack([m for _, m in all_tests]), np.flatnonzero(conf), axis=1)
     for i, (conds, mask) in enumerate(all_tests):
         _, _, d_disc, _, _ = tester.effect(int(ns_all[i]), float(s1_all[i]))
         n_s_d = int(ns_all[i])
@@ -899,8 +902,8 @@ def discover_slices_columns(columns: Mapping[str, Sequence[Any]], failures: Sequ
                          test="fisher" if tester.binary else "welch") if n_r_d else None)
         flagged = bool(q_all[i] <= alpha and d_disc >= delta_min)
         if split:
-            m_c = mask[conf]
-            n_c = int(m_c.sum())
+            m_c = on_conf[i]
+            n_c = int(np.count_nonzero(m_c))
             s1_c = float(estimator.f[m_c].sum())
             if n_c and n_c < estimator.n:
                 p_s, p_r, d, ci, lift = estimator.effect(n_c, s1_c)
@@ -923,14 +926,16 @@ def discover_slices_columns(columns: Mapping[str, Sequence[Any]], failures: Sequ
 
     # -- pruning: a flagged subset of a flagged slice with Δ at least as large adds nothing ------
     flagged_idx = [i for i, r in enumerate(results) if r.flagged]
+    # each flagged slice's discovery items taken once, not once per pair it is compared in
+    on_disc = {i: results[i].mask[disc] for i in flagged_idx}
     for a in flagged_idx:
         ra = results[a]
-        ma = ra.mask[disc]
+        ma = on_disc[a]
         for b in flagged_idx:
             rb = results[b]
             if a == b or rb.pruned_by is not None:
                 continue
-            mb = rb.mask[disc]
+            mb = on_disc[b]
             if (ma & ~mb).any() or rb.discovery_delta < ra.discovery_delta:
                 continue
             if not (mb & ~ma).any() and a < b:
