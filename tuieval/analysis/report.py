@@ -88,7 +88,8 @@ def _nan_array(values: Sequence[Any]) -> np.ndarray:
 class _Table:
     """Samples as numpy columns sorted into contiguous (case, template) groups."""
 
-    def __init__(self, samples: Sequence[Mapping[str, Any]], case_index: dict[Any, int]) -> None:
+    def __init__(self, samples: Sequence[Mapping[str, Any]], case_index: dict[Any, int],
+                 case_of: np.ndarray | None = None) -> None:
         n = len(samples)
         self.n = n
         columnar = isinstance(samples, SampleColumns)
@@ -99,7 +100,8 @@ class _Table:
         t_index = {t: i for i, t in enumerate(tmpl_names)}
         T = max(1, len(tmpl_names))
         case_col = col["case_id"] if columnar else [s["case_id"] for s in samples]
-        ci = np.fromiter(map(case_index.__getitem__, case_col), dtype=np.int64, count=n)
+        ci = case_of if case_of is not None else np.fromiter(map(case_index.__getitem__, case_col),
+                                                             dtype=np.int64, count=n)
         ti = np.fromiter(map(t_index.__getitem__, templates), dtype=np.int64, count=n)
         if columnar:  # the store's sample_index is NOT NULL
             si = np.array(col["sample_index"], dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
@@ -649,14 +651,19 @@ def analyze_run_clustered(run: Mapping[str, Any], cases: Sequence[Mapping[str, A
     case_ids = [c["case_id"] for c in cases]
     case_index = {cid: i for i, cid in enumerate(case_ids)}
     sample_cases = samples.columns["case_id"] if isinstance(samples, SampleColumns) else [s["case_id"] for s in samples]
-    extra = [c for c in dict.fromkeys(sample_cases) if c not in case_index]  # (each distinct id once)
+    # each sample's case index in one pass; only the samples of unlisted cases are looked at again
+    case_of = np.fromiter(map(case_index.get, sample_cases, repeat(-1)), dtype=np.int64, count=len(sample_cases))
+    unlisted = np.flatnonzero(case_of < 0)
+    extra = list(dict.fromkeys(sample_cases[i] for i in unlisted.tolist()))  # in order of first sample
     for cid in extra:
         case_index[cid] = len(case_ids)
         case_ids.append(cid)
         cases.append({"case_id": cid, "position": None, "metadata": {}, "input_text": "", "targets": [], "vars": {}})
+    if unlisted.size:
+        case_of[unlisted] = [case_index[sample_cases[i]] for i in unlisted.tolist()]
     nc = len(cases)
 
-    table = _Table(samples, case_index)
+    table = _Table(samples, case_index, case_of)
     if clusters is not None:
         ids, cstats = _given_clusters(table, samples, clusters), {"method": method}
     else:
@@ -928,27 +935,27 @@ def _cases_output(cases: Sequence[Mapping[str, Any]], table: _Table, ids: np.nda
     tied_pos = (tied_at - case_start[cl_case[tied_at]]).tolist()
     tied_from = np.searchsorted(cl_case[tied_at], np.arange(nc + 1)).tolist()
     cs, ce = case_start.tolist(), (case_start + n_cl).tolist()
-    has = (an.n_samples > 0).tolist()
     maj = an.maj_rate
     with np.errstate(invalid="ignore"):
-        majority = np.where(an.n_samples > 0, maj >= 0.5, False).tolist()
-    out = []
-    for i, (c, acc, cons, se, hn, mm, mrate, ns, nv, ne, tc) in enumerate(zip(
-            cases, json_floats(an.accuracy), json_floats(an.consistency), json_floats(an.se),
-            json_floats(an.semantic_entropy_normalized), json_floats(an.mm), json_floats(maj),
-            an.n_samples.tolist(), np.rint(an.n_valid).astype(np.int64).tolist(),
-            np.rint(an.n_errors).astype(np.int64).tolist(), an.is_tied.tolist())):
-        a, b = cs[i], ce[i]
-        out.append({
-            "id": c["case_id"], "metadata": c.get("metadata") or {},
-            "accuracy": acc, "consistency": cons, "n_clusters": b - a,
-            "semantic_entropy": se,
-            "majority_correct": majority[i] if has[i] else None,
-            "clusters": flat[a:b],
-            # extras
-            "position": c.get("position"), "n_samples": int(ns), "n_valid": nv,
-            "n_errors": ne, "is_tied": tc, "tied_clusters": tied_pos[tied_from[i]:tied_from[i + 1]],
-            "semantic_entropy_normalized": hn, "miller_madow": mm,
-            "majority_correct_rate": mrate,
-        })
+        # None for a case without samples, else whether its majority rate reaches one half
+        majority = np.where(an.n_samples > 0, maj >= 0.5, False).astype(object)
+    majority[an.n_samples == 0] = None
+    # every per-case value as one list, walked together (no index lookups per case)
+    out = [{
+        "id": c["case_id"], "metadata": c.get("metadata") or {},
+        "accuracy": acc, "consistency": cons, "n_clusters": b - a,
+        "semantic_entropy": se,
+        "majority_correct": mc,
+        "clusters": flat[a:b],
+        # extras
+        "position": c.get("position"), "n_samples": ns, "n_valid": nv,
+        "n_errors": ne, "is_tied": tc, "tied_clusters": tied_pos[t0:t1],
+        "semantic_entropy_normalized": hn, "miller_madow": mm,
+        "majority_correct_rate": mrate,
+    } for c, acc, cons, se, hn, mm, mrate, ns, nv, ne, tc, mc, a, b, t0, t1 in zip(
+        cases, json_floats(an.accuracy), json_floats(an.consistency), json_floats(an.se),
+        json_floats(an.semantic_entropy_normalized), json_floats(an.mm), json_floats(maj),
+        an.n_samples.tolist(), np.rint(an.n_valid).astype(np.int64).tolist(),
+        np.rint(an.n_errors).astype(np.int64).tolist(), an.is_tied.tolist(), majority.tolist(), cs, ce,
+        tied_from[:-1], tied_from[1:])]
     return out
