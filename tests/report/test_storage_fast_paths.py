@@ -1,10 +1,12 @@
 """The storage side of a large run's analysis takes shortcuts; each is held here to the plain
 way it replaced, and to figures worked out by hand, on a real SQLite file:
 
-- the token usage per case from one extra column of the analysis's read
-  (tuieval.store.usage_columns) against `Store.token_usage`'s GROUP BY query and by hand;
-- the cost section built from it (and from the slice membership the stored report uses)
-  against the section built the plain way;
+- the token usage per case read beside the analysis (`Store.token_usage_beside`, a
+  tuieval.store.usage_columns.UsageTable) against `Store.token_usage` and by hand;
+- the cost section priced from its columns (`Price.cost_arrays`, and the slice membership the
+  stored report uses) against the section built the plain way, and the array price against the
+  scalar one on fuzzed counts, float for float;
+- the sample columns' case ids and templates made from the sorted groups against the rows;
 - the stored report (every table it writes) identical whichever way it was written.
 """
 
@@ -21,7 +23,7 @@ from tuieval.report import build_report
 from tuieval.report.cost import cost_section
 from tuieval.report.stored import load_report, sample_arrays
 from tuieval.store import Store
-from tuieval.store.usage_columns import USAGE_KEYS, usage_from_columns
+from tuieval.store.usage_columns import USAGE_KEYS, UsageTable
 
 MODEL = "demo/priced"
 #: dollars per million tokens
@@ -75,31 +77,84 @@ def _make(path, samples, *, model=MODEL) -> str:
     return run_id
 
 
-def _usage_from_read(store: Store, run_id: str) -> list[dict]:
-    cols = store.analysis_sample_columns(run_id)
-    arrays = sample_arrays(cols)
-    return usage_from_columns(arrays.case_ids, arrays.sample_case, cols.floats("output_tokens"), cols.columns["usage"])
+def _usage_from_read(store: Store, run_id: str) -> UsageTable:
+    return store.token_usage_beside(run_id).wait()
 
 
-def test_usage_from_the_read_columns_is_the_group_by_and_the_hand_count(tmp_path):
+def test_usage_read_beside_is_the_group_by_and_the_hand_count(tmp_path):
     run_id = _make(tmp_path / "u.db", SAMPLES)
     with Store(tmp_path / "u.db") as store:
         got = _usage_from_read(store, run_id)
         query = store.token_usage(run_id)
     expected = [dict(zip(USAGE_KEYS, (c, *v))) for c, v in BY_HAND.items()]
-    assert got == expected
+    assert list(got) == expected and got[1] == expected[1] and got[-1:] == expected[-1:]
     assert query == expected
+    # and as integer columns, case by case as counted by hand
+    assert got.integral and got.case_ids == ["a", "b", "é"]
+    for k, key in enumerate(USAGE_KEYS[1:]):
+        assert got.arrays[key].dtype.kind == "i"
+        assert got.arrays[key].tolist() == [BY_HAND[c][k] for c in ("a", "b", "é")], key
 
 
-def test_usage_when_every_sample_fits_one_integer(tmp_path):
-    # counted answers, errors and uncounted prompts only: the column is all integers (one conversion)
-    plain = [s for s in SAMPLES if s["case_id"] in ("a", "é")]
-    run_id = _make(tmp_path / "p.db", plain)
-    with Store(tmp_path / "p.db") as store:
-        assert all(type(u) is int for u in store.analysis_sample_columns(run_id).columns["usage"])
-        got = _usage_from_read(store, run_id)
-        assert got == store.token_usage(run_id)
-    assert [tuple(r.values())[1:] for r in got] == [BY_HAND["a"], BY_HAND["é"]]
+def test_usage_read_beside_in_a_transaction_is_read_at_once(tmp_path):
+    # inside the caller's transaction a second connection would not see its writes: read on its own
+    import tuieval.store.db as db_module
+
+    run_id = _make(tmp_path / "t.db", SAMPLES)
+    with Store(tmp_path / "t.db") as store:
+        store.conn.execute("BEGIN")
+        pending = store.token_usage_beside(run_id)
+        assert isinstance(pending, db_module.PendingRead) and pending._thread is None
+        assert list(pending.wait()) == store.token_usage(run_id)
+        store.conn.execute("COMMIT")
+
+
+def test_a_real_token_count_gives_rows_only_and_the_same_cost(tmp_path):
+    # another tool stored 2.5 input tokens: its SUM is a float, so the table offers the rows only
+    # (no integer columns) and the cost section prices them one by one, as before
+    run_id = _make(tmp_path / "r.db", SAMPLES + [_sample("é", 1, input_tokens=2.5, output_tokens=1)])
+    with Store(tmp_path / "r.db") as store:
+        table = _usage_from_read(store, run_id)
+        assert not table.integral and table.arrays == {}
+        assert list(table) == store.token_usage(run_id)
+        assert [r["input_tokens"] for r in table] == [100, 280, 5.5]
+        report = build_report(store, run_id, persist_clusters=True)
+        run = store.get_run(run_id)
+        plain = cost_section(store, run, store.analysis_cases(run_id), report.get("slices") or [])
+    assert json.dumps(report["cost"]) == json.dumps(plain)
+    # é: (3 + 2.5)·1 + (4 + 1)·2 = 15.5 per million on top of a's 140 and b's 396
+    assert report["cost"]["total"] == pytest.approx(551.5e-6)
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_the_array_price_is_the_scalar_price_float_for_float(batch):
+    """Price.cost_arrays against Price.cost on fuzzed counts (zeros, cache reads past the prompt,
+    one-hour writes past all writes, estimated quarter tokens), every rate set or left None."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(11)
+    prices = [PRICE, Price("m", input=0.15, output=0.6), Price("m", input=3.0, output=15.0, cached_input=0.3,
+                                                               cache_write=3.75, batch_discount=0.5),
+              Price("m", input=1e-3, output=7.77, cache_write_1h=6.0, batch_discount=0.37)]
+    n = 3000
+    cols = {k: np.array([rng.choice([0, 0, rng.randint(0, 50), rng.randint(0, 10**7)]) for _ in range(n)],
+                        dtype=np.int64)
+            for k in ("input", "output", "cached", "written", "hour", "prompt_chars", "response_chars")}
+    inp = cols["input"] + cols["prompt_chars"] / 4.0
+    out = cols["output"] + cols["response_chars"] / 4.0
+    for price in prices:
+        got = price.cost_arrays(inp, out, cols["cached"], cols["written"], cols["hour"], batch=batch).tolist()
+        want = [price.cost(int(cols["input"][i]) + int(cols["prompt_chars"][i]) / 4.0,
+                           int(cols["output"][i]) + int(cols["response_chars"][i]) / 4.0, batch=batch,
+                           cached_tokens=int(cols["cached"][i]), cache_write_tokens=int(cols["written"][i]),
+                           cache_write_1h_tokens=int(cols["hour"][i])) for i in range(n)]
+        assert [float.hex(x) for x in got] == [float.hex(x) for x in want]
+    # by hand: 100 prompt tokens of which 40 cached and 30 written (10 of those for an hour), 10 out
+    # at input 1, cached 0.5, 5-minute write 4, 1-hour write 8, output 2: 30 + 20 + 80 + 80 + 20 = 230
+    one = PRICE.cost_arrays(np.array([100.0]), np.array([10.0]), np.array([40]), np.array([30]), np.array([10]))
+    assert one.tolist() == [pytest.approx(230e-6)]
 
 
 def test_the_cost_section_by_hand_and_the_same_as_the_plain_way(tmp_path):
@@ -150,21 +205,21 @@ def test_the_stored_report_is_the_same_whichever_way_it_is_written(tmp_path, mon
     shutil.copyfile(fast_db, plain_db)
     with Store(fast_db) as store:
         threads = []
-        real = db_module.PendingWrite.__init__
+        real = db_module.Beside.__init__
 
-        def spy(self, path, write):  # the write-back really went to a thread of its own
-            threads.append(path)
-            real(self, path, write)
+        def spy(self, path, work):  # the write-back and the usage read really went to threads of their own
+            threads.append((type(self).__name__, path))
+            real(self, path, work)
 
-        monkeypatch.setattr(db_module.PendingWrite, "__init__", spy)
+        monkeypatch.setattr(db_module.Beside, "__init__", spy)
         fast = build_report(store, run_id, persist_clusters=True)
         monkeypatch.undo()
-        assert threads == [str(fast_db)]
-        assert _usage_from_read(store, run_id) == store.token_usage(run_id)
+        assert sorted(threads) == [("PendingRead", str(fast_db)), ("PendingWrite", str(fast_db))]
+        assert list(_usage_from_read(store, run_id)) == store.token_usage(run_id)
     with monkeypatch.context() as m:
         m.setattr(db_module.Store, "_can_write_beside", lambda self: False)
         m.setattr(db_module, "_PACKED_UPDATE", False)
-        m.setattr(build_module, "_shared_parts", lambda cases, samples, **kw: {})
+        m.setattr(build_module, "_shared_parts", lambda cases, samples, usage=None, **kw: {})
         with Store(plain_db) as store:
             plain = build_report(store, run_id, persist_clusters=True)
     assert json.dumps(fast, ensure_ascii=False) == json.dumps(plain, ensure_ascii=False)
@@ -216,3 +271,45 @@ def test_the_write_back_goes_on_while_the_caller_does(tmp_path):
     assert [r[0] for r in got] == [5, 6, 7]
     assert [(r["case_id"], r["cluster"], r["size"], r["correct"], r["representative"]) for r in rows] == \
         [("c000", 5, 1, 1, "0")]
+
+
+def test_case_ids_and_templates_from_the_groups_are_the_rows(tmp_path):
+    """The two columns the read makes from its sorted groups, and the case codes made from them,
+    against `analysis_samples`' rows and the plain rule (sorted ids, an index per sample): ids
+    whose UTF-8 bytes and code points must sort alike (Z < a < é < 日), two templates, a filtered
+    read, and a read inside the caller's own transaction."""
+    import numpy as np
+
+    from tuieval.sample_columns import SampleColumns
+
+    samples = [_sample(c, j, template=t) for c in ("日本", "é", "a", "Z9", "Z10") for t in ("terse", "plain")
+               for j in range(2 if t == "plain" else 1)]
+    run_id = _make(tmp_path / "g.db", samples)
+    with Store(tmp_path / "g.db") as store:
+        rows = store.analysis_samples(run_id)
+        cols = store.analysis_sample_columns(run_id)
+        assert list(cols) == rows and len(rows) == 15
+        assert cols.columns["case_id"] == [r["case_id"] for r in rows]
+        assert cols.columns["template"] == [r["template"] for r in rows]
+        # by hand: the case ids sorted by code point, three samples each (two plain, one terse)
+        ids, codes = cols.case_codes()
+        assert ids == ["Z10", "Z9", "a", "é", "日本"]
+        assert codes.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4]
+        plain = SampleColumns(cols.names, {k: list(v) for k, v in cols.columns.items()})  # no groups: the plain rule
+        plain_ids, plain_codes = plain.case_codes()
+        assert plain_ids == ids and np.array_equal(plain_codes, codes)
+        # one string object per group, not per sample
+        assert cols.columns["case_id"][0] is cols.columns["case_id"][1]
+        some = store.analysis_sample_columns(run_id, case_ids=["é", "Z9"])
+        assert list(some) == [r for r in rows if r["case_id"] in ("é", "Z9")]
+        store.conn.execute("BEGIN IMMEDIATE")  # the caller's transaction: read in it, left open
+        assert list(store.analysis_sample_columns(run_id)) == rows and store.conn.in_transaction
+        store.conn.execute("COMMIT")
+
+
+def test_groups_that_do_not_count_the_rows_are_refused():
+    from tuieval.sample_columns import SampleColumns
+
+    with pytest.raises(ValueError, match="do not count the rows"):
+        SampleColumns(("case_id", "template", "sample_index"), {"sample_index": [0, 1, 2]},
+                      groups=[("a", "plain", 2)])

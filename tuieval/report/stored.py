@@ -75,15 +75,11 @@ def is_by_latency(latency: np.ndarray) -> bool:
 def _column_arrays(samples: SampleColumns) -> SampleArrays:
     """`sample_arrays` of columns: the same arrays, read with numpy (held to the row path by
     tests/report/test_columnar_analysis.py)."""
-    case_col = samples.columns["case_id"]
-    n = len(samples)
-    if n == 0:
+    if len(samples) == 0:
         return SampleArrays(case_ids=[], sample_case=np.zeros(0, dtype=np.int64), latency=np.zeros(0),
                             correct=np.zeros(0, dtype=bool), error=np.zeros(0, dtype=bool))
-    case_ids = sorted(set(case_col))
-    index = {c: i for i, c in enumerate(case_ids)}
-    return SampleArrays(case_ids=case_ids, sample_case=np.fromiter(map(index.__getitem__, case_col), dtype=np.int64,
-                                                                   count=n),
+    case_ids, sample_case = samples.case_codes()
+    return SampleArrays(case_ids=case_ids, sample_case=sample_case,
                         latency=samples.floats("latency_ms").copy(), correct=samples.correct_mask.copy(),
                         error=samples.errors.copy())
 

@@ -56,6 +56,10 @@ _LEAN_EXPR = {"answer": ANSWER_SQL, "latency_ms": "CASE WHEN cached = 1 THEN NUL
               "ttft_ms": "CASE WHEN cached = 1 THEN NULL ELSE ttft_ms END"}
 _LEAN_SELECT = tuple(_LEAN_EXPR.get(c, c) for c in ANALYSIS_COLUMNS)
 LEAN_SELECT = _LEAN_SELECT  # the same expressions for the store's other modules (tuieval.store.shadow)
+#: what `analysis_sample_columns` reads per sample: the lean columns but case id and template
+#: (they come from the sorted groups, see there)
+_PER_SAMPLE = tuple(c for c in ANALYSIS_COLUMNS if c not in ("case_id", "template"))
+_PER_SAMPLE_SELECT = tuple(_LEAN_EXPR.get(c, c) for c in _PER_SAMPLE)
 
 
 #: a cluster id packed with its sample's row id into one JSON integer (write_cluster_ids): a
@@ -94,12 +98,16 @@ _CLUSTER_INSERT = ("INSERT INTO clusters (run_id, case_id, template, cluster, me
                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 
 
-class PendingWrite:
-    """A write on a connection of its own, in a thread (`Store.write_cluster_columns(background=True)`),
-    or one already done (`path` None). `wait()` joins it and raises what the write raised."""
+class Beside:
+    """Work on a connection of its own, in a thread, or already done (`path` None): `wait()` joins
+    it, raises what the work raised and returns what it returned. SQLite releases the GIL inside
+    each statement, so on a second core the work goes on while the caller's thread does."""
 
-    def __init__(self, path: str | None, write) -> None:
+    _NAME = "tuieval-beside"
+
+    def __init__(self, path: str | None, work) -> None:
         self._error: BaseException | None = None
+        self._result: Any = None
         self._thread = None
         if path is None:
             return
@@ -112,22 +120,42 @@ class PendingWrite:
                     conn.execute("PRAGMA busy_timeout = 30000")
                     conn.execute("PRAGMA foreign_keys = ON")
                     conn.execute("PRAGMA synchronous = NORMAL")
-                    write(conn)
+                    self._result = work(conn)
                 finally:
                     conn.close()
             except BaseException as exc:  # handed to the waiting thread
                 self._error = exc
 
-        self._thread = threading.Thread(target=run, name="tuieval-cluster-write", daemon=False)
+        self._thread = threading.Thread(target=run, name=self._NAME, daemon=False)
         self._thread.start()
 
-    def wait(self) -> None:
+    def wait(self) -> Any:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
         if self._error is not None:
             error, self._error = self._error, None
             raise error
+        return self._result
+
+
+class PendingWrite(Beside):
+    """A write beside the caller (`Store.write_cluster_columns(background=True)`), or one already done."""
+
+    _NAME = "tuieval-cluster-write"
+
+
+class PendingRead(Beside):
+    """A read beside the caller (`Store.token_usage_beside`); `wait()` returns its rows."""
+
+    _NAME = "tuieval-read"
+
+    @classmethod
+    def done(cls, result: Any) -> "PendingRead":
+        """A read already made on the caller's connection."""
+        read = cls(None, None)
+        read._result = result
+        return read
 
 
 class RunNotFound(LookupError):
@@ -621,32 +649,45 @@ class Store:
     def analysis_sample_columns(self, run_id: str, case_ids: Iterable[str] | None = None) -> "SampleColumns":
         """`analysis_samples` as columns (tuieval.sample_columns): the same rows in the same order,
         read in chunks and transposed, with no dictionary per sample. Also holds each sample's
-        row `id` (column "id", not part of the rows), for writing its cluster back by id, and
-        its share of the token usage (column "usage", tuieval.store.usage_columns.USAGE_SQL), so
-        the cost section needs no second scan of the samples.
-        `case_ids` limits it to those cases' samples (a few: the HTML page's worst cases)."""
+        row `id` (column "id", not part of the rows), for writing its cluster back by id.
+        `case_ids` limits it to those cases' samples (a few: the HTML page's worst cases).
+
+        Case id and template are not read per sample: the rows come sorted by them, so one
+        `GROUP BY` over the unique index (which holds both) gives each (case, template) and how
+        many samples it has, and the two columns are those names repeated (one string object per
+        group, not per sample). Both queries read one snapshot (a read transaction), so the
+        counts are those of the rows."""
         where, args = "run_id = ?", [run_id]
         if case_ids is not None:
             ids = list(case_ids)
             where += f" AND case_id IN ({', '.join('?' * len(ids))})"
             args += ids
-        from tuieval.store.usage_columns import USAGE_SQL
-
-        cur = self.conn.execute(
-            f"SELECT id, {', '.join(_LEAN_SELECT)}, {USAGE_SQL} FROM samples WHERE {where} "
-            "ORDER BY case_id, template, sample_index", args)
-        names = ("id",) + ANALYSIS_COLUMNS + ("usage",)
-        columns: dict[str, list[Any]] = {k: [] for k in names}
-        lists = [columns[k] for k in names]
-        while True:
-            chunk = cur.fetchmany(_COLUMN_CHUNK)
-            if not chunk:
-                break
-            for col, values in zip(lists, zip(*chunk)):
-                col.extend(values)
+        own = not self.conn.in_transaction
+        if own:
+            self.conn.execute("BEGIN")
+        try:
+            cur = self.conn.cursor()
+            cur.row_factory = None  # plain tuples: a sqlite3.Row per sample costs a third of a second a million
+            groups = cur.execute(f"SELECT case_id, template, COUNT(*) FROM samples WHERE {where} "
+                                 "GROUP BY case_id, template ORDER BY case_id, template", args).fetchall()
+            cur.execute(f"SELECT id, {', '.join(_PER_SAMPLE_SELECT)} FROM samples WHERE {where} "
+                        "ORDER BY case_id, template, sample_index", args)
+            names = ("id",) + _PER_SAMPLE
+            columns: dict[str, list[Any]] = {k: [] for k in names}
+            lists = [columns[k] for k in names]
+            while True:
+                chunk = cur.fetchmany(_COLUMN_CHUNK)
+                if not chunk:
+                    break
+                for col, values in zip(lists, zip(*chunk)):
+                    col.extend(values)
+            cur.close()
+        finally:
+            if own:
+                self.conn.execute("COMMIT")  # (a read: nothing to keep or undo)
         from tuieval.sample_columns import SampleColumns
 
-        return SampleColumns(ANALYSIS_COLUMNS, columns)
+        return SampleColumns(ANALYSIS_COLUMNS, columns, groups=groups)
 
     def latency_and_correct(self, run_id: str) -> tuple[list[float | None], list[bool]]:
         """Every sample's latency as the analysis sees it (None when cached or unmeasured) and
@@ -756,6 +797,23 @@ class Store:
 
         rows = self.conn.execute(GROUPED_SQL, (run_id,)).fetchall()
         return [dict(zip(USAGE_KEYS, r)) for r in rows]
+
+    def token_usage_beside(self, run_id: str) -> PendingRead:
+        """`token_usage` as a `UsageTable` (tuieval.store.usage_columns: its sums as integer
+        columns), read in a thread on a connection of its own when the file can be opened twice:
+        the `GROUP BY` scan of every sample row (a second or two at a million samples, nearly all
+        inside SQLite, which releases the GIL) goes on beside the caller's analysis. `wait()` on
+        the handle returns the table."""
+        from tuieval.store.usage_columns import GROUPED_SQL, UsageTable
+
+        def read(conn: sqlite3.Connection) -> UsageTable:
+            return UsageTable(conn.execute(GROUPED_SQL, (run_id,)).fetchall())
+
+        if self._can_write_beside():
+            return PendingRead(self.path, read)
+        cur = self.conn.cursor()
+        cur.row_factory = None
+        return PendingRead.done(read(cur))  # (a cursor executes as a connection does)
 
     def judge_token_usage(self, run_id: str) -> list[dict[str, Any]]:
         """Per (case, judge model, answered in a batch or not): judge requests and the tokens counted."""
