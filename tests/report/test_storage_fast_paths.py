@@ -313,3 +313,56 @@ def test_groups_that_do_not_count_the_rows_are_refused():
     with pytest.raises(ValueError, match="do not count the rows"):
         SampleColumns(("case_id", "template", "sample_index"), {"sample_index": [0, 1, 2]},
                       groups=[("a", "plain", 2)])
+
+
+def test_a_read_split_in_two_halves_is_the_read_in_one(tmp_path, monkeypatch):
+    """From _SPLIT_READ_AT samples the later half is read in a thread on a second connection; the
+    columns are those of the read in one piece (the varied run: two templates, errors, a stray
+    case), split at a case boundary."""
+    import tuieval.store.db as db_module
+    from tests.report.test_columnar_analysis import _varied_run
+
+    db = tmp_path / "s.db"
+    run_id = _varied_run(db, "lexical")
+    monkeypatch.setattr(db_module, "_SPLIT_READ_AT", 100)
+    calls = []
+    real = db_module._read_per_sample
+    monkeypatch.setattr(db_module, "_read_per_sample",
+                        lambda cur, where, args: calls.append(args[-1]) or real(cur, where, args))
+    with Store(db) as store:
+        split = store.analysis_sample_columns(run_id)
+        assert len(calls) == 2 and calls[0] == calls[1]  # both halves, around one pivot case
+        pivot = calls[0]
+        one = store.analysis_sample_columns(run_id, split=False)
+        rows = store.analysis_samples(run_id)
+    assert list(split) == list(one) == rows and split.columns["id"] == one.columns["id"]
+    before = [r["case_id"] for r in rows if r["case_id"] < pivot]
+    assert 0 < len(before) < len(rows) and all(r["case_id"] >= pivot for r in rows[len(before):])
+
+
+def test_a_write_during_a_split_read_makes_it_read_again_in_one_piece(tmp_path, monkeypatch):
+    """Another connection commits a sample while the later half is read on its own snapshot: the
+    halves may disagree, so the read is made again in one piece, and holds the new sample."""
+    import tuieval.store.db as db_module
+    from tests.report.test_columnar_analysis import _varied_run
+
+    db = tmp_path / "w.db"
+    run_id = _varied_run(db, "lexical")
+    monkeypatch.setattr(db_module, "_SPLIT_READ_AT", 100)
+    real = db_module._read_per_sample
+    wrote = []
+
+    def read_and_write(cur, where, args):
+        got = real(cur, where, args)
+        if not wrote and "case_id >=" in where:  # the thread's half: then another writer commits
+            with Store(db) as other:
+                other.add_sample(_sample("c000", 9, run_id=run_id, template="plain", dispatch_order=999))
+            wrote.append(True)
+        return got
+
+    monkeypatch.setattr(db_module, "_read_per_sample", read_and_write)
+    with Store(db) as store:
+        got = store.analysis_sample_columns(run_id)
+        rows = store.analysis_samples(run_id)
+    assert wrote and len(rows) == 474
+    assert list(got) == rows and ("c000", "plain", 9) in {(r["case_id"], r["template"], r["sample_index"]) for r in got}

@@ -71,11 +71,12 @@ def _build(store: Store, run_id: str, *, persist_clusters: bool, with_rows: bool
     pending: list = []
     try:
         if report is None or with_rows:
+            # columns, not a dictionary per sample (tuieval.sample_columns): what a large run needs
+            cases, samples = store.analysis_cases(run["id"]), store.analysis_sample_columns(run["id"])
+            # (started after the read, which has a thread of its own at a million samples)
             usage = store.token_usage_beside(run["id"]) if report is None else None
             if usage is not None:
                 pending.append(usage)
-            # columns, not a dictionary per sample (tuieval.sample_columns): what a large run needs
-            cases, samples = store.analysis_cases(run["id"]), store.analysis_sample_columns(run["id"])
             # a probe run's cases get their contamination=likely|unflagged slice before the analysis
             contamination = label_cases(store, run, cases, report)
         if report is None:

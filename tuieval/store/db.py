@@ -158,6 +158,42 @@ class PendingRead(Beside):
         return read
 
 
+#: samples from which `analysis_sample_columns` reads the later half of a run in a thread
+_SPLIT_READ_AT = 200_000
+
+
+def _split_case(groups: Sequence[tuple[str, str, int]]) -> str | None:
+    """The first case id of the later half of the rows (a case boundary near the middle), or None
+    when the rows are too few to split or one case holds them."""
+    total = sum(n for _, _, n in groups)
+    if total < _SPLIT_READ_AT:
+        return None
+    seen = 0
+    for k, (case_id, _, n) in enumerate(groups):
+        seen += n
+        if seen * 2 >= total:
+            for later, _, _ in groups[k + 1:]:
+                if later != case_id:
+                    return later
+            return None
+    return None
+
+
+def _read_per_sample(cur, where: str, args: Sequence[Any]) -> list[list[Any]]:
+    """The per-sample columns of `analysis_sample_columns` (id first), for the rows `where` picks,
+    in the analysis's order: fetched in chunks (plain tuples) and transposed."""
+    cur.execute(f"SELECT id, {', '.join(_PER_SAMPLE_SELECT)} FROM samples WHERE {where} "
+                "ORDER BY case_id, template, sample_index", list(args))
+    lists: list[list[Any]] = [[] for _ in range(1 + len(_PER_SAMPLE))]
+    while True:
+        chunk = cur.fetchmany(_COLUMN_CHUNK)
+        if not chunk:
+            break
+        for col, values in zip(lists, zip(*chunk)):
+            col.extend(values)
+    return lists
+
+
 class RunNotFound(LookupError):
     """No run with that id (or no runs at all, for `latest`), or a prefix that matches several."""
 
@@ -646,7 +682,8 @@ class Store:
             s["correct"] = is_correct(s)
         return out
 
-    def analysis_sample_columns(self, run_id: str, case_ids: Iterable[str] | None = None) -> "SampleColumns":
+    def analysis_sample_columns(self, run_id: str, case_ids: Iterable[str] | None = None, *,
+                                split: bool = True) -> "SampleColumns":
         """`analysis_samples` as columns (tuieval.sample_columns): the same rows in the same order,
         read in chunks and transposed, with no dictionary per sample. Also holds each sample's
         row `id` (column "id", not part of the rows), for writing its cluster back by id.
@@ -656,38 +693,54 @@ class Store:
         `GROUP BY` over the unique index (which holds both) gives each (case, template) and how
         many samples it has, and the two columns are those names repeated (one string object per
         group, not per sample). Both queries read one snapshot (a read transaction), so the
-        counts are those of the rows."""
+        counts are those of the rows.
+
+        A large run (`split`, from _SPLIT_READ_AT samples, when the file can be opened twice) is
+        read in two halves at a case boundary, the later one in a thread on a second connection:
+        most of the read is SQLite stepping through rows, which releases the GIL, so on two cores
+        the halves go on at once. The second connection reads its own snapshot, so the read is
+        kept only if no other connection committed meanwhile (`PRAGMA data_version` unchanged),
+        else it is made again in one piece."""
         where, args = "run_id = ?", [run_id]
         if case_ids is not None:
             ids = list(case_ids)
             where += f" AND case_id IN ({', '.join('?' * len(ids))})"
             args += ids
         own = not self.conn.in_transaction
+        beside = split and case_ids is None and self._can_write_beside()
+        version = self._data_version() if beside else None
         if own:
             self.conn.execute("BEGIN")
+        later = None
         try:
             cur = self.conn.cursor()
             cur.row_factory = None  # plain tuples: a sqlite3.Row per sample costs a third of a second a million
             groups = cur.execute(f"SELECT case_id, template, COUNT(*) FROM samples WHERE {where} "
                                  "GROUP BY case_id, template ORDER BY case_id, template", args).fetchall()
-            cur.execute(f"SELECT id, {', '.join(_PER_SAMPLE_SELECT)} FROM samples WHERE {where} "
-                        "ORDER BY case_id, template, sample_index", args)
-            names = ("id",) + _PER_SAMPLE
-            columns: dict[str, list[Any]] = {k: [] for k in names}
-            lists = [columns[k] for k in names]
-            while True:
-                chunk = cur.fetchmany(_COLUMN_CHUNK)
-                if not chunk:
-                    break
-                for col, values in zip(lists, zip(*chunk)):
-                    col.extend(values)
+            pivot = _split_case(groups) if beside else None
+            if pivot is not None:
+                later = PendingRead(self.path, lambda conn: _read_per_sample(conn.cursor(), where + " AND case_id >= ?",
+                                                                             [*args, pivot]))
+                lists = _read_per_sample(cur, where + " AND case_id < ?", [*args, pivot])
+                for col, rest in zip(lists, later.wait()):
+                    col.extend(rest)
+            else:
+                lists = _read_per_sample(cur, where, args)
             cur.close()
         finally:
+            if later is not None:
+                later.wait()  # (joined whatever happened)
             if own:
                 self.conn.execute("COMMIT")  # (a read: nothing to keep or undo)
+        if pivot is not None and self._data_version() != version:  # another connection wrote meanwhile
+            return self.analysis_sample_columns(run_id, split=False)
         from tuieval.sample_columns import SampleColumns
 
-        return SampleColumns(ANALYSIS_COLUMNS, columns, groups=groups)
+        return SampleColumns(ANALYSIS_COLUMNS, dict(zip(("id",) + _PER_SAMPLE, lists)), groups=groups)
+
+    def _data_version(self) -> int:
+        """Changes whenever another connection commits to the file (SQLite's PRAGMA data_version)."""
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
 
     def latency_and_correct(self, run_id: str) -> tuple[list[float | None], list[bool]]:
         """Every sample's latency as the analysis sees it (None when cached or unmeasured) and
