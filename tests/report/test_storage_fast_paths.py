@@ -203,6 +203,11 @@ def test_the_stored_report_is_the_same_whichever_way_it_is_written(tmp_path, mon
     fast_db, plain_db = tmp_path / "fast.db", tmp_path / "plain.db"
     run_id = _varied_run(fast_db, "lexical")
     shutil.copyfile(fast_db, plain_db)
+    stored_module = importlib.import_module("tuieval.report.stored")
+    # every fast path at this size: the read split in two, the report written while it is encoded
+    monkeypatch.setattr(db_module, "_SPLIT_READ_AT", 100)
+    monkeypatch.setattr(stored_module, "_PIPELINE_FROM", 10)
+    monkeypatch.setattr(stored_module, "_PIPELINE_BATCH", 7)
     with Store(fast_db) as store:
         threads = []
         real = db_module.Beside.__init__
@@ -214,7 +219,8 @@ def test_the_stored_report_is_the_same_whichever_way_it_is_written(tmp_path, mon
         monkeypatch.setattr(db_module.Beside, "__init__", spy)
         fast = build_report(store, run_id, persist_clusters=True)
         monkeypatch.undo()
-        assert sorted(threads) == [("PendingRead", str(fast_db)), ("PendingWrite", str(fast_db))]
+        # the later half of the read, the usage; the clusters' write-back, the report's write
+        assert sorted(threads) == [("PendingRead", str(fast_db))] * 2 + [("PendingWrite", str(fast_db))] * 2
         assert list(_usage_from_read(store, run_id)) == store.token_usage(run_id)
     with monkeypatch.context() as m:
         m.setattr(db_module.Store, "_can_write_beside", lambda self: False)
@@ -230,8 +236,55 @@ def test_the_stored_report_is_the_same_whichever_way_it_is_written(tmp_path, mon
     assert len(got["clusters"]) > 100 and sum(c is not None for _, c in got["sample_clusters"]) > 300
 
 
-def test_a_failed_write_back_is_raised_and_stores_no_report(tmp_path):
+@pytest.mark.parametrize("where", ["encoding", "insert"])
+def test_a_failure_while_the_report_is_written_beside_stores_none_of_it(tmp_path, monkeypatch, where):
+    """The pipelined write (stored._store_pipelined): an entry that fails to encode on this thread,
+    or a row SQLite refuses on the writing thread, is raised here and leaves no report behind."""
+    import importlib
+
     from tests.report.test_columnar_analysis import _varied_run
+
+    stored_module = importlib.import_module("tuieval.report.stored")
+    monkeypatch.setattr(stored_module, "_PIPELINE_FROM", 10)
+    monkeypatch.setattr(stored_module, "_PIPELINE_BATCH", 7)
+    db = tmp_path / "p.db"
+    run_id = _varied_run(db, "lexical")
+    if where == "encoding":
+        real = stored_module._entry_encoder
+
+        def failing():
+            encode, seen = real(), []
+
+            def one(entry):
+                seen.append(1)
+                if len(seen) == 30:
+                    raise RuntimeError("cannot encode")
+                return encode(entry)
+            return one
+
+        monkeypatch.setattr(stored_module, "_entry_encoder", failing)
+        error, match = RuntimeError, "cannot encode"
+    else:
+        with sqlite3.connect(db) as conn:
+            conn.execute("CREATE TRIGGER no_case_40 BEFORE INSERT ON report_cases WHEN NEW.ord = 40 "
+                         "BEGIN SELECT RAISE(ABORT, 'row refused'); END")
+        error, match = sqlite3.IntegrityError, "row refused"
+    with Store(db) as store:
+        with pytest.raises(error, match=match):
+            build_report(store, run_id, persist_clusters=True)
+    tables = _tables(db, run_id)
+    assert tables["reports"] == [] and tables["report_cases"] == [] and tables["report_arrays"] == []
+    assert tables["clusters"]  # (the clusters' write-back committed before the report's write began)
+
+
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_a_failed_write_back_is_raised_and_stores_no_report(tmp_path, monkeypatch, pipelined):
+    import importlib
+
+    from tests.report.test_columnar_analysis import _varied_run
+
+    if pipelined:  # the report's writing thread waits for the write-back, and hands its error over
+        monkeypatch.setattr(importlib.import_module("tuieval.report.stored"), "_PIPELINE_FROM", 10)
 
     db = tmp_path / "f.db"
     run_id = _varied_run(db, "lexical")

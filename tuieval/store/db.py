@@ -523,6 +523,24 @@ class Store:
         write(self.conn)
         return PendingWrite(None, None)
 
+    def write_beside(self, work) -> PendingWrite:
+        """`work(store)` with a Store over a second connection, in a thread (a PendingWrite: the
+        caller must `wait()` on it), when the file can be opened twice outside a transaction;
+        else `work(self)` at once (the handle is then done). The thread's store runs no checks
+        or migrations: this one did them."""
+        if not self._can_write_beside():
+            work(self)
+            return PendingWrite(None, None)
+        path = self.path
+
+        def run(conn: sqlite3.Connection) -> None:
+            other = Store.__new__(Store)
+            other.path, other.conn = path, conn
+            conn.row_factory = sqlite3.Row
+            work(other)
+
+        return PendingWrite(path, run)
+
     def _can_write_beside(self) -> bool:
         """Whether a second connection can write this file while this one goes on reading."""
         return (self.path not in ("", ":memory:") and not self.path.startswith("file:")
