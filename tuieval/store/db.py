@@ -483,25 +483,30 @@ class Store:
     def write_cluster_columns(self, run_id: str, method: str, cluster_ids, sample_ids, clusters: list[dict[str, Any]],
                               *, background: bool = False) -> "PendingWrite":
         """`write_cluster_ids` given two integer arrays (numpy): each sample's cluster and row id,
-        packed with numpy rather than a pair at a time (a million pairs are most of a second)."""
+        packed with numpy rather than a pair at a time (a million pairs are most of a second) —
+        with `background`, packed in the writing thread too, as are the cluster rows' values:
+        the caller's thread only hands the arrays over."""
         import numpy as np
 
         cl = np.asarray(cluster_ids, dtype=np.int64)
         ids = np.asarray(sample_ids, dtype=np.int64)
-        fits = bool(((cl >= 0) & (cl < _CLUSTER_SPAN) & (ids >= 0) & (ids < _MAX_PACKED_ID)).all())
-        if not (_PACKED_UPDATE and fits):
-            return self._write_clusters_by_id(run_id, method, list(zip(cl.tolist(), ids.tolist())), None, clusters,
-                                              background)
-        packed = "[" + ",".join(map(str, ((ids << _CLUSTER_BITS) | cl).tolist())) + "]"
-        return self._write_clusters_by_id(run_id, method, None, packed, clusters, background)
 
-    def _write_clusters_by_id(self, run_id: str, method: str, pairs: list[tuple[int, int]] | None, packed: str | None,
-                              clusters: list[dict[str, Any]], background: bool) -> "PendingWrite":
-        """The write of `write_cluster_ids`: `packed` (one JSON array of id·2²⁰ + cluster) when
-        SQLite can take it, else the (cluster, id) `pairs` one statement each."""
-        rows = _cluster_rows(run_id, method, clusters)
+        def prepare() -> tuple[list[tuple[int, int]] | None, str | None]:
+            fits = bool(((cl >= 0) & (cl < _CLUSTER_SPAN) & (ids >= 0) & (ids < _MAX_PACKED_ID)).all())
+            if not (_PACKED_UPDATE and fits):
+                return list(zip(cl.tolist(), ids.tolist())), None
+            return None, "[" + ",".join(map(str, ((ids << _CLUSTER_BITS) | cl).tolist())) + "]"
+
+        return self._write_clusters_by_id(run_id, method, prepare, clusters, background)
+
+    def _write_clusters_by_id(self, run_id: str, method: str, prepare, clusters: list[dict[str, Any]],
+                              background: bool) -> "PendingWrite":
+        """The write of `write_cluster_ids`: `prepare()` gives the packed JSON array of
+        id·2²⁰ + cluster when SQLite can take it (else the (cluster, id) pairs, one statement each)."""
 
         def write(conn: sqlite3.Connection) -> None:
+            pairs, packed = prepare()
+            rows = _cluster_rows(run_id, method, clusters)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.execute("DELETE FROM clusters WHERE run_id = ?", (run_id,))
