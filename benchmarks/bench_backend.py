@@ -39,11 +39,12 @@ from bench_run import AIOHTTP_LOOP  # noqa: E402  (the one minimal loop, shared 
 
 
 async def _run_tuieval(url: str, n: int, conc: int, stream: bool) -> list[str]:
-    from tuieval.backends.base import ChatRequest, Timeouts
+    from tuieval.backends.base import ChatRequest
     from tuieval.backends.http import make_pool
     from tuieval.backends.openai import OpenAIBackend
+    from tuieval.cli import timeouts_from_flags  # imported by worker() before the clock
 
-    timeouts = Timeouts()
+    timeouts = timeouts_from_flags(None, None, None)  # `tuieval run`'s defaults (read = total)
     backend = OpenAIBackend("openai-compatible/bench", "bench", url, None, make_pool(timeouts, conc), timeouts)
     sem = asyncio.Semaphore(conc)
 
@@ -81,6 +82,7 @@ def worker(contender: str, url: str, n: int, conc: int, stream: bool, profile: s
     if contender == "tuieval":
         import tuieval.backends.http  # noqa: F401
         import tuieval.backends.openai  # noqa: F401
+        import tuieval.cli  # noqa: F401
     prof = sampler = None
     if profile:
         import cProfile
@@ -191,15 +193,25 @@ def main() -> None:
           f"medians of {args.repeats}; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after")
     if args.before:
         print(f"before = {trees['before']}")
-    print(f"{'mode':<10} {'contender':<9} {'CPU ms/req':>10} {'min':>6} {'max':>6} {'× loop':>7} {'wall s':>7}")
+    # Paired: each repetition's contenders ran one after another, so a ratio within a repetition
+    # cancels most of the load's drift between repetitions.
+    print(f"{'mode':<10} {'contender':<9} {'CPU ms/req':>10} {'min':>6} {'max':>6} {'× loop':>7} "
+          f"{'paired × loop (min–max)':>24} {'paired × before':>16} {'wall s':>7}")
+
+    def paired(a: list[dict[str, float]], b: list[dict[str, float]]) -> str:
+        ratios = [x["cpu_s"] / y["cpu_s"] for x, y in zip(a, b)]
+        return f"{statistics.median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f})"
+
     for mode in modes:
         loop = statistics.median(r["cpu_s"] for r in got[(mode, "loop")])
         for label in ("loop", *trees):
             runs = got[(mode, label)]
             cpu = [r["cpu_s"] / args.requests * 1000 for r in runs]
             med = statistics.median(r["cpu_s"] for r in runs)
+            vs_before = paired(runs, got[(mode, "before")]) if "before" in trees and label == "tuieval" else ""
             print(f"{mode:<10} {label:<9} {statistics.median(cpu):>10.3f} {min(cpu):>6.3f} {max(cpu):>6.3f} "
-                  f"{med / loop:>7.2f} {statistics.median(r['wall_s'] for r in runs):>7.2f}")
+                  f"{med / loop:>7.2f} {paired(runs, got[(mode, 'loop')]):>24} {vs_before:>16} "
+                  f"{statistics.median(r['wall_s'] for r in runs):>7.2f}")
 
 
 if __name__ == "__main__":

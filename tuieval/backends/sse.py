@@ -31,6 +31,10 @@ from dataclasses import dataclass
 __all__ = ["SSEEvent", "SSEDecoder"]
 
 
+def _new_utf8_decoder() -> codecs.IncrementalDecoder:
+    return codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+
 @dataclass(slots=True)
 class SSEEvent:
     """One dispatched event. ``id`` is the last event id in force, if any."""
@@ -44,8 +48,9 @@ class SSEDecoder:
     """Feed it bytes as they arrive; it returns the events those bytes completed."""
 
     def __init__(self) -> None:
-        # errors="replace": a stray invalid byte must not kill a whole answer.
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        # errors="replace": a stray invalid byte must not kill a whole answer. Made by the first
+        # read feed_data declines: a stream of whole data-only reads never needs it.
+        self._decoder: codecs.IncrementalDecoder | None = None
         self._started = False  # BOM check pending until the first character
         self._skip_lf = False  # previous piece ended in CR: a leading LF is its pair
         self._partial: list[str] = []  # fragments of the current unterminated line
@@ -89,10 +94,12 @@ class SSEDecoder:
         events = self._feed(data)
         # getstate()[0]: bytes of a UTF-8 character the read left unfinished
         self._clean = not (self._partial or self._data or self._event or self._skip_lf
-                           or self._decoder.getstate()[0])
+                           or self._decoder.getstate()[0])  # type: ignore[union-attr]  (made by _feed)
         return events
 
     def _feed(self, data: bytes) -> list[SSEEvent]:
+        if self._decoder is None:
+            self._decoder = _new_utf8_decoder()
         text = self._decoder.decode(data)
         if not text:
             return []
@@ -146,6 +153,9 @@ class SSEDecoder:
     def _whole_data_payloads(text: str) -> list[str] | None:
         """The data of ``text`` (ending in a blank line) when it is whole one-line ``data: ``
         events, else None: the one rule for both one-pass reads."""
+        body = text[6:-2]
+        if "\n" not in body:  # one event: the usual read, one per token
+            return [body] if text[:6] == "data: " else None
         blocks = text[:-2].split("\n\n")
         for block in blocks:
             if block[:6] != "data: " or "\n" in block:
@@ -154,8 +164,9 @@ class SSEDecoder:
 
     def flush(self) -> list[SSEEvent]:
         """End of stream: discard any unterminated event and reset. Always returns []."""
-        self._decoder.decode(b"", final=True)
-        self._decoder.reset()
+        if self._decoder is not None:
+            self._decoder.decode(b"", final=True)
+            self._decoder.reset()
         self._partial.clear()
         self._data.clear()
         self._event = ""
