@@ -142,8 +142,8 @@ def main() -> None:
     ap.add_argument("--profile", metavar="FILE", default=None,
                     help="cProfile one tuieval run per mode instead (FILE.MODE)")
     ap.add_argument("--sample", metavar="FILE", default=None,
-                    help="sample (sampler.py) --repeats runs of the loop and of tuieval per mode instead, "
-                         "alternating (FILE.CONTENDER.MODE.N.json)")
+                    help="sample (sampler.py) --repeats runs of the loop, tuieval (and --before) per mode "
+                         "instead, alternating (FILE.CONTENDER.MODE.N.json)")
     ap.add_argument("--worker", metavar="URL", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--contender", default="tuieval", help=argparse.SUPPRESS)
     ap.add_argument("--stream", action="store_true", help=argparse.SUPPRESS)
@@ -173,9 +173,10 @@ def main() -> None:
                     child("tuieval", REPO, mode == "stream", "--profile", f"{args.profile}.{mode}")
                     print(f"profile written to {args.profile}.{mode}")
                 for rep in range(args.repeats if args.sample else 0):
-                    for contender in ("loop", "tuieval"):
+                    for contender, root in (("loop", REPO), *(("tuieval" if label == "tuieval" else label, root)
+                                                              for label, root in trees.items())):
                         path = f"{args.sample}.{contender}.{mode}.{rep}.json"
-                        child(contender, REPO, mode == "stream", "--sample", path)
+                        child("loop" if contender == "loop" else "tuieval", root, mode == "stream", "--sample", path)
                         print(f"samples written to {path}")
             return
         got: dict[tuple[str, str], list[dict[str, float]]] = {}
