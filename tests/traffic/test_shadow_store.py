@@ -110,13 +110,15 @@ def test_a_logged_answer_is_scored_as_the_scorer_scores_it_against_itself():
     from tuieval.traffic.sample import Chosen
     from tuieval.traffic.shadow import _logged_sample, _prompt, _scorer
 
-    for response in ["  Paris ", "", "   ", "!!!", "The", "the Eiffel-Tower!", "José", "2.5", "Answer: N3"]:
+    for response in ["  Paris ", "", "   ", "!!!", "The", "the Eiffel-Tower!", "José", "2.5", "Answer: N3",
+                     'say "hi"\\', "tab\there\nline", "\u2028 emoji 😀 \x00", "東京"]:
         ch = Chosen(TrafficRecord(line=1, prompt="q", response=response), "k", 0.5, ())
         row = _logged_sample("r", ch, _prompt(ch), 0, "2026-12-01T00:00:00+00:00")
         plain = _scorer().score(response, [response])
         assert (row["extracted"], row["correct"], row["score"]) == (plain.extracted, plain.correct, plain.score)
-        assert row["scores"] == {"normalized": {"extracted": plain.extracted, "correct": plain.correct,
-                                                "score": plain.score}}
+        # the scores column holds what json.dumps writes for the mapping
+        scores = {"normalized": {"extracted": plain.extracted, "correct": plain.correct, "score": plain.score}}
+        assert row["scores"] == json.dumps(scores, ensure_ascii=False)
     # by hand: punctuation and articles only normalise to nothing, so they are no answer
     ch = Chosen(TrafficRecord(line=1, prompt="q", response="The"), "k", 0.5, ())
     assert _logged_sample("r", ch, _prompt(ch), 0, "t")["correct"] is False
