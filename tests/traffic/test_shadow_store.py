@@ -110,13 +110,15 @@ def test_a_logged_answer_is_scored_as_the_scorer_scores_it_against_itself():
     from tuieval.traffic.sample import Chosen
     from tuieval.traffic.shadow import _logged_sample, _prompt, _scorer
 
-    for response in ["  Paris ", "", "   ", "!!!", "The", "the Eiffel-Tower!", "José", "2.5", "Answer: N3"]:
+    for response in ["  Paris ", "", "   ", "!!!", "The", "the Eiffel-Tower!", "José", "2.5", "Answer: N3",
+                     'say "hi"\\', "tab\there\nline", "\u2028 emoji 😀 \x00", "東京"]:
         ch = Chosen(TrafficRecord(line=1, prompt="q", response=response), "k", 0.5, ())
         row = _logged_sample("r", ch, _prompt(ch), 0, "2026-12-01T00:00:00+00:00")
         plain = _scorer().score(response, [response])
         assert (row["extracted"], row["correct"], row["score"]) == (plain.extracted, plain.correct, plain.score)
-        assert row["scores"] == {"normalized": {"extracted": plain.extracted, "correct": plain.correct,
-                                                "score": plain.score}}
+        # the scores column holds what json.dumps writes for the mapping
+        scores = {"normalized": {"extracted": plain.extracted, "correct": plain.correct, "score": plain.score}}
+        assert row["scores"] == json.dumps(scores, ensure_ascii=False)
     # by hand: punctuation and articles only normalise to nothing, so they are no answer
     ch = Chosen(TrafficRecord(line=1, prompt="q", response="The"), "k", 0.5, ())
     assert _logged_sample("r", ch, _prompt(ch), 0, "t")["correct"] is False
@@ -157,3 +159,48 @@ def test_identical_answers_agree_without_clustering_and_the_rest_as_clustered():
     # e the baseline has no answer (not comparable)
     assert got == {"a": True, "b": True, "c": False, "d": False, "e": None}
     assert [got[k] for k in "abc"] == cluster_pairs(run, [pairs[k] for k in "abc"], None, "canonical", None)
+
+
+def test_a_logged_batch_is_stored_whole_or_not_at_all(tmp_path, model_server, monkeypatch):
+    import asyncio
+
+    import pytest
+
+    import tuieval.traffic.shadow as shadow
+    from tuieval.backends.base import Timeouts
+    from tuieval.backends.registry import create_backend
+
+    log = _traffic_log(tmp_path)   # 12 logged prompts (one line malformed)
+    timeouts = Timeouts(connect=2, read=5, total=10)
+    settings = shadow.ShadowSettings(log_path=str(log), candidate="openai-compatible/cand", budget=100,
+                                     concurrency=2, max_retries=0, timeouts=timeouts, batch=4)
+    backend = create_backend("openai-compatible/cand", base_url=model_server.openai_base_url, timeouts=timeouts)
+    real = shadow._add_candidate_cases
+    calls = []
+
+    def fails_second(*args):
+        calls.append(1)
+        if len(calls) == 2:   # the second batch: its baseline rows are already written in the transaction
+            raise RuntimeError("disk full")
+        return real(*args)
+
+    monkeypatch.setattr(shadow, "_add_candidate_cases", fails_second)
+    store = Store(tmp_path / "t.db")
+
+    async def go():
+        try:
+            await shadow.run_shadow(store, settings, shadow.make_plan(settings), backend, None)
+        finally:
+            await backend.aclose()
+
+    with pytest.raises(RuntimeError):
+        asyncio.run(go())
+    runs = {r["model"]: r["id"] for r in store.list_runs()}
+    base, cand = runs["logged/unknown"], runs["openai-compatible/cand"]
+    count = lambda table, rid: store.conn.execute(f"SELECT COUNT(*) FROM {table} WHERE run_id = ?",  # noqa: E731
+                                                  (rid,)).fetchone()[0]
+    # by hand: the first batch (4 prompts) is in both runs; of the second, nothing, in either
+    assert (count("cases", base), count("samples", base)) == (4, 4)
+    assert (count("cases", cand), count("samples", cand)) == (4, 4)
+    assert store.get_run(base)["n_cases"] == 4
+    store.close()

@@ -13,7 +13,8 @@ finds the rows exactly as it finds rows written one by one.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
 
 from tuieval.store.db import INSERT_SAMPLE, Store, sample_values
 
@@ -21,14 +22,26 @@ from tuieval.store.db import INSERT_SAMPLE, Store, sample_values
 INDEX_TRIGGER = "samples_ai"
 
 
+@contextmanager
+def joined_transaction(store: Store) -> Iterator[None]:
+    """A write transaction of its own, or the caller's when one is open: a shadow replay writes a
+    batch's rows of both runs (cases, logged answers, status) in one transaction, one commit."""
+    if store.conn.in_transaction:
+        yield
+    else:
+        with store._transaction():
+            yield
+
+
 def add_samples_bulk(store: Store, samples: Iterable[dict[str, Any]]) -> int:
     """Store finished samples in one transaction; returns how many were new (a key already stored
-    is kept, as `Store.add_sample` keeps it). Nothing is stored if one fails."""
+    is kept, as `Store.add_sample` keeps it). Nothing is stored if one fails. Inside the caller's
+    transaction when one is open (`joined_transaction`)."""
     values = [sample_values(s) for s in samples]
     if not values:
         return 0
     conn = store.conn
-    with store._transaction():
+    with joined_transaction(store):
         row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
                            (INDEX_TRIGGER,)).fetchone()
         # ids are assigned above the largest one, and the write lock keeps them ours: the rows

@@ -25,10 +25,13 @@ def add_encoded_cases(store: Store, run_id: str, rows: Iterable[tuple[str, str, 
     JSON, input_text). A shadow replay encodes a prompt once for both of its runs.
 
     One look-up of the batch's ids that are already stored, then one executemany: a replay
-    batch costs what it holds, whatever the run holds."""
+    batch costs what it holds, whatever the run holds. Inside the caller's transaction when one is
+    open (tuieval.store.bulk.joined_transaction)."""
+    from tuieval.store.bulk import joined_transaction
+
     rows = list(rows)
     ids = json.dumps([r[0] for r in rows])
-    with store._transaction():
+    with joined_transaction(store):
         position = int(store.conn.execute("SELECT n_cases FROM runs WHERE id = ?", (run_id,)).fetchone()[0])
         seen = {r[0] for r in store.conn.execute(
             "SELECT case_id FROM cases WHERE run_id = ? AND case_id IN (SELECT value FROM json_each(?))",
@@ -124,7 +127,17 @@ def set_verdicts(store: Store, run_id: str, verdicts: Iterable[tuple[tuple[str, 
     `Store.set_sample_verdict`)."""
     gone = json.dumps(replaces)
     names: dict[str, str] = {}   # a few names for many rows: each encoded once
-    rows = [(gone, names.get(name) or names.setdefault(name, json.dumps(name)), json.dumps(v, ensure_ascii=False),
+    # a few distinct verdicts for many rows too (a shadow replay's: agree or not): each verdict
+    # mapping given again is encoded once, by identity (the caller's mappings are not changed)
+    encoded: dict[int, tuple[Any, str]] = {}
+
+    def verdict_json(v: dict) -> str:
+        hit = encoded.get(id(v))
+        if hit is None:
+            hit = encoded[id(v)] = (v, json.dumps(v, ensure_ascii=False))   # v kept: its id stays its own
+        return hit[1]
+
+    rows = [(gone, names.get(name) or names.setdefault(name, json.dumps(name)), verdict_json(v),
              int(bool(v["correct"])), float(v["score"]), run_id, *key) for key, name, v in verdicts]
     with store._transaction():
         store.conn.executemany(

@@ -144,20 +144,34 @@ class _Prompt:
     input_text: str
 
 
+#: `json.dumps(value, ensure_ascii=False)`, the same text, without building an encoder per call
+#: (json.dumps makes one for every call with a non-default argument: most of its cost on a short prompt)
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+_SCORER_JSON = _encode(SCORER)
+
+
 def _prompt(ch: Chosen) -> _Prompt:
     rec = ch.record
-    messages = rec.messages if rec.messages is not None else [{"role": "user", "content": rec.prompt}]
-    prompt_json = json.dumps(messages, ensure_ascii=False)
+    if rec.messages is None and rec.prompt.__class__ is str:
+        # a flat record is one user turn: its encoding is the prompt's text in a fixed frame (the
+        # frame json.dumps writes for [{"role": "user", "content": …}]), and its input text is the
+        # prompt itself (input_text_of of one turn is that turn's content)
+        prompt_json = '[{"role": "user", "content": ' + _encode(rec.prompt) + "}]"
+        input_text = rec.prompt
+    else:
+        messages = rec.messages if rec.messages is not None else [{"role": "user", "content": rec.prompt}]
+        prompt_json = _encode(messages)
+        input_text = input_text_of({"messages": messages})
+    meta = rec.metadata
     # json.dumps of a one-key mapping is the key and its value's encoding: the messages once, not twice
     return _Prompt(ch.case_id, prompt_json, '{"messages": ' + prompt_json + "}",
-                   json.dumps(dict(rec.metadata), ensure_ascii=False), input_text_of({"messages": messages}))
+                   _encode(meta if meta.__class__ is dict else dict(meta)) if meta else "{}", input_text)
 
 
 def _case_row(p: _Prompt, target: str | None) -> tuple[str, str, str, str, str]:
     """The case of `p` with `target` (the baseline's: its logged answer; the candidate's: the
     baseline's answer), as `add_encoded_cases` takes it."""
-    return (p.case_id, p.vars_json, json.dumps([target] if target else [], ensure_ascii=False), p.metadata_json,
-            p.input_text)
+    return (p.case_id, p.vars_json, "[" + _encode(target) + "]" if target else "[]", p.metadata_json, p.input_text)
 
 
 def _baseline_run_row(suite: Suite, model: str, settings: ShadowSettings) -> dict[str, Any]:
@@ -190,9 +204,20 @@ def _logged_sample(run_id: str, ch: Chosen, p: _Prompt, order: int, created_at: 
         extracted = _scorer().score(rec.response, []).extracted
         correct = extracted is not None
         score = float(correct)
+        # the scores column: the text json.dumps writes for {SCORER: {extracted, correct, score}},
+        # spelt out (only the extracted text varies; the rows compared are read for their answer,
+        # never their scores)
         row.update(response=rec.response, extracted=extracted, correct=correct, score=score,
-                   scores={SCORER: {"extracted": extracted, "correct": correct, "score": score}})
+                   scores=_logged_scores(extracted))
     return row
+
+
+def _logged_scores(extracted: str | None) -> str:
+    """json.dumps({SCORER: {"extracted": extracted, "correct": …, "score": …}}, ensure_ascii=False) of
+    a logged answer, which is correct exactly when something was extracted (`_logged_sample`)."""
+    if extracted is None:
+        return '{' + _SCORER_JSON + ': {"extracted": null, "correct": false, "score": 0.0}}'
+    return '{' + _SCORER_JSON + ': {"extracted": ' + _encode(extracted) + ', "correct": true, "score": 1.0}}'
 
 
 class _Answers:
@@ -277,9 +302,19 @@ def batch_size(start: int, base: int, precision: float | None) -> int:
     return max(base, start // (GROWTH_PRECISION if precision is not None else GROWTH_NO_PRECISION))
 
 
+#: the two verdicts an agreement can be, each encoded once
+_VERDICTS = {ok: {"extracted": None, "correct": ok, "score": float(ok)} for ok in (False, True)}
+
+
+def _add_candidate_cases(store: Store, cand_id: str, prompts: Sequence[_Prompt],
+                         base_rows: Mapping[str, Mapping[str, Any]]) -> None:
+    """A batch's cases of the candidate's run: the candidate's target is the baseline's answer
+    (its run-time score is already agreement)."""
+    add_encoded_cases(store, cand_id, [_case_row(p, _answer(base_rows.get(p.case_id))) for p in prompts])
+
+
 def _write_verdicts(store: Store, run_id: str, verdicts: Mapping[str, bool | None]) -> None:
-    set_verdicts(store, run_id, (((cid, TEMPLATE_ID, 0), "agreement",
-                                  {"extracted": None, "correct": bool(ok), "score": float(bool(ok))})
+    set_verdicts(store, run_id, (((cid, TEMPLATE_ID, 0), "agreement", _VERDICTS[bool(ok)])
                                  for cid, ok in verdicts.items()), replaces=SCORER)
 
 
@@ -403,22 +438,23 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
                 if finished.status == "failed":
                     status, stop, fatal = "failed", "failed", f"baseline {settings.baseline}: {base_engine.fatal}"
                     break
-            else:
-                add_encoded_cases(store, base_id, base_cases)
-                created = now_iso()
-                logged = [_logged_sample(base_id, ch, p, start + i, created)
-                          for i, (ch, p) in enumerate(zip(chunk, prompts))]
-                # every row new: what is stored is what is in memory; else (a resume) the stored rows win
-                in_memory = add_samples(store, logged) == len(logged)
-                store.set_status(base_id, "complete")
-            if base_engine is None and in_memory:
-                base_rows = {s["case_id"]: s for s in logged}   # as stored: all answer_text needs
-            else:
                 # only this batch's rows are read: a re-read of the whole run per batch grows quadratically
                 base_rows = {s["case_id"]: s for s in lean_samples(store, base_id, chunk_ids)}
-            # the candidate's target is the baseline's answer: its run-time score is already agreement
-            targets = {ch.case_id: _answer(base_rows.get(ch.case_id)) for ch in chunk}
-            add_encoded_cases(store, cand_id, [_case_row(p, targets[p.case_id]) for p in prompts])
+                _add_candidate_cases(store, cand_id, prompts, base_rows)
+            else:
+                # the batch's rows of both runs in one transaction (one commit, not four; no await
+                # inside): the baseline's cases, its logged answers and status, the candidate's cases
+                with store.transaction():
+                    add_encoded_cases(store, base_id, base_cases)
+                    created = now_iso()
+                    logged = [_logged_sample(base_id, ch, p, start + i, created)
+                              for i, (ch, p) in enumerate(zip(chunk, prompts))]
+                    if add_samples(store, logged) == len(logged):
+                        base_rows = {s["case_id"]: s for s in logged}   # every row new: as stored
+                    else:   # a resume: the stored rows win
+                        base_rows = {s["case_id"]: s for s in lean_samples(store, base_id, chunk_ids)}
+                    store.set_status(base_id, "complete")
+                    _add_candidate_cases(store, cand_id, prompts, base_rows)
             finished = await cand_engine.run(cand_id, replay_opts, cases=chunk_ids)
             if finished.status == "failed":
                 status, stop, fatal = "failed", "failed", f"candidate {settings.candidate}: {cand_engine.fatal}"
