@@ -9,16 +9,18 @@ the new ones in one statement and creates the trigger again, all in one transact
 connection never sees the table without its trigger (SQLite's DDL is transactional, and the
 write lock is held throughout), a failure rolls the trigger back with the rows, and `search`
 finds the rows exactly as it finds rows written one by one.
+
+The rule is `indexed_in_one_statement`; `Store.add_samples` (a running run's batched commits,
+tuieval.engine.writer) uses it too.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable
 
-from tuieval.store.db import INSERT_SAMPLE, Store, sample_values
+from tuieval.store.db import INDEX_TRIGGER, INSERT_SAMPLE, Store, indexed_in_one_statement, sample_values
 
-#: the trigger that indexes each sample as it is inserted (tuieval.store.schema)
-INDEX_TRIGGER = "samples_ai"
+__all__ = ["INDEX_TRIGGER", "add_samples_bulk"]
 
 
 def add_samples_bulk(store: Store, samples: Iterable[dict[str, Any]]) -> int:
@@ -27,19 +29,5 @@ def add_samples_bulk(store: Store, samples: Iterable[dict[str, Any]]) -> int:
     values = [sample_values(s) for s in samples]
     if not values:
         return 0
-    conn = store.conn
-    with store._transaction():
-        row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
-                           (INDEX_TRIGGER,)).fetchone()
-        # ids are assigned above the largest one, and the write lock keeps them ours: the rows
-        # inserted now are exactly those above it (a key already stored inserts nothing)
-        last = conn.execute("SELECT COALESCE(MAX(id), 0) FROM samples").fetchone()[0]
-        if row is not None:
-            conn.execute(f"DROP TRIGGER {INDEX_TRIGGER}")
-        cur = conn.executemany(INSERT_SAMPLE, values)
-        added = cur.rowcount
-        if row is not None:
-            conn.execute("INSERT INTO samples_fts (rowid, prompt, response) "
-                         "SELECT id, prompt, response FROM samples WHERE id > ?", (last,))
-            conn.execute(row[0])
-    return added
+    with store._transaction(), indexed_in_one_statement(store.conn):
+        return store.conn.executemany(INSERT_SAMPLE, values).rowcount

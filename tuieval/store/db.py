@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import sqlite3
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
@@ -47,6 +48,12 @@ _JSON_AT = tuple(SAMPLE_COLUMNS.index(c) for c in ("prompt", "scores"))
 _FLAG_AT = tuple(SAMPLE_COLUMNS.index(c) for c in ("correct", "cached"))
 _CREATED_AT, _ATTEMPTS_AT = SAMPLE_COLUMNS.index("created_at"), SAMPLE_COLUMNS.index("attempts")
 INSERT_SAMPLE = _INSERT_SAMPLE  # the same statement for the store's other modules (tuieval.store.bulk)
+#: the trigger that indexes each sample as it is inserted (tuieval.store.schema)
+INDEX_TRIGGER = "samples_ai"
+#: From this many samples in one transaction, their full-text rows are written by one statement
+#: (`indexed_in_one_statement`); a sample committed alone keeps the trigger (the same work, and
+#: two statements fewer).
+BULK_INDEX_FROM = 2
 
 #: the sample columns `analysis_samples` returns; `answer` is tuieval.sample_rules.answer_text
 ANALYSIS_COLUMNS = ("case_id", "template", "sample_index", "dispatch_order", "answer", "correct", "error",
@@ -221,6 +228,29 @@ def sample_values(sample: dict[str, Any]) -> list[Any]:
     return values
 
 
+@contextmanager
+def indexed_in_one_statement(conn: sqlite3.Connection) -> Iterator[None]:
+    """Inside a write transaction: the samples inserted in the block are indexed for full-text
+    search by one INSERT … SELECT at its end instead of by the insert trigger, once per row.
+
+    The trigger's program per row (and FTS5's work per statement) cost about as much again as the
+    insert itself; one statement for the block's rows tokenises the same text once. While the block
+    runs, the row in search_deferred makes the trigger skip (its WHEN clause); it is deleted before
+    the block ends, inside the caller's transaction, so no other connection ever sees it, and a
+    failure rolls it back with the rows. ids are assigned above the largest one, and the write lock
+    keeps them ours, so the rows inserted in the block are exactly those above it (a key already
+    stored inserts nothing). No schema change per block: dropping and creating the trigger instead
+    cost more than the trigger itself below ~16 rows (every statement re-prepared)."""
+    if not conn.in_transaction:  # the deferral must never be committed
+        raise RuntimeError("indexed_in_one_statement needs an open write transaction")
+    last = conn.execute("SELECT COALESCE(MAX(id), 0) FROM samples").fetchone()[0]
+    conn.execute("INSERT INTO search_deferred (id) VALUES (1)")
+    yield
+    conn.execute("DELETE FROM search_deferred")
+    conn.execute("INSERT INTO samples_fts (rowid, prompt, response) "
+                 "SELECT id, prompt, response FROM samples WHERE id > ?", (last,))
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -321,7 +351,28 @@ class Store:
         if len(samples) == 1:
             return [self._insert_sample(samples[0])]
         with self._transaction():
-            return [self._insert_sample(s) for s in samples]
+            if len(samples) < BULK_INDEX_FROM:
+                return [self._insert_sample(s) for s in samples]
+            with indexed_in_one_statement(self.conn):
+                return self._insert_samples(samples)
+
+    def _insert_samples(self, samples: list[dict[str, Any]]) -> list[bool]:
+        # One executemany; its row count says whether every key was new (a resumed run's plan
+        # leaves out what is stored, so nearly always). If not, which ones were is read back:
+        # a key is ours if its row's id is among those this statement inserted.
+        values = [sample_values(s) for s in samples]
+        last = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM samples").fetchone()[0]
+        added = self.conn.executemany(_INSERT_SAMPLE, values).rowcount
+        if added == len(values):
+            return [True] * added
+        new = {tuple(r) for r in self.conn.execute(
+            "SELECT run_id, case_id, template, sample_index FROM samples WHERE id > ?", (last,))}
+        flags = []
+        for s in samples:  # a key twice in one batch: the first is stored, the second is not
+            key = (s["run_id"], s["case_id"], s["template"], s["sample_index"])
+            flags.append(key in new)
+            new.discard(key)
+        return flags
 
     def _insert_sample(self, sample: dict[str, Any]) -> bool:
         # ON CONFLICT DO NOTHING, not OR IGNORE: only a duplicate key may be skipped; a
