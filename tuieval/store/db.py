@@ -212,13 +212,18 @@ def default_db_path() -> str:
     return os.environ.get("TUIEVAL_DB") or DEFAULT_DB
 
 
+#: json.dumps(value, ensure_ascii=False) with its encoder made once (dumps makes one per call
+#: when given an option): a run's cases and samples are encoded tens of thousands of times
+_encode_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def sample_values(sample: dict[str, Any]) -> list[Any]:
     """A sample dict as the values of `INSERT_SAMPLE` (SAMPLE_COLUMNS order): prompt and scores as
     JSON, the flags as 0/1, created_at now and one attempt unless given."""
     values = list(map(sample.get, SAMPLE_COLUMNS))   # the caller's dict is left as it is
     for i in _JSON_AT:
         if not isinstance(values[i], (str, type(None))):
-            values[i] = json.dumps(values[i], ensure_ascii=False)
+            values[i] = _encode_json(values[i])
     for i in _FLAG_AT:
         values[i] = int(bool(values[i]))
     if "created_at" not in sample:
@@ -332,9 +337,8 @@ class Store:
                 "INSERT INTO cases (run_id, case_id, position, vars, targets, metadata, input_text) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (run["id"], c["case_id"], c["position"], json.dumps(c["vars"], ensure_ascii=False),
-                     json.dumps(c["targets"], ensure_ascii=False), json.dumps(c["metadata"], ensure_ascii=False),
-                     c["input_text"])
+                    (run["id"], c["case_id"], c["position"], _encode_json(c["vars"]), _encode_json(c["targets"]),
+                     _encode_json(c["metadata"]), c["input_text"])
                     for c in cases
                 ],
             )
@@ -788,6 +792,9 @@ class Store:
         """The clustering methods the run's stored clusters were made with (one, when stored at all)."""
         rows = self.conn.execute("SELECT DISTINCT method FROM clusters WHERE run_id = ?", (run_id,)).fetchall()
         return [r[0] for r in rows]
+
+    def count_cases(self, run_id: str) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM cases WHERE run_id = ?", (run_id,)).fetchone()[0]
 
     def count_original_cases(self, run_id: str) -> int:
         """The run's cases that are not perturbed copies of another (tuieval.perturb links a copy by
