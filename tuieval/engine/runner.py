@@ -311,6 +311,7 @@ class Engine:
         self.n_done = already
         self.n_errors = self.store.count_errors(run_id)
         jobs = self._plan_judging(run, scorers, work, options)
+        self._judge_units = judging.all_units(scorers)  # every sample owes these: listed once per run
         if resumed:
             self.store.mark_resumed(run_id)
         self.limiter = self._limiter_for(options.concurrency)
@@ -592,7 +593,7 @@ class Engine:
         if stored:
             self.n_done += 1
         self.on_event(SampleFinished(item.key, row, item.case.metadata))
-        units = judging.all_units(scorers)
+        units = self._judge_units
         if units and options.judge_cases is not None and item.case.id not in options.judge_cases:
             units = []  # this run judges only the cases named (a shadow replay judges after it compares)
         if units and stored:
