@@ -4,14 +4,11 @@ The full-text index (samples_fts) is kept in step by a trigger that fires once p
 sample. Measured on 1,600 rows of a shadow replay's logged baseline, that trigger costs about
 twice the insert itself (0.06 s CPU against 0.025 s for the same rows indexed by one
 INSERT … SELECT afterwards); the tokenising is the same either way, the difference is the
-trigger's own program run per row. So a bulk write drops the trigger, inserts the rows, indexes
-the new ones in one statement and creates the trigger again, all in one transaction: another
-connection never sees the table without its trigger (SQLite's DDL is transactional, and the
-write lock is held throughout), a failure rolls the trigger back with the rows, and `search`
-finds the rows exactly as it finds rows written one by one.
-
-The rule is `indexed_in_one_statement`; `Store.add_samples` (a running run's batched commits,
-tuieval.engine.writer) uses it too.
+trigger's own program run per row. So a bulk write inserts the rows with the trigger told to
+skip them and indexes them in one statement, all in one transaction (the rule is
+`tuieval.store.db.indexed_in_one_statement`, which a running run's batched commits,
+`Store.add_samples`, use too): another connection never sees the deferral, a failure rolls it
+back with the rows, and `search` finds the rows exactly as it finds rows written one by one.
 """
 
 from __future__ import annotations

@@ -245,7 +245,7 @@ def indexed_in_one_statement(conn: sqlite3.Connection) -> Iterator[None]:
     failure rolls it back with the rows. ids are assigned above the largest one, and the write lock
     keeps them ours, so the rows inserted in the block are exactly those above it (a key already
     stored inserts nothing). No schema change per block: dropping and creating the trigger instead
-    cost more than the trigger itself below ~16 rows (every statement re-prepared)."""
+    cost more than the trigger itself below about ten rows (every statement re-prepared)."""
     if not conn.in_transaction:  # the deferral must never be committed
         raise RuntimeError("indexed_in_one_statement needs an open write transaction")
     last = conn.execute("SELECT COALESCE(MAX(id), 0) FROM samples").fetchone()[0]
