@@ -11,8 +11,11 @@ import time
 from typing import TextIO
 
 from tuieval.engine.events import (ConcurrencyChanged, Event, JudgeFinished, RunFinished, RunStarted, SampleFinished,
-                                   SampleRetry)
+                                   SampleRetry, SampleStarted, TokenDelta)
 from tuieval.units import format_duration as _duration
+
+#: events the progress line does not show (a request sent, a streamed delta)
+_NOT_SHOWN = frozenset({SampleStarted, TokenDelta})
 
 
 
@@ -36,6 +39,8 @@ class Progress:
         self.label = ""
 
     def __call__(self, event: Event) -> None:
+        if event.__class__ in _NOT_SHOWN:  # two of every sample's events: nothing to count or draw
+            return
         if isinstance(event, RunStarted):
             self.total, self.done, self.baseline = event.n_total, event.n_already_done, event.n_already_done
             self.judged, self.judge_total = event.n_judge_done, event.n_judge_total

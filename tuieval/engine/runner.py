@@ -168,6 +168,8 @@ class Engine:
         self.stopped_by_budget = False
         #: Commits the finished samples in small batches (tuieval.engine.writer); made per run.
         self.writer: SampleWriter | None = None
+        #: run id → its cases as `create_run` stored them (id, vars, targets, metadata), until planned
+        self._created_cases: dict[str, list[tuple[str, Any, Any, Any]]] = {}
 
     # -- planning ------------------------------------------------------------------
 
@@ -204,7 +206,7 @@ class Engine:
             "n_expected": len(cases) * len(suite.templates) * samples,
             "config": config,
         }
-        return self.store.create_run(
+        run_id = self.store.create_run(
             run,
             (
                 {"case_id": c.id, "position": i, "vars": c.vars, "targets": c.targets, "metadata": c.metadata,
@@ -212,6 +214,12 @@ class Engine:
                 for i, c in enumerate(cases)
             ),
         )
+        # `plan` takes these instead of decoding every stored case again (30,000 json.loads for a
+        # 10,000-case suite), when what it would decode is known to equal them (`_reads_back_equal`)
+        if all(_reads_back_equal(c.vars) and _reads_back_equal(c.targets) and _reads_back_equal(c.metadata)
+               for c in cases):
+            self._created_cases[run_id] = [(c.id, c.vars, c.targets, c.metadata) for c in cases]
+        return run_id
 
     def plan(self, run: dict[str, Any], case_ids: Sequence[str] | None = None) -> tuple[list[WorkItem], int]:
         """Every (case, template, sample) of the run in dispatch order, minus those stored, and how
@@ -223,10 +231,17 @@ class Engine:
         if case_ids is not None:
             return self._plan_cases(run, case_ids)
         templates = [Template(**t) for t in run["config"]["templates"]]
-        cases = [
-            Case(id=c["case_id"], vars=c["vars"], targets=c["targets"], metadata=c["metadata"])
-            for c in self.store.get_cases(run["id"])
-        ]
+        created = self._created_cases.pop(run["id"], None)
+        if created is not None and self.store.count_cases(run["id"]) != len(created):
+            created = None  # cases were appended since (tuieval.store.shadow): the store has them all
+        if created is not None:  # stored by this engine just now: the same values, in position order
+            cases = [Case(id=cid, vars=vars_, targets=targets, metadata=metadata)
+                     for cid, vars_, targets, metadata in created]
+        else:
+            cases = [
+                Case(id=c["case_id"], vars=c["vars"], targets=c["targets"], metadata=c["metadata"])
+                for c in self.store.get_cases(run["id"])
+            ]
         keys = [
             (case, template, i)
             for case in cases for template in templates for i in range(run["samples_per_case"])
@@ -296,6 +311,7 @@ class Engine:
         self.n_done = already
         self.n_errors = self.store.count_errors(run_id)
         jobs = self._plan_judging(run, scorers, work, options)
+        self._judge_units = judging.all_units(scorers)  # every sample owes these: listed once per run
         if resumed:
             self.store.mark_resumed(run_id)
         self.limiter = self._limiter_for(options.concurrency)
@@ -577,7 +593,7 @@ class Engine:
         if stored:
             self.n_done += 1
         self.on_event(SampleFinished(item.key, row, item.case.metadata))
-        units = judging.all_units(scorers)
+        units = self._judge_units
         if units and options.judge_cases is not None and item.case.id not in options.judge_cases:
             units = []  # this run judges only the cases named (a shadow replay judges after it compares)
         if units and stored:
@@ -588,19 +604,32 @@ class Engine:
                 self.n_judge_total -= len(units)  # a failed request has no answer to judge
 
 
+def _reads_back_equal(value: Any) -> bool:
+    """Whether `value` read back from its JSON text equals it, with the same types: JSON's own
+    scalars, lists and dicts with string keys (a tuple would come back a list, a number key a string)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return True
+    if kind is list:
+        return all(map(_reads_back_equal, value))
+    if kind is dict:
+        return all(type(k) is str and _reads_back_equal(v) for k, v in value.items())
+    return False
+
+
 def chat_request(item: WorkItem, run: dict[str, Any], stream: bool) -> ChatRequest:
     """The request of one (case, template, sample) of a run, as the engine and the batch runner send it."""
+    hint = {"case_id": item.case.id, "template": item.template.id, "sample_index": item.key.sample_index,
+            "targets": item.case.targets, "metadata": item.case.metadata, "seed": run["seed"]}
+    if run.get("simulated", 1):  # only the simulators read the input's text (its length shapes their answers)
+        hint["input_text"] = item.case.input_text()
     return ChatRequest(
         messages=item.template.render(item.case),
         temperature=run["temperature"],
         max_tokens=run["max_tokens"],
         seed=run["seed"],
         stream=stream,
-        hint={
-            "case_id": item.case.id, "template": item.template.id, "sample_index": item.key.sample_index,
-            "targets": item.case.targets, "metadata": item.case.metadata, "seed": run["seed"],
-            "input_text": item.case.input_text(),
-        },
+        hint=hint,
     )
 
 

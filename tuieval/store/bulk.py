@@ -4,11 +4,11 @@ The full-text index (samples_fts) is kept in step by a trigger that fires once p
 sample. Measured on 1,600 rows of a shadow replay's logged baseline, that trigger costs about
 twice the insert itself (0.06 s CPU against 0.025 s for the same rows indexed by one
 INSERT … SELECT afterwards); the tokenising is the same either way, the difference is the
-trigger's own program run per row. So a bulk write drops the trigger, inserts the rows, indexes
-the new ones in one statement and creates the trigger again, all in one transaction: another
-connection never sees the table without its trigger (SQLite's DDL is transactional, and the
-write lock is held throughout), a failure rolls the trigger back with the rows, and `search`
-finds the rows exactly as it finds rows written one by one.
+trigger's own program run per row. So a bulk write inserts the rows with the trigger told to
+skip them and indexes them in one statement, all in one transaction (the rule is
+`tuieval.store.db.indexed_in_one_statement`, which a running run's batched commits,
+`Store.add_samples`, use too): another connection never sees the deferral, a failure rolls it
+back with the rows, and `search` finds the rows exactly as it finds rows written one by one.
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
-from tuieval.store.db import INSERT_SAMPLE, Store, sample_values
+from tuieval.store.db import INDEX_TRIGGER, INSERT_SAMPLE, Store, indexed_in_one_statement, sample_values
 
-#: the trigger that indexes each sample as it is inserted (tuieval.store.schema)
-INDEX_TRIGGER = "samples_ai"
+__all__ = ["INDEX_TRIGGER", "add_samples_bulk"]
 
 
 @contextmanager
@@ -40,19 +39,5 @@ def add_samples_bulk(store: Store, samples: Iterable[dict[str, Any]]) -> int:
     values = [sample_values(s) for s in samples]
     if not values:
         return 0
-    conn = store.conn
-    with joined_transaction(store):
-        row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
-                           (INDEX_TRIGGER,)).fetchone()
-        # ids are assigned above the largest one, and the write lock keeps them ours: the rows
-        # inserted now are exactly those above it (a key already stored inserts nothing)
-        last = conn.execute("SELECT COALESCE(MAX(id), 0) FROM samples").fetchone()[0]
-        if row is not None:
-            conn.execute(f"DROP TRIGGER {INDEX_TRIGGER}")
-        cur = conn.executemany(INSERT_SAMPLE, values)
-        added = cur.rowcount
-        if row is not None:
-            conn.execute("INSERT INTO samples_fts (rowid, prompt, response) "
-                         "SELECT id, prompt, response FROM samples WHERE id > ?", (last,))
-            conn.execute(row[0])
-    return added
+    with joined_transaction(store), indexed_in_one_statement(store.conn):
+        return store.conn.executemany(INSERT_SAMPLE, values).rowcount

@@ -150,6 +150,10 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
     "search_index": ("Whether samples_fts holds every stored sample.", {
         "id": "always 1", "built": "1 once rows stored before the index existed were indexed",
     }),
+    "search_deferred": ("Empty outside a write: its one row, inside a transaction storing many samples, "
+                        "leaves their full-text indexing to one statement at its end.", {
+        "id": "always 1",
+    }),
     "tags": ("Named runs (tuieval tag RUN production): each name points at one run.", {
         "name": "the tag (production, nightly …); any RUN argument accepts it", "run_id": "the run it points at",
         "tagged_at": "ISO time it was set or last moved",

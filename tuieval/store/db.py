@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import sqlite3
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
@@ -47,6 +48,12 @@ _JSON_AT = tuple(SAMPLE_COLUMNS.index(c) for c in ("prompt", "scores"))
 _FLAG_AT = tuple(SAMPLE_COLUMNS.index(c) for c in ("correct", "cached"))
 _CREATED_AT, _ATTEMPTS_AT = SAMPLE_COLUMNS.index("created_at"), SAMPLE_COLUMNS.index("attempts")
 INSERT_SAMPLE = _INSERT_SAMPLE  # the same statement for the store's other modules (tuieval.store.bulk)
+#: the trigger that indexes each sample as it is inserted (tuieval.store.schema)
+INDEX_TRIGGER = "samples_ai"
+#: From this many samples in one transaction, their full-text rows are written by one statement
+#: (`indexed_in_one_statement`); a sample committed alone keeps the trigger (the same work, and
+#: two statements fewer).
+BULK_INDEX_FROM = 2
 
 #: the sample columns `analysis_samples` returns; `answer` is tuieval.sample_rules.answer_text
 ANALYSIS_COLUMNS = ("case_id", "template", "sample_index", "dispatch_order", "answer", "correct", "error",
@@ -269,13 +276,18 @@ def default_db_path() -> str:
     return os.environ.get("TUIEVAL_DB") or DEFAULT_DB
 
 
+#: json.dumps(value, ensure_ascii=False) with its encoder made once (dumps makes one per call
+#: when given an option): a run's cases and samples are encoded tens of thousands of times
+_encode_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def sample_values(sample: dict[str, Any]) -> list[Any]:
     """A sample dict as the values of `INSERT_SAMPLE` (SAMPLE_COLUMNS order): prompt and scores as
     JSON, the flags as 0/1, created_at now and one attempt unless given."""
     values = list(map(sample.get, SAMPLE_COLUMNS))   # the caller's dict is left as it is
     for i in _JSON_AT:
         if not isinstance(values[i], (str, type(None))):
-            values[i] = json.dumps(values[i], ensure_ascii=False)
+            values[i] = _encode_json(values[i])
     for i in _FLAG_AT:
         values[i] = int(bool(values[i]))
     if "created_at" not in sample:
@@ -283,6 +295,29 @@ def sample_values(sample: dict[str, Any]) -> list[Any]:
     if "attempts" not in sample:
         values[_ATTEMPTS_AT] = 1
     return values
+
+
+@contextmanager
+def indexed_in_one_statement(conn: sqlite3.Connection) -> Iterator[None]:
+    """Inside a write transaction: the samples inserted in the block are indexed for full-text
+    search by one INSERT … SELECT at its end instead of by the insert trigger, once per row.
+
+    The trigger's program per row (and FTS5's work per statement) cost about as much again as the
+    insert itself; one statement for the block's rows tokenises the same text once. While the block
+    runs, the row in search_deferred makes the trigger skip (its WHEN clause); it is deleted before
+    the block ends, inside the caller's transaction, so no other connection ever sees it, and a
+    failure rolls it back with the rows. ids are assigned above the largest one, and the write lock
+    keeps them ours, so the rows inserted in the block are exactly those above it (a key already
+    stored inserts nothing). No schema change per block: dropping and creating the trigger instead
+    cost more than the trigger itself below about ten rows (every statement re-prepared)."""
+    if not conn.in_transaction:  # the deferral must never be committed
+        raise RuntimeError("indexed_in_one_statement needs an open write transaction")
+    last = conn.execute("SELECT COALESCE(MAX(id), 0) FROM samples").fetchone()[0]
+    conn.execute("INSERT INTO search_deferred (id) VALUES (1)")
+    yield
+    conn.execute("DELETE FROM search_deferred")
+    conn.execute("INSERT INTO samples_fts (rowid, prompt, response) "
+                 "SELECT id, prompt, response FROM samples WHERE id > ?", (last,))
 
 
 def now_iso() -> str:
@@ -366,9 +401,8 @@ class Store:
                 "INSERT INTO cases (run_id, case_id, position, vars, targets, metadata, input_text) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (run["id"], c["case_id"], c["position"], json.dumps(c["vars"], ensure_ascii=False),
-                     json.dumps(c["targets"], ensure_ascii=False), json.dumps(c["metadata"], ensure_ascii=False),
-                     c["input_text"])
+                    (run["id"], c["case_id"], c["position"], _encode_json(c["vars"]), _encode_json(c["targets"]),
+                     _encode_json(c["metadata"]), c["input_text"])
                     for c in cases
                 ],
             )
@@ -385,7 +419,28 @@ class Store:
         if len(samples) == 1:
             return [self._insert_sample(samples[0])]
         with self._transaction():
-            return [self._insert_sample(s) for s in samples]
+            if len(samples) < BULK_INDEX_FROM:
+                return [self._insert_sample(s) for s in samples]
+            with indexed_in_one_statement(self.conn):
+                return self._insert_samples(samples)
+
+    def _insert_samples(self, samples: list[dict[str, Any]]) -> list[bool]:
+        # One executemany; its row count says whether every key was new (a resumed run's plan
+        # leaves out what is stored, so nearly always). If not, which ones were is read back:
+        # a key is ours if its row's id is among those this statement inserted.
+        values = [sample_values(s) for s in samples]
+        last = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM samples").fetchone()[0]
+        added = self.conn.executemany(_INSERT_SAMPLE, values).rowcount
+        if added == len(values):
+            return [True] * added
+        new = {tuple(r) for r in self.conn.execute(
+            "SELECT run_id, case_id, template, sample_index FROM samples WHERE id > ?", (last,))}
+        flags = []
+        for s in samples:  # a key twice in one batch: the first is stored, the second is not
+            key = (s["run_id"], s["case_id"], s["template"], s["sample_index"])
+            flags.append(key in new)
+            new.discard(key)
+        return flags
 
     def _insert_sample(self, sample: dict[str, Any]) -> bool:
         # ON CONFLICT DO NOTHING, not OR IGNORE: only a duplicate key may be skipped; a
@@ -854,6 +909,9 @@ class Store:
         """The clustering methods the run's stored clusters were made with (one, when stored at all)."""
         rows = self.conn.execute("SELECT DISTINCT method FROM clusters WHERE run_id = ?", (run_id,)).fetchall()
         return [r[0] for r in rows]
+
+    def count_cases(self, run_id: str) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM cases WHERE run_id = ?", (run_id,)).fetchone()[0]
 
     def count_original_cases(self, run_id: str) -> int:
         """The run's cases that are not perturbed copies of another (tuieval.perturb links a copy by

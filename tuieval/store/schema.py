@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 17
+SCHEMA_VERSION = 18
 
 # Each entry upgrades a database from version i to i+1. Never edit a released step:
 # append a new one, so every file created by an older tuieval still opens.
@@ -416,6 +416,20 @@ MIGRATIONS: list[str] = [
         estimated_output_tokens INTEGER NOT NULL,
         created_at TEXT NOT NULL
     );
+    """,
+    # 17 -> 18: a writer storing many samples in one transaction (a run's batched commits, a bulk
+    # write) indexes them for search by one INSERT … SELECT at the end of its block
+    # (tuieval.store.db.indexed_in_one_statement) instead of a trigger program per row; while
+    # its block runs, the one row of search_deferred (never committed: the block deletes it
+    # before the transaction ends) tells the insert trigger to leave the rows to it.
+    """
+    CREATE TABLE IF NOT EXISTS search_deferred (
+        id INTEGER PRIMARY KEY CHECK (id = 1)  -- present only inside a bulk writer's transaction
+    );
+    DROP TRIGGER IF EXISTS samples_ai;
+    CREATE TRIGGER samples_ai AFTER INSERT ON samples WHEN NOT EXISTS (SELECT 1 FROM search_deferred) BEGIN
+        INSERT INTO samples_fts (rowid, prompt, response) VALUES (new.id, new.prompt, new.response);
+    END;
     """,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
