@@ -77,6 +77,13 @@ class Edit:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+def make_edit(texts: tuple[str, ...], edits: int, targets: tuple[Any, ...] | None = None,
+              detail: dict[str, Any] | None = None) -> Edit:
+    """`Edit(texts=…, edits=…, …)` filled in one call (`frozen`): the generated `__init__` of a
+    frozen dataclass costs about twice as much, and every family makes one Edit per case."""
+    return frozen(Edit, texts=texts, targets=targets, edits=edits, detail={} if detail is None else detail)
+
+
 @dataclass(frozen=True)
 class Skip:
     """The perturbation cannot apply to this case (no number to reformat, not multiple choice…)."""
@@ -406,7 +413,7 @@ def edit_pieces(item: Item, rng: random.Random, rate: float, splitter: "Splitter
         n = edit_parts(rng, parts, item.spans_of(i), rate, eligible, replace)
         edits += n
         texts.append("".join(parts) if n else item.texts[i])
-    return Edit(texts=tuple(texts), edits=edits)
+    return make_edit(tuple(texts), edits)
 
 
 def edit_chars(item: Item, rng: random.Random, rate: float, finder: re.Pattern,
@@ -436,7 +443,7 @@ def edit_chars(item: Item, rng: random.Random, rate: float, finder: re.Pattern,
         out.append(text[pos:])
         edits += len(chosen)
         texts.append("".join(out))
-    return Edit(texts=tuple(texts), edits=edits)
+    return make_edit(tuple(texts), edits)
 
 
 class Choices(dict):
@@ -485,7 +492,7 @@ def edit_choices(item: Item, rng: random.Random, rate: float, splitter: "Splitte
             n += 1
         edits += n
         texts.append("".join(parts) if n else item.texts[i])
-    return Edit(texts=tuple(texts), edits=edits)
+    return make_edit(tuple(texts), edits)
 
 
 def blocked_pieces(parts: list[str], spans) -> set[int]:

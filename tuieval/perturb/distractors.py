@@ -19,7 +19,7 @@ import random
 import re
 
 from tuieval.analysis.slices import MEDIUM_MAX_TOKENS, SHORT_MAX_TOKENS, estimate_tokens, token_bucket
-from tuieval.perturb.base import Edit, Family, Item, Skip
+from tuieval.perturb.base import Edit, Family, Item, Skip, make_edit
 
 SENTENCES: tuple[str, ...] = (
     "The office kitchen was repainted a pale shade of green last spring.",
@@ -165,7 +165,7 @@ def apply(item: Item, severity: float | None, rng: random.Random) -> Edit | Skip
         place((points[int(rand() * n_points)], sentence))
         need -= added_of[sentence]
     texts[which] = _assemble(base, placed)
-    return Edit(texts=tuple(texts), edits=len(placed), detail={"bucket": [current, goal]})
+    return make_edit(tuple(texts), len(placed), detail={"bucket": [current, goal]})
 
 
 _ALL_LOWER = "\n".join(SENTENCES).lower()
