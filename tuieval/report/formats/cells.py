@@ -7,9 +7,29 @@ model or a dataset made inert (tuieval.textsafe) and safe inside a table cell.
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import contextvars
+import re
+from typing import Any, Iterator
 
 from tuieval.textsafe import sanitize
+
+#: the marks around data text while `data_marked()` is on (private-use code points, stripped
+#: from the data itself so a model cannot close a mark early)
+DATA_OPEN, DATA_CLOSE = "\ue000", "\ue001"
+_MARKS = re.compile("[\ue000-\ue003]")
+_data_marked: contextvars.ContextVar[bool] = contextvars.ContextVar("data_marked", default=False)
+
+
+@contextlib.contextmanager
+def data_marked() -> Iterator[None]:
+    """While on, `cell` wraps data text in DATA_OPEN … DATA_CLOSE instead of escaping pipes, so a
+    renderer of the Markdown (the HTML page) can tell data from the builder's own markup."""
+    token = _data_marked.set(True)
+    try:
+        yield
+    finally:
+        _data_marked.reset(token)
 
 
 #: the paired tests' names as a reader sees them
@@ -40,7 +60,10 @@ def latency(m: dict[str, Any]) -> str:
 
 def cell(x: Any, *, limit: int | None = None) -> str:
     """Text from the data, inert and on one line, with `|` escaped for a Markdown table."""
-    return " ".join(sanitize(x, single_line=True, limit=limit).split(" ")).replace("|", "\\|")
+    s = " ".join(sanitize(x, single_line=True, limit=limit).split(" "))
+    if _data_marked.get():
+        return DATA_OPEN + _MARKS.sub("", s) + DATA_CLOSE
+    return s.replace("|", "\\|")
 
 
 def text(x: Any) -> str:

@@ -15,6 +15,7 @@ from typing import Any, Iterable
 
 from tuieval.report.formats.cells import TEST_NAMES, ms, p_cell, p_value, pct, pts
 from tuieval.report.formats.cost_html import cost_html
+from tuieval.report.formats.sections_html import sections_html
 from tuieval.textsafe import sanitize
 
 CSS = """
@@ -24,7 +25,7 @@ CSS = """
 --accent:#6fa3ff;--bad:#ff6b5e;--good:#4cc38a;--warn:#e0a84a}}
 body{background:var(--bg);color:var(--fg);margin:0 auto;max-width:1180px;padding:24px 28px;line-height:1.45}
 h1{font-size:1.6rem;margin:0 0 4px}h2{font-size:1.15rem;margin:28px 0 10px;border-bottom:1px solid var(--line);
-padding-bottom:4px}.muted{color:var(--muted)}.badge{display:inline-block;padding:1px 8px;border-radius:10px;
+padding-bottom:4px}h3{font-size:1rem;margin:18px 0 8px}.muted{color:var(--muted)}.badge{display:inline-block;padding:1px 8px;border-radius:10px;
 font-size:.8rem;background:var(--card);border:1px solid var(--line);margin-left:6px;vertical-align:middle}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:10px}
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 12px}
@@ -252,7 +253,8 @@ def html_table(header: Iterable[str], rows: Iterable[Iterable[str]], numeric: se
 
 
 def report_to_html(page: dict[str, Any]) -> str:
-    """The page of one run: header, gates, overall, slice forest plot, latency, templates, cost, worst cases."""
+    """The page of one run: header, gates, overall, slice forest plot, latency, templates, the robustness,
+    judge, contamination, shadow and red-team sections, cost, worst cases."""
     report = page["report"]
     run, o = report["run"], report["overall"]
     sim = "<span class=\"badge\">simulated</span>" if run.get("simulated") else ""
@@ -321,6 +323,7 @@ def report_to_html(page: dict[str, Any]) -> str:
             [esc(t["template"]), str(t["n_cases"]), pct(t.get("accuracy")), _ci(t.get("accuracy_ci"))]
             for t in templates), {1, 2}))
 
+    body += sections_html(report)
     body += cost_html(report.get("cost"))
 
     worst = page.get("worst") or []
