@@ -20,6 +20,7 @@ import _random
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from tuieval.perturb.gaps import gap_table
 from tuieval.scoring.base import target_text
 
 
@@ -182,10 +183,20 @@ def draw_positions(rng: random.Random, n: int, rate: float) -> list[int]:
         return []
     if rate >= 1.0:
         return list(range(n))
-    inv_log_q = 1.0 / math.log1p(-rate)
-    rand, log = rng.random, math.log
+    table = gap_table(rate)
     out: list[int] = []
     i = -1
+    if table is not None:
+        # the same gaps by look-up (tuieval.perturb.gaps): one C call per draw, not a logarithm,
+        # a multiply and an int()
+        rand, find = rng.random, bisect.bisect_right
+        while True:
+            i += find(table, rand())
+            if i >= n:
+                return out
+            out.append(i)
+    inv_log_q = 1.0 / math.log1p(-rate)
+    rand, log = rng.random, math.log
     while True:
         # P(gap = g) = (1 - rate)^(g-1) * rate, g ≥ 1
         i += 1 + int(log(1.0 - rand()) * inv_log_q)
