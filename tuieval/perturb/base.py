@@ -212,6 +212,10 @@ def draw_positions(rng: random.Random, n: int, rate: float) -> list[int]:
 def target_strings(targets: Iterable[Any]) -> tuple[str, ...]:
     """Every scalar leaf of the targets as text (dict values and list items included), longest
     first: these are the strings whose occurrences in the input carry the answer."""
+    if len(targets) == 1 and targets.__class__ in (list, tuple) and targets[0].__class__ is str:
+        # the most common case of all, one text target: the loop below without its steps
+        only = targets[0].strip()
+        return (only,) if only else ()
     if targets.__class__ in (list, tuple) and all(t.__class__ is str for t in targets):
         # the common case, flat text targets: target_text of a str is the str itself
         flat = [s for s in (t.strip() for t in targets) if s]
