@@ -80,3 +80,16 @@ def test_several_extractors_share_prepared_targets_and_keep_their_verdicts():
     plain_ok, plain_read = extractor_columns(built, samples, targets, keyed=False)
     assert fast_read == plain_read
     assert all(np.array_equal(a, b) for a, b in zip(fast_ok, plain_ok))
+
+
+def test_normalize_shortcut_for_one_ascii_word_is_the_full_normalization():
+    from tuieval.scoring.normalize import normalize_text, normalize_text_full
+
+    rng = random.Random(11)
+    alphabet = "aAbBeEhHnNtT0123456789zZ"
+    words = ["a", "A", "an", "An", "AN", "the", "The", "THE", "thE", "then", "at", "3702", "B", "Paris", "x2"]
+    words += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 6))) for _ in range(3000)]
+    for w in words:
+        assert normalize_text(w) == normalize_text_full(w), w
+    # by hand: an article alone is dropped, anything else is lower-cased
+    assert (normalize_text("The"), normalize_text("THEN"), normalize_text("42")) == ("", "then", "42")
