@@ -72,3 +72,29 @@ def test_draw_positions_and_the_draws_after_them_are_the_plain_loop_s():
         a, b = random.Random(trial), random.Random(trial)
         assert draw_positions(a, n, rate) == _plain_positions(b, n, rate), (n, rate)
         assert a.random() == b.random()                   # the same number of draws consumed
+
+
+def test_blocked_pieces_are_the_pieces_inside_decides_overlap_a_span():
+    # edit_parts skips the pieces `blocked_pieces` finds; before, it asked `inside` for each one
+    from itertools import accumulate
+
+    from tuieval.perturb.base import blocked_pieces, inside
+
+    rng = random.Random(4)
+    for _ in range(3000):
+        parts = ["x" * rng.choice([0, 0, 1, 2, 5]) for _ in range(2 * rng.randrange(1, 12) + 1)]
+        total = sum(map(len, parts))
+        spans, at = [], 0
+        while at < total and len(spans) < 4:
+            s = at + rng.randrange(0, 6)
+            e = s + rng.randrange(1, 5)
+            if e > total:
+                break
+            spans.append((s, e))
+            at = e + 1
+        if not spans:
+            continue
+        off = list(accumulate(map(len, parts), initial=0))
+        blocked = blocked_pieces(parts, spans)
+        for k in range(len(parts)):
+            assert (k in blocked) == inside(spans, off[k], off[k + 1]), (parts, spans, k)

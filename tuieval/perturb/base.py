@@ -398,13 +398,15 @@ def edit_parts(rng: random.Random, parts: list[str], spans, rate: float, eligibl
     chosen = draw_positions(rng, len(parts) // 2, rate)
     if not chosen:
         return 0
-    offsets = list(itertools.accumulate(map(len, parts), initial=0)) if spans else None
+    # the pieces overlapping a span found once per text (one bisection per span), not by an
+    # `inside` test per chosen piece (numbers and contractions choose every piece at rate 1)
+    blocked = blocked_pieces(parts, spans) if spans else ()
     edits = 0
     for j in chosen:
         k = 2 * j + 1
         if eligible is not None and not eligible(parts, k):
             continue
-        if offsets is not None and inside(spans, offsets[k], offsets[k + 1]):
+        if k in blocked:
             continue
         new = replace(parts, k, rng)
         if new is not None:
@@ -518,10 +520,10 @@ def blocked_pieces(parts: list[str], spans) -> set[int]:
     out: set[int] = set()
     last = len(parts) - 1
     for s, e in spans:
-        k = max(0, bisect.bisect_right(offsets, s) - 1)
-        # a piece [a, b) overlaps [s, e) when s < b and a < e; an empty piece at a when s <= a < e
-        while k > 0 and offsets[k] == offsets[k + 1] and offsets[k] >= s:
-            k -= 1      # empty pieces sitting exactly at the span's start overlap it too
+        # from the last piece starting before s (every piece before it ends before s); a piece
+        # [a, b) overlaps [s, e) when s < b and a < e, an empty piece at a when s <= a < e (so
+        # every empty piece sitting at s counts, however many there are)
+        k = max(0, bisect.bisect_left(offsets, s) - 1)
         while k <= last and offsets[k] < e:
             a, b = offsets[k], offsets[k + 1]
             if (s < b or (a == b and s <= a)) and a < e:
