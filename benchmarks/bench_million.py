@@ -39,7 +39,8 @@ same three steps with that code too, on the same file, one after the other: the 
 change measured side by side under the same load (the load average is printed).
 `--before DIR --interleave N` times only the analysis, the two codes in alternation N times
 each, every time on a fresh copy of the written run (with `--db/--run`: of that file), and
-prints medians of wall and CPU seconds.
+prints medians of wall and CPU seconds; `--interleave-step phases` times the `phases` step that
+way instead, and adds each phase's medians (wall, main-thread CPU) per code.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ elif step == "phases":
                 phases[name] = (w0 + time.perf_counter() - t, c0 + time.thread_time() - c)
         setattr(owner, name, g)
 
-    for name in ("analysis_cases", "analysis_sample_columns", "token_usage"):
+    for name in ("analysis_cases", "analysis_sample_columns", "token_usage", "token_usage_beside"):
         timed(dbm.Store, name)
     for name in ("_analyze", "_store_clusters", "_shared_parts", "_cost_section", "store_report"):
         timed(b, name)
@@ -353,8 +354,9 @@ def interleaved(args) -> int:
             for _ in range(args.interleave):
                 for label, code in codes:
                     _fresh_copy(src, work)
-                    got[label].append(step(work, run_id, "analyse", code))
+                    got[label].append(step(work, run_id, args.interleave_step, code))
                     loads.append(os.getloadavg()[0])
+                    print(f"# {label}: load {loads[-1]:.1f} {json.dumps(got[label][-1])}", flush=True)
             for label, _ in codes:
                 runs = got[label]
                 wall = [r["s"] for r in runs]
@@ -363,6 +365,22 @@ def interleaved(args) -> int:
                 print(f"| {name} | {label} | {statistics.median(wall):.2f} ({', '.join(f'{w:.1f}' for w in wall)}) | "
                       f"{statistics.median(cpu):.2f} ({', '.join(f'{c:.1f}' for c in cpu)}) | "
                       f"{max(r['rss_mb'] for r in runs):.0f} | {min(loads):.1f}–{max(loads):.1f} |", flush=True)
+            if args.interleave_step == "phases":  # each phase's median wall and main-thread CPU, per code
+                print("| phase | " + " | ".join(f"{label} wall s | {label} main CPU s" for label, _ in codes) + " |")
+                print("|---|" + "---:|---:|" * len(codes))
+                names = list(dict.fromkeys(k for label, _ in codes for r in got[label] for k in r["phases"]))
+                for key in ["main_cpu_s"] + names:
+                    cells = []
+                    for label, _ in codes:
+                        runs = got[label]
+                        if key == "main_cpu_s":
+                            cells += ["", f"{statistics.median(r['main_cpu_s'] for r in runs):.2f}"]
+                        elif all(key in r["phases"] for r in runs):
+                            cells += [f"{statistics.median(r['phases'][key][0] for r in runs):.2f}",
+                                      f"{statistics.median(r['phases'][key][1] for r in runs):.2f}"]
+                        else:
+                            cells += ["—", "—"]
+                    print(f"| {key} | " + " | ".join(cells) + " |", flush=True)
     return 0
 
 
@@ -380,6 +398,8 @@ def main(argv=None) -> int:
     ap.add_argument("--interleave", type=int, default=0, metavar="N",
                     help="with --before: only the analysis, N times per code in alternation (before, this, "
                          "before, this …), each on a fresh copy of the written run; medians printed")
+    ap.add_argument("--interleave-step", default="analyse", choices=("analyse", "phases"),
+                    help="with --interleave: the step timed (phases: each phase's medians as well)")
     args = ap.parse_args(argv)
     if args.interleave:
         return interleaved(args)

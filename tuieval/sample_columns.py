@@ -5,7 +5,10 @@
 sample: at a million samples those dictionaries were most of the analysis's time and memory.
 The analysis reads the columns directly (`columns`, `errors`, `correct_mask`…); any other
 reader can still treat the object as the familiar sequence of row dictionaries — a row is
-built only when it is asked for, equal to the one `analysis_samples` returns.
+built only when it is asked for, equal to the one `analysis_samples` returns. The store reads
+case id and template once per (case, template) group (`groups`: the rows come sorted by them),
+so those two columns hold one string object per group, repeated, and `case_codes` gives the
+sorted case ids and each sample's index into them from the groups, not from a million strings.
 
 This module sits beside `tuieval.sample_rules` (below both the store and the analysis), so
 the store can fill it and the analysis can read it without either importing the other.
@@ -13,6 +16,7 @@ the store can fill it and the analysis can read it without either importing the 
 
 from __future__ import annotations
 
+from itertools import chain, repeat
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -26,9 +30,18 @@ class SampleColumns(Sequence):
     `correct` holds the stored column as read; `correct_mask` applies the sample rule (an
     error is never correct), as the row dictionaries' `correct` does."""
 
-    def __init__(self, names: Sequence[str], columns: dict[str, list[Any]]) -> None:
+    def __init__(self, names: Sequence[str], columns: dict[str, list[Any]], *,
+                 groups: Sequence[tuple[str, str, int]] | None = None) -> None:
+        """`groups`: (case id, template, number of samples) in the rows' order, when the rows are
+        sorted by case id then template and `columns` has neither column (they are made here)."""
         self.names = tuple(names)
         self.columns = columns
+        self._groups = groups
+        if groups is not None:
+            columns["case_id"] = list(chain.from_iterable(repeat(c, n) for c, _, n in groups))
+            columns["template"] = list(chain.from_iterable(repeat(t, n) for _, t, n in groups))
+            if any(len(col) != len(columns["case_id"]) for col in columns.values()):
+                raise ValueError("sample columns of different lengths: the groups do not count the rows")
         self._n = len(columns[self.names[0]]) if self.names else 0
         self._cache: dict[str, np.ndarray] = {}
 
@@ -57,6 +70,23 @@ class SampleColumns(Sequence):
     def rows(self) -> list[dict[str, Any]]:
         """Every row as a dictionary (what `Store.analysis_samples` returns)."""
         return list(self)
+
+    def case_codes(self) -> tuple[list[str], np.ndarray]:
+        """(the distinct case ids sorted, each sample's index into them) — from the groups when
+        the store gave them (their case ids come sorted: SQLite's order of UTF-8 text is the code
+        point order of `sorted`), else from the column."""
+        case_col = self.columns["case_id"]
+        if self._groups is not None:
+            ids = list(dict.fromkeys(c for c, _, _ in self._groups))
+            if all(type(c) is str for c in ids) and all(map(str.__lt__, ids, ids[1:])):
+                position = {c: i for i, c in enumerate(ids)}
+                per_group = np.fromiter((position[c] for c, _, _ in self._groups), dtype=np.int64,
+                                        count=len(self._groups))
+                counts = np.fromiter((n for _, _, n in self._groups), dtype=np.int64, count=len(self._groups))
+                return ids, np.repeat(per_group, counts)
+        ids = sorted(set(case_col))
+        index = {c: i for i, c in enumerate(ids)}
+        return ids, np.fromiter(map(index.__getitem__, case_col), dtype=np.int64, count=self._n)
 
     @property
     def errors(self) -> np.ndarray:

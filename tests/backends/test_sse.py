@@ -252,3 +252,72 @@ def test_the_one_pass_read_equals_the_line_rules_on_every_captured_stream(path) 
         got, want, *_ = _both(pieces)
         assert got == want
         assert got, "every transcript holds at least one event"
+
+
+# -- feed_data: the common read on the bytes, as the backends' stream loop uses it ---------------
+
+
+def _as_the_stream_loop_reads(pieces: list[bytes]) -> list[tuple[str, str, str | None]]:
+    """feed_data first, feed when it declines (tuieval.backends.http's loop), as (type, data, id)."""
+    dec = SSEDecoder()
+    got: list[tuple[str, str, str | None]] = []
+    for piece in pieces:
+        payloads = dec.feed_data(piece)
+        if payloads is None:
+            got += [(e.event, e.data, e.id) for e in dec.feed(piece)]
+        else:
+            got += [("message", data, dec.last_id) for data in payloads]
+    dec.flush()
+    return got
+
+
+def _by_the_line_rules(pieces: list[bytes]) -> list[tuple[str, str, str | None]]:
+    dec = _GeneralOnly()
+    return [(e.event, e.data, e.id) for piece in pieces for e in dec.feed(piece)]
+
+
+def test_feed_data_takes_whole_data_events_and_declines_everything_else() -> None:
+    dec = SSEDecoder()
+    assert dec.feed_data(b'data: {"a":1}\n\ndata: [DONE]\n\n') == ['{"a":1}', "[DONE]"]
+    assert dec.feed_data(b"data: caf\xc3\xa9 \xff\n\n") == ["caf\u00e9 \ufffd"]  # invalid byte as feed does
+    for other in (b"data: a\r\n\r\n", b"event: e\ndata: a\n\n", b"data: a\ndata: b\n\n", b"data:a\n\n",
+                  b"data: a\n", b"data: a\n\n\n", b": ping\n\ndata: a\n\n", b"\xef\xbb\xbfdata: a\n\n"):
+        assert SSEDecoder().feed_data(other) is None, other
+    # something pending: a started line, a CR that may pair with the next LF, half a character
+    for first in (b"data: x", b"data: x\r", b"data: \xc3"):
+        dec = SSEDecoder()
+        dec.feed(first)
+        assert dec.feed_data(b"data: y\n\n") is None, first
+    # and once the pending event has been dispatched, the next whole read is taken again
+    dec = SSEDecoder()
+    assert dec.feed(b"id: 9\ndata: x") == [] and dec.feed(b"\n\n") == [SSEEvent("x", "message", "9")]
+    assert dec.feed_data(b"data: y\n\n") == ["y"] and dec.last_id == "9"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(_line, max_size=14),
+    eol=st.sampled_from(["\n", "\n", "\r\n", "\r"]),
+    cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=8),
+    whole_events=st.booleans(),
+)
+def test_the_stream_loops_read_equals_the_line_rules_on_any_stream_and_any_split(lines, eol, cuts,
+                                                                                 whole_events) -> None:
+    raw = "".join(line + eol for line in lines).encode()
+    splits = [[raw], _cut(raw, cuts)]
+    if whole_events and eol == "\n":  # event by event, feed_data's own case
+        splits.append([part + b"\n\n" for part in raw.split(b"\n\n") if part])
+    for pieces in splits:
+        assert _as_the_stream_loop_reads(pieces) == _by_the_line_rules(pieces)
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+def test_the_stream_loops_read_equals_the_line_rules_on_every_captured_stream(path) -> None:
+    wire = path.read_bytes()
+    plain = wire.replace(SPLIT_MARKER, b"")
+    rng = random.Random(f"data:{path.stem}")
+    cuts = rng.sample(range(1, len(plain)), k=min(25, len(plain) - 1))
+    events = [part + b"\n\n" for part in plain.split(b"\n\n") if part]
+    for pieces in (wire.split(SPLIT_MARKER), [plain], _cut(plain, cuts), events):
+        got = _as_the_stream_loop_reads(pieces)
+        assert got == _by_the_line_rules(pieces) and got

@@ -52,7 +52,7 @@ class LatencyIndex:
     """
 
     def __init__(self, latencies: Sequence[float] | np.ndarray, censored: Sequence[bool] | np.ndarray | None = None,
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None, *, keep_order: bool = True) -> None:
         lat = np.asarray(latencies, dtype=float)
         cens = np.zeros(lat.shape, dtype=bool) if censored is None else np.asarray(censored, dtype=bool)
         if cens.shape != lat.shape:
@@ -62,9 +62,21 @@ class LatencyIndex:
         usable = (~np.isnan(lat)) | cens
         key = np.where(cens, np.inf, lat)
         idx = np.flatnonzero(usable)
-        self.order = idx[np.argsort(key[idx], kind="stable")]
-        self.values = lat[self.order]
-        self.cens = cens[self.order]
+        any_cens = bool(cens.any())
+        # Samples with equal keys have the same value and, but for an observed +inf beside a
+        # censored sample, the same censoring: then any order of them gives every selection the
+        # same sorted values and flags, and numpy's unstable sort is ~3× faster than "stable".
+        tie_safe = not any_cens or not np.isposinf(lat[~cens]).any()
+        if not keep_order and tie_safe:
+            # only summaries are asked for (no selection by sample): the sorted keys suffice,
+            # a censored sample's +inf standing where its flag says "> T"
+            self.order = None
+            self.values = np.sort(key[idx])
+            self.cens = np.isposinf(self.values) if any_cens else np.zeros(idx.size, dtype=bool)
+        else:
+            self.order = idx[np.argsort(key[idx], kind=None if tie_safe else "stable")]
+            self.values = lat[self.order]
+            self.cens = cens[self.order]
         self.size = lat.size
         if timeout is None and cens.any():
             # best available lower bound: the longest time a censored request was seen running
@@ -72,6 +84,8 @@ class LatencyIndex:
             seen = seen[~np.isnan(seen)]
             timeout = float(seen.max()) if seen.size else None
         self.timeout = timeout
+        self._n_cens = int(self.cens.sum())
+        self._cens_tail = not self.cens[:self.cens.size - self._n_cens].any()
 
     def summary(self, mask: np.ndarray | None = None, quantiles: dict[str, float] | None = None,
                 with_max: bool = True, *, selected: np.ndarray | None = None) -> dict:
@@ -79,18 +93,26 @@ class LatencyIndex:
         `selected`, the same selection already in the index's order (`mask[index.order]`: a
         caller selecting by case maps its case mask straight to the sorted samples)."""
         quantiles = quantiles or DEFAULT_QUANTILES
-        if selected is not None:
-            vals, cens = self.values[selected], self.cens[selected]
-        elif mask is None:
+        if selected is None and mask is not None:
+            if self.order is None:
+                raise ValueError("an index made with keep_order=False selects no samples")
+            selected = np.asarray(mask, dtype=bool)[self.order]
+        if selected is None:
             vals, cens = self.values, self.cens
+            n_cens = int(cens.sum())
         else:
-            sel = np.asarray(mask, dtype=bool)[self.order]
-            vals, cens = self.values[sel], self.cens[sel]
+            # the selected positions, then only the few picked values read: a boolean gather of
+            # the whole value and flag arrays costs ~8× the positions at a million samples
+            at = np.flatnonzero(selected)
+            vals, cens = _Picked(self.values, at), _Picked(self.cens, at)
+            # the censored samples sort last (+inf): when they are all of the tail, count its selected
+            tail = self.cens.size - self._n_cens
+            n_cens = (int(np.count_nonzero(selected[tail:])) if self._cens_tail
+                      else int(np.count_nonzero(self.cens[at])))
         n = int(vals.size)
         out: dict = {k: None for k in quantiles}
         if with_max:
             out["max"] = None
-        n_cens = int(cens.sum())
         out.update(n=n, n_censored=n_cens, method=METHOD, p99_is_max=n < 100)
         if n == 0:
             return out
@@ -110,6 +132,18 @@ class LatencyIndex:
             out["display"] = {k: f"> {shown}" for k in censored_keys}
             out["timeout_ms"] = self.timeout
         return out
+
+
+class _Picked:
+    """`values[at]` read lazily: its size, and an element by position."""
+
+    __slots__ = ("values", "at", "size")
+
+    def __init__(self, values: np.ndarray, at: np.ndarray) -> None:
+        self.values, self.at, self.size = values, at, at.size
+
+    def __getitem__(self, i: int):
+        return self.values[self.at[i]]
 
 
 def latency_summary(latencies: Sequence[float], censored_mask: Sequence[bool] | None = None,

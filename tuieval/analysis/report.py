@@ -54,7 +54,7 @@ import math
 import operator
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -88,7 +88,8 @@ def _nan_array(values: Sequence[Any]) -> np.ndarray:
 class _Table:
     """Samples as numpy columns sorted into contiguous (case, template) groups."""
 
-    def __init__(self, samples: Sequence[Mapping[str, Any]], case_index: dict[Any, int]) -> None:
+    def __init__(self, samples: Sequence[Mapping[str, Any]], case_index: dict[Any, int],
+                 case_of: np.ndarray | None = None) -> None:
         n = len(samples)
         self.n = n
         columnar = isinstance(samples, SampleColumns)
@@ -99,7 +100,8 @@ class _Table:
         t_index = {t: i for i, t in enumerate(tmpl_names)}
         T = max(1, len(tmpl_names))
         case_col = col["case_id"] if columnar else [s["case_id"] for s in samples]
-        ci = np.fromiter(map(case_index.__getitem__, case_col), dtype=np.int64, count=n)
+        ci = case_of if case_of is not None else np.fromiter(map(case_index.__getitem__, case_col),
+                                                             dtype=np.int64, count=n)
         ti = np.fromiter(map(t_index.__getitem__, templates), dtype=np.int64, count=n)
         if columnar:  # the store's sample_index is NOT NULL
             si = np.array(col["sample_index"], dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
@@ -135,7 +137,12 @@ class _Table:
         self.texts = list(texts) if in_order else [texts[i] for i in order.tolist()]
         self.valid_text = np.fromiter(map(operator.is_not, self.texts, repeat(None, n)), dtype=bool, count=n)
         gkey = self.case * T + self.tmpl
-        ukey, self.group = np.unique(gkey, return_inverse=True)
+        if n and (in_order or _non_decreasing(gkey)):
+            # sorted keys: the distinct ones start where the key changes (what np.unique finds by sorting)
+            change = np.r_[True, gkey[1:] != gkey[:-1]]
+            ukey, self.group = gkey[change], np.cumsum(change) - 1
+        else:
+            ukey, self.group = np.unique(gkey, return_inverse=True)
         self.group = self.group.reshape(-1)
         self.n_groups = int(ukey.size)
         self.group_case = ukey // T
@@ -347,54 +354,56 @@ class _Analysis:
     def metrics(self, mask: np.ndarray) -> dict:
         """METRICS of tuieval.report/1 (plus extras) for the cases in `mask`."""
         m = mask & (self.n_samples > 0)
-        n_cases = int(m.sum())
-        n_samples = int(self.n_samples[m].sum())
-        n_errors = int(self.n_errors[m].sum())
-        acc_vals = self.accuracy[m]
+        # the cases' positions once: gathering by them gives the arrays a boolean mask would (the
+        # same values in the same order, so the same sums), at a fraction of the cost
+        at = np.flatnonzero(m)
+        n_cases = int(at.size)
+        n_samples = int(self.n_samples[at].sum())
+        n_errors = int(self.n_errors[at].sum())
+        acc_vals = self.accuracy[at]
         cl = None
         if self.cluster_ids is not None:
-            idx = np.flatnonzero(m)
-            cl = [self.cluster_ids[i] for i in idx.tolist()]
+            cl = [self.cluster_ids[i] for i in at.tolist()]
         acc = mean_ci_items(acc_vals, self.alpha, cluster_ids=cl)
-        cons_vals = self.consistency[m]
+        cons_vals = self.consistency[at]
         cons_vals = cons_vals[~np.isnan(cons_vals)]
         cons = mean_ci_items(cons_vals, self.alpha)
-        se_vals = self.se[m]
+        se_vals = self.se[at]
         se_vals = se_vals[~np.isnan(se_vals)]
-        hn = self.semantic_entropy_normalized[m]
+        hn = self.semantic_entropy_normalized[at]
         hn = hn[~np.isnan(hn)]
-        mm = self.mm[m]
+        mm = self.mm[at]
         mm = mm[~np.isnan(mm)]
         pak, phk = {}, {}
-        n_min = int(self.min_task_n[m].min()) if n_cases else 0
+        n_min = int(self.min_task_n[at].min()) if n_cases else 0
         for k in self.ks:
             if k <= n_min and k in self.pass_at:
-                pak[str(k)] = _f(self.pass_at[k][m].mean())
-                phk[str(k)] = _f(self.pass_hat[k][m].mean())
+                pak[str(k)] = _f(self.pass_at[k][at].mean())
+                phk[str(k)] = _f(self.pass_hat[k][at].mean())
         lat = self.lat_index.summary(selected=m[self.lat_case])
         ttft = self.ttft_index.summary(with_max=False, selected=m[self.ttft_case])
         out: dict[str, Any] = {
             "n_cases": n_cases, "n_samples": n_samples, "n_errors": n_errors,
             "accuracy": _f(acc["mean"]), "accuracy_ci": [_f(x) for x in acc["ci"]] if acc["ci"] else None,
-            "majority_accuracy": _f(self.maj_rate[m].mean()) if n_cases else None,
+            "majority_accuracy": _f(self.maj_rate[at].mean()) if n_cases else None,
             "consistency": _f(cons["mean"]), "semantic_entropy": _f(se_vals.mean()) if se_vals.size else None,
             "pass_at_k": pak, "pass_hat_k": phk,
             "error_rate": (n_errors / n_samples) if n_samples else None,
             "latency_ms": lat, "ttft_ms": {k: ttft[k] for k in ("p50", "p95", "p99", "n")},
             "accuracy_within_slo": None,
             # extras (not part of the contract's required fields)
-            "accuracy_ci_method": acc["method"], "n_valid": int(self.n_valid[m].sum()),
+            "accuracy_ci_method": acc["method"], "n_valid": int(self.n_valid[at].sum()),
             "consistency_ci": [_f(x) for x in cons["ci"]] if cons["ci"] else None,
             "semantic_entropy_normalized": _f(hn.mean()) if hn.size else None,
             "miller_madow": _f(mm.mean()) if mm.size else None,
-            "n_tied_cases": int(self.is_tied[m].sum()),
+            "n_tied_cases": int(self.is_tied[at].sum()),
         }
         if "warning" in acc:
             out["accuracy_ci_warning"] = acc["warning"]
         if "n_clusters" in acc:
             out["n_item_clusters"] = acc["n_clusters"]
         if self.slo is not None and n_cases:
-            s = mean_ci_items(self.slo_case[m], self.alpha, cluster_ids=cl)
+            s = mean_ci_items(self.slo_case[at], self.alpha, cluster_ids=cl)
             out["accuracy_within_slo"] = _f(s["mean"])
             out["accuracy_within_slo_ci"] = [_f(x) for x in s["ci"]]
             met = self.slo_met[m[self.t.case]]
@@ -414,9 +423,11 @@ def case_slice_columns(cases: Sequence[Mapping[str, Any]],
     of a larger set of cases) then derived features."""
     if keys is None:
         keys = metadata_keys(cases)
-    cols: dict[str, list] = {k: [(c.get("metadata") or {}).get(k) for c in cases] for k in keys}
+    metadata = [m or {} for m in map(_GET_METADATA, cases)]
+    # each key's column by a C-level map of dict.get over the cases' metadata
+    cols: dict[str, list] = {k: list(map(operator.methodcaller("get", k), metadata)) for k in keys}
     source = {k: "metadata" for k in keys}
-    derived = derive_features([c.get("input_text") or "" for c in cases])
+    derived = derive_features([t or "" for t in map(_GET_TEXT, cases)])
     for k in DERIVED_KEYS:
         name = k if k not in keys else f"derived.{k}"
         cols[name] = derived[k]
@@ -426,12 +437,9 @@ def case_slice_columns(cases: Sequence[Mapping[str, Any]],
 
 def metadata_keys(cases: Sequence[Mapping[str, Any]]) -> list[str]:
     """The metadata keys that are slice columns, in first-seen order."""
-    keys: dict[str, None] = {}
-    for c in cases:
-        for k in (c.get("metadata") or {}):
-            if k not in NOT_SLICES:
-                keys.setdefault(k, None)
-    return list(keys)
+    # every case's keys chained into one dict (first-seen order) in C, then the links dropped
+    keys = dict.fromkeys(chain.from_iterable(c.get("metadata") or () for c in cases))
+    return [k for k in keys if k not in NOT_SLICES]
 
 
 @dataclass
@@ -447,6 +455,24 @@ class SliceLevels:
     skipped: dict[str, str]
     _members: dict[tuple[str, Any], frozenset] | None = None
 
+    def masks_over(self, case_ids: Sequence[Any]) -> dict[tuple[str, Any], np.ndarray]:
+        """Each level's mask as one boolean array over `case_ids` (in their order; an id that is
+        not one of these cases is in no level), keyed (key, slice_value_key(value))."""
+        at = {cid: i for i, cid in enumerate(self.ids)}
+        pos = np.fromiter(map(at.get, case_ids, repeat(-1)), dtype=np.int64, count=len(case_ids))
+        known = pos >= 0
+        same = bool(known.all()) and pos.size == len(self.ids) and bool((pos == np.arange(pos.size)).all())
+        out: dict[tuple[str, Any], np.ndarray] = {}
+        for k, lvls in self.levels.items():
+            for lv in lvls:
+                if same:  # the ids in the levels' own order: the masks as they are (copied)
+                    mask = lv.mask.copy()
+                else:
+                    mask = np.zeros(len(case_ids), dtype=bool)
+                    mask[known] = lv.mask[pos[known]]
+                out[(k, slice_value_key(lv.value))] = mask
+        return out
+
     def membership(self) -> dict[tuple[str, Any], frozenset]:
         """(key, slice_value_key(value)) → the case ids of the level (made once)."""
         if self._members is None:
@@ -455,6 +481,10 @@ class SliceLevels:
                              for k, lvls in self.levels.items() for lv in lvls}
         return self._members
 
+
+_CASE_ID = operator.itemgetter("case_id")
+_GET_METADATA = operator.methodcaller("get", "metadata")
+_GET_TEXT = operator.methodcaller("get", "input_text")
 
 #: the last cases slice_levels saw and what it made of them: the analysis, the stored report's
 #: slice membership and the cost section ask for the same cases' levels one after the other
@@ -473,8 +503,11 @@ def slice_levels(cases: Sequence[Mapping[str, Any]], keys: Sequence[str] | None 
     global _LAST_LEVELS
     if keys is None:
         keys = metadata_keys(cases)
-    memo_key = (tuple(keys), drop, [(c["case_id"], dict(c.get("metadata") or {}), c.get("input_text") or "")
-                                    for c in cases])
+    # the cases by value, read by C-level maps (a Python step per case was ~0.4 s at 100,000)
+    metadata = list(map(_GET_METADATA, cases))
+    memo_key = (tuple(keys), drop, list(map(_CASE_ID, cases)),
+                list(map(dict, metadata)) if None not in metadata else [dict(m or {}) for m in metadata],
+                list(map(_GET_TEXT, cases)))
     last = _LAST_LEVELS
     if last is not None and last[0] == memo_key:
         return last[1]
@@ -521,24 +554,22 @@ def slice_masks(cases: Sequence[Mapping[str, Any]], case_ids: Sequence[Any]) -> 
     rather than from sets of ids."""
     analyzed = set(case_ids)
     cases = sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
-    sl = slice_levels([c for c in cases if c["case_id"] in analyzed])
-    at = {cid: i for i, cid in enumerate(sl.ids)}
-    pos = np.fromiter((at.get(c, -1) for c in case_ids), dtype=np.int64, count=len(case_ids))
-    known = pos >= 0
-    out: dict[tuple[str, Any], np.ndarray] = {}
-    for k, lvls in sl.levels.items():
-        for lv in lvls:
-            mask = np.zeros(len(case_ids), dtype=bool)
-            mask[known] = lv.mask[pos[known]]
-            out[(k, slice_value_key(lv.value))] = mask
-    return out
+    return slice_levels([c for c in cases if c["case_id"] in analyzed]).masks_over(case_ids)
 
 
 class _Clustered:
     """What one analysis clustered: the sample table, each row's cluster and the per-group counts."""
 
-    def __init__(self, table: _Table, ids: np.ndarray, gs: dict, cases: Sequence[Mapping[str, Any]]) -> None:
+    def __init__(self, table: _Table, ids: np.ndarray, gs: dict, cases: Sequence[Mapping[str, Any]],
+                 membership: SliceLevels | None = None) -> None:
         self.table, self.ids, self.gs, self.cases = table, ids, gs, cases
+        self._membership = membership
+
+    def slice_masks(self, case_ids: Sequence[Any]) -> dict[tuple[str, Any], np.ndarray] | None:
+        """`slice_masks(cases, case_ids)` from the levels the analysis cut its slices from, when
+        those are the membership's (the run's case rows, sampled, with the columns they carry and
+        none dropped); None otherwise (the caller derives them: `slice_masks`)."""
+        return None if self._membership is None else self._membership.masks_over(case_ids)
 
     def records(self) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """(cluster per input sample, in the order the samples were given, -1 for none;
@@ -620,14 +651,19 @@ def analyze_run_clustered(run: Mapping[str, Any], cases: Sequence[Mapping[str, A
     case_ids = [c["case_id"] for c in cases]
     case_index = {cid: i for i, cid in enumerate(case_ids)}
     sample_cases = samples.columns["case_id"] if isinstance(samples, SampleColumns) else [s["case_id"] for s in samples]
-    extra = [c for c in sample_cases if c not in case_index]
-    for cid in dict.fromkeys(extra):
+    # each sample's case index in one pass; only the samples of unlisted cases are looked at again
+    case_of = np.fromiter(map(case_index.get, sample_cases, repeat(-1)), dtype=np.int64, count=len(sample_cases))
+    unlisted = np.flatnonzero(case_of < 0)
+    extra = list(dict.fromkeys(sample_cases[i] for i in unlisted.tolist()))  # in order of first sample
+    for cid in extra:
         case_index[cid] = len(case_ids)
         case_ids.append(cid)
         cases.append({"case_id": cid, "position": None, "metadata": {}, "input_text": "", "targets": [], "vars": {}})
+    if unlisted.size:
+        case_of[unlisted] = [case_index[sample_cases[i]] for i in unlisted.tolist()]
     nc = len(cases)
 
-    table = _Table(samples, case_index)
+    table = _Table(samples, case_index, case_of)
     if clusters is not None:
         ids, cstats = _given_clusters(table, samples, clusters), {"method": method}
     else:
@@ -649,7 +685,7 @@ def analyze_run_clustered(run: Mapping[str, Any], cases: Sequence[Mapping[str, A
     overall["deadline_curve"] = deadline_curve(table.correct, np.where(table.censored, np.nan, table.latency),
                                                _slo_grid(table, slo))
     tp = tpot(table.latency, table.ttft, table.out_tokens)
-    tidx = LatencyIndex(tp)
+    tidx = LatencyIndex(tp, keep_order=False)  # one summary: sorted values, no order
     ts = tidx.summary(with_max=False)
     overall["tpot_ms"] = {k: ts[k] for k in ("p50", "p95", "p99", "n")}
     wall = _seconds_between(run.get("started_at"), run.get("finished_at"))
@@ -659,7 +695,13 @@ def analyze_run_clustered(run: Mapping[str, Any], cases: Sequence[Mapping[str, A
     analyzed = np.flatnonzero(has)
     # the columns of every case name the columns (a key only unsampled cases carry is still a
     # column, reported as skipped); the levels are those of the sampled cases
-    sl = slice_levels([cases[i] for i in analyzed.tolist()], keys=metadata_keys(cases), drop=cluster_key)
+    sampled = [cases[i] for i in analyzed.tolist()]
+    all_keys = metadata_keys(cases)
+    sl = slice_levels(sampled, keys=all_keys, drop=cluster_key)
+    # the stored membership's rule (`slice_masks`) reads only the sampled case rows, their own
+    # keys, nothing dropped: when that is what the analysis read, its levels are handed over
+    same_rule = (not extra and (not cluster_key or cluster_key not in sl.source)
+                 and (len(sampled) == nc or all_keys == metadata_keys(sampled)))
     cols, source, levels, skipped = sl.cols, sl.source, sl.levels, dict(sl.skipped)
     disc_info: dict[str, Any] = {"enabled": discover}
     found: dict[tuple, Any] = {}
@@ -723,7 +765,7 @@ def analyze_run_clustered(run: Mapping[str, Any], cases: Sequence[Mapping[str, A
     templates = template_robustness(table, case_ids, alpha, rng_seed, exclude=copies)
     if templates is not None:
         report["robustness"] = {"templates": templates}
-    return report, _Clustered(table, ids, gs, cases)
+    return report, _Clustered(table, ids, gs, cases, sl if same_rule else None)
 
 
 def template_robustness(table: _Table, case_ids: Sequence[Any], alpha: float, rng_seed: int,
@@ -893,27 +935,27 @@ def _cases_output(cases: Sequence[Mapping[str, Any]], table: _Table, ids: np.nda
     tied_pos = (tied_at - case_start[cl_case[tied_at]]).tolist()
     tied_from = np.searchsorted(cl_case[tied_at], np.arange(nc + 1)).tolist()
     cs, ce = case_start.tolist(), (case_start + n_cl).tolist()
-    has = (an.n_samples > 0).tolist()
     maj = an.maj_rate
     with np.errstate(invalid="ignore"):
-        majority = np.where(an.n_samples > 0, maj >= 0.5, False).tolist()
-    out = []
-    for i, (c, acc, cons, se, hn, mm, mrate, ns, nv, ne, tc) in enumerate(zip(
-            cases, json_floats(an.accuracy), json_floats(an.consistency), json_floats(an.se),
-            json_floats(an.semantic_entropy_normalized), json_floats(an.mm), json_floats(maj),
-            an.n_samples.tolist(), np.rint(an.n_valid).astype(np.int64).tolist(),
-            np.rint(an.n_errors).astype(np.int64).tolist(), an.is_tied.tolist())):
-        a, b = cs[i], ce[i]
-        out.append({
-            "id": c["case_id"], "metadata": c.get("metadata") or {},
-            "accuracy": acc, "consistency": cons, "n_clusters": b - a,
-            "semantic_entropy": se,
-            "majority_correct": majority[i] if has[i] else None,
-            "clusters": flat[a:b],
-            # extras
-            "position": c.get("position"), "n_samples": int(ns), "n_valid": nv,
-            "n_errors": ne, "is_tied": tc, "tied_clusters": tied_pos[tied_from[i]:tied_from[i + 1]],
-            "semantic_entropy_normalized": hn, "miller_madow": mm,
-            "majority_correct_rate": mrate,
-        })
+        # None for a case without samples, else whether its majority rate reaches one half
+        majority = np.where(an.n_samples > 0, maj >= 0.5, False).astype(object)
+    majority[an.n_samples == 0] = None
+    # every per-case value as one list, walked together (no index lookups per case)
+    out = [{
+        "id": c["case_id"], "metadata": c.get("metadata") or {},
+        "accuracy": acc, "consistency": cons, "n_clusters": b - a,
+        "semantic_entropy": se,
+        "majority_correct": mc,
+        "clusters": flat[a:b],
+        # extras
+        "position": c.get("position"), "n_samples": ns, "n_valid": nv,
+        "n_errors": ne, "is_tied": tc, "tied_clusters": tied_pos[t0:t1],
+        "semantic_entropy_normalized": hn, "miller_madow": mm,
+        "majority_correct_rate": mrate,
+    } for c, acc, cons, se, hn, mm, mrate, ns, nv, ne, tc, mc, a, b, t0, t1 in zip(
+        cases, json_floats(an.accuracy), json_floats(an.consistency), json_floats(an.se),
+        json_floats(an.semantic_entropy_normalized), json_floats(an.mm), json_floats(maj),
+        an.n_samples.tolist(), np.rint(an.n_valid).astype(np.int64).tolist(),
+        np.rint(an.n_errors).astype(np.int64).tolist(), an.is_tied.tolist(), majority.tolist(), cs, ce,
+        tied_from[:-1], tied_from[1:])]
     return out

@@ -132,9 +132,11 @@ def _count_chunk(sub: list[str]) -> np.ndarray:
         r = np.searchsorted(_STARTS, c, side="right") - 1
         inside = (r >= 0) & (c <= _ENDS[np.maximum(r, 0)])
         lab[astral] = np.where(inside, _LABEL[np.maximum(r, 0)], _SCRIPT_ID["other"])
-    keep = lab >= 0
-    flat = np.bincount(tid[keep].astype(np.int64) * S + lab[keep], minlength=len(sub) * S)
-    return flat.reshape(len(sub), S)
+    # a code point that votes for nothing (-1) is counted in a column S dropped afterwards: the
+    # same counts as leaving it out, without two boolean gathers of every code point
+    col = np.where(lab >= 0, lab, S).astype(np.int64)
+    flat = np.bincount(tid.astype(np.int64) * (S + 1) + col, minlength=len(sub) * (S + 1))
+    return flat.reshape(len(sub), S + 1)[:, :S]
 
 
 def _script_label(row: np.ndarray) -> str:
@@ -461,8 +463,10 @@ def _char_flags(texts: Sequence[str]) -> tuple[np.ndarray, list[bool], list[bool
             starts = begins & (space ^ _FLAG_SPACE)
             idx = start + np.flatnonzero(nonempty)
             words[idx] = np.add.reduceat(starts, at, dtype=np.int64)
-            digits[idx] = np.bitwise_or.reduceat(flags & _FLAG_DIGIT, at) > 0
-            letters[idx] = np.bitwise_or.reduceat(flags & _FLAG_NON_ASCII_LETTER, at) > 0
+            # one OR of every text's flags answers both (the bits are apart)
+            any_flag = np.bitwise_or.reduceat(flags, at)
+            digits[idx] = (any_flag & _FLAG_DIGIT) > 0
+            letters[idx] = (any_flag & _FLAG_NON_ASCII_LETTER) > 0
             high = np.flatnonzero(cp > 0xFFFF)
             if high.size:
                 for i in np.unique(np.searchsorted(offsets, high, side="right") - 1).tolist():
@@ -568,16 +572,19 @@ def column_levels(key: str, values: Sequence[Any]) -> tuple[list[Level], str | N
         types = set(map(type, vals))
     else:
         vals = list(values)
-    present = [v for v in vals if v is not None]
-    distinct = set(present)
+    # every distinct value once, in first-seen order (a dict keeps the first of equal keys, as
+    # a set of them would count them): one C pass, not a Python step per value
+    first = dict.fromkeys(vals)
+    n_none = vals.count(None) if None in first else 0
+    n_distinct = len(first) - (n_none > 0)
     arr = None
-    if present and types - {type(None)} <= {int, float}:
+    if n_none < n and types - {type(None)} <= {int, float}:
         # plain ints and floats: numeric unless a float is NaN (None reads as NaN here too)
         arr = np.array(vals, dtype=float)
-        numeric = int(np.isnan(arr).sum()) == n - len(present)
+        numeric = int(np.isnan(arr).sum()) == n_none
     else:
-        numeric = bool(present) and all(_is_number(v) for v in present)
-    if numeric and len(distinct) > NUMERIC_BINS:
+        numeric = n_none < n and all(_is_number(v) for v in vals if v is not None)  # (stops at the first string)
+    if numeric and n_distinct > NUMERIC_BINS:
         if arr is None:
             arr = np.array([np.nan if v is None else float(v) for v in vals])
         ok = ~np.isnan(arr)
@@ -598,10 +605,11 @@ def column_levels(key: str, values: Sequence[Any]) -> tuple[list[Level], str | N
         if (~ok).any():
             levels.append(Level(key, None, ~ok))
         return levels, None
-    if (len(distinct) > MAX_CATEGORICAL_LEVELS and len(distinct) > n / 10) or len(distinct) > HARD_MAX_LEVELS:
-        return [], f"{len(distinct)} distinct values: looks like an identifier"
-    codes: dict = {}
-    code = np.fromiter((codes.setdefault(v, len(codes)) for v in vals), dtype=np.int64, count=n)
+    if (n_distinct > MAX_CATEGORICAL_LEVELS and n_distinct > n / 10) or n_distinct > HARD_MAX_LEVELS:
+        return [], f"{n_distinct} distinct values: looks like an identifier"
+    # codes by first appearance (the first of equal values names the level), looked up in C
+    codes = {v: i for i, v in enumerate(first)}
+    code = np.fromiter(map(codes.__getitem__, vals), dtype=np.int64, count=n)
     levels = [Level(key, v, code == c) for v, c in codes.items()]
     # stable, readable order: by support (largest first), then by value text; missing last
     levels.sort(key=lambda lv: (lv.value is None, -int(lv.mask.sum()), str(lv.value)))
@@ -795,6 +803,7 @@ def discover_slices_columns(columns: Mapping[str, Sequence[Any]], failures: Sequ
     else:
         disc = np.ones(n, dtype=bool)
     conf = ~disc if split else disc
+    disc_at = np.flatnonzero(disc)
     codes = None
     if cluster_ids is not None:
         table: dict = {}
@@ -821,7 +830,9 @@ def discover_slices_columns(columns: Mapping[str, Sequence[Any]], failures: Sequ
     def run(batch):
         if not batch:
             return np.zeros(0), [], np.zeros(0), np.zeros(0), np.zeros(0)
-        masks = np.stack([m[disc] for _, m in batch])
+        # the masks stacked whole, then the discovery items' columns taken at once (the same
+        # rows as each mask's own m[disc], without a boolean gather per mask)
+        masks = np.take(np.stack([m for _, m in batch]), disc_at, axis=1)
         ns, s1, s2 = tester.stats(masks)
         ps, kinds = [], []
         for i in range(len(batch)):
@@ -883,6 +894,9 @@ def discover_slices_columns(columns: Mapping[str, Sequence[Any]], failures: Sequ
     deff = design_effect(p_bar, float(f_disc.var()) if f_disc.size else 0.0, samples_per_item)
 
     results: list[SliceResult] = []
+    if split and all_tests:
+        # every test's confirmation items taken at once (row i is all_tests[i]'s mask[conf])
+        on_conf = np.take(np.stack([m for _, m in all_tests]), np.flatnonzero(conf), axis=1)
     for i, (conds, mask) in enumerate(all_tests):
         _, _, d_disc, _, _ = tester.effect(int(ns_all[i]), float(s1_all[i]))
         n_s_d = int(ns_all[i])
@@ -892,8 +906,8 @@ def discover_slices_columns(columns: Mapping[str, Sequence[Any]], failures: Sequ
                          test="fisher" if tester.binary else "welch") if n_r_d else None)
         flagged = bool(q_all[i] <= alpha and d_disc >= delta_min)
         if split:
-            m_c = mask[conf]
-            n_c = int(m_c.sum())
+            m_c = on_conf[i]
+            n_c = int(np.count_nonzero(m_c))
             s1_c = float(estimator.f[m_c].sum())
             if n_c and n_c < estimator.n:
                 p_s, p_r, d, ci, lift = estimator.effect(n_c, s1_c)
@@ -916,14 +930,16 @@ def discover_slices_columns(columns: Mapping[str, Sequence[Any]], failures: Sequ
 
     # -- pruning: a flagged subset of a flagged slice with Δ at least as large adds nothing ------
     flagged_idx = [i for i, r in enumerate(results) if r.flagged]
+    # each flagged slice's discovery items taken once, not once per pair it is compared in
+    on_disc = {i: results[i].mask[disc] for i in flagged_idx}
     for a in flagged_idx:
         ra = results[a]
-        ma = ra.mask[disc]
+        ma = on_disc[a]
         for b in flagged_idx:
             rb = results[b]
             if a == b or rb.pruned_by is not None:
                 continue
-            mb = rb.mask[disc]
+            mb = on_disc[b]
             if (ma & ~mb).any() or rb.discovery_delta < ra.discovery_delta:
                 continue
             if not (mb & ~ma).any() and a < b:

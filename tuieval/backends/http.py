@@ -35,7 +35,7 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from tuieval.backends.base import (
@@ -50,6 +50,7 @@ from tuieval.backends.base import (
     Timeouts,
     TransportError,
 )
+from tuieval.backends.deadlines import Deadlines
 from tuieval.backends.classify import STREAM_ENDED, error_for_status, map_exception, parse_rate_limit
 from tuieval.backends.sse import SSEDecoder, SSEEvent
 
@@ -222,45 +223,31 @@ class AiohttpPool:
 
 
 class StreamAccumulator:
-    """One attempt's answer, reasoning, usage and timing, filled as a stream is parsed."""
+    """One attempt's answer, reasoning, usage and timing, filled as a stream is parsed.
 
-    __slots__ = (
-        "start",
-        "on_delta",
-        "text_parts",
-        "reasoning_parts",
-        "finish_reason",
-        "output_tokens",
-        "input_tokens",
-        "cached_tokens",
-        "cache_write_tokens",
-        "cache_write_1h_tokens",
-        "ttft_ms",
-        "end",
-        "responded",
-        "rate_limit",
-        "drain",
-    )
+    Made once per request: only what every request sets is set in ``__init__``; the rest starts
+    as the class's value (None, or an empty tuple of reasoning parts until the first one)."""
+
+    #: When the answer's last byte arrived (set by :meth:`mark_end`).
+    end: float | None = None
+    #: The response had begun (a status line arrived): a lost connection now cuts the body.
+    responded = False
+    rate_limit: RateLimitInfo | None = None
+    #: The background task reading what follows the terminal event, if any.
+    drain: asyncio.Task[None] | None = None
+    reasoning_parts: list[str] | tuple[()] = ()
+    finish_reason: str | None = None
+    output_tokens: int | None = None
+    input_tokens: int | None = None
+    cached_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    cache_write_1h_tokens: int | None = None
+    ttft_ms: float | None = None
 
     def __init__(self, on_delta: DeltaCallback | None = None) -> None:
         self.start = time.perf_counter()
-        #: When the answer's last byte arrived (set by :meth:`mark_end`).
-        self.end: float | None = None
-        #: The response had begun (a status line arrived): a lost connection now cuts the body.
-        self.responded = False
-        self.rate_limit: RateLimitInfo | None = None
-        #: The background task reading what follows the terminal event, if any.
-        self.drain: asyncio.Task[None] | None = None
         self.on_delta = on_delta
         self.text_parts: list[str] = []
-        self.reasoning_parts: list[str] = []
-        self.finish_reason: str | None = None
-        self.output_tokens: int | None = None
-        self.input_tokens: int | None = None
-        self.cached_tokens: int | None = None
-        self.cache_write_tokens: int | None = None
-        self.cache_write_1h_tokens: int | None = None
-        self.ttft_ms: float | None = None
 
     def answer(self, piece: str) -> None:
         if not piece:
@@ -276,6 +263,8 @@ class StreamAccumulator:
             return
         if self.ttft_ms is None:
             self.ttft_ms = (time.perf_counter() - self.start) * 1000.0
+        if not self.reasoning_parts:
+            self.reasoning_parts = []
         self.reasoning_parts.append(piece)
 
     def take_usage(self, usage: Any, output_key: str, input_key: str) -> None:
@@ -361,6 +350,7 @@ class HTTPChatBackend:
         self.client = client if client is not None else make_pool(self.timeouts)
         # Background readers of what follows a finished stream (see the module docstring).
         self._drains: set[asyncio.Task[None]] = set()
+        self._deadlines = Deadlines()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(spec={self.spec!r}, base_url={self.base_url!r})"
@@ -374,6 +364,11 @@ class HTTPChatBackend:
     def _on_event(self, event: SSEEvent, acc: StreamAccumulator) -> bool:
         """Apply one SSE event; return True when it ends the stream; raise on an error event."""
         raise NotImplementedError
+
+    #: Optional: ``_on_data(data, acc) -> bool``, the same as :meth:`_on_event` for an event of
+    #: type ``message`` given by its data alone (the event id is never read). A backend that has
+    #: it is handed the common reads' events that way (SSEDecoder.feed_data).
+    _on_data: Callable[[str, StreamAccumulator], bool] | None = None
 
     def _end_of_stream(self, acc: StreamAccumulator, finished: bool) -> None:
         """Called when the body ends; raise if the stream was incomplete."""
@@ -405,29 +400,34 @@ class HTTPChatBackend:
         acc = StreamAccumulator(on_delta)
         secrets = (self._api_key,)
         error: BackendError | None = None
-        deadline = asyncio.timeout(self.timeouts.total)
+        # The attempt's total timeout, with asyncio.timeout's rules (tuieval.backends.deadlines).
+        clock = self._deadlines.start(self.timeouts.total)
+        timed_out = False
         try:
-            async with deadline:
+            try:
                 if request.stream:
                     await self._stream(url, headers, body, acc)
                 else:
                     await self._once(url, headers, body, acc)
+            finally:
+                timed_out = self._deadlines.finish(clock)
+        except asyncio.CancelledError:
+            if not timed_out:
+                raise  # cancelled from outside (the run stopped): not a timeout
+            error = RequestTimeout(f"total timeout ({self.timeouts.total:g}s)")
+            error.latency_ms = self.timeouts.total * 1000.0
         except BackendError as exc:
             error = exc
         except Exception as exc:
-            if isinstance(exc, TimeoutError) and deadline.expired():
-                error = RequestTimeout(f"total timeout ({self.timeouts.total:g}s)")
-                error.latency_ms = self.timeouts.total * 1000.0
-            else:
-                error = map_exception(exc, secrets, responded=acc.responded)
-                if error is None:
-                    raise
-                if error.kind == "timeout" and error.reason == "read timeout":
-                    error.reason = f"read timeout (no byte for {self.timeouts.read:g}s)"
-                    error.args = (error.reason,)
-                elif error.reason.startswith("connect timeout"):
-                    error.reason = f"connect timeout ({self.timeouts.connect:g}s)"
-                    error.args = (error.reason,)
+            error = map_exception(exc, secrets, responded=acc.responded)
+            if error is None:
+                raise
+            if error.kind == "timeout" and error.reason == "read timeout":
+                error.reason = f"read timeout (no byte for {self.timeouts.read:g}s)"
+                error.args = (error.reason,)
+            elif error.reason.startswith("connect timeout"):
+                error.reason = f"connect timeout ({self.timeouts.connect:g}s)"
+                error.args = (error.reason,)
         if error is not None:
             # Raised outside the except block so the new error does not chain to the
             # httpx exception, which holds the request with its headers (and the key).
@@ -509,12 +509,24 @@ class HTTPChatBackend:
             finished = False
             seen_event = False
             chunks = response.aiter_bytes()
+            on_data = self._on_data
+            feed_data = decoder.feed_data if on_data is not None else _no_fast_read
             async for chunk in chunks:
-                for event in decoder.feed(chunk):
-                    seen_event = True
-                    if self._on_event(event, acc):
-                        finished = True
-                        break
+                # Nearly every read is whole `data:` events: their data strings go straight to
+                # the backend (no SSEEvent each); any other read goes through the line rules.
+                payloads = feed_data(chunk)
+                if payloads is not None:
+                    for data in payloads:
+                        seen_event = True
+                        if on_data(data, acc):
+                            finished = True
+                            break
+                else:
+                    for event in decoder.feed(chunk):
+                        seen_event = True
+                        if self._on_event(event, acc):
+                            finished = True
+                            break
                 if finished:
                     break
             acc.mark_end()
@@ -555,6 +567,10 @@ class HTTPChatBackend:
 
 def _never() -> bool:
     return False
+
+
+def _no_fast_read(data: bytes) -> None:
+    return None
 
 
 def _content_type(response: Any) -> str:

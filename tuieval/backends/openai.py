@@ -24,6 +24,7 @@ and NIM all speak this dialect with small variations, which the parser tolerates
 from __future__ import annotations
 
 import json
+import json.scanner
 from typing import Any
 
 from tuieval.backends.base import STOP, BackendError, ChatRequest, ServerError, TransportError
@@ -34,6 +35,29 @@ from tuieval.backends.sse import SSEEvent
 
 #: json.loads without its per-call wrapper (the same decoder json.loads uses for a str)
 _decode_json = json.JSONDecoder().decode
+#: That decoder's scanner: one JSON value from an index, without decode's two whitespace matches
+_scan_json = json.scanner.make_scanner(json.JSONDecoder())
+#: What _decode_chunk gives for a "[DONE]" that only its surrounding spaces kept from matching
+_DONE: dict[str, Any] = {}
+
+
+def _decode_chunk(data: str) -> Any:
+    """A stream chunk's JSON as ``json.loads(data)`` gives it (the same values, the same errors as a
+    ServerError), or _DONE for ``[DONE]`` with whitespace around it. The common chunk (a value
+    from the first character to the last) is read by the scanner alone; anything else (leading or
+    trailing whitespace, trailing garbage) goes through the whole decoder."""
+    try:
+        value, end = _scan_json(data, 0)
+    except (StopIteration, ValueError):
+        end = -1
+    if end == len(data):
+        return value
+    try:
+        return _decode_json(data)
+    except ValueError:
+        if data.strip() == "[DONE]":  # not JSON, so only checked once JSON has failed
+            return _DONE
+        raise ServerError("malformed stream chunk (invalid JSON)", kind="bad_response") from None
 
 __all__ = ["OpenAIBackend", "build_request", "parse_body", "content_text"]
 
@@ -135,21 +159,20 @@ class OpenAIBackend(HTTPChatBackend):
         return build_request(self.model, self.base_url, self._api_key, request)
 
     def _on_event(self, event: SSEEvent, acc: StreamAccumulator) -> bool:
+        return self._on_data(event.data, acc, event.event == "error")
+
+    def _on_data(self, data: str, acc: StreamAccumulator, error_event: bool = False) -> bool:  # type: ignore[override]
         # Once per streamed token: the common chunk (one choice 0 with a text delta, no usage)
         # is read with as few lookups as the rules allow.
-        data = event.data
         if data == "[DONE]":
             return True
-        try:
-            chunk = _decode_json(data)
-        except ValueError:
-            if data.strip() == "[DONE]":  # not JSON, so only checked once JSON has failed
-                return True
-            raise ServerError("malformed stream chunk (invalid JSON)", kind="bad_response") from None
+        chunk = _decode_chunk(data)
         if type(chunk) is not dict:  # json gives exactly dict for an object
             raise ServerError("malformed stream chunk (not an object)", kind="bad_response")
+        if chunk is _DONE:  # " [DONE] ": whitespace kept it from the match above
+            return True
         err = chunk.get("error")
-        if err or event.event == "error":
+        if err or error_event:
             raise _body_error(err or chunk, (self._api_key,), "in stream")
         usage = chunk.get("usage")
         if usage is not None:

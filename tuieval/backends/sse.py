@@ -18,7 +18,9 @@ Rules followed (https://html.spec.whatwg.org/multipage/server-sent-events.html):
 
 This is on the hot path of every streamed token, so :meth:`feed` only looks
 at the new bytes: the unfinished last line is kept as a list of fragments
-and joined once its terminator arrives.
+and joined once its terminator arrives. :meth:`feed_data` is the common read
+(whole ``data: `` events, nothing pending) on the bytes, giving only the data
+strings; anything else it leaves to :meth:`feed`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ import codecs
 from dataclasses import dataclass
 
 __all__ = ["SSEEvent", "SSEDecoder"]
+
+
+def _new_utf8_decoder() -> codecs.IncrementalDecoder:
+    return codecs.getincrementaldecoder("utf-8")(errors="replace")
 
 
 @dataclass(slots=True)
@@ -42,24 +48,58 @@ class SSEDecoder:
     """Feed it bytes as they arrive; it returns the events those bytes completed."""
 
     def __init__(self) -> None:
-        # errors="replace": a stray invalid byte must not kill a whole answer.
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        # errors="replace": a stray invalid byte must not kill a whole answer. Made by the first
+        # read feed_data declines: a stream of whole data-only reads never needs it.
+        self._decoder: codecs.IncrementalDecoder | None = None
         self._started = False  # BOM check pending until the first character
         self._skip_lf = False  # previous piece ended in CR: a leading LF is its pair
         self._partial: list[str] = []  # fragments of the current unterminated line
         self._data: list[str] = []
         self._event = ""
         self._last_id: str | None = None
+        #: Nothing is pending (no line, event, CR or partial UTF-8 character): a read that is
+        #: whole ``data: `` events may skip the line rules (:meth:`feed_data`).
+        self._clean = True
         #: Reconnection time the server asked for, in milliseconds (informational).
         self.retry_ms: int | None = None
+
+    @property
+    def last_id(self) -> str | None:
+        """The last event id in force (what an event dispatched now would carry)."""
+        return self._last_id
 
     @property
     def pending(self) -> bool:
         """True while an event or line has started but not been terminated."""
         return bool(self._partial or self._data or self._event)
 
+    def feed_data(self, data: bytes) -> list[str] | None:
+        """The common read, on the bytes: when nothing is pending and ``data`` is whole events of
+        one ``data: `` line each (LF only), their data strings, in order — each event's type is
+        ``message`` and its id :attr:`last_id`. None for any other read, which is then
+        :meth:`feed`'s, untouched (nothing was consumed). The same events as :meth:`feed`
+        (tests/backends/test_sse.py holds the two equal on random and captured streams)."""
+        # A leading b"data: " rules out a BOM; ending in b"\n\n" with nothing pending means no
+        # partial line or UTF-8 character before or after, so a one-shot decode is the
+        # incremental decoder's output (invalid bytes become U+FFFD the same way).
+        if not self._clean or data[-2:] != b"\n\n" or data[:6] != b"data: " or b"\r" in data:
+            return None
+        payloads = self._whole_data_payloads(data.decode("utf-8", "replace"))
+        if payloads is not None:
+            self._started = True
+        return payloads
+
     def feed(self, data: bytes) -> list[SSEEvent]:
         """Decode one network read; return the events it completed, in order."""
+        events = self._feed(data)
+        # getstate()[0]: bytes of a UTF-8 character the read left unfinished
+        self._clean = not (self._partial or self._data or self._event or self._skip_lf
+                           or self._decoder.getstate()[0])  # type: ignore[union-attr]  (made by _feed)
+        return events
+
+    def _feed(self, data: bytes) -> list[SSEEvent]:
+        if self._decoder is None:
+            self._decoder = _new_utf8_decoder()
         text = self._decoder.decode(data)
         if not text:
             return []
@@ -103,22 +143,36 @@ class SSEDecoder:
         ``data: `` line each (``data: {...}\\n\\n`` ×k, LF only), as model servers send. None
         when any block is another shape (a second line, another field, a blank line more), and
         the general rules read it instead; tests/backends/test_sse.py holds the two equal."""
+        payloads = self._whole_data_payloads(text)
+        if payloads is None:
+            return None
+        last_id = self._last_id
+        return [SSEEvent(payload, "message", last_id) for payload in payloads]
+
+    @staticmethod
+    def _whole_data_payloads(text: str) -> list[str] | None:
+        """The data of ``text`` (ending in a blank line) when it is whole one-line ``data: ``
+        events, else None: the one rule for both one-pass reads."""
+        body = text[6:-2]
+        if "\n" not in body:  # one event: the usual read, one per token
+            return [body] if text[:6] == "data: " else None
         blocks = text[:-2].split("\n\n")
         for block in blocks:
             if block[:6] != "data: " or "\n" in block:
                 return None
-        last_id = self._last_id
-        return [SSEEvent(block[6:], "message", last_id) for block in blocks]
+        return [block[6:] for block in blocks]
 
     def flush(self) -> list[SSEEvent]:
         """End of stream: discard any unterminated event and reset. Always returns []."""
-        self._decoder.decode(b"", final=True)
-        self._decoder.reset()
+        if self._decoder is not None:
+            self._decoder.decode(b"", final=True)
+            self._decoder.reset()
         self._partial.clear()
         self._data.clear()
         self._event = ""
         self._skip_lf = False
         self._started = False
+        self._clean = True
         return []
 
     def _process(self, lines: list[str]) -> list[SSEEvent]:

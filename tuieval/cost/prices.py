@@ -55,12 +55,28 @@ class Price:
         written = cache_write_tokens or 0
         hour = min(cache_write_1h_tokens or 0, written)
         plain = max(0.0, (input_tokens or 0) - cached - written)
+        return self._dollars(plain, cached, written, hour, output_tokens or 0, batch)
+
+    def cost_arrays(self, input_tokens, output_tokens, cached_tokens, cache_write_tokens, cache_write_1h_tokens, *,
+                    batch: bool = False):
+        """`cost` of many requests at once, given numpy arrays with no missing counts (tokens as
+        floats or integers): element for element the same float `cost` returns, the same
+        operations in the same order (the cost section prices 100,000 cases this way)."""
+        import numpy as np
+
+        hour = np.minimum(cache_write_1h_tokens, cache_write_tokens)
+        rest = input_tokens - cached_tokens - cache_write_tokens
+        plain = np.where(rest > 0.0, rest, 0.0)  # max(0.0, rest): 0.0 unless above it (NaN too)
+        return self._dollars(plain, cached_tokens, cache_write_tokens, hour, output_tokens, batch)
+
+    def _dollars(self, plain, cached, written, hour, output, batch: bool):
+        """The price arithmetic of `cost` and `cost_arrays` (floats or numpy arrays alike)."""
         write_5m = self.input if self.cache_write is None else self.cache_write
         write_1h = write_5m if self.cache_write_1h is None else self.cache_write_1h
         dollars = (plain * self.input
                    + cached * (self.input if self.cached_input is None else self.cached_input)
                    + (written - hour) * write_5m + hour * write_1h
-                   + (output_tokens or 0) * self.output) / PER
+                   + output * self.output) / PER
         return dollars * (1.0 - self.batch_discount) if batch else dollars
 
     def to_json(self) -> dict[str, Any]:

@@ -69,6 +69,29 @@ def _dollars(price: Price | None, input_tokens: float, output_tokens: float, bat
                                                  cache_write_1h_tokens=row.get("cache_write_1h_tokens"))
 
 
+def _model_cost_arrays(price: Price | None, batch: bool, usage, tokens: dict[str, int]) -> tuple[dict[str, float], float]:
+    """The loop of `stored_cost` over the model's usage rows, over a UsageTable's integer columns
+    (tuieval.store.usage_columns) instead: the token totals added into `tokens`, and (per-case
+    dollars, the model's total) — each case's dollars `Price.cost_arrays`, the same float as the
+    loop's `Price.cost`, and the total added in the same order."""
+    a = usage.arrays
+    for key, col in (("input", "input_tokens"), ("output", "output_tokens"), ("n_requests", "n"),
+                     ("n_estimated", "n_uncounted"), ("n_cached", "n_cached"), ("cached_input", "cached_tokens"),
+                     ("cache_write", "cache_write_tokens"), ("cache_write_1h", "cache_write_1h_tokens")):
+        tokens[key] += int(a[col].sum())
+    if price is None:
+        return {}, 0.0
+    dollars = price.cost_arrays(a["input_tokens"] + a["uncounted_prompt_chars"] / CHARS_PER_TOKEN,
+                                a["output_tokens"] + a["uncounted_response_chars"] / CHARS_PER_TOKEN,
+                                a["cached_tokens"], a["cache_write_tokens"], a["cache_write_1h_tokens"], batch=batch)
+    values = dollars.tolist()
+    total = 0.0
+    for d in values:  # one by one, as the loop adds them (a numpy sum adds pairwise: another float)
+        total += d
+    # (one row per case: the loop's `per_case.get(case, 0.0) + d`)
+    return dict(zip(usage.case_ids, (0.0 + dollars).tolist())), total
+
+
 def stored_cost(store, run: Mapping[str, Any], prices: Mapping[str, Price | None],
                 usage: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """Dollars per case (model + judges), the run's total and the token totals behind them.
@@ -82,7 +105,11 @@ def stored_cost(store, run: Mapping[str, Any], prices: Mapping[str, Price | None
     tokens = {"input": 0, "output": 0, "cached_input": 0, "cache_write": 0, "cache_write_1h": 0, "n_requests": 0,
               "n_estimated": 0, "n_cached": 0}
     model_total = 0.0
-    for row in (store.token_usage(run["id"]) if usage is None else usage):
+    rows = store.token_usage(run["id"]) if usage is None else usage
+    if getattr(rows, "integral", False):  # a UsageTable of integer sums: priced as arrays, the same floats
+        per_case, model_total = _model_cost_arrays(price, batch, rows, tokens)
+        rows = ()
+    for row in rows:
         est_in = row["uncounted_prompt_chars"] / CHARS_PER_TOKEN
         est_out = row["uncounted_response_chars"] / CHARS_PER_TOKEN
         tokens["input"] += row["input_tokens"]

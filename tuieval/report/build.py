@@ -66,18 +66,24 @@ def _build(store: Store, run_id: str, *, persist_clusters: bool, with_rows: bool
     if not persist_clusters:
         report = load_report(store, run["id"], fingerprint)
     contamination = None
-    if report is None or with_rows:
-        # columns, not a dictionary per sample (tuieval.sample_columns): what a large run needs
-        cases, samples = store.analysis_cases(run["id"]), store.analysis_sample_columns(run["id"])
-        # a probe run's cases get their contamination=likely|unflagged slice before the analysis
-        contamination = label_cases(store, run, cases, report)
-    if report is None:
-        pending: list = []  # the clusters' write-back, running beside what follows (Store.write_cluster_columns)
-        try:
-            report = _report(store, run, fingerprint, cases, samples, persist_clusters, contamination, pending)
-        finally:
-            for write in pending:  # joined whatever happened: nothing is left writing after build returns
-                write.wait()
+    # work in threads beside this one: the cost section's token usage (read while the analysis
+    # runs, Store.token_usage_beside), the clusters' write-back (Store.write_cluster_columns)
+    pending: list = []
+    try:
+        if report is None or with_rows:
+            # columns, not a dictionary per sample (tuieval.sample_columns): what a large run needs
+            cases, samples = store.analysis_cases(run["id"]), store.analysis_sample_columns(run["id"])
+            # (started after the read, which has a thread of its own at a million samples)
+            usage = store.token_usage_beside(run["id"]) if report is None else None
+            if usage is not None:
+                pending.append(usage)
+            # a probe run's cases get their contamination=likely|unflagged slice before the analysis
+            contamination = label_cases(store, run, cases, report)
+        if report is None:
+            report = _report(store, run, fingerprint, cases, samples, persist_clusters, contamination, pending, usage)
+    finally:
+        for work in pending:  # joined whatever happened: nothing is left running after build returns
+            work.wait()
     if prices is not None:  # re-priced on purpose (`report --prices FILE`)
         report["cost"] = _cost_section(store, run, report, cases, prices)
     _add_redteam(store, run, report, prices)
@@ -85,9 +91,9 @@ def _build(store: Store, run_id: str, *, persist_clusters: bool, with_rows: bool
 
 
 def _report(store: Store, run: dict[str, Any], fingerprint: str, cases, samples, persist_clusters: bool,
-            contamination, pending: list) -> dict[str, Any]:
+            contamination, pending: list, usage=None) -> dict[str, Any]:
     """The analysis and the sections beside it; the report stored when the run is finished."""
-    report = _analyze(store, run, cases, samples, persist_clusters, pending)
+    report, clustered = _analyze(store, run, cases, samples, persist_clusters, pending)
     if contamination is not None:
         report["contamination"] = contamination
     extractors = _extraction_section(store, run)
@@ -104,7 +110,7 @@ def _report(store: Store, run: dict[str, Any], fingerprint: str, cases, samples,
         report["shadow"] = shadow
     report["gates"] = evaluate_gates(report, (run.get("config") or {}).get("gates") or [])
     # the per-sample arrays and the slice membership, made once for the cost section and the store
-    shared = _shared_parts(cases, samples, with_masks=run["status"] != "running")
+    shared = _shared_parts(cases, samples, usage, with_masks=run["status"] != "running", clustered=clustered)
     report["cost"] = _cost_section(store, run, report, cases, None, shared)
     if run["status"] != "running":
         # A finished run's report only changes with its samples: keep it so reopening a large
@@ -122,16 +128,17 @@ def build_report(store: Store, run_id: str, *, persist_clusters: bool = False, p
 
 
 def _analyze(store: Store, run: dict[str, Any], cases: list[dict[str, Any]], samples: list[dict[str, Any]],
-             persist_clusters: bool, pending: list | None = None) -> dict[str, Any]:
-    """The analysis proper; a local tier's clusters are written back in the background, their
-    write added to `pending` (the caller waits on it)."""
-    from tuieval.analysis.report import analyze_run, analyze_run_clustered
+             persist_clusters: bool, pending: list | None = None):
+    """The analysis proper: (report, what it clustered — `_Clustered`, whose `slice_masks` hands
+    the slice levels over to the stored membership and the cost section); a local tier's clusters
+    are written back in the background, their write added to `pending` (the caller waits on it)."""
+    from tuieval.analysis.report import analyze_run_clustered
 
     config = VarianceConfig.from_run(run)
     method = config.effective_method
     if not config.is_remote:
         if not persist_clusters:
-            return analyze_run(run, cases, samples, method=method)
+            return analyze_run_clustered(run, cases, samples, method=method)
         # a local tier: one clustering serves the report and the store (no endpoint to count)
         report, clustered = analyze_run_clustered(run, cases, samples, method=method,
                                                   cluster_stats={"source": "computed"})
@@ -139,16 +146,16 @@ def _analyze(store: Store, run: dict[str, Any], cases: list[dict[str, Any]], sam
         write = _store_clusters(store, run["id"], method, samples, per_sample, rows, background=pending is not None)
         if pending is not None:
             pending.append(write)
-        return report
+        return report, clustered
     if not persist_clusters:
         stored = stored_assignments(store, run, samples, method)
         if stored is not None:
-            return analyze_run(run, cases, samples, method=method, clusters=stored,
-                               cluster_stats={"source": "stored"})
+            return analyze_run_clustered(run, cases, samples, method=method, clusters=stored,
+                                         cluster_stats={"source": "stored"})
     assignments, rows, stats = cluster_samples(run, samples, cases, method, store)
     if persist_clusters:
         store.write_clusters(run["id"], method, assignments, rows)
-    return analyze_run(run, cases, samples, method=method, clusters=assignments, cluster_stats=stats)
+    return analyze_run_clustered(run, cases, samples, method=method, clusters=assignments, cluster_stats=stats)
 
 
 def _store_clusters(store: Store, run_id: str, method: str, samples, per_sample, rows, *, background: bool = False):
@@ -181,24 +188,27 @@ def _shadow(store: Store, run: dict[str, Any], cases, samples) -> dict[str, Any]
     return shadow_section(store, run, cases, samples)
 
 
-def _shared_parts(cases: list[dict[str, Any]], samples, *, with_masks: bool = True) -> dict[str, Any]:
+def _shared_parts(cases: list[dict[str, Any]], samples, usage=None, *, with_masks: bool = True,
+                  clustered: Any = None) -> dict[str, Any]:
     """From the sample columns: the per-sample arrays (analysis order), the slice membership
-    over their case ids (`with_masks`: when the report is stored, which needs it anyway) and the
-    token usage per case (tuieval.store.usage_columns) — what the cost section and the stored
-    report would otherwise each compute, or read, again."""
+    over their case ids (`with_masks`: when the report is stored, which needs it anyway; handed
+    over by the analysis, `clustered.slice_masks`, when its levels are the membership's) and the
+    token usage per case read beside the analysis (`usage`: Store.token_usage_beside) — what the
+    cost section and the stored report would otherwise each compute, or read, again."""
     from tuieval.sample_columns import SampleColumns
 
-    if not isinstance(samples, SampleColumns) or "usage" not in samples.columns:
+    if not isinstance(samples, SampleColumns) or usage is None:
         return {}
     from tuieval.report.slice_membership_store import masks_from_cases
     from tuieval.report.stored import sample_arrays
-    from tuieval.store.usage_columns import usage_from_columns
 
     arrays = sample_arrays(samples)
-    return {"arrays": arrays, "masks": masks_from_cases(cases, arrays.case_ids) if with_masks else None,
-            "case_ids": arrays.case_ids,
-            "usage": usage_from_columns(arrays.case_ids, arrays.sample_case, samples.floats("output_tokens"),
-                                        samples.columns["usage"])}
+    masks = None
+    if with_masks:
+        masks = clustered.slice_masks(arrays.case_ids) if clustered is not None else None
+        if masks is None:
+            masks = masks_from_cases(cases, arrays.case_ids)
+    return {"arrays": arrays, "masks": masks, "case_ids": arrays.case_ids, "usage": usage.wait()}
 
 
 def _cost_section(store: Store, run: dict[str, Any], report: dict[str, Any], cases: list[dict[str, Any]] | None,

@@ -28,17 +28,18 @@ def _mean_ci(values: Sequence[float]) -> tuple[float | None, list[float] | None]
     return mean, [max(0.0, mean - h), mean + h]
 
 
-def _members(cases, per_case: Mapping[str, float], masks, case_ids):
-    """level → its priced cases' ids, sorted (None for a level with none)."""
+def _slice_values(cases, per_case: Mapping[str, float], masks, case_ids):
+    """level → its priced cases' dollars in case id order (None for a level with none)."""
     if masks is not None and case_ids is not None and len(case_ids) == len(per_case) \
             and all(c in per_case for c in case_ids):
         import numpy as np
 
-        # case_ids are sorted, so a mask's members come out in sorted order
-        return lambda level: (None if (m := masks.get(level)) is None
-                              else [case_ids[i] for i in np.flatnonzero(m).tolist()])
+        # case_ids are sorted, so a mask picks its members' dollars in sorted order
+        dollars = np.array([per_case[c] for c in case_ids], dtype=float)
+        return lambda level: None if (m := masks.get(level)) is None else dollars[np.asarray(m, dtype=bool)].tolist()
     membership = slice_membership(cases, set(per_case))
-    return lambda level: None if (m := membership.get(level)) is None else sorted(m)
+    return lambda level: (None if (m := membership.get(level)) is None
+                          else [per_case[c] for c in sorted(m) if c in per_case])
 
 
 def cost_section(store, run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]],
@@ -58,13 +59,12 @@ def cost_section(store, run: Mapping[str, Any], cases: Sequence[Mapping[str, Any
     values = [per_case.get(c["case_id"], 0.0) for c in cases if c["case_id"] in per_case] if priced else []
     mean, ci = _mean_ci(values)
     n_requests = spent["tokens"]["n_requests"]
-    members_of = _members(cases, per_case, masks, case_ids) if priced else (lambda level: None)
+    values_of = _slice_values(cases, per_case, masks, case_ids) if priced else (lambda level: None)
     slices = []
     for s in report_slices:
-        members = members_of((s["key"], slice_value_key(s["value"])))
-        if not members:
+        vals = values_of((s["key"], slice_value_key(s["value"])))  # case id order: the same sum in every process
+        if not vals:
             continue
-        vals = [per_case[c] for c in members if c in per_case]  # sorted: the same sum in every process
         m, m_ci = _mean_ci(vals)
         slices.append({"key": s["key"], "value": s["value"], "n_cases": len(vals),
                        "dollars": json_float(sum(vals)), "per_case": json_float(m),

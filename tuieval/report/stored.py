@@ -75,15 +75,11 @@ def is_by_latency(latency: np.ndarray) -> bool:
 def _column_arrays(samples: SampleColumns) -> SampleArrays:
     """`sample_arrays` of columns: the same arrays, read with numpy (held to the row path by
     tests/report/test_columnar_analysis.py)."""
-    case_col = samples.columns["case_id"]
-    n = len(samples)
-    if n == 0:
+    if len(samples) == 0:
         return SampleArrays(case_ids=[], sample_case=np.zeros(0, dtype=np.int64), latency=np.zeros(0),
                             correct=np.zeros(0, dtype=bool), error=np.zeros(0, dtype=bool))
-    case_ids = sorted(set(case_col))
-    index = {c: i for i, c in enumerate(case_ids)}
-    return SampleArrays(case_ids=case_ids, sample_case=np.fromiter(map(index.__getitem__, case_col), dtype=np.int64,
-                                                                   count=n),
+    case_ids, sample_case = samples.case_codes()
+    return SampleArrays(case_ids=case_ids, sample_case=sample_case,
                         latency=samples.floats("latency_ms").copy(), correct=samples.correct_mask.copy(),
                         error=samples.errors.copy())
 
@@ -137,15 +133,81 @@ def store_report(store: Store, run_id: str, fingerprint: str, report: dict[str, 
         head, rows = json.dumps(report, ensure_ascii=False), None
     else:
         head = json.dumps({**report, "cases": None}, ensure_ascii=False)
-        encode = _entry_encoder()
-        rows = [(str(c.get("id")), _num(c.get("accuracy")), _num(c.get("consistency")), encode(c))
-                for c in listed]
+        if len(listed) >= _PIPELINE_FROM and store._can_write_beside():
+            return _store_pipelined(store, run_id, fingerprint, head, listed, packed, masks,
+                                    len(arrays.case_ids) if arrays is not None else 0, before_write)
+        rows = _case_rows(listed, _entry_encoder())
     if before_write is not None:
         before_write()
     with report_parts.writing(store):
         report_parts.write_report(store, run_id, fingerprint, head, rows, packed)
         if masks is not None:  # (write_report dropped the previous report's)
             write_membership(store, run_id, fingerprint, masks, len(arrays.case_ids))
+
+
+#: case entries from which the report is written by a thread while this one encodes them
+_PIPELINE_FROM = 5_000
+#: entries encoded per batch handed to the writing thread
+_PIPELINE_BATCH = 2_048
+
+
+def _case_rows(entries, encode) -> list[tuple[str, float | None, float | None, str]]:
+    """(case id, accuracy, consistency, entry JSON) per entry: report_parts.write_report's rows."""
+    num = _num
+    return [(str(c.get("id")),
+             a if (a := c.get("accuracy")).__class__ is float and a == a else num(a),
+             k if (k := c.get("consistency")).__class__ is float and k == k else num(k),
+             encode(c)) for c in entries]
+
+
+class _Abandoned(Exception):
+    """The encoding thread failed: the writing thread rolls the report back."""
+
+
+def _store_pipelined(store: Store, run_id: str, fingerprint: str, head: str, listed: list, packed, masks,
+                     n_cases: int, before_write) -> None:
+    """The write of `store_report` on a second connection in a thread (Store.write_beside), its
+    case rows taken from a queue as this thread encodes them a batch at a time: the SQLite insert
+    of 100,000 rows (a second or two, most of it inside SQLite, which releases the GIL) goes on
+    beside the encoding instead of after it. One transaction as before (after `before_write`,
+    which waits for the clusters' write-back); an error on either side stores nothing."""
+    import queue
+
+    from tuieval.report.slice_membership_store import write_membership
+
+    batches: queue.SimpleQueue = queue.SimpleQueue()  # unbounded: the writer may wait on the write-back
+
+    def rows():
+        while True:
+            batch = batches.get()
+            if batch is None:
+                return
+            if batch is _Abandoned:
+                raise _Abandoned()
+            yield from batch
+
+    def write(other: Store) -> None:
+        if before_write is not None:
+            before_write()
+        with report_parts.writing(other):
+            report_parts.write_report(other, run_id, fingerprint, head, rows(), packed)
+            if masks is not None:
+                write_membership(other, run_id, fingerprint, masks, n_cases)
+
+    writer = store.write_beside(write)
+    try:
+        encode = _entry_encoder()
+        for i in range(0, len(listed), _PIPELINE_BATCH):
+            batches.put(_case_rows(listed[i:i + _PIPELINE_BATCH], encode))
+    except BaseException:
+        batches.put(_Abandoned)
+        try:
+            writer.wait()
+        except _Abandoned:
+            pass
+        raise
+    batches.put(None)
+    writer.wait()
 
 
 def _entry_encoder():

@@ -56,6 +56,10 @@ _LEAN_EXPR = {"answer": ANSWER_SQL, "latency_ms": "CASE WHEN cached = 1 THEN NUL
               "ttft_ms": "CASE WHEN cached = 1 THEN NULL ELSE ttft_ms END"}
 _LEAN_SELECT = tuple(_LEAN_EXPR.get(c, c) for c in ANALYSIS_COLUMNS)
 LEAN_SELECT = _LEAN_SELECT  # the same expressions for the store's other modules (tuieval.store.shadow)
+#: what `analysis_sample_columns` reads per sample: the lean columns but case id and template
+#: (they come from the sorted groups, see there)
+_PER_SAMPLE = tuple(c for c in ANALYSIS_COLUMNS if c not in ("case_id", "template"))
+_PER_SAMPLE_SELECT = tuple(_LEAN_EXPR.get(c, c) for c in _PER_SAMPLE)
 
 
 #: a cluster id packed with its sample's row id into one JSON integer (write_cluster_ids): a
@@ -94,12 +98,16 @@ _CLUSTER_INSERT = ("INSERT INTO clusters (run_id, case_id, template, cluster, me
                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 
 
-class PendingWrite:
-    """A write on a connection of its own, in a thread (`Store.write_cluster_columns(background=True)`),
-    or one already done (`path` None). `wait()` joins it and raises what the write raised."""
+class Beside:
+    """Work on a connection of its own, in a thread, or already done (`path` None): `wait()` joins
+    it, raises what the work raised and returns what it returned. SQLite releases the GIL inside
+    each statement, so on a second core the work goes on while the caller's thread does."""
 
-    def __init__(self, path: str | None, write) -> None:
+    _NAME = "tuieval-beside"
+
+    def __init__(self, path: str | None, work) -> None:
         self._error: BaseException | None = None
+        self._result: Any = None
         self._thread = None
         if path is None:
             return
@@ -112,22 +120,78 @@ class PendingWrite:
                     conn.execute("PRAGMA busy_timeout = 30000")
                     conn.execute("PRAGMA foreign_keys = ON")
                     conn.execute("PRAGMA synchronous = NORMAL")
-                    write(conn)
+                    self._result = work(conn)
                 finally:
                     conn.close()
             except BaseException as exc:  # handed to the waiting thread
                 self._error = exc
 
-        self._thread = threading.Thread(target=run, name="tuieval-cluster-write", daemon=False)
+        self._thread = threading.Thread(target=run, name=self._NAME, daemon=False)
         self._thread.start()
 
-    def wait(self) -> None:
+    def wait(self) -> Any:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
         if self._error is not None:
             error, self._error = self._error, None
             raise error
+        return self._result
+
+
+class PendingWrite(Beside):
+    """A write beside the caller (`Store.write_cluster_columns(background=True)`), or one already done."""
+
+    _NAME = "tuieval-cluster-write"
+
+
+class PendingRead(Beside):
+    """A read beside the caller (`Store.token_usage_beside`); `wait()` returns its rows."""
+
+    _NAME = "tuieval-read"
+
+    @classmethod
+    def done(cls, result: Any) -> "PendingRead":
+        """A read already made on the caller's connection."""
+        read = cls(None, None)
+        read._result = result
+        return read
+
+
+#: samples from which `analysis_sample_columns` reads the later half of a run in a thread
+_SPLIT_READ_AT = 200_000
+
+
+def _split_case(groups: Sequence[tuple[str, str, int]]) -> str | None:
+    """The first case id of the later half of the rows (a case boundary near the middle), or None
+    when the rows are too few to split or one case holds them."""
+    total = sum(n for _, _, n in groups)
+    if total < _SPLIT_READ_AT:
+        return None
+    seen = 0
+    for k, (case_id, _, n) in enumerate(groups):
+        seen += n
+        if seen * 2 >= total:
+            for later, _, _ in groups[k + 1:]:
+                if later != case_id:
+                    return later
+            return None
+    return None
+
+
+def _read_per_sample(cur, where: str, args: Sequence[Any]) -> list[list[Any]]:
+    """The per-sample columns of `analysis_sample_columns` (id first), for the rows `where` picks,
+    in the analysis's order: fetched in chunks (plain tuples) and transposed."""
+    cur.execute(f"SELECT id, {', '.join(_PER_SAMPLE_SELECT)} FROM samples WHERE {where} "
+                "ORDER BY case_id, template, sample_index", list(args))
+    lists: list[list[Any]] = [[] for _ in range(1 + len(_PER_SAMPLE))]
+    while True:
+        chunk = cur.fetchmany(_COLUMN_CHUNK)
+        if not chunk:
+            break
+        for col, values in zip(lists, zip(*chunk)):
+            col.extend(values)
+    return lists
 
 
 class RunNotFound(LookupError):
@@ -419,25 +483,30 @@ class Store:
     def write_cluster_columns(self, run_id: str, method: str, cluster_ids, sample_ids, clusters: list[dict[str, Any]],
                               *, background: bool = False) -> "PendingWrite":
         """`write_cluster_ids` given two integer arrays (numpy): each sample's cluster and row id,
-        packed with numpy rather than a pair at a time (a million pairs are most of a second)."""
+        packed with numpy rather than a pair at a time (a million pairs are most of a second) —
+        with `background`, packed in the writing thread too, as are the cluster rows' values:
+        the caller's thread only hands the arrays over."""
         import numpy as np
 
         cl = np.asarray(cluster_ids, dtype=np.int64)
         ids = np.asarray(sample_ids, dtype=np.int64)
-        fits = bool(((cl >= 0) & (cl < _CLUSTER_SPAN) & (ids >= 0) & (ids < _MAX_PACKED_ID)).all())
-        if not (_PACKED_UPDATE and fits):
-            return self._write_clusters_by_id(run_id, method, list(zip(cl.tolist(), ids.tolist())), None, clusters,
-                                              background)
-        packed = "[" + ",".join(map(str, ((ids << _CLUSTER_BITS) | cl).tolist())) + "]"
-        return self._write_clusters_by_id(run_id, method, None, packed, clusters, background)
 
-    def _write_clusters_by_id(self, run_id: str, method: str, pairs: list[tuple[int, int]] | None, packed: str | None,
-                              clusters: list[dict[str, Any]], background: bool) -> "PendingWrite":
-        """The write of `write_cluster_ids`: `packed` (one JSON array of id·2²⁰ + cluster) when
-        SQLite can take it, else the (cluster, id) `pairs` one statement each."""
-        rows = _cluster_rows(run_id, method, clusters)
+        def prepare() -> tuple[list[tuple[int, int]] | None, str | None]:
+            fits = bool(((cl >= 0) & (cl < _CLUSTER_SPAN) & (ids >= 0) & (ids < _MAX_PACKED_ID)).all())
+            if not (_PACKED_UPDATE and fits):
+                return list(zip(cl.tolist(), ids.tolist())), None
+            return None, "[" + ",".join(map(str, ((ids << _CLUSTER_BITS) | cl).tolist())) + "]"
+
+        return self._write_clusters_by_id(run_id, method, prepare, clusters, background)
+
+    def _write_clusters_by_id(self, run_id: str, method: str, prepare, clusters: list[dict[str, Any]],
+                              background: bool) -> "PendingWrite":
+        """The write of `write_cluster_ids`: `prepare()` gives the packed JSON array of
+        id·2²⁰ + cluster when SQLite can take it (else the (cluster, id) pairs, one statement each)."""
 
         def write(conn: sqlite3.Connection) -> None:
+            pairs, packed = prepare()
+            rows = _cluster_rows(run_id, method, clusters)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.execute("DELETE FROM clusters WHERE run_id = ?", (run_id,))
@@ -458,6 +527,24 @@ class Store:
             return PendingWrite(self.path, write)
         write(self.conn)
         return PendingWrite(None, None)
+
+    def write_beside(self, work) -> PendingWrite:
+        """`work(store)` with a Store over a second connection, in a thread (a PendingWrite: the
+        caller must `wait()` on it), when the file can be opened twice outside a transaction;
+        else `work(self)` at once (the handle is then done). The thread's store runs no checks
+        or migrations: this one did them."""
+        if not self._can_write_beside():
+            work(self)
+            return PendingWrite(None, None)
+        path = self.path
+
+        def run(conn: sqlite3.Connection) -> None:
+            other = Store.__new__(Store)
+            other.path, other.conn = path, conn
+            conn.row_factory = sqlite3.Row
+            work(other)
+
+        return PendingWrite(path, run)
 
     def _can_write_beside(self) -> bool:
         """Whether a second connection can write this file while this one goes on reading."""
@@ -618,35 +705,65 @@ class Store:
             s["correct"] = is_correct(s)
         return out
 
-    def analysis_sample_columns(self, run_id: str, case_ids: Iterable[str] | None = None) -> "SampleColumns":
+    def analysis_sample_columns(self, run_id: str, case_ids: Iterable[str] | None = None, *,
+                                split: bool = True) -> "SampleColumns":
         """`analysis_samples` as columns (tuieval.sample_columns): the same rows in the same order,
         read in chunks and transposed, with no dictionary per sample. Also holds each sample's
-        row `id` (column "id", not part of the rows), for writing its cluster back by id, and
-        its share of the token usage (column "usage", tuieval.store.usage_columns.USAGE_SQL), so
-        the cost section needs no second scan of the samples.
-        `case_ids` limits it to those cases' samples (a few: the HTML page's worst cases)."""
+        row `id` (column "id", not part of the rows), for writing its cluster back by id.
+        `case_ids` limits it to those cases' samples (a few: the HTML page's worst cases).
+
+        Case id and template are not read per sample: the rows come sorted by them, so one
+        `GROUP BY` over the unique index (which holds both) gives each (case, template) and how
+        many samples it has, and the two columns are those names repeated (one string object per
+        group, not per sample). Both queries read one snapshot (a read transaction), so the
+        counts are those of the rows.
+
+        A large run (`split`, from _SPLIT_READ_AT samples, when the file can be opened twice) is
+        read in two halves at a case boundary, the later one in a thread on a second connection:
+        most of the read is SQLite stepping through rows, which releases the GIL, so on two cores
+        the halves go on at once. The second connection reads its own snapshot, so the read is
+        kept only if no other connection committed meanwhile (`PRAGMA data_version` unchanged),
+        else it is made again in one piece."""
         where, args = "run_id = ?", [run_id]
         if case_ids is not None:
             ids = list(case_ids)
             where += f" AND case_id IN ({', '.join('?' * len(ids))})"
             args += ids
-        from tuieval.store.usage_columns import USAGE_SQL
-
-        cur = self.conn.execute(
-            f"SELECT id, {', '.join(_LEAN_SELECT)}, {USAGE_SQL} FROM samples WHERE {where} "
-            "ORDER BY case_id, template, sample_index", args)
-        names = ("id",) + ANALYSIS_COLUMNS + ("usage",)
-        columns: dict[str, list[Any]] = {k: [] for k in names}
-        lists = [columns[k] for k in names]
-        while True:
-            chunk = cur.fetchmany(_COLUMN_CHUNK)
-            if not chunk:
-                break
-            for col, values in zip(lists, zip(*chunk)):
-                col.extend(values)
+        own = not self.conn.in_transaction
+        beside = split and case_ids is None and self._can_write_beside()
+        version = self._data_version() if beside else None
+        if own:
+            self.conn.execute("BEGIN")
+        later = None
+        try:
+            cur = self.conn.cursor()
+            cur.row_factory = None  # plain tuples: a sqlite3.Row per sample costs a third of a second a million
+            groups = cur.execute(f"SELECT case_id, template, COUNT(*) FROM samples WHERE {where} "
+                                 "GROUP BY case_id, template ORDER BY case_id, template", args).fetchall()
+            pivot = _split_case(groups) if beside else None
+            if pivot is not None:
+                later = PendingRead(self.path, lambda conn: _read_per_sample(conn.cursor(), where + " AND case_id >= ?",
+                                                                             [*args, pivot]))
+                lists = _read_per_sample(cur, where + " AND case_id < ?", [*args, pivot])
+                for col, rest in zip(lists, later.wait()):
+                    col.extend(rest)
+            else:
+                lists = _read_per_sample(cur, where, args)
+            cur.close()
+        finally:
+            if later is not None:
+                later.wait()  # (joined whatever happened)
+            if own:
+                self.conn.execute("COMMIT")  # (a read: nothing to keep or undo)
+        if pivot is not None and self._data_version() != version:  # another connection wrote meanwhile
+            return self.analysis_sample_columns(run_id, split=False)
         from tuieval.sample_columns import SampleColumns
 
-        return SampleColumns(ANALYSIS_COLUMNS, columns)
+        return SampleColumns(ANALYSIS_COLUMNS, dict(zip(("id",) + _PER_SAMPLE, lists)), groups=groups)
+
+    def _data_version(self) -> int:
+        """Changes whenever another connection commits to the file (SQLite's PRAGMA data_version)."""
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
 
     def latency_and_correct(self, run_id: str) -> tuple[list[float | None], list[bool]]:
         """Every sample's latency as the analysis sees it (None when cached or unmeasured) and
@@ -756,6 +873,23 @@ class Store:
 
         rows = self.conn.execute(GROUPED_SQL, (run_id,)).fetchall()
         return [dict(zip(USAGE_KEYS, r)) for r in rows]
+
+    def token_usage_beside(self, run_id: str) -> PendingRead:
+        """`token_usage` as a `UsageTable` (tuieval.store.usage_columns: its sums as integer
+        columns), read in a thread on a connection of its own when the file can be opened twice:
+        the `GROUP BY` scan of every sample row (a second or two at a million samples, nearly all
+        inside SQLite, which releases the GIL) goes on beside the caller's analysis. `wait()` on
+        the handle returns the table."""
+        from tuieval.store.usage_columns import GROUPED_SQL, UsageTable
+
+        def read(conn: sqlite3.Connection) -> UsageTable:
+            return UsageTable(conn.execute(GROUPED_SQL, (run_id,)).fetchall())
+
+        if self._can_write_beside():
+            return PendingRead(self.path, read)
+        cur = self.conn.cursor()
+        cur.row_factory = None
+        return PendingRead.done(read(cur))  # (a cursor executes as a connection does)
 
     def judge_token_usage(self, run_id: str) -> list[dict[str, Any]]:
         """Per (case, judge model, answered in a batch or not): judge requests and the tokens counted."""

@@ -1,24 +1,18 @@
-"""A run's token usage per case, the rule of `Store.token_usage`, in two forms: SQL that groups
-the samples, and the same sums taken from one extra column of the analysis's own read.
+"""A run's token usage per case, the rule of `Store.token_usage`: SQL that groups the samples,
+and the same rows held as integer columns for the cost section's arithmetic over 100,000 cases.
 
 The cost section needs, per case, the requests, the tokens the server counted and the text of
-the answered samples it gave no counts for (tuieval.cost.spend). As a `GROUP BY case_id` query
-that is a second scan of every sample row (at a million samples about 2 CPU seconds), after the
-analysis has just read every row once. So `Store.analysis_sample_columns` reads one more value
-per sample, `USAGE_SQL`: for a plain sample (not answered from the response cache, no prompt
-cache counts, its tokens counted or an error) just its input tokens; for any other sample a JSON
-array of its contributions to every sum (`PER_ROW`, the same expressions `token_usage` sums).
-`usage_from_columns` adds them up per case with numpy. `PER_ROW` is the one place the rule is
-written; tests hold the two forms to each other.
+the answered samples it gave no counts for (tuieval.cost.spend). The `GROUP BY case_id` query is
+a scan of every sample row (at a million samples one to two CPU seconds, nearly all inside
+SQLite), so `Store.token_usage_beside` runs it in a thread on a second connection while the
+analysis goes on, and hands back a `UsageTable`: the same rows, their sums as numpy columns, so
+pricing them is array arithmetic rather than a `Price.cost` call per case. `PER_ROW` is the one
+place the rule is written.
 """
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any, Sequence
-
-if TYPE_CHECKING:  # numpy is imported by the reader of columns, not by a run storing samples
-    import numpy as np
+from typing import Any, Iterator, Sequence
 
 #: the names of a token_usage row, in its order
 USAGE_KEYS = ("case_id", "n", "input_tokens", "output_tokens", "n_uncounted", "uncounted_prompt_chars",
@@ -43,56 +37,36 @@ PER_ROW = (
 GROUPED_SQL = (f"SELECT case_id, {', '.join(agg.format(expr) for expr, agg in PER_ROW)} "
                "FROM samples WHERE run_id = ? GROUP BY case_id")
 
-#: a sample whose shares fit one integer: not answered from the response cache, no prompt-cache
-#: counts, integer counts, its output tokens counted (or an error, whose missing counts add
-#: nothing). Its shares are (1, input tokens, output tokens, 0, …) — or, an answer without its
-#: input tokens counted, (1, 0, output tokens, 1, prompt characters, 0, …)
-_ONE_INT = ("cached = 0 AND cached_tokens IS NULL AND cache_write_tokens IS NULL AND cache_write_1h_tokens IS NULL "
-            "AND typeof(input_tokens) IN ('integer', 'null') AND typeof(output_tokens) IN ('integer', 'null') "
-            "AND (error IS NOT NULL OR output_tokens IS NOT NULL)")
 
-#: the value read per sample beside the analysis columns: for a sample of _ONE_INT its input
-#: tokens (≥ 0), or −1 − its prompt's length when they were not counted; for any other sample
-#: the JSON array of its shares in PER_ROW order
-USAGE_SQL = (f"CASE WHEN {_ONE_INT} THEN (CASE WHEN error IS NULL AND input_tokens IS NULL "
-             f"THEN -1 - COALESCE(LENGTH(prompt), 0) ELSE COALESCE(input_tokens, 0) END) "
-             f"ELSE json_array({', '.join(expr for expr, _ in PER_ROW)}) END")
+class UsageTable(Sequence):
+    """`Store.token_usage`'s rows (tuples in USAGE_KEYS order, case id order) as a sequence of
+    the same dictionaries, and as columns: `case_ids`, and `arrays` (key → int64 numpy array)
+    when every sum is an integer (`integral`; a REAL token count stored by another tool makes
+    its SUM a float, and then only the rows are offered)."""
 
+    def __init__(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        import numpy as np
 
-def usage_from_columns(case_ids: Sequence[str], sample_case: np.ndarray, output_tokens: np.ndarray,
-                       usage: Sequence[Any]) -> list[dict[str, Any]]:
-    """`Store.token_usage` of the samples read as columns: `case_ids` the sorted distinct case
-    ids, `sample_case` each sample's index into them, `output_tokens` the stored column as floats
-    (NaN for NULL), `usage` the USAGE_SQL column. Rows in case id order, as the query's."""
-    import numpy as np
+        self._rows = list(rows)
+        columns = list(zip(*self._rows)) if self._rows else [() for _ in USAGE_KEYS]
+        self.case_ids: list[str] = list(columns[0])
+        self.arrays: dict[str, Any] = {}
+        self.integral = True
+        for key, col in zip(USAGE_KEYS[1:], columns[1:]):
+            arr = np.array(col) if col else np.zeros(0, dtype=np.int64)
+            if arr.dtype.kind != "i":  # floats, None or integers past int64: the rows, not the columns
+                self.integral = False
+                self.arrays = {}
+                break
+            self.arrays[key] = arr.astype(np.int64, copy=False)
 
-    n_cases, n = len(case_ids), len(usage)
-    try:  # every sample's shares one integer (the usual run): one conversion
-        values = np.array(usage, dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
-        plain = np.ones(n, dtype=bool)
-    except (TypeError, ValueError):
-        plain = np.fromiter((u.__class__ is int for u in usage), dtype=bool, count=n)
-        values = np.fromiter((u if p else 0 for u, p in zip(usage, plain.tolist())), dtype=np.int64, count=n)
-    sums = np.zeros((len(PER_ROW), n_cases), dtype=np.int64)
-    if plain.any():
-        cases, values = sample_case[plain], values[plain]
-        uncounted = values < 0
-        # integer-valued float64 weights: bincount sums them exactly far past any token count (2⁵³)
-        sums[0] = np.bincount(cases, minlength=n_cases)
-        sums[1] = np.bincount(cases, weights=np.where(uncounted, 0, values), minlength=n_cases)
-        sums[2] = np.bincount(cases, weights=np.nan_to_num(output_tokens[plain], nan=0.0), minlength=n_cases)
-        sums[3] = np.bincount(cases, weights=uncounted, minlength=n_cases)
-        sums[4] = np.bincount(cases, weights=np.where(uncounted, -1 - values, 0), minlength=n_cases)
-    extra = np.flatnonzero(~plain)
-    # the other samples (cached, prompt-cache counts, answers without output counts): few, one by one
-    exact: dict[int, list[Any]] = {}
-    for i in extra.tolist():
-        shares = json.loads(usage[i])
-        acc = exact.setdefault(int(sample_case[i]), [0] * len(PER_ROW))
-        for k, v in enumerate(shares):
-            if v is not None:
-                acc[k] += v
-    table = sums.T.tolist()
-    for c, acc in exact.items():
-        table[c] = [a + b for a, b in zip(table[c], acc)]
-    return [dict(zip(USAGE_KEYS, (cid, *vals))) for cid, vals in zip(case_ids, table)]
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [dict(zip(USAGE_KEYS, r)) for r in self._rows[i]]
+        return dict(zip(USAGE_KEYS, self._rows[i]))
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return (dict(zip(USAGE_KEYS, r)) for r in self._rows)
