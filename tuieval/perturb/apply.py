@@ -108,7 +108,7 @@ def _write(vars_: dict[str, Any], slot: Slot, text: str) -> None:
 def _view(case: Case, input_vars: Sequence[str]) -> tuple[list[Slot], Item]:
     slots = _slots(case, input_vars)
     vars_ = case.vars
-    texts = tuple(vars_[s[0]] if len(s) == 1 else vars_[s[0]][s[1]]["content"] for s in slots)
+    texts = tuple([vars_[s[0]] if len(s) == 1 else vars_[s[0]][s[1]]["content"] for s in slots])
     used = {s[0] for s in slots}
     if len(used) < len(vars_):
         # the rest of the input still counts towards its length (the distractors' length bucket)
@@ -145,8 +145,12 @@ class _Plan:
         texts = out.texts
         assert len(texts) == len(item.texts)
         # lists are copied so that writing a message never reaches the original's list (and the
-        # copy never shares a list with it, as before)
-        vars_ = {k: (list(v) if isinstance(v, list) else v) for k, v in case.vars.items()}
+        # copy never shares a list with it, as before); the dict is copied in C and only
+        # the lists are replaced
+        vars_ = dict(case.vars)
+        for k, v in vars_.items():
+            if isinstance(v, list):
+                vars_[k] = list(v)
         for slot, text, old in zip(slots, texts, item.texts):
             if text is not old:                 # an unchanged text is already in the copy
                 _write(vars_, slot, text)

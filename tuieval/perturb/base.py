@@ -20,6 +20,7 @@ import _random
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from tuieval.perturb.gaps import gap_table
 from tuieval.scoring.base import target_text
 
 
@@ -75,6 +76,13 @@ class Edit:
     targets: tuple[Any, ...] | None = None
     edits: int = 0
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+def make_edit(texts: tuple[str, ...], edits: int, targets: tuple[Any, ...] | None = None,
+              detail: dict[str, Any] | None = None) -> Edit:
+    """`Edit(texts=…, edits=…, …)` filled in one call (`frozen`): the generated `__init__` of a
+    frozen dataclass costs about twice as much, and every family makes one Edit per case."""
+    return frozen(Edit, texts=texts, targets=targets, edits=edits, detail={} if detail is None else detail)
 
 
 @dataclass(frozen=True)
@@ -175,10 +183,20 @@ def draw_positions(rng: random.Random, n: int, rate: float) -> list[int]:
         return []
     if rate >= 1.0:
         return list(range(n))
-    inv_log_q = 1.0 / math.log1p(-rate)
-    rand, log = rng.random, math.log
+    table = gap_table(rate)
     out: list[int] = []
     i = -1
+    if table is not None:
+        # the same gaps by look-up (tuieval.perturb.gaps): one C call per draw, not a logarithm,
+        # a multiply and an int()
+        rand, find = rng.random, bisect.bisect_right
+        while True:
+            i += find(table, rand())
+            if i >= n:
+                return out
+            out.append(i)
+    inv_log_q = 1.0 / math.log1p(-rate)
+    rand, log = rng.random, math.log
     while True:
         # P(gap = g) = (1 - rate)^(g-1) * rate, g ≥ 1
         i += 1 + int(log(1.0 - rand()) * inv_log_q)
@@ -194,6 +212,10 @@ def draw_positions(rng: random.Random, n: int, rate: float) -> list[int]:
 def target_strings(targets: Iterable[Any]) -> tuple[str, ...]:
     """Every scalar leaf of the targets as text (dict values and list items included), longest
     first: these are the strings whose occurrences in the input carry the answer."""
+    if len(targets) == 1 and targets.__class__ in (list, tuple) and targets[0].__class__ is str:
+        # the most common case of all, one text target: the loop below without its steps
+        only = targets[0].strip()
+        return (only,) if only else ()
     if targets.__class__ in (list, tuple) and all(t.__class__ is str for t in targets):
         # the common case, flat text targets: target_text of a str is the str itself
         flat = [s for s in (t.strip() for t in targets) if s]
@@ -376,13 +398,15 @@ def edit_parts(rng: random.Random, parts: list[str], spans, rate: float, eligibl
     chosen = draw_positions(rng, len(parts) // 2, rate)
     if not chosen:
         return 0
-    offsets = list(itertools.accumulate(map(len, parts), initial=0)) if spans else None
+    # the pieces overlapping a span found once per text (one bisection per span), not by an
+    # `inside` test per chosen piece (numbers and contractions choose every piece at rate 1)
+    blocked = blocked_pieces(parts, spans) if spans else ()
     edits = 0
     for j in chosen:
         k = 2 * j + 1
         if eligible is not None and not eligible(parts, k):
             continue
-        if offsets is not None and inside(spans, offsets[k], offsets[k + 1]):
+        if k in blocked:
             continue
         new = replace(parts, k, rng)
         if new is not None:
@@ -406,7 +430,7 @@ def edit_pieces(item: Item, rng: random.Random, rate: float, splitter: "Splitter
         n = edit_parts(rng, parts, item.spans_of(i), rate, eligible, replace)
         edits += n
         texts.append("".join(parts) if n else item.texts[i])
-    return Edit(texts=tuple(texts), edits=edits)
+    return make_edit(tuple(texts), edits)
 
 
 def edit_chars(item: Item, rng: random.Random, rate: float, finder: re.Pattern,
@@ -436,7 +460,7 @@ def edit_chars(item: Item, rng: random.Random, rate: float, finder: re.Pattern,
         out.append(text[pos:])
         edits += len(chosen)
         texts.append("".join(out))
-    return Edit(texts=tuple(texts), edits=edits)
+    return make_edit(tuple(texts), edits)
 
 
 class Choices(dict):
@@ -485,7 +509,7 @@ def edit_choices(item: Item, rng: random.Random, rate: float, splitter: "Splitte
             n += 1
         edits += n
         texts.append("".join(parts) if n else item.texts[i])
-    return Edit(texts=tuple(texts), edits=edits)
+    return make_edit(tuple(texts), edits)
 
 
 def blocked_pieces(parts: list[str], spans) -> set[int]:
@@ -496,10 +520,10 @@ def blocked_pieces(parts: list[str], spans) -> set[int]:
     out: set[int] = set()
     last = len(parts) - 1
     for s, e in spans:
-        k = max(0, bisect.bisect_right(offsets, s) - 1)
-        # a piece [a, b) overlaps [s, e) when s < b and a < e; an empty piece at a when s <= a < e
-        while k > 0 and offsets[k] == offsets[k + 1] and offsets[k] >= s:
-            k -= 1      # empty pieces sitting exactly at the span's start overlap it too
+        # from the last piece starting before s (every piece before it ends before s); a piece
+        # [a, b) overlaps [s, e) when s < b and a < e, an empty piece at a when s <= a < e (so
+        # every empty piece sitting at s counts, however many there are)
+        k = max(0, bisect.bisect_left(offsets, s) - 1)
         while k <= last and offsets[k] < e:
             a, b = offsets[k], offsets[k + 1]
             if (s < b or (a == b and s <= a)) and a < e:

@@ -19,7 +19,7 @@ import random
 import re
 
 from tuieval.analysis.slices import MEDIUM_MAX_TOKENS, SHORT_MAX_TOKENS, estimate_tokens, token_bucket
-from tuieval.perturb.base import Edit, Family, Item, Skip
+from tuieval.perturb.base import Edit, Family, Item, Skip, make_edit
 
 SENTENCES: tuple[str, ...] = (
     "The office kitchen was repainted a pale shade of green last spring.",
@@ -131,7 +131,7 @@ _ADDED: dict[str, float] = {s: _added_tokens(s) for s in SENTENCES}
 def apply(item: Item, severity: float | None, rng: random.Random) -> Edit | Skip:
     level = float(severity if severity is not None else FAMILY.default_severity)
     texts = list(item.texts)
-    if not any(t.strip() for t in texts):
+    if all(not t or t.isspace() for t in texts):     # `not any(t.strip() …)` without copying the texts
         return Skip("no input text to pad")
     joined = "\n".join([*texts, item.other_text]) if item.other_text else "\n".join(texts)
     tokens = estimate_tokens(joined)
@@ -156,16 +156,19 @@ def apply(item: Item, severity: float | None, rng: random.Random) -> Edit | Skip
     # (insertion point, sentence) in the order drawn; grouped by point only once, in _assemble
     placed: list[tuple[int, str]] = []
     unused = list(pool)
+    left = len(unused)
     rand, n_points, added_of, place = rng.random, len(points), _ADDED, placed.append
     while need > 0:
-        if not unused:
+        if not left:
             unused = list(pool)          # more padding than there are sentences: reuse them
+            left = len(unused)
         # `below(rng, n)` written out: two draws per sentence, the same draws in the same order
-        sentence = unused.pop(int(rand() * len(unused)))
+        left -= 1
+        sentence = unused.pop(int(rand() * (left + 1)))
         place((points[int(rand() * n_points)], sentence))
         need -= added_of[sentence]
     texts[which] = _assemble(base, placed)
-    return Edit(texts=tuple(texts), edits=len(placed), detail={"bucket": [current, goal]})
+    return make_edit(tuple(texts), len(placed), detail={"bucket": [current, goal]})
 
 
 _ALL_LOWER = "\n".join(SENTENCES).lower()

@@ -10,7 +10,7 @@ run it came from (schema `tuieval.rescore/1`).
 from __future__ import annotations
 
 import json
-from operator import itemgetter
+from operator import contains, itemgetter
 from typing import Any, Sequence
 
 import numpy as np
@@ -26,9 +26,10 @@ SCHEMA = "tuieval.rescore/1"
 _COLUMNS = ("case_id", "template", "sample_index", "response", "error")
 
 
-def extractor_columns(built: Sequence[Any], samples: Sequence[dict[str, Any]], targets: dict[Any, Any],
-                      ) -> tuple[list[np.ndarray], list[Sequence[str | None]]]:
-    """Per built-in extractor, its verdict on each sample and what it read (one column each)."""
+def extractor_columns(built: Sequence[Any], samples: Sequence[dict[str, Any]], targets: dict[Any, Any], *,
+                      keyed: bool = True) -> tuple[list[np.ndarray], list[Sequence[str | None]]]:
+    """Per built-in extractor, its verdict on each sample and what it read (one column each);
+    `keyed=False`: every verdict by the extractor's `equal` (see `_judge_pairs`)."""
     pair_index: dict[tuple[Any, Any], int] = {}
     pair_of = np.fromiter((pair_index.setdefault((s["case_id"], s.get("response")), len(pair_index))
                            for s in samples), dtype=np.int64, count=len(samples))
@@ -38,9 +39,9 @@ def extractor_columns(built: Sequence[Any], samples: Sequence[dict[str, Any]], t
     responses = [None if r is None else str(r) for r in response_index]
     ok_columns: list[np.ndarray] = []
     read_columns: list[Sequence[str | None]] = []
-    prepared: dict[tuple[Any, Any], Any] = {}
+    prepared: dict[Any, dict[Any, Any]] = {}
     for extractor in built:
-        ok_pair, shown_pair = _judge_pairs(extractor, pairs, responses, response_of, targets, prepared)
+        ok_pair, shown_pair = _judge_pairs(extractor, pairs, responses, response_of, targets, prepared, keyed=keyed)
         ok_columns.append(ok_pair[pair_of])
         read_columns.append(_gather(shown_pair, pair_of))
     return ok_columns, read_columns
@@ -118,17 +119,25 @@ def _rescore(store: Store, run_id: str, extractors: Sequence[str], *, include_sc
 
 def _judge_pairs(extractor: Any, pairs: Sequence[tuple[Any, Any]], responses: Sequence[str | None],
                  response_of: Sequence[int], targets: dict[Any, Any],
-                 prepared: dict[tuple[Any, Any], Any] | None = None) -> tuple[np.ndarray, list[str | None]]:
+                 prepared: dict[Any, dict[Any, Any]] | None = None, *,
+                 keyed: bool = True) -> tuple[np.ndarray, list[str | None]]:
     """One extractor's (verdict, reading as written) on each distinct (case, response): every
     distinct response read once (`responses`, `response_of[k]` the response of pair k), and
-    only the pairs with a reading judged. `prepared` ((preparation, case) → prepared targets)
+    only the pairs with a reading judged. `prepared` (preparation → {case: prepared targets})
     is shared by the extractors of one rescore, so a case's targets are prepared once per way
-    of comparing, not once per extractor (`boxed` compares as `number` and `strict` do)."""
-    read, equal, show = extractor.reader, extractor.equal, extractor.shown
-    prepare, parts = extractor.prepare, extractor.prepare_parts
+    of comparing, not once per extractor (`boxed` compares as `number` and `strict` do).
+
+    An extractor with `member_keys` (every built-in one) is judged by set look-ups: each key
+    worked out once per distinct response, then `key in targets` for every pair by
+    `operator.contains` mapped in C; `keyed=False` takes the plain loop (`equal` per pair),
+    which tests hold the look-ups to."""
+    read, show = extractor.reader, extractor.shown
     if prepared is None:
         prepared = {}
     readings = [None if r is None else read(r) for r in responses]
+    if keyed and extractor.member_keys:
+        return _judge_keyed(extractor, pairs, readings, response_of, targets, prepared)
+    equal, prepare, parts = extractor.equal, extractor.prepare, extractor.prepare_parts
     ok = np.zeros(len(pairs), dtype=bool)
     shown: list[str | None] = [None] * len(pairs)
     hits: list[int] = []
@@ -149,8 +158,49 @@ def _judge_pairs(extractor: Any, pairs: Sequence[tuple[Any, Any]], responses: Se
     return ok, shown
 
 
+def _judge_keyed(extractor: Any, pairs: Sequence[tuple[Any, Any]], readings: list[Any],
+                 response_of: Sequence[int], targets: dict[Any, Any],
+                 prepared: dict[Any, dict[Any, Any]]) -> tuple[np.ndarray, list[str | None]]:
+    # `_judge_pairs` by look-ups: what is shown and each key are per distinct response; the
+    # pairs only gather them and their case's prepared targets
+    show = extractor.shown
+    as_is = show is str
+    shown_of = [None if x is None else (x if as_is and x.__class__ is str else show(x)) for x in readings]
+    resp = np.asarray(response_of, dtype=np.int64)
+    ok = np.zeros(len(pairs), dtype=bool)
+    has = np.fromiter((x is not None for x in readings), dtype=bool, count=len(readings))
+    hit = np.flatnonzero(has[resp]) if len(pairs) else np.zeros(0, dtype=np.int64)
+    if hit.size:
+        hit_resp = resp[hit]
+        hit_cases = _gather([c for c, _ in pairs], hit)
+        parts = extractor.prepare_parts or (extractor.prepare,)
+        verdict = None
+        for key, part in zip(extractor.member_keys, parts):
+            table = prepared.get(part)
+            if table is None:
+                table = prepared[part] = _Prepared(part, targets)
+            values = readings if key is None else [None if x is None else key(x) for x in readings]
+            got = np.fromiter(map(contains, map(table.__getitem__, hit_cases), _gather(values, hit_resp)),
+                              dtype=bool, count=hit.size)
+            verdict = got if verdict is None else verdict | got
+        ok[hit] = verdict
+    return ok, _gather(shown_of, resp)
+
+
+class _Prepared(dict):
+    """case → its targets prepared by one preparation, worked out on first use."""
+
+    def __init__(self, part: Any, targets: dict[Any, Any]) -> None:
+        super().__init__()
+        self.part, self.targets = part, targets
+
+    def __missing__(self, case: Any) -> Any:
+        value = self[case] = self.part(list(self.targets.get(case) or []))
+        return value
+
+
 def _prepare(prepare: Any, parts: tuple[Any, ...], case: Any, targets: dict[Any, Any],
-             prepared: dict[tuple[Any, Any], Any]) -> Any:
+             prepared: dict[Any, dict[Any, Any]]) -> Any:
     # a case's targets prepared for one extractor: each part looked up in (or added to) the
     # shared table, so another extractor comparing the same way reuses it
     if not parts:
@@ -159,16 +209,14 @@ def _prepare(prepare: Any, parts: tuple[Any, ...], case: Any, targets: dict[Any,
         whole = False
     got = []
     for part in parts:
-        key = (part, case)
-        if key in prepared:
-            got.append(prepared[key])
-        else:
-            value = prepared[key] = part(list(targets.get(case) or []))
-            got.append(value)
+        table = prepared.get(part)
+        if table is None:
+            table = prepared[part] = _Prepared(part, targets)
+        got.append(table[case])
     return got[0] if whole else tuple(got)
 
 
-def _gather(values: list[Any], index: np.ndarray) -> list[Any]:
+def _gather(values: Sequence[Any], index: np.ndarray) -> list[Any]:
     """values[i] for each i of index, as a list (itemgetter does the loop in C)."""
     if index.size == 0:
         return []

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, Callable
 
 from tuieval.scoring.base import BaseScorer, Score, binary, target_text
@@ -71,6 +72,19 @@ def _value_or_text_equal(extracted: str, prepared: tuple[frozenset[Decimal], fro
     return normalize_text(extracted) in texts
 
 
+def _whole_value(extracted: str) -> Decimal | None:
+    # the key `_value_or_text_equal` looks up among the target numbers: the value of a reading
+    # that is one number and nothing else (None otherwise, which no target set holds)
+    found = extract_last_number(extracted)
+    if found is not None and found[0].strip() == extracted.strip():
+        return found[1]
+    return None
+
+
+# `_value_or_text_equal` as look-ups (see BuiltinExtractor.member_keys)
+_VALUE_OR_TEXT_KEYS = (_whole_value, normalize_text)
+
+
 def read_strict(response: str) -> str | None:
     if response.isascii() and "answer" not in response.lower():
         # no label: for ASCII text the case-insensitive match needs "answer" in the lower-cased
@@ -106,7 +120,8 @@ class BuiltinExtractor(BaseScorer):
 
     def __init__(self, name: str, read: Callable[[str], Any], prepare: Callable[[list], Any],
                  equal: Callable[[Any, Any], bool], shown: Callable[[Any], str] = str,
-                 prepare_parts: tuple[Callable[[list], Any], ...] = ()) -> None:
+                 prepare_parts: tuple[Callable[[list], Any], ...] = (),
+                 member_keys: tuple[Callable[[Any], Any] | None, ...] = ()) -> None:
         super().__init__(name)
         self._read, self.prepare, self._equal, self._shown = read, prepare, equal, shown
         #: when not empty, `prepare(t)` is `tuple(f(t) for f in prepare_parts)`: a caller judging
@@ -115,6 +130,12 @@ class BuiltinExtractor(BaseScorer):
         # the reader, the comparison and the display as attributes, for a caller's tight loop
         # (`tuieval rescore`: one call per reading instead of a method call around each)
         self.reader, self.equal, self.shown = read, equal, shown
+        #: when not empty, `equal(x, prepared)` is `any(key(x) in part for key, part in zip(member_keys,
+        #: parts))` (parts: `prepare(t)`'s parts, or `(prepare(t),)` without `prepare_parts`; a key of
+        #: None is the reading itself), every part a set. `tuieval rescore` then works out each key
+        #: once per distinct response and judges every (case, response) by set look-ups done in C
+        #: (tests hold the two forms to each other).
+        self.member_keys = member_keys
 
     def options(self) -> dict[str, Any]:
         return {}
@@ -168,15 +189,19 @@ def _json_field(path: str) -> Callable[[str], str | None]:
 
 
 _FAMILY: dict[str, Callable[[], BuiltinExtractor]] = {
-    "strict": lambda: BuiltinExtractor("strict", read_strict, _texts, lambda x, t: normalize_text(x) in t),
-    "last_number": lambda: BuiltinExtractor("last_number", _last_plain, _as_written, lambda x, t: x in t),
-    "first_number": lambda: BuiltinExtractor("first_number", _first_plain, _as_written, lambda x, t: x in t),
+    "strict": lambda: BuiltinExtractor("strict", read_strict, _texts, lambda x, t: normalize_text(x) in t,
+                                       member_keys=(normalize_text,)),
+    "last_number": lambda: BuiltinExtractor("last_number", _last_plain, _as_written, lambda x, t: x in t,
+                                            member_keys=(None,)),
+    "first_number": lambda: BuiltinExtractor("first_number", _first_plain, _as_written, lambda x, t: x in t,
+                                             member_keys=(None,)),
     # reads (as written, value) once; shows what was written, compares the value
     "number": lambda: BuiltinExtractor("number", extract_last_number, _numbers, lambda x, t: x[1] in t,
-                                       shown=lambda x: x[0]),
-    "choice": lambda: BuiltinExtractor("choice", _CHOICE.extract, _letters, lambda x, t: x.upper() in t),
+                                       shown=itemgetter(0), member_keys=(itemgetter(1),)),
+    "choice": lambda: BuiltinExtractor("choice", _CHOICE.extract, _letters, lambda x, t: x.upper() in t,
+                                       member_keys=(str.upper,)),
     "boxed": lambda: BuiltinExtractor("boxed", read_boxed, _value_or_text, _value_or_text_equal,
-                                      prepare_parts=_VALUE_OR_TEXT_PARTS),
+                                      prepare_parts=_VALUE_OR_TEXT_PARTS, member_keys=_VALUE_OR_TEXT_KEYS),
 }
 EXTRACTOR_NAMES = (*_FAMILY, "json_field:PATH")
 
@@ -189,7 +214,7 @@ def build_extractor(name: str) -> BuiltinExtractor:
         if not path:
             raise ValueError("json_field needs a field: json_field:PATH")
         return BuiltinExtractor(f"json_field:{path}", _json_field(path), _value_or_text, _value_or_text_equal,
-                                prepare_parts=_VALUE_OR_TEXT_PARTS)
+                                prepare_parts=_VALUE_OR_TEXT_PARTS, member_keys=_VALUE_OR_TEXT_KEYS)
     if key in _FAMILY:
         return _FAMILY[key]()
     import difflib  # only for a suggestion in an error: not on every run's path

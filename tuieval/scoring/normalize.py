@@ -59,6 +59,19 @@ def normalize_text(s: Any) -> str:
 
     Non-strings are rendered as targets are (42 -> "42", True -> "true"); None -> "".
     """
+    if s.__class__ is str and s.isascii() and s.isalnum():
+        # one ASCII word or number ("3702", "Paris", "B"), the most common answer: NFKC keeps
+        # ASCII as it is, nothing is punctuation, and the only article it can be is itself
+        low = s.lower()
+        return "" if low in _ARTICLE_WORDS else low
+    return normalize_text_full(s)
+
+
+_ARTICLE_WORDS = frozenset(("a", "an", "the"))
+
+
+def normalize_text_full(s: Any) -> str:
+    """`normalize_text` by every step, with no shortcut (tests hold the shortcut to it)."""
     if not isinstance(s, str):
         s = target_text(s) or ""
     s = unicodedata.normalize("NFKC", s).lower()
