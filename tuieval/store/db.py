@@ -165,15 +165,19 @@ class PendingRead(Beside):
         return read
 
 
-#: samples from which `analysis_sample_columns` reads the later half of a run in a thread
-_SPLIT_READ_AT = 200_000
+#: samples from which `analysis_sample_columns` reads the later half of a run in a thread; off
+#: (None): on two idle cores the split read of a million samples took 6.5 s of wall against 3.2 s
+#: in one piece (benchmarks/README.md, "After the fifth round of merges") — both threads make
+#: Python tuples under the GIL, so the halves do not overlap. Kept, tested, for a machine where
+#: they do.
+_SPLIT_READ_AT: int | None = None
 
 
 def _split_case(groups: Sequence[tuple[str, str, int]]) -> str | None:
     """The first case id of the later half of the rows (a case boundary near the middle), or None
     when the rows are too few to split or one case holds them."""
     total = sum(n for _, _, n in groups)
-    if total < _SPLIT_READ_AT:
+    if _SPLIT_READ_AT is None or total < _SPLIT_READ_AT:
         return None
     seen = 0
     for k, (case_id, _, n) in enumerate(groups):
@@ -773,7 +777,7 @@ class Store:
         group, not per sample). Both queries read one snapshot (a read transaction), so the
         counts are those of the rows.
 
-        A large run (`split`, from _SPLIT_READ_AT samples, when the file can be opened twice) is
+        A large run (`split`, from _SPLIT_READ_AT samples when that is set, and the file can be opened twice) is
         read in two halves at a case boundary, the later one in a thread on a second connection:
         most of the read is SQLite stepping through rows, which releases the GIL, so on two cores
         the halves go on at once. The second connection reads its own snapshot, so the read is
