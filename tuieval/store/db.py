@@ -94,15 +94,45 @@ _COLUMN_CHUNK = 65_536
 
 
 def _cluster_rows(run_id: str, method: str, clusters: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """The cluster rows' values in _CLUSTER_INSERT's order."""
+    """The cluster rows' values in _CLUSTER_HEAD's order."""
     return [(run_id, c["case_id"], c["template"], c["cluster"], method, c["size"], int(bool(c["correct"])),
              c.get("representative")) for c in clusters]
 
 
-#: one bound statement per cluster row: measured against one packed INSERT … SELECT over
-#: json_each (225,677 rows: 0.84 against 1.06 CPU s, json_extract parsing every element again)
-_CLUSTER_INSERT = ("INSERT INTO clusters (run_id, case_id, template, cluster, method, size, correct, representative) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+#: the cluster rows go in bound, as multi-row INSERTs (insert_rows): measured against one packed
+#: INSERT … SELECT over json_each (225,677 rows: 0.84 against 1.06 CPU s, json_extract parsing
+#: every element again)
+_CLUSTER_HEAD = "INSERT INTO clusters (run_id, case_id, template, cluster, method, size, correct, representative)"
+
+#: bound parameters per statement at most: SQLite's default limit since 3.32 (insert_rows takes the
+#: connection's own limit when it is lower)
+_MAX_PARAMS = 32_766
+
+
+def insert_rows(conn: sqlite3.Connection, head: str, width: int, rows: Iterable[Sequence[Any]]) -> None:
+    """`conn.executemany(head + " VALUES (?, …)", rows)` as multi-row INSERTs of a few thousand
+    rows each: the same rows, in the same order (so the same rowids), the same errors raised.
+
+    Why: executemany steps once per row, and the sqlite3 module lets go of the GIL around each
+    step. In a thread beside a busy Python thread every retake of the GIL waits for the
+    interpreter's switch interval (5 ms), so a writing thread inserting 100,000 rows one step
+    at a time barely moves until the other thread stops (the stored report's case rows waited
+    out the whole encoding). One statement per few thousand rows takes the GIL a few dozen times,
+    and SQLite does the inserting with the GIL released."""
+    from itertools import chain, islice
+
+    per = max(1, min(_MAX_PARAMS, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)) // width)
+    one = "(" + ", ".join("?" * width) + ")"
+    full = f"{head} VALUES {', '.join([one] * per)}"
+    it = iter(rows)
+    while True:
+        chunk = list(islice(it, per))
+        if not chunk:
+            return
+        if set(map(len, chunk)) != {width}:
+            raise sqlite3.ProgrammingError(f"{head}: a row without {width} values")
+        sql = full if len(chunk) == per else f"{head} VALUES {', '.join([one] * len(chunk))}"
+        conn.execute(sql, list(chain.from_iterable(chunk)))
 
 
 class Beside:
@@ -576,7 +606,7 @@ class Store:
                                  f"WHERE samples.id = j.value >> {_CLUSTER_BITS}", (packed,))
                 else:
                     conn.executemany("UPDATE samples SET cluster = ? WHERE id = ?", pairs)
-                conn.executemany(_CLUSTER_INSERT, rows)
+                insert_rows(conn, _CLUSTER_HEAD, 8, rows)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -611,7 +641,7 @@ class Store:
                 and not self.conn.in_transaction and os.path.exists(self.path))
 
     def _insert_clusters(self, run_id: str, method: str, clusters: list[dict[str, Any]]) -> None:
-        self.conn.executemany(_CLUSTER_INSERT, _cluster_rows(run_id, method, clusters))
+        insert_rows(self.conn, _CLUSTER_HEAD, 8, _cluster_rows(run_id, method, clusters))
 
     def transaction(self):
         """One write transaction (BEGIN IMMEDIATE … COMMIT, ROLLBACK on an exception)."""
