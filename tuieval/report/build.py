@@ -72,7 +72,11 @@ def _build(store: Store, run_id: str, *, persist_clusters: bool, with_rows: bool
     try:
         if report is None or with_rows:
             # columns, not a dictionary per sample (tuieval.sample_columns): what a large run needs
-            cases, samples = store.analysis_cases(run["id"]), store.analysis_sample_columns(run["id"])
+            # (the cases read in a thread beside the sample columns: Store.analysis_cases_beside)
+            reading = store.analysis_cases_beside(run["id"])
+            pending.append(reading)
+            samples = store.analysis_sample_columns(run["id"])
+            cases = reading.wait()
             # (started after the read, which has a thread of its own at a million samples)
             usage = store.token_usage_beside(run["id"]) if report is None else None
             if usage is not None:

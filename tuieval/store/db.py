@@ -279,6 +279,71 @@ def _read_per_sample(cur, where: str, args: Sequence[Any]) -> list[list[Any]]:
     return lists
 
 
+_CASES_SQL = "SELECT case_id, position, metadata, input_text FROM cases WHERE run_id = ? ORDER BY position"
+
+
+def _case_dicts(ids: Sequence[str], positions: Sequence[int], metadata: Sequence[str],
+                texts: Sequence[str]) -> list[dict[str, Any]]:
+    """`analysis_cases`' dictionaries from its four columns."""
+    # one JSON array decoded in one call: a call per case costs the decoder's set-up 100,000 times
+    decoded = json.loads("[" + ",".join(metadata) + "]")
+    if len(decoded) != len(ids):  # a text holding two values (not ours): decode one by one
+        decoded = [json.loads(m) for m in metadata]
+    return [{"case_id": c, "position": p, "metadata": m, "input_text": t}
+            for c, p, m, t in zip(ids, positions, decoded, texts)]
+
+
+def _joined_cases(conn: sqlite3.Connection, run_id: str) -> list[dict[str, Any]] | None:
+    """`analysis_cases` from one aggregate row (one SQLite step: the GIL released for the whole
+    scan and sort); None when it cannot be read so — a column of another type, a name or text
+    holding the separator, positions not strictly ascending (then group_concat's order, which is
+    SQLite's to choose, might not be the ORDER BY's), or an error of SQLite's (a joined text past
+    its length limit)."""
+    try:
+        count, odd, ids, positions, metadata, texts = conn.execute(
+            "SELECT COUNT(*), SUM(typeof(case_id) != 'text' OR typeof(position) != 'integer' "
+            f"OR typeof(metadata) != 'text' OR typeof(input_text) != 'text' OR instr(case_id, '{_SEP}') > 0 "
+            f"OR instr(metadata, '{_SEP}') > 0 OR instr(input_text, '{_SEP}') > 0), "
+            f"group_concat(case_id, '{_SEP}'), group_concat(position), group_concat(metadata, '{_SEP}'), "
+            f"group_concat(input_text, '{_SEP}') FROM ({_CASES_SQL})", (run_id,)).fetchone()
+    except sqlite3.Error:
+        return None
+    if count == 0:
+        return []
+    if odd:
+        return None
+    ids, metadata, texts = ids.split(_SEP), metadata.split(_SEP), texts.split(_SEP)
+    order = list(map(int, positions.split(",")))
+    if not len(ids) == len(order) == len(metadata) == len(texts) == count or \
+            not all(map(int.__lt__, order, order[1:])):
+        return None
+    try:
+        return _case_dicts(ids, order, metadata, texts)
+    except ValueError:  # (a text that is not JSON: the plain read raises it)
+        return None
+
+
+class PendingCases:
+    """`Store.analysis_cases_beside`'s handle: `wait()` joins the thread and returns the cases."""
+
+    def __init__(self, store: "Store", run_id: str, read: "PendingRead | None") -> None:
+        self._store, self._run_id, self._read = store, run_id, read
+        self._cases: list[dict[str, Any]] | None = None
+
+    def wait(self) -> list[dict[str, Any]]:
+        """The cases (read once: a second call returns the same list)."""
+        if self._cases is None:
+            read, self._read = self._read, None
+            got = None
+            if read is not None:
+                try:
+                    got = read.wait()
+                except sqlite3.Error:  # (a second connection refused)
+                    got = None
+            self._cases = got if got is not None else self._store.analysis_cases(self._run_id)
+        return self._cases
+
+
 class RunNotFound(LookupError):
     """No run with that id (or no runs at all, for `latest`), or a prefix that matches several."""
 
@@ -813,17 +878,21 @@ class Store:
 
     def analysis_cases(self, run_id: str) -> list[dict[str, Any]]:
         """What the analysis reads of each case, in suite order: no vars or targets to decode."""
-        rows = self.conn.execute("SELECT case_id, position, metadata, input_text FROM cases WHERE run_id = ? "
-                                 "ORDER BY position", (run_id,)).fetchall()
+        rows = self.conn.execute(_CASES_SQL, (run_id,)).fetchall()
         if not rows:
             return []
         ids, positions, metadata, texts = zip(*rows)
-        # one JSON array decoded in one call: a call per case costs the decoder's set-up 100,000 times
-        decoded = json.loads("[" + ",".join(metadata) + "]")
-        if len(decoded) != len(rows):  # a text holding two values (not ours): decode one by one
-            decoded = [json.loads(m) for m in metadata]
-        return [{"case_id": c, "position": p, "metadata": m, "input_text": t}
-                for c, p, m, t in zip(ids, positions, decoded, texts)]
+        return _case_dicts(ids, positions, metadata, texts)
+
+    def analysis_cases_beside(self, run_id: str) -> "PendingCases":
+        """`analysis_cases`, read in a thread on a second connection while the caller reads the
+        sample columns (when the file can be opened twice): as one aggregate row
+        (`_joined_cases`), so SQLite's scan and sort of the case rows goes on without the GIL
+        beside the caller's fetches. `wait()` returns the same list; where the joined read
+        cannot be used, it is `analysis_cases` on this connection."""
+        if not self._can_write_beside():
+            return PendingCases(self, run_id, None)
+        return PendingCases(self, run_id, PendingRead(self.path, lambda conn: _joined_cases(conn, run_id)))
 
     def analysis_samples(self, run_id: str) -> list[dict[str, Any]]:
         """The sample columns the analysis reads, with the sample rules applied once
