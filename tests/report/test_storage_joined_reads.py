@@ -174,3 +174,28 @@ def test_metadata_that_is_not_json_raises_as_the_plain_read_does(tmp_path):
         assert db_module._joined_cases(store.conn, run_id) is None
         with pytest.raises(ValueError):
             store.analysis_cases_beside(run_id).wait()
+
+
+# -- the token usage beside -----------------------------------------------------------------------
+
+def test_usage_joined_is_the_group_by_and_falls_back_where_it_must(tmp_path):
+    """The joined usage rows against GROUPED_SQL's rows (by hand: case "a" three samples, 30 input
+    tokens, 6 output; "b" one cached sample, which costs nothing this time); then a REAL token
+    count (its sum's text would not be the float) and a case id holding the separator: None, and
+    the read beside gives the plain rows."""
+    from tuieval.store.usage_columns import GROUPED_SQL, joined_rows
+
+    db = tmp_path / "u.db"
+    samples = [{**s, "input_tokens": 10, "output_tokens": 2} for s in _samples("a", per=3)]
+    samples.append({"case_id": "b", "sample_index": 0, "dispatch_order": 9, "input_tokens": 5,
+                    "output_tokens": 1, "cached": 1})
+    run_id = _run(db, [_case("a", 0), _case("b", 1)], samples)
+    with Store(db) as store:
+        plain = store.conn.execute(GROUPED_SQL, (run_id,)).fetchall()
+        assert joined_rows(store.conn, run_id) == [tuple(r) for r in plain] == [
+            ("a", 3, 30, 6, 0, 0, 0, 0, 0, 0, 0), ("b", 0, 0, 0, 0, 0, 0, 1, 0, 0, 0)]
+        for change in ("UPDATE samples SET input_tokens = 10.5 WHERE case_id = 'a' AND sample_index = 0",
+                       "UPDATE samples SET case_id = 'b\x1fc' WHERE case_id = 'b'"):
+            store.conn.execute(change)
+            assert joined_rows(store.conn, run_id) is None
+            assert list(store.token_usage_beside(run_id).wait()) == store.token_usage(run_id)

@@ -1109,13 +1109,19 @@ class Store:
         the `GROUP BY` scan of every sample row (a second or two at a million samples, nearly all
         inside SQLite, which releases the GIL) goes on beside the caller's analysis. `wait()` on
         the handle returns the table."""
-        from tuieval.store.usage_columns import GROUPED_SQL, UsageTable
+        from tuieval.store.usage_columns import GROUPED_SQL, UsageTable, joined_rows
 
         def read(conn: sqlite3.Connection) -> UsageTable:
             return UsageTable(conn.execute(GROUPED_SQL, (run_id,)).fetchall())
 
+        def read_joined(conn: sqlite3.Connection) -> UsageTable:
+            # one aggregate row: 100,000 rows fetched in a thread would take the GIL back from
+            # the analysis 100,000 times
+            rows = joined_rows(conn, run_id)
+            return read(conn) if rows is None else UsageTable(rows)
+
         if self._can_write_beside():
-            return PendingRead(self.path, read)
+            return PendingRead(self.path, read_joined)
         cur = self.conn.cursor()
         cur.row_factory = None
         return PendingRead.done(read(cur))  # (a cursor executes as a connection does)
