@@ -212,9 +212,9 @@ def test_the_stored_report_is_the_same_whichever_way_it_is_written(tmp_path, mon
         threads = []
         real = db_module.Beside.__init__
 
-        def spy(self, path, work):  # the write-back and the usage read really went to threads of their own
+        def spy(self, path, work, **kw):  # the write-back and the usage read really went to threads of their own
             threads.append((type(self).__name__, path))
-            real(self, path, work)
+            real(self, path, work, **kw)
 
         monkeypatch.setattr(db_module.Beside, "__init__", spy)
         fast = build_report(store, run_id, persist_clusters=True)

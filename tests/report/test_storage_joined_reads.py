@@ -199,3 +199,44 @@ def test_usage_joined_is_the_group_by_and_falls_back_where_it_must(tmp_path):
             store.conn.execute(change)
             assert joined_rows(store.conn, run_id) is None
             assert list(store.token_usage_beside(run_id).wait()) == store.token_usage(run_id)
+
+
+# -- the write-back's commit as its milestone -------------------------------------------------------
+
+def test_waiting_for_the_commit_returns_before_the_rest_of_the_work(tmp_path):
+    """A write's milestone (the clusters' commit) is what the report's writer waits for; the rest
+    of the work (the checkpoint) goes on until `wait()` joins it."""
+    import threading
+
+    db = tmp_path / "m.db"
+    _run(db, [_case("a", 0)], _samples("a"))
+    milestone, release, steps = threading.Event(), threading.Event(), []
+
+    def work(conn):
+        steps.append("committed")
+        milestone.set()
+        release.wait()  # (held by the test, not by time)
+        steps.append("checkpointed")
+        return "done"
+
+    pending = db_module.PendingWrite(str(db), work, milestone=milestone)
+    pending.wait_committed()
+    assert steps == ["committed"]
+    release.set()
+    assert pending.wait() == "done" and steps == ["committed", "checkpointed"]
+
+
+def test_a_write_that_fails_before_its_commit_raises_to_whoever_waits_for_the_commit(tmp_path):
+    import threading
+
+    db = tmp_path / "f.db"
+    _run(db, [_case("a", 0)], _samples("a"))
+
+    def work(conn):
+        raise sqlite3.OperationalError("refused")
+
+    pending = db_module.PendingWrite(str(db), work, milestone=threading.Event())
+    with pytest.raises(sqlite3.OperationalError, match="refused"):
+        pending.wait_committed()
+    assert pending.wait() is None  # (raised once)
+

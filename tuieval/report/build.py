@@ -119,10 +119,11 @@ def _report(store: Store, run: dict[str, Any], fingerprint: str, cases, samples,
     if run["status"] != "running":
         # A finished run's report only changes with its samples: keep it so reopening a large
         # run (the app, `tuieval report`) costs a read, not a re-analysis.
-        # (the clusters' write-back finished first: one writer at a time, clusters before the report)
+        # (the clusters' write-back committed first: one writer at a time, clusters before the
+        # report; its checkpoint goes on beside the report's write, and is joined by `build`)
         store_report(store, run["id"], fingerprint, report, samples, cases,
                      arrays=shared.get("arrays"), masks=shared.get("masks"),
-                     before_write=lambda: [write.wait() for write in pending])
+                     before_write=lambda: [getattr(work, "wait_committed", work.wait)() for work in pending])
     return report
 
 

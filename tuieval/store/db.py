@@ -144,10 +144,13 @@ class Beside:
 
     _NAME = "tuieval-beside"
 
-    def __init__(self, path: str | None, work) -> None:
+    def __init__(self, path: str | None, work, *, milestone=None) -> None:
+        """`milestone`: a threading.Event the work sets when what others wait for is done (the
+        rest of it goes on); it is set here too when the work fails, after its error is kept."""
         self._error: BaseException | None = None
         self._result: Any = None
         self._thread = None
+        self._milestone = milestone
         if path is None:
             return
         import threading
@@ -164,6 +167,9 @@ class Beside:
                     conn.close()
             except BaseException as exc:  # handed to the waiting thread
                 self._error = exc
+            finally:
+                if milestone is not None:
+                    milestone.set()
 
         self._thread = threading.Thread(target=run, name=self._NAME, daemon=False)
         self._thread.start()
@@ -176,6 +182,16 @@ class Beside:
             error, self._error = self._error, None
             raise error
         return self._result
+
+    def wait_committed(self) -> None:
+        """Until the work's milestone (a write: its commit), raising its error if it failed
+        before; the whole work when it has none. `wait()` still joins the rest."""
+        if self._thread is None or self._milestone is None:
+            self.wait()
+            return
+        self._milestone.wait()
+        if self._error is not None:
+            self.wait()
 
 
 class PendingWrite(Beside):
@@ -702,9 +718,18 @@ class Store:
         """The write of `write_cluster_ids`: `prepare()` gives the packed JSON array of
         id·2²⁰ + cluster when SQLite can take it (else the (cluster, id) pairs, one statement each)."""
 
-        def write(conn: sqlite3.Connection) -> None:
+        import threading
+
+        committed = threading.Event()
+
+        def write(conn: sqlite3.Connection, beside: bool = True) -> None:
             pairs, packed = prepare()
             rows = _cluster_rows(run_id, method, clusters)
+            if beside:
+                # the commit copies nothing back into the file: the checkpoint of the rewritten
+                # sample pages (150 MB at a million samples) follows it below, while the report's
+                # writer, waiting only for the commit, goes on
+                conn.execute("PRAGMA wal_autocheckpoint = 0")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.execute("DELETE FROM clusters WHERE run_id = ?", (run_id,))
@@ -720,10 +745,16 @@ class Store:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            if beside:
+                committed.set()
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:  # (nothing is lost: the next commit past the limit checkpoints)
+                    pass
 
         if background and self._can_write_beside():
-            return PendingWrite(self.path, write)
-        write(self.conn)
+            return PendingWrite(self.path, write, milestone=committed)
+        write(self.conn, beside=False)
         return PendingWrite(None, None)
 
     def write_beside(self, work) -> PendingWrite:
