@@ -6,7 +6,10 @@
   name, a commit by another connection meanwhile);
 - the analysis's cases read beside as one aggregate row (`Store.analysis_cases_beside`) against
   `Store.analysis_cases`, with the cases where it must not be used (a separator in a text,
-  positions that tie, metadata that is not JSON).
+  positions that tie, metadata that is not JSON);
+- the token usage beside the analysis as one aggregate row against the plain `GROUP BY`;
+- a write's milestone (the clusters' commit, which the report's writer waits for) reached before
+  the rest of its work (the checkpoint), and a failure before it raised to whoever waits.
 """
 
 from __future__ import annotations
