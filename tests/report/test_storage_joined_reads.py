@@ -243,3 +243,34 @@ def test_a_write_that_fails_before_its_commit_raises_to_whoever_waits_for_the_co
         pending.wait_committed()
     assert pending.wait() is None  # (raised once)
 
+
+
+def test_the_report_built_with_every_read_and_write_beside_is_the_plain_one(tmp_path, monkeypatch):
+    """As it runs by default (the groups, cases and usage read beside as joined rows, rows inserted
+    a few at a time, the checkpoint after the commit), against everything on one connection and
+    the old statement shapes: every stored table the same, and the report."""
+    import json
+    import shutil
+
+    from tests.report.test_columnar_analysis import _varied_run
+    from tests.report.test_storage_fast_paths import _tables
+    from tuieval.report import build_report
+
+    fast_db, plain_db = tmp_path / "fast.db", tmp_path / "plain.db"
+    run_id = _varied_run(fast_db, "lexical")
+    shutil.copyfile(fast_db, plain_db)
+    monkeypatch.setattr(db_module, "_MAX_PARAMS", 64)  # (several statements per table at this size)
+    with Store(fast_db) as store:
+        fast = build_report(store, run_id, persist_clusters=True)
+    with monkeypatch.context() as m:
+        m.setattr(db_module.Store, "_can_write_beside", lambda self: False)
+        m.setattr(db_module, "insert_rows", lambda conn, head, width, rows: conn.executemany(
+            f"{head} VALUES ({', '.join('?' * width)})", rows))
+        m.setattr("tuieval.store.report_parts.insert_rows", db_module.insert_rows)
+        with Store(plain_db) as store:
+            plain = build_report(store, run_id, persist_clusters=True)
+    assert json.dumps(fast, ensure_ascii=False) == json.dumps(plain, ensure_ascii=False)
+    got, want = _tables(fast_db, run_id), _tables(plain_db, run_id)
+    assert len(got["clusters"]) > 100 and len(got["report_cases"]) > 50
+    for name in want:
+        assert got[name] == want[name], name
