@@ -185,6 +185,8 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         from tuieval.gc_tuning import collect_less
 
         collect_less()  # before the imports and the suite: they allocate the most
+    from tuieval.backends.registry import BackendConfigError, create_backend
+    from tuieval.engine import Engine, RunOptions
     from tuieval.suite import SuiteError, load_suite
 
     if not resume_id:
@@ -208,12 +210,7 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
                                           table=prices, batch=use_batch)):
             click.echo(line)
         return
-    # A new run's database is created and migrated in a thread (mostly fsync waits, the GIL
-    # released) while the engine's and the backend's imports run here; a resumed run needs it now.
-    opening = None if resume_id else StoreOpening(db_path)
-    from tuieval.engine import Engine, RunOptions
-
-    store = _open_store(db_path) if opening is None else None
+    store = _open_store(db_path)
     stored_run = None
     given = {"--samples": samples, "--temperature": temperature, "--max-tokens": max_tokens, "--seed": seed,
              "--base-url": base_url, "--limit": limit, "--connect-timeout": connect_timeout,
@@ -234,12 +231,6 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         base_url = restored["base_url"]
         connect_timeout, read_timeout, timeout = restored["timeouts"]
         _warn_if_suite_changed(suite, stored_run)
-    timeouts = timeouts_from_flags(connect_timeout, read_timeout, timeout)
-    # a new run's backend (aiohttp's import) is made while its database is being opened; a bad
-    # setting is reported after the checks before it, in the same order as a resumed run's
-    backend = _backend_or_error(model, base_url, api_key_env, timeouts, concurrency)
-    if opening is not None:
-        store = opening.wait()
     # the baseline is found before any request: an unknown tag or another suite's run exits 2 now
     compare_base = _compare_to_baseline(store, compare_to, stored_run["suite"] if stored_run else loaded.name)
 
@@ -249,8 +240,12 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
         _check_batchable(model)
     if max_cost is not None:
         _check_priced(store, stored_run, model, prices, prices_path)
-    if isinstance(backend, BadInput):
-        raise backend
+    timeouts = timeouts_from_flags(connect_timeout, read_timeout, timeout)
+    try:
+        backend = create_backend(model, base_url=base_url, api_key_env=api_key_env, timeouts=timeouts,
+                                 max_connections=max(concurrency, 10))
+    except BackendConfigError as exc:
+        raise BadInput(str(exc)) from None
     judge_backends = _judge_backends(stored_run["config"].get("scorers") if stored_run
                                      else loaded.config()["scorers"], timeouts)
 
@@ -272,47 +267,6 @@ def run_command(suite: str, model: str | None, samples, temperature, max_tokens,
                    options, compare_base, compare_to)
     execute_run(store, engine, run_id, options, suite=suite, resumed=stored_run is not None, quiet=quiet,
                 compare_base=compare_base, compare_to=compare_to)
-
-
-class StoreOpening:
-    """`_open_store(db_path)` run in a thread from construction; :meth:`wait` returns the Store or
-    raises its BadInput. Creating and migrating a new database is mostly fsync waits (about 45 ms
-    of wall for 11 ms of CPU here, benchmarks/README.md, "sixth pass"), which sqlite does with the
-    GIL released, so `tuieval run` imports the engine and the backend meanwhile. The connection is
-    made with ``check_same_thread=False`` (as every Store's), so the caller's thread then uses it."""
-
-    def __init__(self, db_path: str | None) -> None:
-        import threading
-
-        import tuieval.store  # noqa: F401 - imported here, not raced by the thread's first import
-
-        self._result: Any = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._open, args=(db_path,), name="tuieval-open-store")
-        self._thread.start()
-
-    def _open(self, db_path: str | None) -> None:
-        try:
-            self._result = _open_store(db_path)
-        except BaseException as exc:  # BadInput, or anything else: raised in the caller's thread
-            self._error = exc
-
-    def wait(self):
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._result
-
-
-def _backend_or_error(model: str, base_url, api_key_env, timeouts, concurrency: int):
-    """The run's backend, or the BadInput its settings deserve (raised by the caller in its turn)."""
-    from tuieval.backends.registry import BackendConfigError, create_backend
-
-    try:
-        return create_backend(model, base_url=base_url, api_key_env=api_key_env, timeouts=timeouts,
-                              max_connections=max(concurrency, 10))
-    except BackendConfigError as exc:
-        return BadInput(str(exc))
 
 
 def execute_run(store, engine, run_id: str, options, *, suite: str, resumed: bool, quiet: bool,

@@ -1,10 +1,8 @@
-"""`tuieval run`'s start-up: a new run's database is opened in a thread while the engine and the
-backend are imported, and what is refused is refused as before — the suite before any database
-file, a bad --db before a bad backend setting, --compare-to before it too, one line, exit 2."""
+"""`tuieval run`'s start-up refuses in a fixed order, one line, exit 2: the suite before any
+database file, a bad --db before a bad backend setting, --compare-to before it too (guards for
+any reordering of the start-up to overlap its work)."""
 
 from __future__ import annotations
-
-import threading
 
 import pytest
 
@@ -54,34 +52,3 @@ def test_a_bad_compare_to_is_named_before_a_bad_backend_setting(tmp_path, capsys
         assert store.list_runs() == []  # refused before any run row
     finally:
         store.close()
-
-
-def test_the_store_is_opened_in_a_thread_and_used_from_the_callers(tmp_path):
-    seen: list[str] = []
-    real = cli._open_store
-
-    def spy(db_path, **kwargs):
-        seen.append(threading.current_thread().name)
-        return real(db_path, **kwargs)
-
-    cli._open_store = spy
-    try:
-        opening = cli.StoreOpening(str(tmp_path / "t.db"))
-        store = opening.wait()
-    finally:
-        cli._open_store = real
-    try:
-        assert seen == ["tuieval-open-store"]
-        # made in that thread, used in this one: the run row and its read-back
-        assert store.list_runs() == [] and store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    finally:
-        store.close()
-
-
-def test_a_failed_opening_raises_its_one_line_in_the_callers_thread(tmp_path):
-    where = tmp_path / "a-directory.db"
-    where.mkdir()
-    opening = cli.StoreOpening(str(where))
-    with pytest.raises(cli.BadInput) as exc:
-        opening.wait()
-    assert exc.value.format_message().startswith("--db:")
