@@ -20,7 +20,8 @@ Cold start, measured the same way (medians):
 tuieval's modules are byte-compiled first (``compileall``), as an installed package's are.
 
     python benchmarks/bench_run.py [--sizes 2000,10000] [--repeats 3] [--concurrency 64]
-                                   [--latency-ms 50] [--only stream|no-stream] [--no-cold] [--also DIR]
+                                   [--latency-ms 50] [--only stream|no-stream] [--no-cold] [--cold-only]
+                                   [--also DIR]
 
 ``--also DIR`` measures a second tuieval source tree (an older commit's ``git archive``) in the
 same repetitions, so a before/after comparison is side by side too.
@@ -194,10 +195,11 @@ def main() -> None:
     ap.add_argument("--latency-ms", type=float, default=50)
     ap.add_argument("--only", choices=["stream", "no-stream"], default=None)
     ap.add_argument("--no-cold", action="store_true", help="skip the cold-start figures")
+    ap.add_argument("--cold-only", action="store_true", help="only the cold-start figures (no --sizes runs)")
     ap.add_argument("--also", metavar="DIR", default=None,
                     help="another tuieval source tree (e.g. an older commit's `git archive`), measured side by side")
     args = ap.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",") if s]
+    sizes = [] if args.cold_only else [int(s) for s in args.sizes.split(",") if s]
     modes = [m for m in (True, False) if args.only is None or args.only == ("stream" if m else "no-stream")]
     # Bytecode is written and used, as for an installed package (pip compiles a wheel's modules):
     # with PYTHONDONTWRITEBYTECODE set, every tuieval process would compile ~130 modules first.

@@ -56,6 +56,9 @@ that differ on the same prompt).
 model must answer from the whole prompt (a continuation, a reordered question) state the
 model's behaviour as this one rule.
 
+**TLS** — ``ModelServer(ssl_context=ctx)`` (a server-side ``ssl.SSLContext`` with its certificate
+loaded) serves the same routes over https; :attr:`ModelServer.url` says ``https://``.
+
 Faults are set on the object (thread-safe) and apply to the following requests::
 
     server.configure(p_429=0.1, retry_after="2", p_500=0.05, p_cut=0.05,
@@ -324,9 +327,12 @@ class ModelServer:
     OpenAI clients use :attr:`openai_base_url` (``…/v1``); Anthropic clients use :attr:`url`.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, seed: int = 0, **config: Any) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, seed: int = 0, ssl_context: Any = None,
+                 **config: Any) -> None:
         self.host = host
         self.port = port
+        #: an ``ssl.SSLContext`` (server side): then the server speaks https (see :attr:`url`)
+        self.ssl_context = ssl_context
         self._lock = threading.Lock()
         self._cfg: dict[str, Any] = dict(_CONFIG_FIELDS)
         self._rng = random.Random(seed)
@@ -464,7 +470,7 @@ class ModelServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.ssl_context is not None else 'http'}://{self.host}:{self.port}"
 
     @property
     def openai_base_url(self) -> str:
@@ -510,7 +516,7 @@ class ModelServer:
         app.router.add_post("/v1/embeddings", self._embeddings)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.1)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
+        site = web.TCPSite(self._runner, self.host, self.port, backlog=1024, ssl_context=self.ssl_context)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 

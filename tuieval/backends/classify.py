@@ -38,7 +38,10 @@ from tuieval.backends.base import (
 )
 
 try:  # aiohttp comes with httpx-aiohttp; without it only httpx exceptions can occur
-    import aiohttp
+    # the first import of aiohttp on every path: without its two unused CA-bundle loads
+    from tuieval.backends.aiohttp_import import import_aiohttp
+
+    aiohttp = import_aiohttp()
 except ImportError:  # pragma: no cover - exercised only without the dependency
     aiohttp = None  # type: ignore[assignment]
 

@@ -92,6 +92,11 @@ def make_client(timeouts: Timeouts, max_connections: int = 100, *, use_aiohttp: 
         except ImportError:  # pragma: no cover - the package is a declared dependency
             pass
         else:
+            # aiohttp's default contexts serve a TLS proxy on this path: give them their CA
+            # bundle now (tuieval.backends.aiohttp_import deferred it)
+            from tuieval.backends.aiohttp_import import load_deferred_verify_paths
+
+            load_deferred_verify_paths()
             transport = AiohttpTransport(limits=limits)
     return httpx.AsyncClient(
         transport=transport,
