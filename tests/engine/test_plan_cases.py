@@ -104,3 +104,54 @@ def test_a_batch_plans_the_same_work_as_the_whole_run_restricted_to_it(tmp_path,
     expected = sent(w for w in whole if w.case.id in batch)
     assert sent(part) == expected and len(expected) == 7
     asyncio.run(backend.aclose())
+
+
+def _append(store, run_id, cases):
+    from tuieval.store.shadow import append_encoded_cases
+
+    return append_encoded_cases(store, run_id, [(c["case_id"], json.dumps(c["vars"]), json.dumps(c["targets"]),
+                                                 json.dumps(c["metadata"]), c["input_text"]) for c in cases])
+
+
+def test_cases_handed_over_as_appended_are_planned_as_the_store_would_plan_them(tmp_path, model_server):
+    from tuieval.suite.model import Case
+
+    store, engine, backend, run_id, options = _setup(tmp_path, model_server)
+    more = [{**_case(i), "metadata": {"team": "ü", "n": [i, None]}} for i in range(14, 18)]
+    # the ids the store added, in order; one already stored is kept and left out
+    assert _append(store, run_id, [_case(6), *more]) == [c["case_id"] for c in more]
+    batch = [c["case_id"] for c in more]
+    handed = [Case(id=c["case_id"], vars=c["vars"], targets=c["targets"], metadata=c["metadata"]) for c in more]
+    run = store.get_run(run_id)
+    engine.remember_appended(run_id, handed)
+    from_memory, done_memory = engine.plan(run, batch)
+    from_store, done_store = engine.plan(run, batch)   # handed over once: planned again, they are read
+    assert done_memory == done_store == 0
+    # the cases handed over were planned, not decoded again …
+    assert {id(w.case) for w in from_memory} == {id(c) for c in handed}
+    assert not {id(w.case) for w in from_store} & {id(c) for c in handed}
+
+    def sent(items):
+        return [(w.key, w.dispatch_order, json.dumps(chat_request(w, run, False).messages),
+                 chat_request(w, run, False).hint, w.case.vars, w.case.targets, w.case.metadata) for w in items]
+
+    # … and the work is the same, request for request, at the same positions: cases 14–17 at
+    # positions 14–17 (6 created, 8 appended), two samples each
+    assert sent(from_memory) == sent(from_store)
+    assert sorted(w.dispatch_order for w in from_memory) == list(range(28, 36))
+    asyncio.run(backend.aclose())
+
+
+def test_a_case_handed_over_that_would_not_read_back_as_itself_is_planned_from_the_store(tmp_path, model_server):
+    from tuieval.suite.model import Case
+
+    store, engine, backend, run_id, options = _setup(tmp_path, model_server)
+    more = [_case(i) for i in range(14, 16)]
+    _append(store, run_id, more)
+    run = store.get_run(run_id)
+    # a tuple is stored as a JSON list: what the store holds is not the value handed over
+    engine.remember_appended(run_id, [Case(id=c["case_id"], vars=c["vars"], targets=tuple(c["targets"]),
+                                           metadata=c["metadata"]) for c in more])
+    work, _ = engine.plan(run, [c["case_id"] for c in more])
+    assert sorted(w.case.targets for w in work) == [["tok14"]] * 2 + [["tok15"]] * 2
+    asyncio.run(backend.aclose())

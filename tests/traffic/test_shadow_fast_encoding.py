@@ -1,7 +1,8 @@
 """A shadow replay's short encodings hold to the plain ones: the cases, the logged answers' rows
 and the verdicts it stores are, column for column, what json.dumps and the batch's separate
-transactions stored before (the short paths are in tuieval/traffic/shadow.py and
-tuieval/store/shadow.py)."""
+transactions stored before, with the engine planning each batch from the cases it decodes (the
+short paths are in tuieval/traffic/shadow.py, tuieval/store/shadow.py and
+`Engine.remember_appended`)."""
 
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def _plain_prompt(ch):
     messages = rec.messages if rec.messages is not None else [{"role": "user", "content": rec.prompt}]
     return _Prompt(ch.case_id, json.dumps(messages, ensure_ascii=False),
                    json.dumps({"messages": messages}, ensure_ascii=False),
-                   json.dumps(dict(rec.metadata), ensure_ascii=False), input_text_of({"messages": messages}))
+                   json.dumps(dict(rec.metadata), ensure_ascii=False), input_text_of({"messages": messages}),
+                   messages, dict(rec.metadata))
 
 
 def _plain_case_row(p, target):
@@ -120,6 +122,8 @@ def test_the_short_encodings_store_what_the_plain_ones_stored(tmp_path, model_se
         m.setattr(shadow, "_case_row", _plain_case_row)
         m.setattr(shadow, "_logged_scores", _plain_scores)
         m.setattr(shadow, "set_verdicts", _plain_set_verdicts)
+        # and the engine plans each batch from the cases it reads back, not from memory
+        m.setattr(shadow.Engine, "remember_appended", lambda self, run_id, cases: None)
         plain = _replay(tmp_path, "plain", log, model_server)
     assert [tuple(r) for r in fast["baseline"]["cases"]] == [tuple(r) for r in plain["baseline"]["cases"]]
     for role in ("baseline", "candidate"):

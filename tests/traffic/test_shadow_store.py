@@ -146,6 +146,31 @@ def test_pairs_agree_exactly_when_the_full_clustering_puts_them_in_one_cluster()
             assert got == expected
 
 
+def test_canonical_pairs_are_compared_by_their_forms_without_the_clustering_arrays(monkeypatch):
+    import numpy as np
+
+    import tuieval.analysis.variance.groups as groups
+    import tuieval.report.clustering as clustering
+    from tuieval.report.clustering import cluster_pairs
+
+    pairs = [('{"b": 1.0, "a": 2}', '{"a":2,"b":1}'), ("", "!"), ("1,000", "1000.0"), ("isn't", "isnt"),
+             ("Paris", "London"), (None, "x"), (None, None)]
+    # by hand: JSON compared as data, pure punctuation is the empty answer, numbers as numbers,
+    # apostrophes inside words go; a missing answer matches only another missing one
+    want = [True, True, True, True, False, False, True]
+    # the plain path: every pair one group of cluster_groups
+    ids, _ = groups.cluster_groups([t for p in pairs for t in p], np.repeat(np.arange(len(pairs)), 2), "canonical")
+    assert (ids[0::2] == ids[1::2]).tolist() == want
+
+    def refuse(*a, **k):
+        raise AssertionError("the canonical tier needs neither arrays nor endpoints")
+
+    monkeypatch.setattr(groups, "cluster_groups", refuse)
+    monkeypatch.setattr(clustering, "Endpoints", refuse)
+    run = {"id": "r", "config": {"variance": {"method": "canonical"}}}
+    assert cluster_pairs(run, pairs, None, "canonical", None) == want
+
+
 def test_identical_answers_agree_without_clustering_and_the_rest_as_clustered():
     from tuieval.report.clustering import cluster_pairs
     from tuieval.traffic.shadow import agreement

@@ -51,6 +51,7 @@ from tuieval.engine.events import (
 from tuieval.engine.limiter import AdaptiveLimiter
 from tuieval.engine.writer import SampleWriter, batch_rows_for
 from tuieval.store import Store
+from tuieval.store.shadow import case_positions
 from tuieval.suite.model import Case, Suite, Template
 
 EventHandler = Callable[[Event], None]
@@ -170,6 +171,8 @@ class Engine:
         self.writer: SampleWriter | None = None
         #: run id → its cases as `create_run` stored them (id, vars, targets, metadata), until planned
         self._created_cases: dict[str, list[tuple[str, Any, Any, Any]]] = {}
+        #: run id → case id → a case just appended to it (`remember_appended`), until planned
+        self._appended_cases: dict[str, dict[str, Case]] = {}
 
     # -- planning ------------------------------------------------------------------
 
@@ -256,6 +259,14 @@ class Engine:
         ]
         return work, len(done)
 
+    def remember_appended(self, run_id: str, cases: Sequence[Case]) -> None:
+        """Cases the caller has just appended to a stored run (tuieval.store.shadow.append_encoded_cases
+        says which were new), with the values it stored: the next `run(…, cases=…)` of that run
+        plans them from these instead of decoding their stored rows again. A case whose values
+        would not read back from their JSON as themselves is left to the store."""
+        self._appended_cases[run_id] = {c.id: c for c in cases if _reads_back_equal(c.vars)
+                                        and _reads_back_equal(c.targets) and _reads_back_equal(c.metadata)}
+
     def _plan_cases(self, run: dict[str, Any], case_ids: Sequence[str]) -> tuple[list[WorkItem], int]:
         """The work of some stored cases of a run (a batch appended to it).
 
@@ -263,16 +274,21 @@ class Engine:
         position × templates × samples) and are shuffled among themselves, seeded by the run and
         that offset: the same batch planned again (a resume) keeps each sample's position, and
         positions of different batches never collide."""
-        rows = self.store.get_cases(run["id"], case_ids)
+        known = self._appended_cases.pop(run["id"], None)
+        if known is not None and all(cid in known for cid in case_ids):
+            # appended just now with these values (`remember_appended`): only their positions are
+            # read, not three JSON columns a case decoded again
+            rows = [{"case_id": cid, "position": pos} for cid, pos in case_positions(self.store, run["id"], case_ids)]
+            cases = [known[c["case_id"]] for c in rows]
+        else:
+            rows = self.store.get_cases(run["id"], case_ids)
+            cases = [Case(id=c["case_id"], vars=c["vars"], targets=c["targets"], metadata=c["metadata"]) for c in rows]
         if not rows:
             return [], self.store.count_samples(run["id"])
         templates = [Template(**t) for t in run["config"]["templates"]]
         per_case = len(templates) * run["samples_per_case"]
         offset = min(int(c["position"]) for c in rows) * per_case
-        keys = [
-            (Case(id=c["case_id"], vars=c["vars"], targets=c["targets"], metadata=c["metadata"]), template, i)
-            for c in rows for template in templates for i in range(run["samples_per_case"])
-        ]
+        keys = [(case, template, i) for case in cases for template in templates for i in range(run["samples_per_case"])]
         random.Random(f"dispatch:{run['seed']}:{run['id']}:{offset}").shuffle(keys)
         done = self.store.done_keys(run["id"], [c["case_id"] for c in rows])
         work = [

@@ -49,6 +49,14 @@ def cluster_pairs(run: Mapping[str, Any], pairs: Sequence[tuple[str, str]], ques
 
     The same tiers, endpoints, usage records and errors as `cluster_samples`, without the
     per-sample table and the cluster rows a report needs: two answers a group, nothing stored."""
+    if method == "canonical":
+        # the canonical tier is its forms: cluster_groups makes one cluster per form of a group and
+        # calls no endpoint, so two answers share a cluster exactly when their forms are equal (two
+        # missing answers, -1 both there, None both here). Per batch of a replay this skips the
+        # arrays and the endpoints' set-up, most of a small batch's clustering
+        from tuieval.analysis.variance.canonical import canonical_answer
+
+        return [canonical_answer(a) == canonical_answer(b) for a, b in pairs]
     import numpy as np
 
     from tuieval.analysis.variance.groups import cluster_groups

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from tuieval.store.db import Store, now_iso
 
@@ -22,7 +22,13 @@ def add_cases(store: Store, run_id: str, cases: Iterable[dict[str, Any]]) -> int
 
 def add_encoded_cases(store: Store, run_id: str, rows: Iterable[tuple[str, str, str, str, str]]) -> int:
     """`add_cases` with the columns already encoded: (case_id, vars JSON, targets JSON, metadata
-    JSON, input_text). A shadow replay encodes a prompt once for both of its runs.
+    JSON, input_text). A shadow replay encodes a prompt once for both of its runs."""
+    return len(append_encoded_cases(store, run_id, rows))
+
+
+def append_encoded_cases(store: Store, run_id: str, rows: Iterable[tuple[str, str, str, str, str]]) -> list[str]:
+    """`add_encoded_cases`, returning the ids of the cases it added (in order; those already
+    stored are kept and left out).
 
     One look-up of the batch's ids that are already stored, then one executemany: a replay
     batch costs what it holds, whatever the run holds. Inside the caller's transaction when one is
@@ -48,7 +54,15 @@ def add_encoded_cases(store: Store, run_id: str, rows: Iterable[tuple[str, str, 
         position += len(new)
         store.conn.execute("UPDATE runs SET n_cases = ?, n_expected = ? * n_templates * samples_per_case "
                            "WHERE id = ?", (position, position, run_id))
-    return len(new)
+    return [r[1] for r in new]
+
+
+def case_positions(store: Store, run_id: str, case_ids: Sequence[str]) -> list[tuple[str, int]]:
+    """(case_id, position) of the stored cases among `case_ids`, in position order: `get_cases`
+    without reading or decoding their columns (the engine planning a batch it was handed)."""
+    return [(r[0], r[1]) for r in store.conn.execute(
+        "SELECT case_id, position FROM cases WHERE run_id = ? AND case_id IN (SELECT value FROM json_each(?)) "
+        "ORDER BY position", (run_id, json.dumps(list(case_ids))))]
 
 
 def save_shadow(store: Store, run_id: str, baseline_run_id: str, baseline_kind: str, log_path: str,

@@ -31,8 +31,8 @@ from tuieval.backends.base import ModelBackend, Timeouts
 from tuieval.engine import Engine, RunOptions, RunStarted, SampleFinished
 from tuieval.scoring.base import ScorerSpec
 from tuieval.store import Store, now_iso
-from tuieval.store.shadow import (add_encoded_cases, add_run_scorer, add_samples, lean_samples,
-                                  save_shadow, set_verdicts)
+from tuieval.store.shadow import (add_encoded_cases, add_run_scorer, add_samples, append_encoded_cases,
+                                  lean_samples, save_shadow, set_verdicts)
 from tuieval.suite.model import Case, Sampling, Suite, Template, input_text_of
 from tuieval.traffic.log import iter_log
 from tuieval.traffic.sample import Chosen, SamplePlan, plan_sample
@@ -142,6 +142,8 @@ class _Prompt:
     vars_json: str
     metadata_json: str
     input_text: str
+    messages: list        # what prompt_json encodes, and the metadata metadata_json encodes: the
+    metadata: Mapping     # case the engine plans from memory (`_remember`)
 
 
 #: `json.dumps(value, ensure_ascii=False)`, the same text, without building an encoder per call
@@ -158,20 +160,33 @@ def _prompt(ch: Chosen) -> _Prompt:
         # prompt itself (input_text_of of one turn is that turn's content)
         prompt_json = '[{"role": "user", "content": ' + _encode(rec.prompt) + "}]"
         input_text = rec.prompt
+        messages = [{"role": "user", "content": rec.prompt}]
     else:
         messages = rec.messages if rec.messages is not None else [{"role": "user", "content": rec.prompt}]
         prompt_json = _encode(messages)
         input_text = input_text_of({"messages": messages})
     meta = rec.metadata
     # json.dumps of a one-key mapping is the key and its value's encoding: the messages once, not twice
+    meta = (meta if meta.__class__ is dict else dict(meta)) if meta else {}
     return _Prompt(ch.case_id, prompt_json, '{"messages": ' + prompt_json + "}",
-                   _encode(meta if meta.__class__ is dict else dict(meta)) if meta else "{}", input_text)
+                   _encode(meta) if meta else "{}", input_text, messages, meta)
 
 
 def _case_row(p: _Prompt, target: str | None) -> tuple[str, str, str, str, str]:
     """The case of `p` with `target` (the baseline's: its logged answer; the candidate's: the
     baseline's answer), as `add_encoded_cases` takes it."""
     return (p.case_id, p.vars_json, "[" + _encode(target) + "]" if target else "[]", p.metadata_json, p.input_text)
+
+
+def _append_cases(store: Store, engine: Engine, run_id: str, prompts: Sequence[_Prompt],
+                  targets: Sequence[str | None]) -> None:
+    """A batch's cases appended to a run the engine then replays: the ones new to the run are
+    handed to the engine as stored (`Engine.remember_appended`), so it plans the batch without
+    decoding them again; a resumed batch's stored cases are planned from the store."""
+    new = set(append_encoded_cases(store, run_id, [_case_row(p, t) for p, t in zip(prompts, targets)]))
+    # the values `_case_row` encodes: the messages as vars, [target] or none, the metadata
+    engine.remember_appended(run_id, [Case(id=p.case_id, vars={"messages": p.messages}, targets=[t] if t else [],
+                                           metadata=p.metadata) for p, t in zip(prompts, targets) if p.case_id in new])
 
 
 def _baseline_run_row(suite: Suite, model: str, settings: ShadowSettings) -> dict[str, Any]:
@@ -306,11 +321,11 @@ def batch_size(start: int, base: int, precision: float | None) -> int:
 _VERDICTS = {ok: {"extracted": None, "correct": ok, "score": float(ok)} for ok in (False, True)}
 
 
-def _add_candidate_cases(store: Store, cand_id: str, prompts: Sequence[_Prompt],
+def _add_candidate_cases(store: Store, engine: Engine, cand_id: str, prompts: Sequence[_Prompt],
                          base_rows: Mapping[str, Mapping[str, Any]]) -> None:
     """A batch's cases of the candidate's run: the candidate's target is the baseline's answer
     (its run-time score is already agreement)."""
-    add_encoded_cases(store, cand_id, [_case_row(p, _answer(base_rows.get(p.case_id))) for p in prompts])
+    _append_cases(store, engine, cand_id, prompts, [_answer(base_rows.get(p.case_id)) for p in prompts])
 
 
 def _write_verdicts(store: Store, run_id: str, verdicts: Mapping[str, bool | None]) -> None:
@@ -431,21 +446,20 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
                     break
             chunk_ids = [ch.case_id for ch in chunk]
             prompts = [_prompt(ch) for ch in chunk]
-            base_cases = [_case_row(p, ch.record.response) for p, ch in zip(prompts, chunk)]
             if base_engine is not None:
-                add_encoded_cases(store, base_id, base_cases)
+                _append_cases(store, base_engine, base_id, prompts, [ch.record.response for ch in chunk])
                 finished = await base_engine.run(base_id, base_opts, cases=chunk_ids)
                 if finished.status == "failed":
                     status, stop, fatal = "failed", "failed", f"baseline {settings.baseline}: {base_engine.fatal}"
                     break
                 # only this batch's rows are read: a re-read of the whole run per batch grows quadratically
                 base_rows = {s["case_id"]: s for s in lean_samples(store, base_id, chunk_ids)}
-                _add_candidate_cases(store, cand_id, prompts, base_rows)
+                _add_candidate_cases(store, cand_engine, cand_id, prompts, base_rows)
             else:
                 # the batch's rows of both runs in one transaction (one commit, not four; no await
                 # inside): the baseline's cases, its logged answers and status, the candidate's cases
                 with store.transaction():
-                    add_encoded_cases(store, base_id, base_cases)
+                    add_encoded_cases(store, base_id, [_case_row(p, ch.record.response) for p, ch in zip(prompts, chunk)])
                     created = now_iso()
                     logged = [_logged_sample(base_id, ch, p, start + i, created)
                               for i, (ch, p) in enumerate(zip(chunk, prompts))]
@@ -454,7 +468,7 @@ async def run_shadow(store: Store, settings: ShadowSettings, plan: SamplePlan, c
                     else:   # a resume: the stored rows win
                         base_rows = {s["case_id"]: s for s in lean_samples(store, base_id, chunk_ids)}
                     store.set_status(base_id, "complete")
-                    _add_candidate_cases(store, cand_id, prompts, base_rows)
+                    _add_candidate_cases(store, cand_engine, cand_id, prompts, base_rows)
             finished = await cand_engine.run(cand_id, replay_opts, cases=chunk_ids)
             if finished.status == "failed":
                 status, stop, fatal = "failed", "failed", f"candidate {settings.candidate}: {cand_engine.fatal}"
