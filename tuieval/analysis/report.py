@@ -94,15 +94,20 @@ class _Table:
         self.n = n
         columnar = isinstance(samples, SampleColumns)
         col = samples.columns if columnar else None
+        # the store's runs of rows with one case and template: each run's template looked up once
+        runs = samples.group_runs() if columnar else None
         templates = col["template"] if columnar else [s.get("template") for s in samples]
-        tmpl_names = sorted(set(templates), key=lambda t: (t is None, str(t)))
+        tmpl_names = sorted(set(runs[1] if runs is not None else templates), key=lambda t: (t is None, str(t)))
         self.templates = tmpl_names
         t_index = {t: i for i, t in enumerate(tmpl_names)}
         T = max(1, len(tmpl_names))
         case_col = col["case_id"] if columnar else [s["case_id"] for s in samples]
         ci = case_of if case_of is not None else np.fromiter(map(case_index.__getitem__, case_col),
                                                              dtype=np.int64, count=n)
-        ti = np.fromiter(map(t_index.__getitem__, templates), dtype=np.int64, count=n)
+        if runs is not None:
+            ti = np.repeat(np.fromiter(map(t_index.__getitem__, runs[1]), dtype=np.int64, count=len(runs[1])), runs[2])
+        else:
+            ti = np.fromiter(map(t_index.__getitem__, templates), dtype=np.int64, count=n)
         if columnar:  # the store's sample_index is NOT NULL
             si = np.array(col["sample_index"], dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
         else:
@@ -116,10 +121,10 @@ class _Table:
         self.tmpl = ti if in_order else ti[order]
         self.sample_index = si if in_order else si[order]
         if columnar:
-            self.error = samples.errors[order]
+            errors = samples.errors
+            self.error = errors[order]
             self.correct = samples.correct_mask[order]
-            timeouts = map(operator.eq, col["error_kind"], repeat("timeout", n))
-            self.censored = np.fromiter(timeouts, dtype=bool, count=n)[order]
+            self.censored = _timeouts(col["error_kind"], errors)[order]
             self.latency = samples.floats("latency_ms")[order]
             self.ttft = samples.floats("ttft_ms")[order]
             self.out_tokens = samples.floats("output_tokens")[order]
@@ -135,7 +140,10 @@ class _Table:
             self.out_tokens = _nan_array([s.get("output_tokens") for s in samples])[order] if n else np.zeros(0)
             texts = [answer_text(s) for s in samples]
         self.texts = list(texts) if in_order else [texts[i] for i in order.tolist()]
-        self.valid_text = np.fromiter(map(operator.is_not, self.texts, repeat(None, n)), dtype=bool, count=n)
+        if columnar:
+            self.valid_text = _answered(texts, errors)[order]
+        else:
+            self.valid_text = np.fromiter(map(operator.is_not, self.texts, repeat(None, n)), dtype=bool, count=n)
         gkey = self.case * T + self.tmpl
         if n and (in_order or _non_decreasing(gkey)):
             # sorted keys: the distinct ones start where the key changes (what np.unique finds by sorting)
@@ -147,6 +155,34 @@ class _Table:
         self.n_groups = int(ukey.size)
         self.group_case = ukey // T
         self.group_tmpl = ukey % T
+
+
+def _timeouts(kinds: list[Any], errors: np.ndarray) -> np.ndarray:
+    """`kind == "timeout"` of each sample's error kind. A kind is stored only beside an error (a
+    few samples in a hundred): when every kind that is not None is at an error, only the errors'
+    kinds are read (the None values counted by `list.count`, in C), else every value."""
+    n = len(kinds)
+    out = np.zeros(n, dtype=bool)
+    n_kinds = n - kinds.count(None)
+    if n_kinds == 0:
+        return out
+    at = np.flatnonzero(errors).tolist()
+    there = [kinds[i] for i in at]
+    if len(there) - there.count(None) != n_kinds:  # a kind without an error: the plain pass
+        return np.fromiter(map(operator.eq, kinds, repeat("timeout", n)), dtype=bool, count=n)
+    out[at] = [k == "timeout" for k in there]
+    return out
+
+
+def _answered(texts: list[Any], errors: np.ndarray) -> np.ndarray:
+    """`text is not None` of each sample's answer. The store's answer is None for an error (the
+    sample rules): when the None answers are exactly the errors' (counted by `list.count`, in C,
+    and the errors' answers read), that is `~errors`, else every value is read."""
+    n = len(texts)
+    at = np.flatnonzero(errors).tolist()
+    if texts.count(None) == len(at) and [texts[i] for i in at].count(None) == len(at):
+        return ~errors
+    return np.fromiter(map(operator.is_not, texts, repeat(None, n)), dtype=bool, count=n)
 
 
 def _non_decreasing(*keys: np.ndarray) -> bool:
@@ -651,8 +687,14 @@ def analyze_run_clustered(run: Mapping[str, Any], cases: Sequence[Mapping[str, A
     case_ids = [c["case_id"] for c in cases]
     case_index = {cid: i for i, cid in enumerate(case_ids)}
     sample_cases = samples.columns["case_id"] if isinstance(samples, SampleColumns) else [s["case_id"] for s in samples]
-    # each sample's case index in one pass; only the samples of unlisted cases are looked at again
-    case_of = np.fromiter(map(case_index.get, sample_cases, repeat(-1)), dtype=np.int64, count=len(sample_cases))
+    runs = samples.group_runs() if isinstance(samples, SampleColumns) else None
+    # each sample's case index in one pass (one look-up per run of a case's samples when the store
+    # read them in runs); only the samples of unlisted cases are looked at again
+    if runs is not None:
+        case_of = np.repeat(np.fromiter(map(case_index.get, runs[0], repeat(-1)), dtype=np.int64,
+                                        count=len(runs[0])), runs[2])
+    else:
+        case_of = np.fromiter(map(case_index.get, sample_cases, repeat(-1)), dtype=np.int64, count=len(sample_cases))
     unlisted = np.flatnonzero(case_of < 0)
     extra = list(dict.fromkeys(sample_cases[i] for i in unlisted.tolist()))  # in order of first sample
     for cid in extra:
