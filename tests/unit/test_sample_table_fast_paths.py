@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 
 from tuieval.analysis.report import _answered, _Table, _timeouts
 from tuieval.sample_columns import SampleColumns
@@ -95,3 +96,39 @@ def test_the_table_from_runs_of_rows_is_the_table_from_one_dictionary_per_sample
         for name in ("order", "case", "tmpl", "sample_index", "error", "correct", "censored", "valid_text",
                      "group", "group_case", "group_tmpl", "latency", "ttft", "out_tokens"):
             assert np.array_equal(getattr(a, name), getattr(b, name), equal_nan=True), name
+
+
+@pytest.mark.parametrize("pad", [True, False])
+def test_cluster_rows_in_or_out_of_order_are_what_cluster_records_makes(tmp_path, pad):
+    # pad=True: the store reads the samples in the analysis's order (the rows taken as they are);
+    # pad=False: out of it (c1, c10 …), so the table reorders them and the rows are put back in order
+    from tests.report.test_columnar_analysis import _varied_run
+    from tuieval.analysis.report import analyze_run_clustered, cluster_records, cluster_run
+    from tuieval.store import Store
+
+    db = tmp_path / "v.db"
+    run_id = _varied_run(db, "lexical", pad)
+    with Store(str(db)) as store:
+        run, cases = store.get_run(run_id), store.analysis_cases(run_id)
+        rows, columns = store.analysis_samples(run_id), store.analysis_sample_columns(run_id)
+    _, clustered = analyze_run_clustered(run, cases, columns, method="lexical")
+    assert clustered.table.in_order is pad
+    per_input, cluster_rows = clustered.records()
+    want_map, want_rows = cluster_records(rows, cluster_run(rows, "lexical"))
+    assert cluster_rows == want_rows
+    assert {(s["case_id"], s["template"], s["sample_index"]): c
+            for s, c in zip(rows, per_input.tolist()) if c >= 0} == want_map
+
+
+def test_cases_by_position_are_the_sort_by_position():
+    from tuieval.analysis.report import by_position
+
+    rng = random.Random(4)
+    for _ in range(300):
+        cases = [{"case_id": i, "position": rng.choice([None, 0, 1, 2, 3, rng.randint(0, 50)])}
+                 for i in range(rng.choice([0, 1, 2, 9]))]
+        if rng.random() < 0.5:   # most often the store's order: positions non-decreasing
+            cases = sorted(cases, key=lambda c: (c["position"] is None, c["position"] or 0))
+        want = sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
+        got = by_position(cases)
+        assert [c["case_id"] for c in got] == [c["case_id"] for c in want] and got is not cases

@@ -117,6 +117,7 @@ class _Table:
         in_order = n < 2 or _non_decreasing(ci, ti, si)
         order = np.arange(n) if in_order else np.lexsort((si, ti, ci))
         self.order = order
+        self.in_order = in_order   # the table's rows are the samples as given
         self.case = ci if in_order else ci[order]
         self.tmpl = ti if in_order else ti[order]
         self.sample_index = si if in_order else si[order]
@@ -473,9 +474,13 @@ def case_slice_columns(cases: Sequence[Mapping[str, Any]],
 
 def metadata_keys(cases: Sequence[Mapping[str, Any]]) -> list[str]:
     """The metadata keys that are slice columns, in first-seen order."""
-    # every case's keys chained into one dict (first-seen order) in C, then the links dropped
-    keys = dict.fromkeys(chain.from_iterable(c.get("metadata") or () for c in cases))
-    return [k for k in keys if k not in NOT_SLICES]
+    return [k for k in _all_metadata_keys(cases) if k not in NOT_SLICES]
+
+
+def _all_metadata_keys(cases: Sequence[Mapping[str, Any]]) -> dict[str, None]:
+    """Every metadata key of the cases, in first-seen order: each case's keys chained into one
+    dict by C-level maps (a case without metadata, None or {}, has none)."""
+    return dict.fromkeys(chain.from_iterable(filter(None, map(_GET_METADATA, cases))))
 
 
 @dataclass
@@ -518,7 +523,18 @@ class SliceLevels:
         return self._members
 
 
+def by_position(cases: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The cases sorted by position (those without one last, in their order): a new list, the
+    cases as given when they are in that order already (the store reads them so; the check is
+    C-level maps, the sort a Python key per case)."""
+    pos = list(map(_GET_POSITION, cases))
+    if None not in pos and all(map(operator.le, pos, pos[1:])):
+        return list(cases)
+    return sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
+
+
 _CASE_ID = operator.itemgetter("case_id")
+_GET_POSITION = operator.methodcaller("get", "position")
 _GET_METADATA = operator.methodcaller("get", "metadata")
 _GET_TEXT = operator.methodcaller("get", "input_text")
 
@@ -578,7 +594,7 @@ def slice_membership(cases: Sequence[Mapping[str, Any]],
     bins, derived features; a level holding every case dropped, levels with the same cases
     listed once under the report's name), computed over the cases that have samples (`analyzed`).
     The sets are shared between calls on the same cases (`slice_levels`): read them, never modify them."""
-    cases = sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
+    cases = by_position(cases)
     if analyzed is not None:
         cases = [c for c in cases if c["case_id"] in analyzed]
     return dict(slice_levels(cases).membership())
@@ -589,7 +605,7 @@ def slice_masks(cases: Sequence[Mapping[str, Any]], case_ids: Sequence[Any]) -> 
     (in their order; an id with no case row is in no level), read from the levels' own masks
     rather than from sets of ids."""
     analyzed = set(case_ids)
-    cases = sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
+    cases = by_position(cases)
     return slice_levels([c for c in cases if c["case_id"] in analyzed]).masks_over(case_ids)
 
 
@@ -613,20 +629,25 @@ class _Clustered:
         of `cluster_run`: groups in order of their case's first sample, then template;
         clusters by id, a cluster's `correct` and `representative` its first member's."""
         t, ids, gs = self.table, self.ids, self.gs
-        per_input = np.full(t.n, -1, dtype=np.int64)
-        per_input[t.order] = ids
-        first = np.full(len(self.cases), t.n, dtype=np.int64)
-        np.minimum.at(first, t.case, t.order)
-        g_order = np.lexsort((t.group_tmpl, first[t.group_case]))
         counts, rep = gs["counts"], gs["rep"]
-        # every (group, cluster) with members, groups in g_order, then by cluster id
-        rank = np.empty(g_order.size, dtype=np.int64)
-        rank[g_order] = np.arange(g_order.size)
-        cl_g, cl_k = np.nonzero(counts)
-        by = np.lexsort((cl_k, rank[cl_g]))
-        cl_g, cl_k = cl_g[by], cl_k[by]
+        cl_g, cl_k = np.nonzero(counts)   # every (group, cluster) with members: groups in table order
+        if t.in_order:
+            # the samples as given are the table's rows: each case's first sample comes in case
+            # order, so the groups are already in order of their case's first sample, then template
+            per_input = ids.copy()
+        else:
+            per_input = np.full(t.n, -1, dtype=np.int64)
+            per_input[t.order] = ids
+            first = np.full(len(self.cases), t.n, dtype=np.int64)
+            np.minimum.at(first, t.case, t.order)
+            g_order = np.lexsort((t.group_tmpl, first[t.group_case]))
+            # groups in g_order, then by cluster id
+            rank = np.empty(g_order.size, dtype=np.int64)
+            rank[g_order] = np.arange(g_order.size)
+            by = np.lexsort((cl_k, rank[cl_g]))
+            cl_g, cl_k = cl_g[by], cl_k[by]
         r = rep[cl_g, cl_k]
-        case_ids = [c["case_id"] for c in self.cases]
+        case_ids = list(map(_CASE_ID, self.cases))
         texts = t.texts
         rows = [{"case_id": case_ids[c], "template": t.templates[tm], "cluster": k, "size": size,
                  "correct": ok, "representative": texts[i]}
@@ -683,7 +704,7 @@ def analyze_run_clustered(run: Mapping[str, Any], cases: Sequence[Mapping[str, A
     slo = float(slo) if slo is not None else None
 
     # cases in position order; a sample for an unknown case gets a bare case row
-    cases = sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
+    cases = by_position(cases)
     case_ids = [c["case_id"] for c in cases]
     case_index = {cid: i for i, cid in enumerate(case_ids)}
     sample_cases = samples.columns["case_id"] if isinstance(samples, SampleColumns) else [s["case_id"] for s in samples]
@@ -803,7 +824,8 @@ def analyze_run_clustered(run: Mapping[str, Any], cases: Sequence[Mapping[str, A
                      "discovery": disc_info},
     }
     # perturbed copies (tuieval.perturb) are the perturbation section's; templates compare originals
-    copies = {c["case_id"] for c in cases if "original_case" in (c.get("metadata") or {})}
+    copies = ({c["case_id"] for c in cases if "original_case" in (c.get("metadata") or {})}
+              if "original_case" in _all_metadata_keys(cases) else set())
     templates = template_robustness(table, case_ids, alpha, rng_seed, exclude=copies)
     if templates is not None:
         report["robustness"] = {"templates": templates}
