@@ -59,6 +59,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from tuieval.analysis.blas_threads import one_thread
 from tuieval.analysis.latency import LatencyIndex, deadline_curve, tpot
 from tuieval.analysis.robustness.templates import template_sensitivity
 from tuieval.analysis.slices import (Level, column_levels, derive_features, discover_slices_columns, distinct_levels,
@@ -693,7 +694,21 @@ def analyze_run_clustered(run: Mapping[str, Any], cases: Sequence[Mapping[str, A
     Extra fields beyond the contract are documented in the module docstring.
     `rng_seed` seeds the discovery/confirmation split.  Slices: every metadata
     key=value, the derived features, and discovered conjunctions that were flagged.
+    The matrix products run on one BLAS thread (tuieval.analysis.blas_threads: small products,
+    where a waiting second thread spins on a busy machine).
     """
+    with one_thread():
+        return _analyze_run_clustered(run, cases, samples, method=method, cluster_key=cluster_key, rng_seed=rng_seed,
+                                      alpha=alpha, threshold=threshold, judge=judge, embed=embed, clusters=clusters,
+                                      cluster_stats=cluster_stats, discover=discover, delta_min=delta_min)
+
+
+def _analyze_run_clustered(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]],
+                           samples: Sequence[Mapping[str, Any]], *, method: str | None, cluster_key: str | None,
+                           rng_seed: int, alpha: float, threshold: float | None, judge: Judge | None,
+                           embed: Embed | None, clusters: Mapping[tuple[Any, Any, int], int] | None,
+                           cluster_stats: Mapping[str, Any] | None, discover: bool,
+                           delta_min: float) -> tuple[dict, _Clustered]:
     cfg = run.get("config") or {}
     var_cfg = VarianceConfig.from_mapping(cfg.get("variance"))
     method = method or var_cfg.effective_method
