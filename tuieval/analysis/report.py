@@ -362,6 +362,9 @@ class _Analysis:
             with np.errstate(invalid="ignore"):
                 met = table.latency <= slo_ms
             self.slo_met = met
+            # per case, how many of its samples met the SLO (whole numbers, summed exactly): a
+            # slice's attainment is its cases' count over their samples, with no per-sample gather
+            self.slo_met_case = np.bincount(ci, weights=met, minlength=nc)
         # pass@k / pass^k: the task is one prompt sampled N times, a (case, template) pair, as
         # for consistency (docs/statistics.md §3 counts n and c per task); a case's value is the mean over its
         # templates, and k is reported only when every task of the cases in view has n >= k.
@@ -444,8 +447,9 @@ class _Analysis:
             s = mean_ci_items(self.slo_case[at], self.alpha, cluster_ids=cl)
             out["accuracy_within_slo"] = _f(s["mean"])
             out["accuracy_within_slo_ci"] = [_f(x) for x in s["ci"]]
-            met = self.slo_met[m[self.t.case]]
-            out["slo_attainment"] = _f(met.mean()) if met.size else None
+            # the share of the selected cases' samples that met it: k / n, as the mean of their flags is
+            k = float(self.slo_met_case[at].sum())
+            out["slo_attainment"] = _f(k / n_samples) if n_samples else None
         return out
 
 
