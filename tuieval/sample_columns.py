@@ -37,6 +37,7 @@ class SampleColumns(Sequence):
         self.names = tuple(names)
         self.columns = columns
         self._groups = groups
+        self._runs: tuple[list[Any], list[Any], np.ndarray] | None = None
         if groups is not None:
             columns["case_id"] = list(chain.from_iterable(repeat(c, n) for c, _, n in groups))
             columns["template"] = list(chain.from_iterable(repeat(t, n) for _, t, n in groups))
@@ -70,6 +71,19 @@ class SampleColumns(Sequence):
     def rows(self) -> list[dict[str, Any]]:
         """Every row as a dictionary (what `Store.analysis_samples` returns)."""
         return list(self)
+
+    def group_runs(self) -> tuple[list[Any], list[Any], np.ndarray] | None:
+        """(case id of each run, its template, its number of rows): the runs of consecutive rows
+        that share a case id and a template, in row order, as the store read them; None when the
+        store gave no groups. A reader that needs one value per sample can look each run up once
+        and repeat it (`np.repeat(codes, counts)`), not look up a million repeated strings."""
+        if self._groups is None:
+            return None
+        if self._runs is None:  # made once: the analysis reads it twice
+            g = self._groups
+            self._runs = ([c for c, _, _ in g], [t for _, t, _ in g],
+                          np.fromiter((k for _, _, k in g), dtype=np.int64, count=len(g)))
+        return self._runs
 
     def case_codes(self) -> tuple[list[str], np.ndarray]:
         """(the distinct case ids sorted, each sample's index into them) — from the groups when

@@ -59,6 +59,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from tuieval.analysis.blas_threads import one_thread
 from tuieval.analysis.latency import LatencyIndex, deadline_curve, tpot
 from tuieval.analysis.robustness.templates import template_sensitivity
 from tuieval.analysis.slices import (Level, column_levels, derive_features, discover_slices_columns, distinct_levels,
@@ -94,15 +95,20 @@ class _Table:
         self.n = n
         columnar = isinstance(samples, SampleColumns)
         col = samples.columns if columnar else None
+        # the store's runs of rows with one case and template: each run's template looked up once
+        runs = samples.group_runs() if columnar else None
         templates = col["template"] if columnar else [s.get("template") for s in samples]
-        tmpl_names = sorted(set(templates), key=lambda t: (t is None, str(t)))
+        tmpl_names = sorted(set(runs[1] if runs is not None else templates), key=lambda t: (t is None, str(t)))
         self.templates = tmpl_names
         t_index = {t: i for i, t in enumerate(tmpl_names)}
         T = max(1, len(tmpl_names))
         case_col = col["case_id"] if columnar else [s["case_id"] for s in samples]
         ci = case_of if case_of is not None else np.fromiter(map(case_index.__getitem__, case_col),
                                                              dtype=np.int64, count=n)
-        ti = np.fromiter(map(t_index.__getitem__, templates), dtype=np.int64, count=n)
+        if runs is not None:
+            ti = np.repeat(np.fromiter(map(t_index.__getitem__, runs[1]), dtype=np.int64, count=len(runs[1])), runs[2])
+        else:
+            ti = np.fromiter(map(t_index.__getitem__, templates), dtype=np.int64, count=n)
         if columnar:  # the store's sample_index is NOT NULL
             si = np.array(col["sample_index"], dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
         else:
@@ -112,14 +118,15 @@ class _Table:
         in_order = n < 2 or _non_decreasing(ci, ti, si)
         order = np.arange(n) if in_order else np.lexsort((si, ti, ci))
         self.order = order
+        self.in_order = in_order   # the table's rows are the samples as given
         self.case = ci if in_order else ci[order]
         self.tmpl = ti if in_order else ti[order]
         self.sample_index = si if in_order else si[order]
         if columnar:
-            self.error = samples.errors[order]
+            errors = samples.errors
+            self.error = errors[order]
             self.correct = samples.correct_mask[order]
-            timeouts = map(operator.eq, col["error_kind"], repeat("timeout", n))
-            self.censored = np.fromiter(timeouts, dtype=bool, count=n)[order]
+            self.censored = _timeouts(col["error_kind"], errors)[order]
             self.latency = samples.floats("latency_ms")[order]
             self.ttft = samples.floats("ttft_ms")[order]
             self.out_tokens = samples.floats("output_tokens")[order]
@@ -135,7 +142,10 @@ class _Table:
             self.out_tokens = _nan_array([s.get("output_tokens") for s in samples])[order] if n else np.zeros(0)
             texts = [answer_text(s) for s in samples]
         self.texts = list(texts) if in_order else [texts[i] for i in order.tolist()]
-        self.valid_text = np.fromiter(map(operator.is_not, self.texts, repeat(None, n)), dtype=bool, count=n)
+        if columnar:
+            self.valid_text = _answered(texts, errors)[order]
+        else:
+            self.valid_text = np.fromiter(map(operator.is_not, self.texts, repeat(None, n)), dtype=bool, count=n)
         gkey = self.case * T + self.tmpl
         if n and (in_order or _non_decreasing(gkey)):
             # sorted keys: the distinct ones start where the key changes (what np.unique finds by sorting)
@@ -147,6 +157,34 @@ class _Table:
         self.n_groups = int(ukey.size)
         self.group_case = ukey // T
         self.group_tmpl = ukey % T
+
+
+def _timeouts(kinds: list[Any], errors: np.ndarray) -> np.ndarray:
+    """`kind == "timeout"` of each sample's error kind. A kind is stored only beside an error (a
+    few samples in a hundred): when every kind that is not None is at an error, only the errors'
+    kinds are read (the None values counted by `list.count`, in C), else every value."""
+    n = len(kinds)
+    out = np.zeros(n, dtype=bool)
+    n_kinds = n - kinds.count(None)
+    if n_kinds == 0:
+        return out
+    at = np.flatnonzero(errors).tolist()
+    there = [kinds[i] for i in at]
+    if len(there) - there.count(None) != n_kinds:  # a kind without an error: the plain pass
+        return np.fromiter(map(operator.eq, kinds, repeat("timeout", n)), dtype=bool, count=n)
+    out[at] = [k == "timeout" for k in there]
+    return out
+
+
+def _answered(texts: list[Any], errors: np.ndarray) -> np.ndarray:
+    """`text is not None` of each sample's answer. The store's answer is None for an error (the
+    sample rules): when the None answers are exactly the errors' (counted by `list.count`, in C,
+    and the errors' answers read), that is `~errors`, else every value is read."""
+    n = len(texts)
+    at = np.flatnonzero(errors).tolist()
+    if texts.count(None) == len(at) and [texts[i] for i in at].count(None) == len(at):
+        return ~errors
+    return np.fromiter(map(operator.is_not, texts, repeat(None, n)), dtype=bool, count=n)
 
 
 def _non_decreasing(*keys: np.ndarray) -> bool:
@@ -324,6 +362,9 @@ class _Analysis:
             with np.errstate(invalid="ignore"):
                 met = table.latency <= slo_ms
             self.slo_met = met
+            # per case, how many of its samples met the SLO (whole numbers, summed exactly): a
+            # slice's attainment is its cases' count over their samples, with no per-sample gather
+            self.slo_met_case = np.bincount(ci, weights=met, minlength=nc)
         # pass@k / pass^k: the task is one prompt sampled N times, a (case, template) pair, as
         # for consistency (docs/statistics.md §3 counts n and c per task); a case's value is the mean over its
         # templates, and k is reported only when every task of the cases in view has n >= k.
@@ -406,8 +447,9 @@ class _Analysis:
             s = mean_ci_items(self.slo_case[at], self.alpha, cluster_ids=cl)
             out["accuracy_within_slo"] = _f(s["mean"])
             out["accuracy_within_slo_ci"] = [_f(x) for x in s["ci"]]
-            met = self.slo_met[m[self.t.case]]
-            out["slo_attainment"] = _f(met.mean()) if met.size else None
+            # the share of the selected cases' samples that met it: k / n, as the mean of their flags is
+            k = float(self.slo_met_case[at].sum())
+            out["slo_attainment"] = _f(k / n_samples) if n_samples else None
         return out
 
 
@@ -437,9 +479,13 @@ def case_slice_columns(cases: Sequence[Mapping[str, Any]],
 
 def metadata_keys(cases: Sequence[Mapping[str, Any]]) -> list[str]:
     """The metadata keys that are slice columns, in first-seen order."""
-    # every case's keys chained into one dict (first-seen order) in C, then the links dropped
-    keys = dict.fromkeys(chain.from_iterable(c.get("metadata") or () for c in cases))
-    return [k for k in keys if k not in NOT_SLICES]
+    return [k for k in _all_metadata_keys(cases) if k not in NOT_SLICES]
+
+
+def _all_metadata_keys(cases: Sequence[Mapping[str, Any]]) -> dict[str, None]:
+    """Every metadata key of the cases, in first-seen order: each case's keys chained into one
+    dict by C-level maps (a case without metadata, None or {}, has none)."""
+    return dict.fromkeys(chain.from_iterable(filter(None, map(_GET_METADATA, cases))))
 
 
 @dataclass
@@ -482,7 +528,18 @@ class SliceLevels:
         return self._members
 
 
+def by_position(cases: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The cases sorted by position (those without one last, in their order): a new list, the
+    cases as given when they are in that order already (the store reads them so; the check is
+    C-level maps, the sort a Python key per case)."""
+    pos = list(map(_GET_POSITION, cases))
+    if None not in pos and all(map(operator.le, pos, pos[1:])):
+        return list(cases)
+    return sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
+
+
 _CASE_ID = operator.itemgetter("case_id")
+_GET_POSITION = operator.methodcaller("get", "position")
 _GET_METADATA = operator.methodcaller("get", "metadata")
 _GET_TEXT = operator.methodcaller("get", "input_text")
 
@@ -542,7 +599,7 @@ def slice_membership(cases: Sequence[Mapping[str, Any]],
     bins, derived features; a level holding every case dropped, levels with the same cases
     listed once under the report's name), computed over the cases that have samples (`analyzed`).
     The sets are shared between calls on the same cases (`slice_levels`): read them, never modify them."""
-    cases = sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
+    cases = by_position(cases)
     if analyzed is not None:
         cases = [c for c in cases if c["case_id"] in analyzed]
     return dict(slice_levels(cases).membership())
@@ -553,7 +610,7 @@ def slice_masks(cases: Sequence[Mapping[str, Any]], case_ids: Sequence[Any]) -> 
     (in their order; an id with no case row is in no level), read from the levels' own masks
     rather than from sets of ids."""
     analyzed = set(case_ids)
-    cases = sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
+    cases = by_position(cases)
     return slice_levels([c for c in cases if c["case_id"] in analyzed]).masks_over(case_ids)
 
 
@@ -577,20 +634,25 @@ class _Clustered:
         of `cluster_run`: groups in order of their case's first sample, then template;
         clusters by id, a cluster's `correct` and `representative` its first member's."""
         t, ids, gs = self.table, self.ids, self.gs
-        per_input = np.full(t.n, -1, dtype=np.int64)
-        per_input[t.order] = ids
-        first = np.full(len(self.cases), t.n, dtype=np.int64)
-        np.minimum.at(first, t.case, t.order)
-        g_order = np.lexsort((t.group_tmpl, first[t.group_case]))
         counts, rep = gs["counts"], gs["rep"]
-        # every (group, cluster) with members, groups in g_order, then by cluster id
-        rank = np.empty(g_order.size, dtype=np.int64)
-        rank[g_order] = np.arange(g_order.size)
-        cl_g, cl_k = np.nonzero(counts)
-        by = np.lexsort((cl_k, rank[cl_g]))
-        cl_g, cl_k = cl_g[by], cl_k[by]
+        cl_g, cl_k = np.nonzero(counts)   # every (group, cluster) with members: groups in table order
+        if t.in_order:
+            # the samples as given are the table's rows: each case's first sample comes in case
+            # order, so the groups are already in order of their case's first sample, then template
+            per_input = ids.copy()
+        else:
+            per_input = np.full(t.n, -1, dtype=np.int64)
+            per_input[t.order] = ids
+            first = np.full(len(self.cases), t.n, dtype=np.int64)
+            np.minimum.at(first, t.case, t.order)
+            g_order = np.lexsort((t.group_tmpl, first[t.group_case]))
+            # groups in g_order, then by cluster id
+            rank = np.empty(g_order.size, dtype=np.int64)
+            rank[g_order] = np.arange(g_order.size)
+            by = np.lexsort((cl_k, rank[cl_g]))
+            cl_g, cl_k = cl_g[by], cl_k[by]
         r = rep[cl_g, cl_k]
-        case_ids = [c["case_id"] for c in self.cases]
+        case_ids = list(map(_CASE_ID, self.cases))
         texts = t.texts
         rows = [{"case_id": case_ids[c], "template": t.templates[tm], "cluster": k, "size": size,
                  "correct": ok, "representative": texts[i]}
@@ -636,7 +698,21 @@ def analyze_run_clustered(run: Mapping[str, Any], cases: Sequence[Mapping[str, A
     Extra fields beyond the contract are documented in the module docstring.
     `rng_seed` seeds the discovery/confirmation split.  Slices: every metadata
     key=value, the derived features, and discovered conjunctions that were flagged.
+    The matrix products run on one BLAS thread (tuieval.analysis.blas_threads: small products,
+    where a waiting second thread spins on a busy machine).
     """
+    with one_thread():
+        return _analyze_run_clustered(run, cases, samples, method=method, cluster_key=cluster_key, rng_seed=rng_seed,
+                                      alpha=alpha, threshold=threshold, judge=judge, embed=embed, clusters=clusters,
+                                      cluster_stats=cluster_stats, discover=discover, delta_min=delta_min)
+
+
+def _analyze_run_clustered(run: Mapping[str, Any], cases: Sequence[Mapping[str, Any]],
+                           samples: Sequence[Mapping[str, Any]], *, method: str | None, cluster_key: str | None,
+                           rng_seed: int, alpha: float, threshold: float | None, judge: Judge | None,
+                           embed: Embed | None, clusters: Mapping[tuple[Any, Any, int], int] | None,
+                           cluster_stats: Mapping[str, Any] | None, discover: bool,
+                           delta_min: float) -> tuple[dict, _Clustered]:
     cfg = run.get("config") or {}
     var_cfg = VarianceConfig.from_mapping(cfg.get("variance"))
     method = method or var_cfg.effective_method
@@ -647,12 +723,18 @@ def analyze_run_clustered(run: Mapping[str, Any], cases: Sequence[Mapping[str, A
     slo = float(slo) if slo is not None else None
 
     # cases in position order; a sample for an unknown case gets a bare case row
-    cases = sorted(cases, key=lambda c: (c.get("position") is None, c.get("position") or 0))
+    cases = by_position(cases)
     case_ids = [c["case_id"] for c in cases]
     case_index = {cid: i for i, cid in enumerate(case_ids)}
     sample_cases = samples.columns["case_id"] if isinstance(samples, SampleColumns) else [s["case_id"] for s in samples]
-    # each sample's case index in one pass; only the samples of unlisted cases are looked at again
-    case_of = np.fromiter(map(case_index.get, sample_cases, repeat(-1)), dtype=np.int64, count=len(sample_cases))
+    runs = samples.group_runs() if isinstance(samples, SampleColumns) else None
+    # each sample's case index in one pass (one look-up per run of a case's samples when the store
+    # read them in runs); only the samples of unlisted cases are looked at again
+    if runs is not None:
+        case_of = np.repeat(np.fromiter(map(case_index.get, runs[0], repeat(-1)), dtype=np.int64,
+                                        count=len(runs[0])), runs[2])
+    else:
+        case_of = np.fromiter(map(case_index.get, sample_cases, repeat(-1)), dtype=np.int64, count=len(sample_cases))
     unlisted = np.flatnonzero(case_of < 0)
     extra = list(dict.fromkeys(sample_cases[i] for i in unlisted.tolist()))  # in order of first sample
     for cid in extra:
@@ -761,7 +843,8 @@ def analyze_run_clustered(run: Mapping[str, Any], cases: Sequence[Mapping[str, A
                      "discovery": disc_info},
     }
     # perturbed copies (tuieval.perturb) are the perturbation section's; templates compare originals
-    copies = {c["case_id"] for c in cases if "original_case" in (c.get("metadata") or {})}
+    copies = ({c["case_id"] for c in cases if "original_case" in (c.get("metadata") or {})}
+              if "original_case" in _all_metadata_keys(cases) else set())
     templates = template_robustness(table, case_ids, alpha, rng_seed, exclude=copies)
     if templates is not None:
         report["robustness"] = {"templates": templates}

@@ -361,7 +361,7 @@ def derive_features(texts: Sequence[str]) -> dict[str, list]:
     Returns {"input_tokens": bucket, "input_tokens_estimate": int, "script": label,
     "has_digits": bool, "non_ascii_name": bool}, one entry per text. The same values as
     `estimate_tokens`, `detect_script`, `has_digits` and `has_non_ascii_name` one text at a time
-    (the batch reads the characters with numpy tables, `_char_flags`; those functions are the rule).
+    (the batch reads the characters once, `tuieval.analysis.derived_batch`; those functions are the rule).
     The same texts asked for twice in a row are answered from the first call (fresh lists each time).
     """
     global _LAST_FEATURES
@@ -369,12 +369,26 @@ def derive_features(texts: Sequence[str]) -> dict[str, list]:
     last = _LAST_FEATURES
     if last is not None and last[0] == key:
         return {k: list(v) for k, v in last[1].items()}
-    out = _derive_features(list(key))
+    from tuieval.analysis.derived_batch import SCRIPTS, derived_columns
+
+    # one numpy pass over the characters (derived_batch), the rules' values as lists
+    est, script, digits, names = derived_columns(key)
+    bucket = (est > SHORT_MAX_TOKENS).astype(np.int64) + (est > MEDIUM_MAX_TOKENS)
+    out = {"input_tokens": np.asarray(_BUCKETS, dtype=object)[bucket].tolist(),
+           "input_tokens_estimate": est.tolist(),
+           "script": np.asarray(SCRIPTS, dtype=object)[script].tolist(),
+           "has_digits": digits.tolist(), "non_ascii_name": names.tolist()}
     _LAST_FEATURES = (key, out)
     return {k: list(v) for k, v in out.items()}
 
 
+#: `token_bucket`'s labels, by the number of bounds an estimate exceeds
+_BUCKETS = ("short", "medium", "long")
+
+
 def _derive_features(texts: list[str]) -> dict[str, list]:
+    """The features of each text by the older batch (UTF-32 code points, each rule's own pass):
+    what `derived_batch` hands the texts with a character above the BMP to."""
     counts = _script_counts(texts)
     cjk = counts[:, _CJK_IDS].sum(axis=1)
     words, digits, non_ascii_letter, astral = _char_flags(texts)

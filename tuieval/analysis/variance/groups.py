@@ -11,6 +11,7 @@ tier's rule: `lexical.lexical_equivalence` and `agglomerative.cluster_by_similar
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import count
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
@@ -53,13 +54,19 @@ class _Forms:
 
 def _forms(texts: Sequence[str | None], groups: np.ndarray) -> _Forms | None:
     n = len(texts)
+    # each answer's first position among equal answers, in one C-level pass over them
+    # (`setdefault` keeps the first position it was given): one hash look-up per answer, where a
+    # dict of the distinct answers and then a look-up of each answer in it were two
+    seen: dict[str | None, int] = {}
+    first_pos = np.fromiter(map(seen.setdefault, texts, count()), dtype=np.int64, count=n)
     # canonical forms, computed once per distinct raw string (answers repeat a lot); the
-    # distinct strings in order of first appearance (dict.fromkeys), so canonical ids are
+    # distinct strings in order of first appearance (the dict's order), so canonical ids are
     # numbered by first appearance as a loop over the answers would number them
     canon_id: dict[str, int] = {}
     canon: list[str] = []
-    raw_id: dict[str | None, int] = {None: -1}
-    for t in dict.fromkeys(texts):
+    at: list[int] = []
+    code: list[int] = []
+    for t, pos in seen.items():
         if t is None:
             continue
         c = canonical_answer(t)
@@ -67,8 +74,11 @@ def _forms(texts: Sequence[str | None], groups: np.ndarray) -> _Forms | None:
         if k is None:
             k = canon_id[c] = len(canon)
             canon.append(c)
-        raw_id[t] = k
-    cid = np.fromiter(map(raw_id.__getitem__, texts), dtype=np.int64, count=n)
+        at.append(pos)
+        code.append(k)
+    by_pos = np.full(n, -1, dtype=np.int64)   # canonical id at each distinct answer's first position
+    by_pos[at] = code
+    cid = by_pos[first_pos]
     valid = np.flatnonzero(cid >= 0)
     if valid.size == 0:
         return None
