@@ -56,3 +56,23 @@ def test_the_16_bit_sums_are_taken_only_where_they_cannot_overflow():
     assert est.tolist() == [_token_estimate(len(text), 0, 70000), _token_estimate(3, 0, 2),
                             _token_estimate(len(mixed), 0, 2)]
     assert [derived_batch.SCRIPTS[s] for s in script.tolist()] == ["latin", "latin", "latin"]
+
+
+def test_latin1_texts_are_read_from_the_latin1_table_with_the_one_text_rules(monkeypatch):
+    # a fresh process: neither table built; text below U+0100 builds only the 256-entry one
+    monkeypatch.setattr(derived_batch, "_TABLE", None)
+    monkeypatch.setattr(derived_batch, "_LATIN1_TABLE", None)
+    monkeypatch.setattr(slices, "_FLAGS", None)
+    rng = random.Random(5)
+    latin1 = [m for m in _MARKS if all(ord(c) < 0x100 for c in m)]
+    texts = ["".join(rng.choice(latin1) for _ in range(rng.choice([0, 1, 5, 40]))) for _ in range(300)]
+    texts += ["Zoë Müller, 12 ans", "\u00a0x\u00a0", "²½ ÿ", ""]
+    got = derive_features(texts)
+    assert derived_batch._TABLE is None and derived_batch._LATIN1_TABLE is not None
+    assert derived_batch._LATIN1_TABLE.size == 0x100
+    for i, t in enumerate(texts):
+        assert {k: got[k][i] for k in got} == _rule(t), t
+    # one text above U+00FF, and the whole table is built and used from then on
+    got = derive_features(texts + ["Łukasz"])
+    assert derived_batch._TABLE is not None and derived_batch._TABLE.size == 0x10000
+    assert {k: got[k][-1] for k in got} == _rule("Łukasz")

@@ -47,18 +47,32 @@ SCRIPTS = tuple(_sl._SCRIPTS) + ("cjk", "japanese", "korean", "none")
 _SCRIPT_CODE = {s: i for i, s in enumerate(SCRIPTS)}
 
 
-def _table() -> np.ndarray:
-    """Per BMP code point: the flag bits above, built from the slices tables (one rule for each)."""
-    global _TABLE
+#: the table's first 256 entries, built alone: text below U+0100 (most suites') needs no more, and
+#: the whole table (two BMP-wide regex passes) cost a small run's end about 25 ms
+_LATIN1_TABLE: np.ndarray | None = None
+
+
+def _build_table(old: np.ndarray) -> np.ndarray:
+    """Our flag bits from the slices table `old` (space, digit, non-ASCII letter: the one-text rules)."""
+    t = np.zeros(old.size, dtype=np.uint8)
+    t[(old & _sl._FLAG_SPACE) > 0] |= _SPACE
+    t[(old & _sl._FLAG_DIGIT) > 0] |= _DIGIT
+    t[(old & _sl._FLAG_NON_ASCII_LETTER) > 0] |= _NON_ASCII_LETTER
+    t[ord("A"): ord("Z") + 1] |= _ASCII_LETTER
+    t[ord("a"): ord("z") + 1] |= _ASCII_LETTER
+    return t
+
+
+def _table(units: np.ndarray | None = None) -> np.ndarray:
+    """Per BMP code point: the flag bits above, built from the slices tables (one rule for each);
+    the Latin-1 part alone while no `units` (UTF-16) reach above U+00FF and the whole is not built."""
+    global _TABLE, _LATIN1_TABLE
+    if _TABLE is None and units is not None and (not units.size or int(units.max()) < 0x100):
+        if _LATIN1_TABLE is None:
+            _LATIN1_TABLE = _build_table(_sl._flags_below(0x100))
+        return _LATIN1_TABLE
     if _TABLE is None:
-        old = _sl._flag_table()   # space, digit, non-ASCII letter, by the one-text rules
-        t = np.zeros(0x10000, dtype=np.uint8)
-        t[(old & _sl._FLAG_SPACE) > 0] |= _SPACE
-        t[(old & _sl._FLAG_DIGIT) > 0] |= _DIGIT
-        t[(old & _sl._FLAG_NON_ASCII_LETTER) > 0] |= _NON_ASCII_LETTER
-        t[ord("A"): ord("Z") + 1] |= _ASCII_LETTER
-        t[ord("a"): ord("z") + 1] |= _ASCII_LETTER
-        _TABLE = t
+        _TABLE = _build_table(_sl._flag_table())
     return _TABLE
 
 
@@ -121,7 +135,7 @@ def _chunk(texts: list[str], all_lens: np.ndarray, start: int, end: int, cols: t
     letter_at = np.zeros(0, dtype=np.int64)
     if at.size:
         short = bool(lens.max() <= _SHORT_SUMS)
-        f = _table()[units]
+        f = _table(units)[units]
         sp = f & _SPACE
         # a word starts at a non-space character that opens its text or follows a space
         begins = np.empty(units.size, dtype=np.uint8)
