@@ -24,12 +24,12 @@ judging its stored samples still owe.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from tuieval import json_text
 from tuieval.backends.base import BACK_OFF, STOP, BackendError, ChatRequest, ModelBackend, RequestTimeout, Timeouts
 from tuieval.backends.retry import BackoffPolicy, backoff_delay
 from tuieval.cost.budget import Budget
@@ -54,8 +54,8 @@ from tuieval.store import Store
 from tuieval.suite.model import Case, Suite, Template
 
 EventHandler = Callable[[Event], None]
-#: json.dumps(messages, ensure_ascii=False) with its encoder made once, not once per sample
-_encode_prompt = json.JSONEncoder(ensure_ascii=False).encode
+#: json.dumps(messages, ensure_ascii=False), its C encoder made once (tuieval.json_text)
+_encode_prompt = json_text.encoder(ensure_ascii=False)
 
 #: After a cancellation, how long the engine waits for its workers to unwind before it
 #: marks the run partial and returns anyway (a stuck socket must not hold the exit).

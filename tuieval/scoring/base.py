@@ -71,6 +71,8 @@ def as_target_list(targets: Any) -> list:
     """
     if targets is None:
         return []
+    if targets.__class__ is list:  # what the engine passes: scorers only read it, no copy needed
+        return targets
     if isinstance(targets, (list, tuple)):
         return list(targets)
     return [targets]
