@@ -48,3 +48,34 @@ def test_targets_as_a_list():
     assert as_target_list(("a", "b")) == ["a", "b"]
     assert as_target_list("a") == ["a"]
     assert as_target_list(None) == []
+
+
+def test_score_behaves_as_the_frozen_dataclass_it_was():
+    import dataclasses
+    import pickle
+
+    import pytest
+
+    @dataclasses.dataclass(frozen=True)
+    class Score:  # the plain definition, for comparison (same name, so the same repr)
+        extracted: str | None
+        correct: bool
+        score: float
+
+    from tuieval.scoring.base import Score as Fast
+
+    for args in [("tok", True, 1.0), (None, False, 0.0), ("x", False, 0.25)]:
+        fast, plain = Fast(*args), Score(*args)
+        assert repr(fast) == repr(plain).replace(Score.__qualname__, "Score")
+        assert hash(fast) == hash(plain)
+        assert dataclasses.asdict(fast) == dataclasses.asdict(plain)
+        assert fast == Fast(extracted=args[0], correct=args[1], score=args[2])
+        assert fast != Fast(args[0], not args[1], args[2])
+        assert pickle.loads(pickle.dumps(fast)) == fast
+        assert dataclasses.replace(fast, score=0.5) == Fast(args[0], args[1], 0.5)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            fast.score = 0.5  # type: ignore[misc]
+    assert [f.name for f in dataclasses.fields(Fast)] == ["extracted", "correct", "score"]
+    for bad in (1.5, -0.1, float("nan")):
+        with pytest.raises(ValueError, match="score must be in"):
+            Fast("x", True, bad)

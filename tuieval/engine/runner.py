@@ -638,37 +638,49 @@ def sample_row(run_id: str, item: "WorkItem", messages: list[dict[str, Any]], sc
     """The stored row of one finished request: scored by every scorer when it was answered, an
     error sample (never correct) when not. One rule for the interactive engine and the batch
     runner (tuieval.batch), whose samples have no latency (None)."""
+    case = item.case
+    if error is None and result is not None:
+        text, targets = result.text, case.targets
+        by_scorer: dict[str, Any] = {}
+        primary = None
+        for s in scorers:
+            sc = s.score(text, targets)
+            entry = {"extracted": sc.extracted, "correct": sc.correct, "score": sc.score}
+            if isinstance(s, judging.JudgeScorer):
+                entry["pending"] = True  # not correct until its judgements are in
+            by_scorer[s.name] = entry
+            if primary is None:
+                primary = sc
+        assert primary is not None
+        timed = latency_ms is not None
+        # one literal, in the order the keys always had (the first seven, then the answer's)
+        return {
+            "run_id": run_id, "case_id": case.id, "template": item.template.id,
+            "sample_index": item.key.sample_index, "dispatch_order": item.dispatch_order,
+            "prompt": _encode_prompt(messages), "attempts": attempts,
+            "response": text, "reasoning": result.reasoning or None, "extracted": primary.extracted,
+            "correct": primary.correct, "score": primary.score, "scores": by_scorer,
+            "latency_ms": (result.latency_ms or latency_ms) if timed else None,
+            "ttft_ms": result.ttft_ms if timed else None,
+            "output_tokens": result.output_tokens, "input_tokens": result.input_tokens,
+            "cached_tokens": result.cached_tokens, "cache_write_tokens": result.cache_write_tokens,
+            "cache_write_1h_tokens": result.cache_write_1h_tokens, "finish_reason": result.finish_reason,
+            "cached": result.cached,
+        }
     row: dict[str, Any] = {
-        "run_id": run_id, "case_id": item.case.id, "template": item.template.id,
+        "run_id": run_id, "case_id": case.id, "template": item.template.id,
         "sample_index": item.key.sample_index, "dispatch_order": item.dispatch_order,
         "prompt": _encode_prompt(messages), "attempts": attempts,
     }
-    if error is None and result is not None:
-        scores = [s.score(result.text, item.case.targets) for s in scorers]
-        primary = scores[0]
-        by_scorer = {s.name: {"extracted": sc.extracted, "correct": sc.correct, "score": sc.score}
-                     for s, sc in zip(scorers, scores)}
-        for s in judging.judge_scorers(scorers):
-            by_scorer[s.name]["pending"] = True  # not correct until its judgements are in
-        row.update(
-            response=result.text, reasoning=result.reasoning or None, extracted=primary.extracted,
-            correct=primary.correct, score=primary.score, scores=by_scorer,
-            latency_ms=(result.latency_ms or latency_ms) if latency_ms is not None else None,
-            ttft_ms=result.ttft_ms if latency_ms is not None else None,
-            output_tokens=result.output_tokens, input_tokens=result.input_tokens,
-            cached_tokens=result.cached_tokens, cache_write_tokens=result.cache_write_tokens,
-            cache_write_1h_tokens=result.cache_write_1h_tokens, finish_reason=result.finish_reason, cached=result.cached,
-        )
-    else:
-        assert error is not None
-        timed_out = error.kind == "timeout"
-        row.update(
-            response=error.partial_text or None, correct=False, score=0.0, error=error.reason,
-            error_kind=error.kind, ttft_ms=error.ttft_ms,
-            output_tokens=error.output_tokens, input_tokens=error.input_tokens,
-            cached_tokens=error.cached_tokens, cache_write_tokens=error.cache_write_tokens,
-            cache_write_1h_tokens=error.cache_write_1h_tokens,
-            # A timeout is right-censored at the time we gave up: keep it for tail statistics.
-            latency_ms=(error.latency_ms or latency_ms) if timed_out else None,
-        )
+    assert error is not None
+    timed_out = error.kind == "timeout"
+    row.update(
+        response=error.partial_text or None, correct=False, score=0.0, error=error.reason,
+        error_kind=error.kind, ttft_ms=error.ttft_ms,
+        output_tokens=error.output_tokens, input_tokens=error.input_tokens,
+        cached_tokens=error.cached_tokens, cache_write_tokens=error.cache_write_tokens,
+        cache_write_1h_tokens=error.cache_write_1h_tokens,
+        # A timeout is right-censored at the time we gave up: keep it for tail statistics.
+        latency_ms=(error.latency_ms or latency_ms) if timed_out else None,
+    )
     return row
