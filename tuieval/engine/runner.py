@@ -153,6 +153,9 @@ class Engine:
         self.n_judge_done = 0
         self.n_judge_total = 0
         self.on_event = on_event or (lambda event: None)
+        #: whether the listener wants SampleStarted (see `run`: one per request, which the headless
+        #: progress line ignores, so none is built for it)
+        self._tell_started = self._tell_tokens = True
         self.n_done = 0
         self.n_errors = 0
         self.n_retries = 0
@@ -319,6 +322,11 @@ class Engine:
         if options.max_cost is not None:
             self.budget = self._budget(run, options)
             self._budget_moved = asyncio.Event()
+        # A listener may say which event types it drops unread (tuieval.progress.Progress does):
+        # those built per request are then not built at all.
+        ignored = getattr(self.on_event, "ignored_events", ())
+        self._tell_started = SampleStarted not in ignored
+        self._tell_tokens = TokenDelta not in ignored
         started = time.monotonic()
         self.on_event(RunStarted(run_id, run["suite"], run["model"], run["simulated"], self.n_total, already, resumed,
                                  self.n_judge_total, self.n_judge_done))
@@ -550,13 +558,14 @@ class Engine:
         request = chat_request(item, run, bool(run["config"].get("stream", options.stream)))
         messages = request.messages
         on_delta = None
-        if options.emit_tokens:
+        if options.emit_tokens and self._tell_tokens:
             key = item.key
             on_delta = lambda text: self.on_event(TokenDelta(key, text))  # noqa: E731
 
         def on_attempt(attempt: int) -> None:
             self.in_flight[item.key] = time.monotonic()
-            self.on_event(SampleStarted(item.key, item.dispatch_order, messages, attempt))
+            if self._tell_started:
+                self.on_event(SampleStarted(item.key, item.dispatch_order, messages, attempt))
 
         def on_retry(attempt: int, error: BackendError, delay: float) -> None:
             self.in_flight.pop(item.key, None)
