@@ -76,8 +76,9 @@ elif step == "phases":
     b = importlib.import_module("tuieval.report.build")
     phases = {}
 
-    def timed(owner, name):
-        f = getattr(owner, name, None)
+    def timed(owner, attr, label=None):
+        f = getattr(owner, attr, None)
+        name = label or attr
         if f is None:  # (the older code may not have it)
             return
 
@@ -89,10 +90,13 @@ elif step == "phases":
             finally:
                 w0, c0 = phases.get(name, (0.0, 0.0))
                 phases[name] = (w0 + time.perf_counter() - t, c0 + time.thread_time() - c)
-        setattr(owner, name, g)
+        setattr(owner, attr, g)
 
-    for name in ("analysis_cases", "analysis_sample_columns", "token_usage", "token_usage_beside"):
+    for name in ("analysis_cases", "analysis_sample_columns", "token_usage", "token_usage_beside",
+                 "analysis_cases_beside"):
         timed(dbm.Store, name)
+    # the cases read beside the sample columns: what the main thread spends waiting for them
+    timed(getattr(dbm, "PendingCases", None), "wait", "cases_beside_wait")
     for name in ("_analyze", "_store_clusters", "_shared_parts", "_cost_section", "store_report"):
         timed(b, name)
     c0 = time.thread_time()

@@ -156,3 +156,34 @@ def test_a_real_browser_renders_the_section_pages(pages):
         assert len(np.unique(rgb, axis=0)) > 100, "the screenshot is (nearly) blank"
         assert not re.search(r"Uncaught|console\(\d+\)|CONSOLE", log), log[-2000:]
         assert ("Perturbations" if name == "hidden" else "Red team") in dom
+
+
+def test_the_judge_section_has_the_hand_computed_figures(tmp_path, model_server, capsys):
+    """tests/support/judged.py's panel: judge-a passes all 20 answers, judge-b fails cases 0, 5, 10, 15."""
+    from tests.support.judged import judged_run
+    from tuieval.cli import main
+
+    db, run_id = judged_run(tmp_path, model_server)
+    main(["report", run_id, "--db", db, "--format", "html"])
+    sec = _section(capsys.readouterr().out, "Judge")
+    assert sec.startswith("<h2>Judge <code>judge</code> (reference; openai-compatible/judge-a, "
+                          "openai-compatible/judge-b; 1 sample(s) per response)</h2>")
+    tables = sec.split("<table>")[1:]
+    metrics = dict(r for r in _rows(tables[0])[1:])
+    # once = judge-a's vote, 20/20: Wilson 95% [83.9%, 100%]; majority: the four 1–1 splits are no
+    # majority, 16/20: Wilson [58.4%, 91.9%] (STATS.md's golden vector for 16/20)
+    assert metrics["accuracy judged once (95% CI)"] == "100.0% [83.9%, 100.0%] (20/20)"
+    assert metrics["accuracy by majority of all votes (95% CI)"] == "80.0% [58.4%, 91.9%] (16/20)"
+    assert metrics["judge requests / unparsed / failed"] == "40 / 0 / 0"
+    assert metrics["responses where judges disagree"] == "4"
+    # Fleiss κ = −1/9 and Krippendorff α = −1/12 (worked out in tests/engine/test_judge_engine.py);
+    # human labels: p_o = 18/20, p_e = 0.7·0.8 + 0.3·0.2 = 0.62, κ = 0.28/0.38 = 0.737
+    assert metrics["agreement: Fleiss&#x27; κ / Krippendorff&#x27;s α"] == "-0.111 / -0.083 (n=20)"
+    assert metrics["vs human labels: Cohen&#x27;s κ / agreement"] == "0.737 / 90.0% (n=20)"
+    per_judge = _rows(tables[1])[1:]
+    assert [(r[0], r[1]) for r in per_judge] == [
+        ("openai-compatible/judge-a", "100.0% [83.9%, 100.0%] (20/20)"),
+        ("openai-compatible/judge-b", "80.0% [58.4%, 91.9%] (16/20)")]
+    assert _rows(tables[2])[1:] == [["correct", "14", "0"], ["incorrect", "2", "4"]]
+    flagged = re.findall(r"<li><code>(c\d+)</code>", sec)
+    assert flagged == ["c000", "c005", "c010", "c015"]

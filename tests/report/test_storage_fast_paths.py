@@ -212,15 +212,15 @@ def test_the_stored_report_is_the_same_whichever_way_it_is_written(tmp_path, mon
         threads = []
         real = db_module.Beside.__init__
 
-        def spy(self, path, work):  # the write-back and the usage read really went to threads of their own
+        def spy(self, path, work, **kw):  # the write-back and the usage read really went to threads of their own
             threads.append((type(self).__name__, path))
-            real(self, path, work)
+            real(self, path, work, **kw)
 
         monkeypatch.setattr(db_module.Beside, "__init__", spy)
         fast = build_report(store, run_id, persist_clusters=True)
         monkeypatch.undo()
-        # the later half of the read, the usage; the clusters' write-back, the report's write
-        assert sorted(threads) == [("PendingRead", str(fast_db))] * 2 + [("PendingWrite", str(fast_db))] * 2
+        # the cases, the later half of the read, the usage; the clusters' write-back, the report's write
+        assert sorted(threads) == [("PendingRead", str(fast_db))] * 3 + [("PendingWrite", str(fast_db))] * 2
         assert list(_usage_from_read(store, run_id)) == store.token_usage(run_id)
     with monkeypatch.context() as m:
         m.setattr(db_module.Store, "_can_write_beside", lambda self: False)

@@ -72,7 +72,11 @@ def _build(store: Store, run_id: str, *, persist_clusters: bool, with_rows: bool
     try:
         if report is None or with_rows:
             # columns, not a dictionary per sample (tuieval.sample_columns): what a large run needs
-            cases, samples = store.analysis_cases(run["id"]), store.analysis_sample_columns(run["id"])
+            # (the cases read in a thread beside the sample columns: Store.analysis_cases_beside)
+            reading = store.analysis_cases_beside(run["id"])
+            pending.append(reading)
+            samples = store.analysis_sample_columns(run["id"])
+            cases = reading.wait()
             # (started after the read, which has a thread of its own at a million samples)
             usage = store.token_usage_beside(run["id"]) if report is None else None
             if usage is not None:
@@ -115,10 +119,11 @@ def _report(store: Store, run: dict[str, Any], fingerprint: str, cases, samples,
     if run["status"] != "running":
         # A finished run's report only changes with its samples: keep it so reopening a large
         # run (the app, `tuieval report`) costs a read, not a re-analysis.
-        # (the clusters' write-back finished first: one writer at a time, clusters before the report)
+        # (the clusters' write-back committed first: one writer at a time, clusters before the
+        # report; its checkpoint goes on beside the report's write, and is joined by `build`)
         store_report(store, run["id"], fingerprint, report, samples, cases,
                      arrays=shared.get("arrays"), masks=shared.get("masks"),
-                     before_write=lambda: [write.wait() for write in pending])
+                     before_write=lambda: [getattr(work, "wait_committed", work.wait)() for work in pending])
     return report
 
 

@@ -91,20 +91,52 @@ def _packed_update_works() -> bool:
 
 _PACKED_UPDATE = _packed_update_works()
 
-#: rows per fetch when reading a run's samples as columns: bounds the tuples alive at once
-_COLUMN_CHUNK = 65_536
+#: rows per fetch when reading a run's samples as columns: bounds the tuples alive at once, and
+#: keeps a chunk's tuples in the processor's cache while they are transposed (4,096 rows read a
+#: million samples a tenth of a second faster than 65,536)
+_COLUMN_CHUNK = 4_096
 
 
 def _cluster_rows(run_id: str, method: str, clusters: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """The cluster rows' values in _CLUSTER_INSERT's order."""
+    """The cluster rows' values in _CLUSTER_HEAD's order."""
     return [(run_id, c["case_id"], c["template"], c["cluster"], method, c["size"], int(bool(c["correct"])),
              c.get("representative")) for c in clusters]
 
 
-#: one bound statement per cluster row: measured against one packed INSERT … SELECT over
-#: json_each (225,677 rows: 0.84 against 1.06 CPU s, json_extract parsing every element again)
-_CLUSTER_INSERT = ("INSERT INTO clusters (run_id, case_id, template, cluster, method, size, correct, representative) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+#: the cluster rows go in bound, as multi-row INSERTs (insert_rows): measured against one packed
+#: INSERT … SELECT over json_each (225,677 rows: 0.84 against 1.06 CPU s, json_extract parsing
+#: every element again)
+_CLUSTER_HEAD = "INSERT INTO clusters (run_id, case_id, template, cluster, method, size, correct, representative)"
+
+#: bound parameters per statement at most: SQLite's default limit since 3.32 (insert_rows takes the
+#: connection's own limit when it is lower)
+_MAX_PARAMS = 32_766
+
+
+def insert_rows(conn: sqlite3.Connection, head: str, width: int, rows: Iterable[Sequence[Any]]) -> None:
+    """`conn.executemany(head + " VALUES (?, …)", rows)` as multi-row INSERTs of a few thousand
+    rows each: the same rows, in the same order (so the same rowids), the same errors raised.
+
+    Why: executemany steps once per row, and the sqlite3 module lets go of the GIL around each
+    step. In a thread beside a busy Python thread every retake of the GIL waits for the
+    interpreter's switch interval (5 ms), so a writing thread inserting 100,000 rows one step
+    at a time barely moves until the other thread stops (the stored report's case rows waited
+    out the whole encoding). One statement per few thousand rows takes the GIL a few dozen times,
+    and SQLite does the inserting with the GIL released."""
+    from itertools import chain, islice
+
+    per = max(1, min(_MAX_PARAMS, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)) // width)
+    one = "(" + ", ".join("?" * width) + ")"
+    full = f"{head} VALUES {', '.join([one] * per)}"
+    it = iter(rows)
+    while True:
+        chunk = list(islice(it, per))
+        if not chunk:
+            return
+        if set(map(len, chunk)) != {width}:
+            raise sqlite3.ProgrammingError(f"{head}: a row without {width} values")
+        sql = full if len(chunk) == per else f"{head} VALUES {', '.join([one] * len(chunk))}"
+        conn.execute(sql, list(chain.from_iterable(chunk)))
 
 
 class Beside:
@@ -114,10 +146,13 @@ class Beside:
 
     _NAME = "tuieval-beside"
 
-    def __init__(self, path: str | None, work) -> None:
+    def __init__(self, path: str | None, work, *, milestone=None) -> None:
+        """`milestone`: a threading.Event the work sets when what others wait for is done (the
+        rest of it goes on); it is set here too when the work fails, after its error is kept."""
         self._error: BaseException | None = None
         self._result: Any = None
         self._thread = None
+        self._milestone = milestone
         if path is None:
             return
         import threading
@@ -134,6 +169,9 @@ class Beside:
                     conn.close()
             except BaseException as exc:  # handed to the waiting thread
                 self._error = exc
+            finally:
+                if milestone is not None:
+                    milestone.set()
 
         self._thread = threading.Thread(target=run, name=self._NAME, daemon=False)
         self._thread.start()
@@ -146,6 +184,16 @@ class Beside:
             error, self._error = self._error, None
             raise error
         return self._result
+
+    def wait_committed(self) -> None:
+        """Until the work's milestone (a write: its commit), raising its error if it failed
+        before; the whole work when it has none. `wait()` still joins the rest."""
+        if self._thread is None or self._milestone is None:
+            self.wait()
+            return
+        self._milestone.wait()
+        if self._error is not None:
+            self.wait()
 
 
 class PendingWrite(Beside):
@@ -192,6 +240,48 @@ def _split_case(groups: Sequence[tuple[str, str, int]]) -> str | None:
     return None
 
 
+#: the (case, template) groups of `analysis_sample_columns` read as one aggregate row on a second
+#: connection, in a thread beside the per-sample rows (see `_joined_groups`); False: on the
+#: caller's connection, a row per group, first
+_GROUPS_BESIDE = True
+_SEP = "\x1f"  # (joins the names; a name holding it is read the plain way)
+
+
+def _groups_sql(where: str) -> str:
+    return (f"SELECT case_id, template, COUNT(*) FROM samples WHERE {where} "
+            "GROUP BY case_id, template ORDER BY case_id, template")
+
+
+def _joined_groups(conn: sqlite3.Connection, where: str, args: Sequence[Any]) -> list[tuple[str, str, int]] | None:
+    """The groups `_groups_sql` reads (case id, template, samples), from one aggregate row: one
+    SQLite step, which releases the GIL for the whole scan, where 100,000 rows would take it back
+    100,000 times from a thread that is fetching rows of its own. None when they cannot be read
+    so: a name that is not text or holds the separator, counts out of step, an order that is
+    not the groups' (group_concat's order is SQLite's to choose), or an error of SQLite's (a
+    joined text past its length limit) — the caller then reads them the plain way."""
+    try:
+        count, odd, cases, templates, counts = conn.execute(
+            f"SELECT COUNT(*), SUM(typeof(case_id) != 'text' OR typeof(template) != 'text' "
+            f"OR instr(case_id, '{_SEP}') > 0 OR instr(template, '{_SEP}') > 0), "
+            f"group_concat(case_id, '{_SEP}'), group_concat(template, '{_SEP}'), group_concat(n) "
+            f"FROM ({_groups_sql(where).replace('COUNT(*)', 'COUNT(*) AS n', 1)})", list(args)).fetchone()
+    except sqlite3.Error:
+        return None
+    if count == 0:
+        return []
+    if odd:
+        return None
+    cases, templates, counts = cases.split(_SEP), templates.split(_SEP), counts.split(",")
+    if not len(cases) == len(templates) == len(counts) == count:
+        return None
+    pairs = list(zip(cases, templates))
+    # strictly ascending as SQLite orders them (UTF-8 byte order is the code point order of str):
+    # then this is the ORDER BY's order, whatever order group_concat took them in
+    if not all(map(tuple.__lt__, pairs, pairs[1:])):
+        return None
+    return list(zip(cases, templates, map(int, counts)))
+
+
 def _read_per_sample(cur, where: str, args: Sequence[Any]) -> list[list[Any]]:
     """The per-sample columns of `analysis_sample_columns` (id first), for the rows `where` picks,
     in the analysis's order: fetched in chunks (plain tuples) and transposed."""
@@ -205,6 +295,71 @@ def _read_per_sample(cur, where: str, args: Sequence[Any]) -> list[list[Any]]:
         for col, values in zip(lists, zip(*chunk)):
             col.extend(values)
     return lists
+
+
+_CASES_SQL = "SELECT case_id, position, metadata, input_text FROM cases WHERE run_id = ? ORDER BY position"
+
+
+def _case_dicts(ids: Sequence[str], positions: Sequence[int], metadata: Sequence[str],
+                texts: Sequence[str]) -> list[dict[str, Any]]:
+    """`analysis_cases`' dictionaries from its four columns."""
+    # one JSON array decoded in one call: a call per case costs the decoder's set-up 100,000 times
+    decoded = json.loads("[" + ",".join(metadata) + "]")
+    if len(decoded) != len(ids):  # a text holding two values (not ours): decode one by one
+        decoded = [json.loads(m) for m in metadata]
+    return [{"case_id": c, "position": p, "metadata": m, "input_text": t}
+            for c, p, m, t in zip(ids, positions, decoded, texts)]
+
+
+def _joined_cases(conn: sqlite3.Connection, run_id: str) -> list[dict[str, Any]] | None:
+    """`analysis_cases` from one aggregate row (one SQLite step: the GIL released for the whole
+    scan and sort); None when it cannot be read so — a column of another type, a name or text
+    holding the separator, positions not strictly ascending (then group_concat's order, which is
+    SQLite's to choose, might not be the ORDER BY's), or an error of SQLite's (a joined text past
+    its length limit)."""
+    try:
+        count, odd, ids, positions, metadata, texts = conn.execute(
+            "SELECT COUNT(*), SUM(typeof(case_id) != 'text' OR typeof(position) != 'integer' "
+            f"OR typeof(metadata) != 'text' OR typeof(input_text) != 'text' OR instr(case_id, '{_SEP}') > 0 "
+            f"OR instr(metadata, '{_SEP}') > 0 OR instr(input_text, '{_SEP}') > 0), "
+            f"group_concat(case_id, '{_SEP}'), group_concat(position), group_concat(metadata, '{_SEP}'), "
+            f"group_concat(input_text, '{_SEP}') FROM ({_CASES_SQL})", (run_id,)).fetchone()
+    except sqlite3.Error:
+        return None
+    if count == 0:
+        return []
+    if odd:
+        return None
+    ids, metadata, texts = ids.split(_SEP), metadata.split(_SEP), texts.split(_SEP)
+    order = list(map(int, positions.split(",")))
+    if not len(ids) == len(order) == len(metadata) == len(texts) == count or \
+            not all(map(int.__lt__, order, order[1:])):
+        return None
+    try:
+        return _case_dicts(ids, order, metadata, texts)
+    except ValueError:  # (a text that is not JSON: the plain read raises it)
+        return None
+
+
+class PendingCases:
+    """`Store.analysis_cases_beside`'s handle: `wait()` joins the thread and returns the cases."""
+
+    def __init__(self, store: "Store", run_id: str, read: "PendingRead | None") -> None:
+        self._store, self._run_id, self._read = store, run_id, read
+        self._cases: list[dict[str, Any]] | None = None
+
+    def wait(self) -> list[dict[str, Any]]:
+        """The cases (read once: a second call returns the same list)."""
+        if self._cases is None:
+            read, self._read = self._read, None
+            got = None
+            if read is not None:
+                try:
+                    got = read.wait()
+                except sqlite3.Error:  # (a second connection refused)
+                    got = None
+            self._cases = got if got is not None else self._store.analysis_cases(self._run_id)
+        return self._cases
 
 
 class RunNotFound(LookupError):
@@ -577,9 +732,18 @@ class Store:
         """The write of `write_cluster_ids`: `prepare()` gives the packed JSON array of
         id·2²⁰ + cluster when SQLite can take it (else the (cluster, id) pairs, one statement each)."""
 
-        def write(conn: sqlite3.Connection) -> None:
+        import threading
+
+        committed = threading.Event()
+
+        def write(conn: sqlite3.Connection, beside: bool = True) -> None:
             pairs, packed = prepare()
             rows = _cluster_rows(run_id, method, clusters)
+            if beside:
+                # the commit copies nothing back into the file: the checkpoint of the rewritten
+                # sample pages (150 MB at a million samples) follows it below, while the report's
+                # writer, waiting only for the commit, goes on
+                conn.execute("PRAGMA wal_autocheckpoint = 0")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.execute("DELETE FROM clusters WHERE run_id = ?", (run_id,))
@@ -590,15 +754,21 @@ class Store:
                                  f"WHERE samples.id = j.value >> {_CLUSTER_BITS}", (packed,))
                 else:
                     conn.executemany("UPDATE samples SET cluster = ? WHERE id = ?", pairs)
-                conn.executemany(_CLUSTER_INSERT, rows)
+                insert_rows(conn, _CLUSTER_HEAD, 8, rows)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            if beside:
+                committed.set()
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:  # (nothing is lost: the next commit past the limit checkpoints)
+                    pass
 
         if background and self._can_write_beside():
-            return PendingWrite(self.path, write)
-        write(self.conn)
+            return PendingWrite(self.path, write, milestone=committed)
+        write(self.conn, beside=False)
         return PendingWrite(None, None)
 
     def write_beside(self, work) -> PendingWrite:
@@ -625,7 +795,7 @@ class Store:
                 and not self.conn.in_transaction and os.path.exists(self.path))
 
     def _insert_clusters(self, run_id: str, method: str, clusters: list[dict[str, Any]]) -> None:
-        self.conn.executemany(_CLUSTER_INSERT, _cluster_rows(run_id, method, clusters))
+        insert_rows(self.conn, _CLUSTER_HEAD, 8, _cluster_rows(run_id, method, clusters))
 
     def transaction(self):
         """One write transaction (BEGIN IMMEDIATE … COMMIT, ROLLBACK on an exception)."""
@@ -753,17 +923,21 @@ class Store:
 
     def analysis_cases(self, run_id: str) -> list[dict[str, Any]]:
         """What the analysis reads of each case, in suite order: no vars or targets to decode."""
-        rows = self.conn.execute("SELECT case_id, position, metadata, input_text FROM cases WHERE run_id = ? "
-                                 "ORDER BY position", (run_id,)).fetchall()
+        rows = self.conn.execute(_CASES_SQL, (run_id,)).fetchall()
         if not rows:
             return []
         ids, positions, metadata, texts = zip(*rows)
-        # one JSON array decoded in one call: a call per case costs the decoder's set-up 100,000 times
-        decoded = json.loads("[" + ",".join(metadata) + "]")
-        if len(decoded) != len(rows):  # a text holding two values (not ours): decode one by one
-            decoded = [json.loads(m) for m in metadata]
-        return [{"case_id": c, "position": p, "metadata": m, "input_text": t}
-                for c, p, m, t in zip(ids, positions, decoded, texts)]
+        return _case_dicts(ids, positions, metadata, texts)
+
+    def analysis_cases_beside(self, run_id: str) -> "PendingCases":
+        """`analysis_cases`, read in a thread on a second connection while the caller reads the
+        sample columns (when the file can be opened twice): as one aggregate row
+        (`_joined_cases`), so SQLite's scan and sort of the case rows goes on without the GIL
+        beside the caller's fetches. `wait()` returns the same list; where the joined read
+        cannot be used, it is `analysis_cases` on this connection."""
+        if not self._can_write_beside():
+            return PendingCases(self, run_id, None)
+        return PendingCases(self, run_id, PendingRead(self.path, lambda conn: _joined_cases(conn, run_id)))
 
     def analysis_samples(self, run_id: str) -> list[dict[str, Any]]:
         """The sample columns the analysis reads, with the sample rules applied once
@@ -789,7 +963,11 @@ class Store:
         `GROUP BY` over the unique index (which holds both) gives each (case, template) and how
         many samples it has, and the two columns are those names repeated (one string object per
         group, not per sample). Both queries read one snapshot (a read transaction), so the
-        counts are those of the rows.
+        counts are those of the rows. When the file can be opened twice, the groups are read
+        beside the rows instead, as one aggregate row on a second connection in a thread
+        (`_joined_groups`: SQLite's scan of the index without the GIL), kept only when no other
+        connection committed meanwhile (`PRAGMA data_version` unchanged), else the read is made
+        again in one piece.
 
         A large run (`split`, from _SPLIT_READ_AT samples when that is set, and the file can be opened twice) is
         read in two halves at a case boundary, the later one in a thread on a second connection:
@@ -805,30 +983,50 @@ class Store:
         own = not self.conn.in_transaction
         beside = split and case_ids is None and self._can_write_beside()
         version = self._data_version() if beside else None
+        # the groups beside the rows (the split read, when on, needs them first)
+        joined = (PendingRead(self.path, lambda conn: _joined_groups(conn, where, args))
+                  if beside and _GROUPS_BESIDE and _SPLIT_READ_AT is None else None)
         if own:
             self.conn.execute("BEGIN")
         later = None
+        pivot = None
         try:
             cur = self.conn.cursor()
             cur.row_factory = None  # plain tuples: a sqlite3.Row per sample costs a third of a second a million
-            groups = cur.execute(f"SELECT case_id, template, COUNT(*) FROM samples WHERE {where} "
-                                 "GROUP BY case_id, template ORDER BY case_id, template", args).fetchall()
-            pivot = _split_case(groups) if beside else None
-            if pivot is not None:
-                later = PendingRead(self.path, lambda conn: _read_per_sample(conn.cursor(), where + " AND case_id >= ?",
-                                                                             [*args, pivot]))
-                lists = _read_per_sample(cur, where + " AND case_id < ?", [*args, pivot])
-                for col, rest in zip(lists, later.wait()):
-                    col.extend(rest)
-            else:
+            if joined is not None:
                 lists = _read_per_sample(cur, where, args)
+                try:
+                    groups = joined.wait()
+                except sqlite3.Error:  # (a second connection refused)
+                    groups = None
+                joined = None
+                if groups is None:  # read the plain way, in this read's own snapshot
+                    groups = cur.execute(_groups_sql(where), args).fetchall()
+            else:
+                groups = cur.execute(_groups_sql(where), args).fetchall()
+                pivot = _split_case(groups) if beside else None
+                if pivot is not None:
+                    later = PendingRead(self.path, lambda conn: _read_per_sample(
+                        conn.cursor(), where + " AND case_id >= ?", [*args, pivot]))
+                    lists = _read_per_sample(cur, where + " AND case_id < ?", [*args, pivot])
+                    for col, rest in zip(lists, later.wait()):
+                        col.extend(rest)
+                else:
+                    lists = _read_per_sample(cur, where, args)
             cur.close()
         finally:
-            if later is not None:
-                later.wait()  # (joined whatever happened)
+            for work in (later, joined):  # (joined whatever happened)
+                if work is not None:
+                    try:
+                        work.wait()
+                    except Exception:
+                        pass  # (the read's own error is the one raised)
             if own:
                 self.conn.execute("COMMIT")  # (a read: nothing to keep or undo)
-        if pivot is not None and self._data_version() != version:  # another connection wrote meanwhile
+        # the groups or the later half came from a second connection's snapshot: kept only when no
+        # other connection committed meanwhile, else the read is made again in one piece
+        if beside and (pivot is not None or _GROUPS_BESIDE and _SPLIT_READ_AT is None) \
+                and self._data_version() != version:
             return self.analysis_sample_columns(run_id, split=False)
         from tuieval.sample_columns import SampleColumns
 
@@ -956,13 +1154,19 @@ class Store:
         the `GROUP BY` scan of every sample row (a second or two at a million samples, nearly all
         inside SQLite, which releases the GIL) goes on beside the caller's analysis. `wait()` on
         the handle returns the table."""
-        from tuieval.store.usage_columns import GROUPED_SQL, UsageTable
+        from tuieval.store.usage_columns import GROUPED_SQL, UsageTable, joined_rows
 
         def read(conn: sqlite3.Connection) -> UsageTable:
             return UsageTable(conn.execute(GROUPED_SQL, (run_id,)).fetchall())
 
+        def read_joined(conn: sqlite3.Connection) -> UsageTable:
+            # one aggregate row: 100,000 rows fetched in a thread would take the GIL back from
+            # the analysis 100,000 times
+            rows = joined_rows(conn, run_id)
+            return read(conn) if rows is None else UsageTable(rows)
+
         if self._can_write_beside():
-            return PendingRead(self.path, read)
+            return PendingRead(self.path, read_joined)
         cur = self.conn.cursor()
         cur.row_factory = None
         return PendingRead.done(read(cur))  # (a cursor executes as a connection does)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Iterable, Sequence
 
-from tuieval.store.db import Store, now_iso
+from tuieval.store.db import Store, insert_rows, now_iso
 
 #: the cases view's order, worst first: accuracy, then consistency, then id; a case with no figure
 #: last (the expressions of the report_cases_worst index, so SQLite walks the index)
@@ -55,9 +55,10 @@ def write_report(store: Store, run_id: str, fingerprint: str, head: str,
             "created_at = excluded.created_at, body = excluded.body, cases_apart = excluded.cases_apart",
             (run_id, fingerprint, now_iso(), head, int(cases is not None)))
         if cases is not None:
-            store.conn.executemany(
-                "INSERT INTO report_cases (run_id, ord, case_id, accuracy, consistency, body) VALUES (?, ?, ?, ?, ?, ?)",
-                ((run_id, i, cid, acc, cons, body) for i, (cid, acc, cons, body) in enumerate(cases)))
+            # multi-row INSERTs rather than executemany: the GIL taken a few dozen times, not once a
+            # row (a writing thread beside the encoding one: tuieval.report.stored)
+            insert_rows(store.conn, "INSERT INTO report_cases (run_id, ord, case_id, accuracy, consistency, body)", 6,
+                        ((run_id, i, cid, acc, cons, body) for i, (cid, acc, cons, body) in enumerate(cases)))
         store.conn.execute("DELETE FROM report_arrays WHERE run_id = ?", (run_id,))
         # the slice membership kept with the previous report (tuieval.store.report_slices): the
         # caller writes the new one in this transaction, or there is none

@@ -38,6 +38,40 @@ GROUPED_SQL = (f"SELECT case_id, {', '.join(agg.format(expr) for expr, agg in PE
                "FROM samples WHERE run_id = ? GROUP BY case_id")
 
 
+#: joins the case ids of `joined_rows` (a case id holding it is read the plain way)
+_SEP = "\x1f"
+
+
+def joined_rows(conn, run_id: str) -> list[tuple[Any, ...]] | None:
+    """GROUPED_SQL's rows from one aggregate row over it (one SQLite step: a thread reading it
+    beside the analysis takes the GIL back twice, not once per case). None where that cannot be
+    trusted to be the same rows: a case id that is not text or holds the separator, a sum that is
+    not an integer (its text would not be the float), case ids not strictly ascending (the
+    `GROUP BY`'s order, which group_concat's order must be shown to keep)."""
+    import sqlite3
+
+    sums = [f"s{i}" for i in range(len(PER_ROW))]
+    inner = (f"SELECT case_id, {', '.join(f'{agg.format(expr)} AS {s}' for (expr, agg), s in zip(PER_ROW, sums))} "
+             "FROM samples WHERE run_id = ? GROUP BY case_id")
+    odd = " OR ".join([f"typeof(case_id) != 'text' OR instr(case_id, '{_SEP}') > 0"]
+                      + [f"typeof({s}) != 'integer'" for s in sums])
+    try:
+        row = conn.execute(f"SELECT COUNT(*), SUM({odd}), group_concat(case_id, '{_SEP}'), "
+                           f"{', '.join(f'group_concat({s})' for s in sums)} FROM ({inner})", (run_id,)).fetchone()
+    except sqlite3.Error:
+        return None
+    count, bad, ids = row[:3]
+    if count == 0:
+        return []
+    if bad:
+        return None
+    ids = ids.split(_SEP)
+    columns = [list(map(int, text.split(","))) for text in row[3:]]
+    if any(len(col) != count for col in [ids, *columns]) or not all(map(str.__lt__, ids, ids[1:])):
+        return None
+    return list(zip(ids, *columns))
+
+
 class UsageTable(Sequence):
     """`Store.token_usage`'s rows (tuples in USAGE_KEYS order, case id order) as a sequence of
     the same dictionaries, and as columns: `case_ids`, and `arrays` (key → int64 numpy array)
