@@ -21,10 +21,16 @@ tuieval's modules are byte-compiled first (``compileall``), as an installed pack
 
     python benchmarks/bench_run.py [--sizes 2000,10000] [--repeats 3] [--concurrency 64]
                                    [--latency-ms 50] [--only stream|no-stream] [--no-cold] [--cold-only]
-                                   [--also DIR]
+                                   [--also DIR] [--old-loop]
 
 ``--also DIR`` measures a second tuieval source tree (an older commit's ``git archive``) in the
 same repetitions, so a before/after comparison is side by side too.
+
+The loop sends the request body tuieval sends for the bench suite (``"Say <<tokN>>"``, the
+temperature and seed, and, streamed, ``stream_options: {"include_usage": true}``, which tuieval
+asks for to price the request: the server then sends one more event per stream), so both ask the
+server for the same work. Until 2026-12-02 it sent a shorter body without ``stream_options``;
+``--old-loop`` measures that loop too, in the same repetitions, and prints the ratios to both.
 """
 
 from __future__ import annotations
@@ -47,12 +53,20 @@ ROOT = Path(__file__).resolve().parents[1]
 AIOHTTP_LOOP = textwrap.dedent("""
     import asyncio, json, sys, aiohttp
     url, n, conc, stream = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
+    same = len(sys.argv) > 5 and sys.argv[5] == "same"
     async def main():
         sem = asyncio.Semaphore(conc)
         conn = aiohttp.TCPConnector(limit=conc)
         async with aiohttp.ClientSession(connector=conn) as s:
             async def one(i):
-                body = {"model": "m", "messages": [{"role": "user", "content": f"<<tok{i}>>"}], "stream": stream}
+                if same:  # the body tuieval sends for the bench suite (its usage event included)
+                    body = {"model": "bench", "messages": [{"role": "user", "content": f"Say <<tok{i}>>"}],
+                            "temperature": 0.0, "stream": stream}
+                    if stream:
+                        body["stream_options"] = {"include_usage": True}
+                    body["seed"] = 0
+                else:
+                    body = {"model": "m", "messages": [{"role": "user", "content": f"<<tok{i}>>"}], "stream": stream}
                 async with sem:
                     async with s.post(url + "/chat/completions", json=body) as r:
                         if stream:
@@ -174,7 +188,7 @@ def _cold_start(tmp: Path, env: dict[str, str], repeats: int,
 
     try:
         for i in range(repeats):
-            first("aiohttp", [sys.executable, "-c", AIOHTTP_LOOP, listener.url, "1", "1", "0"], env)
+            first("aiohttp", [sys.executable, "-c", AIOHTTP_LOOP, listener.url, "1", "1", "0", "same"], env)
             for label, root in trees.items():
                 tree_env = dict(env, PYTHONPATH=str(root))
                 first(label, _tuieval_cmd(suite, listener.url, 1, tmp / f"cold-{label}-{i}.db", False), tree_env, root)
@@ -196,6 +210,8 @@ def main() -> None:
     ap.add_argument("--only", choices=["stream", "no-stream"], default=None)
     ap.add_argument("--no-cold", action="store_true", help="skip the cold-start figures")
     ap.add_argument("--cold-only", action="store_true", help="only the cold-start figures (no --sizes runs)")
+    ap.add_argument("--old-loop", action="store_true",
+                    help="also measure the loop's shorter body of before 2026-12-02 (no stream_options)")
     ap.add_argument("--also", metavar="DIR", default=None,
                     help="another tuieval source tree (e.g. an older commit's `git archive`), measured side by side")
     args = ap.parse_args()
@@ -232,16 +248,20 @@ def main() -> None:
                 suite = _write_suite(tmp, n)
                 for stream in modes:
                     refs: list[dict[str, float]] = []
+                    olds: list[dict[str, float]] = []
                     ours: dict[str, list[dict[str, float]]] = {label: [] for label in trees}
                     for rep in range(args.repeats):
-                        refs.append(_measure([sys.executable, "-c", AIOHTTP_LOOP, base, str(n),
-                                              str(args.concurrency), "1" if stream else "0"]))
+                        loop = [sys.executable, "-c", AIOHTTP_LOOP, base, str(n), str(args.concurrency),
+                                "1" if stream else "0"]
+                        refs.append(_measure(loop + ["same"]))
+                        if args.old_loop:
+                            olds.append(_measure(loop + ["old"]))
                         for label, root in trees.items():
                             db = tmp / f"bench-{label}-{n}-{stream}-{rep}.db"
                             ours[label].append(_measure(_tuieval_cmd(suite, base, args.concurrency, db, stream),
                                                         dict(env, PYTHONPATH=str(root)), root))
                     for label in trees:
-                        rows.append((n, stream, label, refs, ours[label]))
+                        rows.append((n, stream, label, refs, ours[label], olds))
     finally:
         server.terminate()
         server.wait()
@@ -256,11 +276,15 @@ def main() -> None:
         print(f"other = {trees['other']}")
     print(f"{'requests':>8} {'mode':<10} {'tree':<8} {'aiohttp wall s':>14} {'tuieval wall s':>14} {'ratio':>6} "
           f"{'CPU ms/req aiohttp':>18} {'CPU ms/req tuieval':>18}  tuieval walls")
-    for n, stream, label, refs, ours in rows:
+    for n, stream, label, refs, ours, olds in rows:
         ref_w, our_w = med(refs, "wall_s"), med(ours, "wall_s")
         print(f"{n:>8} {'stream' if stream else 'no-stream':<10} {label:<8} {ref_w:>14.2f} {our_w:>14.2f} "
               f"{our_w / ref_w:>6.2f} {med(refs, 'cpu_s') / n * 1000:>18.3f} {med(ours, 'cpu_s') / n * 1000:>18.3f}"
               "  " + " ".join(f"{r['wall_s']:.2f}" for r in ours))
+        if olds:
+            old_w = med(olds, "wall_s")
+            print(f"{'':>8} {'':<10} {'':<8} old loop: wall {old_w:.2f} s, CPU {med(olds, 'cpu_s') / n * 1000:.3f} "
+                  f"ms/req, ratio to it {our_w / old_w:.2f}")
     if cold is not None:
         print(f"{'cold start (s)':<24} median    min    max")
         for name, v in sorted(cold.items()):

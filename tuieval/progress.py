@@ -21,6 +21,9 @@ _NOT_SHOWN = frozenset({SampleStarted, TokenDelta})
 
 
 class Progress:
+    #: events this listener drops unread: the engine does not build them for it (Engine.run)
+    ignored_events = _NOT_SHOWN
+
     def __init__(self, stream: TextIO | None = None, *, quiet: bool = False, interval_s: float = 5.0) -> None:
         self.stream = stream or sys.stderr
         self.quiet = quiet

@@ -54,3 +54,49 @@ def test_no_event_is_a_generated_dataclass() -> None:
                                                   "SampleRetry", "SampleFinished", "JudgeFinished",
                                                   "ConcurrencyChanged", "RunFinished")]
     assert not any(dataclasses.is_dataclass(c) for c in classes)
+
+
+class _Recorder:
+    """A listener that keeps every event it is given."""
+
+    def __init__(self, ignored: frozenset = frozenset()) -> None:
+        self.events: list = []
+        if ignored:
+            self.ignored_events = ignored
+
+    def __call__(self, event) -> None:
+        self.events.append(event)
+
+
+def _run(tmp_path, listener, name: str) -> list:
+    import asyncio
+
+    from tests.support.suites import write_echo_suite
+    from tuieval.backends.registry import create_backend
+    from tuieval.engine import Engine, RunOptions
+    from tuieval.store import Store
+    from tuieval.suite import load_suite
+
+    suite = load_suite(write_echo_suite(tmp_path, 6, name=name))
+    store = Store(tmp_path / f"{name}.db")
+    engine = Engine(store, create_backend("demo/steady"), listener)
+    options = RunOptions(model="demo/steady", concurrency=4, emit_tokens=True)
+    asyncio.run(engine.run(engine.create_run(suite, options), options))
+    store.close()
+    return [type(e) for e in listener.events]
+
+
+def test_events_a_listener_ignores_are_not_built_for_it(tmp_path) -> None:
+    everything = _run(tmp_path, _Recorder(), "all")
+    assert everything.count(SampleStarted) == 6 and everything.count(SampleFinished) == 6
+    assert everything.count(TokenDelta) >= 6
+    quiet = _run(tmp_path, _Recorder(frozenset({SampleStarted, TokenDelta})), "quiet")
+    assert SampleStarted not in quiet and TokenDelta not in quiet
+    # the rest arrive as before
+    assert quiet == [t for t in everything if t not in (SampleStarted, TokenDelta)]
+
+
+def test_the_progress_line_ignores_what_it_never_shows() -> None:
+    from tuieval.progress import Progress
+
+    assert Progress.ignored_events == frozenset({SampleStarted, TokenDelta})

@@ -38,6 +38,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
+from tuieval import json_text
 from tuieval.backends.base import (
     USER_AGENT,
     BackendError,
@@ -67,9 +68,9 @@ DRAIN_SECONDS = 1.0
 #: How long a finished request waits for its drain before leaving it to the background
 #: (the chunked-body end usually follows within microseconds). Not timed, cannot fail.
 DRAIN_GRACE_S = 0.1
-#: json.dumps(body, ensure_ascii=False, separators=(",", ":")) with its encoder made once, not
-#: once per request (the same encoder class and settings, so the same bytes)
-_encode_body = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+#: json.dumps(body, ensure_ascii=False, separators=(",", ":")) with its C encoder made once, not
+#: once per request (tuieval.json_text: the same arguments, so the same bytes)
+_encode_body = json_text.encoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def make_client(timeouts: Timeouts, max_connections: int = 100, *, use_aiohttp: bool = True) -> "httpx.AsyncClient":

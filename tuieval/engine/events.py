@@ -40,16 +40,20 @@ class _Fields:
 class SampleKey(_Fields):
     """One (case, template, sample index): immutable, a dict key."""
 
-    __slots__ = ("case_id", "template", "sample_index")
-    _fields = __slots__
+    __slots__ = ("case_id", "template", "sample_index", "_hash")
+    _fields = ("case_id", "template", "sample_index")
 
     def __init__(self, case_id: str, template: str, sample_index: int) -> None:
-        object.__setattr__(self, "case_id", case_id)
-        object.__setattr__(self, "template", template)
-        object.__setattr__(self, "sample_index", sample_index)
+        # Through the slots' own setters (what object.__setattr__ ends in, without its lookup by
+        # name): a run makes one key per sample it plans. The hash is the fields' tuple's, made
+        # once: a key is looked up several times per request.
+        _set_case_id(self, case_id)
+        _set_template(self, template)
+        _set_sample_index(self, sample_index)
+        _set_hash(self, hash((case_id, template, sample_index)))
 
     def __hash__(self) -> int:  # type: ignore[override]
-        return hash((self.case_id, self.template, self.sample_index))
+        return self._hash
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise FrozenInstanceError(f"cannot assign to field {name!r}")
@@ -59,6 +63,12 @@ class SampleKey(_Fields):
 
     def __reduce__(self) -> tuple:
         return (SampleKey, (self.case_id, self.template, self.sample_index))
+
+
+_set_case_id = SampleKey.case_id.__set__  # type: ignore[attr-defined]
+_set_template = SampleKey.template.__set__  # type: ignore[attr-defined]
+_set_sample_index = SampleKey.sample_index.__set__  # type: ignore[attr-defined]
+_set_hash = SampleKey._hash.__set__  # type: ignore[attr-defined]
 
 
 class RunStarted(_Fields):

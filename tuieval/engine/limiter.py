@@ -115,6 +115,8 @@ class AdaptiveLimiter:
         bursts of L: a token bucket with a small burst rejects most of each. Spacing
         dispatches ``duration / limit`` apart sends the same mean rate without the bursts.
         """
+        if self.limit >= self.maximum and not self._gap_until:
+            return 0.0  # at full concurrency and never told to slow down: no clock to read
         now = time.monotonic()
         interval = 0.0
         if self.limit < self.maximum and self._duration is not None:

@@ -24,12 +24,12 @@ judging its stored samples still owe.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from tuieval import json_text
 from tuieval.backends.base import BACK_OFF, STOP, BackendError, ChatRequest, ModelBackend, RequestTimeout, Timeouts
 from tuieval.backends.retry import BackoffPolicy, backoff_delay
 from tuieval.cost.budget import Budget
@@ -55,8 +55,8 @@ from tuieval.store.shadow import case_positions
 from tuieval.suite.model import Case, Suite, Template
 
 EventHandler = Callable[[Event], None]
-#: json.dumps(messages, ensure_ascii=False) with its encoder made once, not once per sample
-_encode_prompt = json.JSONEncoder(ensure_ascii=False).encode
+#: json.dumps(messages, ensure_ascii=False), its C encoder made once (tuieval.json_text)
+_encode_prompt = json_text.encoder(ensure_ascii=False)
 
 #: After a cancellation, how long the engine waits for its workers to unwind before it
 #: marks the run partial and returns anyway (a stuck socket must not hold the exit).
@@ -154,6 +154,9 @@ class Engine:
         self.n_judge_done = 0
         self.n_judge_total = 0
         self.on_event = on_event or (lambda event: None)
+        #: whether the listener wants SampleStarted (see `run`: one per request, which the headless
+        #: progress line ignores, so none is built for it)
+        self._tell_started = self._tell_tokens = True
         self.n_done = 0
         self.n_errors = 0
         self.n_retries = 0
@@ -335,6 +338,11 @@ class Engine:
         if options.max_cost is not None:
             self.budget = self._budget(run, options)
             self._budget_moved = asyncio.Event()
+        # A listener may say which event types it drops unread (tuieval.progress.Progress does):
+        # those built per request are then not built at all.
+        ignored = getattr(self.on_event, "ignored_events", ())
+        self._tell_started = SampleStarted not in ignored
+        self._tell_tokens = TokenDelta not in ignored
         started = time.monotonic()
         self.on_event(RunStarted(run_id, run["suite"], run["model"], run["simulated"], self.n_total, already, resumed,
                                  self.n_judge_total, self.n_judge_done))
@@ -566,13 +574,14 @@ class Engine:
         request = chat_request(item, run, bool(run["config"].get("stream", options.stream)))
         messages = request.messages
         on_delta = None
-        if options.emit_tokens:
+        if options.emit_tokens and self._tell_tokens:
             key = item.key
             on_delta = lambda text: self.on_event(TokenDelta(key, text))  # noqa: E731
 
         def on_attempt(attempt: int) -> None:
             self.in_flight[item.key] = time.monotonic()
-            self.on_event(SampleStarted(item.key, item.dispatch_order, messages, attempt))
+            if self._tell_started:
+                self.on_event(SampleStarted(item.key, item.dispatch_order, messages, attempt))
 
         def on_retry(attempt: int, error: BackendError, delay: float) -> None:
             self.in_flight.pop(item.key, None)
@@ -654,37 +663,49 @@ def sample_row(run_id: str, item: "WorkItem", messages: list[dict[str, Any]], sc
     """The stored row of one finished request: scored by every scorer when it was answered, an
     error sample (never correct) when not. One rule for the interactive engine and the batch
     runner (tuieval.batch), whose samples have no latency (None)."""
+    case = item.case
+    if error is None and result is not None:
+        text, targets = result.text, case.targets
+        by_scorer: dict[str, Any] = {}
+        primary = None
+        for s in scorers:
+            sc = s.score(text, targets)
+            entry = {"extracted": sc.extracted, "correct": sc.correct, "score": sc.score}
+            if isinstance(s, judging.JudgeScorer):
+                entry["pending"] = True  # not correct until its judgements are in
+            by_scorer[s.name] = entry
+            if primary is None:
+                primary = sc
+        assert primary is not None
+        timed = latency_ms is not None
+        # one literal, in the order the keys always had (the first seven, then the answer's)
+        return {
+            "run_id": run_id, "case_id": case.id, "template": item.template.id,
+            "sample_index": item.key.sample_index, "dispatch_order": item.dispatch_order,
+            "prompt": _encode_prompt(messages), "attempts": attempts,
+            "response": text, "reasoning": result.reasoning or None, "extracted": primary.extracted,
+            "correct": primary.correct, "score": primary.score, "scores": by_scorer,
+            "latency_ms": (result.latency_ms or latency_ms) if timed else None,
+            "ttft_ms": result.ttft_ms if timed else None,
+            "output_tokens": result.output_tokens, "input_tokens": result.input_tokens,
+            "cached_tokens": result.cached_tokens, "cache_write_tokens": result.cache_write_tokens,
+            "cache_write_1h_tokens": result.cache_write_1h_tokens, "finish_reason": result.finish_reason,
+            "cached": result.cached,
+        }
     row: dict[str, Any] = {
-        "run_id": run_id, "case_id": item.case.id, "template": item.template.id,
+        "run_id": run_id, "case_id": case.id, "template": item.template.id,
         "sample_index": item.key.sample_index, "dispatch_order": item.dispatch_order,
         "prompt": _encode_prompt(messages), "attempts": attempts,
     }
-    if error is None and result is not None:
-        scores = [s.score(result.text, item.case.targets) for s in scorers]
-        primary = scores[0]
-        by_scorer = {s.name: {"extracted": sc.extracted, "correct": sc.correct, "score": sc.score}
-                     for s, sc in zip(scorers, scores)}
-        for s in judging.judge_scorers(scorers):
-            by_scorer[s.name]["pending"] = True  # not correct until its judgements are in
-        row.update(
-            response=result.text, reasoning=result.reasoning or None, extracted=primary.extracted,
-            correct=primary.correct, score=primary.score, scores=by_scorer,
-            latency_ms=(result.latency_ms or latency_ms) if latency_ms is not None else None,
-            ttft_ms=result.ttft_ms if latency_ms is not None else None,
-            output_tokens=result.output_tokens, input_tokens=result.input_tokens,
-            cached_tokens=result.cached_tokens, cache_write_tokens=result.cache_write_tokens,
-            cache_write_1h_tokens=result.cache_write_1h_tokens, finish_reason=result.finish_reason, cached=result.cached,
-        )
-    else:
-        assert error is not None
-        timed_out = error.kind == "timeout"
-        row.update(
-            response=error.partial_text or None, correct=False, score=0.0, error=error.reason,
-            error_kind=error.kind, ttft_ms=error.ttft_ms,
-            output_tokens=error.output_tokens, input_tokens=error.input_tokens,
-            cached_tokens=error.cached_tokens, cache_write_tokens=error.cache_write_tokens,
-            cache_write_1h_tokens=error.cache_write_1h_tokens,
-            # A timeout is right-censored at the time we gave up: keep it for tail statistics.
-            latency_ms=(error.latency_ms or latency_ms) if timed_out else None,
-        )
+    assert error is not None
+    timed_out = error.kind == "timeout"
+    row.update(
+        response=error.partial_text or None, correct=False, score=0.0, error=error.reason,
+        error_kind=error.kind, ttft_ms=error.ttft_ms,
+        output_tokens=error.output_tokens, input_tokens=error.input_tokens,
+        cached_tokens=error.cached_tokens, cache_write_tokens=error.cache_write_tokens,
+        cache_write_1h_tokens=error.cache_write_1h_tokens,
+        # A timeout is right-censored at the time we gave up: keep it for tail statistics.
+        latency_ms=(error.latency_ms or latency_ms) if timed_out else None,
+    )
     return row

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Score:
     """The outcome of scoring one response.
 
@@ -28,10 +28,16 @@ class Score:
     correct: bool
     score: float
 
-    def __post_init__(self) -> None:
+    def __init__(self, extracted: str | None, correct: bool, score: float) -> None:
         # Checked here because a score outside [0, 1] would silently corrupt every mean.
-        if not (0.0 <= self.score <= 1.0):
-            raise ValueError(f"score must be in [0, 1], got {self.score!r}")
+        if not (0.0 <= score <= 1.0):
+            raise ValueError(f"score must be in [0, 1], got {score!r}")
+        # Written into the instance's dict, as the frozen dataclass's own __init__ would through
+        # object.__setattr__ three times (every sample makes a Score: that was most of its cost).
+        fields = self.__dict__
+        fields["extracted"] = extracted
+        fields["correct"] = correct
+        fields["score"] = score
 
 
 @runtime_checkable
@@ -71,6 +77,8 @@ def as_target_list(targets: Any) -> list:
     """
     if targets is None:
         return []
+    if targets.__class__ is list:  # what the engine passes: scorers only read it, no copy needed
+        return targets
     if isinstance(targets, (list, tuple)):
         return list(targets)
     return [targets]

@@ -77,6 +77,8 @@ class RegexScorer(BaseScorer):
         if extracted is None:
             return binary(None, False)
         judged = self.then.score(extracted, targets)
+        if judged.extracted == extracted:  # the usual case (a group with no spaces around it)
+            return judged  # the very Score the line below would make: one Score per sample, not two
         # Report the group as matched, not the inner scorer's view of it: that is what
         # a reader needs to see to tell whether the pattern or the comparison failed.
         return Score(extracted=extracted, correct=judged.correct, score=judged.score)

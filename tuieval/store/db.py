@@ -12,11 +12,13 @@ import json
 import os
 import secrets
 import sqlite3
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
+from tuieval import json_text
 from tuieval.sample_rules import ANSWER_SQL, is_correct
 from tuieval.store.schema import migrate
 
@@ -435,9 +437,9 @@ def default_db_path() -> str:
     return os.environ.get("TUIEVAL_DB") or DEFAULT_DB
 
 
-#: json.dumps(value, ensure_ascii=False) with its encoder made once (dumps makes one per call
-#: when given an option): a run's cases and samples are encoded tens of thousands of times
-_encode_json = json.JSONEncoder(ensure_ascii=False).encode
+#: json.dumps(value, ensure_ascii=False) with its C encoder made once (tuieval.json_text: dumps
+#: makes one per call): a run's cases and samples are encoded tens of thousands of times
+_encode_json = json_text.encoder(ensure_ascii=False)
 
 
 def sample_values(sample: dict[str, Any]) -> list[Any]:
@@ -480,7 +482,19 @@ def indexed_in_one_statement(conn: sqlite3.Connection) -> Iterator[None]:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    """The UTC time to the second, ISO 8601 (`2026-12-02T01:00:00+00:00`): the text of
+    `datetime.now(timezone.utc).isoformat(timespec="seconds")`, made once per second (every stored
+    sample asks for it, and making it took about as long as encoding the sample's scores)."""
+    global _now_text
+    second = int(time.time())
+    made_for, text = _now_text  # one tuple, swapped whole: a thread never sees half of it
+    if second != made_for:
+        text = datetime.fromtimestamp(second, timezone.utc).isoformat(timespec="seconds")
+        _now_text = (second, text)
+    return text
+
+
+_now_text: tuple[int, str] = (-1, "")
 
 
 def new_run_id() -> str:
