@@ -92,7 +92,7 @@ def tls_server(certificate):
         yield server
 
 
-def _run(tmp_path: Path, server: ModelServer, cert: Path | None, name: str) -> tuple[int, list[dict]]:
+def _run(tmp_path: Path, server: ModelServer, cert: Path | None, name: str) -> tuple[int, list[dict], str]:
     suite = write_echo_suite(tmp_path, 2)
     db = tmp_path / f"{name}.db"
     proc = subprocess.run([sys.executable, "-m", "tuieval", "run", str(suite), "--model", "openai-compatible/m",
@@ -100,17 +100,38 @@ def _run(tmp_path: Path, server: ModelServer, cert: Path | None, name: str) -> t
                           capture_output=True, text=True, env=_env(cert), cwd=ROOT)
     export = subprocess.run([sys.executable, "-m", "tuieval", "export", "latest", "--db", str(db)],
                             capture_output=True, text=True, env=_env(cert), cwd=ROOT, check=True)
-    return proc.returncode, [json.loads(line) for line in export.stdout.splitlines()]
+    return proc.returncode, [json.loads(line) for line in export.stdout.splitlines()], proc.stderr
 
 
 def test_a_run_over_https_verifies_the_servers_certificate(tmp_path, tls_server, certificate):
     cert, _ = certificate
     assert tls_server.url.startswith("https://")
-    code, samples = _run(tmp_path, tls_server, cert, "trusted")
+    code, samples, _ = _run(tmp_path, tls_server, cert, "trusted")
     assert code == 0 and len(samples) == 2
     assert all(s["error"] is None and s["correct"] for s in samples)
     # without the certificate among the trusted ones the server is refused: the run stops
     # (exit 2, "cannot reach"), nothing stored, and no request of it was answered
-    code, samples = _run(tmp_path, tls_server, None, "untrusted")
+    code, samples, err = _run(tmp_path, tls_server, None, "untrusted")
     assert code == 2 and samples == []
+    # named for what it is (the self-signed certificate), not as errno 1's "operation not permitted"
+    assert "TLS certificate not trusted: self-signed certificate" in err and "not permitted" not in err
     assert tls_server.requests_total == 2
+
+
+def test_an_untrusted_certificate_is_named_through_httpx_too(tls_server):
+    """The httpx client (the proxy path) wraps the same handshake failure in its ConnectError."""
+    import asyncio
+
+    import httpx
+
+    from tuieval.backends.classify import map_exception
+
+    async def attempt():
+        async with httpx.AsyncClient(verify=ssl.create_default_context()) as client:
+            await client.get(tls_server.url)
+
+    with pytest.raises(httpx.ConnectError) as raised:
+        asyncio.run(attempt())
+    error = map_exception(raised.value)
+    assert error is not None and error.kind == "connect" and error.unreachable
+    assert str(error).startswith("TLS certificate not trusted: self-signed certificate")

@@ -22,6 +22,7 @@ import math
 import os
 import re
 import socket
+import ssl
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -327,9 +328,14 @@ class _ExcRule:
 
 
 def _build_exception_table(with_httpx: bool = True) -> list[tuple[type[BaseException], _ExcRule]]:
-    rows: list[tuple[type[BaseException], _ExcRule]] = []
+    # a certificate the client does not trust (aiohttp's ClientConnectorCertificateError is one,
+    # httpx wraps one in ConnectError): named as such, not as the OS's "operation not permitted"
+    # its errno 1 would read as; only at the handshake, so nothing answered
+    rows: list[tuple[type[BaseException], _ExcRule]] = [
+        (ssl.SSLCertVerificationError, _ExcRule("connect", "TLS certificate not trusted", unreachable=True))]
     if aiohttp is not None:
         rows += [
+            (aiohttp.ClientSSLError, _ExcRule("connect", "TLS handshake failed", unreachable=True)),
             (aiohttp.ConnectionTimeoutError, _ExcRule("connect", "connect timeout")),
             (aiohttp.SocketTimeoutError, _ExcRule("timeout", "read timeout")),
             (aiohttp.ServerTimeoutError, _ExcRule("timeout", "timeout")),
@@ -408,6 +414,10 @@ def _os_detail(chain: list[BaseException]) -> str:
     """"connection refused", "name or service not known": the OS's words, not a library's repr."""
     for link in chain:
         for err in (getattr(link, "os_error", None), link):
+            if isinstance(err, ssl.SSLCertVerificationError):
+                return (err.verify_message or "").lower()
+            if isinstance(err, ssl.SSLError):  # the library's reason, not errno 1's words
+                return (err.reason or "").lower().replace("_", " ")
             if isinstance(err, socket.gaierror) and err.strerror:
                 return err.strerror.lower()
             errno = getattr(err, "errno", None)
