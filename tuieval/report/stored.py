@@ -212,18 +212,11 @@ def _store_pipelined(store: Store, run_id: str, fingerprint: str, head: str, lis
 
 def _entry_encoder():
     """`json.dumps(entry, ensure_ascii=False)` for many entries: the json module's C encoder made
-    once (json.dumps builds an encoder per call, a third of the time for 100,000 small entries);
-    json.dumps itself where the C encoder is missing. The same text (a test holds it to dumps)."""
-    from json import encoder as _enc
+    once (json.dumps builds an encoder per call, a third of the time for 100,000 small entries),
+    by the one maker of such encoders (tuieval.json_text). The same text (a test holds it to dumps)."""
+    from tuieval.json_text import encoder
 
-    if _enc.c_make_encoder is None:
-        return lambda entry: json.dumps(entry, ensure_ascii=False)
-    plain = json.JSONEncoder(ensure_ascii=False)
-    # the arguments json.JSONEncoder.iterencode passes for ensure_ascii=False and no indent
-    make = _enc.c_make_encoder({}, plain.default, _enc.encode_basestring, None, plain.key_separator,
-                               plain.item_separator, plain.sort_keys, plain.skipkeys, plain.allow_nan)
-    join = "".join
-    return lambda entry: join(make(entry, 0))
+    return encoder(ensure_ascii=False)
 
 
 def _decode_list(bodies: list[str]) -> list[Any]:

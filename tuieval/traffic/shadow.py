@@ -20,11 +20,11 @@ stops once it is narrower than `precision`. Only the prompts reached are stored.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Callable, Mapping, Sequence
 
+from tuieval import json_text
 from tuieval.analysis.shadow import JUDGE_NAME, disagreement_sequence, precise_enough
 from tuieval.analysis.variance.config import VarianceConfig
 from tuieval.backends.base import ModelBackend, Timeouts
@@ -148,7 +148,7 @@ class _Prompt:
 
 #: `json.dumps(value, ensure_ascii=False)`, the same text, without building an encoder per call
 #: (json.dumps makes one for every call with a non-default argument: most of its cost on a short prompt)
-_encode = json.JSONEncoder(ensure_ascii=False).encode
+_encode = json_text.encoder(ensure_ascii=False)
 _SCORER_JSON = _encode(SCORER)
 
 
